@@ -1,0 +1,151 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { systemAccountId, walletAccountId, type SystemAccount } from '../domain/accounts.js';
+import { ErrorType } from '../domain/errors.js';
+import type { Currency } from '../domain/money.js';
+import type { Executor } from '../db/client.js';
+import { createTransfer, ensureAccounts, LedgerError, type AccountSpec, type TransferInput } from '../db/ledger.js';
+
+export interface WalletHoldInput {
+  transferId: string;
+  tenantId: string;
+  customerId: string;
+  currency: Currency;
+  amount: number;
+  /** Split payments hold what the wallet has, up to `amount`. */
+  upToAvailable?: boolean;
+}
+
+export interface SettleHoldInput {
+  transferId: string;
+  tenantId: string;
+  pendingId: string;
+  amount?: number | undefined;
+}
+
+export interface WalletCreditInput {
+  transferId: string;
+  tenantId: string;
+  customerId: string;
+  currency: Currency;
+  amount: number;
+  from: SystemAccount;
+  description?: string;
+}
+
+export interface SystemTransferInput {
+  transferId: string;
+  tenantId: string;
+  currency: Currency;
+  amount: number;
+  from: SystemAccount;
+  to: SystemAccount;
+  description?: string;
+}
+
+export function createLedgerActivities(db: Executor) {
+  // Accounts never disappear, so one successful ensure per process is enough.
+  const ensured = new Set<string>();
+  async function ensure(accounts: AccountSpec[]) {
+    const missing = accounts.filter((a) => !ensured.has(a.id));
+    if (missing.length === 0) return;
+    await ensureAccounts(db, missing);
+    for (const a of missing) ensured.add(a.id);
+  }
+  const wallet = (tenantId: string, customerId: string, currency: Currency): AccountSpec => ({
+    id: walletAccountId(tenantId, customerId, currency),
+    tenantId,
+    kind: 'wallet',
+    customerId,
+    code: 'wallet',
+    currency,
+  });
+  const system = (tenantId: string, name: SystemAccount, currency: Currency): AccountSpec => ({
+    id: systemAccountId(tenantId, name, currency),
+    tenantId,
+    kind: 'system',
+    code: name,
+    currency,
+  });
+
+  async function transfer(input: TransferInput) {
+    try {
+      return await createTransfer(db, input);
+    } catch (error) {
+      throw toFailure(error);
+    }
+  }
+
+  return {
+    /** Reserves wallet funds for a payment (pending transfer to merchant revenue). */
+    async holdWallet(input: WalletHoldInput): Promise<{ held: number }> {
+      const from = wallet(input.tenantId, input.customerId, input.currency);
+      const to = system(input.tenantId, 'merchant_revenue', input.currency);
+      await ensure([from, to]);
+      const { transfer: t } = await transfer({
+        kind: 'pending',
+        id: input.transferId,
+        tenantId: input.tenantId,
+        debitAccountId: from.id,
+        creditAccountId: to.id,
+        amount: input.amount,
+        currency: input.currency,
+        upToAvailable: input.upToAvailable,
+        description: 'payment hold',
+      });
+      return { held: t.amount };
+    },
+
+    async postWalletHold(input: SettleHoldInput): Promise<void> {
+      await transfer({ kind: 'post', id: input.transferId, tenantId: input.tenantId, pendingId: input.pendingId, amount: input.amount });
+    },
+
+    async voidWalletHold(input: SettleHoldInput): Promise<void> {
+      await transfer({ kind: 'void', id: input.transferId, tenantId: input.tenantId, pendingId: input.pendingId });
+    },
+
+    async creditWallet(input: WalletCreditInput): Promise<void> {
+      const from = system(input.tenantId, input.from, input.currency);
+      const to = wallet(input.tenantId, input.customerId, input.currency);
+      await ensure([from, to]);
+      await transfer({
+        kind: 'single',
+        id: input.transferId,
+        tenantId: input.tenantId,
+        debitAccountId: from.id,
+        creditAccountId: to.id,
+        amount: input.amount,
+        currency: input.currency,
+        description: input.description ?? 'wallet credit',
+      });
+    },
+
+    /** Money between two system accounts, e.g. a captured card charge into merchant revenue. */
+    async systemTransfer(input: SystemTransferInput): Promise<void> {
+      const from = system(input.tenantId, input.from, input.currency);
+      const to = system(input.tenantId, input.to, input.currency);
+      await ensure([from, to]);
+      await transfer({
+        kind: 'single',
+        id: input.transferId,
+        tenantId: input.tenantId,
+        debitAccountId: from.id,
+        creditAccountId: to.id,
+        amount: input.amount,
+        currency: input.currency,
+        description: input.description,
+      });
+    },
+  };
+}
+
+/** Ledger refusals are business outcomes: non-retryable, with a stable type for the workflow. */
+function toFailure(error: unknown): unknown {
+  if (!(error instanceof LedgerError)) return error;
+  const type =
+    error.code === 'insufficient_funds'
+      ? ErrorType.InsufficientFunds
+      : error.code === 'currency_mismatch'
+        ? ErrorType.CurrencyMismatch
+        : ErrorType.LedgerConflict;
+  return ApplicationFailure.create({ type, message: error.message, nonRetryable: true, details: [error.code] });
+}

@@ -1,0 +1,35 @@
+import { cloudEvent } from '../domain/events.js';
+import type { PaymentView } from '../domain/payment.js';
+import type { Executor } from '../db/client.js';
+import { savePayment } from '../db/payments.js';
+
+export interface RecordPaymentInput {
+  view: PaymentView;
+  /** Event type to publish with this state (outbox row in the same transaction). */
+  eventType?: string | undefined;
+}
+
+export function createPaymentActivities(db: Executor) {
+  return {
+    async recordPayment({ view, eventType }: RecordPaymentInput): Promise<void> {
+      const event = eventType
+        ? cloudEvent({
+            workflowId: view.workflowId,
+            seq: view.version,
+            type: eventType,
+            subject: `payments/${view.id}`,
+            tenantId: view.tenantId,
+            time: view.updatedAt,
+            data: publicPayment(view),
+          })
+        : undefined;
+      await savePayment(db, view, event);
+    },
+  };
+}
+
+/** The payment as outsiders see it: no request hash, no internal ids. */
+export function publicPayment(view: PaymentView) {
+  const { requestHash: _hash, workflowId: _wf, gatewayAuthorizationId: _auth, version: _v, tenantId: _t, ...rest } = view;
+  return rest;
+}

@@ -1,0 +1,57 @@
+/**
+ * RFC 9457 problem details. `code` is the stable machine-readable part clients switch on;
+ * `title` and `detail` are for humans and may change.
+ */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  code: string;
+  detail?: string | undefined;
+  errors?: { path: string; message: string }[] | undefined;
+  [extension: string]: unknown;
+}
+
+export class ProblemError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly detail?: string,
+    readonly extensions: Record<string, unknown> = {},
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(detail ?? code);
+    this.name = 'ProblemError';
+  }
+
+  toProblem(): Problem {
+    return { ...problemBody(this.status, this.code, this.detail), ...this.extensions };
+  }
+}
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+};
+
+export function problemBody(status: number, code: string, detail?: string): Problem {
+  return {
+    type: `https://paysaga.dev/problems/${code.replaceAll('_', '-')}`,
+    title: TITLES[status] ?? 'Error',
+    status,
+    code,
+    ...(detail ? { detail } : {}),
+  };
+}
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';

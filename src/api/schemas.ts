@@ -1,0 +1,107 @@
+import { z } from 'zod';
+import { CURRENCIES, MAX_AMOUNT_MINOR } from '../domain/money.js';
+import { FAILURE_CODES, PAYMENT_STATUSES } from '../domain/payment.js';
+
+/** Ids callers choose (orders, customers): printable, no separators Paysaga uses in its own ids. */
+export const externalId = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[A-Za-z0-9._\-]+$/, 'letters, digits, ".", "_" and "-" only');
+
+export const amount = z
+  .number()
+  .int('amount must be an integer in minor units')
+  .positive('amount must be positive')
+  .max(MAX_AMOUNT_MINOR, `amount must be at most ${MAX_AMOUNT_MINOR}`)
+  .describe('Integer amount in minor units (2500 = 25.00 USD)');
+
+export const currency = z.enum(CURRENCIES).describe('ISO 4217 currency code (uppercase)');
+
+export const cardToken = z.string().min(1).max(100).regex(/^tok_[A-Za-z0-9_]+$/, 'a gateway token such as tok_test_4242');
+
+export const paymentMethod = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('wallet') }),
+  z.strictObject({ type: z.literal('card'), token: cardToken }),
+  z.strictObject({ type: z.literal('split'), token: cardToken }),
+]);
+
+export const metadata = z
+  .record(z.string().min(1).max(40), z.string().max(500))
+  .refine((m) => Object.keys(m).length <= 20, 'at most 20 metadata keys');
+
+export const createPaymentBody = z.strictObject({
+  orderId: externalId,
+  customerId: externalId,
+  amount,
+  currency,
+  method: paymentMethod,
+  capture: z.enum(['automatic', 'manual']).default('automatic'),
+  description: z.string().max(1000).optional(),
+  metadata: metadata.optional(),
+});
+export type CreatePaymentBody = z.infer<typeof createPaymentBody>;
+
+export const cardDetails = z.object({
+  brand: z.string(),
+  last4: z.string(),
+  expMonth: z.number().int(),
+  expYear: z.number().int(),
+});
+
+export const payment = z
+  .object({
+    id: z.string(),
+    orderId: z.string(),
+    customerId: z.string(),
+    amount: z.number().int(),
+    currency: z.string(),
+    status: z.enum(PAYMENT_STATUSES),
+    method: z.object({ type: z.enum(['wallet', 'card', 'split']), card: cardDetails.optional() }),
+    capture: z.enum(['automatic', 'manual']),
+    amountCaptured: z.number().int(),
+    amountRefunded: z.number().int(),
+    amountFromWallet: z.number().int(),
+    amountFromCard: z.number().int(),
+    failureCode: z.enum(FAILURE_CODES).optional(),
+    failureMessage: z.string().optional(),
+    nextAction: z.object({ type: z.literal('redirect_to_url'), url: z.string(), expiresAt: z.string() }).optional(),
+    description: z.string().optional(),
+    metadata: z.record(z.string(), z.string()).optional(),
+    reference: z.string(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .meta({ id: 'Payment' });
+
+export const paymentIdParams = z.strictObject({ id: z.string().min(1).max(100) });
+
+export const listPaymentsQuery = z.strictObject({
+  customerId: externalId.optional(),
+  status: z.enum(PAYMENT_STATUSES).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().max(500).optional(),
+});
+
+export const capturePaymentBody = z.strictObject({ amount: amount.optional() }).default({});
+
+export const customerParams = z.strictObject({ customerId: externalId });
+
+export const topUpBody = z.strictObject({
+  amount,
+  currency,
+  token: cardToken,
+});
+
+export const walletBalance = z.object({ currency: z.string(), available: z.number().int(), pending: z.number().int() });
+export const wallet = z.object({ customerId: z.string(), balances: z.array(walletBalance) }).meta({ id: 'Wallet' });
+
+export const problem = z
+  .looseObject({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    code: z.string(),
+    detail: z.string().optional(),
+  })
+  .meta({ id: 'Problem' });

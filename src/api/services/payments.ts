@@ -1,0 +1,185 @@
+import {
+  WithStartWorkflowOperation,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateStage,
+  type Client,
+} from '@temporalio/client';
+import { ApplicationFailure, TypedSearchAttributes } from '@temporalio/common';
+import type { Config } from '../../config.js';
+import type { Executor } from '../../db/client.js';
+import { findPayment, findPaymentByOrder } from '../../db/payments.js';
+import { getWalletBalances } from '../../db/wallets.js';
+import { ErrorType } from '../../domain/errors.js';
+import { paymentWorkflowId } from '../../domain/ids.js';
+import type { PaymentRequest, PaymentView } from '../../domain/payment.js';
+import {
+  cancelUpdate,
+  captureUpdate,
+  SearchAttributes,
+  settledUpdate,
+  TASK_QUEUE,
+  type PaymentWorkflowInput,
+} from '../../workflows/contract.js';
+import { paymentWorkflow } from '../../workflows/payment.js';
+import { canonicalJson, sha256 } from '../hash.js';
+import { ProblemError } from '../problem.js';
+
+export interface CreateOutcome {
+  payment: PaymentView;
+  /** The payment had not reached a settled status within the wait. */
+  pending: boolean;
+}
+
+export function paymentIdFor(tenantId: string, orderId: string): string {
+  return `pay_${sha256(`${tenantId}\u0000${orderId}`).slice(0, 24)}`;
+}
+
+export function requestHashOf(request: PaymentRequest): string {
+  return sha256(canonicalJson(request));
+}
+
+export class PaymentService {
+  constructor(
+    private readonly db: Executor,
+    private readonly temporal: Client,
+    private readonly config: Pick<Config, 'timeouts' | 'syncWaitMs' | 'publicUrl'>,
+  ) {}
+
+  /**
+   * Update-with-start: starts `payment:{tenant}:{order}` (or attaches to it when it is already
+   * running) and waits in the same round trip for the first settled status. Concurrent identical
+   * requests all attach to one workflow, so the order is charged once.
+   */
+  async create(tenantId: string, request: PaymentRequest, options: { wait: boolean }): Promise<CreateOutcome> {
+    await this.assertWalletCurrency(tenantId, request);
+    const workflowId = paymentWorkflowId(tenantId, request.orderId);
+    const input: PaymentWorkflowInput = {
+      paymentId: paymentIdFor(tenantId, request.orderId),
+      tenantId,
+      request,
+      requestHash: requestHashOf(request),
+      timeouts: this.config.timeouts,
+      returnUrl: `${this.config.publicUrl}/v1/payments/${paymentIdFor(tenantId, request.orderId)}`,
+    };
+    const start = new WithStartWorkflowOperation(paymentWorkflow, {
+      workflowId,
+      taskQueue: TASK_QUEUE,
+      args: [input],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      // A finished payment is never run again for the same order.
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      typedSearchAttributes: new TypedSearchAttributes([
+        { key: SearchAttributes.TenantId, value: tenantId },
+        { key: SearchAttributes.OrderId, value: request.orderId },
+        { key: SearchAttributes.CustomerId, value: request.customerId },
+        { key: SearchAttributes.PaymentStatus, value: 'processing' },
+        { key: SearchAttributes.AmountMinor, value: request.amount },
+        { key: SearchAttributes.Currency, value: request.currency },
+      ]),
+    });
+    try {
+      const update = await this.temporal.workflow.startUpdateWithStart(settledUpdate, {
+        args: [{ requestHash: input.requestHash }],
+        waitForStage: WorkflowUpdateStage.ACCEPTED,
+        startWorkflowOperation: start,
+      });
+      if (!options.wait) return { payment: await this.current(tenantId, workflowId, input), pending: true };
+      const settled = await withTimeout(update.result(), this.config.syncWaitMs);
+      if (settled) return { payment: settled, pending: false };
+      return { payment: await this.current(tenantId, workflowId, input), pending: true };
+    } catch (error) {
+      if (error instanceof WorkflowExecutionAlreadyStartedError) return this.existing(tenantId, request);
+      throw translate(error);
+    }
+  }
+
+  async capture(tenantId: string, id: string, amount: number | undefined): Promise<PaymentView> {
+    const payment = await this.get(tenantId, id);
+    return this.send(payment, () => this.temporal.workflow.getHandle(payment.workflowId).executeUpdate(captureUpdate, { args: [{ amount }] }));
+  }
+
+  async cancel(tenantId: string, id: string): Promise<PaymentView> {
+    const payment = await this.get(tenantId, id);
+    return this.send(payment, () => this.temporal.workflow.getHandle(payment.workflowId).executeUpdate(cancelUpdate));
+  }
+
+  async get(tenantId: string, id: string): Promise<PaymentView> {
+    const payment = await findPayment(this.db, tenantId, id);
+    if (!payment) throw new ProblemError(404, 'payment_not_found', `no payment ${id}`);
+    return payment;
+  }
+
+  private async send(payment: PaymentView, call: () => Promise<PaymentView>): Promise<PaymentView> {
+    try {
+      return await call();
+    } catch (error) {
+      if (isClosedWorkflow(error)) {
+        throw new ProblemError(409, 'invalid_state', `the payment is ${payment.status} and accepts no more changes`);
+      }
+      throw translate(error);
+    }
+  }
+
+  /** The workflow finished earlier: answer from the stored payment. */
+  private async existing(tenantId: string, request: PaymentRequest): Promise<CreateOutcome> {
+    const stored = await findPaymentByOrder(this.db, tenantId, request.orderId);
+    if (!stored) throw new Error(`payment workflow for order ${request.orderId} exists but no payment is stored`);
+    if (stored.requestHash !== requestHashOf(request)) throw orderAlreadyPaid(request.orderId);
+    return { payment: stored, pending: false };
+  }
+
+  private async current(tenantId: string, workflowId: string, input: PaymentWorkflowInput): Promise<PaymentView> {
+    const stored = await findPayment(this.db, tenantId, input.paymentId);
+    if (stored) return stored;
+    // Not persisted yet: the workflow's own state is the truth.
+    return this.temporal.workflow.getHandle(workflowId).query<PaymentView>('status');
+  }
+
+  /** A wallet in another currency is a clear 422, never a conversion. */
+  private async assertWalletCurrency(tenantId: string, request: PaymentRequest): Promise<void> {
+    if (request.method.type === 'card') return;
+    const balances = await getWalletBalances(this.db, tenantId, request.customerId);
+    if (balances.length > 0 && !balances.some((b) => b.currency === request.currency)) {
+      throw new ProblemError(422, 'currency_mismatch', `the customer's wallet holds ${balances.map((b) => b.currency).join(', ')}, not ${request.currency}`);
+    }
+  }
+}
+
+function orderAlreadyPaid(orderId: string): ProblemError {
+  return new ProblemError(409, 'order_already_paid', `order ${orderId} already has a payment with different parameters`);
+}
+
+/** Workflow validators reject updates with typed failures; turn them into problems. */
+function translate(error: unknown): unknown {
+  const failure = error instanceof WorkflowUpdateFailedError ? error.cause : undefined;
+  if (failure instanceof ApplicationFailure) {
+    switch (failure.type) {
+      case ErrorType.OrderAlreadyPaid:
+        return new ProblemError(409, 'order_already_paid', failure.message);
+      case ErrorType.InvalidPaymentState:
+        return new ProblemError(409, 'invalid_state', failure.message);
+      case ErrorType.InvalidAmount:
+        return new ProblemError(422, 'invalid_amount', failure.message);
+    }
+  }
+  return error;
+}
+
+function isClosedWorkflow(error: unknown): boolean {
+  const text = error instanceof Error ? `${error.name} ${error.message}` : '';
+  return /WorkflowNotFound|workflow execution already completed|not found/i.test(text);
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  promise.catch(() => undefined); // a late rejection after the timeout is not an unhandled one
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

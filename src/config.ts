@@ -1,0 +1,69 @@
+import { z } from 'zod';
+import { DEFAULT_TIMEOUTS, type PaymentTimeouts } from './workflows/contract.js';
+
+/** The documented development key; `npm run dev` and the tests accept it for tenant `default`. */
+export const DEV_API_KEY = 'sk_test_paysaga';
+export const DEV_ADMIN_KEY = 'sk_admin_paysaga';
+
+const env = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().default('127.0.0.1'),
+  DATABASE_URL: z.string().optional(),
+  TEMPORAL_ADDRESS: z.string().optional(),
+  TEMPORAL_NAMESPACE: z.string().default('default'),
+  /** `key:tenant` pairs, comma separated. */
+  API_KEYS: z.string().default(`${DEV_API_KEY}:default`),
+  ADMIN_API_KEYS: z.string().default(DEV_ADMIN_KEY),
+  GATEWAY_URL: z.string().default('http://127.0.0.1:4010'),
+  GATEWAY_WEBHOOK_SECRET: z.string().default('whsec_dev_paysaga'),
+  PUBLIC_URL: z.string().optional(),
+  /** How long POST /v1/payments waits for a settled status before answering 202. */
+  SYNC_WAIT_MS: z.coerce.number().int().min(0).default(10_000),
+  AUTHORIZATION_WINDOW_MS: z.coerce.number().int().positive().default(DEFAULT_TIMEOUTS.authorizationWindowMs),
+  ACTION_WINDOW_MS: z.coerce.number().int().positive().default(DEFAULT_TIMEOUTS.actionWindowMs),
+  IDEMPOTENCY_TTL_HOURS: z.coerce.number().int().min(24).default(24),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export interface Config {
+  port: number;
+  host: string;
+  databaseUrl: string | undefined;
+  temporalAddress: string | undefined;
+  temporalNamespace: string;
+  apiKeys: Map<string, string>;
+  adminKeys: Set<string>;
+  gatewayUrl: string;
+  webhookSecret: string;
+  publicUrl: string;
+  syncWaitMs: number;
+  timeouts: PaymentTimeouts;
+  idempotencyTtlHours: number;
+  logLevel: string;
+}
+
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  const e = env.parse(source);
+  const apiKeys = new Map<string, string>();
+  for (const pair of e.API_KEYS.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [key, tenant] = pair.split(':');
+    if (!key || !tenant) throw new Error(`API_KEYS entry "${pair}" is not key:tenant`);
+    apiKeys.set(key, tenant);
+  }
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    databaseUrl: e.DATABASE_URL,
+    temporalAddress: e.TEMPORAL_ADDRESS,
+    temporalNamespace: e.TEMPORAL_NAMESPACE,
+    apiKeys,
+    adminKeys: new Set(e.ADMIN_API_KEYS.split(',').map((k) => k.trim()).filter(Boolean)),
+    gatewayUrl: e.GATEWAY_URL,
+    webhookSecret: e.GATEWAY_WEBHOOK_SECRET,
+    publicUrl: e.PUBLIC_URL ?? `http://${e.HOST}:${e.PORT}`,
+    syncWaitMs: e.SYNC_WAIT_MS,
+    timeouts: { authorizationWindowMs: e.AUTHORIZATION_WINDOW_MS, actionWindowMs: e.ACTION_WINDOW_MS },
+    idempotencyTtlHours: e.IDEMPOTENCY_TTL_HOURS,
+    logLevel: e.LOG_LEVEL,
+  };
+}

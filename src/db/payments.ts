@@ -1,0 +1,151 @@
+import { and, desc, eq, lt, or, sql } from 'drizzle-orm';
+import type { CloudEvent } from '../domain/events.js';
+import type { Currency } from '../domain/money.js';
+import type { CardDetails, FailureCode, NextAction, PaymentStatus, PaymentView } from '../domain/payment.js';
+import type { Executor } from './client.js';
+import { events, payments } from './schema.js';
+
+type PaymentRow = typeof payments.$inferSelect;
+
+/**
+ * Writes the payment's new state and its event in one transaction (the outbox): an event row
+ * exists exactly when its state change does. A stale write (an older version replayed by a
+ * retried activity) never overwrites a newer one.
+ */
+export async function savePayment(db: Executor, view: PaymentView, event?: CloudEvent): Promise<void> {
+  const row = toRow(view);
+  await db.transaction(async (tx) => {
+    await tx
+      .insert(payments)
+      .values(row)
+      .onConflictDoUpdate({
+        target: payments.id,
+        set: { ...row, createdAt: sql`${payments.createdAt}` },
+        setWhere: lt(payments.version, row.version),
+      });
+    if (event) await insertEvent(tx, event);
+  });
+}
+
+export async function insertEvent(db: Executor, event: CloudEvent): Promise<void> {
+  await db
+    .insert(events)
+    .values({
+      id: event.id,
+      tenantId: event.tenantid,
+      type: event.type,
+      source: event.source,
+      subject: event.subject,
+      time: new Date(event.time),
+      data: event.data,
+    })
+    .onConflictDoNothing({ target: events.id });
+}
+
+export async function findPayment(db: Executor, tenantId: string, id: string): Promise<PaymentView | undefined> {
+  const [row] = await db
+    .select()
+    .from(payments)
+    .where(and(eq(payments.tenantId, tenantId), eq(payments.id, id)));
+  return row && toView(row);
+}
+
+export async function findPaymentByOrder(db: Executor, tenantId: string, orderId: string): Promise<PaymentView | undefined> {
+  const [row] = await db
+    .select()
+    .from(payments)
+    .where(and(eq(payments.tenantId, tenantId), eq(payments.orderId, orderId)));
+  return row && toView(row);
+}
+
+export interface PaymentListQuery {
+  customerId?: string | undefined;
+  status?: PaymentStatus | undefined;
+  limit: number;
+  /** Keyset cursor: the (createdAt, id) of the last row of the previous page. */
+  after?: { createdAt: string; id: string } | undefined;
+}
+
+export async function listPayments(db: Executor, tenantId: string, query: PaymentListQuery): Promise<PaymentView[]> {
+  const after = query.after;
+  const rows = await db
+    .select()
+    .from(payments)
+    .where(
+      and(
+        eq(payments.tenantId, tenantId),
+        query.customerId ? eq(payments.customerId, query.customerId) : undefined,
+        query.status ? eq(payments.status, query.status) : undefined,
+        after
+          ? or(
+              lt(payments.createdAt, new Date(after.createdAt)),
+              and(eq(payments.createdAt, new Date(after.createdAt)), lt(payments.id, after.id)),
+            )
+          : undefined,
+      ),
+    )
+    .orderBy(desc(payments.createdAt), desc(payments.id))
+    .limit(query.limit);
+  return rows.map(toView);
+}
+
+function toRow(view: PaymentView): typeof payments.$inferInsert {
+  return {
+    id: view.id,
+    tenantId: view.tenantId,
+    orderId: view.orderId,
+    customerId: view.customerId,
+    workflowId: view.workflowId,
+    amount: view.amount,
+    currency: view.currency,
+    status: view.status,
+    methodType: view.method.type,
+    captureMethod: view.capture,
+    card: view.method.card ?? null,
+    amountCaptured: view.amountCaptured,
+    amountRefunded: view.amountRefunded,
+    amountFromWallet: view.amountFromWallet,
+    amountFromCard: view.amountFromCard,
+    failureCode: view.failureCode ?? null,
+    failureMessage: view.failureMessage ?? null,
+    nextAction: view.nextAction ?? null,
+    description: view.description ?? null,
+    metadata: view.metadata ?? null,
+    reference: view.reference,
+    requestHash: view.requestHash,
+    gatewayAuthorizationId: view.gatewayAuthorizationId ?? null,
+    version: view.version,
+    createdAt: new Date(view.createdAt),
+    updatedAt: new Date(view.updatedAt),
+  };
+}
+
+function toView(row: PaymentRow): PaymentView {
+  return {
+    id: row.id,
+    tenantId: row.tenantId,
+    orderId: row.orderId,
+    customerId: row.customerId,
+    workflowId: row.workflowId,
+    amount: row.amount,
+    currency: row.currency as Currency,
+    status: row.status as PaymentStatus,
+    method: { type: row.methodType as PaymentView['method']['type'], card: (row.card as CardDetails | null) ?? undefined },
+    capture: row.captureMethod as PaymentView['capture'],
+    amountCaptured: row.amountCaptured,
+    amountRefunded: row.amountRefunded,
+    amountFromWallet: row.amountFromWallet,
+    amountFromCard: row.amountFromCard,
+    failureCode: (row.failureCode as FailureCode | null) ?? undefined,
+    failureMessage: row.failureMessage ?? undefined,
+    nextAction: (row.nextAction as NextAction | null) ?? undefined,
+    description: row.description ?? undefined,
+    metadata: (row.metadata as Record<string, string> | null) ?? undefined,
+    reference: row.reference,
+    requestHash: row.requestHash,
+    gatewayAuthorizationId: row.gatewayAuthorizationId ?? undefined,
+    version: row.version,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+  };
+}

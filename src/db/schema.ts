@@ -1,0 +1,156 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
+
+const money = (name: string) => bigint(name, { mode: 'number' });
+const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
+
+/**
+ * Ledger accounts carry running balances so a transfer is one conditional UPDATE per account.
+ * Wallets have `no_overdraft`: the CHECK below makes "wallet below zero" impossible inside the
+ * same transaction that moves the money, whatever the application code does.
+ */
+export const ledgerAccounts = pgTable(
+  'ledger_accounts',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    kind: text('kind', { enum: ['wallet', 'system'] }).notNull(),
+    customerId: text('customer_id'),
+    code: text('code').notNull(),
+    currency: text('currency').notNull(),
+    noOverdraft: integer('no_overdraft').notNull().default(0),
+    debitsPosted: money('debits_posted').notNull().default(0),
+    creditsPosted: money('credits_posted').notNull().default(0),
+    debitsPending: money('debits_pending').notNull().default(0),
+    creditsPending: money('credits_pending').notNull().default(0),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    check('ledger_accounts_no_overdraft', sql`${t.noOverdraft} = 0 OR ${t.debitsPosted} + ${t.debitsPending} <= ${t.creditsPosted}`),
+    check(
+      'ledger_accounts_non_negative',
+      sql`${t.debitsPosted} >= 0 AND ${t.creditsPosted} >= 0 AND ${t.debitsPending} >= 0 AND ${t.creditsPending} >= 0`,
+    ),
+    index('ledger_accounts_customer').on(t.tenantId, t.customerId),
+  ],
+);
+
+/**
+ * Transfers are immutable facts with caller-chosen ids. `kind` follows TigerBeetle's two-phase
+ * model: `single` posts at once, `pending` reserves, `post` / `void` settle a pending transfer.
+ */
+export const ledgerTransfers = pgTable(
+  'ledger_transfers',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    kind: text('kind', { enum: ['single', 'pending', 'post', 'void'] }).notNull(),
+    debitAccountId: text('debit_account_id')
+      .notNull()
+      .references(() => ledgerAccounts.id),
+    creditAccountId: text('credit_account_id')
+      .notNull()
+      .references(() => ledgerAccounts.id),
+    amount: money('amount').notNull(),
+    currency: text('currency').notNull(),
+    pendingId: text('pending_id'),
+    /** For `pending`: open until posted, voided or expired. */
+    state: text('state', { enum: ['posted', 'pending', 'settled'] }).notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }),
+    description: text('description'),
+    createdAt: createdAt(),
+    seq: bigint('seq', { mode: 'number' }).generatedAlwaysAsIdentity(),
+  },
+  (t) => [
+    check('ledger_transfers_amount', sql`${t.amount} >= 0`),
+    check('ledger_transfers_accounts', sql`${t.debitAccountId} <> ${t.creditAccountId}`),
+    index('ledger_transfers_debit').on(t.debitAccountId, t.seq),
+    index('ledger_transfers_credit').on(t.creditAccountId, t.seq),
+    uniqueIndex('ledger_transfers_settles_once').on(t.pendingId),
+  ],
+);
+
+export const payments = pgTable(
+  'payments',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    orderId: text('order_id').notNull(),
+    customerId: text('customer_id').notNull(),
+    workflowId: text('workflow_id').notNull(),
+    amount: money('amount').notNull(),
+    currency: text('currency').notNull(),
+    status: text('status').notNull(),
+    methodType: text('method_type').notNull(),
+    captureMethod: text('capture_method').notNull(),
+    card: jsonb('card'),
+    amountCaptured: money('amount_captured').notNull().default(0),
+    amountRefunded: money('amount_refunded').notNull().default(0),
+    amountFromWallet: money('amount_from_wallet').notNull().default(0),
+    amountFromCard: money('amount_from_card').notNull().default(0),
+    failureCode: text('failure_code'),
+    failureMessage: text('failure_message'),
+    nextAction: jsonb('next_action'),
+    description: text('description'),
+    metadata: jsonb('metadata'),
+    reference: text('reference').notNull(),
+    requestHash: text('request_hash').notNull(),
+    gatewayAuthorizationId: text('gateway_authorization_id'),
+    /** Written by the workflow in order; a stale write (lower version) never overwrites a newer one. */
+    version: integer('version').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [
+    uniqueIndex('payments_tenant_order').on(t.tenantId, t.orderId),
+    index('payments_tenant_customer').on(t.tenantId, t.customerId, t.createdAt),
+    index('payments_tenant_created').on(t.tenantId, t.createdAt),
+    check('payments_amounts', sql`${t.amountRefunded} <= ${t.amountCaptured} AND ${t.amountCaptured} <= ${t.amount}`),
+  ],
+);
+
+/** Stored responses for `Idempotency-Key`, scoped to tenant and route, with a hash of the request. */
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    tenantId: text('tenant_id').notNull(),
+    route: text('route').notNull(),
+    key: text('key').notNull(),
+    requestHash: text('request_hash').notNull(),
+    state: text('state', { enum: ['in_flight', 'done'] }).notNull(),
+    responseStatus: integer('response_status'),
+    responseBody: jsonb('response_body'),
+    lockedUntil: timestamp('locked_until', { withTimezone: true }).notNull(),
+    createdAt: createdAt(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.route, t.key] }), index('idempotency_keys_expiry').on(t.expiresAt)],
+);
+
+/** The outbox: CloudEvents envelopes with deterministic ids; consumers dedupe by id. */
+export const events = pgTable(
+  'events',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    type: text('type').notNull(),
+    source: text('source').notNull(),
+    subject: text('subject').notNull(),
+    time: timestamp('time', { withTimezone: true }).notNull(),
+    data: jsonb('data').notNull(),
+    publishedAt: timestamp('published_at', { withTimezone: true }),
+    seq: bigint('seq', { mode: 'number' }).generatedAlwaysAsIdentity(),
+  },
+  (t) => [index('events_subject').on(t.tenantId, t.subject, t.seq), index('events_unpublished').on(t.seq)],
+);

@@ -1,0 +1,22 @@
+/**
+ * Error types that activities raise for business outcomes. Temporal matches retry policies on
+ * these names, so they are stable strings: never rename one.
+ */
+export const ErrorType = {
+  InsufficientFunds: 'InsufficientFunds',
+  CurrencyMismatch: 'CurrencyMismatch',
+  LedgerConflict: 'LedgerConflict',
+  GatewayRequestError: 'GatewayRequestError',
+  OrderAlreadyPaid: 'OrderAlreadyPaid',
+  InvalidPaymentState: 'InvalidPaymentState',
+  InvalidAmount: 'InvalidAmount',
+} as const;
+export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
+
+/** Business errors are final; everything else (I/O, timeouts, 5xx) is retried by Temporal. */
+export const NON_RETRYABLE_ERROR_TYPES: ErrorType[] = [
+  ErrorType.InsufficientFunds,
+  ErrorType.CurrencyMismatch,
+  ErrorType.LedgerConflict,
+  ErrorType.GatewayRequestError,
+];

@@ -1,0 +1,148 @@
+import { assertNever } from './assert-never.js';
+import type { Currency } from './money.js';
+
+export const PAYMENT_STATUSES = [
+  'processing',
+  'requires_action',
+  'requires_capture',
+  'succeeded',
+  'failed',
+  'canceled',
+  'partially_refunded',
+  'refunded',
+] as const;
+export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
+
+/** Business outcomes that are final: never retried, reported to the caller as declines. */
+export const FAILURE_CODES = [
+  'insufficient_funds',
+  'card_declined',
+  'expired_card',
+  'invalid_card',
+  'fraud_suspected',
+  'authentication_failed',
+  'expired',
+  'processing_error',
+] as const;
+export type FailureCode = (typeof FAILURE_CODES)[number];
+
+export type PaymentMethod = { type: 'wallet' } | { type: 'card'; token: string } | { type: 'split'; token: string };
+export type CaptureMethod = 'automatic' | 'manual';
+
+export interface CardDetails {
+  brand: string;
+  last4: string;
+  expMonth: number;
+  expYear: number;
+}
+
+export interface NextAction {
+  type: 'redirect_to_url';
+  url: string;
+  expiresAt: string;
+}
+
+/** What the caller asked for; the part of a payment that must match on a repeated request. */
+export interface PaymentRequest {
+  orderId: string;
+  customerId: string;
+  amount: number;
+  currency: Currency;
+  method: PaymentMethod;
+  capture: CaptureMethod;
+  description?: string | undefined;
+  metadata?: Record<string, string> | undefined;
+}
+
+/** The payment as the API returns it and as it is stored. */
+export interface PaymentView {
+  id: string;
+  tenantId: string;
+  orderId: string;
+  customerId: string;
+  amount: number;
+  currency: Currency;
+  status: PaymentStatus;
+  method: { type: PaymentMethod['type']; card?: CardDetails | undefined };
+  capture: CaptureMethod;
+  amountCaptured: number;
+  amountRefunded: number;
+  amountFromWallet: number;
+  amountFromCard: number;
+  failureCode?: FailureCode | undefined;
+  failureMessage?: string | undefined;
+  nextAction?: NextAction | undefined;
+  description?: string | undefined;
+  metadata?: Record<string, string> | undefined;
+  reference: string;
+  requestHash: string;
+  workflowId: string;
+  gatewayAuthorizationId?: string | undefined;
+  /** Incremented on every change; persistence keeps the highest. */
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A status the caller can act on: the synchronous API answers as soon as the payment reaches one. */
+export function isSettled(status: PaymentStatus): boolean {
+  switch (status) {
+    case 'processing':
+      return false;
+    case 'requires_action':
+    case 'requires_capture':
+    case 'succeeded':
+    case 'failed':
+    case 'canceled':
+    case 'partially_refunded':
+    case 'refunded':
+      return true;
+    default:
+      return assertNever(status, 'payment status');
+  }
+}
+
+/** No further money moves for this payment except refunds. */
+export function isTerminal(status: PaymentStatus): boolean {
+  switch (status) {
+    case 'processing':
+    case 'requires_action':
+    case 'requires_capture':
+      return false;
+    case 'succeeded':
+    case 'failed':
+    case 'canceled':
+    case 'partially_refunded':
+    case 'refunded':
+      return true;
+    default:
+      return assertNever(status, 'payment status');
+  }
+}
+
+const TRANSITIONS: Record<PaymentStatus, readonly PaymentStatus[]> = {
+  processing: ['requires_action', 'requires_capture', 'succeeded', 'failed', 'canceled'],
+  requires_action: ['processing', 'requires_capture', 'succeeded', 'failed', 'canceled'],
+  requires_capture: ['processing', 'succeeded', 'canceled', 'failed'],
+  succeeded: ['partially_refunded', 'refunded'],
+  partially_refunded: ['partially_refunded', 'refunded'],
+  failed: [],
+  canceled: [],
+  refunded: [],
+};
+
+export function canTransition(from: PaymentStatus, to: PaymentStatus): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+/** `PAY-20251103-dd961ae0`: the creation date (UTC) and the first eight hex digits of the id. */
+export function paymentReference(paymentId: string, createdAt: Date): string {
+  const day = createdAt.toISOString().slice(0, 10).replaceAll('-', '');
+  const hex = paymentId.replace(/^pay_/, '').slice(0, 8);
+  return `PAY-${day}-${hex}`;
+}
+
+/** How much of a captured payment can still be refunded. */
+export function refundableAmount(payment: Pick<PaymentView, 'amountCaptured' | 'amountRefunded'>): number {
+  return Math.max(0, payment.amountCaptured - payment.amountRefunded);
+}

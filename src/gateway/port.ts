@@ -1,0 +1,82 @@
+import type { Currency } from '../domain/money.js';
+import type { CardDetails, FailureCode } from '../domain/payment.js';
+
+/**
+ * Paysaga's view of a payment service provider. Every write carries an idempotency key derived
+ * in the workflow, so a retried activity replays the first result instead of charging again.
+ * Business declines come back as values (`status: 'declined'`), transient faults as thrown
+ * errors that Temporal retries.
+ */
+export interface AuthorizeRequest {
+  idempotencyKey: string;
+  token: string;
+  amount: number;
+  currency: Currency;
+  /** Paysaga's payment id; the gateway echoes it in webhooks. */
+  reference: string;
+  /** Capture at once (a sale) instead of only authorizing. */
+  capture: boolean;
+  /** Where the customer returns after 3-D Secure. */
+  returnUrl?: string | undefined;
+}
+
+export type AuthorizationStatus = 'authorized' | 'captured' | 'requires_action' | 'declined' | 'voided';
+
+export interface Authorization {
+  /** The gateway's id for this charge. */
+  id: string;
+  status: AuthorizationStatus;
+  amount: number;
+  amountCaptured: number;
+  amountRefunded: number;
+  currency: Currency;
+  card?: CardDetails | undefined;
+  /** Set when `status` is `requires_action`: where to send the customer. */
+  actionUrl?: string | undefined;
+  /** Set when `status` is `declined`. */
+  failureCode?: FailureCode | undefined;
+  failureMessage?: string | undefined;
+}
+
+export interface CaptureRequest {
+  idempotencyKey: string;
+  authorizationId: string;
+  amount: number;
+}
+
+export interface VoidRequest {
+  idempotencyKey: string;
+  authorizationId: string;
+}
+
+export interface RefundRequest {
+  idempotencyKey: string;
+  authorizationId: string;
+  amount: number;
+  reason?: string | undefined;
+}
+
+export type RefundStatus = 'succeeded' | 'pending' | 'failed';
+
+export interface GatewayRefund {
+  id: string;
+  authorizationId: string;
+  status: RefundStatus;
+  amount: number;
+  failureMessage?: string | undefined;
+}
+
+export type WebhookEvent =
+  | { type: 'authorization.updated'; eventId: string; authorization: Authorization; reference: string }
+  | { type: 'refund.updated'; eventId: string; refund: GatewayRefund; reference: string };
+
+export interface PaymentGateway {
+  readonly name: string;
+  authorize(request: AuthorizeRequest): Promise<Authorization>;
+  capture(request: CaptureRequest): Promise<Authorization>;
+  void(request: VoidRequest): Promise<Authorization>;
+  refund(request: RefundRequest): Promise<GatewayRefund>;
+  status(authorizationId: string): Promise<Authorization>;
+  /** Verifies the signature over the raw body and parses the event; throws on a bad signature. */
+  parseWebhook(rawBody: Buffer, headers: Record<string, string | string[] | undefined>): WebhookEvent;
+}

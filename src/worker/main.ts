@@ -1,0 +1,25 @@
+import { NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
+import { loadConfig } from '../config.js';
+import { connectDatabase, migrateDatabase } from '../db/client.js';
+import { SandboxGateway } from '../gateway/sandbox-connector.js';
+import { createPaysagaWorker } from './worker.js';
+
+/** The worker process alone, against an existing Temporal and PostgreSQL (production shape). */
+const config = loadConfig();
+if (!config.databaseUrl) throw new Error('DATABASE_URL is required (npm run dev starts an embedded PostgreSQL for you)');
+
+Runtime.install({ telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } } });
+await migrateDatabase(config.databaseUrl);
+const database = connectDatabase(config.databaseUrl, { max: 20 });
+const connection = await NativeConnection.connect({ address: config.temporalAddress ?? '127.0.0.1:7233' });
+const worker = await createPaysagaWorker({
+  connection,
+  namespace: config.temporalNamespace,
+  db: database.db,
+  gateway: new SandboxGateway({ baseUrl: config.gatewayUrl, webhookSecret: config.webhookSecret }),
+});
+console.log(`worker polling task queue on ${config.temporalAddress ?? '127.0.0.1:7233'}`);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => worker.shutdown());
+await worker.run();
+await connection.close();
+await database.close();

@@ -1,0 +1,30 @@
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities } from '../activities/index.js';
+import type { Executor } from '../db/client.js';
+import type { PaymentGateway } from '../gateway/port.js';
+import { TASK_QUEUE } from '../workflows/contract.js';
+import { bundlerOptions, WORKFLOWS_PATH } from './bundle.js';
+
+export interface PaysagaWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  db: Executor;
+  gateway: PaymentGateway;
+  /** Pre-built workflow bundle (tests bundle once per file); otherwise bundled at start. */
+  workflowBundle?: { code: string } | undefined;
+  taskQueue?: string;
+  tuning?: Partial<Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions' | 'maxCachedWorkflows'>>;
+}
+
+export async function createPaysagaWorker(options: PaysagaWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue ?? TASK_QUEUE,
+    activities: createActivities({ db: options.db, gateway: options.gateway }),
+    ...(options.workflowBundle
+      ? { workflowBundle: options.workflowBundle }
+      : { workflowsPath: WORKFLOWS_PATH, bundlerOptions }),
+    ...options.tuning,
+  });
+}

@@ -1,0 +1,67 @@
+/**
+ * The contract between the API and the worker: task queue, workflow inputs, and the messages a
+ * payment workflow accepts. Both sides import this file; nothing here does I/O.
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { defineSearchAttributeKey } from '@temporalio/common';
+import type { PaymentRequest, PaymentView } from '../domain/payment.js';
+
+export const TASK_QUEUE = 'paysaga-payments';
+
+export interface PaymentTimeouts {
+  /** How long an uncaptured authorization lives before it is voided (default 7 days). */
+  authorizationWindowMs: number;
+  /** How long the customer has to complete 3-D Secure (default 15 minutes). */
+  actionWindowMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: PaymentTimeouts = {
+  authorizationWindowMs: 7 * 24 * 60 * 60 * 1000,
+  actionWindowMs: 15 * 60 * 1000,
+};
+
+export interface PaymentWorkflowInput {
+  paymentId: string;
+  tenantId: string;
+  request: PaymentRequest;
+  /** Hash of the caller's parameters: a repeated request for the order must match it. */
+  requestHash: string;
+  timeouts: PaymentTimeouts;
+  /** Where the customer returns after 3-D Secure. */
+  returnUrl?: string | undefined;
+}
+
+export interface SettleRequest {
+  requestHash: string;
+}
+
+export interface CaptureRequest {
+  /** Omitted: capture everything authorized. */
+  amount?: number | undefined;
+}
+
+export interface ActionResult {
+  /** The gateway's authorization id the webhook is about. */
+  authorizationId: string;
+}
+
+/** Used with update-with-start: returns the payment once it reaches a settled status. */
+export const settledUpdate = defineUpdate<PaymentView, [SettleRequest]>('settled');
+export const captureUpdate = defineUpdate<PaymentView, [CaptureRequest]>('capture');
+export const cancelUpdate = defineUpdate<PaymentView, []>('cancel');
+/** 3-D Secure finished (a gateway webhook); the workflow re-reads the authorization from the gateway. */
+export const completeActionUpdate = defineUpdate<PaymentView, [ActionResult]>('complete_action');
+export const completeActionSignal = defineSignal<[ActionResult]>('complete_action_signal');
+export const statusQuery = defineQuery<PaymentView>('status');
+
+export const SearchAttributes = {
+  TenantId: defineSearchAttributeKey('TenantId', 'KEYWORD'),
+  OrderId: defineSearchAttributeKey('OrderId', 'KEYWORD'),
+  CustomerId: defineSearchAttributeKey('CustomerId', 'KEYWORD'),
+  PaymentStatus: defineSearchAttributeKey('PaymentStatus', 'KEYWORD'),
+  AmountMinor: defineSearchAttributeKey('AmountMinor', 'INT'),
+  Currency: defineSearchAttributeKey('Currency', 'KEYWORD'),
+} as const;
+
+/** `name=Type` pairs for `temporal server start-dev --search-attribute`. */
+export const SEARCH_ATTRIBUTE_FLAGS = ['TenantId=Keyword', 'OrderId=Keyword', 'CustomerId=Keyword', 'PaymentStatus=Keyword', 'AmountMinor=Int', 'Currency=Keyword'];

@@ -1,0 +1,306 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  allHandlersFinished,
+  condition,
+  log,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import { ErrorType, NON_RETRYABLE_ERROR_TYPES } from '../domain/errors.js';
+import { gatewayIdempotencyKey, transferId } from '../domain/ids.js';
+import {
+  isSettled,
+  isTerminal,
+  paymentReference,
+  type FailureCode,
+  type PaymentStatus,
+  type PaymentView,
+} from '../domain/payment.js';
+import type { Authorization } from '../gateway/port.js';
+import {
+  cancelUpdate,
+  captureUpdate,
+  completeActionSignal,
+  completeActionUpdate,
+  SearchAttributes,
+  settledUpdate,
+  statusQuery,
+  type PaymentWorkflowInput,
+} from './contract.js';
+
+// The ledger and the database must eventually succeed: retry them without a budget.
+const store = proxyActivities<Activities>({
+  startToCloseTimeout: '10s',
+  retry: { initialInterval: '100ms', maximumInterval: '10s', nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
+});
+
+/** The gateway gets a retry budget; once spent, the payment fails with `processing_error`. */
+export const GATEWAY_RETRY_BUDGET = { maximumAttempts: 8, initialInterval: '500ms', maximumInterval: '20s' } as const;
+const gateway = proxyActivities<Activities>({
+  startToCloseTimeout: '15s',
+  retry: { ...GATEWAY_RETRY_BUDGET, backoffCoefficient: 2, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
+});
+
+class Declined extends Error {
+  constructor(
+    readonly code: FailureCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+type Command = { kind: 'capture'; amount: number } | { kind: 'cancel' };
+
+/**
+ * One payment, from the first request to its final status. Every step that moves money pushes
+ * its undo; a failure unwinds them in reverse. Money never moves twice: ledger transfer ids and
+ * gateway idempotency keys are derived from this workflow's id and the step.
+ */
+export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<PaymentView> {
+  const { workflowId } = workflowInfo();
+  const { request, tenantId } = input;
+  const now = new Date();
+  let view: PaymentView = {
+    id: input.paymentId,
+    tenantId,
+    workflowId,
+    orderId: request.orderId,
+    customerId: request.customerId,
+    amount: request.amount,
+    currency: request.currency,
+    status: 'processing',
+    method: { type: request.method.type },
+    capture: request.capture,
+    amountCaptured: 0,
+    amountRefunded: 0,
+    amountFromWallet: 0,
+    amountFromCard: 0,
+    description: request.description,
+    metadata: request.metadata,
+    reference: paymentReference(input.paymentId, now),
+    requestHash: input.requestHash,
+    version: 0,
+    createdAt: now.toISOString(),
+    updatedAt: now.toISOString(),
+  };
+  let command: Command | undefined;
+  let actionCompleted = false;
+  let authorization: Authorization | undefined;
+  const walletHoldId = transferId(workflowId, 'wallet-hold');
+  const compensations: { step: string; undo: () => Promise<unknown> }[] = [];
+
+  const rejectUnless = (ok: boolean, message: string) => {
+    if (!ok) throw ApplicationFailure.create({ type: ErrorType.InvalidPaymentState, message });
+  };
+
+  setHandler(statusQuery, () => view);
+  setHandler(
+    settledUpdate,
+    async () => {
+      await condition(() => isSettled(view.status));
+      return view;
+    },
+    {
+      validator: ({ requestHash }) => {
+        if (requestHash !== input.requestHash) {
+          throw ApplicationFailure.create({
+            type: ErrorType.OrderAlreadyPaid,
+            message: `order ${request.orderId} already has a payment with different parameters`,
+          });
+        }
+      },
+    },
+  );
+  setHandler(
+    captureUpdate,
+    async ({ amount }) => {
+      command = { kind: 'capture', amount: amount ?? view.amount };
+      await condition(() => view.status !== 'requires_capture');
+      return view;
+    },
+    {
+      validator: ({ amount }) => {
+        rejectUnless(view.status === 'requires_capture' && !command, `a ${view.status} payment cannot be captured`);
+        if (amount !== undefined && !(Number.isSafeInteger(amount) && amount > 0 && amount <= view.amount)) {
+          throw ApplicationFailure.create({
+            type: ErrorType.InvalidAmount,
+            message: `capture amount must be between 1 and the authorized ${view.amount}`,
+          });
+        }
+      },
+    },
+  );
+  setHandler(
+    cancelUpdate,
+    async () => {
+      command = { kind: 'cancel' };
+      await condition(() => isTerminal(view.status));
+      return view;
+    },
+    {
+      validator: () =>
+        rejectUnless(
+          (view.status === 'requires_capture' || view.status === 'requires_action') && !command,
+          `a ${view.status} payment cannot be canceled`,
+        ),
+    },
+  );
+  setHandler(
+    completeActionUpdate,
+    async () => {
+      actionCompleted = true;
+      await condition(() => view.status !== 'requires_action');
+      return view;
+    },
+    { validator: (_result) => rejectUnless(view.status === 'requires_action', `a ${view.status} payment needs no action`) },
+  );
+  setHandler(completeActionSignal, () => {
+    actionCompleted = true;
+  });
+
+  async function update(patch: Partial<PaymentView>, eventType?: string): Promise<void> {
+    const status: PaymentStatus = patch.status ?? view.status;
+    view = { ...view, ...patch, version: view.version + 1, updatedAt: new Date().toISOString() };
+    if (patch.status) upsertSearchAttributes([{ key: SearchAttributes.PaymentStatus, value: status }]);
+    await store.recordPayment({ view, eventType });
+  }
+
+  async function compensate(): Promise<void> {
+    for (const { step, undo } of compensations.reverse()) {
+      try {
+        await undo();
+      } catch (error) {
+        log.error('compensation failed', { step, error: String(error) });
+      }
+    }
+    compensations.length = 0;
+  }
+
+  async function authorizeCard(token: string, amount: number): Promise<Authorization> {
+    const auth = await gateway.authorizeCard({
+      idempotencyKey: gatewayIdempotencyKey(workflowId, 'authorize'),
+      token,
+      amount,
+      currency: request.currency,
+      reference: input.paymentId,
+      capture: false,
+      returnUrl: input.returnUrl,
+    });
+    if (auth.status === 'declined') throw new Declined(auth.failureCode ?? 'card_declined', auth.failureMessage ?? 'declined');
+    compensations.push({
+      step: 'void card',
+      undo: () => gateway.voidCard({ idempotencyKey: gatewayIdempotencyKey(workflowId, 'void'), authorizationId: auth.id }),
+    });
+    await update({ amountFromCard: amount, method: { type: view.method.type, card: auth.card }, gatewayAuthorizationId: auth.id });
+    if (auth.status !== 'requires_action') return auth;
+
+    const expiresAt = new Date(Date.now() + input.timeouts.actionWindowMs).toISOString();
+    await update(
+      { status: 'requires_action', nextAction: { type: 'redirect_to_url', url: auth.actionUrl ?? '', expiresAt } },
+      'payment.requires_action',
+    );
+    const completed = await condition(() => actionCompleted || command?.kind === 'cancel', input.timeouts.actionWindowMs);
+    if (command?.kind === 'cancel') return auth;
+    if (!completed) throw new Declined('expired', 'the customer did not complete 3-D Secure in time');
+    // Trust the gateway, not the webhook body: read the authorization's current state.
+    const current = await gateway.getAuthorization(auth.id);
+    if (current.status === 'declined' || current.status === 'voided') {
+      throw new Declined(current.failureCode ?? 'authentication_failed', current.failureMessage ?? '3-D Secure failed');
+    }
+    await update({ status: 'processing', nextAction: undefined });
+    return current;
+  }
+
+  async function capture(total: number): Promise<void> {
+    const fromWallet = Math.min(total, view.amountFromWallet);
+    const fromCard = total - fromWallet;
+    // The card goes first: it can fail, the ledger post after it cannot (it only retries).
+    if (authorization && fromCard > 0) {
+      await gateway.captureCard({
+        idempotencyKey: gatewayIdempotencyKey(workflowId, 'capture'),
+        authorizationId: authorization.id,
+        amount: fromCard,
+      });
+      await store.systemTransfer({
+        transferId: transferId(workflowId, 'card-capture'),
+        tenantId,
+        currency: request.currency,
+        amount: fromCard,
+        from: 'gateway_clearing',
+        to: 'merchant_revenue',
+        description: 'card payment captured',
+      });
+    } else if (authorization) {
+      await gateway.voidCard({ idempotencyKey: gatewayIdempotencyKey(workflowId, 'void'), authorizationId: authorization.id });
+    }
+    if (view.amountFromWallet > 0 || request.method.type !== 'card') {
+      await store.postWalletHold({
+        transferId: transferId(workflowId, 'wallet-post'),
+        tenantId,
+        pendingId: walletHoldId,
+        amount: fromWallet,
+      });
+    }
+    compensations.length = 0;
+    await update({ status: 'succeeded', amountCaptured: total, nextAction: undefined }, 'payment.succeeded');
+  }
+
+  await update({}, 'payment.created');
+  try {
+    const method = request.method;
+    let cardPart = request.amount;
+    if (method.type === 'wallet' || method.type === 'split') {
+      const { held } = await store.holdWallet({
+        transferId: walletHoldId,
+        tenantId,
+        customerId: request.customerId,
+        currency: request.currency,
+        amount: request.amount,
+        upToAvailable: method.type === 'split',
+      });
+      compensations.push({
+        step: 'void wallet hold',
+        undo: () => store.voidWalletHold({ transferId: transferId(workflowId, 'wallet-void'), tenantId, pendingId: walletHoldId }),
+      });
+      cardPart = request.amount - held;
+      await update({ amountFromWallet: held });
+    }
+    if (method.type !== 'wallet' && cardPart > 0) authorization = await authorizeCard(method.token, cardPart);
+
+    if (command?.kind !== 'cancel' && request.capture === 'manual') {
+      await update({ status: 'requires_capture' }, 'payment.requires_capture');
+      const decided = await condition(() => command !== undefined, input.timeouts.authorizationWindowMs);
+      if (!decided) {
+        await compensate();
+        await update({ status: 'canceled', failureCode: 'expired', failureMessage: 'authorization expired uncaptured' }, 'payment.canceled');
+      }
+    }
+    if (command?.kind === 'cancel') {
+      await compensate();
+      await update({ status: 'canceled', nextAction: undefined }, 'payment.canceled');
+    } else if (!isTerminal(view.status)) {
+      await capture(command?.kind === 'capture' ? command.amount : request.amount);
+    }
+  } catch (error) {
+    const failure = classify(error);
+    await compensate();
+    await update({ status: 'failed', failureCode: failure.code, failureMessage: failure.message, nextAction: undefined }, 'payment.failed');
+  }
+  await condition(allHandlersFinished);
+  return view;
+}
+
+/** Business declines end the payment; anything else that reaches here has spent its retries. */
+function classify(error: unknown): { code: FailureCode; message: string } {
+  if (error instanceof Declined) return { code: error.code, message: error.message };
+  if (error instanceof ActivityFailure && error.cause instanceof ApplicationFailure) {
+    if (error.cause.type === ErrorType.InsufficientFunds) return { code: 'insufficient_funds', message: 'insufficient wallet balance' };
+  }
+  if (error instanceof ActivityFailure) return { code: 'processing_error', message: 'the payment could not be processed' };
+  throw error;
+}
