@@ -12,7 +12,8 @@ const database = connectDatabase(config.databaseUrl, { max: 20 });
 const connection = await Connection.connect({ address: config.temporalAddress ?? '127.0.0.1:7233' });
 const temporal = new Client({ connection, namespace: config.temporalNamespace });
 const app = await buildApp({ config, db: database.db, temporal });
-await app.listen({ port: config.port, host: config.host });
+const url = await app.listen({ port: config.port, host: config.host });
+console.log(`api listening on ${url}`);
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {

@@ -34,7 +34,7 @@ export const paymentRoutes: FastifyPluginAsyncZod = async (app) => {
       idempotent(db, config.idempotencyTtlHours, request, reply, async () => {
         const wait = !/respond-async/i.test(String(request.headers.prefer ?? ''));
         const outcome = await payments.create(request.tenantId, request.body, { wait });
-        const status = outcome.pending && outcome.payment.status === 'processing' ? 202 : 200;
+        const status = outcome.pending ? 202 : 200;
         return { status, body: publicPayment(outcome.payment) };
       }),
   );
