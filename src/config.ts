@@ -45,7 +45,9 @@ export interface Config {
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const e = env.parse(source);
   const apiKeys = new Map<string, string>();
-  for (const pair of e.API_KEYS.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const pair of e.API_KEYS.split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const [key, tenant] = pair.split(':');
     if (!key || !tenant) throw new Error(`API_KEYS entry "${pair}" is not key:tenant`);
     apiKeys.set(key, tenant);
@@ -57,7 +59,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     temporalAddress: e.TEMPORAL_ADDRESS,
     temporalNamespace: e.TEMPORAL_NAMESPACE,
     apiKeys,
-    adminKeys: new Set(e.ADMIN_API_KEYS.split(',').map((k) => k.trim()).filter(Boolean)),
+    adminKeys: new Set(
+      e.ADMIN_API_KEYS.split(',')
+        .map((k) => k.trim())
+        .filter(Boolean),
+    ),
     gatewayUrl: e.GATEWAY_URL,
     webhookSecret: e.GATEWAY_WEBHOOK_SECRET,
     publicUrl: e.PUBLIC_URL ?? `http://${e.HOST}:${e.PORT}`,

@@ -1,6 +1,12 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { ErrorType } from '../domain/errors.js';
-import type { Authorization, AuthorizeRequest, CaptureRequest, PaymentGateway, VoidRequest } from '../gateway/port.js';
+import type {
+  Authorization,
+  AuthorizeRequest,
+  CaptureRequest,
+  PaymentGateway,
+  VoidRequest,
+} from '../gateway/port.js';
 
 /**
  * Gateway calls. Each carries the idempotency key the workflow derived for its step, so when
@@ -13,15 +19,21 @@ export function createGatewayActivities(gateway: PaymentGateway) {
       return await call();
     } catch (error) {
       if (error instanceof Error && error.name === 'GatewayRequestError') {
-        throw ApplicationFailure.create({ type: ErrorType.GatewayRequestError, message: error.message, nonRetryable: true });
+        throw ApplicationFailure.create({
+          type: ErrorType.GatewayRequestError,
+          message: error.message,
+          nonRetryable: true,
+        });
       }
       throw error;
     }
   };
   return {
-    authorizeCard: (request: AuthorizeRequest): Promise<Authorization> => guard(() => gateway.authorize(request)),
+    authorizeCard: (request: AuthorizeRequest): Promise<Authorization> =>
+      guard(() => gateway.authorize(request)),
     captureCard: (request: CaptureRequest): Promise<Authorization> => guard(() => gateway.capture(request)),
     voidCard: (request: VoidRequest): Promise<Authorization> => guard(() => gateway.void(request)),
-    getAuthorization: (authorizationId: string): Promise<Authorization> => guard(() => gateway.status(authorizationId)),
+    getAuthorization: (authorizationId: string): Promise<Authorization> =>
+      guard(() => gateway.status(authorizationId)),
   };
 }

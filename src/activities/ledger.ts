@@ -3,7 +3,13 @@ import { systemAccountId, walletAccountId, type SystemAccount } from '../domain/
 import { ErrorType } from '../domain/errors.js';
 import type { Currency } from '../domain/money.js';
 import type { Executor } from '../db/client.js';
-import { createTransfer, ensureAccounts, LedgerError, type AccountSpec, type TransferInput } from '../db/ledger.js';
+import {
+  createTransfer,
+  ensureAccounts,
+  LedgerError,
+  type AccountSpec,
+  type TransferInput,
+} from '../db/ledger.js';
 
 export interface WalletHoldInput {
   transferId: string;
@@ -96,11 +102,22 @@ export function createLedgerActivities(db: Executor) {
     },
 
     async postWalletHold(input: SettleHoldInput): Promise<void> {
-      await transfer({ kind: 'post', id: input.transferId, tenantId: input.tenantId, pendingId: input.pendingId, amount: input.amount });
+      await transfer({
+        kind: 'post',
+        id: input.transferId,
+        tenantId: input.tenantId,
+        pendingId: input.pendingId,
+        amount: input.amount,
+      });
     },
 
     async voidWalletHold(input: SettleHoldInput): Promise<void> {
-      await transfer({ kind: 'void', id: input.transferId, tenantId: input.tenantId, pendingId: input.pendingId });
+      await transfer({
+        kind: 'void',
+        id: input.transferId,
+        tenantId: input.tenantId,
+        pendingId: input.pendingId,
+      });
     },
 
     async creditWallet(input: WalletCreditInput): Promise<void> {
@@ -147,5 +164,10 @@ function toFailure(error: unknown): unknown {
       : error.code === 'currency_mismatch'
         ? ErrorType.CurrencyMismatch
         : ErrorType.LedgerConflict;
-  return ApplicationFailure.create({ type, message: error.message, nonRetryable: true, details: [error.code] });
+  return ApplicationFailure.create({
+    type,
+    message: error.message,
+    nonRetryable: true,
+    details: [error.code],
+  });
 }

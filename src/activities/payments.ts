@@ -30,6 +30,13 @@ export function createPaymentActivities(db: Executor) {
 
 /** The payment as outsiders see it: no request hash, no internal ids. */
 export function publicPayment(view: PaymentView) {
-  const { requestHash: _hash, workflowId: _wf, gatewayAuthorizationId: _auth, version: _v, tenantId: _t, ...rest } = view;
+  const {
+    requestHash: _hash,
+    workflowId: _wf,
+    gatewayAuthorizationId: _auth,
+    version: _v,
+    tenantId: _t,
+    ...rest
+  } = view;
   return rest;
 }

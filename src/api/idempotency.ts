@@ -27,18 +27,36 @@ export async function idempotent(
   const header = request.headers['idempotency-key'];
   if (header === undefined) return send(reply, await run());
   if (typeof header !== 'string' || header.length === 0 || header.length > MAX_KEY_LENGTH) {
-    throw new ProblemError(400, 'invalid_idempotency_key', `Idempotency-Key must be 1 to ${MAX_KEY_LENGTH} characters`);
+    throw new ProblemError(
+      400,
+      'invalid_idempotency_key',
+      `Idempotency-Key must be 1 to ${MAX_KEY_LENGTH} characters`,
+    );
   }
-  const scope = { tenantId: request.tenantId, route: `${request.method} ${request.routeOptions.url}`, key: header };
+  const scope = {
+    tenantId: request.tenantId,
+    route: `${request.method} ${request.routeOptions.url}`,
+    key: header,
+  };
   const hash = sha256(canonicalJson({ params: request.params, body: request.body ?? null }));
   const claim = await claimIdempotencyKey(db, scope, hash, ttlHours);
   switch (claim.kind) {
     case 'mismatch':
-      throw new ProblemError(422, 'idempotency_key_reused', 'this Idempotency-Key was used with a different request');
+      throw new ProblemError(
+        422,
+        'idempotency_key_reused',
+        'this Idempotency-Key was used with a different request',
+      );
     case 'in_flight':
-      throw new ProblemError(409, 'idempotency_key_in_flight', 'a request with this Idempotency-Key is still running', {}, {
-        'Retry-After': String(claim.retryAfterSeconds),
-      });
+      throw new ProblemError(
+        409,
+        'idempotency_key_in_flight',
+        'a request with this Idempotency-Key is still running',
+        {},
+        {
+          'Retry-After': String(claim.retryAfterSeconds),
+        },
+      );
     case 'replay':
       void reply.header('Idempotent-Replayed', 'true');
       return send(reply, { status: claim.status, body: claim.body });

@@ -5,7 +5,8 @@ import { buildApp } from './app.js';
 
 /** The API process alone, against an existing Temporal and PostgreSQL (production shape). */
 const config = loadConfig();
-if (!config.databaseUrl) throw new Error('DATABASE_URL is required (npm run dev starts an embedded PostgreSQL for you)');
+if (!config.databaseUrl)
+  throw new Error('DATABASE_URL is required (npm run dev starts an embedded PostgreSQL for you)');
 
 await migrateDatabase(config.databaseUrl);
 const database = connectDatabase(config.databaseUrl, { max: 20 });

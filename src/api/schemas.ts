@@ -7,7 +7,7 @@ export const externalId = z
   .string()
   .min(1)
   .max(200)
-  .regex(/^[A-Za-z0-9._\-]+$/, 'letters, digits, ".", "_" and "-" only');
+  .regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only');
 
 export const amount = z
   .number()
@@ -18,7 +18,11 @@ export const amount = z
 
 export const currency = z.enum(CURRENCIES).describe('ISO 4217 currency code (uppercase)');
 
-export const cardToken = z.string().min(1).max(100).regex(/^tok_[A-Za-z0-9_]+$/, 'a gateway token such as tok_test_4242');
+export const cardToken = z
+  .string()
+  .min(1)
+  .max(100)
+  .regex(/^tok_[A-Za-z0-9_]+$/, 'a gateway token such as tok_test_4242');
 
 export const paymentMethod = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('wallet') }),
@@ -65,7 +69,9 @@ export const payment = z
     amountFromCard: z.number().int(),
     failureCode: z.enum(FAILURE_CODES).optional(),
     failureMessage: z.string().optional(),
-    nextAction: z.object({ type: z.literal('redirect_to_url'), url: z.string(), expiresAt: z.string() }).optional(),
+    nextAction: z
+      .object({ type: z.literal('redirect_to_url'), url: z.string(), expiresAt: z.string() })
+      .optional(),
     description: z.string().optional(),
     metadata: z.record(z.string(), z.string()).optional(),
     reference: z.string(),
@@ -93,8 +99,14 @@ export const topUpBody = z.strictObject({
   token: cardToken,
 });
 
-export const walletBalance = z.object({ currency: z.string(), available: z.number().int(), pending: z.number().int() });
-export const wallet = z.object({ customerId: z.string(), balances: z.array(walletBalance) }).meta({ id: 'Wallet' });
+export const walletBalance = z.object({
+  currency: z.string(),
+  available: z.number().int(),
+  pending: z.number().int(),
+});
+export const wallet = z
+  .object({ customerId: z.string(), balances: z.array(walletBalance) })
+  .meta({ id: 'Wallet' });
 
 export const problem = z
   .looseObject({

@@ -48,12 +48,19 @@ export async function claimIdempotencyKey(
       continue;
     }
     if (row.requestHash !== requestHash) return { kind: 'mismatch' };
-    if (row.state === 'done') return { kind: 'replay', status: row.responseStatus ?? 200, body: row.responseBody };
+    if (row.state === 'done')
+      return { kind: 'replay', status: row.responseStatus ?? 200, body: row.responseBody };
     // The holder's lease ran out: it crashed. Take the key over, atomically.
     const taken = await db
       .update(idempotencyKeys)
       .set({ lockedUntil: sql`now() + make_interval(secs => ${LEASE_SECONDS})` })
-      .where(and(matches(scope), eq(idempotencyKeys.state, 'in_flight'), lt(idempotencyKeys.lockedUntil, sql`now()`)))
+      .where(
+        and(
+          matches(scope),
+          eq(idempotencyKeys.state, 'in_flight'),
+          lt(idempotencyKeys.lockedUntil, sql`now()`),
+        ),
+      )
       .returning({ key: idempotencyKeys.key });
     if (taken.length > 0) return { kind: 'claimed' };
     const retryAfterSeconds = Math.max(1, Math.ceil((row.lockedUntil.getTime() - Date.now()) / 1000));
@@ -62,7 +69,12 @@ export async function claimIdempotencyKey(
   return { kind: 'in_flight', retryAfterSeconds: 1 };
 }
 
-export async function completeIdempotencyKey(db: Executor, scope: IdempotencyScope, status: number, body: unknown): Promise<void> {
+export async function completeIdempotencyKey(
+  db: Executor,
+  scope: IdempotencyScope,
+  status: number,
+  body: unknown,
+): Promise<void> {
   await db
     .update(idempotencyKeys)
     .set({ state: 'done', responseStatus: status, responseBody: body })
@@ -75,7 +87,10 @@ export async function releaseIdempotencyKey(db: Executor, scope: IdempotencyScop
 }
 
 export async function deleteExpiredIdempotencyKeys(db: Executor): Promise<number> {
-  const deleted = await db.delete(idempotencyKeys).where(lt(idempotencyKeys.expiresAt, sql`now()`)).returning({ key: idempotencyKeys.key });
+  const deleted = await db
+    .delete(idempotencyKeys)
+    .where(lt(idempotencyKeys.expiresAt, sql`now()`))
+    .returning({ key: idempotencyKeys.key });
   return deleted.length;
 }
 

@@ -112,7 +112,10 @@ export async function createTransfer(db: Executor, input: TransferInput): Promis
   }
 }
 
-async function createDirect(tx: Executor, t: Extract<TransferInput, { kind: 'single' | 'pending' }>): Promise<TransferResult> {
+async function createDirect(
+  tx: Executor,
+  t: Extract<TransferInput, { kind: 'single' | 'pending' }>,
+): Promise<TransferResult> {
   let amount = t.amount;
   if (t.upToAvailable) {
     // The row lock also serializes concurrent balancing debits on this account.
@@ -140,7 +143,8 @@ async function createDirect(tx: Executor, t: Extract<TransferInput, { kind: 'sin
       existing.creditAccountId === t.creditAccountId &&
       existing.currency === t.currency &&
       (t.upToAvailable ? existing.amount <= t.amount : existing.amount === t.amount);
-    if (!same) throw new LedgerError('exists_with_different_fields', `transfer ${t.id} exists with different fields`);
+    if (!same)
+      throw new LedgerError('exists_with_different_fields', `transfer ${t.id} exists with different fields`);
     return { transfer: existing, replayed: true };
   }
   const column = t.kind === 'pending' ? 'pending' : 'posted';
@@ -151,7 +155,10 @@ async function createDirect(tx: Executor, t: Extract<TransferInput, { kind: 'sin
   return { transfer: inserted, replayed: false };
 }
 
-async function settlePending(tx: Executor, t: Extract<TransferInput, { kind: 'post' | 'void' }>): Promise<TransferResult> {
+async function settlePending(
+  tx: Executor,
+  t: Extract<TransferInput, { kind: 'post' | 'void' }>,
+): Promise<TransferResult> {
   // Locking the pending row first serializes every post/void racing for it.
   const [pending] = await rows<Transfer & { expiresAt: string | null }>(
     tx,
@@ -162,16 +169,21 @@ async function settlePending(tx: Executor, t: Extract<TransferInput, { kind: 'po
   const amount = t.kind === 'void' ? pending.amount : (t.amount ?? pending.amount);
   if (existing) {
     const same = existing.kind === t.kind && existing.pendingId === t.pendingId && existing.amount === amount;
-    if (!same) throw new LedgerError('exists_with_different_fields', `transfer ${t.id} exists with different fields`);
+    if (!same)
+      throw new LedgerError('exists_with_different_fields', `transfer ${t.id} exists with different fields`);
     return { transfer: existing, replayed: true };
   }
   if (pending.state !== 'pending') {
-    throw new LedgerError('pending_already_settled', `pending transfer ${t.pendingId} is already posted or voided`);
+    throw new LedgerError(
+      'pending_already_settled',
+      `pending transfer ${t.pendingId} is already posted or voided`,
+    );
   }
   if (t.kind === 'post' && pending.expiresAt && new Date(pending.expiresAt).getTime() <= Date.now()) {
     throw new LedgerError('pending_expired', `pending transfer ${t.pendingId} has expired`);
   }
-  if (amount > pending.amount) throw new LedgerError('amount_exceeds_pending', 'amount exceeds the pending amount');
+  if (amount > pending.amount)
+    throw new LedgerError('amount_exceeds_pending', 'amount exceeds the pending amount');
   const [inserted] = await rows<Transfer>(
     tx,
     sql`INSERT INTO ledger_transfers (id, tenant_id, kind, debit_account_id, credit_account_id, amount, currency, pending_id, state)
@@ -190,15 +202,32 @@ async function settlePending(tx: Executor, t: Extract<TransferInput, { kind: 'po
   return { transfer: inserted!, replayed: false };
 }
 
-type Deltas = Partial<Record<'debits_posted' | 'credits_posted' | 'debits_pending' | 'credits_pending', number>>;
+type Deltas = Partial<
+  Record<'debits_posted' | 'credits_posted' | 'debits_pending' | 'credits_pending', number>
+>;
 
 /** Updates both accounts in id order so concurrent transfers between the same accounts never deadlock. */
-async function applyToAccounts(tx: Executor, debitId: string, creditId: string, currency: Currency, deltas: Deltas) {
+async function applyToAccounts(
+  tx: Executor,
+  debitId: string,
+  creditId: string,
+  currency: Currency,
+  deltas: Deltas,
+) {
   const debitSide = { debits_posted: deltas.debits_posted ?? 0, debits_pending: deltas.debits_pending ?? 0 };
-  const creditSide = { credits_posted: deltas.credits_posted ?? 0, credits_pending: deltas.credits_pending ?? 0 };
+  const creditSide = {
+    credits_posted: deltas.credits_posted ?? 0,
+    credits_pending: deltas.credits_pending ?? 0,
+  };
   const updates = [
-    { id: debitId, set: sql`debits_posted = debits_posted + ${debitSide.debits_posted}, debits_pending = debits_pending + ${debitSide.debits_pending}` },
-    { id: creditId, set: sql`credits_posted = credits_posted + ${creditSide.credits_posted}, credits_pending = credits_pending + ${creditSide.credits_pending}` },
+    {
+      id: debitId,
+      set: sql`debits_posted = debits_posted + ${debitSide.debits_posted}, debits_pending = debits_pending + ${debitSide.debits_pending}`,
+    },
+    {
+      id: creditId,
+      set: sql`credits_posted = credits_posted + ${creditSide.credits_posted}, credits_pending = credits_pending + ${creditSide.credits_pending}`,
+    },
   ].sort((a, b) => (a.id < b.id ? -1 : 1));
   for (const update of updates) {
     const found = await rows<{ currency: string }>(
@@ -206,19 +235,30 @@ async function applyToAccounts(tx: Executor, debitId: string, creditId: string, 
       sql`UPDATE ledger_accounts SET ${update.set} WHERE id = ${update.id} RETURNING currency`,
     );
     if (found.length === 0) throw new LedgerError('account_not_found', `account ${update.id} not found`);
-    if (found[0]!.currency !== currency) throw new LedgerError('currency_mismatch', `account ${update.id} is not in ${currency}`);
+    if (found[0]!.currency !== currency)
+      throw new LedgerError('currency_mismatch', `account ${update.id} is not in ${currency}`);
   }
 }
 
 export async function findTransfer(db: Executor, id: string): Promise<Transfer | undefined> {
-  const [found] = await rows<Transfer>(db, sql`SELECT ${TRANSFER_COLUMNS} FROM ledger_transfers WHERE id = ${id}`);
+  const [found] = await rows<Transfer>(
+    db,
+    sql`SELECT ${TRANSFER_COLUMNS} FROM ledger_transfers WHERE id = ${id}`,
+  );
   return found;
 }
 
 function isCheckViolation(error: unknown, constraint: string): boolean {
   const cause = error instanceof Error && 'cause' in error ? error.cause : error;
   for (const e of [error, cause]) {
-    if (e && typeof e === 'object' && 'code' in e && e.code === '23514' && 'constraint' in e && e.constraint === constraint) {
+    if (
+      e &&
+      typeof e === 'object' &&
+      'code' in e &&
+      e.code === '23514' &&
+      'constraint' in e &&
+      e.constraint === constraint
+    ) {
       return true;
     }
   }

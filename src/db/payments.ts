@@ -42,7 +42,11 @@ export async function insertEvent(db: Executor, event: CloudEvent): Promise<void
     .onConflictDoNothing({ target: events.id });
 }
 
-export async function findPayment(db: Executor, tenantId: string, id: string): Promise<PaymentView | undefined> {
+export async function findPayment(
+  db: Executor,
+  tenantId: string,
+  id: string,
+): Promise<PaymentView | undefined> {
   const [row] = await db
     .select()
     .from(payments)
@@ -50,7 +54,11 @@ export async function findPayment(db: Executor, tenantId: string, id: string): P
   return row && toView(row);
 }
 
-export async function findPaymentByOrder(db: Executor, tenantId: string, orderId: string): Promise<PaymentView | undefined> {
+export async function findPaymentByOrder(
+  db: Executor,
+  tenantId: string,
+  orderId: string,
+): Promise<PaymentView | undefined> {
   const [row] = await db
     .select()
     .from(payments)
@@ -66,7 +74,11 @@ export interface PaymentListQuery {
   after?: { createdAt: string; id: string } | undefined;
 }
 
-export async function listPayments(db: Executor, tenantId: string, query: PaymentListQuery): Promise<PaymentView[]> {
+export async function listPayments(
+  db: Executor,
+  tenantId: string,
+  query: PaymentListQuery,
+): Promise<PaymentView[]> {
   const after = query.after;
   const rows = await db
     .select()
@@ -130,7 +142,10 @@ function toView(row: PaymentRow): PaymentView {
     amount: row.amount,
     currency: row.currency as Currency,
     status: row.status as PaymentStatus,
-    method: { type: row.methodType as PaymentView['method']['type'], card: (row.card as CardDetails | null) ?? undefined },
+    method: {
+      type: row.methodType as PaymentView['method']['type'],
+      card: (row.card as CardDetails | null) ?? undefined,
+    },
     capture: row.captureMethod as PaymentView['capture'],
     amountCaptured: row.amountCaptured,
     amountRefunded: row.amountRefunded,

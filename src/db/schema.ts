@@ -37,7 +37,10 @@ export const ledgerAccounts = pgTable(
     createdAt: createdAt(),
   },
   (t) => [
-    check('ledger_accounts_no_overdraft', sql`${t.noOverdraft} = 0 OR ${t.debitsPosted} + ${t.debitsPending} <= ${t.creditsPosted}`),
+    check(
+      'ledger_accounts_no_overdraft',
+      sql`${t.noOverdraft} = 0 OR ${t.debitsPosted} + ${t.debitsPending} <= ${t.creditsPosted}`,
+    ),
     check(
       'ledger_accounts_non_negative',
       sql`${t.debitsPosted} >= 0 AND ${t.creditsPosted} >= 0 AND ${t.debitsPending} >= 0 AND ${t.creditsPending} >= 0`,
@@ -116,7 +119,10 @@ export const payments = pgTable(
     uniqueIndex('payments_tenant_order').on(t.tenantId, t.orderId),
     index('payments_tenant_customer').on(t.tenantId, t.customerId, t.createdAt),
     index('payments_tenant_created').on(t.tenantId, t.createdAt),
-    check('payments_amounts', sql`${t.amountRefunded} <= ${t.amountCaptured} AND ${t.amountCaptured} <= ${t.amount}`),
+    check(
+      'payments_amounts',
+      sql`${t.amountRefunded} <= ${t.amountCaptured} AND ${t.amountCaptured} <= ${t.amount}`,
+    ),
   ],
 );
 
@@ -135,7 +141,10 @@ export const idempotencyKeys = pgTable(
     createdAt: createdAt(),
     expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
   },
-  (t) => [primaryKey({ columns: [t.tenantId, t.route, t.key] }), index('idempotency_keys_expiry').on(t.expiresAt)],
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.route, t.key] }),
+    index('idempotency_keys_expiry').on(t.expiresAt),
+  ],
 );
 
 /** The outbox: CloudEvents envelopes with deterministic ids; consumers dedupe by id. */

@@ -7,7 +7,11 @@ export interface WalletBalance {
   pending: number;
 }
 
-export async function getWalletBalances(db: Executor, tenantId: string, customerId: string): Promise<WalletBalance[]> {
+export async function getWalletBalances(
+  db: Executor,
+  tenantId: string,
+  customerId: string,
+): Promise<WalletBalance[]> {
   const result = await db.execute(sql`
     SELECT currency, credits_posted - debits_posted - debits_pending AS available, debits_pending AS pending
     FROM ledger_accounts WHERE tenant_id = ${tenantId} AND kind = 'wallet' AND customer_id = ${customerId}
@@ -91,7 +95,10 @@ export async function verifyLedger(db: Executor): Promise<LedgerViolation[]> {
     WHERE a.debits_posted <> COALESCE(s.dp, 0) OR a.credits_posted <> COALESCE(s.cp, 0)
        OR a.debits_pending <> COALESCE(s.dq, 0) OR a.credits_pending <> COALESCE(s.cq, 0)`);
   for (const row of mismatched.rows as { id: string }[]) {
-    violations.push({ rule: 'balance_matches_transfers', detail: `${row.id} balances differ from the sum of its transfers` });
+    violations.push({
+      rule: 'balance_matches_transfers',
+      detail: `${row.id} balances differ from the sum of its transfers`,
+    });
   }
   return violations;
 }

@@ -10,7 +10,9 @@ export function paymentWorkflowId(tenantId: string, orderId: string): string {
   return `${PAYMENT_PREFIX}:${tenantId}:${orderId}`;
 }
 
-export function parsePaymentWorkflowId(workflowId: string): { tenantId: string; orderId: string } | undefined {
+export function parsePaymentWorkflowId(
+  workflowId: string,
+): { tenantId: string; orderId: string } | undefined {
   const [prefix, tenantId, ...rest] = workflowId.split(':');
   if (prefix !== PAYMENT_PREFIX || !tenantId || rest.length === 0) return undefined;
   return { tenantId, orderId: rest.join(':') };

@@ -53,7 +53,9 @@ export function isValidAmount(amount: number): boolean {
 export function formatMinor(amount: number, currency: Currency): string {
   const exponent = CURRENCY_EXPONENTS[currency];
   const sign = amount < 0 ? '-' : '';
-  const digits = Math.abs(amount).toString().padStart(exponent + 1, '0');
+  const digits = Math.abs(amount)
+    .toString()
+    .padStart(exponent + 1, '0');
   if (exponent === 0) return `${sign}${digits} ${currency}`;
   return `${sign}${digits.slice(0, -exponent)}.${digits.slice(-exponent)} ${currency}`;
 }

@@ -26,7 +26,8 @@ export const FAILURE_CODES = [
 ] as const;
 export type FailureCode = (typeof FAILURE_CODES)[number];
 
-export type PaymentMethod = { type: 'wallet' } | { type: 'card'; token: string } | { type: 'split'; token: string };
+export type PaymentMethod =
+  { type: 'wallet' } | { type: 'card'; token: string } | { type: 'split'; token: string };
 export type CaptureMethod = 'automatic' | 'manual';
 
 export interface CardDetails {

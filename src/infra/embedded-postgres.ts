@@ -37,12 +37,16 @@ export async function startEmbeddedPostgres(options: EmbeddedDatabaseOptions): P
     createPostgresUser: process.getuid?.() === 0,
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
     postgresFlags: [
-      '-c', 'listen_addresses=127.0.0.1',
-      '-c', 'unix_socket_directories=',
-      '-c', 'max_connections=200',
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'unix_socket_directories=',
+      '-c',
+      'max_connections=200',
       // The embedded database serves development and tests; production points DATABASE_URL at a
       // real server. Durability stays on: a crash must lose nothing.
-      '-c', 'shared_buffers=128MB',
+      '-c',
+      'shared_buffers=128MB',
     ],
     onLog: log,
     onError: (error: unknown) => log(String(error)),
@@ -57,7 +61,13 @@ export async function startEmbeddedPostgres(options: EmbeddedDatabaseOptions): P
 }
 
 async function ensureDatabase(port: number, database: string): Promise<void> {
-  const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password: 'postgres', database: 'postgres' });
+  const client = new pg.Client({
+    host: '127.0.0.1',
+    port,
+    user: 'postgres',
+    password: 'postgres',
+    database: 'postgres',
+  });
   await client.connect();
   try {
     const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);

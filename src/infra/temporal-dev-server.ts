@@ -30,9 +30,12 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
   const cli = resolveTemporalCli(log);
   const address = `127.0.0.1:${options.port}`;
   const args = [
-    '--ip', '127.0.0.1',
-    '--port', String(options.port),
-    '--log-level', 'error',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(options.port),
+    '--log-level',
+    'error',
     ...(options.uiPort ? ['--ui-port', String(options.uiPort), '--ui-ip', '127.0.0.1'] : ['--headless']),
     ...SEARCH_ATTRIBUTE_FLAGS.flatMap((flag) => ['--search-attribute', flag]),
   ];
@@ -60,7 +63,14 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
 async function startThroughSdk(options: DevServerOptions, extraArgs: string[]): Promise<DevServer> {
   const { TestWorkflowEnvironment } = await import('@temporalio/testing');
   const env = await TestWorkflowEnvironment.createLocal({
-    server: { executable: testingExecutable(undefined), ip: '127.0.0.1', port: options.port, extraArgs, ui: Boolean(options.uiPort), uiPort: options.uiPort },
+    server: {
+      executable: testingExecutable(undefined),
+      ip: '127.0.0.1',
+      port: options.port,
+      extraArgs,
+      ui: Boolean(options.uiPort),
+      uiPort: options.uiPort,
+    },
   });
   return {
     address: env.address,

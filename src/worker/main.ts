@@ -6,9 +6,12 @@ import { createPaysagaWorker } from './worker.js';
 
 /** The worker process alone, against an existing Temporal and PostgreSQL (production shape). */
 const config = loadConfig();
-if (!config.databaseUrl) throw new Error('DATABASE_URL is required (npm run dev starts an embedded PostgreSQL for you)');
+if (!config.databaseUrl)
+  throw new Error('DATABASE_URL is required (npm run dev starts an embedded PostgreSQL for you)');
 
-Runtime.install({ telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } } });
+Runtime.install({
+  telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } },
+});
 await migrateDatabase(config.databaseUrl);
 const database = connectDatabase(config.databaseUrl, { max: 20 });
 const connection = await NativeConnection.connect({ address: config.temporalAddress ?? '127.0.0.1:7233' });

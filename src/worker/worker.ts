@@ -13,7 +13,12 @@ export interface PaysagaWorkerOptions {
   /** Pre-built workflow bundle (tests bundle once per file); otherwise bundled at start. */
   workflowBundle?: { code: string } | undefined;
   taskQueue?: string;
-  tuning?: Partial<Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions' | 'maxCachedWorkflows'>>;
+  tuning?: Partial<
+    Pick<
+      WorkerOptions,
+      'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions' | 'maxCachedWorkflows'
+    >
+  >;
 }
 
 export async function createPaysagaWorker(options: PaysagaWorkerOptions): Promise<Worker> {

@@ -64,4 +64,11 @@ export const SearchAttributes = {
 } as const;
 
 /** `name=Type` pairs for `temporal server start-dev --search-attribute`. */
-export const SEARCH_ATTRIBUTE_FLAGS = ['TenantId=Keyword', 'OrderId=Keyword', 'CustomerId=Keyword', 'PaymentStatus=Keyword', 'AmountMinor=Int', 'Currency=Keyword'];
+export const SEARCH_ATTRIBUTE_FLAGS = [
+  'TenantId=Keyword',
+  'OrderId=Keyword',
+  'CustomerId=Keyword',
+  'PaymentStatus=Keyword',
+  'AmountMinor=Int',
+  'Currency=Keyword',
+];

@@ -35,14 +35,26 @@ import {
 // The ledger and the database must eventually succeed: retry them without a budget.
 const store = proxyActivities<Activities>({
   startToCloseTimeout: '10s',
-  retry: { initialInterval: '100ms', maximumInterval: '10s', nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
+  retry: {
+    initialInterval: '100ms',
+    maximumInterval: '10s',
+    nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
+  },
 });
 
 /** The gateway gets a retry budget; once spent, the payment fails with `processing_error`. */
-export const GATEWAY_RETRY_BUDGET = { maximumAttempts: 8, initialInterval: '500ms', maximumInterval: '20s' } as const;
+export const GATEWAY_RETRY_BUDGET = {
+  maximumAttempts: 8,
+  initialInterval: '500ms',
+  maximumInterval: '20s',
+} as const;
 const gateway = proxyActivities<Activities>({
   startToCloseTimeout: '15s',
-  retry: { ...GATEWAY_RETRY_BUDGET, backoffCoefficient: 2, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
+  retry: {
+    ...GATEWAY_RETRY_BUDGET,
+    backoffCoefficient: 2,
+    nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
+  },
 });
 
 class Declined extends Error {
@@ -62,7 +74,10 @@ type Command = { kind: 'capture'; amount: number } | { kind: 'cancel' };
  * gateway idempotency keys are derived from this workflow's id and the step.
  */
 export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<PaymentView> {
-  const { workflowId } = workflowInfo();
+  const { workflowId, typedSearchAttributes } = workflowInfo();
+  // The API starts payments with Paysaga's search attributes; a bare start (tests on a server
+  // without them registered) skips the upserts instead of failing the workflow task.
+  const indexed = typedSearchAttributes.get(SearchAttributes.TenantId) !== undefined;
   const { request, tenantId } = input;
   const now = new Date();
   let view: PaymentView = {
@@ -125,7 +140,10 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
     },
     {
       validator: ({ amount }) => {
-        rejectUnless(view.status === 'requires_capture' && !command, `a ${view.status} payment cannot be captured`);
+        rejectUnless(
+          view.status === 'requires_capture' && !command,
+          `a ${view.status} payment cannot be captured`,
+        );
         if (amount !== undefined && !(Number.isSafeInteger(amount) && amount > 0 && amount <= view.amount)) {
           throw ApplicationFailure.create({
             type: ErrorType.InvalidAmount,
@@ -157,7 +175,10 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
       await condition(() => view.status !== 'requires_action');
       return view;
     },
-    { validator: (_result) => rejectUnless(view.status === 'requires_action', `a ${view.status} payment needs no action`) },
+    {
+      validator: (_result) =>
+        rejectUnless(view.status === 'requires_action', `a ${view.status} payment needs no action`),
+    },
   );
   setHandler(completeActionSignal, () => {
     actionCompleted = true;
@@ -166,7 +187,8 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
   async function update(patch: Partial<PaymentView>, eventType?: string): Promise<void> {
     const status: PaymentStatus = patch.status ?? view.status;
     view = { ...view, ...patch, version: view.version + 1, updatedAt: new Date().toISOString() };
-    if (patch.status) upsertSearchAttributes([{ key: SearchAttributes.PaymentStatus, value: status }]);
+    if (patch.status && indexed)
+      upsertSearchAttributes([{ key: SearchAttributes.PaymentStatus, value: status }]);
     await store.recordPayment({ view, eventType });
   }
 
@@ -191,26 +213,44 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
       capture: false,
       returnUrl: input.returnUrl,
     });
-    if (auth.status === 'declined') throw new Declined(auth.failureCode ?? 'card_declined', auth.failureMessage ?? 'declined');
+    if (auth.status === 'declined')
+      throw new Declined(auth.failureCode ?? 'card_declined', auth.failureMessage ?? 'declined');
     compensations.push({
       step: 'void card',
-      undo: () => gateway.voidCard({ idempotencyKey: gatewayIdempotencyKey(workflowId, 'void'), authorizationId: auth.id }),
+      undo: () =>
+        gateway.voidCard({
+          idempotencyKey: gatewayIdempotencyKey(workflowId, 'void'),
+          authorizationId: auth.id,
+        }),
     });
-    await update({ amountFromCard: amount, method: { type: view.method.type, card: auth.card }, gatewayAuthorizationId: auth.id });
+    await update({
+      amountFromCard: amount,
+      method: { type: view.method.type, card: auth.card },
+      gatewayAuthorizationId: auth.id,
+    });
     if (auth.status !== 'requires_action') return auth;
 
     const expiresAt = new Date(Date.now() + input.timeouts.actionWindowMs).toISOString();
     await update(
-      { status: 'requires_action', nextAction: { type: 'redirect_to_url', url: auth.actionUrl ?? '', expiresAt } },
+      {
+        status: 'requires_action',
+        nextAction: { type: 'redirect_to_url', url: auth.actionUrl ?? '', expiresAt },
+      },
       'payment.requires_action',
     );
-    const completed = await condition(() => actionCompleted || command?.kind === 'cancel', input.timeouts.actionWindowMs);
+    const completed = await condition(
+      () => actionCompleted || command?.kind === 'cancel',
+      input.timeouts.actionWindowMs,
+    );
     if (command?.kind === 'cancel') return auth;
     if (!completed) throw new Declined('expired', 'the customer did not complete 3-D Secure in time');
     // Trust the gateway, not the webhook body: read the authorization's current state.
     const current = await gateway.getAuthorization(auth.id);
     if (current.status === 'declined' || current.status === 'voided') {
-      throw new Declined(current.failureCode ?? 'authentication_failed', current.failureMessage ?? '3-D Secure failed');
+      throw new Declined(
+        current.failureCode ?? 'authentication_failed',
+        current.failureMessage ?? '3-D Secure failed',
+      );
     }
     await update({ status: 'processing', nextAction: undefined });
     return current;
@@ -236,7 +276,10 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
         description: 'card payment captured',
       });
     } else if (authorization) {
-      await gateway.voidCard({ idempotencyKey: gatewayIdempotencyKey(workflowId, 'void'), authorizationId: authorization.id });
+      await gateway.voidCard({
+        idempotencyKey: gatewayIdempotencyKey(workflowId, 'void'),
+        authorizationId: authorization.id,
+      });
     }
     if (view.amountFromWallet > 0 || request.method.type !== 'card') {
       await store.postWalletHold({
@@ -265,7 +308,12 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
       });
       compensations.push({
         step: 'void wallet hold',
-        undo: () => store.voidWalletHold({ transferId: transferId(workflowId, 'wallet-void'), tenantId, pendingId: walletHoldId }),
+        undo: () =>
+          store.voidWalletHold({
+            transferId: transferId(workflowId, 'wallet-void'),
+            tenantId,
+            pendingId: walletHoldId,
+          }),
       });
       cardPart = request.amount - held;
       await update({ amountFromWallet: held });
@@ -277,7 +325,10 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
       const decided = await condition(() => command !== undefined, input.timeouts.authorizationWindowMs);
       if (!decided) {
         await compensate();
-        await update({ status: 'canceled', failureCode: 'expired', failureMessage: 'authorization expired uncaptured' }, 'payment.canceled');
+        await update(
+          { status: 'canceled', failureCode: 'expired', failureMessage: 'authorization expired uncaptured' },
+          'payment.canceled',
+        );
       }
     }
     if (command?.kind === 'cancel') {
@@ -289,7 +340,10 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
   } catch (error) {
     const failure = classify(error);
     await compensate();
-    await update({ status: 'failed', failureCode: failure.code, failureMessage: failure.message, nextAction: undefined }, 'payment.failed');
+    await update(
+      { status: 'failed', failureCode: failure.code, failureMessage: failure.message, nextAction: undefined },
+      'payment.failed',
+    );
   }
   await condition(allHandlersFinished);
   return view;
@@ -299,8 +353,10 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
 function classify(error: unknown): { code: FailureCode; message: string } {
   if (error instanceof Declined) return { code: error.code, message: error.message };
   if (error instanceof ActivityFailure && error.cause instanceof ApplicationFailure) {
-    if (error.cause.type === ErrorType.InsufficientFunds) return { code: 'insufficient_funds', message: 'insufficient wallet balance' };
+    if (error.cause.type === ErrorType.InsufficientFunds)
+      return { code: 'insufficient_funds', message: 'insufficient wallet balance' };
   }
-  if (error instanceof ActivityFailure) return { code: 'processing_error', message: 'the payment could not be processed' };
+  if (error instanceof ActivityFailure)
+    return { code: 'processing_error', message: 'the payment could not be processed' };
   throw error;
 }

@@ -17,9 +17,22 @@ describe('wallet payments through the API, Temporal and PostgreSQL', () => {
 
   it('pays from the wallet and answers with the settled payment in one round trip', async () => {
     const orderId = uid('ord');
-    const res = await api('POST', '/v1/payments', { orderId, customerId, amount: 2500, currency: 'USD', method: { type: 'wallet' } });
+    const res = await api('POST', '/v1/payments', {
+      orderId,
+      customerId,
+      amount: 2500,
+      currency: 'USD',
+      method: { type: 'wallet' },
+    });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ orderId, customerId, amount: 2500, currency: 'USD', status: 'succeeded', amountCaptured: 2500 });
+    expect(res.body).toMatchObject({
+      orderId,
+      customerId,
+      amount: 2500,
+      currency: 'USD',
+      status: 'succeeded',
+      amountCaptured: 2500,
+    });
     expect(res.body.reference).toMatch(/^PAY-\d{8}-[0-9a-f]{8}$/);
 
     const read = await api('GET', `/v1/payments/${res.body.id}`);
@@ -29,7 +42,9 @@ describe('wallet payments through the API, Temporal and PostgreSQL', () => {
     const wallet = await api('GET', `/v1/wallets/${customerId}`);
     expect(wallet.body.balances).toEqual([{ currency: 'USD', available: 2500, pending: 0 }]);
 
-    const events = await db.pool.query('SELECT type, data FROM events WHERE subject = $1 ORDER BY seq', [`payments/${res.body.id}`]);
+    const events = await db.pool.query('SELECT type, data FROM events WHERE subject = $1 ORDER BY seq', [
+      `payments/${res.body.id}`,
+    ]);
     expect(events.rows.map((e) => e.type)).toEqual(['payment.created', 'payment.succeeded']);
     expect(events.rows[1].data).toMatchObject({ id: res.body.id, status: 'succeeded' });
   });
@@ -42,7 +57,9 @@ describe('wallet payments through the API, Temporal and PostgreSQL', () => {
     expect(first.status).toBe(200);
     expect(second.status).toBe(200);
     expect(second.body).toEqual(first.body);
-    expect(await count(db, 'SELECT 1 FROM ledger_transfers WHERE id LIKE $1', [`payment:default:${orderId}#%`])).toBe(2); // hold + post
+    expect(
+      await count(db, 'SELECT 1 FROM ledger_transfers WHERE id LIKE $1', [`payment:default:${orderId}#%`]),
+    ).toBe(2); // hold + post
 
     const different = await api('POST', '/v1/payments', { ...body, amount: 999 });
     expect(different.status).toBe(409);
@@ -53,16 +70,32 @@ describe('wallet payments through the API, Temporal and PostgreSQL', () => {
     const poor = uid('cus');
     await topUp(poor, 100);
     const transfersBefore = await count(db, 'SELECT 1 FROM ledger_transfers');
-    const res = await api('POST', '/v1/payments', { orderId: uid('ord'), customerId: poor, amount: 101, currency: 'USD', method: { type: 'wallet' } });
+    const res = await api('POST', '/v1/payments', {
+      orderId: uid('ord'),
+      customerId: poor,
+      amount: 101,
+      currency: 'USD',
+      method: { type: 'wallet' },
+    });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ status: 'failed', failureCode: 'insufficient_funds', amountCaptured: 0 });
+    expect(res.body).toMatchObject({
+      status: 'failed',
+      failureCode: 'insufficient_funds',
+      amountCaptured: 0,
+    });
     expect(await count(db, 'SELECT 1 FROM ledger_transfers')).toBe(transfersBefore);
     const wallet = await api('GET', `/v1/wallets/${poor}`);
     expect(wallet.body.balances).toEqual([{ currency: 'USD', available: 100, pending: 0 }]);
   });
 
   it('refuses a payment in a currency the wallet does not hold', async () => {
-    const res = await api('POST', '/v1/payments', { orderId: uid('ord'), customerId, amount: 100, currency: 'EUR', method: { type: 'wallet' } });
+    const res = await api('POST', '/v1/payments', {
+      orderId: uid('ord'),
+      customerId,
+      amount: 100,
+      currency: 'EUR',
+      method: { type: 'wallet' },
+    });
     expect(res.status).toBe(422);
     expect(res.headers.get('content-type')).toContain('application/problem+json');
     expect(res.body.code).toBe('currency_mismatch');
@@ -77,6 +110,8 @@ describe('wallet payments through the API, Temporal and PostgreSQL', () => {
     );
     expect(res.status).toBe(202);
     expect(['processing', 'succeeded']).toContain(res.body.status);
-    await expect.poll(async () => (await api('GET', `/v1/payments/${res.body.id}`)).body.status).toBe('succeeded');
+    await expect
+      .poll(async () => (await api('GET', `/v1/payments/${res.body.id}`)).body.status)
+      .toBe('succeeded');
   });
 });

@@ -16,7 +16,12 @@ export interface RequestOptions {
 }
 
 /** Real HTTP to the API process the global setup started. */
-export async function api<T = any>(method: string, path: string, body?: unknown, options: RequestOptions = {}): Promise<ApiResponse<T>> {
+export async function api<T = any>(
+  method: string,
+  path: string,
+  body?: unknown,
+  options: RequestOptions = {},
+): Promise<ApiResponse<T>> {
   const headers: Record<string, string> = { ...options.headers };
   const key = options.key === undefined ? DEV_API_KEY : options.key;
   if (key) headers.authorization = `Bearer ${key}`;
@@ -43,8 +48,13 @@ export function uid(prefix: string): string {
 }
 
 export async function topUp(customerId: string, amount: number, currency = 'USD') {
-  const response = await api('POST', `/v1/wallets/${customerId}/top-ups`, { amount, currency, token: 'tok_test_4242' });
-  if (response.status !== 200) throw new Error(`top-up failed: ${response.status} ${JSON.stringify(response.body)}`);
+  const response = await api('POST', `/v1/wallets/${customerId}/top-ups`, {
+    amount,
+    currency,
+    token: 'tok_test_4242',
+  });
+  if (response.status !== 200)
+    throw new Error(`top-up failed: ${response.status} ${JSON.stringify(response.body)}`);
   return response.body;
 }
 

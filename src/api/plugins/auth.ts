@@ -29,15 +29,24 @@ export const authPlugin = fp(
       if (config.public || !request.routeOptions.url) return;
       const header = request.headers.authorization;
       const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
-      if (!match) throw new ProblemError(401, 'unauthorized', 'send Authorization: Bearer <api key>', {}, { 'WWW-Authenticate': 'Bearer' });
+      if (!match)
+        throw new ProblemError(
+          401,
+          'unauthorized',
+          'send Authorization: Bearer <api key>',
+          {},
+          { 'WWW-Authenticate': 'Bearer' },
+        );
       const key = match[1]!;
       if (config.admin) {
-        if (!options.adminKeys.has(key)) throw new ProblemError(403, 'forbidden', 'this route needs an admin key');
+        if (!options.adminKeys.has(key))
+          throw new ProblemError(403, 'forbidden', 'this route needs an admin key');
         request.isAdmin = true;
         return;
       }
       const tenant = options.apiKeys.get(key);
-      if (!tenant) throw new ProblemError(401, 'unauthorized', 'unknown API key', {}, { 'WWW-Authenticate': 'Bearer' });
+      if (!tenant)
+        throw new ProblemError(401, 'unauthorized', 'unknown API key', {}, { 'WWW-Authenticate': 'Bearer' });
       request.tenantId = tenant;
     });
   },

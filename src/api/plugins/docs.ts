@@ -9,7 +9,11 @@ export const docsPlugin = fp(
   async (app: FastifyInstance) => {
     await app.register(swagger, {
       openapi: {
-        info: { title: 'Paysaga API', version: '1.0.0', description: 'Durable payments, refunds and wallets.' },
+        info: {
+          title: 'Paysaga API',
+          version: '1.0.0',
+          description: 'Durable payments, refunds and wallets.',
+        },
         components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } } },
         security: [{ apiKey: [] }],
       },

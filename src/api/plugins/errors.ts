@@ -34,10 +34,14 @@ export const errorsPlugin = fp(
       } else if (error.code && FASTIFY_CODES[error.code]) {
         const known = FASTIFY_CODES[error.code]!;
         problem = problemBody(known.status, known.code, error.message);
-      } else if (error.code === 'FST_ERR_VALIDATION' || (error.statusCode && error.statusCode >= 400 && error.statusCode < 500)) {
+      } else if (
+        error.code === 'FST_ERR_VALIDATION' ||
+        (error.statusCode && error.statusCode >= 400 && error.statusCode < 500)
+      ) {
         problem = problemBody(error.statusCode ?? 400, 'invalid_request', error.message);
       } else {
-        if (isResponseSerializationError(error)) request.log.error({ issues: error.cause.issues }, 'response schema mismatch');
+        if (isResponseSerializationError(error))
+          request.log.error({ issues: error.cause.issues }, 'response schema mismatch');
         request.log.error({ err: error }, 'unhandled error');
         problem = problemBody(500, 'internal_error', 'an unexpected error occurred; it has been logged');
       }
@@ -48,7 +52,13 @@ export const errorsPlugin = fp(
       reply
         .status(404)
         .type(PROBLEM_CONTENT_TYPE)
-        .send(problemBody(404, 'route_not_found', `${request.method} ${request.url.split('?')[0]} is not a route`)),
+        .send(
+          problemBody(
+            404,
+            'route_not_found',
+            `${request.method} ${request.url.split('?')[0]} is not a route`,
+          ),
+        ),
     );
   },
   { name: 'errors' },

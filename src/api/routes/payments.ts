@@ -41,7 +41,14 @@ export const paymentRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.get(
     '/v1/payments/:id',
-    { schema: { summary: 'Read a payment', tags: ['payments'], params: paymentIdParams, response: { 200: payment, ...errors } } },
+    {
+      schema: {
+        summary: 'Read a payment',
+        tags: ['payments'],
+        params: paymentIdParams,
+        response: { 200: payment, ...errors },
+      },
+    },
     async (request) => publicPayment(await payments.get(request.tenantId, request.params.id)),
   );
 
@@ -57,9 +64,17 @@ export const paymentRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const { customerId, status, limit, cursor } = request.query;
-      const rows = await listPayments(db, request.tenantId, { customerId, status, limit, after: decodeCursor(cursor) });
+      const rows = await listPayments(db, request.tenantId, {
+        customerId,
+        status,
+        limit,
+        after: decodeCursor(cursor),
+      });
       const last = rows.length === limit ? rows[rows.length - 1] : undefined;
-      return { data: rows.map(publicPayment), nextCursor: last ? encodeCursor(last.createdAt, last.id) : null };
+      return {
+        data: rows.map(publicPayment),
+        nextCursor: last ? encodeCursor(last.createdAt, last.id) : null,
+      };
     },
   );
 
@@ -107,7 +122,8 @@ function decodeCursor(cursor: string | undefined): { createdAt: string; id: stri
   if (!cursor) return undefined;
   try {
     const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as unknown[];
-    if (typeof createdAt === 'string' && typeof id === 'string' && !Number.isNaN(Date.parse(createdAt))) return { createdAt, id };
+    if (typeof createdAt === 'string' && typeof id === 'string' && !Number.isNaN(Date.parse(createdAt)))
+      return { createdAt, id };
   } catch {
     // fall through to the problem below
   }

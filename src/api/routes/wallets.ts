@@ -24,7 +24,14 @@ export const walletRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.get(
     '/v1/wallets/:customerId',
-    { schema: { summary: "A customer's wallet balances", tags: ['wallets'], params: customerParams, response: { 200: wallet, ...errors } } },
+    {
+      schema: {
+        summary: "A customer's wallet balances",
+        tags: ['wallets'],
+        params: customerParams,
+        response: { 200: wallet, ...errors },
+      },
+    },
     async (request) => ({
       customerId: request.params.customerId,
       balances: await getWalletBalances(db, request.tenantId, request.params.customerId),
@@ -67,7 +74,10 @@ export const walletRoutes: FastifyPluginAsyncZod = async (app) => {
           limit: z.coerce.number().int().min(1).max(100).default(20),
           cursor: z.string().regex(/^\d+$/, 'cursor is not one this API returned').optional(),
         }),
-        response: { 200: z.object({ data: z.array(transaction), nextCursor: z.string().nullable() }), ...errors },
+        response: {
+          200: z.object({ data: z.array(transaction), nextCursor: z.string().nullable() }),
+          ...errors,
+        },
       },
     },
     async (request) => {
@@ -76,10 +86,14 @@ export const walletRoutes: FastifyPluginAsyncZod = async (app) => {
         limit,
         before: cursor === undefined ? undefined : Number(cursor),
       });
-      if (cursor !== undefined && !Number.isSafeInteger(Number(cursor))) throw new ProblemError(400, 'invalid_cursor', 'bad cursor');
+      if (cursor !== undefined && !Number.isSafeInteger(Number(cursor)))
+        throw new ProblemError(400, 'invalid_cursor', 'bad cursor');
       const last = rows.length === limit ? rows[rows.length - 1] : undefined;
       return {
-        data: rows.map(({ seq: _seq, ...row }) => ({ ...row, createdAt: new Date(row.createdAt).toISOString() })),
+        data: rows.map(({ seq: _seq, ...row }) => ({
+          ...row,
+          createdAt: new Date(row.createdAt).toISOString(),
+        })),
         nextCursor: last ? String(last.seq) : null,
       };
     },

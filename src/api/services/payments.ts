@@ -51,7 +51,11 @@ export class PaymentService {
    * running) and waits in the same round trip for the first settled status. Concurrent identical
    * requests all attach to one workflow, so the order is charged once.
    */
-  async create(tenantId: string, request: PaymentRequest, options: { wait: boolean }): Promise<CreateOutcome> {
+  async create(
+    tenantId: string,
+    request: PaymentRequest,
+    options: { wait: boolean },
+  ): Promise<CreateOutcome> {
     await this.assertWalletCurrency(tenantId, request);
     const workflowId = paymentWorkflowId(tenantId, request.orderId);
     const input: PaymentWorkflowInput = {
@@ -96,12 +100,18 @@ export class PaymentService {
 
   async capture(tenantId: string, id: string, amount: number | undefined): Promise<PaymentView> {
     const payment = await this.get(tenantId, id);
-    return this.send(payment, () => this.temporal.workflow.getHandle(payment.workflowId).executeUpdate(captureUpdate, { args: [{ amount }] }));
+    return this.send(payment, () =>
+      this.temporal.workflow
+        .getHandle(payment.workflowId)
+        .executeUpdate(captureUpdate, { args: [{ amount }] }),
+    );
   }
 
   async cancel(tenantId: string, id: string): Promise<PaymentView> {
     const payment = await this.get(tenantId, id);
-    return this.send(payment, () => this.temporal.workflow.getHandle(payment.workflowId).executeUpdate(cancelUpdate));
+    return this.send(payment, () =>
+      this.temporal.workflow.getHandle(payment.workflowId).executeUpdate(cancelUpdate),
+    );
   }
 
   async get(tenantId: string, id: string): Promise<PaymentView> {
@@ -115,7 +125,11 @@ export class PaymentService {
       return await call();
     } catch (error) {
       if (isClosedWorkflow(error)) {
-        throw new ProblemError(409, 'invalid_state', `the payment is ${payment.status} and accepts no more changes`);
+        throw new ProblemError(
+          409,
+          'invalid_state',
+          `the payment is ${payment.status} and accepts no more changes`,
+        );
       }
       throw translate(error);
     }
@@ -124,12 +138,17 @@ export class PaymentService {
   /** The workflow finished earlier: answer from the stored payment. */
   private async existing(tenantId: string, request: PaymentRequest): Promise<CreateOutcome> {
     const stored = await findPaymentByOrder(this.db, tenantId, request.orderId);
-    if (!stored) throw new Error(`payment workflow for order ${request.orderId} exists but no payment is stored`);
+    if (!stored)
+      throw new Error(`payment workflow for order ${request.orderId} exists but no payment is stored`);
     if (stored.requestHash !== requestHashOf(request)) throw orderAlreadyPaid(request.orderId);
     return { payment: stored, pending: false };
   }
 
-  private async current(tenantId: string, workflowId: string, input: PaymentWorkflowInput): Promise<PaymentView> {
+  private async current(
+    tenantId: string,
+    workflowId: string,
+    input: PaymentWorkflowInput,
+  ): Promise<PaymentView> {
     const stored = await findPayment(this.db, tenantId, input.paymentId);
     if (stored) return stored;
     // Not persisted yet: the workflow's own state is the truth.
@@ -141,13 +160,21 @@ export class PaymentService {
     if (request.method.type === 'card') return;
     const balances = await getWalletBalances(this.db, tenantId, request.customerId);
     if (balances.length > 0 && !balances.some((b) => b.currency === request.currency)) {
-      throw new ProblemError(422, 'currency_mismatch', `the customer's wallet holds ${balances.map((b) => b.currency).join(', ')}, not ${request.currency}`);
+      throw new ProblemError(
+        422,
+        'currency_mismatch',
+        `the customer's wallet holds ${balances.map((b) => b.currency).join(', ')}, not ${request.currency}`,
+      );
     }
   }
 }
 
 function orderAlreadyPaid(orderId: string): ProblemError {
-  return new ProblemError(409, 'order_already_paid', `order ${orderId} already has a payment with different parameters`);
+  return new ProblemError(
+    409,
+    'order_already_paid',
+    `order ${orderId} already has a payment with different parameters`,
+  );
 }
 
 /** Workflow validators reject updates with typed failures; turn them into problems. */
@@ -161,6 +188,8 @@ function translate(error: unknown): unknown {
         return new ProblemError(409, 'invalid_state', failure.message);
       case ErrorType.InvalidAmount:
         return new ProblemError(422, 'invalid_amount', failure.message);
+      default:
+        break;
     }
   }
   return error;

@@ -1,0 +1,178 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createTransfer, ensureAccounts, findTransfer, LedgerError } from '../../src/db/ledger.js';
+import { getWalletBalances, verifyLedger } from '../../src/db/wallets.js';
+import { testDatabase } from '../support/db.js';
+
+const handle = testDatabase();
+const db = handle.db;
+const tenantId = `ledger_${randomUUID().slice(0, 8)}`;
+
+afterAll(async () => {
+  expect(await verifyLedger(db)).toEqual([]);
+  await handle.close();
+});
+
+async function setup(balance: number) {
+  const customerId = `cus_${randomUUID().slice(0, 8)}`;
+  const wallet = `wallet:${tenantId}:USD:${customerId}`;
+  const source = `system:${tenantId}:USD:gateway_clearing`;
+  const revenue = `system:${tenantId}:USD:merchant_revenue`;
+  await ensureAccounts(db, [
+    { id: wallet, tenantId, kind: 'wallet', customerId, code: 'wallet', currency: 'USD' },
+    { id: source, tenantId, kind: 'system', code: 'gateway_clearing', currency: 'USD' },
+    { id: revenue, tenantId, kind: 'system', code: 'merchant_revenue', currency: 'USD' },
+  ]);
+  if (balance > 0) {
+    await createTransfer(db, {
+      kind: 'single',
+      id: randomUUID(),
+      tenantId,
+      debitAccountId: source,
+      creditAccountId: wallet,
+      amount: balance,
+      currency: 'USD',
+    });
+  }
+  return { customerId, wallet, source, revenue };
+}
+
+const code = async (promise: Promise<unknown>) => {
+  try {
+    await promise;
+    return 'ok';
+  } catch (error) {
+    return error instanceof LedgerError ? error.code : String(error);
+  }
+};
+
+describe('double-entry ledger on PostgreSQL', () => {
+  it('applies a transfer id once and refuses the same id with other fields', async () => {
+    const { wallet, revenue } = await setup(1000);
+    const t = {
+      kind: 'single' as const,
+      id: randomUUID(),
+      tenantId,
+      debitAccountId: wallet,
+      creditAccountId: revenue,
+      amount: 400,
+      currency: 'USD' as const,
+    };
+    expect((await createTransfer(db, t)).replayed).toBe(false);
+    expect((await createTransfer(db, t)).replayed).toBe(true);
+    expect(await code(createTransfer(db, { ...t, amount: 401 }))).toBe('exists_with_different_fields');
+    expect(
+      await code(createTransfer(db, { ...t, creditAccountId: t.debitAccountId, debitAccountId: revenue })),
+    ).toBe('exists_with_different_fields');
+  });
+
+  it('never lets concurrent debits take a wallet below zero', async () => {
+    const { customerId, wallet, revenue } = await setup(1000);
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        code(
+          createTransfer(db, {
+            kind: 'single',
+            id: randomUUID(),
+            tenantId,
+            debitAccountId: wallet,
+            creditAccountId: revenue,
+            amount: 150,
+            currency: 'USD',
+          }),
+        ),
+      ),
+    );
+    expect(results.filter((r) => r === 'ok')).toHaveLength(6);
+    expect(results.filter((r) => r === 'insufficient_funds')).toHaveLength(14);
+    expect(await getWalletBalances(db, tenantId, customerId)).toEqual([
+      { currency: 'USD', available: 100, pending: 0 },
+    ]);
+  });
+
+  it('holds funds, posts part of a hold and releases the rest', async () => {
+    const { customerId, wallet, revenue } = await setup(1000);
+    const pendingId = randomUUID();
+    await createTransfer(db, {
+      kind: 'pending',
+      id: pendingId,
+      tenantId,
+      debitAccountId: wallet,
+      creditAccountId: revenue,
+      amount: 700,
+      currency: 'USD',
+    });
+    expect(await getWalletBalances(db, tenantId, customerId)).toEqual([
+      { currency: 'USD', available: 300, pending: 700 },
+    ]);
+    expect(
+      await code(createTransfer(db, { kind: 'post', id: randomUUID(), tenantId, pendingId, amount: 701 })),
+    ).toBe('amount_exceeds_pending');
+    const postId = randomUUID();
+    await createTransfer(db, { kind: 'post', id: postId, tenantId, pendingId, amount: 500 });
+    expect(
+      (await createTransfer(db, { kind: 'post', id: postId, tenantId, pendingId, amount: 500 })).replayed,
+    ).toBe(true);
+    expect(await code(createTransfer(db, { kind: 'void', id: randomUUID(), tenantId, pendingId }))).toBe(
+      'pending_already_settled',
+    );
+    expect(await getWalletBalances(db, tenantId, customerId)).toEqual([
+      { currency: 'USD', available: 500, pending: 0 },
+    ]);
+  });
+
+  it('voids a hold, refuses an expired one, and holds only what is available on a balancing debit', async () => {
+    const { customerId, wallet, revenue } = await setup(300);
+    const held = await createTransfer(db, {
+      kind: 'pending',
+      id: randomUUID(),
+      tenantId,
+      debitAccountId: wallet,
+      creditAccountId: revenue,
+      amount: 1000,
+      currency: 'USD',
+      upToAvailable: true,
+    });
+    expect(held.transfer.amount).toBe(300);
+    await createTransfer(db, { kind: 'void', id: randomUUID(), tenantId, pendingId: held.transfer.id });
+    expect(await getWalletBalances(db, tenantId, customerId)).toEqual([
+      { currency: 'USD', available: 300, pending: 0 },
+    ]);
+
+    const expiring = randomUUID();
+    await createTransfer(db, {
+      kind: 'pending',
+      id: expiring,
+      tenantId,
+      debitAccountId: wallet,
+      creditAccountId: revenue,
+      amount: 100,
+      currency: 'USD',
+      expiresAt: new Date(Date.now() - 1000),
+    });
+    expect(
+      await code(createTransfer(db, { kind: 'post', id: randomUUID(), tenantId, pendingId: expiring })),
+    ).toBe('pending_expired');
+    await createTransfer(db, { kind: 'void', id: randomUUID(), tenantId, pendingId: expiring });
+    expect((await findTransfer(db, expiring))?.state).toBe('settled');
+  });
+
+  it('refuses a transfer in the wrong currency and writes nothing', async () => {
+    const { wallet, revenue } = await setup(1000);
+    const id = randomUUID();
+    expect(
+      await code(
+        createTransfer(db, {
+          kind: 'single',
+          id,
+          tenantId,
+          debitAccountId: wallet,
+          creditAccountId: revenue,
+          amount: 1,
+          currency: 'EUR',
+        }),
+      ),
+    ).toBe('currency_mismatch');
+    expect(await findTransfer(db, id)).toBeUndefined();
+  });
+});

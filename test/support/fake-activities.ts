@@ -1,0 +1,113 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import type { Activities } from '../../src/activities/index.js';
+import { ErrorType } from '../../src/domain/errors.js';
+import type { PaymentView } from '../../src/domain/payment.js';
+import type { Authorization } from '../../src/gateway/port.js';
+
+/**
+ * In-memory stand-ins for the activities, so workflow tests isolate the orchestration on
+ * purpose: a wallet with a balance, a card gateway whose behaviour depends on the token, and a
+ * log of every call (compensations included).
+ */
+export function fakeActivities(options: { walletBalance?: number } = {}) {
+  let balance = options.walletBalance ?? 0;
+  const holds = new Map<string, number>();
+  const calls: string[] = [];
+  const recorded: PaymentView[] = [];
+  const attempts: Record<string, number> = {};
+  const auths = new Map<string, Authorization>();
+
+  const card = { brand: 'visa', last4: '4242', expMonth: 12, expYear: 2030 };
+  const authorization = (id: string, status: Authorization['status'], amount: number): Authorization => ({
+    id,
+    status,
+    amount,
+    amountCaptured: 0,
+    amountRefunded: 0,
+    currency: 'USD',
+    card,
+  });
+
+  const activities: Activities = {
+    async holdWallet(input) {
+      calls.push(`holdWallet:${input.amount}`);
+      const held = input.upToAvailable ? Math.min(balance, input.amount) : input.amount;
+      if (held > balance) {
+        throw ApplicationFailure.create({
+          type: ErrorType.InsufficientFunds,
+          message: 'insufficient',
+          nonRetryable: true,
+        });
+      }
+      balance -= held;
+      holds.set(input.transferId, held);
+      return { held };
+    },
+    async postWalletHold(input) {
+      calls.push(`postWalletHold:${input.amount}`);
+      const held = holds.get(input.pendingId) ?? 0;
+      balance += held - (input.amount ?? held);
+      holds.delete(input.pendingId);
+    },
+    async voidWalletHold(input) {
+      calls.push('voidWalletHold');
+      balance += holds.get(input.pendingId) ?? 0;
+      holds.delete(input.pendingId);
+    },
+    async creditWallet(input) {
+      calls.push(`creditWallet:${input.amount}`);
+      balance += input.amount;
+    },
+    async systemTransfer(input) {
+      calls.push(`systemTransfer:${input.from}->${input.to}:${input.amount}`);
+    },
+    async recordPayment({ view }) {
+      recorded.push(view);
+    },
+    async authorizeCard(request) {
+      attempts.authorizeCard = (attempts.authorizeCard ?? 0) + 1;
+      calls.push(`authorizeCard:${request.amount}`);
+      switch (request.token) {
+        case 'tok_fail':
+          throw new Error('gateway answered 503');
+        case 'tok_decline':
+          return { ...authorization('auth_1', 'declined', request.amount), failureCode: 'card_declined' };
+        case 'tok_3ds': {
+          const auth = {
+            ...authorization('auth_1', 'requires_action', request.amount),
+            actionUrl: 'https://gateway.test/3ds/auth_1',
+          };
+          auths.set(auth.id, authorization('auth_1', 'authorized', request.amount));
+          return auth;
+        }
+        case 'tok_3ds_fail':
+          auths.set('auth_1', {
+            ...authorization('auth_1', 'declined', request.amount),
+            failureCode: 'authentication_failed',
+          });
+          return {
+            ...authorization('auth_1', 'requires_action', request.amount),
+            actionUrl: 'https://gateway.test/3ds/auth_1',
+          };
+        default:
+          return authorization('auth_1', 'authorized', request.amount);
+      }
+    },
+    async captureCard(request) {
+      calls.push(`captureCard:${request.amount}`);
+      return {
+        ...authorization(request.authorizationId, 'captured', request.amount),
+        amountCaptured: request.amount,
+      };
+    },
+    async voidCard(request) {
+      calls.push('voidCard');
+      return authorization(request.authorizationId, 'voided', 0);
+    },
+    async getAuthorization(id) {
+      calls.push('getAuthorization');
+      return auths.get(id) ?? authorization(id, 'authorized', 0);
+    },
+  };
+  return { activities, calls, recorded, attempts, balance: () => balance };
+}

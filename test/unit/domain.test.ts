@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import { formatMinor, isCurrency, isValidAmount, MAX_AMOUNT_MINOR } from '../../src/domain/money.js';
+import {
+  canTransition,
+  isSettled,
+  isTerminal,
+  PAYMENT_STATUSES,
+  paymentReference,
+  refundableAmount,
+} from '../../src/domain/payment.js';
+import {
+  parsePaymentWorkflowId,
+  paymentWorkflowId,
+  refundWorkflowId,
+  transferId,
+} from '../../src/domain/ids.js';
+import { canonicalJson } from '../../src/api/hash.js';
+
+describe('money', () => {
+  it('accepts only positive safe integers up to the cap', () => {
+    expect(isValidAmount(1)).toBe(true);
+    expect(isValidAmount(MAX_AMOUNT_MINOR)).toBe(true);
+    for (const bad of [0, -1, 1.5, Number.NaN, Infinity, MAX_AMOUNT_MINOR + 1, 2 ** 53])
+      expect(isValidAmount(bad)).toBe(false);
+  });
+
+  it('knows zero- and three-decimal currencies', () => {
+    expect(formatMinor(2500, 'USD')).toBe('25.00 USD');
+    expect(formatMinor(2500, 'JPY')).toBe('2500 JPY');
+    expect(formatMinor(2500, 'KWD')).toBe('2.500 KWD');
+    expect(formatMinor(5, 'EUR')).toBe('0.05 EUR');
+    expect(formatMinor(-5, 'BHD')).toBe('-0.005 BHD');
+  });
+
+  it('rejects unknown and lowercase currency codes', () => {
+    expect(isCurrency('USD')).toBe(true);
+    expect(isCurrency('usd')).toBe(false);
+    expect(isCurrency('XXX')).toBe(false);
+    expect(isCurrency('toString')).toBe(false);
+  });
+});
+
+describe('payment status rules', () => {
+  it('settles on every status but processing', () => {
+    expect(PAYMENT_STATUSES.filter((s) => !isSettled(s))).toEqual(['processing']);
+  });
+
+  it('treats only finished payments as terminal', () => {
+    expect(PAYMENT_STATUSES.filter((s) => !isTerminal(s))).toEqual([
+      'processing',
+      'requires_action',
+      'requires_capture',
+    ]);
+  });
+
+  it('allows refunds only after success and nothing after failure', () => {
+    expect(canTransition('succeeded', 'partially_refunded')).toBe(true);
+    expect(canTransition('failed', 'succeeded')).toBe(false);
+    expect(canTransition('canceled', 'processing')).toBe(false);
+    expect(canTransition('refunded', 'partially_refunded')).toBe(false);
+    expect(canTransition('requires_capture', 'succeeded')).toBe(true);
+  });
+
+  it('computes the refundable amount and never a negative one', () => {
+    expect(refundableAmount({ amountCaptured: 1000, amountRefunded: 300 })).toBe(700);
+    expect(refundableAmount({ amountCaptured: 1000, amountRefunded: 1000 })).toBe(0);
+  });
+
+  it('builds references like PAY-20251103-dd961ae0', () => {
+    expect(paymentReference('pay_dd961ae0ffff', new Date('2025-11-03T23:59:00Z'))).toBe(
+      'PAY-20251103-dd961ae0',
+    );
+  });
+});
+
+describe('ids', () => {
+  it('round-trips payment workflow ids, including order ids with colons', () => {
+    const id = paymentWorkflowId('acme', 'ord:1:2');
+    expect(id).toBe('payment:acme:ord:1:2');
+    expect(parsePaymentWorkflowId(id)).toEqual({ tenantId: 'acme', orderId: 'ord:1:2' });
+    expect(parsePaymentWorkflowId('refund:acme:x')).toBeUndefined();
+  });
+
+  it('derives refund and transfer ids deterministically', () => {
+    expect(refundWorkflowId('t', 'pay_1', 'k')).toBe('refund:t:pay_1:k');
+    expect(transferId('payment:t:o', 'wallet-hold')).toBe('payment:t:o#wallet-hold');
+  });
+});
+
+describe('canonical JSON', () => {
+  it('ignores key order and undefined values', () => {
+    expect(canonicalJson({ b: 1, a: { d: [1, 2], c: undefined } })).toBe(
+      canonicalJson({ a: { d: [1, 2] }, b: 1 }),
+    );
+    expect(canonicalJson({ a: 1 })).not.toBe(canonicalJson({ a: 2 }));
+  });
+});

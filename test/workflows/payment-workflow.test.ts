@@ -1,0 +1,196 @@
+import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import type { PaymentRequest } from '../../src/domain/payment.js';
+import { paymentWorkflowId } from '../../src/domain/ids.js';
+import { testingExecutable } from '../../src/infra/temporal-binaries.js';
+import { bundleWorkflows } from '../../src/worker/bundle.js';
+import {
+  captureUpdate,
+  completeActionUpdate,
+  DEFAULT_TIMEOUTS,
+  statusQuery,
+} from '../../src/workflows/contract.js';
+import { paymentWorkflow } from '../../src/workflows/payment.js';
+import { fakeActivities } from '../support/fake-activities.js';
+
+let env: TestWorkflowEnvironment;
+let workflowBundle: { code: string };
+
+beforeAll(async () => {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: testingExecutable(inject('testServerPath')) },
+  });
+  workflowBundle = await bundleWorkflows();
+});
+afterAll(async () => {
+  await env?.teardown();
+});
+
+function request(method: PaymentRequest['method'], overrides: Partial<PaymentRequest> = {}): PaymentRequest {
+  return {
+    orderId: `ord_${randomUUID()}`,
+    customerId: 'cus_1',
+    amount: 1000,
+    currency: 'USD',
+    method,
+    capture: 'automatic',
+    ...overrides,
+  };
+}
+
+/** Runs one payment workflow on a worker with fake activities; `drive` may interact while it runs. */
+async function runPayment(
+  req: PaymentRequest,
+  fakes: ReturnType<typeof fakeActivities>,
+  drive?: (
+    handle: Awaited<ReturnType<typeof env.client.workflow.start<typeof paymentWorkflow>>>,
+  ) => Promise<void>,
+) {
+  const taskQueue = `test-${randomUUID()}`;
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle,
+    activities: fakes.activities,
+  });
+  return worker.runUntil(async () => {
+    const handle = await env.client.workflow.start(paymentWorkflow, {
+      taskQueue,
+      workflowId: paymentWorkflowId('default', req.orderId),
+      args: [
+        {
+          paymentId: 'pay_0123456789abcdef',
+          tenantId: 'default',
+          request: req,
+          requestHash: 'h',
+          timeouts: DEFAULT_TIMEOUTS,
+        },
+      ],
+    });
+    if (drive) await drive(handle);
+    const result = await handle.result();
+    return { result, handle };
+  });
+}
+
+async function waitForStatus(
+  handle: { query: (q: typeof statusQuery) => Promise<{ status: string }> },
+  status: string,
+) {
+  await expect.poll(async () => (await handle.query(statusQuery)).status, { timeout: 20_000 }).toBe(status);
+}
+
+describe('PaymentWorkflow (time-skipping server, fake activities)', () => {
+  it('pays from the wallet: hold, then post, then succeeded', async () => {
+    const fakes = fakeActivities({ walletBalance: 5000 });
+    const { result, handle } = await runPayment(request({ type: 'wallet' }), fakes);
+    expect(result).toMatchObject({ status: 'succeeded', amountCaptured: 1000, amountFromWallet: 1000 });
+    expect(fakes.calls).toEqual(['holdWallet:1000', 'postWalletHold:1000']);
+    expect(fakes.balance()).toBe(4000);
+    expect(fakes.recorded.map((v) => v.status)).toEqual(['processing', 'processing', 'succeeded']);
+    if (process.env.RECORD_HISTORY) {
+      const history = await handle.fetchHistory();
+      writeFileSync('test/fixtures/payment-wallet-history.json', historyToJSON(history));
+    }
+  });
+
+  it('fails with insufficient_funds and runs no compensation', async () => {
+    const fakes = fakeActivities({ walletBalance: 10 });
+    const { result } = await runPayment(request({ type: 'wallet' }), fakes);
+    expect(result).toMatchObject({ status: 'failed', failureCode: 'insufficient_funds' });
+    expect(fakes.calls).toEqual(['holdWallet:1000']);
+  });
+
+  it('voids an uncaptured authorization after the 7-day window', async () => {
+    const fakes = fakeActivities();
+    const start = await env.currentTimeMs();
+    const { result } = await runPayment(
+      request({ type: 'card', token: 'tok_ok' }, { capture: 'manual' }),
+      fakes,
+    );
+    expect(result).toMatchObject({ status: 'canceled', failureCode: 'expired', amountCaptured: 0 });
+    expect(fakes.calls).toEqual(['authorizeCard:1000', 'voidCard']);
+    expect((await env.currentTimeMs()) - start).toBeGreaterThanOrEqual(
+      DEFAULT_TIMEOUTS.authorizationWindowMs,
+    );
+  });
+
+  it('captures part of a manual authorization', async () => {
+    const fakes = fakeActivities();
+    const { result } = await runPayment(
+      request({ type: 'card', token: 'tok_ok' }, { capture: 'manual' }),
+      fakes,
+      async (handle) => {
+        await waitForStatus(handle, 'requires_capture');
+        const captured = await handle.executeUpdate(captureUpdate, { args: [{ amount: 600 }] });
+        expect(captured).toMatchObject({ status: 'succeeded', amountCaptured: 600 });
+      },
+    );
+    expect(result.amountCaptured).toBe(600);
+    expect(fakes.calls).toEqual([
+      'authorizeCard:1000',
+      'captureCard:600',
+      'systemTransfer:gateway_clearing->merchant_revenue:600',
+    ]);
+  });
+
+  it('expires a payment whose 3-D Secure is never completed', async () => {
+    const fakes = fakeActivities();
+    const { result } = await runPayment(request({ type: 'card', token: 'tok_3ds' }), fakes);
+    expect(result).toMatchObject({ status: 'failed', failureCode: 'expired' });
+    expect(
+      fakes.recorded.some(
+        (v) => v.status === 'requires_action' && v.nextAction?.url === 'https://gateway.test/3ds/auth_1',
+      ),
+    ).toBe(true);
+    expect(fakes.calls).toEqual(['authorizeCard:1000', 'voidCard']);
+  });
+
+  it('continues after 3-D Secure succeeds and fails after it fails', async () => {
+    for (const [token, expected] of [
+      ['tok_3ds', { status: 'succeeded', amountCaptured: 1000 }],
+      ['tok_3ds_fail', { status: 'failed', failureCode: 'authentication_failed' }],
+    ] as const) {
+      const fakes = fakeActivities();
+      const { result } = await runPayment(request({ type: 'card', token }), fakes, async (handle) => {
+        await waitForStatus(handle, 'requires_action');
+        await handle.executeUpdate(completeActionUpdate, { args: [{ authorizationId: 'auth_1' }] });
+      });
+      expect(result).toMatchObject(expected);
+    }
+  });
+
+  it('fails with processing_error once the gateway retry budget is spent, and releases the wallet part', async () => {
+    const fakes = fakeActivities({ walletBalance: 300 });
+    const { result } = await runPayment(request({ type: 'split', token: 'tok_fail' }), fakes);
+    expect(result).toMatchObject({ status: 'failed', failureCode: 'processing_error' });
+    expect(fakes.attempts.authorizeCard).toBe(8);
+    expect(fakes.calls.at(-1)).toBe('voidWalletHold');
+    expect(fakes.balance()).toBe(300);
+  });
+
+  it('splits wallet first and card for the rest; a declined card part releases the wallet hold', async () => {
+    const ok = fakeActivities({ walletBalance: 300 });
+    const { result } = await runPayment(request({ type: 'split', token: 'tok_ok' }), ok);
+    expect(result).toMatchObject({ status: 'succeeded', amountFromWallet: 300, amountFromCard: 700 });
+    expect(ok.calls).toEqual([
+      'holdWallet:1000',
+      'authorizeCard:700',
+      'captureCard:700',
+      'systemTransfer:gateway_clearing->merchant_revenue:700',
+      'postWalletHold:300',
+    ]);
+
+    const declined = fakeActivities({ walletBalance: 300 });
+    const { result: failed } = await runPayment(request({ type: 'split', token: 'tok_decline' }), declined);
+    expect(failed).toMatchObject({ status: 'failed', failureCode: 'card_declined' });
+    expect(declined.calls).toEqual(['holdWallet:1000', 'authorizeCard:700', 'voidWalletHold']);
+    expect(declined.balance()).toBe(300);
+  });
+});

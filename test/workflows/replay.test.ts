@@ -1,0 +1,36 @@
+import { readFileSync } from 'node:fs';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { bundleWorkflows } from '../../src/worker/bundle.js';
+
+/**
+ * Guards determinism: a committed history of a real run must replay against today's workflow
+ * code. A change that alters the commands a workflow issues fails here before it breaks running
+ * payments in production.
+ */
+describe('replay', () => {
+  let workflowBundle: { code: string };
+  beforeAll(async () => {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+    workflowBundle = await bundleWorkflows();
+  });
+
+  it('replays the committed wallet payment history', async () => {
+    const history = historyFromJSON(
+      JSON.parse(readFileSync('test/fixtures/payment-wallet-history.json', 'utf8')),
+    );
+    expect(history.events?.length).toBeGreaterThan(10);
+    await Worker.runReplayHistory({ workflowBundle }, history, 'payment:default:fixture');
+  });
+
+  it('detects a history that does not match the code', async () => {
+    const json = JSON.parse(readFileSync('test/fixtures/payment-wallet-history.json', 'utf8'));
+    // Rename the first activity the workflow scheduled: the replayed code asks for another one.
+    const scheduled = json.events.find((e: any) => e.activityTaskScheduledEventAttributes);
+    scheduled.activityTaskScheduledEventAttributes.activityType.name = 'somethingElse';
+    await expect(
+      Worker.runReplayHistory({ workflowBundle }, historyFromJSON(json), 'payment:default:tampered'),
+    ).rejects.toThrow();
+  });
+});
