@@ -4,7 +4,9 @@ import type {
   Authorization,
   AuthorizeRequest,
   CaptureRequest,
+  GatewayRefund,
   PaymentGateway,
+  RefundRequest,
   VoidRequest,
 } from '../gateway/port.js';
 
@@ -35,5 +37,6 @@ export function createGatewayActivities(gateway: PaymentGateway) {
     voidCard: (request: VoidRequest): Promise<Authorization> => guard(() => gateway.void(request)),
     getAuthorization: (authorizationId: string): Promise<Authorization> =>
       guard(() => gateway.status(authorizationId)),
+    refundCard: (request: RefundRequest): Promise<GatewayRefund> => guard(() => gateway.refund(request)),
   };
 }

@@ -1,7 +1,7 @@
-import { cloudEvent } from '../domain/events.js';
+import { cloudEvent, type CloudEvent } from '../domain/events.js';
 import type { PaymentView } from '../domain/payment.js';
 import type { Executor } from '../db/client.js';
-import { savePayment } from '../db/payments.js';
+import { insertEvent, savePayment } from '../db/payments.js';
 
 export interface RecordPaymentInput {
   view: PaymentView;
@@ -24,6 +24,11 @@ export function createPaymentActivities(db: Executor) {
           })
         : undefined;
       await savePayment(db, view, event);
+    },
+
+    /** Writes an event to the outbox; the deterministic id makes a retry a no-op. */
+    async publishEvent(event: CloudEvent): Promise<void> {
+      await insertEvent(db, event);
     },
   };
 }

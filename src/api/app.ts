@@ -10,6 +10,7 @@ import { servicesPlugin } from './plugins/services.js';
 import { healthRoutes } from './routes/health.js';
 import { paymentRoutes } from './routes/payments.js';
 import { walletRoutes } from './routes/wallets.js';
+import { webhookRoutes } from './routes/webhooks.js';
 
 export interface AppDeps {
   config: Config;
@@ -35,5 +36,6 @@ export async function buildApp({ config, db, temporal, logger }: AppDeps): Promi
   await app.register(healthRoutes);
   await app.register(paymentRoutes);
   await app.register(walletRoutes);
+  await app.register(webhookRoutes);
   return app;
 }

@@ -54,6 +54,12 @@ export async function findPayment(
   return row && toView(row);
 }
 
+/** Gateway webhooks carry only Paysaga's payment id, not the tenant. */
+export async function findPaymentForWebhook(db: Executor, id: string): Promise<PaymentView | undefined> {
+  const [row] = await db.select().from(payments).where(eq(payments.id, id));
+  return row && toView(row);
+}
+
 export async function findPaymentByOrder(
   db: Executor,
   tenantId: string,

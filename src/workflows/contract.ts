@@ -4,7 +4,8 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey } from '@temporalio/common';
-import type { PaymentRequest, PaymentView } from '../domain/payment.js';
+import type { Currency } from '../domain/money.js';
+import type { FailureCode, PaymentRequest, PaymentView } from '../domain/payment.js';
 
 export const TASK_QUEUE = 'paysaga-payments';
 
@@ -72,3 +73,14 @@ export const SEARCH_ATTRIBUTE_FLAGS = [
   'AmountMinor=Int',
   'Currency=Keyword',
 ];
+
+export interface TopUpWorkflowInput {
+  tenantId: string;
+  customerId: string;
+  amount: number;
+  currency: Currency;
+  token: string;
+}
+
+export type TopUpResult =
+  { status: 'succeeded' } | { status: 'failed'; failureCode: FailureCode; failureMessage: string };

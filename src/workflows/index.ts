@@ -1,1 +1,2 @@
 export { paymentWorkflow } from './payment.js';
+export { topUpWorkflow } from './top-up.js';

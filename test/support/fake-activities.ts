@@ -64,6 +64,18 @@ export function fakeActivities(options: { walletBalance?: number } = {}) {
     async recordPayment({ view }) {
       recorded.push(view);
     },
+    async publishEvent(event) {
+      calls.push(`publishEvent:${event.type}`);
+    },
+    async refundCard(request) {
+      calls.push(`refundCard:${request.amount}`);
+      return {
+        id: 're_1',
+        authorizationId: request.authorizationId,
+        status: 'succeeded',
+        amount: request.amount,
+      };
+    },
     async authorizeCard(request) {
       attempts.authorizeCard = (attempts.authorizeCard ?? 0) + 1;
       calls.push(`authorizeCard:${request.amount}`);

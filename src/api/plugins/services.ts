@@ -33,7 +33,7 @@ export const servicesPlugin = fp(
       db,
       temporal,
       payments: new PaymentService(db, temporal, config),
-      wallets: new WalletService(db),
+      wallets: new WalletService(temporal),
     });
   },
   { name: 'services' },

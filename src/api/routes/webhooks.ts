@@ -1,0 +1,57 @@
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import type { FastifyPluginAsync } from 'fastify';
+import { findPaymentForWebhook } from '../../db/payments.js';
+import { SandboxGateway } from '../../gateway/sandbox-connector.js';
+import { WebhookSignatureError } from '../../gateway/webhook-signature.js';
+import { completeActionSignal, completeActionUpdate } from '../../workflows/contract.js';
+import { ProblemError } from '../problem.js';
+
+/**
+ * Gateway webhooks. The signature is verified over the raw bytes, so this plugin keeps JSON
+ * bodies as Buffers (encapsulated: other routes still get parsed JSON). A webhook only tells
+ * the workflow to look: the workflow re-reads the authorization from the gateway, which makes
+ * duplicate and out-of-order deliveries harmless.
+ */
+export const webhookRoutes: FastifyPluginAsync = async (app) => {
+  const { db, temporal, config } = app.services;
+  const gateway = new SandboxGateway({ baseUrl: config.gatewayUrl, webhookSecret: config.webhookSecret });
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) =>
+    done(null, body),
+  );
+
+  app.post(
+    '/v1/webhooks/sandbox',
+    { config: { public: true }, schema: { hide: true } },
+    async (request, reply) => {
+      if (!Buffer.isBuffer(request.body))
+        throw new ProblemError(400, 'invalid_webhook', 'expected a JSON body');
+      let event;
+      try {
+        event = gateway.parseWebhook(request.body, request.headers);
+      } catch (error) {
+        if (error instanceof WebhookSignatureError)
+          throw new ProblemError(400, 'invalid_signature', error.reason);
+        throw new ProblemError(400, 'invalid_webhook', 'the webhook body is not a gateway event');
+      }
+      if (event.type === 'authorization.updated') {
+        const payment = await findPaymentForWebhook(db, event.reference);
+        if (payment?.status === 'processing') {
+          // The workflow has not recorded requires_action yet: a signal is remembered until it does.
+          await temporal.workflow
+            .getHandle(payment.workflowId)
+            .signal(completeActionSignal, { authorizationId: event.authorization.id });
+        } else if (payment?.status === 'requires_action') {
+          try {
+            await temporal.workflow
+              .getHandle(payment.workflowId)
+              .executeUpdate(completeActionUpdate, { args: [{ authorizationId: event.authorization.id }] });
+          } catch (error) {
+            // A duplicate that lost the race with the first delivery: already handled.
+            if (!(error instanceof WorkflowUpdateFailedError)) throw error;
+          }
+        }
+      }
+      return reply.status(200).send({ received: true });
+    },
+  );
+};

@@ -1,0 +1,113 @@
+import { ActivityFailure, log, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import { NON_RETRYABLE_ERROR_TYPES } from '../domain/errors.js';
+import { cloudEvent } from '../domain/events.js';
+import { gatewayIdempotencyKey, transferId } from '../domain/ids.js';
+import type { FailureCode } from '../domain/payment.js';
+import type { TopUpResult, TopUpWorkflowInput } from './contract.js';
+import { GATEWAY_RETRY_BUDGET } from './payment.js';
+
+const store = proxyActivities<Activities>({
+  startToCloseTimeout: '10s',
+  retry: {
+    initialInterval: '100ms',
+    maximumInterval: '10s',
+    nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
+  },
+});
+const gateway = proxyActivities<Activities>({
+  startToCloseTimeout: '15s',
+  retry: {
+    ...GATEWAY_RETRY_BUDGET,
+    backoffCoefficient: 2,
+    nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
+  },
+});
+
+/**
+ * A wallet top-up by card: charge the card (a sale), then credit the wallet. If the credit
+ * cannot happen, the charge is refunded, so the customer is never charged for money they did
+ * not get. 3-D Secure is not offered for top-ups: a card that asks for it is voided and the
+ * top-up fails with `authentication_failed`.
+ */
+export async function topUpWorkflow(input: TopUpWorkflowInput): Promise<TopUpResult> {
+  const { workflowId } = workflowInfo();
+  const fail = (failureCode: FailureCode, failureMessage: string): TopUpResult => ({
+    status: 'failed',
+    failureCode,
+    failureMessage,
+  });
+
+  let charge;
+  try {
+    charge = await gateway.authorizeCard({
+      idempotencyKey: gatewayIdempotencyKey(workflowId, 'charge'),
+      token: input.token,
+      amount: input.amount,
+      currency: input.currency,
+      reference: workflowId,
+      capture: true,
+    });
+  } catch (error) {
+    if (error instanceof ActivityFailure) return fail('processing_error', 'the card could not be charged');
+    throw error;
+  }
+  switch (charge.status) {
+    case 'declined':
+    case 'voided':
+      return fail(charge.failureCode ?? 'card_declined', charge.failureMessage ?? 'the card was declined');
+    case 'requires_action':
+      await gateway.voidCard({
+        idempotencyKey: gatewayIdempotencyKey(workflowId, 'void'),
+        authorizationId: charge.id,
+      });
+      return fail('authentication_failed', 'top-ups do not support 3-D Secure cards');
+    case 'authorized':
+      await gateway.captureCard({
+        idempotencyKey: gatewayIdempotencyKey(workflowId, 'capture'),
+        authorizationId: charge.id,
+        amount: input.amount,
+      });
+      break;
+    case 'captured':
+      break;
+  }
+
+  try {
+    await store.creditWallet({
+      transferId: transferId(workflowId, 'credit'),
+      tenantId: input.tenantId,
+      customerId: input.customerId,
+      currency: input.currency,
+      amount: input.amount,
+      from: 'gateway_clearing',
+      description: 'wallet top-up by card',
+    });
+  } catch (error) {
+    log.error('wallet credit failed; refunding the card charge', { error: String(error) });
+    await gateway.refundCard({
+      idempotencyKey: gatewayIdempotencyKey(workflowId, 'refund'),
+      authorizationId: charge.id,
+      amount: input.amount,
+      reason: 'wallet credit failed',
+    });
+    return fail('processing_error', 'the wallet could not be credited; the charge was refunded');
+  }
+  await store.publishEvent(
+    cloudEvent({
+      workflowId,
+      seq: 1,
+      type: 'wallet.updated',
+      subject: `wallets/${input.customerId}`,
+      tenantId: input.tenantId,
+      time: new Date().toISOString(),
+      data: {
+        customerId: input.customerId,
+        currency: input.currency,
+        amount: input.amount,
+        reason: 'top_up',
+      },
+    }),
+  );
+  return { status: 'succeeded' };
+}

@@ -1,0 +1,201 @@
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { count, testDatabase } from '../support/db.js';
+import { chargesFor, complete3ds, resetFaults, setFaults } from '../support/gateway.js';
+import { api, expectLedgerClean, topUp, uid } from '../support/http.js';
+
+const db = testDatabase();
+afterEach(async () => {
+  await resetFaults();
+});
+afterAll(async () => {
+  await expectLedgerClean();
+  await db.close();
+});
+
+const card = (token: string, extra: Record<string, unknown> = {}) => ({
+  orderId: uid('ord'),
+  customerId: uid('cus'),
+  amount: 4200,
+  currency: 'USD',
+  method: { type: 'card', token },
+  ...extra,
+});
+
+async function paymentStatus(id: string) {
+  return (await api('GET', `/v1/payments/${id}`)).body.status;
+}
+
+describe('card payments through the sandbox gateway', () => {
+  it('charges tok_test_4242 once and keeps only brand and last four', async () => {
+    const res = await api('POST', '/v1/payments', card('tok_test_4242'));
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      status: 'succeeded',
+      amountCaptured: 4200,
+      amountFromCard: 4200,
+      method: { type: 'card', card: { brand: 'visa', last4: '4242' } },
+    });
+    expect(await chargesFor(res.body.id)).toMatchObject({
+      authorizations: 1,
+      captures: 1,
+      capturedAmount: 4200,
+    });
+  });
+
+  it.each([
+    ['tok_test_0000', 'card_declined'],
+    ['tok_test_1111', 'insufficient_funds'],
+    ['tok_test_2222', 'expired_card'],
+    ['tok_unknown_card', 'invalid_card'],
+  ])('%s fails with %s and captures nothing', async (token, failureCode) => {
+    const res = await api('POST', '/v1/payments', card(token));
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ status: 'failed', failureCode, amountCaptured: 0 });
+    expect((await chargesFor(res.body.id)).capturedAmount).toBe(0);
+  });
+
+  it('tok_test_3333 waits for 3-D Secure and succeeds after the signed webhook', async () => {
+    const res = await api('POST', '/v1/payments', card('tok_test_3333'));
+    expect(res.body.status).toBe('requires_action');
+    expect(res.body.nextAction).toMatchObject({ type: 'redirect_to_url' });
+    expect((await complete3ds(res.body.nextAction.url, 'succeed')).status).toBe(200);
+    await expect.poll(() => paymentStatus(res.body.id), { timeout: 15_000 }).toBe('succeeded');
+    expect(await chargesFor(res.body.id)).toMatchObject({ captures: 1, capturedAmount: 4200 });
+  });
+
+  it('fails with authentication_failed when 3-D Secure fails', async () => {
+    const res = await api('POST', '/v1/payments', card('tok_test_3333'));
+    await complete3ds(res.body.nextAction.url, 'fail');
+    await expect.poll(() => paymentStatus(res.body.id), { timeout: 15_000 }).toBe('failed');
+    expect((await api('GET', `/v1/payments/${res.body.id}`)).body.failureCode).toBe('authentication_failed');
+  });
+
+  it('survives duplicate and out-of-order webhooks', async () => {
+    await setFaults({ duplicateWebhooks: true, outOfOrderWebhooks: true, outOfOrderDelayMs: 300 });
+    const res = await api('POST', '/v1/payments', card('tok_test_3333'));
+    await complete3ds(res.body.nextAction.url, 'succeed');
+    await expect.poll(() => paymentStatus(res.body.id), { timeout: 15_000 }).toBe('succeeded');
+    expect(await chargesFor(res.body.id)).toMatchObject({ captures: 1, capturedAmount: 4200 });
+  });
+
+  it('rejects a webhook with a bad signature', async () => {
+    const res = await api(
+      'POST',
+      '/v1/webhooks/sandbox',
+      { id: 'evt_1', type: 'authorization.updated' },
+      {
+        key: null,
+        headers: { 'paysaga-signature': `t=${Math.floor(Date.now() / 1000)},v1=deadbeef` },
+      },
+    );
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('invalid_signature');
+  });
+
+  it('authorizes with manual capture, then captures part of it', async () => {
+    const res = await api('POST', '/v1/payments', card('tok_test_4242', { capture: 'manual' }));
+    expect(res.body.status).toBe('requires_capture');
+    const tooMuch = await api('POST', `/v1/payments/${res.body.id}/capture`, { amount: 4201 });
+    expect(tooMuch.status).toBe(422);
+    const captured = await api('POST', `/v1/payments/${res.body.id}/capture`, { amount: 3000 });
+    expect(captured.status).toBe(200);
+    expect(captured.body).toMatchObject({ status: 'succeeded', amountCaptured: 3000 });
+    expect(await chargesFor(res.body.id)).toMatchObject({ captures: 1, capturedAmount: 3000 });
+    const again = await api('POST', `/v1/payments/${res.body.id}/capture`, {});
+    expect(again.status).toBe(409);
+  });
+
+  it('captures a manual authorization in full and cancels another', async () => {
+    const full = await api('POST', '/v1/payments', card('tok_test_4242', { capture: 'manual' }));
+    expect((await api('POST', `/v1/payments/${full.body.id}/capture`, {})).body).toMatchObject({
+      status: 'succeeded',
+      amountCaptured: 4200,
+    });
+
+    const other = await api('POST', '/v1/payments', card('tok_test_4242', { capture: 'manual' }));
+    const canceled = await api('POST', `/v1/payments/${other.body.id}/cancel`);
+    expect(canceled.body).toMatchObject({ status: 'canceled', amountCaptured: 0 });
+    expect(await chargesFor(other.body.id)).toMatchObject({ voids: 1, capturedAmount: 0 });
+  });
+
+  it('splits between wallet and card, wallet first', async () => {
+    const customerId = uid('cus');
+    await topUp(customerId, 1000);
+    const res = await api('POST', '/v1/payments', {
+      ...card('tok_test_4242'),
+      customerId,
+      method: { type: 'split', token: 'tok_test_4242' },
+    });
+    expect(res.body).toMatchObject({
+      status: 'succeeded',
+      amountFromWallet: 1000,
+      amountFromCard: 3200,
+      amountCaptured: 4200,
+    });
+    expect((await api('GET', `/v1/wallets/${customerId}`)).body.balances[0]).toMatchObject({
+      available: 0,
+      pending: 0,
+    });
+    expect(await chargesFor(res.body.id)).toMatchObject({ capturedAmount: 3200 });
+  });
+
+  it('releases the wallet part of a split payment whose card is declined', async () => {
+    const customerId = uid('cus');
+    await topUp(customerId, 1000);
+    const res = await api('POST', '/v1/payments', {
+      ...card('tok_test_0000'),
+      customerId,
+      method: { type: 'split', token: 'tok_test_0000' },
+    });
+    expect(res.body).toMatchObject({ status: 'failed', failureCode: 'card_declined' });
+    expect((await api('GET', `/v1/wallets/${customerId}`)).body.balances[0]).toMatchObject({
+      available: 1000,
+      pending: 0,
+    });
+  });
+
+  it('tops a wallet up by card and refuses a declined card', async () => {
+    const customerId = uid('cus');
+    const ok = await api(
+      'POST',
+      `/v1/wallets/${customerId}/top-ups`,
+      { amount: 2500, currency: 'EUR', token: 'tok_test_4242' },
+      { headers: { 'idempotency-key': uid('key') } },
+    );
+    expect(ok.status).toBe(200);
+    expect(ok.body.balances).toEqual([{ currency: 'EUR', available: 2500, pending: 0 }]);
+    const declined = await api('POST', `/v1/wallets/${customerId}/top-ups`, {
+      amount: 2500,
+      currency: 'EUR',
+      token: 'tok_test_0000',
+    });
+    expect(declined.status).toBe(402);
+    expect(declined.body.code).toBe('card_declined');
+    expect((await api('GET', `/v1/wallets/${customerId}`)).body.balances).toEqual([
+      { currency: 'EUR', available: 2500, pending: 0 },
+    ]);
+    expect(
+      await count(db, "SELECT 1 FROM events WHERE type = 'wallet.updated' AND subject = $1", [
+        `wallets/${customerId}`,
+      ]),
+    ).toBe(1);
+  });
+
+  it('does not charge twice when the gateway times out after charging', async () => {
+    await setFaults({ timeoutAfterChargeNext: 1, hangMs: 0 });
+    const res = await api('POST', '/v1/payments', card('tok_test_4242'));
+    expect(res.body.status).toBe('succeeded');
+    expect(await chargesFor(res.body.id)).toMatchObject({
+      authorizations: 1,
+      captures: 1,
+      capturedAmount: 4200,
+    });
+  });
+
+  it('retries through gateway 5xx with the same idempotency key', async () => {
+    await setFaults({ failNext: 2 });
+    const res = await api('POST', '/v1/payments', card('tok_test_4242'));
+    expect(res.body.status).toBe('succeeded');
+    expect(await chargesFor(res.body.id)).toMatchObject({ authorizations: 1, capturedAmount: 4200 });
+  });
+});
