@@ -28,6 +28,8 @@ export async function buildApp({ config, db, temporal, logger }: AppDeps): Promi
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+  // The API speaks JSON only; anything else is a 415, not a string handed to the schema.
+  app.removeContentTypeParser('text/plain');
 
   await app.register(errorsPlugin);
   await app.register(servicesPlugin, { config, db, temporal });

@@ -9,6 +9,8 @@ import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { projectPath, startStack, type Stack } from '../../src/infra/stack.js';
 import { resolveTemporalTestServer } from '../../src/infra/temporal-binaries.js';
+import { DEV_API_KEY } from '../../src/config.js';
+import { TENANT_KEYS } from '../support/tenants.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -35,7 +37,12 @@ export async function setup(project: TestProject): Promise<void> {
   stack = await startStack({
     postgresDir: path.join(tempDir, 'postgres'),
     persistentPostgres: false,
-    env: { LOG_LEVEL: 'warn', SYNC_WAIT_MS: '10000' },
+    env: {
+      LOG_LEVEL: 'warn',
+      SYNC_WAIT_MS: '10000',
+      // Extra tenants let a test file count rows it alone can have written.
+      API_KEYS: `${DEV_API_KEY}:default,${TENANT_KEYS.badinput}:badinput,${TENANT_KEYS.other}:other`,
+    },
     log: (line) => appendFileSync(logFile, `${line}\n`),
     onChildExit: (name, code) => appendFileSync(logFile, `!! ${name} exited with code ${code}\n`),
   });
