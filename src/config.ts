@@ -1,5 +1,9 @@
 import { z } from 'zod';
-import { DEFAULT_TIMEOUTS, type PaymentTimeouts } from './workflows/contract.js';
+import {
+  DEFAULT_REFUND_PENDING_WINDOW_MS,
+  DEFAULT_TIMEOUTS,
+  type PaymentTimeouts,
+} from './workflows/contract.js';
 
 /** The documented development key; `npm run dev` and the tests accept it for tenant `default`. */
 export const DEV_API_KEY = 'sk_test_paysaga';
@@ -21,6 +25,7 @@ const env = z.object({
   SYNC_WAIT_MS: z.coerce.number().int().min(0).default(10_000),
   AUTHORIZATION_WINDOW_MS: z.coerce.number().int().positive().default(DEFAULT_TIMEOUTS.authorizationWindowMs),
   ACTION_WINDOW_MS: z.coerce.number().int().positive().default(DEFAULT_TIMEOUTS.actionWindowMs),
+  REFUND_PENDING_WINDOW_MS: z.coerce.number().int().positive().default(DEFAULT_REFUND_PENDING_WINDOW_MS),
   IDEMPOTENCY_TTL_HOURS: z.coerce.number().int().min(24).default(24),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -38,6 +43,7 @@ export interface Config {
   publicUrl: string;
   syncWaitMs: number;
   timeouts: PaymentTimeouts;
+  refundPendingWindowMs: number;
   idempotencyTtlHours: number;
   logLevel: string;
 }
@@ -69,6 +75,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     publicUrl: e.PUBLIC_URL ?? `http://${e.HOST}:${e.PORT}`,
     syncWaitMs: e.SYNC_WAIT_MS,
     timeouts: { authorizationWindowMs: e.AUTHORIZATION_WINDOW_MS, actionWindowMs: e.ACTION_WINDOW_MS },
+    refundPendingWindowMs: e.REFUND_PENDING_WINDOW_MS,
     idempotencyTtlHours: e.IDEMPOTENCY_TTL_HOURS,
     logLevel: e.LOG_LEVEL,
   };

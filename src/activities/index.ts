@@ -3,6 +3,7 @@ import type { PaymentGateway } from '../gateway/port.js';
 import { createGatewayActivities } from './gateway.js';
 import { createLedgerActivities } from './ledger.js';
 import { createPaymentActivities } from './payments.js';
+import { createRefundActivities } from './refunds.js';
 
 export interface ActivityDeps {
   db: Executor;
@@ -15,6 +16,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createLedgerActivities(deps.db),
     ...createPaymentActivities(deps.db),
     ...createGatewayActivities(deps.gateway),
+    ...createRefundActivities(deps.db),
   };
 }
 

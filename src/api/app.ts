@@ -9,6 +9,7 @@ import { errorsPlugin } from './plugins/errors.js';
 import { servicesPlugin } from './plugins/services.js';
 import { healthRoutes } from './routes/health.js';
 import { paymentRoutes } from './routes/payments.js';
+import { refundRoutes } from './routes/refunds.js';
 import { walletRoutes } from './routes/wallets.js';
 import { webhookRoutes } from './routes/webhooks.js';
 
@@ -37,6 +38,7 @@ export async function buildApp({ config, db, temporal, logger }: AppDeps): Promi
   await app.register(docsPlugin);
   await app.register(healthRoutes);
   await app.register(paymentRoutes);
+  await app.register(refundRoutes);
   await app.register(walletRoutes);
   await app.register(webhookRoutes);
   return app;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CURRENCIES, MAX_AMOUNT_MINOR } from '../domain/money.js';
 import { FAILURE_CODES, PAYMENT_STATUSES } from '../domain/payment.js';
+import { REFUND_FAILURE_CODES, REFUND_STATUSES } from '../domain/refund.js';
 
 /** Ids callers choose (orders, customers): printable, no separators Paysaga uses in its own ids. */
 export const externalId = z
@@ -90,6 +91,30 @@ export const listPaymentsQuery = z.strictObject({
 });
 
 export const capturePaymentBody = z.strictObject({ amount: amount.optional() }).default({});
+
+export const createRefundBody = z
+  .strictObject({
+    amount: amount.optional().describe('Minor units to refund; omitted: everything still refundable'),
+    reason: z.string().min(1).max(500).optional(),
+  })
+  .default({});
+
+export const refund = z
+  .object({
+    id: z.string(),
+    paymentId: z.string(),
+    amount: z.number().int(),
+    amountToWallet: z.number().int(),
+    amountToCard: z.number().int(),
+    currency: z.string(),
+    reason: z.string().optional(),
+    status: z.enum(REFUND_STATUSES),
+    failureCode: z.enum(REFUND_FAILURE_CODES).optional(),
+    failureMessage: z.string().optional(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .meta({ id: 'Refund' });
 
 export const customerParams = z.strictObject({ customerId: externalId });
 

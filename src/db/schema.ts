@@ -102,6 +102,9 @@ export const payments = pgTable(
     amountRefunded: money('amount_refunded').notNull().default(0),
     amountFromWallet: money('amount_from_wallet').notNull().default(0),
     amountFromCard: money('amount_from_card').notNull().default(0),
+    /** Refund amounts claimed by refund workflows (running or done), per funding source. */
+    refundReservedWallet: money('refund_reserved_wallet').notNull().default(0),
+    refundReservedCard: money('refund_reserved_card').notNull().default(0),
     failureCode: text('failure_code'),
     failureMessage: text('failure_message'),
     nextAction: jsonb('next_action'),
@@ -162,4 +165,35 @@ export const events = pgTable(
     seq: bigint('seq', { mode: 'number' }).generatedAlwaysAsIdentity(),
   },
   (t) => [index('events_subject').on(t.tenantId, t.subject, t.seq), index('events_unpublished').on(t.seq)],
+);
+
+export const refunds = pgTable(
+  'refunds',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    paymentId: text('payment_id')
+      .notNull()
+      .references(() => payments.id),
+    workflowId: text('workflow_id').notNull(),
+    amount: money('amount').notNull(),
+    amountToWallet: money('amount_to_wallet').notNull().default(0),
+    amountToCard: money('amount_to_card').notNull().default(0),
+    currency: text('currency').notNull(),
+    reason: text('reason'),
+    status: text('status', { enum: ['pending', 'requires_attention', 'succeeded', 'failed'] }).notNull(),
+    failureCode: text('failure_code'),
+    failureMessage: text('failure_message'),
+    gatewayRefundId: text('gateway_refund_id'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [
+    index('refunds_payment').on(t.paymentId, t.createdAt),
+    index('refunds_gateway').on(t.gatewayRefundId),
+    check(
+      'refunds_amount',
+      sql`${t.amount} > 0 AND ${t.amountToWallet} + ${t.amountToCard} IN (0, ${t.amount})`,
+    ),
+  ],
 );

@@ -6,6 +6,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey } from '@temporalio/common';
 import type { Currency } from '../domain/money.js';
 import type { FailureCode, PaymentRequest, PaymentView } from '../domain/payment.js';
+import type { RefundFailureCode, RefundView } from '../domain/refund.js';
 
 export const TASK_QUEUE = 'paysaga-payments';
 
@@ -84,3 +85,29 @@ export interface TopUpWorkflowInput {
 
 export type TopUpResult =
   { status: 'succeeded' } | { status: 'failed'; failureCode: FailureCode; failureMessage: string };
+
+export interface RefundWorkflowInput {
+  refundId: string;
+  tenantId: string;
+  paymentId: string;
+  /** Omitted: everything still refundable. */
+  amount?: number | undefined;
+  reason?: string | undefined;
+  /** How long a gateway refund may stay pending before it is flagged requires_attention. */
+  pendingWindowMs: number;
+}
+
+export type RefundOutcome =
+  | { outcome: 'rejected'; code: RefundFailureCode; message: string }
+  | { outcome: 'processed'; refund: RefundView };
+
+export interface RefundSettlement {
+  status: 'succeeded' | 'failed';
+  failureMessage?: string | undefined;
+}
+
+/** The gateway finished a pending refund (a signed webhook). */
+export const refundSettledSignal = defineSignal<[RefundSettlement]>('refund_settled');
+export const refundStatusQuery = defineQuery<RefundView | undefined>('refund_status');
+
+export const DEFAULT_REFUND_PENDING_WINDOW_MS = 3 * 24 * 60 * 60 * 1000;

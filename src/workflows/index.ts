@@ -1,2 +1,3 @@
 export { paymentWorkflow } from './payment.js';
+export { refundWorkflow } from './refund.js';
 export { topUpWorkflow } from './top-up.js';

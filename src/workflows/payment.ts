@@ -186,10 +186,13 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
 
   async function update(patch: Partial<PaymentView>, eventType?: string): Promise<void> {
     const status: PaymentStatus = patch.status ?? view.status;
-    view = { ...view, ...patch, version: view.version + 1, updatedAt: new Date().toISOString() };
+    const next = { ...view, ...patch, version: view.version + 1, updatedAt: new Date().toISOString() };
+    // Persist before the new state becomes visible to queries and updates: a caller who got
+    // `succeeded` back can read it from the API at once.
+    await store.recordPayment({ view: next, eventType });
+    view = next;
     if (patch.status && indexed)
       upsertSearchAttributes([{ key: SearchAttributes.PaymentStatus, value: status }]);
-    await store.recordPayment({ view, eventType });
   }
 
   async function compensate(): Promise<void> {

@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Activities } from '../../src/activities/index.js';
 import { ErrorType } from '../../src/domain/errors.js';
+import { allocateRefund } from '../../src/domain/refund.js';
 import type { PaymentView } from '../../src/domain/payment.js';
 import type { Authorization } from '../../src/gateway/port.js';
 
@@ -9,7 +10,13 @@ import type { Authorization } from '../../src/gateway/port.js';
  * purpose: a wallet with a balance, a card gateway whose behaviour depends on the token, and a
  * log of every call (compensations included).
  */
-export function fakeActivities(options: { walletBalance?: number } = {}) {
+export function fakeActivities(
+  options: {
+    walletBalance?: number;
+    refundStatus?: 'succeeded' | 'pending' | 'failed';
+    captured?: { wallet: number; card: number };
+  } = {},
+) {
   let balance = options.walletBalance ?? 0;
   const holds = new Map<string, number>();
   const calls: string[] = [];
@@ -28,7 +35,40 @@ export function fakeActivities(options: { walletBalance?: number } = {}) {
     card,
   });
 
+  const settled: string[] = [];
+  const captured = options.captured ?? { wallet: 0, card: 1000 };
+  const reserved = { wallet: 0, card: 0 };
+
   const activities: Activities = {
+    async reserveRefund(input) {
+      calls.push(`reserveRefund:${input.amount ?? 'rest'}`);
+      const amount = input.amount ?? captured.wallet + captured.card - reserved.wallet - reserved.card;
+      const allocation = allocateRefund(amount, captured, reserved);
+      if (!allocation) return { ok: false, code: 'amount_exceeds_refundable', message: 'too much' };
+      reserved.wallet += allocation.toWallet;
+      reserved.card += allocation.toCard;
+      const refund = {
+        id: input.refundId,
+        tenantId: input.tenantId,
+        paymentId: input.paymentId,
+        workflowId: input.workflowId,
+        amount,
+        amountToWallet: allocation.toWallet,
+        amountToCard: allocation.toCard,
+        currency: 'USD' as const,
+        status: 'pending' as const,
+        createdAt: input.now,
+        updatedAt: input.now,
+      };
+      return { ok: true, refund, gatewayAuthorizationId: 'auth_1', customerId: 'cus_1' };
+    },
+    async settleRefund(input) {
+      settled.push(input.status);
+      calls.push(`settleRefund:${input.status}:${input.events.map((e) => e.type).join(',')}`);
+    },
+    async markRefundPending(input) {
+      calls.push(`markRefundPending:${input.gatewayRefundId}`);
+    },
     async holdWallet(input) {
       calls.push(`holdWallet:${input.amount}`);
       const held = input.upToAvailable ? Math.min(balance, input.amount) : input.amount;
@@ -68,11 +108,13 @@ export function fakeActivities(options: { walletBalance?: number } = {}) {
       calls.push(`publishEvent:${event.type}`);
     },
     async refundCard(request) {
+      attempts.refundCard = (attempts.refundCard ?? 0) + 1;
       calls.push(`refundCard:${request.amount}`);
+      if (request.reason === 'gateway down') throw new Error('gateway answered 503');
       return {
         id: 're_1',
         authorizationId: request.authorizationId,
-        status: 'succeeded',
+        status: options.refundStatus ?? 'succeeded',
         amount: request.amount,
       };
     },
@@ -121,5 +163,5 @@ export function fakeActivities(options: { walletBalance?: number } = {}) {
       return auths.get(id) ?? authorization(id, 'authorized', 0);
     },
   };
-  return { activities, calls, recorded, attempts, balance: () => balance };
+  return { activities, calls, recorded, attempts, settled, balance: () => balance };
 }

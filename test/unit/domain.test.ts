@@ -15,6 +15,7 @@ import {
   transferId,
 } from '../../src/domain/ids.js';
 import { canonicalJson } from '../../src/api/hash.js';
+import { allocateRefund } from '../../src/domain/refund.js';
 
 describe('money', () => {
   it('accepts only positive safe integers up to the cap', () => {
@@ -93,5 +94,24 @@ describe('canonical JSON', () => {
       canonicalJson({ a: { d: [1, 2] }, b: 1 }),
     );
     expect(canonicalJson({ a: 1 })).not.toBe(canonicalJson({ a: 2 }));
+  });
+});
+
+describe('refund allocation', () => {
+  it('takes the wallet part first, then the card', () => {
+    expect(allocateRefund(500, { wallet: 300, card: 700 }, { wallet: 0, card: 0 })).toEqual({
+      toWallet: 300,
+      toCard: 200,
+    });
+    expect(allocateRefund(500, { wallet: 300, card: 700 }, { wallet: 300, card: 0 })).toEqual({
+      toWallet: 0,
+      toCard: 500,
+    });
+  });
+
+  it('refuses more than is left, zero and fractions', () => {
+    expect(allocateRefund(801, { wallet: 300, card: 700 }, { wallet: 0, card: 200 })).toBeUndefined();
+    expect(allocateRefund(0, { wallet: 300, card: 700 }, { wallet: 0, card: 0 })).toBeUndefined();
+    expect(allocateRefund(1.5, { wallet: 300, card: 700 }, { wallet: 0, card: 0 })).toBeUndefined();
   });
 });

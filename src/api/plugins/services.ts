@@ -4,6 +4,7 @@ import fp from 'fastify-plugin';
 import type { Config } from '../../config.js';
 import type { Database } from '../../db/client.js';
 import { PaymentService } from '../services/payments.js';
+import { RefundService } from '../services/refunds.js';
 import { WalletService } from '../services/wallets.js';
 
 export interface Services {
@@ -12,6 +13,7 @@ export interface Services {
   temporal: Client;
   payments: PaymentService;
   wallets: WalletService;
+  refunds: RefundService;
 }
 
 declare module 'fastify' {
@@ -34,6 +36,7 @@ export const servicesPlugin = fp(
       temporal,
       payments: new PaymentService(db, temporal, config),
       wallets: new WalletService(temporal),
+      refunds: new RefundService(db, temporal, config),
     });
   },
   { name: 'services' },

@@ -1,9 +1,10 @@
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { FastifyPluginAsync } from 'fastify';
 import { findPaymentForWebhook } from '../../db/payments.js';
+import { findRefundByGatewayId } from '../../db/refunds.js';
 import { SandboxGateway } from '../../gateway/sandbox-connector.js';
 import { WebhookSignatureError } from '../../gateway/webhook-signature.js';
-import { completeActionSignal, completeActionUpdate } from '../../workflows/contract.js';
+import { completeActionSignal, completeActionUpdate, refundSettledSignal } from '../../workflows/contract.js';
 import { ProblemError } from '../problem.js';
 
 /**
@@ -49,6 +50,18 @@ export const webhookRoutes: FastifyPluginAsync = async (app) => {
             // A duplicate that lost the race with the first delivery: already handled.
             if (!(error instanceof WorkflowUpdateFailedError)) throw error;
           }
+        }
+      }
+      if (event.type === 'refund.updated' && event.refund.status !== 'pending') {
+        const refund = await findRefundByGatewayId(db, event.refund.id);
+        // The workflow records the gateway's refund id right after the call; until then, let the
+        // gateway retry the delivery.
+        if (!refund) throw new ProblemError(503, 'refund_not_ready', 'refund not known yet; retry');
+        if (refund.status === 'pending' || refund.status === 'requires_attention') {
+          await temporal.workflow.getHandle(refund.workflowId).signal(refundSettledSignal, {
+            status: event.refund.status,
+            failureMessage: event.refund.failureMessage,
+          });
         }
       }
       return reply.status(200).send({ received: true });

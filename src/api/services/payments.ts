@@ -200,7 +200,7 @@ function isClosedWorkflow(error: unknown): boolean {
   return /WorkflowNotFound|workflow execution already completed|not found/i.test(text);
 }
 
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+export async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<undefined>((resolve) => {
     timer = setTimeout(() => resolve(undefined), ms);

@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { Config } from '../../config.js';
+import type { Executor } from '../../db/client.js';
+import { findPayment } from '../../db/payments.js';
+import { findRefund } from '../../db/refunds.js';
+import { refundWorkflowId } from '../../domain/ids.js';
+import type { RefundView } from '../../domain/refund.js';
+import { refundStatusQuery, TASK_QUEUE, type RefundOutcome } from '../../workflows/contract.js';
+import { refundWorkflow } from '../../workflows/refund.js';
+import { sha256 } from '../hash.js';
+import { ProblemError } from '../problem.js';
+import { withTimeout } from './payments.js';
+
+export class RefundService {
+  constructor(
+    private readonly db: Executor,
+    private readonly temporal: Client,
+    private readonly config: Pick<Config, 'syncWaitMs' | 'refundPendingWindowMs'>,
+  ) {}
+
+  /**
+   * Starts `refund:{tenant}:{payment}:{key}` and waits a short while for its outcome. The key is
+   * the request's Idempotency-Key when there is one, so a retried request joins the same refund.
+   */
+  async create(
+    tenantId: string,
+    paymentId: string,
+    body: { amount?: number | undefined; reason?: string | undefined },
+    options: { key?: string | undefined; wait: boolean },
+  ): Promise<{ refund: RefundView; pending: boolean }> {
+    const payment = await findPayment(this.db, tenantId, paymentId);
+    if (!payment) throw new ProblemError(404, 'payment_not_found', `no payment ${paymentId}`);
+    if (payment.status === 'refunded') {
+      throw new ProblemError(422, 'amount_exceeds_refundable', 'the payment is already fully refunded');
+    }
+    if (payment.status !== 'succeeded' && payment.status !== 'partially_refunded') {
+      throw new ProblemError(409, 'payment_not_captured', `a ${payment.status} payment cannot be refunded`);
+    }
+    const workflowId = refundWorkflowId(tenantId, paymentId, options.key ?? randomUUID());
+    const refundId = `re_${sha256(workflowId).slice(0, 24)}`;
+    let handle;
+    try {
+      handle = await this.temporal.workflow.start(refundWorkflow, {
+        workflowId,
+        taskQueue: TASK_QUEUE,
+        args: [
+          { refundId, tenantId, paymentId, ...body, pendingWindowMs: this.config.refundPendingWindowMs },
+        ],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      });
+    } catch (error) {
+      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+      handle = this.temporal.workflow.getHandle<typeof refundWorkflow>(workflowId);
+    }
+    const result = handle.result();
+    const outcome: RefundOutcome | undefined = options.wait
+      ? await withTimeout(result, this.config.syncWaitMs)
+      : undefined;
+    if (outcome) return this.settled(outcome);
+    // Answer 202 with the refund as soon as its amount is claimed (one database statement in).
+    for (let waited = 0; waited < this.config.syncWaitMs; waited += 50) {
+      const stored =
+        (await findRefund(this.db, tenantId, refundId)) ?? (await handle.query(refundStatusQuery));
+      if (stored) return { refund: stored, pending: true };
+      const done = await withTimeout(result, 50);
+      if (done) return this.settled(done);
+    }
+    return this.settled(await result);
+  }
+
+  private settled(outcome: RefundOutcome): { refund: RefundView; pending: boolean } {
+    if (outcome.outcome === 'rejected') {
+      throw new ProblemError(
+        outcome.code === 'payment_not_captured' ? 409 : 422,
+        outcome.code,
+        outcome.message,
+      );
+    }
+    return { refund: outcome.refund, pending: false };
+  }
+
+  async get(tenantId: string, id: string): Promise<RefundView> {
+    const refund = await findRefund(this.db, tenantId, id);
+    if (!refund) throw new ProblemError(404, 'refund_not_found', `no refund ${id}`);
+    return refund;
+  }
+}

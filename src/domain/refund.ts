@@ -1,0 +1,47 @@
+import type { Currency } from './money.js';
+
+export const REFUND_STATUSES = ['pending', 'requires_attention', 'succeeded', 'failed'] as const;
+export type RefundStatus = (typeof REFUND_STATUSES)[number];
+
+export const REFUND_FAILURE_CODES = [
+  'amount_exceeds_refundable',
+  'payment_not_captured',
+  'refund_failed',
+  'processing_error',
+] as const;
+export type RefundFailureCode = (typeof REFUND_FAILURE_CODES)[number];
+
+export interface RefundView {
+  id: string;
+  tenantId: string;
+  paymentId: string;
+  workflowId: string;
+  amount: number;
+  /** How the amount is split: a wallet gets its part back in the ledger, a card through the gateway. */
+  amountToWallet: number;
+  amountToCard: number;
+  currency: Currency;
+  reason?: string | undefined;
+  status: RefundStatus;
+  failureCode?: RefundFailureCode | undefined;
+  failureMessage?: string | undefined;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/**
+ * Splits a refund between the payment's sources: the wallet part first (what was captured from
+ * the wallet and not yet refunded), the card for the rest. Mirrors the capture, which also
+ * takes the wallet first.
+ */
+export function allocateRefund(
+  amount: number,
+  captured: { wallet: number; card: number },
+  reserved: { wallet: number; card: number },
+): { toWallet: number; toCard: number } | undefined {
+  const walletRoom = Math.max(0, captured.wallet - reserved.wallet);
+  const cardRoom = Math.max(0, captured.card - reserved.card);
+  if (!Number.isSafeInteger(amount) || amount <= 0 || amount > walletRoom + cardRoom) return undefined;
+  const toWallet = Math.min(amount, walletRoom);
+  return { toWallet, toCard: amount - toWallet };
+}

@@ -1,0 +1,110 @@
+import { randomUUID } from 'node:crypto';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { testingExecutable } from '../../src/infra/temporal-binaries.js';
+import { bundleWorkflows } from '../../src/worker/bundle.js';
+import {
+  refundSettledSignal,
+  refundStatusQuery,
+  type RefundWorkflowInput,
+} from '../../src/workflows/contract.js';
+import { refundWorkflow } from '../../src/workflows/refund.js';
+import { fakeActivities } from '../support/fake-activities.js';
+
+let env: TestWorkflowEnvironment;
+let workflowBundle: { code: string };
+const DAY = 24 * 60 * 60 * 1000;
+
+beforeAll(async () => {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: testingExecutable(inject('testServerPath')) },
+  });
+  workflowBundle = await bundleWorkflows();
+});
+afterAll(async () => {
+  await env?.teardown();
+});
+
+async function runRefund(
+  fakes: ReturnType<typeof fakeActivities>,
+  input: Partial<RefundWorkflowInput>,
+  drive?: (
+    handle: Awaited<ReturnType<typeof env.client.workflow.start<typeof refundWorkflow>>>,
+  ) => Promise<void>,
+) {
+  const taskQueue = `test-${randomUUID()}`;
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle,
+    activities: fakes.activities,
+  });
+  return worker.runUntil(async () => {
+    const handle = await env.client.workflow.start(refundWorkflow, {
+      taskQueue,
+      workflowId: `refund:default:pay_1:${randomUUID()}`,
+      args: [
+        { refundId: 're_1', tenantId: 'default', paymentId: 'pay_1', pendingWindowMs: 3 * DAY, ...input },
+      ],
+    });
+    if (drive) await drive(handle);
+    return handle.result();
+  });
+}
+
+describe('RefundWorkflow (time-skipping server, fake activities)', () => {
+  it('refunds the wallet part in the ledger and the card part at the gateway, card first', async () => {
+    const fakes = fakeActivities({ captured: { wallet: 300, card: 700 } });
+    const outcome = await runRefund(fakes, { amount: 500 });
+    expect(outcome).toMatchObject({
+      outcome: 'processed',
+      refund: { status: 'succeeded', amountToWallet: 300, amountToCard: 200 },
+    });
+    expect(fakes.calls).toEqual([
+      'reserveRefund:500',
+      'refundCard:200',
+      'systemTransfer:merchant_revenue->gateway_clearing:200',
+      'creditWallet:300',
+      'settleRefund:succeeded:refund.succeeded,wallet.updated',
+    ]);
+  });
+
+  it('rejects more than the captured amount without touching the gateway', async () => {
+    const fakes = fakeActivities({ captured: { wallet: 0, card: 1000 } });
+    expect(await runRefund(fakes, { amount: 1001 })).toMatchObject({
+      outcome: 'rejected',
+      code: 'amount_exceeds_refundable',
+    });
+    expect(fakes.calls).toEqual(['reserveRefund:1001']);
+  });
+
+  it('flags a refund pending past its window as requires_attention, then finishes it on the webhook', async () => {
+    const fakes = fakeActivities({ refundStatus: 'pending' });
+    const outcome = await runRefund(fakes, { amount: 400 }, async (handle) => {
+      await env.sleep(3 * DAY + 60_000); // skips server time past the pending window
+      await expect.poll(() => fakes.settled.includes('requires_attention'), { timeout: 20_000 }).toBe(true);
+      expect((await handle.query(refundStatusQuery))?.status).toBe('requires_attention');
+      await handle.signal(refundSettledSignal, { status: 'succeeded' });
+    });
+    expect(outcome).toMatchObject({ outcome: 'processed', refund: { status: 'succeeded' } });
+    expect(fakes.calls).toContain('markRefundPending:re_1');
+    expect(fakes.settled).toEqual(['requires_attention', 'succeeded']);
+  });
+
+  it('fails with processing_error once the gateway retry budget is spent, crediting nothing', async () => {
+    const fakes = fakeActivities();
+    const outcome = await runRefund(fakes, { amount: 400, reason: 'gateway down' });
+    expect(outcome).toMatchObject({
+      outcome: 'processed',
+      refund: { status: 'failed', failureCode: 'processing_error' },
+    });
+    expect(fakes.attempts.refundCard).toBe(8);
+    expect(fakes.calls.filter((c) => c.startsWith('systemTransfer') || c.startsWith('creditWallet'))).toEqual(
+      [],
+    );
+    expect(fakes.settled).toEqual(['failed']);
+  });
+});
