@@ -16,8 +16,13 @@ const app = await buildApp({ config, db: database.db, temporal });
 const url = await app.listen({ port: config.port, host: config.host });
 console.log(`api listening on ${url}`);
 
+// Under `npm run dev` a Ctrl-C reaches this process twice (terminal SIGINT, then the dev
+// script's SIGTERM): shut down once.
+let closing = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
+  process.on(signal, () => {
+    if (closing) return;
+    closing = true;
     void app
       .close()
       .then(() => connection.close())

@@ -90,14 +90,14 @@ export const listPaymentsQuery = z.strictObject({
   cursor: z.string().max(500).optional(),
 });
 
-export const capturePaymentBody = z.strictObject({ amount: amount.optional() }).default({});
+export const capturePaymentBody = z.strictObject({ amount: amount.optional() }).nullish();
 
 export const createRefundBody = z
   .strictObject({
     amount: amount.optional().describe('Minor units to refund; omitted: everything still refundable'),
     reason: z.string().min(1).max(500).optional(),
   })
-  .default({});
+  .nullish();
 
 export const refund = z
   .object({

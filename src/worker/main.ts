@@ -22,7 +22,15 @@ const worker = await createPaysagaWorker({
   gateway: new SandboxGateway({ baseUrl: config.gatewayUrl, webhookSecret: config.webhookSecret }),
 });
 console.log(`worker polling task queue on ${config.temporalAddress ?? '127.0.0.1:7233'}`);
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => worker.shutdown());
+// A Ctrl-C under `npm run dev` arrives twice (terminal SIGINT, dev script SIGTERM): shut down once.
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    worker.shutdown();
+  });
+}
 await worker.run();
 await connection.close();
 await database.close();

@@ -26,7 +26,8 @@ export const authPlugin = fp(
     app.decorateRequest('isAdmin', false);
     app.addHook('onRequest', async (request: FastifyRequest) => {
       const config = request.routeOptions.config;
-      if (config.public || !request.routeOptions.url) return;
+      // Swagger UI and the OpenAPI document are public so a browser can open /docs.
+      if (config.public || !request.routeOptions.url || request.routeOptions.url.startsWith('/docs')) return;
       const header = request.headers.authorization;
       const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
       if (!match)

@@ -92,7 +92,9 @@ export const paymentRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request, reply) =>
       idempotent(db, config.idempotencyTtlHours, request, reply, async () => ({
         status: 200,
-        body: publicPayment(await payments.capture(request.tenantId, request.params.id, request.body.amount)),
+        body: publicPayment(
+          await payments.capture(request.tenantId, request.params.id, request.body?.amount),
+        ),
       })),
   );
 

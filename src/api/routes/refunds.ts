@@ -26,7 +26,7 @@ export const refundRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request, reply) =>
       idempotent(db, config.idempotencyTtlHours, request, reply, async () => {
         const key = request.headers['idempotency-key'];
-        const result = await refunds.create(request.tenantId, request.params.id, request.body, {
+        const result = await refunds.create(request.tenantId, request.params.id, request.body ?? {}, {
           key: typeof key === 'string' ? key : undefined,
           wait: !/respond-async/i.test(String(request.headers.prefer ?? '')),
         });
