@@ -2,6 +2,7 @@ import { z } from 'zod';
 import {
   DEFAULT_REFUND_PENDING_WINDOW_MS,
   DEFAULT_TIMEOUTS,
+  TASK_QUEUE,
   type PaymentTimeouts,
 } from './workflows/contract.js';
 
@@ -15,6 +16,8 @@ const env = z.object({
   DATABASE_URL: z.string().optional(),
   TEMPORAL_ADDRESS: z.string().optional(),
   TEMPORAL_NAMESPACE: z.string().default('default'),
+  /** The worker's task queue; the API always starts workflows on the default one. */
+  TASK_QUEUE: z.string().min(1).default(TASK_QUEUE),
   /** `key:tenant` pairs, comma separated. */
   API_KEYS: z.string().default(`${DEV_API_KEY}:default`),
   ADMIN_API_KEYS: z.string().default(DEV_ADMIN_KEY),
@@ -36,6 +39,7 @@ export interface Config {
   databaseUrl: string | undefined;
   temporalAddress: string | undefined;
   temporalNamespace: string;
+  taskQueue: string;
   apiKeys: Map<string, string>;
   adminKeys: Set<string>;
   gatewayUrl: string;
@@ -64,6 +68,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: e.DATABASE_URL,
     temporalAddress: e.TEMPORAL_ADDRESS,
     temporalNamespace: e.TEMPORAL_NAMESPACE,
+    taskQueue: e.TASK_QUEUE,
     apiKeys,
     adminKeys: new Set(
       e.ADMIN_API_KEYS.split(',')

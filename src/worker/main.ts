@@ -18,6 +18,7 @@ const connection = await NativeConnection.connect({ address: config.temporalAddr
 const worker = await createPaysagaWorker({
   connection,
   namespace: config.temporalNamespace,
+  taskQueue: config.taskQueue,
   db: database.db,
   gateway: new SandboxGateway({ baseUrl: config.gatewayUrl, webhookSecret: config.webhookSecret }),
 });
