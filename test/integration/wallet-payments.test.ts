@@ -114,4 +114,38 @@ describe('wallet payments through the API, Temporal and PostgreSQL', () => {
       .poll(async () => (await api('GET', `/v1/payments/${res.body.id}`)).body.status)
       .toBe('succeeded');
   });
+
+  it('lists wallet transactions newest first, page by page with a cursor', async () => {
+    const customer = uid('cus');
+    for (const amount of [100, 200, 300]) await topUp(customer, amount);
+    await api('POST', '/v1/payments', {
+      orderId: uid('ord'),
+      customerId: customer,
+      amount: 50,
+      currency: 'USD',
+      method: { type: 'wallet' },
+    });
+    const first = await api('GET', `/v1/wallets/${customer}/transactions?limit=2`);
+    expect(first.status).toBe(200);
+    expect(first.body.data).toHaveLength(2);
+    expect(first.body.nextCursor).toEqual(expect.any(String));
+    const second = await api(
+      'GET',
+      `/v1/wallets/${customer}/transactions?limit=2&cursor=${first.body.nextCursor}`,
+    );
+    const third = await api(
+      'GET',
+      `/v1/wallets/${customer}/transactions?limit=2&cursor=${second.body.nextCursor}`,
+    );
+    const all = [...first.body.data, ...second.body.data, ...third.body.data];
+    // hold (pending, then settled), post, and three top-ups: five transfers touch the wallet
+    expect(all.map((t: any) => `${t.kind}:${t.direction}:${t.amount}`)).toEqual([
+      'post:debit:50',
+      'pending:debit:50',
+      'single:credit:300',
+      'single:credit:200',
+      'single:credit:100',
+    ]);
+    expect(third.body.nextCursor).toBeNull();
+  });
 });
