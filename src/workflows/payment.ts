@@ -4,20 +4,18 @@ import {
   allHandlersFinished,
   condition,
   log,
-  proxyActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
-import { ErrorType, NON_RETRYABLE_ERROR_TYPES } from '../domain/errors.js';
+import { gateway, store } from './activities.js';
+import { ErrorType } from '../domain/errors.js';
 import { gatewayIdempotencyKey, transferId } from '../domain/ids.js';
 import {
   isSettled,
   isTerminal,
   paymentReference,
   type FailureCode,
-  type PaymentStatus,
   type PaymentView,
 } from '../domain/payment.js';
 import type { Authorization } from '../gateway/port.js';
@@ -31,31 +29,6 @@ import {
   statusQuery,
   type PaymentWorkflowInput,
 } from './contract.js';
-
-// The ledger and the database must eventually succeed: retry them without a budget.
-const store = proxyActivities<Activities>({
-  startToCloseTimeout: '10s',
-  retry: {
-    initialInterval: '100ms',
-    maximumInterval: '10s',
-    nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
-  },
-});
-
-/** The gateway gets a retry budget; once spent, the payment fails with `processing_error`. */
-export const GATEWAY_RETRY_BUDGET = {
-  maximumAttempts: 8,
-  initialInterval: '500ms',
-  maximumInterval: '20s',
-} as const;
-const gateway = proxyActivities<Activities>({
-  startToCloseTimeout: '15s',
-  retry: {
-    ...GATEWAY_RETRY_BUDGET,
-    backoffCoefficient: 2,
-    nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
-  },
-});
 
 class Declined extends Error {
   constructor(
@@ -184,15 +157,21 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
     actionCompleted = true;
   });
 
+  /**
+   * A status change is persisted (with its event) before it becomes visible to queries and
+   * updates, so a caller who got `succeeded` back can read it from the API at once. Other
+   * changes (amounts, card details) ride along with the next status change.
+   */
   async function update(patch: Partial<PaymentView>, eventType?: string): Promise<void> {
-    const status: PaymentStatus = patch.status ?? view.status;
+    if (!patch.status && !eventType) {
+      view = { ...view, ...patch };
+      return;
+    }
     const next = { ...view, ...patch, version: view.version + 1, updatedAt: new Date().toISOString() };
-    // Persist before the new state becomes visible to queries and updates: a caller who got
-    // `succeeded` back can read it from the API at once.
     await store.recordPayment({ view: next, eventType });
     view = next;
     if (patch.status && indexed)
-      upsertSearchAttributes([{ key: SearchAttributes.PaymentStatus, value: status }]);
+      upsertSearchAttributes([{ key: SearchAttributes.PaymentStatus, value: next.status }]);
   }
 
   async function compensate(): Promise<void> {
@@ -355,11 +334,13 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
 /** Business declines end the payment; anything else that reaches here has spent its retries. */
 function classify(error: unknown): { code: FailureCode; message: string } {
   if (error instanceof Declined) return { code: error.code, message: error.message };
-  if (error instanceof ActivityFailure && error.cause instanceof ApplicationFailure) {
-    if (error.cause.type === ErrorType.InsufficientFunds)
-      return { code: 'insufficient_funds', message: 'insufficient wallet balance' };
+  // A local activity's failure arrives as its ApplicationFailure, a regular one wrapped in ActivityFailure.
+  const cause = error instanceof ActivityFailure ? error.cause : error;
+  if (cause instanceof ApplicationFailure && cause.type === ErrorType.InsufficientFunds) {
+    return { code: 'insufficient_funds', message: 'insufficient wallet balance' };
   }
-  if (error instanceof ActivityFailure)
+  if (error instanceof ActivityFailure || (cause instanceof ApplicationFailure && cause.nonRetryable)) {
     return { code: 'processing_error', message: 'the payment could not be processed' };
+  }
   throw error;
 }

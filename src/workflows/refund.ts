@@ -2,12 +2,11 @@ import {
   ActivityFailure,
   ApplicationFailure,
   condition,
-  proxyActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
-import { ErrorType, NON_RETRYABLE_ERROR_TYPES } from '../domain/errors.js';
+import { gateway, store } from './activities.js';
+import { ErrorType } from '../domain/errors.js';
 import { cloudEvent, type CloudEvent } from '../domain/events.js';
 import { gatewayIdempotencyKey, transferId } from '../domain/ids.js';
 import type { RefundFailureCode, RefundView } from '../domain/refund.js';
@@ -18,24 +17,6 @@ import {
   type RefundSettlement,
   type RefundWorkflowInput,
 } from './contract.js';
-import { GATEWAY_RETRY_BUDGET } from './payment.js';
-
-const store = proxyActivities<Activities>({
-  startToCloseTimeout: '10s',
-  retry: {
-    initialInterval: '100ms',
-    maximumInterval: '10s',
-    nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
-  },
-});
-const gateway = proxyActivities<Activities>({
-  startToCloseTimeout: '15s',
-  retry: {
-    ...GATEWAY_RETRY_BUDGET,
-    backoffCoefficient: 2,
-    nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
-  },
-});
 
 /**
  * One refund. The amount is claimed first (a conditional UPDATE that cannot over-refund), then

@@ -1,28 +1,9 @@
-import { ActivityFailure, log, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
-import { NON_RETRYABLE_ERROR_TYPES } from '../domain/errors.js';
+import { ActivityFailure, log, workflowInfo } from '@temporalio/workflow';
+import { gateway, store } from './activities.js';
 import { cloudEvent } from '../domain/events.js';
 import { gatewayIdempotencyKey, transferId } from '../domain/ids.js';
 import type { FailureCode } from '../domain/payment.js';
 import type { TopUpResult, TopUpWorkflowInput } from './contract.js';
-import { GATEWAY_RETRY_BUDGET } from './payment.js';
-
-const store = proxyActivities<Activities>({
-  startToCloseTimeout: '10s',
-  retry: {
-    initialInterval: '100ms',
-    maximumInterval: '10s',
-    nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
-  },
-});
-const gateway = proxyActivities<Activities>({
-  startToCloseTimeout: '15s',
-  retry: {
-    ...GATEWAY_RETRY_BUDGET,
-    backoffCoefficient: 2,
-    nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
-  },
-});
 
 /**
  * A wallet top-up by card: charge the card (a sale), then credit the wallet. If the credit

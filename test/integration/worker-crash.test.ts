@@ -83,17 +83,19 @@ describe('a worker killed mid-payment loses nothing and charges nothing twice', 
         }),
       ),
     );
-    // Let some payments get halfway, then kill the worker without a chance to clean up.
-    await new Promise((r) => setTimeout(r, 400));
+    // Kill the worker once some payments are under way, without a chance to clean up.
+    const held = () =>
+      count(
+        db,
+        "SELECT 1 FROM ledger_transfers t JOIN ledger_accounts a ON a.id = t.debit_account_id WHERE a.customer_id = $1 AND t.kind = 'pending'",
+        [customerId],
+      );
+    await expect.poll(held, { timeout: 30_000, interval: 20 }).toBeGreaterThanOrEqual(1);
     first.kill('SIGKILL');
+    const heldBeforeCrash = await held();
     const finishedBeforeCrash = await count(
       db,
       "SELECT 1 FROM payments WHERE customer_id = $1 AND status = 'succeeded'",
-      [customerId],
-    );
-    const heldBeforeCrash = await count(
-      db,
-      "SELECT 1 FROM ledger_transfers t JOIN ledger_accounts a ON a.id = t.debit_account_id WHERE a.customer_id = $1 AND t.kind = 'pending'",
       [customerId],
     );
     await startWorker();

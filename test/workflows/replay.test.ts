@@ -20,15 +20,21 @@ describe('replay', () => {
     const history = historyFromJSON(
       JSON.parse(readFileSync('test/fixtures/payment-wallet-history.json', 'utf8')),
     );
-    expect(history.events?.length).toBeGreaterThan(10);
+    expect(history.events?.length).toBeGreaterThan(5);
     await Worker.runReplayHistory({ workflowBundle }, history, 'payment:default:fixture');
   });
 
   it('detects a history that does not match the code', async () => {
     const json = JSON.parse(readFileSync('test/fixtures/payment-wallet-history.json', 'utf8'));
-    // Rename the first activity the workflow scheduled: the replayed code asks for another one.
-    const scheduled = json.events.find((e: any) => e.activityTaskScheduledEventAttributes);
-    scheduled.activityTaskScheduledEventAttributes.activityType.name = 'somethingElse';
+    // Rename the first local activity the workflow ran: the replayed code asks for another one.
+    const marker = json.events.find(
+      (e: any) => e.markerRecordedEventAttributes,
+    ).markerRecordedEventAttributes;
+    const payload = marker.details.data.payloads[0];
+    const data = JSON.parse(Buffer.from(payload.data, 'base64').toString());
+    expect(data.activity_type).toBe('recordPayment');
+    data.activity_type = 'somethingElse';
+    payload.data = Buffer.from(JSON.stringify(data)).toString('base64');
     await expect(
       Worker.runReplayHistory({ workflowBundle }, historyFromJSON(json), 'payment:default:tampered'),
     ).rejects.toThrow();
