@@ -81,6 +81,31 @@ export function createLedgerActivities(db: Executor) {
     }
   }
 
+  /** A single posted transfer between two accounts, created on first use. */
+  async function post(
+    from: AccountSpec,
+    to: AccountSpec,
+    input: {
+      transferId: string;
+      tenantId: string;
+      amount: number;
+      currency: Currency;
+      description?: string | undefined;
+    },
+  ) {
+    await ensure([from, to]);
+    await transfer({
+      kind: 'single',
+      id: input.transferId,
+      tenantId: input.tenantId,
+      debitAccountId: from.id,
+      creditAccountId: to.id,
+      amount: input.amount,
+      currency: input.currency,
+      description: input.description,
+    });
+  }
+
   return {
     /** Reserves wallet funds for a payment (pending transfer to merchant revenue). */
     async holdWallet(input: WalletHoldInput): Promise<{ held: number }> {
@@ -123,34 +148,14 @@ export function createLedgerActivities(db: Executor) {
     async creditWallet(input: WalletCreditInput): Promise<void> {
       const from = system(input.tenantId, input.from, input.currency);
       const to = wallet(input.tenantId, input.customerId, input.currency);
-      await ensure([from, to]);
-      await transfer({
-        kind: 'single',
-        id: input.transferId,
-        tenantId: input.tenantId,
-        debitAccountId: from.id,
-        creditAccountId: to.id,
-        amount: input.amount,
-        currency: input.currency,
-        description: input.description ?? 'wallet credit',
-      });
+      await post(from, to, { ...input, description: input.description ?? 'wallet credit' });
     },
 
     /** Money between two system accounts, e.g. a captured card charge into merchant revenue. */
     async systemTransfer(input: SystemTransferInput): Promise<void> {
       const from = system(input.tenantId, input.from, input.currency);
       const to = system(input.tenantId, input.to, input.currency);
-      await ensure([from, to]);
-      await transfer({
-        kind: 'single',
-        id: input.transferId,
-        tenantId: input.tenantId,
-        debitAccountId: from.id,
-        creditAccountId: to.id,
-        amount: input.amount,
-        currency: input.currency,
-        description: input.description,
-      });
+      await post(from, to, input);
     },
   };
 }

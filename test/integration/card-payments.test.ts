@@ -198,4 +198,36 @@ describe('card payments through the sandbox gateway', () => {
     expect(res.body.status).toBe('succeeded');
     expect(await chargesFor(res.body.id)).toMatchObject({ authorizations: 1, capturedAmount: 4200 });
   });
+
+  // Refund faults live here too: the sandbox's fault switches are global, so every test that
+  // flips them runs in this one file, one after another.
+  const refund = (
+    paymentId: string,
+    body: Record<string, unknown> = {},
+    headers: Record<string, string> = {},
+  ) => api('POST', `/v1/payments/${paymentId}/refunds`, body, { headers });
+  const cardPayment = async (amount: number) =>
+    (await api('POST', '/v1/payments', card('tok_test_4242', { amount }))).body;
+  const payment = async (id: string) => (await api('GET', `/v1/payments/${id}`)).body;
+
+  it('answers 202 for a refund the gateway is still processing and settles it by webhook', async () => {
+    await setFaults({ refundMode: 'pending', pendingRefundDelayMs: 300 });
+    const paid = await cardPayment(1000);
+    const res = await refund(paid.id, { amount: 600 }, { prefer: 'respond-async' });
+    expect(res.status).toBe(202);
+    expect(res.body.status).toBe('pending');
+    await expect
+      .poll(async () => (await api('GET', `/v1/refunds/${res.body.id}`)).body.status, { timeout: 15_000 })
+      .toBe('succeeded');
+    expect(await payment(paid.id)).toMatchObject({ status: 'partially_refunded', amountRefunded: 600 });
+  });
+
+  it('fails a refund the gateway refuses and releases the amount', async () => {
+    await setFaults({ refundMode: 'fail' });
+    const paid = await cardPayment(1000);
+    const res = await refund(paid.id, { amount: 600 });
+    expect(res.body).toMatchObject({ status: 'failed', failureCode: 'refund_failed' });
+    await resetFaults();
+    expect((await refund(paid.id)).body).toMatchObject({ status: 'succeeded', amount: 1000 });
+  });
 });

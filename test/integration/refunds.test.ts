@@ -1,13 +1,10 @@
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { count, testDatabase } from '../support/db.js';
-import { chargesFor, resetFaults, setFaults } from '../support/gateway.js';
+import { chargesFor } from '../support/gateway.js';
 import { api, expectLedgerClean, topUp, uid } from '../support/http.js';
 import { TENANT_KEYS } from '../support/tenants.js';
 
 const db = testDatabase();
-afterEach(async () => {
-  await resetFaults();
-});
 afterAll(async () => {
   await expectLedgerClean();
   await db.close();
@@ -175,26 +172,5 @@ describe('refunds', () => {
       [`refund:default:${paid.id}:%`],
     );
     expect(ledger.rows[0].total).toBe(acceptedSum);
-  });
-
-  it('answers 202 for a refund the gateway is still processing and settles it by webhook', async () => {
-    await setFaults({ refundMode: 'pending', pendingRefundDelayMs: 300 });
-    const paid = await cardPayment(1000);
-    const res = await refund(paid.id, { amount: 600 }, { prefer: 'respond-async' });
-    expect(res.status).toBe(202);
-    expect(res.body.status).toBe('pending');
-    await expect
-      .poll(async () => (await api('GET', `/v1/refunds/${res.body.id}`)).body.status, { timeout: 15_000 })
-      .toBe('succeeded');
-    expect(await payment(paid.id)).toMatchObject({ status: 'partially_refunded', amountRefunded: 600 });
-  });
-
-  it('fails a refund the gateway refuses and releases the amount', async () => {
-    await setFaults({ refundMode: 'fail' });
-    const paid = await cardPayment(1000);
-    const res = await refund(paid.id, { amount: 600 });
-    expect(res.body).toMatchObject({ status: 'failed', failureCode: 'refund_failed' });
-    await resetFaults();
-    expect((await refund(paid.id)).body).toMatchObject({ status: 'succeeded', amount: 1000 });
   });
 });

@@ -1,14 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { PaymentRequest } from '../../src/domain/payment.js';
 import { paymentWorkflowId } from '../../src/domain/ids.js';
-import { testingExecutable } from '../../src/infra/temporal-binaries.js';
-import { bundleWorkflows } from '../../src/worker/bundle.js';
 import {
   captureUpdate,
   completeActionUpdate,
@@ -17,20 +12,9 @@ import {
 } from '../../src/workflows/contract.js';
 import { paymentWorkflow } from '../../src/workflows/payment.js';
 import { fakeActivities } from '../support/fake-activities.js';
+import { timeSkippingSuite } from '../support/time-skipping.js';
 
-let env: TestWorkflowEnvironment;
-let workflowBundle: { code: string };
-
-beforeAll(async () => {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-  env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: testingExecutable(inject('testServerPath')) },
-  });
-  workflowBundle = await bundleWorkflows();
-});
-afterAll(async () => {
-  await env?.teardown();
-});
+const suite = timeSkippingSuite();
 
 function request(method: PaymentRequest['method'], overrides: Partial<PaymentRequest> = {}): PaymentRequest {
   return {
@@ -44,23 +28,16 @@ function request(method: PaymentRequest['method'], overrides: Partial<PaymentReq
   };
 }
 
+type PaymentHandle = Awaited<ReturnType<typeof suite.env.client.workflow.start<typeof paymentWorkflow>>>;
+
 /** Runs one payment workflow on a worker with fake activities; `drive` may interact while it runs. */
 async function runPayment(
   req: PaymentRequest,
   fakes: ReturnType<typeof fakeActivities>,
-  drive?: (
-    handle: Awaited<ReturnType<typeof env.client.workflow.start<typeof paymentWorkflow>>>,
-  ) => Promise<void>,
+  drive?: (handle: PaymentHandle) => Promise<void>,
 ) {
-  const taskQueue = `test-${randomUUID()}`;
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle,
-    activities: fakes.activities,
-  });
-  return worker.runUntil(async () => {
-    const handle = await env.client.workflow.start(paymentWorkflow, {
+  return suite.withWorker(fakes.activities, async (taskQueue) => {
+    const handle = await suite.env.client.workflow.start(paymentWorkflow, {
       taskQueue,
       workflowId: paymentWorkflowId('default', req.orderId),
       args: [
@@ -109,14 +86,14 @@ describe('PaymentWorkflow (time-skipping server, fake activities)', () => {
 
   it('voids an uncaptured authorization after the 7-day window', async () => {
     const fakes = fakeActivities();
-    const start = await env.currentTimeMs();
+    const start = await suite.env.currentTimeMs();
     const { result } = await runPayment(
       request({ type: 'card', token: 'tok_ok' }, { capture: 'manual' }),
       fakes,
     );
     expect(result).toMatchObject({ status: 'canceled', failureCode: 'expired', amountCaptured: 0 });
     expect(fakes.calls).toEqual(['authorizeCard:1000', 'voidCard']);
-    expect((await env.currentTimeMs()) - start).toBeGreaterThanOrEqual(
+    expect((await suite.env.currentTimeMs()) - start).toBeGreaterThanOrEqual(
       DEFAULT_TIMEOUTS.authorizationWindowMs,
     );
   });

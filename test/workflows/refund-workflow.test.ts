@@ -1,10 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
-import { testingExecutable } from '../../src/infra/temporal-binaries.js';
-import { bundleWorkflows } from '../../src/worker/bundle.js';
+import { describe, expect, it } from 'vitest';
 import {
   refundSettledSignal,
   refundStatusQuery,
@@ -12,38 +7,20 @@ import {
 } from '../../src/workflows/contract.js';
 import { refundWorkflow } from '../../src/workflows/refund.js';
 import { fakeActivities } from '../support/fake-activities.js';
+import { timeSkippingSuite } from '../support/time-skipping.js';
 
-let env: TestWorkflowEnvironment;
-let workflowBundle: { code: string };
+const suite = timeSkippingSuite();
 const DAY = 24 * 60 * 60 * 1000;
 
-beforeAll(async () => {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-  env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: testingExecutable(inject('testServerPath')) },
-  });
-  workflowBundle = await bundleWorkflows();
-});
-afterAll(async () => {
-  await env?.teardown();
-});
+type RefundHandle = Awaited<ReturnType<typeof suite.env.client.workflow.start<typeof refundWorkflow>>>;
 
 async function runRefund(
   fakes: ReturnType<typeof fakeActivities>,
   input: Partial<RefundWorkflowInput>,
-  drive?: (
-    handle: Awaited<ReturnType<typeof env.client.workflow.start<typeof refundWorkflow>>>,
-  ) => Promise<void>,
+  drive?: (handle: RefundHandle) => Promise<void>,
 ) {
-  const taskQueue = `test-${randomUUID()}`;
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle,
-    activities: fakes.activities,
-  });
-  return worker.runUntil(async () => {
-    const handle = await env.client.workflow.start(refundWorkflow, {
+  return suite.withWorker(fakes.activities, async (taskQueue) => {
+    const handle = await suite.env.client.workflow.start(refundWorkflow, {
       taskQueue,
       workflowId: `refund:default:pay_1:${randomUUID()}`,
       args: [
@@ -84,7 +61,7 @@ describe('RefundWorkflow (time-skipping server, fake activities)', () => {
   it('flags a refund pending past its window as requires_attention, then finishes it on the webhook', async () => {
     const fakes = fakeActivities({ refundStatus: 'pending' });
     const outcome = await runRefund(fakes, { amount: 400 }, async (handle) => {
-      await env.sleep(3 * DAY + 60_000); // skips server time past the pending window
+      await suite.env.sleep(3 * DAY + 60_000); // skips server time past the pending window
       await expect.poll(() => fakes.settled.includes('requires_attention'), { timeout: 20_000 }).toBe(true);
       expect((await handle.query(refundStatusQuery))?.status).toBe('requires_attention');
       await handle.signal(refundSettledSignal, { status: 'succeeded' });

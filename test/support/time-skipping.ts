@@ -1,0 +1,45 @@
+import { randomUUID } from 'node:crypto';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, inject } from 'vitest';
+import type { Activities } from '../../src/activities/index.js';
+import { testingExecutable } from '../../src/infra/temporal-binaries.js';
+import { bundleWorkflows } from '../../src/worker/bundle.js';
+
+export interface TimeSkippingSuite {
+  env: TestWorkflowEnvironment;
+  /** Runs `fn` while a worker with these activities polls a fresh task queue. */
+  withWorker<T>(activities: Activities, fn: (taskQueue: string) => Promise<T>): Promise<T>;
+}
+
+/**
+ * One time-skipping test server and one workflow bundle per test file: durable timers of days
+ * pass in milliseconds while the client waits for a result.
+ */
+export function timeSkippingSuite(): TimeSkippingSuite {
+  let workflowBundle: { code: string };
+  const suite = {
+    env: undefined as unknown as TestWorkflowEnvironment,
+    async withWorker<T>(activities: Activities, fn: (taskQueue: string) => Promise<T>): Promise<T> {
+      const taskQueue = `test-${randomUUID()}`;
+      const worker = await Worker.create({
+        connection: suite.env.nativeConnection,
+        taskQueue,
+        workflowBundle,
+        activities,
+      });
+      return worker.runUntil(fn(taskQueue));
+    },
+  };
+  beforeAll(async () => {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+    suite.env = await TestWorkflowEnvironment.createTimeSkipping({
+      server: { executable: testingExecutable(inject('testServerPath')) },
+    });
+    workflowBundle = await bundleWorkflows();
+  });
+  afterAll(async () => {
+    await suite.env?.teardown();
+  });
+  return suite;
+}
