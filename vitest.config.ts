@@ -5,7 +5,9 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // Temporal's native runtime and worker threads do not mix with vitest's thread pool.
     pool: 'forks',
-    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+    // Files run one after another: they share one stack, and the sandbox gateway's fault
+    // switches (5xx, timeouts, pending refunds) are global to it.
+    fileParallelism: false,
     globalSetup: ['test/setup/global-stack.ts'],
     testTimeout: 60_000,
     hookTimeout: 180_000,
