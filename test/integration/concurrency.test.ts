@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { count, testDatabase } from '../support/db.js';
 import { chargesFor } from '../support/gateway.js';
+import { canonicalJson, sha256 } from '../../src/api/hash.js';
 import { api, expectLedgerClean, topUp, uid } from '../support/http.js';
 
 const db = testDatabase();
@@ -102,5 +103,37 @@ describe('exactly once under concurrency', () => {
       ),
     ).toBe(false);
     expect((await api('POST', `/v1/payments/${res.body.id}/cancel`)).body.status).toBe('canceled');
+  });
+
+  it('lets a retry take over a key whose holder crashed (lease expired), and not before', async () => {
+    const body = {
+      orderId: uid('ord'),
+      customerId: uid('cus'),
+      amount: 300,
+      currency: 'USD',
+      method: { type: 'card', token: 'tok_test_4242' },
+    };
+    const key = uid('idem');
+    const hash = sha256(canonicalJson({ params: {}, body: { ...body, capture: 'automatic' } }));
+    // A request that claimed the key and died: its row stays in_flight.
+    await db.pool.query(
+      `INSERT INTO idempotency_keys (tenant_id, route, key, request_hash, state, locked_until, expires_at)
+       VALUES ('default', 'POST /v1/payments', $1, $2, 'in_flight', now() + interval '30 seconds', now() + interval '1 day')`,
+      [key, hash],
+    );
+    const early = await api('POST', '/v1/payments', body, { headers: { 'idempotency-key': key } });
+    expect(early.status).toBe(409);
+    expect(early.body.code).toBe('idempotency_key_in_flight');
+
+    await db.pool.query(
+      "UPDATE idempotency_keys SET locked_until = now() - interval '1 second' WHERE key = $1",
+      [key],
+    );
+    const retried = await api('POST', '/v1/payments', body, { headers: { 'idempotency-key': key } });
+    expect(retried.status).toBe(200);
+    expect(retried.body.status).toBe('succeeded');
+    expect(
+      (await db.pool.query('SELECT state FROM idempotency_keys WHERE key = $1', [key])).rows[0].state,
+    ).toBe('done');
   });
 });
