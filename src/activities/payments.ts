@@ -1,5 +1,5 @@
 import { cloudEvent, type CloudEvent } from '../domain/events.js';
-import type { PaymentView } from '../domain/payment.js';
+import { publicPayment, type PaymentView } from '../domain/payment.js';
 import type { Executor } from '../db/client.js';
 import { insertEvent, savePayment } from '../db/payments.js';
 
@@ -31,17 +31,4 @@ export function createPaymentActivities(db: Executor) {
       await insertEvent(db, event);
     },
   };
-}
-
-/** The payment as outsiders see it: no request hash, no internal ids. */
-export function publicPayment(view: PaymentView) {
-  const {
-    requestHash: _hash,
-    workflowId: _wf,
-    gatewayAuthorizationId: _auth,
-    version: _v,
-    tenantId: _t,
-    ...rest
-  } = view;
-  return rest;
 }

@@ -147,3 +147,16 @@ export function paymentReference(paymentId: string, createdAt: Date): string {
 export function refundableAmount(payment: Pick<PaymentView, 'amountCaptured' | 'amountRefunded'>): number {
   return Math.max(0, payment.amountCaptured - payment.amountRefunded);
 }
+
+/** The payment as outsiders see it: no request hash, no internal ids. */
+export function publicPayment(view: PaymentView) {
+  const {
+    requestHash: _hash,
+    workflowId: _wf,
+    gatewayAuthorizationId: _auth,
+    version: _v,
+    tenantId: _t,
+    ...rest
+  } = view;
+  return rest;
+}

@@ -45,3 +45,9 @@ export function allocateRefund(
   const toWallet = Math.min(amount, walletRoom);
   return { toWallet, toCard: amount - toWallet };
 }
+
+/** The refund as outsiders see it: no tenant, no workflow id. */
+export function publicRefund(refund: RefundView) {
+  const { tenantId: _t, workflowId: _w, ...rest } = refund;
+  return rest;
+}

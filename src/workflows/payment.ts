@@ -12,6 +12,7 @@ import { gateway, store } from './activities.js';
 import { ErrorType } from '../domain/errors.js';
 import { gatewayIdempotencyKey, transferId } from '../domain/ids.js';
 import {
+  canTransition,
   isSettled,
   isTerminal,
   paymentReference,
@@ -166,6 +167,10 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
     if (!patch.status && !eventType) {
       view = { ...view, ...patch };
       return;
+    }
+    if (patch.status && patch.status !== view.status && !canTransition(view.status, patch.status)) {
+      // A bug, not a business outcome: fail the workflow task (Temporal retries it) rather than record it.
+      throw new Error(`illegal payment transition ${view.status} -> ${patch.status}`);
     }
     const next = { ...view, ...patch, version: view.version + 1, updatedAt: new Date().toISOString() };
     await store.recordPayment({ view: next, eventType });

@@ -9,7 +9,7 @@ import { gateway, store } from './activities.js';
 import { ErrorType } from '../domain/errors.js';
 import { cloudEvent, type CloudEvent } from '../domain/events.js';
 import { gatewayIdempotencyKey, transferId } from '../domain/ids.js';
-import type { RefundFailureCode, RefundView } from '../domain/refund.js';
+import { publicRefund, type RefundFailureCode, type RefundView } from '../domain/refund.js';
 import {
   refundSettledSignal,
   refundStatusQuery,
@@ -161,9 +161,4 @@ export async function refundWorkflow(input: RefundWorkflowInput): Promise<Refund
     });
   }
   return finish('succeeded');
-}
-
-export function publicRefund(refund: RefundView) {
-  const { tenantId: _t, workflowId: _w, ...rest } = refund;
-  return rest;
 }

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTransfer, ensureAccounts, findTransfer, LedgerError } from '../../src/db/ledger.js';
-import { getWalletBalances, verifyLedger } from '../../src/db/wallets.js';
+import { verifyLedger } from '../../src/db/ledger-verify.js';
+import { getWalletBalances } from '../../src/db/wallets.js';
 import { testDatabase } from '../support/db.js';
 
 const handle = testDatabase();

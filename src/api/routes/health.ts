@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { verifyLedger } from '../../db/wallets.js';
+import { verifyLedger } from '../../db/ledger-verify.js';
 import { ProblemError } from '../problem.js';
 
 export const healthRoutes: FastifyPluginAsyncZod = async (app) => {

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { listPayments } from '../../db/payments.js';
-import { publicPayment } from '../../activities/payments.js';
+import { publicPayment } from '../../domain/payment.js';
 import { idempotent } from '../idempotency.js';
 import { ProblemError } from '../problem.js';
 import {

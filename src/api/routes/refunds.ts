@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { listRefunds } from '../../db/refunds.js';
-import { publicRefund } from '../../workflows/refund.js';
+import { publicRefund } from '../../domain/refund.js';
 import { idempotent } from '../idempotency.js';
 import { createRefundBody, paymentIdParams, problem, refund } from '../schemas.js';
 

@@ -18,12 +18,14 @@ import {
   captureUpdate,
   SearchAttributes,
   settledUpdate,
+  statusQuery,
   TASK_QUEUE,
   type PaymentWorkflowInput,
 } from '../../workflows/contract.js';
 import { paymentWorkflow } from '../../workflows/payment.js';
 import { canonicalJson, sha256 } from '../hash.js';
 import { ProblemError } from '../problem.js';
+import { withTimeout } from '../with-timeout.js';
 
 export interface CreateOutcome {
   payment: PaymentView;
@@ -58,13 +60,14 @@ export class PaymentService {
   ): Promise<CreateOutcome> {
     await this.assertWalletCurrency(tenantId, request);
     const workflowId = paymentWorkflowId(tenantId, request.orderId);
+    const paymentId = paymentIdFor(tenantId, request.orderId);
     const input: PaymentWorkflowInput = {
-      paymentId: paymentIdFor(tenantId, request.orderId),
+      paymentId,
       tenantId,
       request,
       requestHash: requestHashOf(request),
       timeouts: this.config.timeouts,
-      returnUrl: `${this.config.publicUrl}/v1/payments/${paymentIdFor(tenantId, request.orderId)}`,
+      returnUrl: `${this.config.publicUrl}/v1/payments/${paymentId}`,
     };
     const start = new WithStartWorkflowOperation(paymentWorkflow, {
       workflowId,
@@ -152,7 +155,7 @@ export class PaymentService {
     const stored = await findPayment(this.db, tenantId, input.paymentId);
     if (stored) return stored;
     // Not persisted yet: the workflow's own state is the truth.
-    return this.temporal.workflow.getHandle(workflowId).query<PaymentView>('status');
+    return this.temporal.workflow.getHandle(workflowId).query(statusQuery);
   }
 
   /** A wallet in another currency is a clear 422, never a conversion. */
@@ -198,17 +201,4 @@ function translate(error: unknown): unknown {
 function isClosedWorkflow(error: unknown): boolean {
   const text = error instanceof Error ? `${error.name} ${error.message}` : '';
   return /WorkflowNotFound|workflow execution already completed|not found/i.test(text);
-}
-
-export async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ms);
-  });
-  promise.catch(() => undefined); // a late rejection after the timeout is not an unhandled one
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

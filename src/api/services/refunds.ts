@@ -10,7 +10,7 @@ import { refundStatusQuery, TASK_QUEUE, type RefundOutcome } from '../../workflo
 import { refundWorkflow } from '../../workflows/refund.js';
 import { sha256 } from '../hash.js';
 import { ProblemError } from '../problem.js';
-import { withTimeout } from './payments.js';
+import { withTimeout } from '../with-timeout.js';
 
 export class RefundService {
   constructor(
