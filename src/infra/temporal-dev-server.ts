@@ -46,6 +46,10 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
   if (!cli) return startThroughSdk(options, args);
 
   const child = spawn(cli, ['server', 'start-dev', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // However this process ends (an error, process.exit mid-shutdown), the server does not outlive it.
+  const killOnExit = () => child.kill('SIGTERM');
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.removeListener('exit', killOnExit));
   child.stdout?.on('data', (chunk: Buffer) => log(chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => log(chunk.toString()));
   const exited = new Promise<never>((_, reject) =>
