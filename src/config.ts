@@ -9,6 +9,8 @@ import {
 /** The documented development key; `npm run dev` and the tests accept it for tenant `default`. */
 export const DEV_API_KEY = 'sk_test_paysaga';
 export const DEV_ADMIN_KEY = 'sk_admin_paysaga';
+/** The development secret the sandbox gateway signs its webhooks with. */
+export const DEV_WEBHOOK_SECRET = 'whsec_dev_paysaga';
 
 const env = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -22,7 +24,7 @@ const env = z.object({
   API_KEYS: z.string().default(`${DEV_API_KEY}:default`),
   ADMIN_API_KEYS: z.string().default(DEV_ADMIN_KEY),
   GATEWAY_URL: z.string().default('http://127.0.0.1:4010'),
-  GATEWAY_WEBHOOK_SECRET: z.string().default('whsec_dev_paysaga'),
+  GATEWAY_WEBHOOK_SECRET: z.string().default(DEV_WEBHOOK_SECRET),
   PUBLIC_URL: z.string().optional(),
   /** How long POST /v1/payments waits for a settled status before answering 202. */
   SYNC_WAIT_MS: z.coerce.number().int().min(0).default(10_000),
@@ -49,6 +51,8 @@ export interface Config {
   timeouts: PaymentTimeouts;
   refundPendingWindowMs: number;
   idempotencyTtlHours: number;
+  /** Kept for `ttlHours`; a request holds its key for `leaseSeconds` before a retry may take it over. */
+  idempotency: { ttlHours: number; leaseSeconds: number };
   logLevel: string;
 }
 
@@ -82,6 +86,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     timeouts: { authorizationWindowMs: e.AUTHORIZATION_WINDOW_MS, actionWindowMs: e.ACTION_WINDOW_MS },
     refundPendingWindowMs: e.REFUND_PENDING_WINDOW_MS,
     idempotencyTtlHours: e.IDEMPOTENCY_TTL_HOURS,
+    // Longer than any request can run (the sync wait plus Temporal's deadlines), no longer.
+    idempotency: { ttlHours: e.IDEMPOTENCY_TTL_HOURS, leaseSeconds: Math.ceil(e.SYNC_WAIT_MS / 1000) + 10 },
     logLevel: e.LOG_LEVEL,
   };
 }

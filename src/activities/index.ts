@@ -3,6 +3,7 @@ import type { PaymentGateway } from '../gateway/port.js';
 import { createGatewayActivities } from './gateway.js';
 import { createLedgerActivities } from './ledger.js';
 import { createPaymentActivities } from './payments.js';
+import { refusingPermanentErrors } from './permanent.js';
 import { createRefundActivities } from './refunds.js';
 
 export interface ActivityDeps {
@@ -13,10 +14,10 @@ export interface ActivityDeps {
 /** All activities over injected ports; workflows import the type only. */
 export function createActivities(deps: ActivityDeps) {
   return {
-    ...createLedgerActivities(deps.db),
-    ...createPaymentActivities(deps.db),
+    ...refusingPermanentErrors(createLedgerActivities(deps.db)),
+    ...refusingPermanentErrors(createPaymentActivities(deps.db)),
     ...createGatewayActivities(deps.gateway),
-    ...createRefundActivities(deps.db),
+    ...refusingPermanentErrors(createRefundActivities(deps.db)),
   };
 }
 

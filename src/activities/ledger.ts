@@ -1,4 +1,5 @@
 import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailureCategory } from '@temporalio/common';
 import { systemAccountId, walletAccountId, type SystemAccount } from '../domain/accounts.js';
 import { ErrorType } from '../domain/errors.js';
 import type { Currency } from '../domain/money.js';
@@ -174,5 +175,7 @@ function toFailure(error: unknown): unknown {
     message: error.message,
     nonRetryable: true,
     details: [error.code],
+    // A refusal such as insufficient funds is an expected outcome: logged at DEBUG, not as a WARN stack.
+    category: ApplicationFailureCategory.BENIGN,
   });
 }

@@ -19,7 +19,7 @@ const MAX_KEY_LENGTH = 255;
  */
 export async function idempotent(
   db: Executor,
-  ttlHours: number,
+  { ttlHours, leaseSeconds }: { ttlHours: number; leaseSeconds: number },
   request: FastifyRequest,
   reply: FastifyReply,
   run: () => Promise<HandlerResult>,
@@ -39,7 +39,7 @@ export async function idempotent(
     key: header,
   };
   const hash = sha256(canonicalJson({ params: request.params, body: request.body ?? null }));
-  const claim = await claimIdempotencyKey(db, scope, hash, ttlHours);
+  const claim = await claimIdempotencyKey(db, scope, hash, ttlHours, leaseSeconds);
   switch (claim.kind) {
     case 'mismatch':
       throw new ProblemError(
@@ -67,15 +67,28 @@ export async function idempotent(
   try {
     result = await run();
   } catch (error) {
-    if (error instanceof ProblemError && error.status < 500) {
-      await completeIdempotencyKey(db, scope, error.status, error.toProblem());
-    } else {
-      await releaseIdempotencyKey(db, scope);
-    }
+    await settleKey(request, () =>
+      error instanceof ProblemError && error.status < 500
+        ? completeIdempotencyKey(db, scope, error.status, error.toProblem())
+        : releaseIdempotencyKey(db, scope),
+    );
     throw error;
   }
-  await completeIdempotencyKey(db, scope, result.status, result.body);
+  await settleKey(request, () => completeIdempotencyKey(db, scope, result.status, result.body));
   return send(reply, result);
+}
+
+/**
+ * The answer comes from the work, not from the bookkeeping after it: if the key cannot be
+ * recorded (PostgreSQL went away meanwhile), the caller still gets the real outcome. The key's
+ * lease then runs out and a retry with it re-asks the same workflow, which answers the same.
+ */
+async function settleKey(request: FastifyRequest, write: () => Promise<void>): Promise<void> {
+  try {
+    await write();
+  } catch (error) {
+    request.log.warn({ err: error }, 'could not record the Idempotency-Key outcome; its lease will expire');
+  }
 }
 
 function send(reply: FastifyReply, result: HandlerResult): FastifyReply {

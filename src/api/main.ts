@@ -1,7 +1,8 @@
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { loadConfig } from '../config.js';
 import { connectDatabase, migrateDatabase } from '../db/client.js';
 import { buildApp } from './app.js';
+import { connectTemporal } from './temporal-connection.js';
 
 /** The API process alone, against an existing Temporal and PostgreSQL (production shape). */
 const config = loadConfig();
@@ -9,8 +10,8 @@ if (!config.databaseUrl)
   throw new Error('DATABASE_URL is required (npm run dev starts an embedded PostgreSQL for you)');
 
 await migrateDatabase(config.databaseUrl);
-const database = connectDatabase(config.databaseUrl, { max: 20 });
-const connection = await Connection.connect({ address: config.temporalAddress ?? '127.0.0.1:7233' });
+const database = connectDatabase(config.databaseUrl, { max: 20, connectionTimeoutMillis: 2_000 });
+const connection = connectTemporal(config.temporalAddress ?? '127.0.0.1:7233');
 const temporal = new Client({ connection, namespace: config.temporalNamespace });
 const app = await buildApp({ config, db: database.db, temporal });
 const url = await app.listen({ port: config.port, host: config.host });

@@ -2,6 +2,10 @@ import { z } from 'zod';
 import { CURRENCIES, MAX_AMOUNT_MINOR } from '../domain/money.js';
 import { FAILURE_CODES, PAYMENT_STATUSES } from '../domain/payment.js';
 import { REFUND_FAILURE_CODES, REFUND_STATUSES } from '../domain/refund.js';
+import { isStorableText, STORABLE_TEXT_MESSAGE } from '../domain/text.js';
+
+/** Every free-text field: bounded, and only text PostgreSQL can store (see domain/text.ts). */
+export const text = (max: number) => z.string().max(max).refine(isStorableText, STORABLE_TEXT_MESSAGE);
 
 /** Ids callers choose (orders, customers): printable, no separators Paysaga uses in its own ids. */
 export const externalId = z
@@ -32,8 +36,10 @@ export const paymentMethod = z.discriminatedUnion('type', [
 ]);
 
 export const metadata = z
-  .record(z.string().min(1).max(40), z.string().max(500))
-  .refine((m) => Object.keys(m).length <= 20, 'at most 20 metadata keys');
+  .record(text(40).min(1), text(500))
+  .refine((m) => Object.keys(m).length <= 20, 'at most 20 metadata keys')
+  .meta({ maxProperties: 20 })
+  .describe('Up to 20 keys of 1 to 40 characters; values of at most 500 characters');
 
 export const createPaymentBody = z.strictObject({
   orderId: externalId,
@@ -42,7 +48,7 @@ export const createPaymentBody = z.strictObject({
   currency,
   method: paymentMethod,
   capture: z.enum(['automatic', 'manual']).default('automatic'),
-  description: z.string().max(1000).optional(),
+  description: text(1000).optional(),
   metadata: metadata.optional(),
 });
 export type CreatePaymentBody = z.infer<typeof createPaymentBody>;
@@ -95,7 +101,7 @@ export const capturePaymentBody = z.strictObject({ amount: amount.optional() }).
 export const createRefundBody = z
   .strictObject({
     amount: amount.optional().describe('Minor units to refund; omitted: everything still refundable'),
-    reason: z.string().min(1).max(500).optional(),
+    reason: text(500).min(1).optional(),
   })
   .nullish();
 

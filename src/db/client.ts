@@ -22,8 +22,16 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => {
   return n;
 });
 
-export function connectDatabase(url: string, options: { max?: number } = {}): DatabaseHandle {
-  const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10 });
+export function connectDatabase(
+  url: string,
+  options: { max?: number; connectionTimeoutMillis?: number } = {},
+): DatabaseHandle {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.max ?? 10,
+    // 0 (pg's default) waits forever for a connection when the server hangs.
+    connectionTimeoutMillis: options.connectionTimeoutMillis ?? 10_000,
+  });
   pool.on('error', (error) => console.error('postgres pool error', error));
   const db = drizzle(pool, { schema });
   return { db, pool, close: () => pool.end() };

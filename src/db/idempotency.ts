@@ -14,9 +14,6 @@ export type ClaimResult =
   | { kind: 'in_flight'; retryAfterSeconds: number }
   | { kind: 'replay'; status: number; body: unknown };
 
-/** How long a request may hold its key before another may take over (the holder crashed). */
-const LEASE_SECONDS = 60;
-
 /**
  * Claims a key for one request. The INSERT ... ON CONFLICT DO NOTHING decides the race between
  * concurrent requests with the same key: exactly one inserts the row and runs, the others see it.
@@ -26,6 +23,8 @@ export async function claimIdempotencyKey(
   scope: IdempotencyScope,
   requestHash: string,
   ttlHours: number,
+  /** How long a request may hold its key before another may take over (the holder crashed). */
+  leaseSeconds: number,
 ): Promise<ClaimResult> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const inserted = await db
@@ -34,7 +33,7 @@ export async function claimIdempotencyKey(
         ...scope,
         requestHash,
         state: 'in_flight',
-        lockedUntil: sql`now() + make_interval(secs => ${LEASE_SECONDS})`,
+        lockedUntil: sql`now() + make_interval(secs => ${leaseSeconds})`,
         expiresAt: sql`now() + make_interval(hours => ${ttlHours})`,
       })
       .onConflictDoNothing()
@@ -53,7 +52,7 @@ export async function claimIdempotencyKey(
     // The holder's lease ran out: it crashed. Take the key over, atomically.
     const taken = await db
       .update(idempotencyKeys)
-      .set({ lockedUntil: sql`now() + make_interval(secs => ${LEASE_SECONDS})` })
+      .set({ lockedUntil: sql`now() + make_interval(secs => ${leaseSeconds})` })
       .where(
         and(
           matches(scope),

@@ -10,6 +10,8 @@ export const ErrorType = {
   OrderAlreadyPaid: 'OrderAlreadyPaid',
   InvalidPaymentState: 'InvalidPaymentState',
   InvalidAmount: 'InvalidAmount',
+  /** PostgreSQL refused the data itself (see db/errors.ts): no retry can store it. */
+  PersistenceRejected: 'PersistenceRejected',
 } as const;
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
 
@@ -19,4 +21,5 @@ export const NON_RETRYABLE_ERROR_TYPES: ErrorType[] = [
   ErrorType.CurrencyMismatch,
   ErrorType.LedgerConflict,
   ErrorType.GatewayRequestError,
+  ErrorType.PersistenceRejected,
 ];

@@ -136,6 +136,41 @@ export function canTransition(from: PaymentStatus, to: PaymentStatus): boolean {
   return TRANSITIONS[from].includes(to);
 }
 
+/** A payment as it starts: `processing`, nothing moved. The workflow's first state. */
+export function initialPaymentView(args: {
+  paymentId: string;
+  tenantId: string;
+  workflowId: string;
+  request: PaymentRequest;
+  requestHash: string;
+  now: Date;
+}): PaymentView {
+  const { request, now } = args;
+  return {
+    id: args.paymentId,
+    tenantId: args.tenantId,
+    workflowId: args.workflowId,
+    orderId: request.orderId,
+    customerId: request.customerId,
+    amount: request.amount,
+    currency: request.currency,
+    status: 'processing',
+    method: { type: request.method.type },
+    capture: request.capture,
+    amountCaptured: 0,
+    amountRefunded: 0,
+    amountFromWallet: 0,
+    amountFromCard: 0,
+    description: request.description,
+    metadata: request.metadata,
+    reference: paymentReference(args.paymentId, now),
+    requestHash: args.requestHash,
+    version: 0,
+    createdAt: now.toISOString(),
+    updatedAt: now.toISOString(),
+  };
+}
+
 /** `PAY-20251103-dd961ae0`: the creation date (UTC) and the first eight hex digits of the id. */
 export function paymentReference(paymentId: string, createdAt: Date): string {
   const day = createdAt.toISOString().slice(0, 10).replaceAll('-', '');

@@ -4,6 +4,7 @@ import {
   allHandlersFinished,
   condition,
   log,
+  patched,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -13,9 +14,9 @@ import { ErrorType } from '../domain/errors.js';
 import { gatewayIdempotencyKey, transferId } from '../domain/ids.js';
 import {
   canTransition,
+  initialPaymentView,
   isSettled,
   isTerminal,
-  paymentReference,
   type FailureCode,
   type PaymentView,
 } from '../domain/payment.js';
@@ -53,32 +54,17 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
   // without them registered) skips the upserts instead of failing the workflow task.
   const indexed = typedSearchAttributes.get(SearchAttributes.TenantId) !== undefined;
   const { request, tenantId } = input;
-  const now = new Date();
-  let view: PaymentView = {
-    id: input.paymentId,
+  let view: PaymentView = initialPaymentView({
+    paymentId: input.paymentId,
     tenantId,
     workflowId,
-    orderId: request.orderId,
-    customerId: request.customerId,
-    amount: request.amount,
-    currency: request.currency,
-    status: 'processing',
-    method: { type: request.method.type },
-    capture: request.capture,
-    amountCaptured: 0,
-    amountRefunded: 0,
-    amountFromWallet: 0,
-    amountFromCard: 0,
-    description: request.description,
-    metadata: request.metadata,
-    reference: paymentReference(input.paymentId, now),
+    request,
     requestHash: input.requestHash,
-    version: 0,
-    createdAt: now.toISOString(),
-    updatedAt: now.toISOString(),
-  };
+    now: new Date(),
+  });
   let command: Command | undefined;
   let actionCompleted = false;
+  let actionChecks = 0;
   let authorization: Authorization | undefined;
   const walletHoldId = transferId(workflowId, 'wallet-hold');
   const compensations: { step: string; undo: () => Promise<unknown> }[] = [];
@@ -145,8 +131,11 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
   setHandler(
     completeActionUpdate,
     async () => {
+      const checked = actionChecks;
       actionCompleted = true;
-      await condition(() => view.status !== 'requires_action');
+      // Answers once the workflow has re-read the gateway: a premature webhook leaves the payment
+      // waiting in requires_action, and the webhook's sender is not held until the customer acts.
+      await condition(() => actionChecks > checked || view.status !== 'requires_action');
       return view;
     },
     {
@@ -177,6 +166,21 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
     view = next;
     if (patch.status && indexed)
       upsertSearchAttributes([{ key: SearchAttributes.PaymentStatus, value: next.status }]);
+  }
+
+  /**
+   * The first write. If PostgreSQL refuses the caller's data (validation lets nothing through
+   * that it would refuse, but a workflow must never retry forever on input), the payment fails
+   * before any money moves, recorded without the text that could not be stored.
+   */
+  async function recordCreated(): Promise<void> {
+    try {
+      await update({}, 'payment.created');
+    } catch (error) {
+      if (failureType(error) !== ErrorType.PersistenceRejected) throw error;
+      view = { ...view, description: undefined, metadata: undefined };
+      throw new Declined('processing_error', 'the payment could not be stored: its text was refused');
+    }
   }
 
   async function compensate(): Promise<void> {
@@ -225,22 +229,34 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
       },
       'payment.requires_action',
     );
-    const completed = await condition(
-      () => actionCompleted || command?.kind === 'cancel',
-      input.timeouts.actionWindowMs,
-    );
-    if (command?.kind === 'cancel') return auth;
-    if (!completed) throw new Declined('expired', 'the customer did not complete 3-D Secure in time');
-    // Trust the gateway, not the webhook body: read the authorization's current state.
-    const current = await gateway.getAuthorization(auth.id);
-    if (current.status === 'declined' || current.status === 'voided') {
-      throw new Declined(
-        current.failureCode ?? 'authentication_failed',
-        current.failureMessage ?? '3-D Secure failed',
-      );
+    const deadline = Date.now() + input.timeouts.actionWindowMs;
+    for (;;) {
+      const remaining = deadline - Date.now();
+      const completed =
+        remaining > 0
+          ? await condition(() => actionCompleted || command?.kind === 'cancel', remaining)
+          : actionCompleted;
+      if (command?.kind === 'cancel') return auth;
+      if (!completed) throw new Declined('expired', 'the customer did not complete 3-D Secure in time');
+      // Trust the gateway, not the webhook body: read the authorization's current state.
+      const current = await gateway.getAuthorization(auth.id);
+      actionChecks++;
+      if (current.status === 'declined' || current.status === 'voided') {
+        throw new Declined(
+          current.failureCode ?? 'authentication_failed',
+          current.failureMessage ?? '3-D Secure failed',
+        );
+      }
+      // Only an authorized (or declined) authorization moves the payment on; a premature webhook
+      // while the gateway still waits for the customer changes nothing. Histories recorded before
+      // this rule went on to capture here.
+      if (current.status === 'requires_action' && patched('premature-action-webhook')) {
+        actionCompleted = false;
+        continue;
+      }
+      await update({ status: 'processing', nextAction: undefined });
+      return current;
     }
-    await update({ status: 'processing', nextAction: undefined });
-    return current;
   }
 
   async function capture(total: number): Promise<void> {
@@ -277,11 +293,21 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
       });
     }
     compensations.length = 0;
-    await update({ status: 'succeeded', amountCaptured: total, nextAction: undefined }, 'payment.succeeded');
+    await update(
+      {
+        status: 'succeeded',
+        amountCaptured: total,
+        // A partial capture takes the wallet part first; the rest of each part was released.
+        amountFromWallet: fromWallet,
+        amountFromCard: fromCard,
+        nextAction: undefined,
+      },
+      'payment.succeeded',
+    );
   }
 
-  await update({}, 'payment.created');
   try {
+    await recordCreated();
     const method = request.method;
     let cardPart = request.amount;
     if (method.type === 'wallet' || method.type === 'split') {
@@ -336,12 +362,18 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
   return view;
 }
 
+/** The ApplicationFailure type of an activity's failure, however it arrived. */
+function failureType(error: unknown): string | undefined {
+  // A local activity's failure arrives as its ApplicationFailure, a regular one wrapped in ActivityFailure.
+  const cause = error instanceof ActivityFailure ? error.cause : error;
+  return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
+}
+
 /** Business declines end the payment; anything else that reaches here has spent its retries. */
 function classify(error: unknown): { code: FailureCode; message: string } {
   if (error instanceof Declined) return { code: error.code, message: error.message };
-  // A local activity's failure arrives as its ApplicationFailure, a regular one wrapped in ActivityFailure.
   const cause = error instanceof ActivityFailure ? error.cause : error;
-  if (cause instanceof ApplicationFailure && cause.type === ErrorType.InsufficientFunds) {
+  if (failureType(error) === ErrorType.InsufficientFunds) {
     return { code: 'insufficient_funds', message: 'insufficient wallet balance' };
   }
   if (error instanceof ActivityFailure || (cause instanceof ApplicationFailure && cause.nonRetryable)) {

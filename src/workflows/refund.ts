@@ -9,6 +9,7 @@ import { gateway, store } from './activities.js';
 import { ErrorType } from '../domain/errors.js';
 import { cloudEvent, type CloudEvent } from '../domain/events.js';
 import { gatewayIdempotencyKey, transferId } from '../domain/ids.js';
+import type { ReserveRefundResult } from '../db/refunds.js';
 import { publicRefund, type RefundFailureCode, type RefundView } from '../domain/refund.js';
 import {
   refundSettledSignal,
@@ -33,15 +34,24 @@ export async function refundWorkflow(input: RefundWorkflowInput): Promise<Refund
     settlement ??= s;
   });
 
-  const reserved = await store.reserveRefund({
-    refundId: input.refundId,
-    tenantId: input.tenantId,
-    paymentId: input.paymentId,
-    workflowId,
-    amount: input.amount,
-    reason: input.reason,
-    now: new Date().toISOString(),
-  });
+  let reserved: ReserveRefundResult;
+  try {
+    reserved = await store.reserveRefund({
+      refundId: input.refundId,
+      tenantId: input.tenantId,
+      paymentId: input.paymentId,
+      workflowId,
+      amount: input.amount,
+      reason: input.reason,
+      now: new Date().toISOString(),
+    });
+  } catch (error) {
+    // The API refuses text PostgreSQL cannot store; if some still arrives, the refund is refused
+    // before any money moves rather than retried forever.
+    const cause = error instanceof ActivityFailure ? error.cause : error;
+    if (!(cause instanceof ApplicationFailure && cause.type === ErrorType.PersistenceRejected)) throw error;
+    return { outcome: 'rejected', code: 'processing_error', message: 'the refund could not be stored' };
+  }
   if (!reserved.ok) return { outcome: 'rejected', code: reserved.code, message: reserved.message };
   refund = reserved.refund;
   let seq = 0;

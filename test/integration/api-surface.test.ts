@@ -30,7 +30,12 @@ describe('API surface', () => {
 
   it('answers health and readiness', async () => {
     expect((await api('GET', '/healthz', undefined, { key: null })).body).toEqual({ status: 'ok' });
-    expect((await api('GET', '/readyz', undefined, { key: null })).body).toEqual({ status: 'ready' });
+    const ready = await api('GET', '/readyz', undefined, { key: null });
+    expect(ready.status).toBe(200);
+    expect(ready.body).toMatchObject({
+      status: 'ready',
+      dependencies: { postgres: { ok: true }, temporal: { ok: true, circuit: 'closed' } },
+    });
   });
 });
 

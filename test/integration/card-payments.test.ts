@@ -1,4 +1,6 @@
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
+import { DEV_WEBHOOK_SECRET } from '../../src/config.js';
+import { SIGNATURE_HEADER, signWebhook } from '../../src/gateway/webhook-signature.js';
 import { count, testDatabase } from '../support/db.js';
 import { chargesFor, complete3ds, resetFaults, setFaults } from '../support/gateway.js';
 import { api, expectLedgerClean, topUp, uid } from '../support/http.js';
@@ -68,6 +70,44 @@ describe('card payments through the sandbox gateway', () => {
     await complete3ds(res.body.nextAction.url, 'fail');
     await expect.poll(() => paymentStatus(res.body.id), { timeout: 15_000 }).toBe('failed');
     expect((await api('GET', `/v1/payments/${res.body.id}`)).body.failureCode).toBe('authentication_failed');
+  });
+
+  it('a signed webhook that arrives before the customer finished 3-D Secure moves nothing', async () => {
+    const res = await api('POST', '/v1/payments', card('tok_test_3333'));
+    expect(res.body.status).toBe('requires_action');
+    const [row] = (
+      await db.pool.query<{ auth: string }>(
+        'SELECT gateway_authorization_id AS auth FROM payments WHERE id = $1',
+        [res.body.id],
+      )
+    ).rows;
+    const authorization = (await (
+      await fetch(`${inject('gatewayUrl')}/authorizations/${row!.auth}`)
+    ).json()) as Record<string, unknown>;
+    expect(authorization.status).toBe('requires_action');
+    // Signed with the real secret, and claiming the authorization went through: the workflow
+    // must believe the gateway, which still waits for the customer.
+    const body = JSON.stringify({
+      id: `evt_${uid('early')}`,
+      created: Math.floor(Date.now() / 1000),
+      type: 'authorization.updated',
+      data: { authorization: { ...authorization, status: 'authorized' }, reference: res.body.id },
+    });
+    const early = await fetch(`${inject('apiUrl')}/v1/webhooks/sandbox`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        [SIGNATURE_HEADER]: signWebhook(DEV_WEBHOOK_SECRET, body, Math.floor(Date.now() / 1000)),
+      },
+      body,
+    });
+    expect(early.status).toBe(200);
+    expect(await paymentStatus(res.body.id)).toBe('requires_action');
+    expect(await chargesFor(res.body.id)).toMatchObject({ captures: 0 });
+
+    await complete3ds(res.body.nextAction.url, 'succeed');
+    await expect.poll(() => paymentStatus(res.body.id), { timeout: 15_000 }).toBe('succeeded');
+    expect(await chargesFor(res.body.id)).toMatchObject({ captures: 1, capturedAmount: 4200 });
   });
 
   it('survives duplicate and out-of-order webhooks', async () => {

@@ -1,8 +1,10 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Activities } from '../../src/activities/index.js';
+import { refusingPermanentErrors } from '../../src/activities/permanent.js';
 import { ErrorType } from '../../src/domain/errors.js';
 import { allocateRefund } from '../../src/domain/refund.js';
 import type { PaymentView } from '../../src/domain/payment.js';
+import { isStorableText } from '../../src/domain/text.js';
 import type { Authorization } from '../../src/gateway/port.js';
 
 /**
@@ -101,9 +103,19 @@ export function fakeActivities(
     async systemTransfer(input) {
       calls.push(`systemTransfer:${input.from}->${input.to}:${input.amount}`);
     },
-    async recordPayment({ view }) {
-      recorded.push(view);
-    },
+    // As PostgreSQL does: text it cannot store is refused with SQLSTATE 22021, every time.
+    recordPayment: refusingPermanentErrors({
+      recordPayment: async ({ view }: Parameters<Activities['recordPayment']>[0]) => {
+        const texts = [view.description ?? '', ...Object.values(view.metadata ?? {})];
+        if (!texts.every(isStorableText)) {
+          attempts.recordPayment = (attempts.recordPayment ?? 0) + 1;
+          throw Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), {
+            code: '22021',
+          });
+        }
+        recorded.push(view);
+      },
+    }).recordPayment,
     async publishEvent(event) {
       calls.push(`publishEvent:${event.type}`);
     },
@@ -132,6 +144,15 @@ export function fakeActivities(
             actionUrl: 'https://gateway.test/3ds/auth_1',
           };
           auths.set(auth.id, authorization('auth_1', 'authorized', request.amount));
+          return auth;
+        }
+        case 'tok_3ds_pending': {
+          // The customer has not finished: the gateway keeps saying requires_action until told otherwise.
+          const auth = {
+            ...authorization('auth_1', 'requires_action', request.amount),
+            actionUrl: 'https://gateway.test/3ds/auth_1',
+          };
+          auths.set(auth.id, auth);
           return auth;
         }
         case 'tok_3ds_fail':
@@ -163,5 +184,10 @@ export function fakeActivities(
       return auths.get(id) ?? authorization(id, 'authorized', 0);
     },
   };
-  return { activities, calls, recorded, attempts, settled, balance: () => balance };
+  /** The customer finished 3-D Secure at the gateway. */
+  const completeAction = (id: string) => {
+    const auth = auths.get(id);
+    if (auth) auths.set(id, { ...auth, status: 'authorized' });
+  };
+  return { activities, calls, recorded, attempts, settled, balance: () => balance, completeAction };
 }

@@ -143,6 +143,79 @@ describe('PaymentWorkflow (time-skipping server, fake activities)', () => {
     }
   });
 
+  it('a premature 3-D Secure webhook changes nothing; the real one moves the payment on', async () => {
+    const fakes = fakeActivities();
+    const { result } = await runPayment(
+      request({ type: 'card', token: 'tok_3ds_pending' }),
+      fakes,
+      async (handle) => {
+        await waitForStatus(handle, 'requires_action');
+        // A signed webhook arrives while the gateway still waits for the customer.
+        const early = await handle.executeUpdate(completeActionUpdate, {
+          args: [{ authorizationId: 'auth_1' }],
+        });
+        expect(early.status).toBe('requires_action');
+        expect((await handle.query(statusQuery)).status).toBe('requires_action');
+        fakes.completeAction('auth_1');
+        await handle.executeUpdate(completeActionUpdate, { args: [{ authorizationId: 'auth_1' }] });
+      },
+    );
+    expect(result).toMatchObject({ status: 'succeeded', amountCaptured: 1000 });
+    expect(fakes.calls).toEqual([
+      'authorizeCard:1000',
+      'getAuthorization',
+      'getAuthorization',
+      'captureCard:1000',
+      'systemTransfer:gateway_clearing->merchant_revenue:1000',
+    ]);
+  });
+
+  it('a premature webhook does not stop the 3-D Secure window from expiring', async () => {
+    const fakes = fakeActivities();
+    const { result } = await runPayment(
+      request({ type: 'card', token: 'tok_3ds_pending' }),
+      fakes,
+      async (handle) => {
+        await waitForStatus(handle, 'requires_action');
+        await handle.executeUpdate(completeActionUpdate, { args: [{ authorizationId: 'auth_1' }] });
+      },
+    );
+    expect(result).toMatchObject({ status: 'failed', failureCode: 'expired' });
+    expect(fakes.calls).toEqual(['authorizeCard:1000', 'getAuthorization', 'voidCard']);
+  });
+
+  it('text PostgreSQL refuses fails the payment once, before money moves, instead of retrying forever', async () => {
+    const fakes = fakeActivities({ walletBalance: 5000 });
+    const { result } = await runPayment(
+      request({ type: 'wallet' }, { description: 'a\u0000b', metadata: { note: 'x' } }),
+      fakes,
+    );
+    expect(result).toMatchObject({ status: 'failed', failureCode: 'processing_error' });
+    expect(result.description).toBeUndefined();
+    expect(fakes.attempts.recordPayment).toBe(1);
+    expect(fakes.calls).toEqual([]);
+    expect(fakes.recorded.map((v) => v.status)).toEqual(['failed']);
+    expect(fakes.balance()).toBe(5000);
+  });
+
+  it('a partial capture of a split payment reports the parts it captured', async () => {
+    const fakes = fakeActivities({ walletBalance: 300 });
+    const { result } = await runPayment(
+      request({ type: 'split', token: 'tok_ok' }, { capture: 'manual' }),
+      fakes,
+      async (handle) => {
+        await waitForStatus(handle, 'requires_capture');
+        await handle.executeUpdate(captureUpdate, { args: [{ amount: 500 }] });
+      },
+    );
+    expect(result).toMatchObject({
+      status: 'succeeded',
+      amountCaptured: 500,
+      amountFromWallet: 300,
+      amountFromCard: 200,
+    });
+  });
+
   it('fails with processing_error once the gateway retry budget is spent, and releases the wallet part', async () => {
     const fakes = fakeActivities({ walletBalance: 300 });
     const { result } = await runPayment(request({ type: 'split', token: 'tok_fail' }), fakes);

@@ -31,7 +31,7 @@ export const paymentRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) =>
-      idempotent(db, config.idempotencyTtlHours, request, reply, async () => {
+      idempotent(db, config.idempotency, request, reply, async () => {
         const wait = !/respond-async/i.test(String(request.headers.prefer ?? ''));
         const outcome = await payments.create(request.tenantId, request.body, { wait });
         const status = outcome.pending ? 202 : 200;
@@ -90,7 +90,7 @@ export const paymentRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) =>
-      idempotent(db, config.idempotencyTtlHours, request, reply, async () => ({
+      idempotent(db, config.idempotency, request, reply, async () => ({
         status: 200,
         body: publicPayment(
           await payments.capture(request.tenantId, request.params.id, request.body?.amount),
@@ -109,7 +109,7 @@ export const paymentRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) =>
-      idempotent(db, config.idempotencyTtlHours, request, reply, async () => ({
+      idempotent(db, config.idempotency, request, reply, async () => ({
         status: 200,
         body: publicPayment(await payments.cancel(request.tenantId, request.params.id)),
       })),
@@ -120,12 +120,16 @@ function encodeCursor(createdAt: string, id: string): string {
   return Buffer.from(JSON.stringify([createdAt, id])).toString('base64url');
 }
 
+const MAX_CURSOR_TIME = Date.UTC(10000, 0, 1);
+
 function decodeCursor(cursor: string | undefined): { createdAt: string; id: string } | undefined {
   if (!cursor) return undefined;
   try {
     const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as unknown[];
-    if (typeof createdAt === 'string' && typeof id === 'string' && !Number.isNaN(Date.parse(createdAt)))
-      return { createdAt, id };
+    // Only what encodeCursor writes: a time PostgreSQL can compare and a payment id.
+    const time = typeof createdAt === 'string' ? Date.parse(createdAt) : Number.NaN;
+    if (time >= 0 && time < MAX_CURSOR_TIME && typeof id === 'string' && /^pay_[0-9a-f]{1,64}$/.test(id))
+      return { createdAt: new Date(time).toISOString(), id };
   } catch {
     // fall through to the problem below
   }

@@ -24,7 +24,7 @@ export const refundRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) =>
-      idempotent(db, config.idempotencyTtlHours, request, reply, async () => {
+      idempotent(db, config.idempotency, request, reply, async () => {
         const key = request.headers['idempotency-key'];
         const result = await refunds.create(request.tenantId, request.params.id, request.body ?? {}, {
           key: typeof key === 'string' ? key : undefined,

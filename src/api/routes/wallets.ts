@@ -50,7 +50,7 @@ export const walletRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) =>
-      idempotent(db, config.idempotencyTtlHours, request, reply, async () => {
+      idempotent(db, config.idempotency, request, reply, async () => {
         const key = (request.headers['idempotency-key'] as string | undefined) ?? randomUUID();
         await wallets.topUp(request.tenantId, request.params.customerId, key, request.body);
         return {

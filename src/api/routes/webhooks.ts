@@ -34,7 +34,8 @@ export const webhookRoutes: FastifyPluginAsync = async (app) => {
           throw new ProblemError(400, 'invalid_signature', error.reason);
         throw new ProblemError(400, 'invalid_webhook', 'the webhook body is not a gateway event');
       }
-      if (event.type === 'authorization.updated') {
+      // A webhook that says the customer is still in the middle of 3-D Secure moves nothing.
+      if (event.type === 'authorization.updated' && event.authorization.status !== 'requires_action') {
         const payment = await findPaymentForWebhook(db, event.reference);
         if (payment?.status === 'processing') {
           // The workflow has not recorded requires_action yet: a signal is remembered until it does.

@@ -1,4 +1,5 @@
 import {
+  isGrpcDeadlineError,
   WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
   WorkflowUpdateFailedError,
@@ -12,7 +13,7 @@ import { findPayment, findPaymentByOrder } from '../../db/payments.js';
 import { getWalletBalances } from '../../db/wallets.js';
 import { ErrorType } from '../../domain/errors.js';
 import { paymentWorkflowId } from '../../domain/ids.js';
-import type { PaymentRequest, PaymentView } from '../../domain/payment.js';
+import { initialPaymentView, type PaymentRequest, type PaymentView } from '../../domain/payment.js';
 import {
   cancelUpdate,
   captureUpdate,
@@ -26,6 +27,11 @@ import { paymentWorkflow } from '../../workflows/payment.js';
 import { canonicalJson, sha256 } from '../hash.js';
 import { ProblemError } from '../problem.js';
 import { withTimeout } from '../with-timeout.js';
+
+/** With `Prefer: respond-async`, how long to wait for the workflow to accept the request. */
+const ASYNC_ACCEPT_MS = 3_000;
+/** Reads and checks that should answer at once. */
+const QUICK_CALL_MS = 2_000;
 
 export interface CreateOutcome {
   payment: PaymentView;
@@ -46,6 +52,8 @@ export class PaymentService {
     private readonly db: Executor,
     private readonly temporal: Client,
     private readonly config: Pick<Config, 'timeouts' | 'syncWaitMs' | 'publicUrl'>,
+    /** Runs a Temporal call through the API's circuit breaker. */
+    private readonly temporalCall: <T>(call: () => Promise<T>) => Promise<T> = (call) => call(),
   ) {}
 
   /**
@@ -85,20 +93,30 @@ export class PaymentService {
         { key: SearchAttributes.Currency, value: request.currency },
       ]),
     });
+    // Without a worker the update is never accepted; the start is durable all the same, so after
+    // the wait the answer is 202 and the payment runs once a worker is back.
+    const deadline = Date.now() + (options.wait ? this.config.syncWaitMs : ASYNC_ACCEPT_MS);
+    let update;
     try {
-      const update = await this.temporal.workflow.startUpdateWithStart(settledUpdate, {
-        args: [{ requestHash: input.requestHash }],
-        waitForStage: WorkflowUpdateStage.ACCEPTED,
-        startWorkflowOperation: start,
-      });
-      if (!options.wait) return { payment: await this.current(tenantId, workflowId, input), pending: true };
-      const settled = await withTimeout(update.result(), this.config.syncWaitMs);
-      if (settled) return { payment: settled, pending: false };
-      return { payment: await this.current(tenantId, workflowId, input), pending: true };
+      update = await this.temporalCall(() =>
+        this.temporal.withDeadline(deadline, () =>
+          this.temporal.workflow.startUpdateWithStart(settledUpdate, {
+            args: [{ requestHash: input.requestHash }],
+            waitForStage: WorkflowUpdateStage.ACCEPTED,
+            startWorkflowOperation: start,
+          }),
+        ),
+      );
     } catch (error) {
       if (error instanceof WorkflowExecutionAlreadyStartedError) return this.existing(tenantId, request);
+      if (isGrpcDeadlineError(error))
+        return { payment: await this.startedWithoutAnswer(input, workflowId), pending: true };
       throw translate(error);
     }
+    if (!options.wait) return { payment: await this.current(workflowId, input), pending: true };
+    const settled = await withTimeout(update.result(), Math.max(0, deadline - Date.now()));
+    if (settled) return { payment: settled, pending: false };
+    return { payment: await this.current(workflowId, input), pending: true };
   }
 
   async capture(tenantId: string, id: string, amount: number | undefined): Promise<PaymentView> {
@@ -125,7 +143,9 @@ export class PaymentService {
 
   private async send(payment: PaymentView, call: () => Promise<PaymentView>): Promise<PaymentView> {
     try {
-      return await call();
+      return await this.temporalCall(() =>
+        this.temporal.withDeadline(Date.now() + this.config.syncWaitMs, call),
+      );
     } catch (error) {
       if (isClosedWorkflow(error)) {
         throw new ProblemError(
@@ -147,15 +167,39 @@ export class PaymentService {
     return { payment: stored, pending: false };
   }
 
-  private async current(
-    tenantId: string,
-    workflowId: string,
-    input: PaymentWorkflowInput,
-  ): Promise<PaymentView> {
-    const stored = await findPayment(this.db, tenantId, input.paymentId);
+  /** The payment as stored, or as the workflow holds it before its first write. */
+  private async current(workflowId: string, input: PaymentWorkflowInput): Promise<PaymentView> {
+    const stored = await findPayment(this.db, input.tenantId, input.paymentId);
     if (stored) return stored;
-    // Not persisted yet: the workflow's own state is the truth.
-    return this.temporal.workflow.getHandle(workflowId).query(statusQuery);
+    try {
+      return await this.temporalCall(() =>
+        this.temporal.withDeadline(Date.now() + QUICK_CALL_MS, () =>
+          this.temporal.workflow.getHandle(workflowId).query(statusQuery),
+        ),
+      );
+    } catch (error) {
+      if (!isGrpcDeadlineError(error)) throw error;
+      return this.initialView(workflowId, input);
+    }
+  }
+
+  /**
+   * The update was not accepted in time (no worker is polling). The workflow was started in the
+   * same call unless Temporal refused it: confirm, then answer with the payment as it starts.
+   */
+  private async startedWithoutAnswer(input: PaymentWorkflowInput, workflowId: string): Promise<PaymentView> {
+    const stored = await findPayment(this.db, input.tenantId, input.paymentId);
+    if (stored) return stored;
+    await this.temporalCall(() =>
+      this.temporal.withDeadline(Date.now() + QUICK_CALL_MS, () =>
+        this.temporal.workflow.getHandle(workflowId).describe(),
+      ),
+    );
+    return this.initialView(workflowId, input);
+  }
+
+  private initialView(workflowId: string, input: PaymentWorkflowInput): PaymentView {
+    return initialPaymentView({ ...input, workflowId, now: new Date() });
   }
 
   /** A wallet in another currency is a clear 422, never a conversion. */

@@ -17,6 +17,8 @@ export class RefundService {
     private readonly db: Executor,
     private readonly temporal: Client,
     private readonly config: Pick<Config, 'syncWaitMs' | 'refundPendingWindowMs'>,
+    /** Runs a Temporal call through the API's circuit breaker. */
+    private readonly temporalCall: <T>(call: () => Promise<T>) => Promise<T> = (call) => call(),
   ) {}
 
   /**
@@ -39,17 +41,22 @@ export class RefundService {
     }
     const workflowId = refundWorkflowId(tenantId, paymentId, options.key ?? randomUUID());
     const refundId = `re_${sha256(workflowId).slice(0, 24)}`;
+    const deadline = Date.now() + this.config.syncWaitMs;
+    const call = <T>(fn: () => Promise<T>) =>
+      this.temporalCall(() => this.temporal.withDeadline(Math.max(deadline, Date.now() + 1_000), fn));
     let handle;
     try {
-      handle = await this.temporal.workflow.start(refundWorkflow, {
-        workflowId,
-        taskQueue: TASK_QUEUE,
-        args: [
-          { refundId, tenantId, paymentId, ...body, pendingWindowMs: this.config.refundPendingWindowMs },
-        ],
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      });
+      handle = await call(() =>
+        this.temporal.workflow.start(refundWorkflow, {
+          workflowId,
+          taskQueue: TASK_QUEUE,
+          args: [
+            { refundId, tenantId, paymentId, ...body, pendingWindowMs: this.config.refundPendingWindowMs },
+          ],
+          workflowIdConflictPolicy: 'USE_EXISTING',
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        }),
+      );
     } catch (error) {
       if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
       handle = this.temporal.workflow.getHandle<typeof refundWorkflow>(workflowId);
@@ -61,13 +68,21 @@ export class RefundService {
     if (outcome) return this.settled(outcome);
     // Answer 202 with the refund as soon as its amount is claimed (one database statement in).
     for (let waited = 0; waited < this.config.syncWaitMs; waited += 50) {
-      const stored =
-        (await findRefund(this.db, tenantId, refundId)) ?? (await handle.query(refundStatusQuery));
+      const stored = await findRefund(this.db, tenantId, refundId);
       if (stored) return { refund: stored, pending: true };
       const done = await withTimeout(result, 50);
       if (done) return this.settled(done);
     }
-    return this.settled(await result);
+    // Not even the amount is claimed yet (no worker is running it): durable all the same.
+    const running = await call(() => handle.query(refundStatusQuery)).catch(() => undefined);
+    if (running) return { refund: running, pending: true };
+    throw new ProblemError(
+      503,
+      'refund_processing',
+      'the refund was accepted and has not started yet; retry with the same Idempotency-Key for its outcome',
+      {},
+      { 'Retry-After': '2' },
+    );
   }
 
   private settled(outcome: RefundOutcome): { refund: RefundView; pending: boolean } {

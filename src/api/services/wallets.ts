@@ -3,7 +3,9 @@ import { topUpWorkflowId } from '../../domain/ids.js';
 import type { Currency } from '../../domain/money.js';
 import { TASK_QUEUE, type TopUpResult } from '../../workflows/contract.js';
 import { topUpWorkflow } from '../../workflows/top-up.js';
+import type { Config } from '../../config.js';
 import { ProblemError } from '../problem.js';
+import { withTimeout } from '../with-timeout.js';
 
 export interface TopUpRequest {
   amount: number;
@@ -12,7 +14,12 @@ export interface TopUpRequest {
 }
 
 export class WalletService {
-  constructor(private readonly temporal: Client) {}
+  constructor(
+    private readonly temporal: Client,
+    private readonly config: Pick<Config, 'syncWaitMs'>,
+    /** Runs a Temporal call through the API's circuit breaker. */
+    private readonly temporalCall: <T>(call: () => Promise<T>) => Promise<T> = (call) => call(),
+  ) {}
 
   /**
    * Runs `topup:{tenant}:{customer}:{key}` to completion. The same key never charges twice:
@@ -20,19 +27,35 @@ export class WalletService {
    */
   async topUp(tenantId: string, customerId: string, key: string, request: TopUpRequest): Promise<void> {
     const workflowId = topUpWorkflowId(tenantId, customerId, key);
-    let result: TopUpResult;
+    const deadline = Date.now() + this.config.syncWaitMs;
+    const call = <T>(fn: () => Promise<T>) =>
+      this.temporalCall(() => this.temporal.withDeadline(deadline, fn));
+    let result: TopUpResult | undefined;
     try {
-      const handle = await this.temporal.workflow.start(topUpWorkflow, {
-        workflowId,
-        taskQueue: TASK_QUEUE,
-        args: [{ tenantId, customerId, ...request }],
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      });
-      result = await handle.result();
+      const handle = await call(() =>
+        this.temporal.workflow.start(topUpWorkflow, {
+          workflowId,
+          taskQueue: TASK_QUEUE,
+          args: [{ tenantId, customerId, ...request }],
+          workflowIdConflictPolicy: 'USE_EXISTING',
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        }),
+      );
+      result = await withTimeout(handle.result(), Math.max(0, deadline - Date.now()));
     } catch (error) {
       if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
-      result = await this.temporal.workflow.getHandle<typeof topUpWorkflow>(workflowId).result();
+      const handle = this.temporal.workflow.getHandle<typeof topUpWorkflow>(workflowId);
+      result = await withTimeout(handle.result(), Math.max(0, deadline - Date.now()));
+    }
+    if (!result) {
+      // Durable: it finishes once a worker runs it; the same Idempotency-Key joins it.
+      throw new ProblemError(
+        503,
+        'top_up_processing',
+        'the top-up has not finished yet; retry with the same Idempotency-Key for its outcome',
+        {},
+        { 'Retry-After': '2' },
+      );
     }
     if (result.status === 'failed') {
       // 402 as Stripe answers card errors: the request was valid, the card was not.
