@@ -3,7 +3,7 @@
 #
 #   docker build -t paysaga .
 #   docker run --rm -e DATABASE_URL=... -e TEMPORAL_ADDRESS=... -p 3000:3000 paysaga
-FROM node:20-slim
+FROM node:24-slim
 
 ENV NODE_ENV=production \
     NPM_CONFIG_UPDATE_NOTIFIER=false \

@@ -56,8 +56,24 @@ export interface Config {
   logLevel: string;
 }
 
+/** Settings whose defaults are public development values. */
+const DEV_DEFAULTS = ['API_KEYS', 'ADMIN_API_KEYS', 'GATEWAY_WEBHOOK_SECRET'] as const;
+
+function isLoopback(host: string): boolean {
+  return /^(127\.\d+\.\d+\.\d+|localhost|::1)$/.test(host);
+}
+
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const e = env.parse(source);
+  // The development keys and webhook secret are in the README: fine on loopback, never silently
+  // on an address other machines can reach.
+  const fallbacks = DEV_DEFAULTS.filter((name) => source[name] === undefined);
+  if (!isLoopback(e.HOST) && fallbacks.length > 0) {
+    throw new Error(
+      `HOST=${e.HOST} is reachable from other machines, but ${fallbacks.join(', ')} ` +
+        'would fall back to the public development values: set them explicitly',
+    );
+  }
   const apiKeys = new Map<string, string>();
   for (const pair of e.API_KEYS.split(',')
     .map((p) => p.trim())
