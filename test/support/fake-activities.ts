@@ -17,6 +17,8 @@ export function fakeActivities(
     walletBalance?: number;
     refundStatus?: 'succeeded' | 'pending' | 'failed';
     captured?: { wallet: number; card: number };
+    /** The ledger refuses every wallet credit (as it would a currency it cannot hold). */
+    creditRefused?: boolean;
   } = {},
 ) {
   let balance = options.walletBalance ?? 0;
@@ -98,6 +100,13 @@ export function fakeActivities(
     },
     async creditWallet(input) {
       calls.push(`creditWallet:${input.amount}`);
+      if (options.creditRefused) {
+        throw ApplicationFailure.create({
+          type: ErrorType.LedgerConflict,
+          message: 'the ledger refused the credit',
+          nonRetryable: true,
+        });
+      }
       balance += input.amount;
     },
     async systemTransfer(input) {

@@ -1,6 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { describe, expect, it } from 'vitest';
 import type { PaymentRequest } from '../../src/domain/payment.js';
 import { paymentWorkflowId } from '../../src/domain/ids.js';
@@ -12,6 +10,7 @@ import {
 } from '../../src/workflows/contract.js';
 import { paymentWorkflow } from '../../src/workflows/payment.js';
 import { fakeActivities } from '../support/fake-activities.js';
+import { recordHistory } from '../support/fixtures.js';
 import { timeSkippingSuite } from '../support/time-skipping.js';
 
 const suite = timeSkippingSuite();
@@ -71,10 +70,7 @@ describe('PaymentWorkflow (time-skipping server, fake activities)', () => {
     expect(fakes.calls).toEqual(['holdWallet:1000', 'postWalletHold:1000']);
     expect(fakes.balance()).toBe(4000);
     expect(fakes.recorded.map((v) => v.status)).toEqual(['processing', 'succeeded']);
-    if (process.env.RECORD_HISTORY) {
-      const history = await handle.fetchHistory();
-      writeFileSync('test/fixtures/payment-wallet-history.json', historyToJSON(history));
-    }
+    await recordHistory(handle, 'payment-wallet');
   });
 
   it('fails with insufficient_funds and runs no compensation', async () => {
@@ -145,7 +141,7 @@ describe('PaymentWorkflow (time-skipping server, fake activities)', () => {
 
   it('a premature 3-D Secure webhook changes nothing; the real one moves the payment on', async () => {
     const fakes = fakeActivities();
-    const { result } = await runPayment(
+    const { result, handle } = await runPayment(
       request({ type: 'card', token: 'tok_3ds_pending' }),
       fakes,
       async (handle) => {
@@ -160,6 +156,7 @@ describe('PaymentWorkflow (time-skipping server, fake activities)', () => {
         await handle.executeUpdate(completeActionUpdate, { args: [{ authorizationId: 'auth_1' }] });
       },
     );
+    await recordHistory(handle, 'payment-card-3ds-premature-webhook');
     expect(result).toMatchObject({ status: 'succeeded', amountCaptured: 1000 });
     expect(fakes.calls).toEqual([
       'authorizeCard:1000',
@@ -200,7 +197,7 @@ describe('PaymentWorkflow (time-skipping server, fake activities)', () => {
 
   it('a partial capture of a split payment reports the parts it captured', async () => {
     const fakes = fakeActivities({ walletBalance: 300 });
-    const { result } = await runPayment(
+    const { result, handle } = await runPayment(
       request({ type: 'split', token: 'tok_ok' }, { capture: 'manual' }),
       fakes,
       async (handle) => {
@@ -208,6 +205,7 @@ describe('PaymentWorkflow (time-skipping server, fake activities)', () => {
         await handle.executeUpdate(captureUpdate, { args: [{ amount: 500 }] });
       },
     );
+    await recordHistory(handle, 'payment-split-manual-partial-capture');
     expect(result).toMatchObject({
       status: 'succeeded',
       amountCaptured: 500,
@@ -238,7 +236,11 @@ describe('PaymentWorkflow (time-skipping server, fake activities)', () => {
     ]);
 
     const declined = fakeActivities({ walletBalance: 300 });
-    const { result: failed } = await runPayment(request({ type: 'split', token: 'tok_decline' }), declined);
+    const { result: failed, handle } = await runPayment(
+      request({ type: 'split', token: 'tok_decline' }),
+      declined,
+    );
+    await recordHistory(handle, 'payment-split-card-declined');
     expect(failed).toMatchObject({ status: 'failed', failureCode: 'card_declined' });
     expect(declined.calls).toEqual(['holdWallet:1000', 'authorizeCard:700', 'voidWalletHold']);
     expect(declined.balance()).toBe(300);

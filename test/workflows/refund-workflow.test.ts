@@ -7,6 +7,7 @@ import {
 } from '../../src/workflows/contract.js';
 import { refundWorkflow } from '../../src/workflows/refund.js';
 import { fakeActivities } from '../support/fake-activities.js';
+import { recordHistory } from '../support/fixtures.js';
 import { timeSkippingSuite } from '../support/time-skipping.js';
 
 const suite = timeSkippingSuite();
@@ -18,6 +19,7 @@ async function runRefund(
   fakes: ReturnType<typeof fakeActivities>,
   input: Partial<RefundWorkflowInput>,
   drive?: (handle: RefundHandle) => Promise<void>,
+  fixture?: string,
 ) {
   return suite.withWorker(fakes.activities, async (taskQueue) => {
     const handle = await suite.env.client.workflow.start(refundWorkflow, {
@@ -28,14 +30,16 @@ async function runRefund(
       ],
     });
     if (drive) await drive(handle);
-    return handle.result();
+    const result = await handle.result();
+    if (fixture) await recordHistory(handle, fixture);
+    return result;
   });
 }
 
 describe('RefundWorkflow (time-skipping server, fake activities)', () => {
   it('refunds the wallet part in the ledger and the card part at the gateway, card first', async () => {
     const fakes = fakeActivities({ captured: { wallet: 300, card: 700 } });
-    const outcome = await runRefund(fakes, { amount: 500 });
+    const outcome = await runRefund(fakes, { amount: 500 }, undefined, 'refund-split');
     expect(outcome).toMatchObject({
       outcome: 'processed',
       refund: { status: 'succeeded', amountToWallet: 300, amountToCard: 200 },
@@ -60,12 +64,17 @@ describe('RefundWorkflow (time-skipping server, fake activities)', () => {
 
   it('flags a refund pending past its window as requires_attention, then finishes it on the webhook', async () => {
     const fakes = fakeActivities({ refundStatus: 'pending' });
-    const outcome = await runRefund(fakes, { amount: 400 }, async (handle) => {
-      await suite.env.sleep(3 * DAY + 60_000); // skips server time past the pending window
-      await expect.poll(() => fakes.settled.includes('requires_attention'), { timeout: 20_000 }).toBe(true);
-      expect((await handle.query(refundStatusQuery))?.status).toBe('requires_attention');
-      await handle.signal(refundSettledSignal, { status: 'succeeded' });
-    });
+    const outcome = await runRefund(
+      fakes,
+      { amount: 400 },
+      async (handle) => {
+        await suite.env.sleep(3 * DAY + 60_000); // skips server time past the pending window
+        await expect.poll(() => fakes.settled.includes('requires_attention'), { timeout: 20_000 }).toBe(true);
+        expect((await handle.query(refundStatusQuery))?.status).toBe('requires_attention');
+        await handle.signal(refundSettledSignal, { status: 'succeeded' });
+      },
+      'refund-pending-requires-attention',
+    );
     expect(outcome).toMatchObject({ outcome: 'processed', refund: { status: 'succeeded' } });
     expect(fakes.calls).toContain('markRefundPending:re_1');
     expect(fakes.settled).toEqual(['requires_attention', 'succeeded']);

@@ -1,11 +1,13 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { bundleWorkflows } from '../../src/worker/bundle.js';
+import { FIXTURES_DIR } from '../support/fixtures.js';
 
 /**
- * Guards determinism: a committed history of a real run must replay against today's workflow
+ * Guards determinism: the committed histories (one or more per workflow type and branch,
+ * recorded with RECORD_HISTORY=1 npm run test:workflows) must replay against today's workflow
  * code. A change that alters the commands a workflow issues fails here before it breaks running
  * payments in production.
  */
@@ -16,12 +18,17 @@ describe('replay', () => {
     workflowBundle = await bundleWorkflows();
   });
 
-  it('replays the committed wallet payment history', async () => {
-    const history = historyFromJSON(
-      JSON.parse(readFileSync('test/fixtures/payment-wallet-history.json', 'utf8')),
-    );
+  const fixtures = readdirSync(FIXTURES_DIR).filter((f) => f.endsWith('-history.json'));
+
+  it('has a recorded history for every workflow type', () => {
+    const types = new Set(fixtures.map((f) => f.split('-')[0]));
+    expect([...types].sort()).toEqual(['payment', 'refund', 'topup']);
+  });
+
+  it.each(fixtures)('replays %s', async (file) => {
+    const history = historyFromJSON(JSON.parse(readFileSync(`${FIXTURES_DIR}/${file}`, 'utf8')));
     expect(history.events?.length).toBeGreaterThan(5);
-    await Worker.runReplayHistory({ workflowBundle }, history, 'payment:default:fixture');
+    await Worker.runReplayHistory({ workflowBundle }, history, `fixture:${file}`);
   });
 
   it('detects a history that does not match the code', async () => {
