@@ -10,6 +10,8 @@ export const PAYMENT_STATUSES = [
   'canceled',
   'partially_refunded',
   'refunded',
+  /** Money may have moved and could not be put back or recorded: an operator must look. */
+  'requires_attention',
 ] as const;
 export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
 
@@ -97,6 +99,7 @@ export function isSettled(status: PaymentStatus): boolean {
     case 'canceled':
     case 'partially_refunded':
     case 'refunded':
+    case 'requires_attention':
       return true;
     default:
       return assertNever(status, 'payment status');
@@ -115,6 +118,7 @@ export function isTerminal(status: PaymentStatus): boolean {
     case 'canceled':
     case 'partially_refunded':
     case 'refunded':
+    case 'requires_attention':
       return true;
     default:
       return assertNever(status, 'payment status');
@@ -122,14 +126,30 @@ export function isTerminal(status: PaymentStatus): boolean {
 }
 
 const TRANSITIONS: Record<PaymentStatus, readonly PaymentStatus[]> = {
-  processing: ['requires_action', 'requires_capture', 'succeeded', 'failed', 'canceled'],
-  requires_action: ['processing', 'requires_capture', 'succeeded', 'failed', 'canceled'],
-  requires_capture: ['processing', 'succeeded', 'canceled', 'failed'],
+  processing: [
+    'requires_action',
+    'requires_capture',
+    'succeeded',
+    'failed',
+    'canceled',
+    'requires_attention',
+  ],
+  requires_action: [
+    'processing',
+    'requires_capture',
+    'succeeded',
+    'failed',
+    'canceled',
+    'requires_attention',
+  ],
+  requires_capture: ['processing', 'succeeded', 'canceled', 'failed', 'requires_attention'],
   succeeded: ['partially_refunded', 'refunded'],
   partially_refunded: ['partially_refunded', 'refunded'],
   failed: [],
   canceled: [],
   refunded: [],
+  // An operator resolves it outside the workflow (a manual void, refund or ledger correction).
+  requires_attention: [],
 };
 
 export function canTransition(from: PaymentStatus, to: PaymentStatus): boolean {

@@ -1,15 +1,15 @@
 import {
-  ActivityFailure,
-  ApplicationFailure,
   allHandlersFinished,
+  ApplicationFailure,
   condition,
-  log,
   patched,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import { gateway, store } from './activities.js';
+import { classifyFailure, Declined, failureType } from './failures.js';
+import { Saga } from './saga.js';
 import { ErrorType } from '../domain/errors.js';
 import { gatewayIdempotencyKey, transferId } from '../domain/ids.js';
 import {
@@ -17,7 +17,7 @@ import {
   initialPaymentView,
   isSettled,
   isTerminal,
-  type FailureCode,
+  type PaymentStatus,
   type PaymentView,
 } from '../domain/payment.js';
 import type { Authorization } from '../gateway/port.js';
@@ -32,139 +32,167 @@ import {
   type PaymentWorkflowInput,
 } from './contract.js';
 
-class Declined extends Error {
-  constructor(
-    readonly code: FailureCode,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 type Command = { kind: 'capture'; amount: number } | { kind: 'cancel' };
 
 /**
- * One payment, from the first request to its final status. Every step that moves money pushes
- * its undo; a failure unwinds them in reverse. Money never moves twice: ledger transfer ids and
- * gateway idempotency keys are derived from this workflow's id and the step.
+ * One payment, from the first request to its final status. Every step that moves money adds
+ * its undo to a saga; a failure unwinds them in reverse. Money never moves twice: ledger
+ * transfer ids and gateway idempotency keys are derived from this workflow's id and the step.
  */
 export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<PaymentView> {
-  const { workflowId, typedSearchAttributes } = workflowInfo();
+  const payment = new Payment(input);
+  payment.setup();
+  return payment.run();
+}
+
+class Payment {
+  private readonly workflowId = workflowInfo().workflowId;
   // The API starts payments with Paysaga's search attributes; a bare start (tests on a server
   // without them registered) skips the upserts instead of failing the workflow task.
-  const indexed = typedSearchAttributes.get(SearchAttributes.TenantId) !== undefined;
-  const { request, tenantId } = input;
-  let view: PaymentView = initialPaymentView({
-    paymentId: input.paymentId,
-    tenantId,
-    workflowId,
-    request,
-    requestHash: input.requestHash,
-    now: new Date(),
-  });
-  let command: Command | undefined;
-  let actionCompleted = false;
-  let actionChecks = 0;
-  let authorization: Authorization | undefined;
-  const walletHoldId = transferId(workflowId, 'wallet-hold');
-  const compensations: { step: string; undo: () => Promise<unknown> }[] = [];
+  private readonly indexed =
+    workflowInfo().typedSearchAttributes.get(SearchAttributes.TenantId) !== undefined;
+  private readonly saga = new Saga();
+  private readonly walletHoldId = transferId(this.workflowId, 'wallet-hold');
+  private view: PaymentView;
+  private command: Command | undefined;
+  /** 3-D Secure: a webhook said the customer is done; how many times the gateway was re-read. */
+  private action = { completed: false, checks: 0 };
+  private authorization: Authorization | undefined;
 
-  const rejectUnless = (ok: boolean, message: string) => {
-    if (!ok) throw ApplicationFailure.create({ type: ErrorType.InvalidPaymentState, message });
-  };
+  constructor(private readonly input: PaymentWorkflowInput) {
+    this.view = initialPaymentView({ ...input, workflowId: this.workflowId, now: new Date() });
+  }
 
-  setHandler(statusQuery, () => view);
-  setHandler(
-    settledUpdate,
-    async () => {
-      await condition(() => isSettled(view.status));
-      return view;
-    },
-    {
-      validator: ({ requestHash }) => {
-        if (requestHash !== input.requestHash) {
-          throw ApplicationFailure.create({
-            type: ErrorType.OrderAlreadyPaid,
-            message: `order ${request.orderId} already has a payment with different parameters`,
-          });
-        }
+  private get request() {
+    return this.input.request;
+  }
+
+  /** The story of a payment: hold, authorize, wait for the customer or the merchant, capture. */
+  async run(): Promise<PaymentView> {
+    try {
+      await this.recordCreated();
+      const cardPart = this.request.amount - (await this.holdWallet());
+      const method = this.request.method;
+      if (method.type !== 'wallet' && cardPart > 0)
+        this.authorization = await this.authorizeCard(method.token, cardPart);
+      if (this.command?.kind !== 'cancel' && this.request.capture === 'manual') await this.awaitDecision();
+      if (this.command?.kind === 'cancel') await this.cancel();
+      else if (!isTerminal(this.view.status))
+        await this.capture(this.command?.kind === 'capture' ? this.command.amount : this.request.amount);
+    } catch (error) {
+      await this.fail(error);
+    }
+    await condition(allHandlersFinished);
+    return this.view;
+  }
+
+  setup(): void {
+    const rejectUnless = (ok: boolean, message: string) => {
+      if (!ok) throw ApplicationFailure.create({ type: ErrorType.InvalidPaymentState, message });
+    };
+    setHandler(statusQuery, () => this.view);
+    setHandler(
+      settledUpdate,
+      async () => {
+        await condition(() => isSettled(this.view.status));
+        return this.view;
       },
-    },
-  );
-  setHandler(
-    captureUpdate,
-    async ({ amount }) => {
-      command = { kind: 'capture', amount: amount ?? view.amount };
-      await condition(() => view.status !== 'requires_capture');
-      return view;
-    },
-    {
-      validator: ({ amount }) => {
-        rejectUnless(
-          view.status === 'requires_capture' && !command,
-          `a ${view.status} payment cannot be captured`,
-        );
-        if (amount !== undefined && !(Number.isSafeInteger(amount) && amount > 0 && amount <= view.amount)) {
-          throw ApplicationFailure.create({
-            type: ErrorType.InvalidAmount,
-            message: `capture amount must be between 1 and the authorized ${view.amount}`,
-          });
-        }
+      {
+        validator: ({ requestHash }) => {
+          if (requestHash !== this.input.requestHash) {
+            throw ApplicationFailure.create({
+              type: ErrorType.OrderAlreadyPaid,
+              message: `order ${this.request.orderId} already has a payment with different parameters`,
+            });
+          }
+        },
       },
-    },
-  );
-  setHandler(
-    cancelUpdate,
-    async () => {
-      command = { kind: 'cancel' };
-      await condition(() => isTerminal(view.status));
-      return view;
-    },
-    {
-      validator: () =>
-        rejectUnless(
-          (view.status === 'requires_capture' || view.status === 'requires_action') && !command,
-          `a ${view.status} payment cannot be canceled`,
-        ),
-    },
-  );
-  setHandler(
-    completeActionUpdate,
-    async () => {
-      const checked = actionChecks;
-      actionCompleted = true;
-      // Answers once the workflow has re-read the gateway: a premature webhook leaves the payment
-      // waiting in requires_action, and the webhook's sender is not held until the customer acts.
-      await condition(() => actionChecks > checked || view.status !== 'requires_action');
-      return view;
-    },
-    {
-      validator: (_result) =>
-        rejectUnless(view.status === 'requires_action', `a ${view.status} payment needs no action`),
-    },
-  );
-  setHandler(completeActionSignal, () => {
-    actionCompleted = true;
-  });
+    );
+    setHandler(
+      captureUpdate,
+      async ({ amount }) => {
+        this.command = { kind: 'capture', amount: amount ?? this.view.amount };
+        await condition(() => this.view.status !== 'requires_capture');
+        return this.view;
+      },
+      {
+        validator: ({ amount }) => {
+          const { status, amount: authorized } = this.view;
+          rejectUnless(
+            status === 'requires_capture' && !this.command,
+            `a ${status} payment cannot be captured`,
+          );
+          if (amount !== undefined && !(Number.isSafeInteger(amount) && amount > 0 && amount <= authorized)) {
+            throw ApplicationFailure.create({
+              type: ErrorType.InvalidAmount,
+              message: `capture amount must be between 1 and the authorized ${authorized}`,
+            });
+          }
+        },
+      },
+    );
+    setHandler(
+      cancelUpdate,
+      async () => {
+        this.command = { kind: 'cancel' };
+        await condition(() => isTerminal(this.view.status));
+        return this.view;
+      },
+      {
+        validator: () =>
+          rejectUnless(
+            (this.view.status === 'requires_capture' || this.view.status === 'requires_action') &&
+              !this.command,
+            `a ${this.view.status} payment cannot be canceled`,
+          ),
+      },
+    );
+    setHandler(
+      completeActionUpdate,
+      async () => {
+        const checked = this.action.checks;
+        this.action.completed = true;
+        // Answers once the workflow has re-read the gateway: a premature webhook leaves the payment
+        // waiting in requires_action, and the webhook's sender is not held until the customer acts.
+        await condition(() => this.action.checks > checked || this.view.status !== 'requires_action');
+        return this.view;
+      },
+      {
+        validator: (_result) =>
+          rejectUnless(
+            this.view.status === 'requires_action',
+            `a ${this.view.status} payment needs no action`,
+          ),
+      },
+    );
+    setHandler(completeActionSignal, () => {
+      this.action.completed = true;
+    });
+  }
 
   /**
    * A status change is persisted (with its event) before it becomes visible to queries and
    * updates, so a caller who got `succeeded` back can read it from the API at once. Other
    * changes (amounts, card details) ride along with the next status change.
    */
-  async function update(patch: Partial<PaymentView>, eventType?: string): Promise<void> {
+  private async update(patch: Partial<PaymentView>, eventType?: string): Promise<void> {
     if (!patch.status && !eventType) {
-      view = { ...view, ...patch };
+      this.view = { ...this.view, ...patch };
       return;
     }
-    if (patch.status && patch.status !== view.status && !canTransition(view.status, patch.status)) {
+    if (patch.status && patch.status !== this.view.status && !canTransition(this.view.status, patch.status)) {
       // A bug, not a business outcome: fail the workflow task (Temporal retries it) rather than record it.
-      throw new Error(`illegal payment transition ${view.status} -> ${patch.status}`);
+      throw new Error(`illegal payment transition ${this.view.status} -> ${patch.status}`);
     }
-    const next = { ...view, ...patch, version: view.version + 1, updatedAt: new Date().toISOString() };
+    const next = {
+      ...this.view,
+      ...patch,
+      version: this.view.version + 1,
+      updatedAt: new Date().toISOString(),
+    };
     await store.recordPayment({ view: next, eventType });
-    view = next;
-    if (patch.status && indexed)
+    this.view = next;
+    if (patch.status && this.indexed)
       upsertSearchAttributes([{ key: SearchAttributes.PaymentStatus, value: next.status }]);
   }
 
@@ -173,127 +201,169 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
    * that it would refuse, but a workflow must never retry forever on input), the payment fails
    * before any money moves, recorded without the text that could not be stored.
    */
-  async function recordCreated(): Promise<void> {
+  private async recordCreated(): Promise<void> {
     try {
-      await update({}, 'payment.created');
+      await this.update({}, 'payment.created');
     } catch (error) {
       if (failureType(error) !== ErrorType.PersistenceRejected) throw error;
-      view = { ...view, description: undefined, metadata: undefined };
+      this.view = { ...this.view, description: undefined, metadata: undefined };
       throw new Declined('processing_error', 'the payment could not be stored: its text was refused');
     }
   }
 
-  async function compensate(): Promise<void> {
-    for (const { step, undo } of compensations.reverse()) {
-      try {
-        await undo();
-      } catch (error) {
-        log.error('compensation failed', { step, error: String(error) });
-      }
-    }
-    compensations.length = 0;
+  /** Wallet and split payments hold the wallet part first; returns what was held. */
+  private async holdWallet(): Promise<number> {
+    const { method, customerId, currency, amount } = this.request;
+    if (method.type !== 'wallet' && method.type !== 'split') return 0;
+    const { held } = await store.holdWallet({
+      transferId: this.walletHoldId,
+      tenantId: this.input.tenantId,
+      customerId,
+      currency,
+      amount,
+      upToAvailable: method.type === 'split',
+    });
+    this.saga.add('void wallet hold', () =>
+      store.voidWalletHold({
+        transferId: transferId(this.workflowId, 'wallet-void'),
+        tenantId: this.input.tenantId,
+        pendingId: this.walletHoldId,
+      }),
+    );
+    await this.update({ amountFromWallet: held });
+    return held;
   }
 
-  async function authorizeCard(token: string, amount: number): Promise<Authorization> {
+  private async authorizeCard(token: string, amount: number): Promise<Authorization> {
     const auth = await gateway.authorizeCard({
-      idempotencyKey: gatewayIdempotencyKey(workflowId, 'authorize'),
+      idempotencyKey: gatewayIdempotencyKey(this.workflowId, 'authorize'),
       token,
       amount,
-      currency: request.currency,
-      reference: input.paymentId,
+      currency: this.request.currency,
+      reference: this.input.paymentId,
       capture: false,
-      returnUrl: input.returnUrl,
+      returnUrl: this.input.returnUrl,
     });
     if (auth.status === 'declined')
       throw new Declined(auth.failureCode ?? 'card_declined', auth.failureMessage ?? 'declined');
-    compensations.push({
-      step: 'void card',
-      undo: () =>
-        gateway.voidCard({
-          idempotencyKey: gatewayIdempotencyKey(workflowId, 'void'),
-          authorizationId: auth.id,
-        }),
-    });
-    await update({
+    this.saga.add('void card', () => this.voidCard(auth.id));
+    await this.update({
       amountFromCard: amount,
-      method: { type: view.method.type, card: auth.card },
+      method: { type: this.view.method.type, card: auth.card },
       gatewayAuthorizationId: auth.id,
     });
     if (auth.status !== 'requires_action') return auth;
+    return this.awaitCustomer(auth);
+  }
 
-    const expiresAt = new Date(Date.now() + input.timeouts.actionWindowMs).toISOString();
-    await update(
+  /**
+   * 3-D Secure: wait for the customer within the action window. A webhook only says "look":
+   * the gateway is re-read, and only an authorized or declined authorization moves the payment
+   * on; a premature webhook while the gateway still waits for the customer changes nothing.
+   */
+  private async awaitCustomer(auth: Authorization): Promise<Authorization> {
+    const expiresAt = new Date(Date.now() + this.input.timeouts.actionWindowMs).toISOString();
+    await this.update(
       {
         status: 'requires_action',
         nextAction: { type: 'redirect_to_url', url: auth.actionUrl ?? '', expiresAt },
       },
       'payment.requires_action',
     );
-    const deadline = Date.now() + input.timeouts.actionWindowMs;
+    const deadline = Date.now() + this.input.timeouts.actionWindowMs;
     for (;;) {
       const remaining = deadline - Date.now();
       const completed =
         remaining > 0
-          ? await condition(() => actionCompleted || command?.kind === 'cancel', remaining)
-          : actionCompleted;
-      if (command?.kind === 'cancel') return auth;
+          ? await condition(() => this.action.completed || this.command?.kind === 'cancel', remaining)
+          : this.action.completed;
+      if (this.command?.kind === 'cancel') return auth;
       if (!completed) throw new Declined('expired', 'the customer did not complete 3-D Secure in time');
-      // Trust the gateway, not the webhook body: read the authorization's current state.
       const current = await gateway.getAuthorization(auth.id);
-      actionChecks++;
+      this.action.checks++;
       if (current.status === 'declined' || current.status === 'voided') {
         throw new Declined(
           current.failureCode ?? 'authentication_failed',
           current.failureMessage ?? '3-D Secure failed',
         );
       }
-      // Only an authorized (or declined) authorization moves the payment on; a premature webhook
-      // while the gateway still waits for the customer changes nothing. Histories recorded before
-      // this rule went on to capture here.
+      // Histories recorded before this rule went on to capture here.
       if (current.status === 'requires_action' && patched('premature-action-webhook')) {
-        actionCompleted = false;
+        this.action.completed = false;
         continue;
       }
-      await update({ status: 'processing', nextAction: undefined });
+      await this.update({ status: 'processing', nextAction: undefined });
       return current;
     }
   }
 
-  async function capture(total: number): Promise<void> {
-    const fromWallet = Math.min(total, view.amountFromWallet);
+  /** Manual capture: wait for the merchant's capture or cancel, at most the authorization window. */
+  private async awaitDecision(): Promise<void> {
+    await this.update({ status: 'requires_capture' }, 'payment.requires_capture');
+    const decided = await condition(
+      () => this.command !== undefined,
+      this.input.timeouts.authorizationWindowMs,
+    );
+    if (decided) return;
+    await this.unwind(
+      { status: 'canceled', failureCode: 'expired', failureMessage: 'authorization expired uncaptured' },
+      'payment.canceled',
+    );
+  }
+
+  private async cancel(): Promise<void> {
+    await this.unwind({ status: 'canceled', nextAction: undefined }, 'payment.canceled');
+  }
+
+  /**
+   * Captures `total`: the card part first (it can fail), then the ledger. Once the card is
+   * captured the money has moved: nothing is voided any more, and a ledger that refuses to
+   * record it for good ends the payment `requires_attention`, never `failed` with a void.
+   */
+  private async capture(total: number): Promise<void> {
+    const fromWallet = Math.min(total, this.view.amountFromWallet);
     const fromCard = total - fromWallet;
-    // The card goes first: it can fail, the ledger post after it cannot (it only retries).
+    const authorization = this.authorization;
     if (authorization && fromCard > 0) {
       await gateway.captureCard({
-        idempotencyKey: gatewayIdempotencyKey(workflowId, 'capture'),
+        idempotencyKey: gatewayIdempotencyKey(this.workflowId, 'capture'),
         authorizationId: authorization.id,
         amount: fromCard,
-      });
-      await store.systemTransfer({
-        transferId: transferId(workflowId, 'card-capture'),
-        tenantId,
-        currency: request.currency,
-        amount: fromCard,
-        from: 'gateway_clearing',
-        to: 'merchant_revenue',
-        description: 'card payment captured',
       });
     } else if (authorization) {
-      await gateway.voidCard({
-        idempotencyKey: gatewayIdempotencyKey(workflowId, 'void'),
-        authorizationId: authorization.id,
-      });
+      // Everything captured from the wallet: the card authorization is released.
+      await this.voidCard(authorization.id);
     }
-    if (view.amountFromWallet > 0 || request.method.type !== 'card') {
-      await store.postWalletHold({
-        transferId: transferId(workflowId, 'wallet-post'),
-        tenantId,
-        pendingId: walletHoldId,
-        amount: fromWallet,
-      });
+    try {
+      if (authorization && fromCard > 0) {
+        await store.systemTransfer({
+          transferId: transferId(this.workflowId, 'card-capture'),
+          tenantId: this.input.tenantId,
+          currency: this.request.currency,
+          amount: fromCard,
+          from: 'gateway_clearing',
+          to: 'merchant_revenue',
+          description: 'card payment captured',
+        });
+      }
+      if (this.view.amountFromWallet > 0 || this.request.method.type !== 'card') {
+        await store.postWalletHold({
+          transferId: transferId(this.workflowId, 'wallet-post'),
+          tenantId: this.input.tenantId,
+          pendingId: this.walletHoldId,
+          amount: fromWallet,
+        });
+      }
+    } catch (error) {
+      if (!(authorization && fromCard > 0 && patched('captured-card-never-voided'))) throw error;
+      this.saga.clear();
+      await this.needsAttention(
+        `the card was captured but the ledger could not record it: ${classifyFailure(error).message}`,
+      );
+      return;
     }
-    compensations.length = 0;
-    await update(
+    this.saga.clear();
+    await this.update(
       {
         status: 'succeeded',
         amountCaptured: total,
@@ -306,78 +376,40 @@ export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<Paym
     );
   }
 
-  try {
-    await recordCreated();
-    const method = request.method;
-    let cardPart = request.amount;
-    if (method.type === 'wallet' || method.type === 'split') {
-      const { held } = await store.holdWallet({
-        transferId: walletHoldId,
-        tenantId,
-        customerId: request.customerId,
-        currency: request.currency,
-        amount: request.amount,
-        upToAvailable: method.type === 'split',
-      });
-      compensations.push({
-        step: 'void wallet hold',
-        undo: () =>
-          store.voidWalletHold({
-            transferId: transferId(workflowId, 'wallet-void'),
-            tenantId,
-            pendingId: walletHoldId,
-          }),
-      });
-      cardPart = request.amount - held;
-      await update({ amountFromWallet: held });
-    }
-    if (method.type !== 'wallet' && cardPart > 0) authorization = await authorizeCard(method.token, cardPart);
-
-    if (command?.kind !== 'cancel' && request.capture === 'manual') {
-      await update({ status: 'requires_capture' }, 'payment.requires_capture');
-      const decided = await condition(() => command !== undefined, input.timeouts.authorizationWindowMs);
-      if (!decided) {
-        await compensate();
-        await update(
-          { status: 'canceled', failureCode: 'expired', failureMessage: 'authorization expired uncaptured' },
-          'payment.canceled',
-        );
-      }
-    }
-    if (command?.kind === 'cancel') {
-      await compensate();
-      await update({ status: 'canceled', nextAction: undefined }, 'payment.canceled');
-    } else if (!isTerminal(view.status)) {
-      await capture(command?.kind === 'capture' ? command.amount : request.amount);
-    }
-  } catch (error) {
-    const failure = classify(error);
-    await compensate();
-    await update(
-      { status: 'failed', failureCode: failure.code, failureMessage: failure.message, nextAction: undefined },
+  private async fail(error: unknown): Promise<void> {
+    const failure = classifyFailure(error);
+    await this.unwind(
+      {
+        status: 'failed',
+        failureCode: failure.kind === 'declined' ? failure.code : 'processing_error',
+        failureMessage: failure.kind === 'declined' ? failure.message : 'the payment could not be processed',
+        nextAction: undefined,
+      },
       'payment.failed',
     );
   }
-  await condition(allHandlersFinished);
-  return view;
-}
 
-/** The ApplicationFailure type of an activity's failure, however it arrived. */
-function failureType(error: unknown): string | undefined {
-  // A local activity's failure arrives as its ApplicationFailure, a regular one wrapped in ActivityFailure.
-  const cause = error instanceof ActivityFailure ? error.cause : error;
-  return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
-}
+  /** Runs the compensations, then records `outcome`, or `requires_attention` if an undo failed. */
+  private async unwind(outcome: Partial<PaymentView> & { status: PaymentStatus }, eventType: string) {
+    const failed = await this.saga.compensate();
+    if (failed.length === 0) return this.update(outcome, eventType);
+    await this.needsAttention(
+      `could not ${failed.join(' and ')} after the payment ${outcome.status}`,
+      outcome,
+    );
+  }
 
-/** Business declines end the payment; anything else that reaches here has spent its retries. */
-function classify(error: unknown): { code: FailureCode; message: string } {
-  if (error instanceof Declined) return { code: error.code, message: error.message };
-  const cause = error instanceof ActivityFailure ? error.cause : error;
-  if (failureType(error) === ErrorType.InsufficientFunds) {
-    return { code: 'insufficient_funds', message: 'insufficient wallet balance' };
+  private async needsAttention(reason: string, outcome: Partial<PaymentView> = {}): Promise<void> {
+    await this.update(
+      { ...outcome, status: 'requires_attention', failureMessage: reason, nextAction: undefined },
+      'payment.requires_attention',
+    );
   }
-  if (error instanceof ActivityFailure || (cause instanceof ApplicationFailure && cause.nonRetryable)) {
-    return { code: 'processing_error', message: 'the payment could not be processed' };
+
+  private voidCard(authorizationId: string) {
+    return gateway.voidCard({
+      idempotencyKey: gatewayIdempotencyKey(this.workflowId, 'void'),
+      authorizationId,
+    });
   }
-  throw error;
 }

@@ -1,11 +1,6 @@
-import {
-  ActivityFailure,
-  ApplicationFailure,
-  condition,
-  setHandler,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { condition, setHandler, workflowInfo } from '@temporalio/workflow';
 import { gateway, store } from './activities.js';
+import { classifyFailure, failureType } from './failures.js';
 import { ErrorType } from '../domain/errors.js';
 import { cloudEvent, type CloudEvent } from '../domain/events.js';
 import { gatewayIdempotencyKey, transferId } from '../domain/ids.js';
@@ -48,8 +43,7 @@ export async function refundWorkflow(input: RefundWorkflowInput): Promise<Refund
   } catch (error) {
     // The API refuses text PostgreSQL cannot store; if some still arrives, the refund is refused
     // before any money moves rather than retried forever.
-    const cause = error instanceof ActivityFailure ? error.cause : error;
-    if (!(cause instanceof ApplicationFailure && cause.type === ErrorType.PersistenceRejected)) throw error;
+    if (failureType(error) !== ErrorType.PersistenceRejected) throw error;
     return { outcome: 'rejected', code: 'processing_error', message: 'the refund could not be stored' };
   }
   if (!reserved.ok) return { outcome: 'rejected', code: reserved.code, message: reserved.message };
@@ -116,14 +110,10 @@ export async function refundWorkflow(input: RefundWorkflowInput): Promise<Refund
         reason: input.reason,
       });
     } catch (error) {
-      if (!(error instanceof ActivityFailure)) throw error;
-      const declined =
-        error.cause instanceof ApplicationFailure && error.cause.type === ErrorType.GatewayRequestError;
-      return finish(
-        'failed',
-        declined ? 'refund_failed' : 'processing_error',
-        declined ? error.cause.message : 'the gateway could not be reached',
-      );
+      const failure = classifyFailure(error);
+      return failure.kind === 'refused' && failure.type === ErrorType.GatewayRequestError
+        ? finish('failed', 'refund_failed', failure.message)
+        : finish('failed', 'processing_error', 'the gateway could not be reached');
     }
     if (result.status === 'failed')
       return finish('failed', 'refund_failed', result.failureMessage ?? 'the gateway refused the refund');

@@ -1,5 +1,7 @@
-import { ActivityFailure, log, workflowInfo } from '@temporalio/workflow';
+import { log, workflowInfo } from '@temporalio/workflow';
 import { gateway, store } from './activities.js';
+import { classifyFailure } from './failures.js';
+import { Saga } from './saga.js';
 import { cloudEvent } from '../domain/events.js';
 import { gatewayIdempotencyKey, transferId } from '../domain/ids.js';
 import type { FailureCode } from '../domain/payment.js';
@@ -30,8 +32,8 @@ export async function topUpWorkflow(input: TopUpWorkflowInput): Promise<TopUpRes
       capture: true,
     });
   } catch (error) {
-    if (error instanceof ActivityFailure) return fail('processing_error', 'the card could not be charged');
-    throw error;
+    classifyFailure(error); // rethrows what is not an activity's failure
+    return fail('processing_error', 'the card could not be charged');
   }
   switch (charge.status) {
     case 'declined':
@@ -54,6 +56,15 @@ export async function topUpWorkflow(input: TopUpWorkflowInput): Promise<TopUpRes
       break;
   }
 
+  const saga = new Saga();
+  saga.add('refund the card charge', () =>
+    gateway.refundCard({
+      idempotencyKey: gatewayIdempotencyKey(workflowId, 'refund'),
+      authorizationId: charge.id,
+      amount: input.amount,
+      reason: 'wallet credit failed',
+    }),
+  );
   try {
     await store.creditWallet({
       transferId: transferId(workflowId, 'credit'),
@@ -65,14 +76,14 @@ export async function topUpWorkflow(input: TopUpWorkflowInput): Promise<TopUpRes
       description: 'wallet top-up by card',
     });
   } catch (error) {
-    log.error('wallet credit failed; refunding the card charge', { error: String(error) });
-    await gateway.refundCard({
-      idempotencyKey: gatewayIdempotencyKey(workflowId, 'refund'),
-      authorizationId: charge.id,
-      amount: input.amount,
-      reason: 'wallet credit failed',
-    });
-    return fail('processing_error', 'the wallet could not be credited; the charge was refunded');
+    log.error('wallet credit failed; refunding the card charge', { error: classifyFailure(error).message });
+    const notUndone = await saga.compensate();
+    return fail(
+      'processing_error',
+      notUndone.length === 0
+        ? 'the wallet could not be credited; the charge was refunded'
+        : 'the wallet could not be credited and the charge could not be refunded: it requires attention',
+    );
   }
   await store.publishEvent(
     cloudEvent({

@@ -19,6 +19,10 @@ export function fakeActivities(
     captured?: { wallet: number; card: number };
     /** The ledger refuses every wallet credit (as it would a currency it cannot hold). */
     creditRefused?: boolean;
+    /** The ledger refuses to record a captured card charge, for good. */
+    captureLedgerRefused?: boolean;
+    /** The gateway cannot void (5xx on every attempt). */
+    voidUnavailable?: boolean;
   } = {},
 ) {
   let balance = options.walletBalance ?? 0;
@@ -111,6 +115,13 @@ export function fakeActivities(
     },
     async systemTransfer(input) {
       calls.push(`systemTransfer:${input.from}->${input.to}:${input.amount}`);
+      if (options.captureLedgerRefused) {
+        throw ApplicationFailure.create({
+          type: ErrorType.LedgerConflict,
+          message: 'transfer exists with different fields',
+          nonRetryable: true,
+        });
+      }
     },
     // As PostgreSQL does: text it cannot store is refused with SQLSTATE 22021, every time.
     recordPayment: refusingPermanentErrors({
@@ -186,6 +197,7 @@ export function fakeActivities(
     },
     async voidCard(request) {
       calls.push('voidCard');
+      if (options.voidUnavailable) throw new Error('gateway answered 503');
       return authorization(request.authorizationId, 'voided', 0);
     },
     async getAuthorization(id) {

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { WorkflowUpdateStage } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
 import type { PaymentRequest } from '../../src/domain/payment.js';
 import { paymentWorkflowId } from '../../src/domain/ids.js';
 import {
+  cancelUpdate,
   captureUpdate,
   completeActionUpdate,
   DEFAULT_TIMEOUTS,
@@ -212,6 +214,42 @@ describe('PaymentWorkflow (time-skipping server, fake activities)', () => {
       amountFromWallet: 300,
       amountFromCard: 200,
     });
+  });
+
+  it('ends requires_attention, not failed, when a compensation cannot run', async () => {
+    const fakes = fakeActivities({ walletBalance: 300, voidUnavailable: true });
+    const { result, handle } = await runPayment(
+      request({ type: 'split', token: 'tok_ok' }, { capture: 'manual' }),
+      fakes,
+      async (handle) => {
+        await waitForStatus(handle, 'requires_capture');
+        // Accepted only: waiting on the workflow's result lets the server skip the void's retries.
+        await handle.startUpdate(cancelUpdate, { waitForStage: WorkflowUpdateStage.ACCEPTED });
+      },
+    );
+    expect(result).toMatchObject({
+      status: 'requires_attention',
+      failureMessage: expect.stringContaining('void card'),
+    });
+    // The wallet hold was still released; the card void was tried to the end of its budget.
+    expect(fakes.calls.filter((c) => c === 'voidCard')).toHaveLength(8);
+    expect(fakes.calls.at(-1)).toBe('voidWalletHold');
+    expect(fakes.balance()).toBe(300);
+    expect(fakes.recorded.at(-1)?.status).toBe('requires_attention');
+    await recordHistory(handle, 'payment-split-cancel-void-fails');
+  });
+
+  it('never voids a captured card: a ledger that refuses the capture ends requires_attention', async () => {
+    const fakes = fakeActivities({ captureLedgerRefused: true });
+    const { result, handle } = await runPayment(request({ type: 'card', token: 'tok_ok' }), fakes);
+    expect(result).toMatchObject({ status: 'requires_attention' });
+    expect(result.failureMessage).toContain('captured');
+    expect(fakes.calls).toEqual([
+      'authorizeCard:1000',
+      'captureCard:1000',
+      'systemTransfer:gateway_clearing->merchant_revenue:1000',
+    ]);
+    await recordHistory(handle, 'payment-card-capture-ledger-refused');
   });
 
   it('fails with processing_error once the gateway retry budget is spent, and releases the wallet part', async () => {
