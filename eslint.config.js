@@ -35,7 +35,16 @@ const nodeBuiltins = [
 
 export default tseslint.config(
   {
-    ignores: ['node_modules/**', '.data/**', '.temporal/**', '.tmp/**', 'migrations/**', 'bench/results/**'],
+    ignores: [
+      'node_modules/**',
+      '.data/**',
+      '.temporal/**',
+      '.tmp/**',
+      'migrations/**',
+      'bench/results/**',
+      'chaos/results/**',
+      '.venv-fuzz/**',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
@@ -60,7 +69,7 @@ export default tseslint.config(
   },
   {
     // Tests read JSON bodies of any shape; assertions check them.
-    files: ['test/**/*.ts', 'bench/**/*.ts'],
+    files: ['test/**/*.ts', 'bench/**/*.ts', 'chaos/**/*.ts'],
     rules: {
       '@typescript-eslint/no-explicit-any': 'off',
       '@typescript-eslint/no-unsafe-assignment': 'off',

@@ -2,10 +2,16 @@ import { z } from 'zod';
 import { CURRENCIES, MAX_AMOUNT_MINOR } from '../domain/money.js';
 import { FAILURE_CODES, PAYMENT_STATUSES } from '../domain/payment.js';
 import { REFUND_FAILURE_CODES, REFUND_STATUSES } from '../domain/refund.js';
-import { isStorableText, STORABLE_TEXT_MESSAGE } from '../domain/text.js';
+import { isStorableText, STORABLE_TEXT_MESSAGE, STORABLE_TEXT_PATTERN } from '../domain/text.js';
 
 /** Every free-text field: bounded, and only text PostgreSQL can store (see domain/text.ts). */
-export const text = (max: number) => z.string().max(max).refine(isStorableText, STORABLE_TEXT_MESSAGE);
+export const text = (max: number) =>
+  z
+    .string()
+    .max(max)
+    // The same rule as a pattern, so the OpenAPI document (and its fuzzers) carry it too.
+    .regex(STORABLE_TEXT_PATTERN, STORABLE_TEXT_MESSAGE)
+    .refine(isStorableText, STORABLE_TEXT_MESSAGE);
 
 /** Ids callers choose (orders, customers): printable, no separators Paysaga uses in its own ids. */
 export const externalId = z
@@ -27,7 +33,8 @@ export const cardToken = z
   .string()
   .min(1)
   .max(100)
-  .regex(/^tok_[A-Za-z0-9_]+$/, 'a gateway token such as tok_test_4242');
+  .regex(/^tok_[A-Za-z0-9_]+$/, 'a gateway token such as tok_test_4242')
+  .meta({ examples: ['tok_test_4242'] });
 
 export const paymentMethod = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('wallet') }),
@@ -87,7 +94,13 @@ export const payment = z
   })
   .meta({ id: 'Payment' });
 
-export const paymentIdParams = z.strictObject({ id: z.string().min(1).max(100) });
+/** Paysaga's own ids (`pay_...`, `re_...`): a malformed one is a 400, an unknown one a 404. */
+export const resourceId = z
+  .string()
+  .min(1)
+  .max(100)
+  .regex(/^[A-Za-z0-9_]+$/, 'letters, digits and "_" only');
+export const paymentIdParams = z.strictObject({ id: resourceId });
 
 export const listPaymentsQuery = z.strictObject({
   customerId: externalId.optional(),

@@ -10,4 +10,8 @@ export function isStorableText(value: string): boolean {
   return !value.includes(NUL) && value.isWellFormed();
 }
 
+/** `isStorableText` as a regular expression (for JSON Schema): no NUL, surrogates only in pairs. */
+// eslint-disable-next-line no-control-regex -- matching NUL is the point
+export const STORABLE_TEXT_PATTERN = /^(?:[^\u0000\uD800-\uDFFF]|[\uD800-\uDBFF][\uDC00-\uDFFF])*$/;
+
 export const STORABLE_TEXT_MESSAGE = 'must not contain NUL characters or unpaired UTF-16 surrogates';

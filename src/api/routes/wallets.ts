@@ -72,7 +72,10 @@ export const walletRoutes: FastifyPluginAsyncZod = async (app) => {
         params: customerParams,
         querystring: z.strictObject({
           limit: z.coerce.number().int().min(1).max(100).default(20),
-          cursor: z.string().regex(/^\d+$/, 'cursor is not one this API returned').optional(),
+          cursor: z
+            .string()
+            .regex(/^\d{1,16}$/, 'cursor is not one this API returned')
+            .optional(),
         }),
         response: {
           200: z.object({ data: z.array(transaction), nextCursor: z.string().nullable() }),
@@ -82,12 +85,13 @@ export const walletRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const { limit, cursor } = request.query;
+      // Checked before the query: a cursor past the safe integers would reach PostgreSQL as 7.5e+20.
+      if (cursor !== undefined && !Number.isSafeInteger(Number(cursor)))
+        throw new ProblemError(400, 'invalid_cursor', 'cursor is not one this API returned');
       const rows = await listWalletTransactions(db, request.tenantId, request.params.customerId, {
         limit,
         before: cursor === undefined ? undefined : Number(cursor),
       });
-      if (cursor !== undefined && !Number.isSafeInteger(Number(cursor)))
-        throw new ProblemError(400, 'invalid_cursor', 'bad cursor');
       const last = rows.length === limit ? rows[rows.length - 1] : undefined;
       return {
         data: rows.map(({ seq: _seq, ...row }) => ({
