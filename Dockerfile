@@ -1,9 +1,13 @@
-# One image for the three Paysaga processes (api, worker, sandbox gateway); docker-compose.yml
-# picks the process with `command`. TypeScript runs through tsx, as in `npm run api` etc.
+# Two images from one Dockerfile. TypeScript runs through tsx, as in `npm run api` etc.
 #
-#   docker build -t paysaga .
+#   app      Paysaga's api and worker (the production image); docker-compose.yml picks the
+#            process with `command`. It does not contain the sandbox PSP.
+#   sandbox  the sandbox PSP (sandbox/), a stand-in gateway for development and tests.
+#
+#   docker build --target app -t paysaga .            (also the default: the last stage)
+#   docker build --target sandbox -t paysaga-sandbox .
 #   docker run --rm -e DATABASE_URL=... -e TEMPORAL_ADDRESS=... -p 3000:3000 paysaga
-FROM node:24-slim
+FROM node:24-slim AS base
 
 ENV NODE_ENV=production \
     NPM_CONFIG_UPDATE_NOTIFIER=false \
@@ -16,21 +20,27 @@ WORKDIR /app
 # dependency, so dev dependencies (vitest, eslint, drizzle-kit...) are left out.
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force
-
-# The migrations are applied by the api and the worker at start (under an advisory lock).
 COPY tsconfig.json ./
+
+# ---- sandbox: the stand-in PSP, never shipped in the app image -------------------------------
+FROM base AS sandbox
+# The sandbox's only import from Paysaga: the currency table (pure, no dependencies).
+COPY src/domain/money.ts ./src/domain/money.ts
+COPY sandbox ./sandbox
+USER node
+# 4010: SANDBOX_PORT. Listen on every interface inside the container (the default is 127.0.0.1).
+EXPOSE 4010
+ENV SANDBOX_HOST=0.0.0.0
+CMD ["node", "--import", "tsx", "sandbox/main.ts"]
+
+# ---- app: api and worker (last, so a plain `docker build .` builds it) -----------------------
+FROM base AS app
+# The migrations are applied by the api and the worker at start (under an advisory lock).
 COPY migrations ./migrations
 COPY src ./src
-
 USER node
-
-# 3000: API (PORT), 4010: sandbox gateway (SANDBOX_PORT).
-EXPOSE 3000 4010
-
-# Listen on every interface inside the container (the defaults are 127.0.0.1).
-ENV HOST=0.0.0.0 \
-    SANDBOX_HOST=0.0.0.0
-
-# Default process: the API. The worker is `node --import tsx src/worker/main.ts`, the sandbox
-# gateway `node --import tsx src/gateway/sandbox/main.ts`.
+# 3000: API (PORT). Listen on every interface inside the container (the default is 127.0.0.1).
+EXPOSE 3000
+ENV HOST=0.0.0.0
+# Default process: the API. The worker is `node --import tsx src/worker/main.ts`.
 CMD ["node", "--import", "tsx", "src/api/main.ts"]

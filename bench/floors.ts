@@ -189,6 +189,7 @@ function paymentRow(tenantId: string, orderId: string, customerId: string): Paym
     amountFromCard: 0,
     reference: `BENCH-${orderId}`,
     requestHash: 'bench',
+    connector: 'sandbox',
     version: 1,
     createdAt: now,
     updatedAt: now,

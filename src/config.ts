@@ -25,6 +25,8 @@ const env = z.object({
   ADMIN_API_KEYS: z.string().default(DEV_ADMIN_KEY),
   GATEWAY_URL: z.string().default('http://127.0.0.1:4010'),
   GATEWAY_WEBHOOK_SECRET: z.string().default(DEV_WEBHOOK_SECRET),
+  /** The connector new payments and top-ups go through (src/gateway/registry.ts lists them). */
+  DEFAULT_CONNECTOR: z.string().min(1).default('sandbox'),
   PUBLIC_URL: z.string().optional(),
   /** How long POST /v1/payments waits for a settled status before answering 202. */
   SYNC_WAIT_MS: z.coerce.number().int().min(0).default(10_000),
@@ -46,6 +48,7 @@ export interface Config {
   adminKeys: Set<string>;
   gatewayUrl: string;
   webhookSecret: string;
+  defaultConnector: string;
   publicUrl: string;
   syncWaitMs: number;
   timeouts: PaymentTimeouts;
@@ -97,6 +100,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     ),
     gatewayUrl: e.GATEWAY_URL,
     webhookSecret: e.GATEWAY_WEBHOOK_SECRET,
+    defaultConnector: e.DEFAULT_CONNECTOR,
     publicUrl: e.PUBLIC_URL ?? `http://${e.HOST}:${e.PORT}`,
     syncWaitMs: e.SYNC_WAIT_MS,
     timeouts: { authorizationWindowMs: e.AUTHORIZATION_WINDOW_MS, actionWindowMs: e.ACTION_WINDOW_MS },

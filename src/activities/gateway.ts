@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { ErrorType } from '../domain/errors.js';
+import { GatewayRequestError } from '../gateway/errors.js';
 import type {
   Authorization,
   AuthorizeRequest,
@@ -9,20 +10,39 @@ import type {
   RefundRequest,
   VoidRequest,
 } from '../gateway/port.js';
+import { UnknownConnectorError, type ConnectorRegistry } from '../gateway/registry.js';
+
+/** A gateway request plus the connector it goes to: the one that authorized the payment. */
+export type Routed<T> = T & { connector: string };
+
+export interface AuthorizationLookup {
+  authorizationId: string;
+}
 
 /**
- * Gateway calls. Each carries the idempotency key the workflow derived for its step, so when
- * Temporal retries after a timeout the gateway replays the first result instead of charging
- * again. Transient faults propagate as ordinary errors and are retried.
+ * Activity tasks scheduled by a worker from before connectors were routed carry no name; every
+ * payment then went through the sandbox.
  */
-export function createGatewayActivities(gateway: PaymentGateway) {
-  const guard = async <T>(call: () => Promise<T>): Promise<T> => {
+const LEGACY_CONNECTOR = 'sandbox';
+
+/**
+ * Gateway calls, each routed to the connector its request names. Each carries the idempotency
+ * key the workflow derived for its step, so when Temporal retries after a timeout the gateway
+ * replays the first result instead of charging again. `GatewayUnavailableError` and other
+ * transient faults propagate as ordinary errors and are retried; a refusal is final.
+ */
+export function createGatewayActivities(connectors: ConnectorRegistry) {
+  const call = async <T>(
+    request: { connector?: string | undefined },
+    fn: (connector: PaymentGateway) => Promise<T>,
+  ): Promise<T> => {
     try {
-      return await call();
+      return await fn(connectors.get(request.connector ?? LEGACY_CONNECTOR));
     } catch (error) {
-      if (error instanceof Error && error.name === 'GatewayRequestError') {
+      if (error instanceof GatewayRequestError || error instanceof UnknownConnectorError) {
         throw ApplicationFailure.create({
-          type: ErrorType.GatewayRequestError,
+          type:
+            error instanceof GatewayRequestError ? ErrorType.GatewayRequestError : ErrorType.UnknownConnector,
           message: error.message,
           nonRetryable: true,
         });
@@ -31,12 +51,19 @@ export function createGatewayActivities(gateway: PaymentGateway) {
     }
   };
   return {
-    authorizeCard: (request: AuthorizeRequest): Promise<Authorization> =>
-      guard(() => gateway.authorize(request)),
-    captureCard: (request: CaptureRequest): Promise<Authorization> => guard(() => gateway.capture(request)),
-    voidCard: (request: VoidRequest): Promise<Authorization> => guard(() => gateway.void(request)),
-    getAuthorization: (authorizationId: string): Promise<Authorization> =>
-      guard(() => gateway.status(authorizationId)),
-    refundCard: (request: RefundRequest): Promise<GatewayRefund> => guard(() => gateway.refund(request)),
+    authorizeCard: (request: Routed<AuthorizeRequest>): Promise<Authorization> =>
+      call(request, (connector) => connector.authorize(request)),
+    captureCard: (request: Routed<CaptureRequest>): Promise<Authorization> =>
+      call(request, (connector) => connector.capture(request)),
+    voidCard: (request: Routed<VoidRequest>): Promise<Authorization> =>
+      call(request, (connector) => connector.void(request)),
+    getAuthorization: (request: Routed<AuthorizationLookup>): Promise<Authorization> => {
+      // Before connectors were routed this activity took the bare authorization id.
+      const lookup: Partial<Routed<AuthorizationLookup>> =
+        typeof request === 'string' ? { authorizationId: request } : request;
+      return call(lookup, (connector) => connector.status(lookup.authorizationId ?? ''));
+    },
+    refundCard: (request: Routed<RefundRequest>): Promise<GatewayRefund> =>
+      call(request, (connector) => connector.refund(request)),
   };
 }

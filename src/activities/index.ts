@@ -1,5 +1,5 @@
 import type { Executor } from '../db/client.js';
-import type { PaymentGateway } from '../gateway/port.js';
+import type { ConnectorRegistry } from '../gateway/registry.js';
 import { createGatewayActivities } from './gateway.js';
 import { createLedgerActivities } from './ledger.js';
 import { createPaymentActivities } from './payments.js';
@@ -8,7 +8,7 @@ import { createRefundActivities } from './refunds.js';
 
 export interface ActivityDeps {
   db: Executor;
-  gateway: PaymentGateway;
+  connectors: ConnectorRegistry;
 }
 
 /** All activities over injected ports; workflows import the type only. */
@@ -16,7 +16,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...refusingPermanentErrors(createLedgerActivities(deps.db)),
     ...refusingPermanentErrors(createPaymentActivities(deps.db)),
-    ...createGatewayActivities(deps.gateway),
+    ...createGatewayActivities(deps.connectors),
     ...refusingPermanentErrors(createRefundActivities(deps.db)),
   };
 }

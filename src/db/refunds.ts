@@ -18,7 +18,14 @@ export interface ReserveRefundInput {
 }
 
 export type ReserveRefundResult =
-  | { ok: true; refund: RefundView; gatewayAuthorizationId: string | null; customerId: string }
+  | {
+      ok: true;
+      refund: RefundView;
+      gatewayAuthorizationId: string | null;
+      /** The connector that authorized the payment: the card part is refunded through it. */
+      connector: string;
+      customerId: string;
+    }
   | {
       ok: false;
       code: Extract<RefundFailureCode, 'amount_exceeds_refundable' | 'payment_not_captured'>;
@@ -36,16 +43,23 @@ export async function reserveRefund(db: Executor, input: ReserveRefundInput): Pr
   return db.transaction(async (tx) => {
     const existing = await findRefund(tx, input.tenantId, input.refundId);
     const payment = await tx.execute(
-      sql`SELECT customer_id, gateway_authorization_id, status, currency FROM payments WHERE id = ${input.paymentId} AND tenant_id = ${input.tenantId}`,
+      sql`SELECT customer_id, gateway_authorization_id, connector, status, currency FROM payments WHERE id = ${input.paymentId} AND tenant_id = ${input.tenantId}`,
     );
     const row = payment.rows[0] as
-      | { customer_id: string; gateway_authorization_id: string | null; status: string; currency: string }
+      | {
+          customer_id: string;
+          gateway_authorization_id: string | null;
+          connector: string;
+          status: string;
+          currency: string;
+        }
       | undefined;
     if (existing && row)
       return {
         ok: true,
         refund: existing,
         gatewayAuthorizationId: row.gateway_authorization_id,
+        connector: row.connector,
         customerId: row.customer_id,
       };
     if (!row || !['succeeded', 'partially_refunded'].includes(row.status)) {
@@ -104,6 +118,7 @@ export async function reserveRefund(db: Executor, input: ReserveRefundInput): Pr
       ok: true,
       refund: toView(refund!),
       gatewayAuthorizationId: row.gateway_authorization_id,
+      connector: row.connector,
       customerId: row.customer_id,
     };
   });

@@ -113,6 +113,8 @@ export const payments = pgTable(
     reference: text('reference').notNull(),
     requestHash: text('request_hash').notNull(),
     gatewayAuthorizationId: text('gateway_authorization_id'),
+    /** The connector that authorized the card part; its capture, void and refunds go back to it. */
+    connector: text('connector').notNull().default('sandbox'),
     /** Written by the workflow in order; a stale write (lower version) never overwrites a newer one. */
     version: integer('version').notNull(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull(),

@@ -7,6 +7,8 @@ export const ErrorType = {
   CurrencyMismatch: 'CurrencyMismatch',
   LedgerConflict: 'LedgerConflict',
   GatewayRequestError: 'GatewayRequestError',
+  /** A gateway call names a connector this worker has not configured. */
+  UnknownConnector: 'UnknownConnector',
   OrderAlreadyPaid: 'OrderAlreadyPaid',
   InvalidPaymentState: 'InvalidPaymentState',
   InvalidAmount: 'InvalidAmount',

@@ -81,6 +81,8 @@ export interface PaymentView {
   requestHash: string;
   workflowId: string;
   gatewayAuthorizationId?: string | undefined;
+  /** The gateway connector (src/gateway/registry.ts) every card call of this payment goes to. */
+  connector: string;
   /** Incremented on every change; persistence keeps the highest. */
   version: number;
   createdAt: string;
@@ -163,6 +165,7 @@ export function initialPaymentView(args: {
   workflowId: string;
   request: PaymentRequest;
   requestHash: string;
+  connector: string;
   now: Date;
 }): PaymentView {
   const { request, now } = args;
@@ -185,6 +188,7 @@ export function initialPaymentView(args: {
     metadata: request.metadata,
     reference: paymentReference(args.paymentId, now),
     requestHash: args.requestHash,
+    connector: args.connector,
     version: 0,
     createdAt: now.toISOString(),
     updatedAt: now.toISOString(),
@@ -209,6 +213,7 @@ export function publicPayment(view: PaymentView) {
     requestHash: _hash,
     workflowId: _wf,
     gatewayAuthorizationId: _auth,
+    connector: _connector,
     version: _v,
     tenantId: _t,
     ...rest

@@ -47,7 +47,7 @@ export interface Stack {
 }
 
 export const SCRIPTS = {
-  gateway: 'src/gateway/sandbox/main.ts',
+  gateway: 'sandbox/main.ts',
   worker: 'src/worker/main.ts',
   api: 'src/api/main.ts',
 } as const;

@@ -1,7 +1,7 @@
 import { NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import { loadConfig } from '../config.js';
 import { connectDatabase, migrateDatabase } from '../db/client.js';
-import { SandboxGateway } from '../gateway/sandbox-connector.js';
+import { createConnectorRegistry } from '../gateway/registry.js';
 import { createPaysagaWorker } from './worker.js';
 
 /** The worker process alone, against an existing Temporal and PostgreSQL (production shape). */
@@ -20,7 +20,7 @@ const worker = await createPaysagaWorker({
   namespace: config.temporalNamespace,
   taskQueue: config.taskQueue,
   db: database.db,
-  gateway: new SandboxGateway({ baseUrl: config.gatewayUrl, webhookSecret: config.webhookSecret }),
+  connectors: createConnectorRegistry(config),
 });
 console.log(`worker polling task queue on ${config.temporalAddress ?? '127.0.0.1:7233'}`);
 // A Ctrl-C under `npm run dev` arrives twice (terminal SIGINT, dev script SIGTERM): shut down once.

@@ -1,7 +1,7 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import type { Executor } from '../db/client.js';
-import type { PaymentGateway } from '../gateway/port.js';
+import type { ConnectorRegistry } from '../gateway/registry.js';
 import { TASK_QUEUE } from '../workflows/contract.js';
 import { bundlerOptions, WORKFLOWS_PATH } from './bundle.js';
 
@@ -9,7 +9,7 @@ export interface PaysagaWorkerOptions {
   connection: NativeConnection;
   namespace: string;
   db: Executor;
-  gateway: PaymentGateway;
+  connectors: ConnectorRegistry;
   /** Pre-built workflow bundle (tests bundle once per file); otherwise bundled at start. */
   workflowBundle?: { code: string } | undefined;
   taskQueue?: string;
@@ -26,7 +26,7 @@ export async function createPaysagaWorker(options: PaysagaWorkerOptions): Promis
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue ?? TASK_QUEUE,
-    activities: createActivities({ db: options.db, gateway: options.gateway }),
+    activities: createActivities({ db: options.db, connectors: options.connectors }),
     ...(options.workflowBundle
       ? { workflowBundle: options.workflowBundle }
       : { workflowsPath: WORKFLOWS_PATH, bundlerOptions }),

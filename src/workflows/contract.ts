@@ -22,6 +22,12 @@ export const DEFAULT_TIMEOUTS: PaymentTimeouts = {
   actionWindowMs: 15 * 60 * 1000,
 };
 
+/**
+ * The connector of payments and top-ups whose input names none: every one started before
+ * connectors were recorded went through the sandbox.
+ */
+export const LEGACY_CONNECTOR = 'sandbox';
+
 export interface PaymentWorkflowInput {
   paymentId: string;
   tenantId: string;
@@ -31,6 +37,11 @@ export interface PaymentWorkflowInput {
   timeouts: PaymentTimeouts;
   /** Where the customer returns after 3-D Secure. */
   returnUrl?: string | undefined;
+  /**
+   * The gateway connector for every card call of this payment (the API sets its default).
+   * Histories from before it was recorded have none: the workflow reads `LEGACY_CONNECTOR`.
+   */
+  connector: string;
 }
 
 export interface SettleRequest {
@@ -81,6 +92,8 @@ export interface TopUpWorkflowInput {
   amount: number;
   currency: Currency;
   token: string;
+  /** The gateway connector to charge through; missing in older histories (`LEGACY_CONNECTOR`). */
+  connector?: string | undefined;
 }
 
 export type TopUpResult =

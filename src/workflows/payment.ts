@@ -26,6 +26,7 @@ import {
   captureUpdate,
   completeActionSignal,
   completeActionUpdate,
+  LEGACY_CONNECTOR,
   SearchAttributes,
   settledUpdate,
   statusQuery,
@@ -53,6 +54,8 @@ class Payment {
     workflowInfo().typedSearchAttributes.get(SearchAttributes.TenantId) !== undefined;
   private readonly saga = new Saga();
   private readonly walletHoldId = transferId(this.workflowId, 'wallet-hold');
+  /** Every gateway call goes to the connector that authorized, captures and refunds included. */
+  private readonly connector: string;
   private view: PaymentView;
   private command: Command | undefined;
   /** 3-D Secure: a webhook said the customer is done; how many times the gateway was re-read. */
@@ -60,7 +63,14 @@ class Payment {
   private authorization: Authorization | undefined;
 
   constructor(private readonly input: PaymentWorkflowInput) {
-    this.view = initialPaymentView({ ...input, workflowId: this.workflowId, now: new Date() });
+    // Typed as always present, but absent from the input of histories started before it was.
+    this.connector = input.connector ?? LEGACY_CONNECTOR;
+    this.view = initialPaymentView({
+      ...input,
+      connector: this.connector,
+      workflowId: this.workflowId,
+      now: new Date(),
+    });
   }
 
   private get request() {
@@ -236,6 +246,7 @@ class Payment {
 
   private async authorizeCard(token: string, amount: number): Promise<Authorization> {
     const auth = await gateway.authorizeCard({
+      connector: this.connector,
       idempotencyKey: gatewayIdempotencyKey(this.workflowId, 'authorize'),
       token,
       amount,
@@ -279,7 +290,10 @@ class Payment {
           : this.action.completed;
       if (this.command?.kind === 'cancel') return auth;
       if (!completed) throw new Declined('expired', 'the customer did not complete 3-D Secure in time');
-      const current = await gateway.getAuthorization(auth.id);
+      const current = await gateway.getAuthorization({
+        connector: this.connector,
+        authorizationId: auth.id,
+      });
       this.action.checks++;
       if (current.status === 'declined' || current.status === 'voided') {
         throw new Declined(
@@ -326,6 +340,7 @@ class Payment {
     const authorization = this.authorization;
     if (authorization && fromCard > 0) {
       await gateway.captureCard({
+        connector: this.connector,
         idempotencyKey: gatewayIdempotencyKey(this.workflowId, 'capture'),
         authorizationId: authorization.id,
         amount: fromCard,
@@ -408,6 +423,7 @@ class Payment {
 
   private voidCard(authorizationId: string) {
     return gateway.voidCard({
+      connector: this.connector,
       idempotencyKey: gatewayIdempotencyKey(this.workflowId, 'void'),
       authorizationId,
     });

@@ -7,6 +7,7 @@ import { gatewayIdempotencyKey, transferId } from '../domain/ids.js';
 import type { ReserveRefundResult } from '../db/refunds.js';
 import { publicRefund, type RefundFailureCode, type RefundView } from '../domain/refund.js';
 import {
+  LEGACY_CONNECTOR,
   refundSettledSignal,
   refundStatusQuery,
   type RefundOutcome,
@@ -104,6 +105,9 @@ export async function refundWorkflow(input: RefundWorkflowInput): Promise<Refund
     let result;
     try {
       result = await gateway.refundCard({
+        // Refunds go back to the connector that took the money. Histories from before the
+        // payment recorded it have no connector in this result: those were all the sandbox.
+        connector: reserved.connector ?? LEGACY_CONNECTOR,
         idempotencyKey: gatewayIdempotencyKey(workflowId, 'card-refund'),
         authorizationId: reserved.gatewayAuthorizationId,
         amount: refund.amountToCard,

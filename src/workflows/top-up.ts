@@ -5,7 +5,7 @@ import { Saga } from './saga.js';
 import { cloudEvent } from '../domain/events.js';
 import { gatewayIdempotencyKey, transferId } from '../domain/ids.js';
 import type { FailureCode } from '../domain/payment.js';
-import type { TopUpResult, TopUpWorkflowInput } from './contract.js';
+import { LEGACY_CONNECTOR, type TopUpResult, type TopUpWorkflowInput } from './contract.js';
 
 /**
  * A wallet top-up by card: charge the card (a sale), then credit the wallet. If the credit
@@ -15,6 +15,7 @@ import type { TopUpResult, TopUpWorkflowInput } from './contract.js';
  */
 export async function topUpWorkflow(input: TopUpWorkflowInput): Promise<TopUpResult> {
   const { workflowId } = workflowInfo();
+  const connector = input.connector ?? LEGACY_CONNECTOR;
   const fail = (failureCode: FailureCode, failureMessage: string): TopUpResult => ({
     status: 'failed',
     failureCode,
@@ -24,6 +25,7 @@ export async function topUpWorkflow(input: TopUpWorkflowInput): Promise<TopUpRes
   let charge;
   try {
     charge = await gateway.authorizeCard({
+      connector,
       idempotencyKey: gatewayIdempotencyKey(workflowId, 'charge'),
       token: input.token,
       amount: input.amount,
@@ -41,12 +43,14 @@ export async function topUpWorkflow(input: TopUpWorkflowInput): Promise<TopUpRes
       return fail(charge.failureCode ?? 'card_declined', charge.failureMessage ?? 'the card was declined');
     case 'requires_action':
       await gateway.voidCard({
+        connector,
         idempotencyKey: gatewayIdempotencyKey(workflowId, 'void'),
         authorizationId: charge.id,
       });
       return fail('authentication_failed', 'top-ups do not support 3-D Secure cards');
     case 'authorized':
       await gateway.captureCard({
+        connector,
         idempotencyKey: gatewayIdempotencyKey(workflowId, 'capture'),
         authorizationId: charge.id,
         amount: input.amount,
@@ -59,6 +63,7 @@ export async function topUpWorkflow(input: TopUpWorkflowInput): Promise<TopUpRes
   const saga = new Saga();
   saga.add('refund the card charge', () =>
     gateway.refundCard({
+      connector,
       idempotencyKey: gatewayIdempotencyKey(workflowId, 'refund'),
       authorizationId: charge.id,
       amount: input.amount,

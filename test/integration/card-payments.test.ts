@@ -118,6 +118,34 @@ describe('card payments through the sandbox gateway', () => {
     expect(await chargesFor(res.body.id)).toMatchObject({ captures: 1, capturedAmount: 4200 });
   });
 
+  it('records the connector that authorized the payment, and keeps it out of the API', async () => {
+    const res = await api('POST', '/v1/payments', card('tok_test_4242', { capture: 'manual' }));
+    expect(res.body.status).toBe('requires_capture');
+    expect(res.body).not.toHaveProperty('connector');
+    const row = await db.pool.query<{ connector: string }>('SELECT connector FROM payments WHERE id = $1', [
+      res.body.id,
+    ]);
+    expect(row.rows[0]?.connector).toBe('sandbox');
+    // The capture goes back to the connector that authorized.
+    const captured = await api('POST', `/v1/payments/${res.body.id}/capture`, {});
+    expect(captured.body.status).toBe('succeeded');
+    expect(await chargesFor(res.body.id)).toMatchObject({ authorizations: 1, captures: 1 });
+  });
+
+  it('answers a webhook for a connector that does not exist with a 404 problem', async () => {
+    const res = await api(
+      'POST',
+      '/v1/webhooks/nope',
+      { id: 'evt_1', type: 'authorization.updated' },
+      {
+        key: null,
+      },
+    );
+    expect(res.status).toBe(404);
+    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(res.body).toMatchObject({ status: 404, code: 'connector_not_found' });
+  });
+
   it('rejects a webhook with a bad signature', async () => {
     const res = await api(
       'POST',

@@ -4,19 +4,16 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AuthorizeRequest } from '../../src/gateway/port.js';
-import { createSandboxServer } from '../../src/gateway/sandbox/server.js';
-import type { SandboxServer } from '../../src/gateway/sandbox/server.js';
-import type { SandboxStats } from '../../src/gateway/sandbox/wire.js';
-import {
-  GatewayRequestError,
-  GatewayUnavailableError,
-  SandboxGateway,
-} from '../../src/gateway/sandbox-connector.js';
+import { createSandboxServer } from '../../sandbox/server.js';
+import type { SandboxServer } from '../../sandbox/server.js';
+import type { SandboxStats } from '../../sandbox/wire.js';
+import { SandboxConnector } from '../../src/gateway/connectors/sandbox/connector.js';
+import { GatewayRequestError, GatewayUnavailableError } from '../../src/gateway/errors.js';
 import { verifyWebhookSignature, WebhookSignatureError } from '../../src/gateway/webhook-signature.js';
 
 const secret = 'whsec_integration';
 let sandbox: SandboxServer;
-let gateway: SandboxGateway;
+let gateway: SandboxConnector;
 let receiver: Server;
 const deliveries: { raw: Buffer; signature: string | undefined }[] = [];
 let rejectNextDeliveries = 0;
@@ -93,7 +90,7 @@ beforeAll(async () => {
     webhookSecret: secret,
     webhookRetryDelaysMs: [20, 50, 100],
   });
-  gateway = new SandboxGateway({ baseUrl: sandbox.url, webhookSecret: secret, timeoutMs: 2000 });
+  gateway = new SandboxConnector({ baseUrl: sandbox.url, webhookSecret: secret, timeoutMs: 2000 });
 });
 
 afterAll(async () => {
@@ -249,7 +246,7 @@ describe('faults', () => {
 
   it('timeout after charging → client times out, the retry returns the original charge', async () => {
     await faults({ timeoutAfterChargeNext: 1, hangMs: 10_000 });
-    const impatient = new SandboxGateway({ baseUrl: sandbox.url, webhookSecret: secret, timeoutMs: 300 });
+    const impatient = new SandboxConnector({ baseUrl: sandbox.url, webhookSecret: secret, timeoutMs: 300 });
     const request = sale('tok_test_4242');
     const error = await rejection(impatient.authorize(request));
     expect(error).toBeInstanceOf(GatewayUnavailableError);
@@ -269,7 +266,11 @@ describe('faults', () => {
   });
 
   it('an unreachable gateway is a GatewayUnavailableError', async () => {
-    const dead = new SandboxGateway({ baseUrl: 'http://127.0.0.1:1', webhookSecret: secret, timeoutMs: 500 });
+    const dead = new SandboxConnector({
+      baseUrl: 'http://127.0.0.1:1',
+      webhookSecret: secret,
+      timeoutMs: 500,
+    });
     expect(await rejection(dead.status('auth_x'))).toBeInstanceOf(GatewayUnavailableError);
   });
 });

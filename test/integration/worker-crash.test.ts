@@ -74,6 +74,7 @@ describe('a worker killed mid-payment loses nothing and charges nothing twice', 
               request,
               requestHash: requestHashOf(request),
               timeouts: DEFAULT_TIMEOUTS,
+              connector: 'sandbox',
             },
           ],
           typedSearchAttributes: new TypedSearchAttributes([

@@ -23,6 +23,8 @@ export function fakeActivities(
     captureLedgerRefused?: boolean;
     /** The gateway cannot void (5xx on every attempt). */
     voidUnavailable?: boolean;
+    /** The connector the refunded payment was authorized through. */
+    connector?: string;
   } = {},
 ) {
   let balance = options.walletBalance ?? 0;
@@ -31,6 +33,8 @@ export function fakeActivities(
   const recorded: PaymentView[] = [];
   const attempts: Record<string, number> = {};
   const auths = new Map<string, Authorization>();
+  /** The connector each gateway call was routed to, in call order. */
+  const connectors: string[] = [];
 
   const card = { brand: 'visa', last4: '4242', expMonth: 12, expYear: 2030 };
   const authorization = (id: string, status: Authorization['status'], amount: number): Authorization => ({
@@ -68,7 +72,13 @@ export function fakeActivities(
         createdAt: input.now,
         updatedAt: input.now,
       };
-      return { ok: true, refund, gatewayAuthorizationId: 'auth_1', customerId: 'cus_1' };
+      return {
+        ok: true,
+        refund,
+        gatewayAuthorizationId: 'auth_1',
+        connector: options.connector ?? 'sandbox',
+        customerId: 'cus_1',
+      };
     },
     async settleRefund(input) {
       settled.push(input.status);
@@ -140,6 +150,7 @@ export function fakeActivities(
       calls.push(`publishEvent:${event.type}`);
     },
     async refundCard(request) {
+      connectors.push(request.connector);
       attempts.refundCard = (attempts.refundCard ?? 0) + 1;
       calls.push(`refundCard:${request.amount}`);
       if (request.reason === 'gateway down') throw new Error('gateway answered 503');
@@ -151,6 +162,7 @@ export function fakeActivities(
       };
     },
     async authorizeCard(request) {
+      connectors.push(request.connector);
       attempts.authorizeCard = (attempts.authorizeCard ?? 0) + 1;
       calls.push(`authorizeCard:${request.amount}`);
       switch (request.token) {
@@ -189,6 +201,7 @@ export function fakeActivities(
       }
     },
     async captureCard(request) {
+      connectors.push(request.connector);
       calls.push(`captureCard:${request.amount}`);
       return {
         ...authorization(request.authorizationId, 'captured', request.amount),
@@ -196,11 +209,13 @@ export function fakeActivities(
       };
     },
     async voidCard(request) {
+      connectors.push(request.connector);
       calls.push('voidCard');
       if (options.voidUnavailable) throw new Error('gateway answered 503');
       return authorization(request.authorizationId, 'voided', 0);
     },
-    async getAuthorization(id) {
+    async getAuthorization({ connector, authorizationId: id }) {
+      connectors.push(connector);
       calls.push('getAuthorization');
       return auths.get(id) ?? authorization(id, 'authorized', 0);
     },
@@ -210,5 +225,14 @@ export function fakeActivities(
     const auth = auths.get(id);
     if (auth) auths.set(id, { ...auth, status: 'authorized' });
   };
-  return { activities, calls, recorded, attempts, settled, balance: () => balance, completeAction };
+  return {
+    activities,
+    calls,
+    connectors,
+    recorded,
+    attempts,
+    settled,
+    balance: () => balance,
+    completeAction,
+  };
 }

@@ -9,6 +9,7 @@ import {
   completeActionUpdate,
   DEFAULT_TIMEOUTS,
   statusQuery,
+  type PaymentWorkflowInput,
 } from '../../src/workflows/contract.js';
 import { paymentWorkflow } from '../../src/workflows/payment.js';
 import { fakeActivities } from '../support/fake-activities.js';
@@ -36,6 +37,8 @@ async function runPayment(
   req: PaymentRequest,
   fakes: ReturnType<typeof fakeActivities>,
   drive?: (handle: PaymentHandle) => Promise<void>,
+  /** null: an input from before payments recorded their connector. */
+  connector: string | null = 'sandbox',
 ) {
   return suite.withWorker(fakes.activities, async (taskQueue) => {
     const handle = await suite.env.client.workflow.start(paymentWorkflow, {
@@ -48,7 +51,8 @@ async function runPayment(
           request: req,
           requestHash: 'h',
           timeouts: DEFAULT_TIMEOUTS,
-        },
+          ...(connector === null ? {} : { connector }),
+        } as PaymentWorkflowInput,
       ],
     });
     if (drive) await drive(handle);
@@ -113,6 +117,42 @@ describe('PaymentWorkflow (time-skipping server, fake activities)', () => {
       'captureCard:600',
       'systemTransfer:gateway_clearing->merchant_revenue:600',
     ]);
+  });
+
+  it('sends every gateway call to the connector of the payment: authorize, re-read, capture', async () => {
+    const fakes = fakeActivities();
+    const { result } = await runPayment(
+      request({ type: 'card', token: 'tok_3ds' }, { capture: 'manual' }),
+      fakes,
+      async (handle) => {
+        await waitForStatus(handle, 'requires_action');
+        await handle.executeUpdate(completeActionUpdate, { args: [{ authorizationId: 'auth_1' }] });
+        await waitForStatus(handle, 'requires_capture');
+        await handle.executeUpdate(captureUpdate, { args: [{}] });
+      },
+      'acme',
+    );
+    expect(result).toMatchObject({ status: 'succeeded', connector: 'acme' });
+    expect(fakes.calls.filter((call) => !call.startsWith('systemTransfer'))).toEqual([
+      'authorizeCard:1000',
+      'getAuthorization',
+      'captureCard:1000',
+    ]);
+    expect(fakes.connectors).toEqual(['acme', 'acme', 'acme']);
+    expect(fakes.recorded.every((view) => view.connector === 'acme')).toBe(true);
+  });
+
+  it('reads a payment input without a connector (older histories) as the sandbox, voids included', async () => {
+    const fakes = fakeActivities();
+    const { result } = await runPayment(
+      request({ type: 'card', token: 'tok_3ds' }),
+      fakes,
+      undefined,
+      undefined,
+    );
+    expect(result).toMatchObject({ status: 'failed', failureCode: 'expired', connector: 'sandbox' });
+    expect(fakes.calls).toEqual(['authorizeCard:1000', 'voidCard']);
+    expect(fakes.connectors).toEqual(['sandbox', 'sandbox']);
   });
 
   it('expires a payment whose 3-D Secure is never completed', async () => {

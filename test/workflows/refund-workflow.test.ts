@@ -37,6 +37,13 @@ async function runRefund(
 }
 
 describe('RefundWorkflow (time-skipping server, fake activities)', () => {
+  it('refunds the card part through the connector that authorized the payment', async () => {
+    const fakes = fakeActivities({ captured: { wallet: 0, card: 1000 }, connector: 'acme' });
+    expect(await runRefund(fakes, { amount: 400 })).toMatchObject({ refund: { status: 'succeeded' } });
+    expect(fakes.calls).toContain('refundCard:400');
+    expect(fakes.connectors).toEqual(['acme']);
+  });
+
   it('refunds the wallet part in the ledger and the card part at the gateway, card first', async () => {
     const fakes = fakeActivities({ captured: { wallet: 300, card: 700 } });
     const outcome = await runRefund(fakes, { amount: 500 }, undefined, 'refund-split');

@@ -8,7 +8,12 @@ import { timeSkippingSuite } from '../support/time-skipping.js';
 
 const suite = timeSkippingSuite();
 
-async function runTopUp(fakes: ReturnType<typeof fakeActivities>, token: string, fixture?: string) {
+async function runTopUp(
+  fakes: ReturnType<typeof fakeActivities>,
+  token: string,
+  fixture?: string,
+  connector?: string,
+) {
   return suite.withWorker(fakes.activities, async (taskQueue) => {
     const input: TopUpWorkflowInput = {
       tenantId: 'default',
@@ -16,6 +21,7 @@ async function runTopUp(fakes: ReturnType<typeof fakeActivities>, token: string,
       amount: 2500,
       currency: 'USD',
       token,
+      ...(connector ? { connector } : {}),
     };
     const handle = await suite.env.client.workflow.start(topUpWorkflow, {
       taskQueue,
@@ -39,6 +45,15 @@ describe('TopUpWorkflow (time-skipping server, fake activities)', () => {
       'publishEvent:wallet.updated',
     ]);
     expect(fakes.balance()).toBe(2500);
+  });
+
+  it('charges, captures and refunds through the connector in its input (the sandbox without one)', async () => {
+    const fakes = fakeActivities({ creditRefused: true });
+    await runTopUp(fakes, 'tok_ok', undefined, 'acme');
+    expect(fakes.connectors).toEqual(['acme', 'acme', 'acme']);
+    const legacy = fakeActivities();
+    await runTopUp(legacy, 'tok_ok');
+    expect(legacy.connectors).toEqual(['sandbox', 'sandbox']);
   });
 
   it('fails a declined card without touching the wallet', async () => {

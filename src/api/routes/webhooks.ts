@@ -2,28 +2,32 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { FastifyPluginAsync } from 'fastify';
 import { findPaymentForWebhook } from '../../db/payments.js';
 import { findRefundByGatewayId } from '../../db/refunds.js';
-import { SandboxGateway } from '../../gateway/sandbox-connector.js';
+import { createConnectorRegistry } from '../../gateway/registry.js';
 import { WebhookSignatureError } from '../../gateway/webhook-signature.js';
 import { completeActionSignal, completeActionUpdate, refundSettledSignal } from '../../workflows/contract.js';
 import { ProblemError } from '../problem.js';
 
 /**
- * Gateway webhooks. The signature is verified over the raw bytes, so this plugin keeps JSON
- * bodies as Buffers (encapsulated: other routes still get parsed JSON). A webhook only tells
- * the workflow to look: the workflow re-reads the authorization from the gateway, which makes
- * duplicate and out-of-order deliveries harmless.
+ * Gateway webhooks, one URL per connector (`/v1/webhooks/sandbox`, ...): the connector named in
+ * the path verifies and parses its own webhook. The signature is verified over the raw bytes,
+ * so this plugin keeps JSON bodies as Buffers (encapsulated: other routes still get parsed
+ * JSON). A webhook only tells the workflow to look: the workflow re-reads the authorization
+ * from the gateway, which makes duplicate and out-of-order deliveries harmless.
  */
 export const webhookRoutes: FastifyPluginAsync = async (app) => {
   const { db, temporal, config } = app.services;
-  const gateway = new SandboxGateway({ baseUrl: config.gatewayUrl, webhookSecret: config.webhookSecret });
+  const connectors = createConnectorRegistry(config);
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) =>
     done(null, body),
   );
 
-  app.post(
-    '/v1/webhooks/sandbox',
+  app.post<{ Params: { connector: string } }>(
+    '/v1/webhooks/:connector',
     { config: { public: true }, schema: { hide: true } },
     async (request, reply) => {
+      const gateway = connectors.find(request.params.connector);
+      if (!gateway)
+        throw new ProblemError(404, 'connector_not_found', `no connector named ${request.params.connector}`);
       if (!Buffer.isBuffer(request.body))
         throw new ProblemError(400, 'invalid_webhook', 'expected a JSON body');
       let event;
@@ -36,7 +40,9 @@ export const webhookRoutes: FastifyPluginAsync = async (app) => {
       }
       // A webhook that says the customer is still in the middle of 3-D Secure moves nothing.
       if (event.type === 'authorization.updated' && event.authorization.status !== 'requires_action') {
-        const payment = await findPaymentForWebhook(db, event.reference);
+        const found = await findPaymentForWebhook(db, event.reference);
+        // A connector's webhook only ever moves a payment that connector authorized.
+        const payment = found?.connector === gateway.name ? found : undefined;
         if (payment?.status === 'processing') {
           // The workflow has not recorded requires_action yet: a signal is remembered until it does.
           await temporal.workflow

@@ -51,7 +51,7 @@ export class PaymentService {
   constructor(
     private readonly db: Executor,
     private readonly temporal: Client,
-    private readonly config: Pick<Config, 'timeouts' | 'syncWaitMs' | 'publicUrl'>,
+    private readonly config: Pick<Config, 'timeouts' | 'syncWaitMs' | 'publicUrl' | 'defaultConnector'>,
     /** Runs a Temporal call through the API's circuit breaker. */
     private readonly temporalCall: <T>(call: () => Promise<T>) => Promise<T> = (call) => call(),
   ) {}
@@ -76,6 +76,7 @@ export class PaymentService {
       requestHash: requestHashOf(request),
       timeouts: this.config.timeouts,
       returnUrl: `${this.config.publicUrl}/v1/payments/${paymentId}`,
+      connector: this.config.defaultConnector,
     };
     const start = new WithStartWorkflowOperation(paymentWorkflow, {
       workflowId,

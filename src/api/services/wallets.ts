@@ -16,7 +16,7 @@ export interface TopUpRequest {
 export class WalletService {
   constructor(
     private readonly temporal: Client,
-    private readonly config: Pick<Config, 'syncWaitMs'>,
+    private readonly config: Pick<Config, 'syncWaitMs' | 'defaultConnector'>,
     /** Runs a Temporal call through the API's circuit breaker. */
     private readonly temporalCall: <T>(call: () => Promise<T>) => Promise<T> = (call) => call(),
   ) {}
@@ -36,7 +36,7 @@ export class WalletService {
         this.temporal.workflow.start(topUpWorkflow, {
           workflowId,
           taskQueue: TASK_QUEUE,
-          args: [{ tenantId, customerId, ...request }],
+          args: [{ tenantId, customerId, ...request, connector: this.config.defaultConnector }],
           workflowIdConflictPolicy: 'USE_EXISTING',
           workflowIdReusePolicy: 'REJECT_DUPLICATE',
         }),

@@ -1,6 +1,6 @@
 import { createSandboxServer } from './server.js';
 
-/** Runs the sandbox PSP as its own process (`npm run gateway`). */
+/** Runs the sandbox PSP as its own program (`npm run gateway`); src/ never imports from sandbox/. */
 function intFromEnv(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;

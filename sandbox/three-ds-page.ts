@@ -1,4 +1,4 @@
-import { formatMinor } from '../../domain/money.js';
+import { formatMinor } from '../src/domain/money.js';
 import type { WireAuthorization } from './wire.js';
 
 const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);

@@ -1,11 +1,36 @@
-import type { Currency } from '../../domain/money.js';
-import type {
-  SandboxAuthorizationStatus,
-  SandboxDeclineCode,
-  SandboxRefundStatus,
-} from '../sandbox-mapping.js';
+import type { Currency } from '../src/domain/money.js';
 
-/** The sandbox PSP's JSON shapes, as its API and webhooks send them. */
+/**
+ * The sandbox PSP's JSON vocabulary, as its API and webhooks send it. It is the PSP's own:
+ * Paysaga's sandbox connector keeps its independent reading of these shapes
+ * (src/gateway/connectors/sandbox/transformers.ts), as it would for any third-party PSP.
+ */
+export const AUTHORIZATION_STATUSES = [
+  'requires_action',
+  'authorized',
+  'captured',
+  'declined',
+  'voided',
+] as const;
+export type AuthorizationStatus = (typeof AUTHORIZATION_STATUSES)[number];
+
+export const DECLINE_CODES = [
+  'card_declined',
+  'insufficient_funds',
+  'expired_card',
+  'invalid_card',
+  'fraud_suspected',
+  'authentication_failed',
+  'processing_error',
+] as const;
+export type DeclineCode = (typeof DECLINE_CODES)[number];
+
+export const REFUND_STATUSES = ['succeeded', 'pending', 'failed'] as const;
+export type RefundStatus = (typeof REFUND_STATUSES)[number];
+
+/** API error code answered when an authorization names a token the sandbox never issued. */
+export const TOKEN_NOT_FOUND = 'token_not_found';
+
 export interface WireCard {
   brand: string;
   last4: string;
@@ -16,7 +41,7 @@ export interface WireCard {
 export interface WireAuthorization {
   id: string;
   object: 'authorization';
-  status: SandboxAuthorizationStatus;
+  status: AuthorizationStatus;
   amount: number;
   amountCaptured: number;
   amountRefunded: number;
@@ -25,7 +50,7 @@ export interface WireAuthorization {
   capture: boolean;
   card: WireCard;
   actionUrl?: string;
-  failureCode?: SandboxDeclineCode;
+  failureCode?: DeclineCode;
   failureMessage?: string;
   created: number;
 }
@@ -34,7 +59,7 @@ export interface WireRefund {
   id: string;
   object: 'refund';
   authorizationId: string;
-  status: SandboxRefundStatus;
+  status: RefundStatus;
   amount: number;
   reason?: string;
   failureMessage?: string;

@@ -1,4 +1,4 @@
-import type { SandboxDeclineCode } from '../sandbox-mapping.js';
+import type { DeclineCode } from './wire.js';
 
 /**
  * The sandbox's test cards. A card behaves according to its last four digits, so any number (or
@@ -6,7 +6,7 @@ import type { SandboxDeclineCode } from '../sandbox-mapping.js';
  * Luhn-valid number succeeds.
  */
 export type CardBehavior =
-  { kind: 'succeed' } | { kind: 'decline'; code: SandboxDeclineCode; message: string } | { kind: 'three_ds' };
+  { kind: 'succeed' } | { kind: 'decline'; code: DeclineCode; message: string } | { kind: 'three_ds' };
 
 export interface TestCard {
   last4: string;
@@ -17,7 +17,7 @@ export interface TestCard {
   description: string;
 }
 
-const decline = (code: SandboxDeclineCode, message: string): CardBehavior => ({
+const decline = (code: DeclineCode, message: string): CardBehavior => ({
   kind: 'decline',
   code,
   message,

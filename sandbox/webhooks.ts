@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SIGNATURE_HEADER, signWebhook } from '../webhook-signature.js';
+import { SIGNATURE_HEADER, signWebhook } from './signature.js';
 import type { WebhookPayload } from './wire.js';
 
 /**

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CURRENCIES, MAX_AMOUNT_MINOR } from '../../domain/money.js';
+import { CURRENCIES, MAX_AMOUNT_MINOR } from '../src/domain/money.js';
 import { ApiError } from './wire.js';
 
 /** Request bodies the sandbox accepts; anything else is a 400 that is not recorded for idempotency. */

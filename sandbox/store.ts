@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Currency } from '../../domain/money.js';
-import { SANDBOX_TOKEN_NOT_FOUND } from '../sandbox-mapping.js';
+import type { Currency } from '../src/domain/money.js';
 import type { CardBehavior } from './cards.js';
 import {
   behaviorForLast4,
@@ -10,7 +9,7 @@ import {
   TEST_TOKEN_PREFIX,
   testCardByLast4,
 } from './cards.js';
-import { ApiError } from './wire.js';
+import { ApiError, TOKEN_NOT_FOUND } from './wire.js';
 import type {
   RefundMode,
   ReferenceStats,
@@ -87,7 +86,7 @@ export class SandboxStore {
     returnUrl?: string | undefined;
   }): WireAuthorization {
     const token = this.token(input.token);
-    if (!token) throw new ApiError(400, SANDBOX_TOKEN_NOT_FOUND, `No such token: ${input.token}`);
+    if (!token) throw new ApiError(400, TOKEN_NOT_FOUND, `No such token: ${input.token}`);
     const id = newId('auth');
     const wire: WireAuthorization = {
       id,

@@ -1,0 +1,1 @@
+ALTER TABLE "payments" ADD COLUMN "connector" text DEFAULT 'sandbox' NOT NULL;
