@@ -1,17 +1,46 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Three layers, each starting only what it needs:
+ * - unit: pure domain and API-input code, fast-check properties; nothing started;
+ * - workflows: the time-skipping test server with fake activities, and replay of the recorded
+ *   histories; no PostgreSQL, no dev stack;
+ * - integration: one real stack per run (embedded PostgreSQL, the Temporal dev server, the
+ *   sandbox gateway, worker and API as processes talking real HTTP).
+ * `npm test` runs all three; `npm run test:unit` (and :workflows, :integration) one.
+ */
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     // Temporal's native runtime and worker threads do not mix with vitest's thread pool.
     pool: 'forks',
-    // Files run one after another: they share one stack, and the sandbox gateway's fault
-    // switches (5xx, timeouts, pending refunds) are global to it.
+    // Files run one after another: integration files share one stack, and the sandbox gateway's
+    // fault switches (5xx, timeouts, pending refunds) are global to it.
     fileParallelism: false,
-    globalSetup: ['test/setup/global-stack.ts'],
     testTimeout: 60_000,
     hookTimeout: 180_000,
     teardownTimeout: 60_000,
     reporters: ['default'],
+    projects: [
+      {
+        extends: true,
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts', 'test/property/**/*.test.ts'] },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'workflows',
+          include: ['test/workflows/**/*.test.ts'],
+          globalSetup: ['test/setup/temporal-test-server.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          globalSetup: ['test/setup/global-stack.ts'],
+        },
+      },
+    ],
   },
 });

@@ -56,7 +56,18 @@ export function createGatewayActivities(connectors: ConnectorRegistry) {
     captureCard: (request: Routed<CaptureRequest>): Promise<Authorization> =>
       call(request, (connector) => connector.capture(request)),
     voidCard: (request: Routed<VoidRequest>): Promise<Authorization> =>
-      call(request, (connector) => connector.void(request)),
+      call(request, async (connector) => {
+        try {
+          return await connector.void(request);
+        } catch (error) {
+          // A void makes sure no hold is left. A declined (e.g. failed 3-D Secure) or already
+          // voided authorization holds nothing: the gateway refuses the void, and that is done.
+          if (!(error instanceof GatewayRequestError)) throw error;
+          const current = await connector.status(request.authorizationId);
+          if (current.status === 'declined' || current.status === 'voided') return current;
+          throw error;
+        }
+      }),
     getAuthorization: (request: Routed<AuthorizationLookup>): Promise<Authorization> => {
       // Before connectors were routed this activity took the bare authorization id.
       const lookup: Partial<Routed<AuthorizationLookup>> =

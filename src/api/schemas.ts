@@ -161,3 +161,34 @@ export const problem = z
     detail: z.string().optional(),
   })
   .meta({ id: 'Problem' });
+
+/** Every route's error responses: problem+json (the OpenAPI document says so, see plugins/docs.ts). */
+export const errorResponses = { '4xx': problem, '5xx': problem };
+
+export const walletTransaction = z
+  .object({
+    id: z.string(),
+    kind: z.string(),
+    direction: z.enum(['credit', 'debit']),
+    amount: z.number().int(),
+    currency: z.string(),
+    state: z.string(),
+    description: z.string().nullable(),
+    createdAt: z.string(),
+  })
+  .meta({ id: 'WalletTransaction' });
+
+export const walletTransactionsQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z
+    .string()
+    .regex(/^\d{1,16}$/, 'cursor is not one this API returned')
+    .optional(),
+});
+
+export const page = <T extends z.ZodType>(item: T) =>
+  z.object({ data: z.array(item), nextCursor: z.string().nullable() });
+
+/** Clients ask for an answer without waiting for the payment to settle (RFC 7240). */
+export const respondAsync = (prefer: string | string[] | undefined) =>
+  /respond-async/i.test([prefer ?? ''].flat().join(','));

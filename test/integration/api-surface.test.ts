@@ -23,6 +23,10 @@ describe('API surface', () => {
       spec.body.paths['/v1/payments'].post.requestBody.content['application/json'].schema.properties.amount
         .type,
     ).toBe('integer');
+    // Body-less capture and refund are documented as such: the body is optional.
+    expect(spec.body.paths['/v1/payments/{id}/refunds'].post.requestBody.required).toBe(false);
+    expect(spec.body.paths['/v1/payments/{id}/capture'].post.requestBody.required).toBe(false);
+    expect(spec.body.paths['/v1/payments'].post.requestBody.required).toBe(true);
     const ui = await api('GET', '/docs/', undefined, { key: null });
     expect(ui.status).toBe(200);
     expect(String(ui.body)).toContain('<html');

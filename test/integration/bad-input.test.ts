@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { count, testDatabase } from '../support/db.js';
 import { api, expectLedgerClean, uid } from '../support/http.js';
+import { badInputCases, DOOR_CODES } from '../support/bad-input-cases.js';
 import { TENANT_KEYS } from '../support/tenants.js';
 
 /**
@@ -42,240 +43,18 @@ afterAll(async () => {
   await db.close();
 });
 
-type Case = [
-  name: string,
-  method: string,
-  path: () => string,
-  body: unknown,
-  status: number,
-  code: string,
-  options?: Record<string, any>,
-];
-
 const pay = '/v1/payments';
-const cases: Case[] = [
-  ['zero amount', 'POST', () => pay, { ...valid(), amount: 0 }, 400, 'validation_error'],
-  ['negative amount', 'POST', () => pay, { ...valid(), amount: -100 }, 400, 'validation_error'],
-  ['fractional amount', 'POST', () => pay, { ...valid(), amount: 10.5 }, 400, 'validation_error'],
-  ['huge amount', 'POST', () => pay, { ...valid(), amount: 1e15 }, 400, 'validation_error'],
-  ['amount as a string', 'POST', () => pay, { ...valid(), amount: '1000' }, 400, 'validation_error'],
-  ['amount null', 'POST', () => pay, { ...valid(), amount: null }, 400, 'validation_error'],
-  ['unknown currency', 'POST', () => pay, { ...valid(), currency: 'XYZ' }, 400, 'validation_error'],
-  ['lowercase currency', 'POST', () => pay, { ...valid(), currency: 'usd' }, 400, 'validation_error'],
-  ['missing currency', 'POST', () => pay, { ...valid(), currency: undefined }, 400, 'validation_error'],
-  ['missing orderId', 'POST', () => pay, { ...valid(), orderId: undefined }, 400, 'validation_error'],
-  ['customerId as a number', 'POST', () => pay, { ...valid(), customerId: 42 }, 400, 'validation_error'],
-  ['oversized orderId', 'POST', () => pay, { ...valid(), orderId: 'o'.repeat(300) }, 400, 'validation_error'],
-  ['orderId with separators', 'POST', () => pay, { ...valid(), orderId: 'a:b c' }, 400, 'validation_error'],
-  ['missing method', 'POST', () => pay, { ...valid(), method: undefined }, 400, 'validation_error'],
-  [
-    'unknown method type',
-    'POST',
-    () => pay,
-    { ...valid(), method: { type: 'bitcoin' } },
-    400,
-    'validation_error',
-  ],
-  [
-    'card without token',
-    'POST',
-    () => pay,
-    { ...valid(), method: { type: 'card' } },
-    400,
-    'validation_error',
-  ],
-  [
-    'raw card number as token',
-    'POST',
-    () => pay,
-    { ...valid(), method: { type: 'card', token: '4242424242424242' } },
-    400,
-    'validation_error',
-  ],
-  ['unknown capture mode', 'POST', () => pay, { ...valid(), capture: 'later' }, 400, 'validation_error'],
-  ['unknown field', 'POST', () => pay, { ...valid(), surprise: true }, 400, 'validation_error'],
-  [
-    'oversized description',
-    'POST',
-    () => pay,
-    { ...valid(), description: 'd'.repeat(5000) },
-    400,
-    'validation_error',
-  ],
-  [
-    'too many metadata keys',
-    'POST',
-    () => pay,
-    { ...valid(), metadata: Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`k${i}`, 'v'])) },
-    400,
-    'validation_error',
-  ],
-  [
-    'non-string metadata value',
-    'POST',
-    () => pay,
-    { ...valid(), metadata: { a: 1 } },
-    400,
-    'validation_error',
-  ],
-  ['array body', 'POST', () => pay, [valid()], 400, 'validation_error'],
-  ['malformed JSON', 'POST', () => pay, undefined, 400, 'invalid_json', { raw: '{"orderId": "x",' }],
-  ['empty JSON body', 'POST', () => pay, undefined, 400, 'invalid_json', { raw: '' }],
-  [
-    'wrong content type',
-    'POST',
-    () => pay,
-    undefined,
-    415,
-    'unsupported_media_type',
-    { raw: 'amount=1', headers: { 'content-type': 'text/plain' } },
-  ],
-  [
-    'body over 64 KiB',
-    'POST',
-    () => pay,
-    { ...valid(), description: 'x'.repeat(70_000) },
-    413,
-    'body_too_large',
-  ],
-  ['no API key', 'POST', () => pay, valid(), 401, 'unauthorized', { key: null }],
-  ['unknown API key', 'POST', () => pay, valid(), 401, 'unauthorized', { key: 'sk_live_nope' }],
-  [
-    'oversized Idempotency-Key',
-    'POST',
-    () => pay,
-    valid(),
-    400,
-    'invalid_idempotency_key',
-    { headers: { 'idempotency-key': 'k'.repeat(300) } },
-  ],
-  [
-    'capture more than authorized',
-    'POST',
-    () => `${pay}/${manualPaymentId}/capture`,
-    { amount: 1001 },
-    422,
-    'invalid_amount',
-  ],
-  ['capture zero', 'POST', () => `${pay}/${manualPaymentId}/capture`, { amount: 0 }, 400, 'validation_error'],
-  [
-    'capture an unknown payment',
-    'POST',
-    () => `${pay}/pay_doesnotexist/capture`,
-    {},
-    404,
-    'payment_not_found',
-  ],
-  ['read an unknown payment', 'GET', () => `${pay}/pay_doesnotexist`, undefined, 404, 'payment_not_found'],
-  ['list with an unknown status', 'GET', () => `${pay}?status=bogus`, undefined, 400, 'validation_error'],
-  ['list with a huge limit', 'GET', () => `${pay}?limit=1000`, undefined, 400, 'validation_error'],
-  ['list with a forged cursor', 'GET', () => `${pay}?cursor=bm9wZQ`, undefined, 400, 'invalid_cursor'],
-  [
-    'top-up with a negative amount',
-    'POST',
-    () => `/v1/wallets/${customerId}/top-ups`,
-    { amount: -5, currency: 'USD', token: 'tok_test_4242' },
-    400,
-    'validation_error',
-  ],
-  [
-    'top-up without a token',
-    'POST',
-    () => `/v1/wallets/${customerId}/top-ups`,
-    { amount: 5, currency: 'USD' },
-    400,
-    'validation_error',
-  ],
-  [
-    'wallet of an invalid customer id',
-    'GET',
-    () => '/v1/wallets/bad%20id',
-    undefined,
-    400,
-    'validation_error',
-  ],
-  // Text PostgreSQL cannot store is refused at the door, never handed to a workflow.
-  [
-    'NUL in a metadata value',
-    'POST',
-    () => pay,
-    { ...valid(), metadata: { note: 'a\u0000b' } },
-    400,
-    'validation_error',
-  ],
-  [
-    'NUL in a metadata key',
-    'POST',
-    () => pay,
-    { ...valid(), metadata: { 'a\u0000': 'b' } },
-    400,
-    'validation_error',
-  ],
-  [
-    'NUL in the description',
-    'POST',
-    () => pay,
-    { ...valid(), description: 'x\u0000' },
-    400,
-    'validation_error',
-  ],
-  [
-    'lone surrogate in the description',
-    'POST',
-    () => pay,
-    { ...valid(), description: 'x\ud800y' },
-    400,
-    'validation_error',
-  ],
-  [
-    'lone surrogate in metadata',
-    'POST',
-    () => pay,
-    { ...valid(), metadata: { note: '\udc00' } },
-    400,
-    'validation_error',
-  ],
-  [
-    'NUL in a refund reason',
-    'POST',
-    () => `${pay}/${manualPaymentId}/refunds`,
-    { reason: 'a\u0000b' },
-    400,
-    'validation_error',
-  ],
-  // Malformed ids and cursors are answered, never a 500.
-  [
-    'list with a cursor past the year 9999',
-    'GET',
-    () =>
-      `${pay}?cursor=${Buffer.from(JSON.stringify(['+275760-09-13T00:00:00.000Z', 'pay_1'])).toString('base64url')}`,
-    undefined,
-    400,
-    'invalid_cursor',
-  ],
-  ['read a payment id with NUL', 'GET', () => `${pay}/pay_%00`, undefined, 400, 'validation_error'],
-  ['capture a payment id with NUL', 'POST', () => `${pay}/pay_%00/capture`, {}, 400, 'validation_error'],
-  ['cancel a payment id with NUL', 'POST', () => `${pay}/pay_%00/cancel`, {}, 400, 'validation_error'],
-  ['refund a payment id with NUL', 'POST', () => `${pay}/pay_%00/refunds`, {}, 400, 'validation_error'],
-  ['read a refund id with NUL', 'GET', () => '/v1/refunds/re_%00', undefined, 400, 'validation_error'],
-  [
-    'list with a numeric cursor',
-    'GET',
-    () => `${pay}?cursor=99999999999999999999`,
-    undefined,
-    400,
-    'invalid_cursor',
-  ],
-  ['ledger verify without admin key', 'GET', () => '/v1/ledger/verify', undefined, 403, 'forbidden'],
-  ['unknown route', 'GET', () => '/v1/nothing-here', undefined, 404, 'route_not_found'],
-];
+const cases = badInputCases({ customerId, manualPaymentId: () => manualPaymentId });
+// The cases the unit layer cannot answer alone (a payment's state, an unknown id), and every
+// fifth of the others, go over real HTTP to the whole stack with rows counted around them.
+const endToEnd = cases.filter(([, , , , , code], i) => !DOOR_CODES.has(code) || i % 5 === 0);
 
 describe('bad input gets a 4xx problem and changes nothing', () => {
-  it(`covers ${cases.length} cases`, () => {
-    expect(cases.length).toBeGreaterThanOrEqual(25);
+  it(`covers ${endToEnd.length} of the ${cases.length} cases end to end`, () => {
+    expect(endToEnd.length).toBeGreaterThanOrEqual(15);
   });
 
-  it.each(cases)('%s', async (_name, method, path, body, status, code, options = {}) => {
+  it.each(endToEnd)('%s', async (_name, method, path, body, status, code, options = {}) => {
     const before = await snapshot();
     const res = await api(method, path(), body, { key, ...options });
     expect(res.status).toBe(status);

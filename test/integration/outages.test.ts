@@ -2,7 +2,9 @@ import { Client } from '@temporalio/client';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { buildApp } from '../../src/api/app.js';
-import { idempotent } from '../../src/api/idempotency.js';
+import { authPlugin } from '../../src/api/plugins/auth.js';
+import { errorsPlugin } from '../../src/api/plugins/errors.js';
+import { idempotencyPlugin } from '../../src/api/plugins/idempotency.js';
 import { connectTemporal } from '../../src/api/temporal-connection.js';
 import { DEV_API_KEY, loadConfig } from '../../src/config.js';
 import { connectDatabase } from '../../src/db/client.js';
@@ -160,13 +162,16 @@ describe('Idempotency-Key bookkeeping that fails after the work', () => {
           : Reflect.get(target, prop, receiver),
     });
     app = Fastify({ logger: false });
-    app.decorateRequest('tenantId', 'default');
-    app.post('/work', async (request, reply) =>
-      idempotent(db, { ttlHours: 24, leaseSeconds: 20 }, request, reply, async () => {
-        ran++;
-        return { status: 200, body: { done: true } };
-      }),
-    );
+    await app.register(errorsPlugin);
+    await app.register(authPlugin, {
+      apiKeys: new Map([[DEV_API_KEY, 'default']]),
+      adminKeys: new Set<string>(),
+    });
+    await app.register(idempotencyPlugin, { db, ttlHours: 24, leaseSeconds: 20 });
+    app.post('/work', { config: { idempotent: true } }, async () => {
+      ran++;
+      return { done: true };
+    });
     await app.ready();
   });
   afterAll(async () => {
@@ -178,7 +183,7 @@ describe('Idempotency-Key bookkeeping that fails after the work', () => {
     const res = await app.inject({
       method: 'POST',
       url: '/work',
-      headers: { 'idempotency-key': uid('idem'), 'content-type': 'application/json' },
+      headers: { ...auth, 'idempotency-key': uid('idem'), 'content-type': 'application/json' },
       payload: {},
     });
     expect(res.statusCode).toBe(200);

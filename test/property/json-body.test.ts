@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseJsonBody } from '../../src/api/app.js';
+import { parseJsonBody } from '../../src/api/input.js';
 import { ProblemError } from '../../src/api/problem.js';
 
 /** What parseJsonBody must refuse, computed from the value rather than from the text. */

@@ -1,5 +1,5 @@
 /**
- * One stack per test run: embedded PostgreSQL in a temp folder, one Temporal dev server (in
+ * The integration tests' stack, one per run: embedded PostgreSQL in a temp folder, one Temporal dev server (in
  * memory), and the sandbox gateway, worker and API as real processes talking real HTTP.
  * Test files reach them through `inject(...)`.
  */
@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { projectPath, startStack, type Stack } from '../../src/infra/stack.js';
-import { resolveTemporalTestServer } from '../../src/infra/temporal-binaries.js';
 import { DEV_API_KEY } from '../../src/config.js';
 import { TENANT_KEYS } from '../support/tenants.js';
 
@@ -18,7 +17,6 @@ declare module 'vitest' {
     gatewayUrl: string;
     databaseUrl: string;
     temporalAddress: string;
-    testServerPath: string | undefined;
     stackEnv: Record<string, string>;
   }
 }
@@ -32,8 +30,6 @@ export async function setup(project: TestProject): Promise<void> {
   writeFileSync(logFile, '');
   tempDir = mkdtempSync(path.join(tmpdir(), 'paysaga-test-'));
   chmodSync(tempDir, 0o755); // PostgreSQL runs as the postgres user when we are root
-  // Resolve (and on first use, install) the time-skipping server once, before the forks race for it.
-  const testServerPath = resolveTemporalTestServer((line) => console.log(`[setup] ${line}`));
   stack = await startStack({
     postgresDir: path.join(tempDir, 'postgres'),
     persistentPostgres: false,
@@ -50,7 +46,6 @@ export async function setup(project: TestProject): Promise<void> {
   project.provide('gatewayUrl', stack.gatewayUrl);
   project.provide('databaseUrl', stack.databaseUrl);
   project.provide('temporalAddress', stack.temporalAddress);
-  project.provide('testServerPath', testServerPath);
   project.provide('stackEnv', stack.env);
 }
 

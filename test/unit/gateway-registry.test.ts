@@ -95,3 +95,40 @@ describe('gateway activities', () => {
     expect(down).toBeInstanceOf(GatewayUnavailableError);
   });
 });
+
+describe('voidCard activity', () => {
+  const withVoid = (voidError: Error, current: Authorization['status']) => {
+    const connector: PaymentGateway = {
+      ...fakeConnector('sandbox'),
+      void: () => Promise.reject(voidError),
+      status: async (id) => ({
+        id,
+        status: current,
+        amount: 1,
+        amountCaptured: 0,
+        amountRefunded: 0,
+        currency: 'USD',
+      }),
+    };
+    return createGatewayActivities(new ConnectorRegistry([connector], 'sandbox'));
+  };
+  const request = { connector: 'sandbox', idempotencyKey: 'k', authorizationId: 'auth_1' };
+
+  it('treats a refused void of a declined or voided authorization as done: nothing is held', async () => {
+    for (const status of ['declined', 'voided'] as const) {
+      const refused = new GatewayRequestError('invalid_state', 'Cannot void', 409);
+      await expect(withVoid(refused, status).voidCard(request)).resolves.toMatchObject({ status });
+    }
+  });
+
+  it('still refuses when the authorization holds money, and lets transient faults retry', async () => {
+    const refused = new GatewayRequestError('invalid_state', 'Cannot void', 409);
+    const failure = await withVoid(refused, 'captured')
+      .voidCard(request)
+      .catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(ApplicationFailure);
+    expect((failure as ApplicationFailure).type).toBe(ErrorType.GatewayRequestError);
+    const down = new GatewayUnavailableError('gateway answered 503', 503);
+    await expect(withVoid(down, 'declined').voidCard(request)).rejects.toBe(down);
+  });
+});

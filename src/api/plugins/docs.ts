@@ -15,6 +15,7 @@ interface ResponseObject {
   links?: Record<string, { operationRef: string; parameters: Record<string, string> }>;
 }
 interface OperationObject {
+  requestBody?: { required?: boolean; content?: Record<string, { schema?: unknown }> };
   responses?: Record<string, ResponseObject>;
   security?: unknown[];
   [ACCESS]?: Access;
@@ -88,11 +89,19 @@ function addLinks(document: OpenApiDocument): void {
 
 const isErrorStatus = (status: string) => /^[45]/.test(status) || status === 'default';
 
+/** A body schema that accepts `null` means the body may be left out (body-less capture, refund). */
+function acceptsNull(schema: unknown): boolean {
+  if (!schema || typeof schema !== 'object') return false;
+  const { type, anyOf } = schema as { type?: unknown; anyOf?: unknown[] };
+  return type === 'null' || (Array.isArray(type) && type.includes('null')) || (anyOf ?? []).some(acceptsNull);
+}
+
 /**
  * Post-processes the generated OpenAPI document so it says what the server does:
  * - error responses (4xx, 5xx, default) are `application/problem+json`, not `application/json`;
  * - every route behind a key documents 401, and admin routes 403, as problems;
- * - every route documents 5XX (a masked internal_error problem).
+ * - every route documents 5XX (a masked internal_error problem);
+ * - a body that may be null (capture, refund: "the rest") is not required.
  */
 export function fixOpenApiDocument<T extends object>(input: T): T {
   const document = input as OpenApiDocument;
@@ -101,6 +110,8 @@ export function fixOpenApiDocument<T extends object>(input: T): T {
       if (!operation || typeof operation !== 'object' || !operation.responses) continue;
       const access: Access = operation[ACCESS] ?? 'key';
       delete operation[ACCESS];
+      const body = operation.requestBody;
+      if (body && acceptsNull(body.content?.['application/json']?.schema)) body.required = false;
       const responses = operation.responses;
       for (const [status, response] of Object.entries(responses)) {
         const json = response.content?.['application/json'];

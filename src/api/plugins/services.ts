@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from '../../config.js';
 import type { Database } from '../../db/client.js';
+import { verifyLedger } from '../../db/ledger-verify.js';
 import { Circuit } from '../dependencies.js';
 import { PaymentService } from '../services/payments.js';
 import { RefundService } from '../services/refunds.js';
@@ -17,6 +18,7 @@ export interface Services {
   payments: PaymentService;
   wallets: WalletService;
   refunds: RefundService;
+  ledger: { verify(): ReturnType<typeof verifyLedger> };
 }
 
 declare module 'fastify' {
@@ -25,25 +27,31 @@ declare module 'fastify' {
   }
 }
 
-export interface ServicesOptions {
+export interface ServiceDeps {
   config: Config;
   db: Database;
   temporal: Client;
 }
 
+/** The API's services over PostgreSQL and Temporal; tests may hand the app their own. */
+export function createServices({ config, db, temporal }: ServiceDeps): Services {
+  const temporalCircuit = new Circuit('temporal');
+  const temporalCall = <T>(call: () => Promise<T>) => temporalCircuit.run(call);
+  return {
+    config,
+    temporalCircuit,
+    db,
+    temporal,
+    payments: new PaymentService(db, temporal, config, temporalCall),
+    wallets: new WalletService(db, temporal, config, temporalCall),
+    refunds: new RefundService(db, temporal, config, temporalCall),
+    ledger: { verify: () => verifyLedger(db) },
+  };
+}
+
 export const servicesPlugin = fp(
-  async (app: FastifyInstance, { config, db, temporal }: ServicesOptions) => {
-    const temporalCircuit = new Circuit('temporal');
-    const temporalCall = <T>(call: () => Promise<T>) => temporalCircuit.run(call);
-    app.decorate('services', {
-      config,
-      temporalCircuit,
-      db,
-      temporal,
-      payments: new PaymentService(db, temporal, config, temporalCall),
-      wallets: new WalletService(temporal, config, temporalCall),
-      refunds: new RefundService(db, temporal, config, temporalCall),
-    });
+  async (app: FastifyInstance, { services }: { services: Services }) => {
+    app.decorate('services', services);
   },
   { name: 'services' },
 );

@@ -1,7 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { sql } from 'drizzle-orm';
-import { z } from 'zod';
-import { verifyLedger } from '../../db/ledger-verify.js';
 import { withTimeout } from '../with-timeout.js';
 import { PROBLEM_CONTENT_TYPE, problemBody } from '../problem.js';
 
@@ -55,25 +53,4 @@ export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
       .type(PROBLEM_CONTENT_TYPE)
       .send({ ...problemBody(503, 'not_ready', 'a dependency is not reachable'), dependencies });
   });
-
-  app.get(
-    '/v1/ledger/verify',
-    {
-      config: { admin: true },
-      schema: {
-        summary: 'Check the ledger invariants (admin key)',
-        tags: ['ledger'],
-        response: {
-          200: z.object({
-            ok: z.boolean(),
-            violations: z.array(z.object({ rule: z.string(), detail: z.string() })),
-          }),
-        },
-      },
-    },
-    async () => {
-      const violations = await verifyLedger(db);
-      return { ok: violations.length === 0, violations };
-    },
-  );
 };

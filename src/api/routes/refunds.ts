@@ -1,18 +1,15 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { listRefunds } from '../../db/refunds.js';
 import { publicRefund } from '../../domain/refund.js';
-import { idempotent } from '../idempotency.js';
-import { createRefundBody, paymentIdParams, problem, refund } from '../schemas.js';
-
-const errors = { '4xx': problem, '5xx': problem };
+import { createRefundBody, errorResponses, paymentIdParams, refund, respondAsync } from '../schemas.js';
 
 export const refundRoutes: FastifyPluginAsyncZod = async (app) => {
-  const { db, refunds, config } = app.services;
+  const { refunds } = app.services;
 
   app.post(
     '/v1/payments/:id/refunds',
     {
+      config: { idempotent: true },
       schema: {
         summary: 'Refund a captured payment, fully or partly',
         description:
@@ -20,18 +17,17 @@ export const refundRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['refunds'],
         params: paymentIdParams,
         body: createRefundBody,
-        response: { 200: refund, 202: refund, ...errors },
+        response: { 200: refund, 202: refund, ...errorResponses },
       },
     },
-    async (request, reply) =>
-      idempotent(db, config.idempotency, request, reply, async () => {
-        const key = request.headers['idempotency-key'];
-        const result = await refunds.create(request.tenantId, request.params.id, request.body ?? {}, {
-          key: typeof key === 'string' ? key : undefined,
-          wait: !/respond-async/i.test(String(request.headers.prefer ?? '')),
-        });
-        return { status: result.pending ? 202 : 200, body: publicRefund(result.refund) };
-      }),
+    async (request, reply) => {
+      const key = request.headers['idempotency-key'];
+      const result = await refunds.create(request.tenantId, request.params.id, request.body ?? {}, {
+        key: typeof key === 'string' ? key : undefined,
+        wait: !respondAsync(request.headers.prefer),
+      });
+      return reply.status(result.pending ? 202 : 200).send(publicRefund(result.refund));
+    },
   );
 
   app.get(
@@ -41,7 +37,7 @@ export const refundRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'Read a refund',
         tags: ['refunds'],
         params: paymentIdParams,
-        response: { 200: refund, ...errors },
+        response: { 200: refund, ...errorResponses },
       },
     },
     async (request) => publicRefund(await refunds.get(request.tenantId, request.params.id)),
@@ -54,12 +50,11 @@ export const refundRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: "A payment's refunds, oldest first",
         tags: ['refunds'],
         params: paymentIdParams,
-        response: { 200: z.object({ data: z.array(refund) }), ...errors },
+        response: { 200: z.object({ data: z.array(refund) }), ...errorResponses },
       },
     },
-    async (request) => {
-      await app.services.payments.get(request.tenantId, request.params.id);
-      return { data: (await listRefunds(db, request.tenantId, request.params.id)).map(publicRefund) };
-    },
+    async (request) => ({
+      data: (await refunds.listForPayment(request.tenantId, request.params.id)).map(publicRefund),
+    }),
   );
 };

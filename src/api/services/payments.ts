@@ -9,11 +9,16 @@ import {
 import { ApplicationFailure, TypedSearchAttributes } from '@temporalio/common';
 import type { Config } from '../../config.js';
 import type { Executor } from '../../db/client.js';
-import { findPayment, findPaymentByOrder } from '../../db/payments.js';
+import { findPayment, findPaymentByOrder, listPayments } from '../../db/payments.js';
 import { getWalletBalances } from '../../db/wallets.js';
 import { ErrorType } from '../../domain/errors.js';
 import { paymentWorkflowId } from '../../domain/ids.js';
-import { initialPaymentView, type PaymentRequest, type PaymentView } from '../../domain/payment.js';
+import {
+  initialPaymentView,
+  type PaymentRequest,
+  type PaymentStatus,
+  type PaymentView,
+} from '../../domain/payment.js';
 import {
   cancelUpdate,
   captureUpdate,
@@ -136,6 +141,21 @@ export class PaymentService {
     );
   }
 
+  /** Newest first, a page at a time; the cursor is opaque to callers. */
+  async list(
+    tenantId: string,
+    query: {
+      customerId?: string | undefined;
+      status?: PaymentStatus | undefined;
+      limit: number;
+      cursor?: string | undefined;
+    },
+  ): Promise<{ data: PaymentView[]; nextCursor: string | null }> {
+    const rows = await listPayments(this.db, tenantId, { ...query, after: decodeCursor(query.cursor) });
+    const last = rows.length === query.limit ? rows[rows.length - 1] : undefined;
+    return { data: rows, nextCursor: last ? encodeCursor(last.createdAt, last.id) : null };
+  }
+
   async get(tenantId: string, id: string): Promise<PaymentView> {
     const payment = await findPayment(this.db, tenantId, id);
     if (!payment) throw new ProblemError(404, 'payment_not_found', `no payment ${id}`);
@@ -246,4 +266,24 @@ function translate(error: unknown): unknown {
 function isClosedWorkflow(error: unknown): boolean {
   const text = error instanceof Error ? `${error.name} ${error.message}` : '';
   return /WorkflowNotFound|workflow execution already completed|not found/i.test(text);
+}
+
+function encodeCursor(createdAt: string, id: string): string {
+  return Buffer.from(JSON.stringify([createdAt, id])).toString('base64url');
+}
+
+const MAX_CURSOR_TIME = Date.UTC(10000, 0, 1);
+
+function decodeCursor(cursor: string | undefined): { createdAt: string; id: string } | undefined {
+  if (!cursor) return undefined;
+  try {
+    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as unknown[];
+    // Only what encodeCursor writes: a time PostgreSQL can compare and a payment id.
+    const time = typeof createdAt === 'string' ? Date.parse(createdAt) : Number.NaN;
+    if (time >= 0 && time < MAX_CURSOR_TIME && typeof id === 'string' && /^pay_[0-9a-f]{1,64}$/.test(id))
+      return { createdAt: new Date(time).toISOString(), id };
+  } catch {
+    // fall through to the problem below
+  }
+  throw new ProblemError(400, 'invalid_cursor', 'cursor is not one this API returned');
 }

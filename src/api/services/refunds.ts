@@ -3,7 +3,7 @@ import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/c
 import type { Config } from '../../config.js';
 import type { Executor } from '../../db/client.js';
 import { findPayment } from '../../db/payments.js';
-import { findRefund } from '../../db/refunds.js';
+import { findRefund, listRefunds } from '../../db/refunds.js';
 import { refundWorkflowId } from '../../domain/ids.js';
 import type { RefundView } from '../../domain/refund.js';
 import { refundStatusQuery, TASK_QUEUE, type RefundOutcome } from '../../workflows/contract.js';
@@ -94,6 +94,13 @@ export class RefundService {
       );
     }
     return { refund: outcome.refund, pending: false };
+  }
+
+  /** A payment's refunds, oldest first; 404 for a payment the tenant does not have. */
+  async listForPayment(tenantId: string, paymentId: string): Promise<RefundView[]> {
+    if (!(await findPayment(this.db, tenantId, paymentId)))
+      throw new ProblemError(404, 'payment_not_found', `no payment ${paymentId}`);
+    return listRefunds(this.db, tenantId, paymentId);
   }
 
   async get(tenantId: string, id: string): Promise<RefundView> {

@@ -1,4 +1,11 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { Executor } from '../../db/client.js';
+import {
+  getWalletBalances,
+  listWalletTransactions,
+  type WalletBalance,
+  type WalletTransaction,
+} from '../../db/wallets.js';
 import { topUpWorkflowId } from '../../domain/ids.js';
 import type { Currency } from '../../domain/money.js';
 import { TASK_QUEUE, type TopUpResult } from '../../workflows/contract.js';
@@ -13,8 +20,14 @@ export interface TopUpRequest {
   token: string;
 }
 
+export interface Wallet {
+  customerId: string;
+  balances: WalletBalance[];
+}
+
 export class WalletService {
   constructor(
+    private readonly db: Executor,
     private readonly temporal: Client,
     private readonly config: Pick<Config, 'syncWaitMs' | 'defaultConnector'>,
     /** Runs a Temporal call through the API's circuit breaker. */
@@ -25,7 +38,33 @@ export class WalletService {
    * Runs `topup:{tenant}:{customer}:{key}` to completion. The same key never charges twice:
    * a running top-up is joined, a finished one answers with its recorded result.
    */
-  async topUp(tenantId: string, customerId: string, key: string, request: TopUpRequest): Promise<void> {
+  async get(tenantId: string, customerId: string): Promise<Wallet> {
+    return { customerId, balances: await getWalletBalances(this.db, tenantId, customerId) };
+  }
+
+  /** The wallet's ledger transfers, newest first; the cursor is the last transfer's sequence. */
+  async transactions(
+    tenantId: string,
+    customerId: string,
+    query: { limit: number; cursor?: string | undefined },
+  ): Promise<{ data: Omit<WalletTransaction, 'seq'>[]; nextCursor: string | null }> {
+    const before = query.cursor === undefined ? undefined : Number(query.cursor);
+    // Checked before the query: a cursor past the safe integers would reach PostgreSQL as 7.5e+20.
+    if (before !== undefined && !Number.isSafeInteger(before))
+      throw new ProblemError(400, 'invalid_cursor', 'cursor is not one this API returned');
+    const rows = await listWalletTransactions(this.db, tenantId, customerId, { limit: query.limit, before });
+    const last = rows.length === query.limit ? rows[rows.length - 1] : undefined;
+    return {
+      data: rows.map(({ seq: _seq, ...row }) => ({
+        ...row,
+        createdAt: new Date(row.createdAt).toISOString(),
+      })),
+      nextCursor: last ? String(last.seq) : null,
+    };
+  }
+
+  /** Tops the wallet up by card and answers with the wallet after it. */
+  async topUp(tenantId: string, customerId: string, key: string, request: TopUpRequest): Promise<Wallet> {
     const workflowId = topUpWorkflowId(tenantId, customerId, key);
     const deadline = Date.now() + this.config.syncWaitMs;
     const call = <T>(fn: () => Promise<T>) =>
@@ -61,5 +100,6 @@ export class WalletService {
       // 402 as Stripe answers card errors: the request was valid, the card was not.
       throw new ProblemError(402, result.failureCode, result.failureMessage);
     }
+    return this.get(tenantId, customerId);
   }
 }

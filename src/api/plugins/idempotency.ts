@@ -1,0 +1,124 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Executor } from '../../db/client.js';
+import {
+  claimIdempotencyKey,
+  completeIdempotencyKey,
+  releaseIdempotencyKey,
+  type IdempotencyScope,
+} from '../../db/idempotency.js';
+import { canonicalJson, sha256 } from '../hash.js';
+import { PROBLEM_CONTENT_TYPE, ProblemError } from '../problem.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route honours `Idempotency-Key` (every POST that changes something). */
+    idempotent?: boolean;
+  }
+  interface FastifyRequest {
+    /** The key this request holds until its answer is recorded. */
+    idempotencyScope?: IdempotencyScope | undefined;
+  }
+}
+
+export interface IdempotencyOptions {
+  db: Executor;
+  ttlHours: number;
+  leaseSeconds: number;
+}
+
+const MAX_KEY_LENGTH = 255;
+
+/**
+ * `Idempotency-Key` for every route with `config: { idempotent: true }`: same key and request →
+ * the stored response again (`Idempotent-Replayed: true`); same key, other request → 422; same
+ * key still running → 409 with Retry-After. The key is claimed after validation (a malformed body
+ * never burns it) and settled when the answer is sent: 2xx and 4xx are kept, 5xx release it.
+ */
+export const idempotencyPlugin = fp(
+  async (app: FastifyInstance, options: IdempotencyOptions) => {
+    app.decorateRequest('idempotencyScope', undefined);
+
+    app.addHook('preHandler', async (request, reply) => {
+      if (!request.routeOptions.config.idempotent) return;
+      const header = request.headers['idempotency-key'];
+      if (header === undefined) return;
+      if (typeof header !== 'string' || header.length === 0 || header.length > MAX_KEY_LENGTH) {
+        throw new ProblemError(
+          400,
+          'invalid_idempotency_key',
+          `Idempotency-Key must be 1 to ${MAX_KEY_LENGTH} characters`,
+        );
+      }
+      const scope = {
+        tenantId: request.tenantId,
+        route: `${request.method} ${request.routeOptions.url}`,
+        key: header,
+      };
+      const hash = sha256(canonicalJson({ params: request.params, body: request.body ?? null }));
+      const claim = await claimIdempotencyKey(
+        options.db,
+        scope,
+        hash,
+        options.ttlHours,
+        options.leaseSeconds,
+      );
+      switch (claim.kind) {
+        case 'mismatch':
+          throw new ProblemError(
+            422,
+            'idempotency_key_reused',
+            'this Idempotency-Key was used with a different request',
+          );
+        case 'in_flight':
+          throw new ProblemError(
+            409,
+            'idempotency_key_in_flight',
+            'a request with this Idempotency-Key is still running',
+            {},
+            { 'Retry-After': String(claim.retryAfterSeconds) },
+          );
+        case 'replay':
+          return replay(reply, claim.status, claim.body);
+        case 'claimed':
+          request.idempotencyScope = scope;
+      }
+    });
+
+    app.addHook('onSend', async (request, reply, payload) => {
+      const scope = request.idempotencyScope;
+      if (!scope) return payload;
+      request.idempotencyScope = undefined;
+      await settle(request, () =>
+        reply.statusCode < 500
+          ? completeIdempotencyKey(options.db, scope, reply.statusCode, parse(payload))
+          : releaseIdempotencyKey(options.db, scope),
+      );
+      return payload;
+    });
+  },
+  { name: 'idempotency', dependencies: ['auth', 'errors'] },
+);
+
+function replay(reply: FastifyReply, status: number, body: unknown): FastifyReply {
+  void reply.header('Idempotent-Replayed', 'true').status(status);
+  if (status >= 400) void reply.type(PROBLEM_CONTENT_TYPE);
+  return reply.send(body);
+}
+
+function parse(payload: unknown): unknown {
+  return typeof payload === 'string' ? JSON.parse(payload) : null;
+}
+
+/**
+ * The answer comes from the work, not from the bookkeeping after it: if the key cannot be
+ * recorded (PostgreSQL went away meanwhile), the caller still gets the real outcome. The key's
+ * lease then runs out and a retry with it re-asks the same workflow, which answers the same.
+ */
+async function settle(request: FastifyRequest, write: () => Promise<void>): Promise<void> {
+  try {
+    await write();
+  } catch (error) {
+    request.log.warn({ err: error }, 'could not record the Idempotency-Key outcome; its lease will expire');
+  }
+}

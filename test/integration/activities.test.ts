@@ -1,0 +1,106 @@
+import { randomUUID } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createLedgerActivities } from '../../src/activities/ledger.js';
+import { createPaymentActivities } from '../../src/activities/payments.js';
+import { refusingPermanentErrors } from '../../src/activities/permanent.js';
+import { ErrorType } from '../../src/domain/errors.js';
+import { initialPaymentView } from '../../src/domain/payment.js';
+import { count, testDatabase } from '../support/db.js';
+
+/**
+ * Activities alone, in Temporal's mock activity context, against the real PostgreSQL: the
+ * failure types and retry flags the workflows rely on.
+ */
+const handle = testDatabase();
+const payments = refusingPermanentErrors(createPaymentActivities(handle.db));
+const ledger = refusingPermanentErrors(createLedgerActivities(handle.db));
+const env = new MockActivityEnvironment();
+afterAll(() => handle.close());
+
+function view(overrides: Record<string, unknown> = {}) {
+  const id = `pay_${randomUUID().replaceAll('-', '').slice(0, 24)}`;
+  return {
+    ...initialPaymentView({
+      paymentId: id,
+      tenantId: 'activities',
+      workflowId: `payment:activities:${id}`,
+      request: {
+        orderId: `ord_${id}`,
+        customerId: 'cus_activities',
+        amount: 1000,
+        currency: 'USD',
+        method: { type: 'wallet' },
+        capture: 'automatic',
+      },
+      requestHash: 'h',
+      connector: 'sandbox',
+      now: new Date(),
+    }),
+    version: 1,
+    ...overrides,
+  };
+}
+
+async function failureOf(call: Promise<unknown>): Promise<ApplicationFailure> {
+  const error = await call.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ApplicationFailure);
+  return error as ApplicationFailure;
+}
+
+describe('payment activities', () => {
+  it('records a payment and its event once, however often it is retried', async () => {
+    const v = view();
+    for (let i = 0; i < 3; i++)
+      await env.run(payments.recordPayment, { view: v, eventType: 'payment.created' });
+    expect(await count(handle, 'SELECT 1 FROM payments WHERE id = $1', [v.id])).toBe(1);
+    expect(await count(handle, "SELECT 1 FROM events WHERE subject = 'payments/' || $1", [v.id])).toBe(1);
+  });
+
+  it('refuses text PostgreSQL cannot store once, non-retryable, and stores nothing', async () => {
+    for (const bad of [{ description: 'a\u0000b' }, { metadata: { note: 'x\ud800' } }]) {
+      const v = view(bad);
+      const failure = await failureOf(
+        env.run(payments.recordPayment, { view: v, eventType: 'payment.created' }),
+      );
+      expect(failure.type).toBe(ErrorType.PersistenceRejected);
+      expect(failure.nonRetryable).toBe(true);
+      expect(await count(handle, 'SELECT 1 FROM payments WHERE id = $1', [v.id])).toBe(0);
+    }
+  });
+});
+
+describe('ledger activities', () => {
+  it('refuses a hold beyond the wallet as InsufficientFunds: final, and benign (no WARN stack)', async () => {
+    const customerId = `cus_${randomUUID().slice(0, 8)}`;
+    const failure = await failureOf(
+      env.run(ledger.holdWallet, {
+        transferId: `t_${randomUUID()}`,
+        tenantId: 'activities',
+        customerId,
+        currency: 'USD' as const,
+        amount: 500,
+      }),
+    );
+    expect(failure.type).toBe(ErrorType.InsufficientFunds);
+    expect(failure.nonRetryable).toBe(true);
+    expect(failure.category).toBe('BENIGN');
+  });
+
+  it('lets a transient database error through to be retried', async () => {
+    const broken = refusingPermanentErrors({
+      async ping(): Promise<void> {
+        throw Object.assign(new Error('terminating connection due to administrator command'), {
+          code: '57P01',
+        });
+      },
+    });
+    const error = await env.run(broken.ping).catch((e: unknown) => e);
+    expect(error).not.toBeInstanceOf(ApplicationFailure);
+    expect((error as Error).message).toContain('administrator command');
+  });
+});

@@ -1,0 +1,37 @@
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../src/api/app.js';
+import type { Services } from '../../src/api/plugins/services.js';
+import { DEV_API_KEY, loadConfig } from '../../src/config.js';
+import { TENANT_KEYS } from './tenants.js';
+
+/**
+ * The real app (plugins, schemas, auth, idempotency, error handler) over services that must
+ * not be reached: every call is recorded and fails. What a test sends is answered at the door,
+ * or the test sees the call.
+ */
+export async function appWithUnreachableServices(): Promise<{ app: FastifyInstance; reached: string[] }> {
+  const reached: string[] = [];
+  const unreachable = (name: string): any =>
+    new Proxy(() => undefined, {
+      get: (_target, prop) => (prop === 'then' ? undefined : unreachable(`${name}.${String(prop)}`)),
+      apply: () => {
+        reached.push(name);
+        throw new Error(`${name} was reached`);
+      },
+    });
+  const config = loadConfig({ API_KEYS: `${DEV_API_KEY}:default,${TENANT_KEYS.badinput}:badinput` });
+  const services = { ...(unreachable('services') as Services), config };
+  for (const name of [
+    'db',
+    'temporal',
+    'temporalCircuit',
+    'payments',
+    'wallets',
+    'refunds',
+    'ledger',
+  ] as const)
+    (services as Record<string, unknown>)[name] = unreachable(name);
+  const app = await buildApp({ config, services, logger: false });
+  await app.ready();
+  return { app, reached };
+}
