@@ -56,7 +56,10 @@ describe('payment activities', () => {
   it('records a payment and its event once, however often it is retried', async () => {
     const v = view();
     for (let i = 0; i < 3; i++)
-      await env.run(payments.recordPayment, { view: v, eventType: 'payment.created' });
+      await env.run((input: Parameters<typeof payments.recordPayment>[0]) => payments.recordPayment(input), {
+        view: v,
+        eventType: 'payment.created',
+      });
     expect(await count(handle, 'SELECT 1 FROM payments WHERE id = $1', [v.id])).toBe(1);
     expect(await count(handle, "SELECT 1 FROM events WHERE subject = 'payments/' || $1", [v.id])).toBe(1);
   });
@@ -65,7 +68,10 @@ describe('payment activities', () => {
     for (const bad of [{ description: 'a\u0000b' }, { metadata: { note: 'x\ud800' } }]) {
       const v = view(bad);
       const failure = await failureOf(
-        env.run(payments.recordPayment, { view: v, eventType: 'payment.created' }),
+        env.run((input: Parameters<typeof payments.recordPayment>[0]) => payments.recordPayment(input), {
+          view: v,
+          eventType: 'payment.created',
+        }),
       );
       expect(failure.type).toBe(ErrorType.PersistenceRejected);
       expect(failure.nonRetryable).toBe(true);
@@ -78,7 +84,7 @@ describe('ledger activities', () => {
   it('refuses a hold beyond the wallet as InsufficientFunds: final, and benign (no WARN stack)', async () => {
     const customerId = `cus_${randomUUID().slice(0, 8)}`;
     const failure = await failureOf(
-      env.run(ledger.holdWallet, {
+      env.run((input: Parameters<typeof ledger.holdWallet>[0]) => ledger.holdWallet(input), {
         transferId: `t_${randomUUID()}`,
         tenantId: 'activities',
         customerId,
@@ -99,7 +105,7 @@ describe('ledger activities', () => {
         });
       },
     });
-    const error = await env.run(broken.ping).catch((e: unknown) => e);
+    const error = await env.run(() => broken.ping()).catch((e: unknown) => e);
     expect(error).not.toBeInstanceOf(ApplicationFailure);
     expect((error as Error).message).toContain('administrator command');
   });
