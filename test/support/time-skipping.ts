@@ -4,7 +4,6 @@ import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, inject } from 'vitest';
 import type { Activities } from '../../src/activities/index.js';
 import { testingExecutable } from '../../src/infra/temporal-binaries.js';
-import { bundleWorkflows } from '../../src/worker/bundle.js';
 
 export interface TimeSkippingSuite {
   env: TestWorkflowEnvironment;
@@ -13,7 +12,7 @@ export interface TimeSkippingSuite {
 }
 
 /**
- * One time-skipping test server and one workflow bundle per test file: durable timers of days
+ * One time-skipping test server per test file (the workflow bundle is built once per run): durable timers of days
  * pass in milliseconds while the client waits for a result.
  */
 export function timeSkippingSuite(): TimeSkippingSuite {
@@ -36,7 +35,7 @@ export function timeSkippingSuite(): TimeSkippingSuite {
     suite.env = await TestWorkflowEnvironment.createTimeSkipping({
       server: { executable: testingExecutable(inject('testServerPath')) },
     });
-    workflowBundle = await bundleWorkflows();
+    workflowBundle = { code: inject('workflowBundleCode') };
   });
   afterAll(async () => {
     await suite.env?.teardown();

@@ -1,8 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { bundleWorkflows } from '../../src/worker/bundle.js';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { FIXTURES_DIR } from '../support/fixtures.js';
 
 /**
@@ -15,7 +14,7 @@ describe('replay', () => {
   let workflowBundle: { code: string };
   beforeAll(async () => {
     Runtime.install({ logger: new DefaultLogger('WARN') });
-    workflowBundle = await bundleWorkflows();
+    workflowBundle = { code: inject('workflowBundleCode') };
   });
 
   const fixtures = readdirSync(FIXTURES_DIR).filter((f) => f.endsWith('-history.json'));
