@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { count, testDatabase } from '../support/db.js';
 import { api, expectLedgerClean, uid } from '../support/http.js';
-import { badInputCases, DOOR_CODES } from '../support/bad-input-cases.js';
+import { badInputCases, DOOR_CODES, validPayment } from '../support/bad-input-cases.js';
 import { TENANT_KEYS } from '../support/tenants.js';
 
 /**
@@ -13,13 +13,6 @@ const key = TENANT_KEYS.badinput;
 const customerId = uid('cus');
 let manualPaymentId: string;
 
-const valid = () => ({
-  orderId: uid('ord'),
-  customerId,
-  amount: 1000,
-  currency: 'USD',
-  method: { type: 'card', token: 'tok_test_4242' },
-});
 const snapshot = async () => ({
   payments: await count(db, "SELECT 1 FROM payments WHERE tenant_id = 'badinput'"),
   transfers: await count(db, "SELECT 1 FROM ledger_transfers WHERE tenant_id = 'badinput'"),
@@ -34,7 +27,12 @@ beforeAll(async () => {
     { key },
   );
   expect(top.status).toBe(200);
-  const manual = await api('POST', '/v1/payments', { ...valid(), capture: 'manual' }, { key });
+  const manual = await api(
+    'POST',
+    '/v1/payments',
+    { ...validPayment(customerId), capture: 'manual' },
+    { key },
+  );
   expect(manual.body.status).toBe('requires_capture');
   manualPaymentId = manual.body.id;
 });

@@ -23,14 +23,17 @@ export type Case = [
 
 const pay = '/v1/payments';
 
+/** A valid card payment body for a fresh order: each case spoils one part of it. */
+export const validPayment = (customerId: string) => ({
+  orderId: uid('ord'),
+  customerId,
+  amount: 1000,
+  currency: 'USD',
+  method: { type: 'card', token: 'tok_test_4242' },
+});
+
 export function badInputCases({ customerId, manualPaymentId }: CaseContext): Case[] {
-  const valid = () => ({
-    orderId: uid('ord'),
-    customerId,
-    amount: 1000,
-    currency: 'USD',
-    method: { type: 'card', token: 'tok_test_4242' },
-  });
+  const valid = () => validPayment(customerId);
   return [
     ['zero amount', 'POST', () => pay, { ...valid(), amount: 0 }, 400, 'validation_error'],
     ['negative amount', 'POST', () => pay, { ...valid(), amount: -100 }, 400, 'validation_error'],
