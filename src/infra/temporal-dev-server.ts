@@ -3,11 +3,16 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTE_FLAGS } from '../workflows/contract.js';
+import { exitCode } from './supervisor.js';
 import { resolveTemporalCli, testingExecutable } from './temporal-binaries.js';
 
 export interface DevServer {
   address: string;
   uiUrl: string | undefined;
+  /** The CLI's process id; undefined when the SDK runs the server (it cannot be signalled). */
+  pid: number | undefined;
+  /** Resolves with the exit code (128 + n for signal n) when the server ends, however it ends. */
+  exited: Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -52,14 +57,24 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
   child.once('exit', () => process.removeListener('exit', killOnExit));
   child.stdout?.on('data', (chunk: Buffer) => log(chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => log(chunk.toString()));
-  const exited = new Promise<never>((_, reject) =>
-    child.once('exit', (code) => reject(new Error(`temporal server start-dev exited with code ${code}`))),
+  const exited = new Promise<number>((resolve) =>
+    child.once('exit', (code, signal) => resolve(exitCode(code, signal))),
   );
-  exited.catch(() => undefined);
-  await Promise.race([waitUntilReachable(address), exited]);
+  const failed = exited.then((code) => {
+    throw new Error(`temporal server start-dev exited with code ${code}`);
+  });
+  failed.catch(() => undefined);
+  try {
+    await Promise.race([waitUntilReachable(address), failed]);
+  } catch (error) {
+    await stopChild(child);
+    throw error;
+  }
   return {
     address,
     uiUrl: options.uiPort ? `http://127.0.0.1:${options.uiPort}` : undefined,
+    pid: child.pid,
+    exited,
     stop: () => stopChild(child),
   };
 }
@@ -76,10 +91,14 @@ async function startThroughSdk(options: DevServerOptions, extraArgs: string[]): 
       uiPort: options.uiPort,
     },
   });
+  let ended: (code: number) => void = () => undefined;
+  const exited = new Promise<number>((resolve) => (ended = resolve));
   return {
     address: env.address,
     uiUrl: options.uiPort ? `http://127.0.0.1:${options.uiPort}` : undefined,
-    stop: () => env.teardown(),
+    pid: undefined,
+    exited,
+    stop: () => env.teardown().finally(() => ended(0)),
   };
 }
 

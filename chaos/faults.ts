@@ -1,0 +1,174 @@
+/**
+ * The faults, injected one per phase while load runs: crashes (kill -9, then the supervisor starts
+ * the component again on the same port and data) and the sandbox gateway's own fault switches.
+ */
+import type { Stack } from '../src/infra/stack.js';
+import type { WebhookDeliveryStats } from '../sandbox/webhooks.js';
+import type { ReferenceStats, SandboxStats } from '../sandbox/wire.js';
+
+type Stats = SandboxStats & { webhooks: WebhookDeliveryStats };
+
+/** What the sandbox did, added up over its lifetimes; a phase's share shows its fault took effect. */
+export interface SandboxCounters {
+  charges: number;
+  captures: number;
+  voids: number;
+  refunds: number;
+  webhooksSent: number;
+  webhookAttempts: number;
+  webhooksFailed: number;
+}
+
+export interface Mix {
+  wallet: number;
+  card: number;
+  /** Card payments that need 3-D Secure; completed by the client, answered by webhook. */
+  threeDs: number;
+}
+
+export interface Fault {
+  name: string;
+  /** While it lasts, the API may answer 5xx or not at all: such answers are expected. */
+  outage: boolean;
+  mix?: Mix;
+  /**
+   * Injected with no payment in flight, before the phase's load starts. The sandbox keeps its
+   * authorizations in memory: one killed mid-payment forgets them, and what Paysaga then meets (an
+   * authorization the gateway denies knowing) is a sandbox artifact no real PSP produces.
+   */
+  quiesce?: boolean;
+  inject(context: FaultContext): Promise<void>;
+  /** Undoes a switch that does not wear off by itself. */
+  clear?(context: FaultContext): Promise<void>;
+}
+
+export interface FaultContext {
+  stack: Stack;
+  sandbox: Sandbox;
+}
+
+export const DEFAULT_MIX: Mix = { wallet: 0.5, card: 0.4, threeDs: 0.1 };
+const WEBHOOK_MIX: Mix = { wallet: 0.3, card: 0.3, threeDs: 0.4 };
+
+const crash = (component: string, outage: boolean): Fault => ({
+  name: `kill -9 ${component}`,
+  outage,
+  inject: ({ stack }) => stack.restart(component),
+});
+
+export const FAULTS: Fault[] = [
+  // What fails with no fault at all is Paysaga's, whatever the phases after it show.
+  { name: 'none (baseline)', outage: false, inject: async () => undefined },
+  crash('worker', false),
+  crash('api', true),
+  crash('temporal', true),
+  crash('postgres', true),
+  {
+    name: 'kill -9 gateway',
+    outage: false,
+    quiesce: true,
+    inject: async ({ stack, sandbox }) => {
+      // Writes answer 503 (retried, nothing done) so the charges read now are all there will be.
+      await sandbox.setFaults({ failNext: 1_000_000 });
+      await sandbox.snapshot();
+      await stack.restart('gateway');
+    },
+  },
+  {
+    name: 'gateway 5xx burst',
+    outage: false,
+    inject: ({ sandbox }) => sandbox.setFaults({ failNext: 8 }),
+    clear: ({ sandbox }) => sandbox.reset(),
+  },
+  {
+    name: 'gateway timeout after charge',
+    outage: false,
+    inject: ({ sandbox }) => sandbox.setFaults({ timeoutAfterChargeNext: 3, hangMs: 3000 }),
+    clear: ({ sandbox }) => sandbox.reset(),
+  },
+  {
+    name: 'duplicate webhooks',
+    outage: false,
+    mix: WEBHOOK_MIX,
+    inject: ({ sandbox }) => sandbox.setFaults({ duplicateWebhooks: true }),
+    clear: ({ sandbox }) => sandbox.reset(),
+  },
+  {
+    name: 'out-of-order webhooks',
+    outage: false,
+    mix: WEBHOOK_MIX,
+    inject: ({ sandbox }) => sandbox.setFaults({ outOfOrderWebhooks: true, outOfOrderDelayMs: 1500 }),
+    clear: ({ sandbox }) => sandbox.reset(),
+  },
+];
+
+/**
+ * The sandbox's control plane. Its charges live in memory, so what it knew before a crash is kept
+ * here and added to what the new instance reports.
+ */
+export class Sandbox {
+  private readonly before: Stats[] = [];
+
+  constructor(private readonly url: string) {}
+
+  async setFaults(faults: Record<string, unknown>): Promise<void> {
+    await this.post('faults', faults);
+  }
+
+  async reset(): Promise<void> {
+    await this.post('reset');
+  }
+
+  async snapshot(): Promise<void> {
+    this.before.push(await this.stats());
+  }
+
+  async counters(): Promise<SandboxCounters> {
+    const all = [...this.before, await this.stats()];
+    const sum = (pick: (s: Stats) => number) => all.reduce((n, s) => n + pick(s), 0);
+    return {
+      charges: sum((s) => s.charges),
+      captures: sum((s) => s.captures),
+      voids: sum((s) => s.voids),
+      refunds: sum((s) => s.refunds),
+      webhooksSent: sum((s) => s.webhooks.sent),
+      webhookAttempts: sum((s) => s.webhooks.attempts),
+      webhooksFailed: sum((s) => s.webhooks.failed),
+    };
+  }
+
+  /** Per gateway reference (Paysaga's payment id): every lifetime of the sandbox added up. */
+  async charges(): Promise<Map<string, ReferenceStats>> {
+    const total = new Map<string, ReferenceStats>();
+    for (const stats of [...this.before, await this.stats()]) {
+      for (const [reference, s] of Object.entries(stats.byReference)) {
+        const sum = total.get(reference) ?? {
+          authorizations: 0,
+          captures: 0,
+          voids: 0,
+          capturedAmount: 0,
+          refundedAmount: 0,
+        };
+        for (const key of Object.keys(sum) as (keyof ReferenceStats)[]) sum[key] += s[key];
+        total.set(reference, sum);
+      }
+    }
+    return total;
+  }
+
+  private async stats(): Promise<Stats> {
+    const response = await fetch(`${this.url}/_sandbox/stats`, { signal: AbortSignal.timeout(10_000) });
+    if (!response.ok) throw new Error(`sandbox stats answered ${response.status}`);
+    return (await response.json()) as Stats;
+  }
+
+  private async post(route: string, body?: unknown): Promise<void> {
+    const response = await fetch(`${this.url}/_sandbox/${route}`, {
+      method: 'POST',
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? null : JSON.stringify(body),
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (!response.ok) throw new Error(`sandbox ${route} answered ${response.status}`);
+  }
+}
