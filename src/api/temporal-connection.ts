@@ -10,6 +10,9 @@ export function connectTemporal(address: string): Connection {
   return Connection.lazy({
     address,
     connectTimeout: 2_000,
+    // gRPC's reconnect backoff grows to minutes; after a Temporal restart the API should be back
+    // within a couple of seconds, not wait out a long backoff.
+    channelArgs: { 'grpc.initial_reconnect_backoff_ms': 200, 'grpc.max_reconnect_backoff_ms': 2_000 },
     interceptors: [
       makeGrpcRetryInterceptor(
         defaultGrpcRetryOptions({

@@ -32,7 +32,13 @@ export function connectDatabase(
     // 0 (pg's default) waits forever for a connection when the server hangs.
     connectionTimeoutMillis: options.connectionTimeoutMillis ?? 10_000,
   });
-  pool.on('error', (error) => console.error('postgres pool error', error));
+  // pg emits 'error' on a client the server drops (a restart, 57P01). The pool listens only on
+  // idle clients; one that is checked out would crash the process with an unhandled 'error'.
+  // The query it was running fails on its own and is retried by its caller.
+  pool.on('error', (error) => console.error('postgres pool error', error.message));
+  pool.on('connect', (client) =>
+    client.on('error', (error) => console.error('postgres connection lost', error.message)),
+  );
   const db = drizzle(pool, { schema });
   return { db, pool, close: () => pool.end() };
 }

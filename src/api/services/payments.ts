@@ -3,6 +3,7 @@ import {
   WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
   WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
   WorkflowUpdateStage,
   type Client,
 } from '@temporalio/client';
@@ -115,7 +116,8 @@ export class PaymentService {
       );
     } catch (error) {
       if (error instanceof WorkflowExecutionAlreadyStartedError) return this.existing(tenantId, request);
-      if (isGrpcDeadlineError(error))
+      // Not accepted within the wait: the SDK reports the deadline either way.
+      if (isGrpcDeadlineError(error) || error instanceof WorkflowUpdateRPCTimeoutOrCancelledError)
         return { payment: await this.startedWithoutAnswer(input, workflowId), pending: true };
       throw translate(error);
     }
