@@ -1,9 +1,12 @@
 /**
- * The floors Paysaga is compared with, driven open-loop at the same rates:
- * - engine floor: a no-op workflow started and awaited through a Temporal client on the same
- *   server (its own task queue, a worker hosted in this process): the cost of Temporal alone;
- * - database floor: the ledger work of a wallet payment (pending hold + post) and one upsert of
- *   its payment row, straight against PostgreSQL: the cost of the database work alone.
+ * The engine floors, each stepped at its own rates until it breaks (same rule as the scenarios):
+ * - engine-floor: a no-op workflow started and awaited through a Temporal client on the same
+ *   server: one start, one workflow task, the result. What Temporal alone costs.
+ * - activity-floor: a workflow that runs one no-op activity: two workflow tasks and an activity
+ *   task more. What one step of a real workflow adds.
+ * Each has its own task queue and a worker hosted in this process, bundled from bench/ (src/ is
+ * not touched). After the knee, one more step runs at half the knee rate when the ladder had none,
+ * so Paysaga can be compared with the floor where the floor is comfortable.
  */
 import { fileURLToPath } from 'node:url';
 import { Client } from '@temporalio/client';
@@ -15,25 +18,32 @@ import {
   Runtime,
   Worker,
 } from '@temporalio/worker';
-import { connectDatabase } from '../src/db/client.js';
-import { createTransfer, ensureAccounts, type AccountSpec } from '../src/db/ledger.js';
-import { savePayment } from '../src/db/payments.js';
-import { systemAccountId, walletAccountId } from '../src/domain/accounts.js';
-import type { PaymentView } from '../src/domain/payment.js';
 import { bundlerOptions } from '../src/worker/bundle.js';
-import { mapLimit } from './api.js';
-import { runOpenLoop, stepUntilKnee, type StepPlan, type StepResult } from './load.js';
-import { noopWorkflow } from './noop-workflow.js';
-import { AMOUNT } from './scenarios.js';
+import { kneeOf, runOpenLoop, stepUntilKnee, type StepPlan, type StepResult } from './load.js';
+import type { Meter } from './resources.js';
 
 export interface FloorOptions {
   runId: string;
   rates: number[];
   plan: Omit<StepPlan, 'rate'>;
   log: (line: string) => void;
+  meter?: Meter | undefined;
 }
 
-const NOOP_WORKFLOW_PATH = fileURLToPath(new URL('./noop-workflow.ts', import.meta.url));
+export interface FloorRun {
+  /** The ladder, up to and including the step that broke. */
+  steps: StepResult[];
+  /** Off the ladder: the step at half the knee rate, when the ladder had none. */
+  extraSteps: StepResult[];
+}
+
+export const ENGINE_FLOORS = {
+  'engine-floor': { file: './noop-workflow.ts', workflowType: 'noopWorkflow' },
+  'activity-floor': { file: './activity-workflow.ts', workflowType: 'oneActivityWorkflow' },
+} as const;
+export type EngineFloorName = keyof typeof ENGINE_FLOORS;
+
+const activities = { noopActivity: async () => 'ok' };
 const quiet = { trace: noop, debug: noop, info: noop, warn: noop, error: console.error, log: noop };
 function noop() {
   return undefined;
@@ -50,16 +60,26 @@ export function installRuntimeOnce(): void {
   runtimeInstalled = true;
 }
 
+/** Half the knee rate, when the floor has a knee and no step there yet. */
+export function halfKneeRate(steps: StepResult[]): number | undefined {
+  const knee = kneeOf(steps);
+  if (!knee) return undefined;
+  const half = knee.offeredRate / 2;
+  return steps.some((s) => s.offeredRate === half) ? undefined : half;
+}
+
 export async function engineFloor(
+  name: EngineFloorName,
   options: FloorOptions & { temporalAddress: string; namespace: string },
-): Promise<StepResult[]> {
+): Promise<FloorRun> {
+  const spec = ENGINE_FLOORS[name];
   installRuntimeOnce();
   const connection = await NativeConnection.connect({ address: options.temporalAddress });
   try {
     const client = new Client({ connection, namespace: options.namespace });
-    const taskQueue = `paysaga-bench-noop-${options.runId}`;
+    const taskQueue = `paysaga-bench-${name}-${options.runId}`;
     const workflowBundle = await bundleWorkflowCode({
-      workflowsPath: NOOP_WORKFLOW_PATH,
+      workflowsPath: fileURLToPath(new URL(spec.file, import.meta.url)),
       ...bundlerOptions,
       logger: quiet,
     });
@@ -68,130 +88,40 @@ export async function engineFloor(
       namespace: options.namespace,
       taskQueue,
       workflowBundle,
+      activities,
     });
     const execute = (workflowId: string, signal?: AbortSignal) => {
-      const run = () => client.workflow.execute(noopWorkflow, { taskQueue, workflowId, args: [] });
+      const run = () => client.workflow.execute(spec.workflowType, { taskQueue, workflowId, args: [] });
       return signal ? client.withAbortSignal(signal, run) : run();
     };
-    return await worker.runUntil(async () => {
-      for (let i = 0; i < 5; i++) await execute(`bench-noop-${options.runId}-warmup-${i}`);
-      return stepUntilKnee(
-        options.rates,
-        async (rate) => {
-          const { result } = await runOpenLoop({ ...options.plan, rate }, async (i, signal) => {
-            await execute(`bench-noop-${options.runId}-${rate}-${i}`, signal);
-            return { kind: 'ok' };
-          });
-          return result;
+    const step = async (rate: number) => {
+      const { result } = await runOpenLoop(
+        { ...options.plan, rate },
+        async (i, signal) => {
+          await execute(`bench-${name}-${options.runId}-${rate}-${i}`, signal);
+          return { kind: 'ok' };
         },
-        options.log,
+        options.meter,
       );
+      return result;
+    };
+    return await worker.runUntil(async () => {
+      for (let i = 0; i < 5; i++) await execute(`bench-${name}-${options.runId}-warmup-${i}`);
+      const steps = await stepUntilKnee(options.rates, step, options.log);
+      const half = halfKneeRate(steps);
+      const extraSteps: StepResult[] = [];
+      if (half !== undefined) {
+        const extra = await step(half);
+        options.log(`(half the knee) ${describeShort(extra)}`);
+        extraSteps.push(extra);
+      }
+      return { steps, extraSteps };
     });
   } finally {
     await connection.close();
   }
 }
 
-export async function databaseFloor(options: FloorOptions & { databaseUrl: string }): Promise<StepResult[]> {
-  // The worker's pool size, so both sides queue for connections the same way.
-  const database = connectDatabase(options.databaseUrl, { max: 20 });
-  const { db } = database;
-  const tenantId = 'bench-db-floor';
-  const system = (code: 'gateway_clearing' | 'merchant_revenue'): AccountSpec => ({
-    id: systemAccountId(tenantId, code, 'USD'),
-    tenantId,
-    kind: 'system',
-    code,
-    currency: 'USD',
-  });
-  const clearing = system('gateway_clearing');
-  const revenue = system('merchant_revenue');
-  const wallet = (customerId: string): AccountSpec => ({
-    id: walletAccountId(tenantId, customerId, 'USD'),
-    tenantId,
-    kind: 'wallet',
-    customerId,
-    code: 'wallet',
-    currency: 'USD',
-  });
-  try {
-    await ensureAccounts(db, [clearing, revenue]);
-    return await stepUntilKnee(
-      options.rates,
-      async (rate) => {
-        const tag = `${options.runId}-dbfloor-${rate}`;
-        const count = Math.max(1, Math.round((rate * options.plan.durationMs) / 1000));
-        const customer = (i: number) => `cus-${tag}-${i}`;
-        // Untimed: each customer's wallet exists and holds the payment's amount.
-        await mapLimit(
-          Array.from({ length: count }, (_, i) => i),
-          8,
-          async (i) => {
-            const account = wallet(customer(i));
-            await ensureAccounts(db, [account]);
-            await createTransfer(db, {
-              kind: 'single',
-              id: `${tag}-${i}#fund`,
-              tenantId,
-              debitAccountId: clearing.id,
-              creditAccountId: account.id,
-              amount: AMOUNT,
-              currency: 'USD',
-            });
-          },
-        );
-        const { result } = await runOpenLoop({ ...options.plan, rate }, async (i) => {
-          const holdId = `${tag}-${i}#wallet-hold`;
-          await createTransfer(db, {
-            kind: 'pending',
-            id: holdId,
-            tenantId,
-            debitAccountId: wallet(customer(i)).id,
-            creditAccountId: revenue.id,
-            amount: AMOUNT,
-            currency: 'USD',
-            description: 'payment hold',
-          });
-          await createTransfer(db, {
-            kind: 'post',
-            id: `${tag}-${i}#wallet-post`,
-            tenantId,
-            pendingId: holdId,
-          });
-          await savePayment(db, paymentRow(tenantId, `${tag}-${i}`, customer(i)));
-          return { kind: 'ok' };
-        });
-        return result;
-      },
-      options.log,
-    );
-  } finally {
-    await database.close();
-  }
-}
-
-function paymentRow(tenantId: string, orderId: string, customerId: string): PaymentView {
-  const now = new Date().toISOString();
-  return {
-    id: `pay_${orderId}`,
-    tenantId,
-    workflowId: `bench:${orderId}`,
-    orderId,
-    customerId,
-    amount: AMOUNT,
-    currency: 'USD',
-    status: 'succeeded',
-    method: { type: 'wallet' },
-    capture: 'automatic',
-    amountCaptured: AMOUNT,
-    amountRefunded: 0,
-    amountFromWallet: AMOUNT,
-    amountFromCard: 0,
-    reference: `BENCH-${orderId}`,
-    requestHash: 'bench',
-    connector: 'sandbox',
-    version: 1,
-    createdAt: now,
-    updatedAt: now,
-  };
+function describeShort(s: StepResult): string {
+  return `${s.offeredRate}/s: ${s.throughput}/s, p99 ${s.latencyMs ? Math.round(s.latencyMs.p99) : '-'} ms, ${s.verdict}`;
 }

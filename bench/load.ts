@@ -5,6 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { describeResources, type Meter, type StepResources } from './resources.js';
 
 /** What one request ended as: settled OK, accepted but not settled yet (202), or an error. */
 export interface Outcome {
@@ -58,15 +59,19 @@ export interface StepResult {
   maxSendLagMs: number;
   verdict: 'sustained' | 'broke';
   brokeBecause: string[];
+  /** CPU and memory of each stack process while the step ran (started stack on Linux only). */
+  resources?: StepResources | undefined;
 }
 
 export const KNEE = { maxErrorRate: 0.01, maxP99Ms: 2000, minThroughputRatio: 0.9 } as const;
 
 export type Fire = (index: number, signal: AbortSignal) => Promise<Outcome>;
 
+/** With a `meter`, the stack's processes are sampled from the first send until the step is cut off. */
 export async function runOpenLoop(
   plan: StepPlan,
   fire: Fire,
+  meter?: Meter,
 ): Promise<{ result: StepResult; samples: Sample[] }> {
   const total = Math.max(1, Math.round((plan.rate * plan.durationMs) / 1000));
   const interval = 1000 / plan.rate;
@@ -89,6 +94,7 @@ export async function runOpenLoop(
     if (sendingDone && inFlight.size === 0) drained();
   };
 
+  const probe = meter?.start();
   const t0 = performance.now() + 5;
   const sendDeadline = t0 + plan.durationMs + 1000;
   for (let i = 0; i < total; i++) {
@@ -125,7 +131,9 @@ export async function runOpenLoop(
   inFlight.clear();
   abort.abort();
 
-  return { result: summarize(plan, total, samples, okTimes, maxSendLagMs), samples };
+  const result = summarize(plan, total, samples, okTimes, maxSendLagMs);
+  result.resources = probe?.stop(result.ok);
+  return { result, samples };
 }
 
 function summarize(
@@ -228,7 +236,11 @@ export function describeStep(s: StepResult): string {
   const p = s.latencyMs;
   const lat = p ? `p50 ${ms(p.p50)} p99 ${ms(p.p99)} max ${ms(p.max)}` : 'no latency';
   const why = s.verdict === 'broke' ? ` BROKE (${s.brokeBecause.join(', ')})` : '';
-  return `${s.offeredRate}/s: ${s.ok}/${s.sent} ok, ${s.accepted} 202, ${s.errors} err, ${s.throughput}/s, ${lat}${why}`;
+  const usage = describeResources(s.resources);
+  return (
+    `${s.offeredRate}/s: ${s.ok}/${s.sent} ok, ${s.accepted} 202, ${s.errors} err, ${s.throughput}/s, ${lat}${why}` +
+    (usage ? `\n${usage}` : '')
+  );
 }
 
 export function ms(value: number): string {

@@ -1,7 +1,15 @@
 /** The results file (bench/results/*.json) and the table printed at the end of a run. */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import {
+  renderCapacity,
+  renderFloorComparison,
+  renderResources,
+  type CapacityModel,
+  type FloorComparison,
+} from './compare.js';
 import type { Correctness } from './correctness.js';
+import type { StepResources } from './resources.js';
 import { kneeOf, ms, type StepResult } from './load.js';
 
 export interface ScenarioResult {
@@ -10,6 +18,8 @@ export interface ScenarioResult {
   status: 'ran' | 'skipped' | 'failed';
   note?: string | undefined;
   steps: StepResult[];
+  /** Off the ladder: a step at half an engine floor's knee rate (not used to find the knee). */
+  extraSteps?: StepResult[] | undefined;
   /** Offered rate of the highest sustained step. */
   kneeRate: number | undefined;
   correctness?: Correctness | undefined;
@@ -34,16 +44,27 @@ export interface BenchReport {
   target: Record<string, string>;
   scenarios: ScenarioResult[];
   ratios: Ratio[];
+  /** Paysaga against the engine floors at their own knee. */
+  floorComparison: FloorComparison[];
+  /** The stack's processes over BENCH_IDLE_SECONDS with no load, after the warm-up. */
+  idle: StepResources | undefined;
+  capacity: CapacityModel | undefined;
+  /** Root pid of each measured process, as found when the scenarios started. */
+  processes: Record<string, number>;
   ledger: { ok: boolean; violations?: unknown; error?: string };
   ok: boolean;
 }
 
 export const ENGINE_FLOOR = 'engine-floor';
+export const ACTIVITY_FLOOR = 'activity-floor';
 export const DATABASE_FLOOR = 'db-floor';
 
 export function computeRatios(scenarios: ScenarioResult[]): Ratio[] {
   const floorStep = (name: string, rate: number) =>
-    scenarios.find((s) => s.name === name)?.steps.find((s) => s.offeredRate === rate);
+    scenarios
+      .filter((s) => s.name === name)
+      .flatMap((s) => [...s.steps, ...(s.extraSteps ?? [])])
+      .find((s) => s.offeredRate === rate);
   const ratio = (mine: StepResult, floor: StepResult | undefined) =>
     floor && floor.throughput > 0 && mine.latencyMs && floor.latencyMs
       ? {
@@ -93,33 +114,18 @@ export function renderReport(report: BenchReport): string {
       rows.push([s.name, '', '', '', '', '', '', '', '', '', '', `${s.status}: ${s.note ?? ''}`]);
       continue;
     }
-    for (const step of s.steps) {
-      const p = step.latencyMs;
-      rows.push([
-        s.name,
-        `${step.offeredRate}/s`,
-        String(step.sent),
-        String(step.ok),
-        String(step.accepted),
-        String(step.errors),
-        step.throughput.toFixed(1),
-        p ? ms(p.p50) : '-',
-        p ? ms(p.p90) : '-',
-        p ? ms(p.p99) : '-',
-        p ? ms(p.max) : '-',
-        step.verdict === 'sustained'
-          ? step.offeredRate === s.kneeRate
-            ? 'sustained (knee)'
-            : 'sustained'
-          : `broke: ${step.brokeBecause.join(', ')}`,
-      ]);
-    }
+    const verdict = (step: StepResult) =>
+      step.verdict === 'sustained' ? 'sustained' : `broke: ${step.brokeBecause.join(', ')}`;
+    for (const step of s.steps)
+      rows.push(stepRow(s.name, step, step.offeredRate === s.kneeRate ? 'sustained (knee)' : verdict(step)));
+    for (const step of s.extraSteps ?? [])
+      rows.push(stepRow(s.name, step, `at half a floor's knee: ${verdict(step)}`));
     if (s.status === 'ran' && s.note) rows.push([s.name, '', '', '', '', '', '', '', '', '', '', s.note]);
   }
   lines.push(...table(header, rows));
 
   const errors = report.scenarios.flatMap((s) =>
-    s.steps
+    [...s.steps, ...(s.extraSteps ?? [])]
       .filter((step) => step.errors > 0)
       .map((step) => `  ${s.name} @${step.offeredRate}/s: ${JSON.stringify(step.errorReasons)}`),
   );
@@ -164,12 +170,34 @@ export function renderReport(report: BenchReport): string {
   const peaks = report.scenarios
     .filter((s) => s.steps.length > 0)
     .map((s) => {
-      const best = Math.max(...s.steps.map((step) => step.throughput));
-      return `${s.name} ${best}/s${s.steps.some((step) => step.verdict === 'broke') ? '' : ' (held at every rate: a lower bound)'}`;
+      const all = [...s.steps, ...(s.extraSteps ?? [])];
+      const best = Math.max(...all.map((step) => step.throughput));
+      return `${s.name} ${best}/s${all.some((step) => step.verdict === 'broke') ? '' : ' (held at every rate: a lower bound)'}`;
     });
   if (peaks.length) lines.push('', `peak throughput: ${peaks.join('; ')}`);
+  lines.push(...renderFloorComparison(report.floorComparison));
+  lines.push(...renderResources(report.scenarios));
+  lines.push(...renderCapacity(report.capacity));
   lines.push('', report.ok ? 'RESULT: correctness checks passed' : 'RESULT: correctness checks FAILED');
   return lines.join('\n');
+}
+
+function stepRow(name: string, step: StepResult, verdict: string): string[] {
+  const p = step.latencyMs;
+  return [
+    name,
+    `${step.offeredRate}/s`,
+    String(step.sent),
+    String(step.ok),
+    String(step.accepted),
+    String(step.errors),
+    step.throughput.toFixed(1),
+    p ? ms(p.p50) : '-',
+    p ? ms(p.p90) : '-',
+    p ? ms(p.p99) : '-',
+    p ? ms(p.max) : '-',
+    verdict,
+  ];
 }
 
 function table(header: string[], rows: string[][]): string[] {

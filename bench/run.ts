@@ -2,7 +2,9 @@
  * `npm run bench`: brings up the stack the way `npm run dev` does (Temporal on a file database in
  * a temp folder) or targets a running one (BENCH_API_URL ...), drives each scenario open-loop at
  * stepped rates until it breaks, checks that every accepted payment settled and the ledger is
- * clean, measures the engine and database floors at the same rates, and writes the results.
+ * clean, steps the engine floors (no-op workflow, one-activity workflow) to their own knee and the
+ * database floor at Paysaga's rates, samples each stack process's CPU and memory per step, and
+ * writes the results.
  * See bench/README.md.
  */
 import { chmodSync, createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -11,12 +13,16 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { DEV_ADMIN_KEY, DEV_API_KEY } from '../src/config.js';
-import { startStack, type Stack } from '../src/infra/stack.js';
+import { SCRIPTS, startStack, type Stack } from '../src/infra/stack.js';
 import { call, type ApiTarget } from './api.js';
+import { capacityModel, compareWithFloors } from './compare.js';
+import { readConfig } from './config.js';
 import { checkStep, mergeCorrectness, type Correctness } from './correctness.js';
-import { databaseFloor, engineFloor } from './floors.js';
-import { kneeOf, runOpenLoop, stepUntilKnee, type StepResult } from './load.js';
+import { databaseFloor } from './db-floor.js';
+import { engineFloor, type EngineFloorName, type FloorRun } from './floors.js';
+import { describeStep, kneeOf, runOpenLoop, stepUntilKnee, type StepResult } from './load.js';
 import {
+  ACTIVITY_FLOOR,
   computeRatios,
   DATABASE_FLOOR,
   ENGINE_FLOOR,
@@ -25,53 +31,15 @@ import {
   type BenchReport,
   type ScenarioResult,
 } from './report.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createMeter, describeResources, stackRoots, type Meter, type StepResources } from './resources.js';
 import { createScenarios, warmUp, type Scenario } from './scenarios.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
-const ALL_SCENARIOS = ['wallet', 'card', 'split', 'refund', ENGINE_FLOOR, DATABASE_FLOOR];
 const startedAt = new Date();
 const runId = `${startedAt.getTime().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 const say = (line: string) =>
   console.log(`[bench +${((Date.now() - startedAt.getTime()) / 1000).toFixed(1)}s] ${line}`);
-
-function positive(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number`);
-  return value;
-}
-
-function readConfig() {
-  const stepSeconds = positive('BENCH_STEP_SECONDS', 10);
-  const explicitRates = process.env.BENCH_RATES?.trim();
-  const maxRate = positive('BENCH_MAX_RATE', explicitRates ? 1000 : 80);
-  const rates = (
-    explicitRates
-      ? explicitRates.split(',').map((r) => Number(r.trim()))
-      : [2.5, 5, 10, 20, 40, 80, 160, 320, 640].filter((r) => r <= maxRate)
-  ).filter((r) => r <= maxRate);
-  if (rates.length === 0 || rates.some((r) => !Number.isFinite(r) || r <= 0 || r > 1000))
-    throw new Error('BENCH_RATES must be rates between 0 and 1000 req/s, at most BENCH_MAX_RATE');
-  rates.sort((a, b) => a - b);
-  const scenarios = (process.env.BENCH_SCENARIOS ?? ALL_SCENARIOS.join(','))
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  const unknown = scenarios.filter((s) => !ALL_SCENARIOS.includes(s));
-  if (unknown.length)
-    throw new Error(`unknown BENCH_SCENARIOS ${unknown.join(', ')}; known: ${ALL_SCENARIOS.join(', ')}`);
-  return {
-    stepSeconds,
-    rates,
-    scenarios,
-    graceSeconds: positive('BENCH_GRACE_SECONDS', 15),
-    settleSeconds: positive('BENCH_SETTLE_SECONDS', 60),
-    maxMinutes: positive('BENCH_MAX_MINUTES', 15),
-    logLevel: process.env.BENCH_LOG_LEVEL ?? 'warn',
-    tenantId: process.env.BENCH_TENANT ?? 'default',
-  };
-}
 
 interface Target {
   apiUrl: string;
@@ -90,6 +58,7 @@ function assertLocal(url: string, name: string): void {
 
 const config = readConfig();
 let stack: Stack | undefined;
+let meter: Meter | undefined;
 let tempDir: string | undefined;
 let cleaned = false;
 
@@ -125,6 +94,7 @@ async function resolveTarget(): Promise<Target> {
       started: false,
     };
     assertLocal(target.apiUrl, 'BENCH_API_URL');
+    if (config.workers > 1) say('BENCH_WORKERS is ignored against an external stack');
     if (target.gatewayUrl) assertLocal(target.gatewayUrl, 'BENCH_GATEWAY_URL');
     if (target.temporalAddress) assertLocal(target.temporalAddress, 'BENCH_TEMPORAL_ADDRESS');
     return target;
@@ -137,14 +107,21 @@ async function resolveTarget(): Promise<Target> {
   say(
     `starting the stack (PostgreSQL, Temporal on a file database, gateway, worker, API); log in ${logPath}`,
   );
+  const postgresDir = path.join(tempDir, 'postgres');
   stack = await startStack({
-    postgresDir: path.join(tempDir, 'postgres'),
+    postgresDir,
     persistentPostgres: false,
     temporalDbFile: path.join(tempDir, 'temporal', 'temporal.db'),
     env: { LOG_LEVEL: config.logLevel },
     log: (line) => logFile.write(`${line}\n`),
     onChildExit: (name, code) => say(`!! ${name} exited with code ${code} during the run`),
   });
+  for (let i = 2; i <= config.workers; i++) {
+    say(`starting worker-${i} (BENCH_WORKERS=${config.workers})`);
+    await stack.spawnProcess(`worker-${i}`, SCRIPTS.worker);
+  }
+  const { processes } = stack;
+  meter = createMeter(() => stackRoots(processes, postgresDir));
   return {
     apiUrl: stack.apiUrl,
     gatewayUrl: stack.gatewayUrl,
@@ -186,23 +163,9 @@ async function runScenario(scenario: Scenario, api: ApiTarget, pool: pg.Pool): P
     await stepUntilKnee(
       config.rates,
       async (rate): Promise<StepResult> => {
-        const count = Math.max(1, Math.round(rate * config.stepSeconds));
-        const prepared = await scenario.prepare({ tag: `${runId}-${scenario.name}-${rate}`, count });
-        const { result: step, samples } = await runOpenLoop(
-          { rate, durationMs: config.stepSeconds * 1000, graceMs: config.graceSeconds * 1000 },
-          prepared.fire,
-        );
+        const { step, check } = await scenarioStep(scenario, rate, pool, config.settleSeconds * 1000);
         result.steps.push(step);
-        const check = await checkStep(
-          pool,
-          config.tenantId,
-          samples,
-          prepared.orderId,
-          prepared.expect,
-          config.settleSeconds * 1000,
-        );
         checks.push(check);
-        if (!check.ok) say(`${scenario.name} @${rate}/s correctness FAILED: ${check.examples.join('; ')}`);
         return step;
       },
       (line) => say(`${scenario.name} ${line}`),
@@ -217,15 +180,66 @@ async function runScenario(scenario: Scenario, api: ApiTarget, pool: pg.Pool): P
   return result;
 }
 
+/** One open-loop step of a scenario (untimed preparation first), then its correctness check. */
+async function scenarioStep(scenario: Scenario, rate: number, pool: pg.Pool, settleMs: number) {
+  const count = Math.max(1, Math.round(rate * config.stepSeconds));
+  const prepared = await scenario.prepare({ tag: `${runId}-${scenario.name}-${rate}`, count });
+  const { result: step, samples } = await runOpenLoop(
+    { rate, durationMs: config.stepSeconds * 1000, graceMs: config.graceSeconds * 1000 },
+    prepared.fire,
+    meter,
+  );
+  const check = await checkStep(pool, config.tenantId, samples, prepared.orderId, prepared.expect, settleMs);
+  if (!check.ok) say(`${scenario.name} @${rate}/s correctness FAILED: ${check.examples.join('; ')}`);
+  return { step, check };
+}
+
+/**
+ * The wallet at half the no-op floor's knee rate, when its ladder had no step there: run last, as
+ * it may be far past the wallet's own knee; the backlog gets time to settle in proportion to it.
+ */
+async function walletAtHalfKnee(results: ScenarioResult[], scenario: Scenario | undefined, pool: pg.Pool) {
+  const wallet = results.find((r) => r.name === 'wallet' && r.status === 'ran');
+  const floor = results.find((r) => r.name === ENGINE_FLOOR);
+  const floorKnee = floor && kneeOf(floor.steps)?.offeredRate;
+  if (!scenario || !wallet || floorKnee === undefined) return;
+  const rate = floorKnee / 2;
+  if (wallet.steps.some((s) => s.offeredRate === rate)) return;
+  const peak = Math.max(0.5, ...wallet.steps.map((s) => s.throughput));
+  const backlogS = (rate * config.stepSeconds) / peak;
+  const settleMs = Math.min(600, Math.max(config.settleSeconds, 1.5 * backlogS + 10)) * 1000;
+  say(`wallet at half the engine floor's knee (${rate}/s), settle window ${Math.round(settleMs / 1000)} s`);
+  try {
+    const { step, check } = await scenarioStep(scenario, rate, pool, settleMs);
+    say(`wallet (half the floor's knee) ${describeStep(step)}`);
+    wallet.extraSteps = [step];
+    wallet.correctness = mergeCorrectness([...(wallet.correctness ? [wallet.correctness] : []), check]);
+  } catch (error) {
+    say(`wallet at ${rate}/s: failed: ${String(error)}`);
+    wallet.note = `half-knee step failed: ${firstLine(error)}`;
+  }
+}
+
+/** What the stack burns doing nothing (pollers, timers), so the capacity model can set it apart. */
+async function measureIdle(): Promise<StepResources | undefined> {
+  if (!meter) return undefined;
+  const probe = meter.start();
+  await sleep(config.idleSeconds * 1000);
+  const idle = probe.stop(0);
+  const usage = describeResources(idle);
+  if (usage) say(`idle for ${config.idleSeconds} s:\n${usage}`);
+  return idle;
+}
+
 function firstLine(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
 }
 
-async function runFloor(name: string, run: () => Promise<StepResult[]>): Promise<ScenarioResult> {
+async function runFloor(name: string, run: () => Promise<FloorRun>): Promise<ScenarioResult> {
   say(`${name}: starting`);
   try {
-    const steps = await run();
-    return { name, kind: 'floor', status: 'ran', steps, kneeRate: kneeOf(steps)?.offeredRate };
+    const { steps, extraSteps } = await run();
+    return { name, kind: 'floor', status: 'ran', steps, extraSteps, kneeRate: kneeOf(steps)?.offeredRate };
   } catch (error) {
     say(`${name}: failed: ${String(error)}`);
     return { name, kind: 'floor', status: 'failed', note: firstLine(error), steps: [], kneeRate: undefined };
@@ -247,8 +261,11 @@ async function main(): Promise<boolean> {
     `target API ${target.apiUrl}, Temporal ${target.temporalAddress ?? '-'}, ${target.started ? 'started here' : 'external'}`,
   );
   await setGatewayLatency(target);
+  const processes = meter?.describe() ?? {};
+  say(`measuring processes (root pids): ${JSON.stringify(processes)}`);
   const pool = new pg.Pool({ connectionString: target.databaseUrl, max: 4 });
   const results: ScenarioResult[] = [];
+  let idle: StepResources | undefined;
   let ledger: BenchReport['ledger'];
   try {
     const scenarios = createScenarios(api).filter((s) => config.scenarios.includes(s.name));
@@ -256,29 +273,25 @@ async function main(): Promise<boolean> {
       say('warming up (untimed)');
       await warmUp(api, `${runId}-warmup`);
     }
+    idle = await measureIdle();
     for (const scenario of scenarios) results.push(await runScenario(scenario, api, pool));
 
-    // The floors run at the rates Paysaga reached, so every Paysaga step has a counterpart.
+    // The engine floors step up their own ladder (Paysaga's rates, then doubling) until they break;
+    // the database floor runs at the rates Paysaga reached, so every Paysaga step has a counterpart.
     const reached = Math.max(0, ...results.flatMap((r) => r.steps.map((s) => s.offeredRate)));
-    const floorRates = reached > 0 ? config.rates.filter((r) => r <= reached) : config.rates;
+    const dbRates = reached > 0 ? config.rates.filter((r) => r <= reached) : config.rates;
     const plan = { durationMs: config.stepSeconds * 1000, graceMs: config.graceSeconds * 1000 };
-    const floorLog = (name: string) => (line: string) => say(`${name} ${line}`);
-    if (config.scenarios.includes(ENGINE_FLOOR)) {
-      const { temporalAddress } = target;
+    const common = (name: string) => ({ runId, plan, meter, log: (line: string) => say(`${name} ${line}`) });
+    for (const name of [ENGINE_FLOOR, ACTIVITY_FLOOR] as EngineFloorName[]) {
+      if (!config.scenarios.includes(name)) continue;
+      const { temporalAddress, namespace } = target;
       results.push(
         temporalAddress
-          ? await runFloor(ENGINE_FLOOR, () =>
-              engineFloor({
-                runId,
-                rates: floorRates,
-                plan,
-                log: floorLog(ENGINE_FLOOR),
-                temporalAddress,
-                namespace: target.namespace,
-              }),
+          ? await runFloor(name, () =>
+              engineFloor(name, { ...common(name), rates: config.floorRates, temporalAddress, namespace }),
             )
           : {
-              name: ENGINE_FLOOR,
+              name,
               kind: 'floor',
               status: 'skipped',
               note: 'no BENCH_TEMPORAL_ADDRESS',
@@ -289,17 +302,21 @@ async function main(): Promise<boolean> {
     }
     if (config.scenarios.includes(DATABASE_FLOOR)) {
       results.push(
-        await runFloor(DATABASE_FLOOR, () =>
-          databaseFloor({
-            runId,
-            rates: floorRates,
-            plan,
-            log: floorLog(DATABASE_FLOOR),
+        await runFloor(DATABASE_FLOOR, async () => ({
+          steps: await databaseFloor({
+            ...common(DATABASE_FLOOR),
+            rates: dbRates,
             databaseUrl: target.databaseUrl,
           }),
-        ),
+          extraSteps: [],
+        })),
       );
     }
+    await walletAtHalfKnee(
+      results,
+      scenarios.find((s) => s.name === 'wallet'),
+      pool,
+    );
 
     const verify = await call(api, 'GET', '/v1/ledger/verify', undefined, { admin: true }).catch(
       (error: unknown) => ({ status: 0, body: { error: String(error) } }),
@@ -335,6 +352,10 @@ async function main(): Promise<boolean> {
     },
     scenarios: results,
     ratios: computeRatios(results),
+    floorComparison: compareWithFloors(results, [ENGINE_FLOOR, ACTIVITY_FLOOR]),
+    idle,
+    capacity: capacityModel(results, idle),
+    processes,
     ledger,
     ok: ledger.ok && results.every((r) => r.correctness?.ok ?? true),
   };
