@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTE_FLAGS } from '../workflows/contract.js';
 import { exitCode } from './supervisor.js';
+import { engineArgs } from './temporal-engine.js';
 import { resolveTemporalCli, testingExecutable } from './temporal-binaries.js';
 
 export interface DevServer {
@@ -48,6 +49,7 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
     await mkdir(path.dirname(options.dbFile), { recursive: true });
     args.push('--db-filename', options.dbFile);
   }
+  args.push(...engineArgs({ fileDatabase: Boolean(options.dbFile) }));
   if (!cli) return startThroughSdk(options, args);
 
   const child = spawn(cli, ['server', 'start-dev', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
