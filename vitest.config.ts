@@ -13,9 +13,11 @@ export default defineConfig({
   test: {
     // Temporal's native runtime and worker threads do not mix with vitest's thread pool.
     pool: 'forks',
-    // Files run one after another: integration files share one stack, and the sandbox gateway's
-    // fault switches (5xx, timeouts, pending refunds) are global to it.
-    fileParallelism: false,
+    // Two files at a time: the unit and workflow files run beside the integration files, which
+    // run one after another in their own fork (they share one stack, and the sandbox gateway's
+    // fault switches are global to it).
+    fileParallelism: true,
+    maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 180_000,
     teardownTimeout: 60_000,
@@ -39,6 +41,7 @@ export default defineConfig({
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
           globalSetup: ['test/setup/global-stack.ts'],
+          poolOptions: { forks: { singleFork: true } },
         },
       },
     ],
