@@ -2,15 +2,15 @@ import { z } from 'zod';
 import { CURRENCIES, MAX_AMOUNT_MINOR } from '../domain/money.js';
 import { FAILURE_CODES, PAYMENT_STATUSES } from '../domain/payment.js';
 import { REFUND_FAILURE_CODES, REFUND_STATUSES } from '../domain/refund.js';
-import { isStorableText, STORABLE_TEXT_MESSAGE, STORABLE_TEXT_PATTERN } from '../domain/text.js';
+import { isStorableText, STORABLE_TEXT_MESSAGE, NO_NUL_PATTERN } from '../domain/text.js';
 
 /** Every free-text field: bounded, and only text PostgreSQL can store (see domain/text.ts). */
 export const text = (max: number) =>
   z
     .string()
     .max(max)
-    // The same rule as a pattern, so the OpenAPI document (and its fuzzers) carry it too.
-    .regex(STORABLE_TEXT_PATTERN, STORABLE_TEXT_MESSAGE)
+    // NUL as a pattern, so the OpenAPI document (and its fuzzers) carry it; the refine adds surrogates.
+    .regex(NO_NUL_PATTERN, STORABLE_TEXT_MESSAGE)
     .refine(isStorableText, STORABLE_TEXT_MESSAGE);
 
 /** Ids callers choose (orders, customers): printable, no separators Paysaga uses in its own ids. */

@@ -10,8 +10,12 @@ export function isStorableText(value: string): boolean {
   return !value.includes(NUL) && value.isWellFormed();
 }
 
-/** `isStorableText` as a regular expression (for JSON Schema): no NUL, surrogates only in pairs. */
+/**
+ * The NUL half of the rule as a regular expression, for the OpenAPI document: JSON Schema tools
+ * (Schemathesis among them) cannot generate from surrogate ranges, and a lone surrogate cannot
+ * be written in UTF-8 at all, only as a JSON escape. The API checks the whole rule.
+ */
 // eslint-disable-next-line no-control-regex -- matching NUL is the point
-export const STORABLE_TEXT_PATTERN = /^(?:[^\u0000\uD800-\uDFFF]|[\uD800-\uDBFF][\uDC00-\uDFFF])*$/;
+export const NO_NUL_PATTERN = /^[^\u0000]*$/;
 
 export const STORABLE_TEXT_MESSAGE = 'must not contain NUL characters or unpaired UTF-16 surrogates';

@@ -66,6 +66,27 @@ describe('wallet payments through the API, Temporal and PostgreSQL', () => {
     expect(different.body.code).toBe('order_already_paid');
   });
 
+  it('answers 409 for a running payment asked for with other parameters, also asynchronously', async () => {
+    const customerId = uid('cus');
+    await topUp(customerId, 5000);
+    const body = {
+      orderId: uid('ord'),
+      customerId,
+      amount: 1200,
+      currency: 'USD',
+      method: { type: 'wallet' },
+      capture: 'manual',
+    };
+    expect((await api('POST', '/v1/payments', body)).body.status).toBe('requires_capture');
+    for (const headers of [{}, { prefer: 'respond-async' }] as Record<string, string>[]) {
+      const other = await api('POST', '/v1/payments', { ...body, metadata: { note: 'x' } }, { headers });
+      expect(other.status).toBe(409);
+      expect(other.body.code).toBe('order_already_paid');
+    }
+    const same = await api('POST', '/v1/payments', body, { headers: { prefer: 'respond-async' } });
+    expect(same.body).toMatchObject({ status: 'requires_capture', amount: 1200 });
+  });
+
   it('fails with insufficient_funds and leaves the ledger untouched', async () => {
     const poor = uid('cus');
     await topUp(poor, 100);

@@ -121,8 +121,20 @@ export class PaymentService {
         return { payment: await this.startedWithoutAnswer(input, workflowId), pending: true };
       throw translate(error);
     }
-    if (!options.wait) return { payment: await this.current(workflowId, input), pending: true };
-    const settled = await withTimeout(update.result(), Math.max(0, deadline - Date.now()));
+    // A rejected update (the order is running with other parameters) comes back as a handle
+    // whose result is the rejection: known at once, so even an async caller gets its 409.
+    const result = update.result().catch((error: unknown) => {
+      throw translate(error);
+    });
+    if (!options.wait) {
+      // Throws a rejection that is known already; does not wait for the payment to settle.
+      await withTimeout(
+        result.then(() => undefined),
+        0,
+      );
+      return { payment: await this.current(workflowId, input), pending: true };
+    }
+    const settled = await withTimeout(result, Math.max(0, deadline - Date.now()));
     if (settled) return { payment: settled, pending: false };
     return { payment: await this.current(workflowId, input), pending: true };
   }
