@@ -4,7 +4,7 @@ import {
   DEFAULT_TIMEOUTS,
   TASK_QUEUE,
   type PaymentTimeouts,
-} from './workflows/contract.js';
+} from './domain/defaults.js';
 
 /** The documented development key; `npm run dev` and the tests accept it for tenant `default`. */
 export const DEV_API_KEY = 'sk_test_paysaga';

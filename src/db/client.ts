@@ -2,7 +2,7 @@ import path from 'node:path';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
-import { PROJECT_ROOT } from '../infra/temporal-binaries.js';
+import { PROJECT_ROOT } from '../project-root.js';
 import * as schema from './schema.js';
 
 export type Database = NodePgDatabase<typeof schema>;

