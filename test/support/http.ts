@@ -15,6 +15,19 @@ export interface RequestOptions {
   raw?: string;
 }
 
+/** Headers and body text of a test request: the key (dev key by default), JSON unless raw. */
+export function requestParts(body: unknown, options: RequestOptions = {}, defaultKey: string = DEV_API_KEY) {
+  const headers: Record<string, string> = { ...options.headers };
+  const key = options.key === undefined ? defaultKey : options.key;
+  if (key) headers.authorization = `Bearer ${key}`;
+  let payload: string | undefined = options.raw;
+  if (payload === undefined && body !== undefined) payload = JSON.stringify(body);
+  if (payload !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) {
+    headers['content-type'] = 'application/json';
+  }
+  return { headers, payload };
+}
+
 /** Real HTTP to the API process the global setup started. */
 export async function api<T = any>(
   method: string,
@@ -22,14 +35,7 @@ export async function api<T = any>(
   body?: unknown,
   options: RequestOptions = {},
 ): Promise<ApiResponse<T>> {
-  const headers: Record<string, string> = { ...options.headers };
-  const key = options.key === undefined ? DEV_API_KEY : options.key;
-  if (key) headers.authorization = `Bearer ${key}`;
-  let payload: string | undefined = options.raw;
-  if (payload === undefined && body !== undefined) payload = JSON.stringify(body);
-  if (payload !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) {
-    headers['content-type'] = 'application/json';
-  }
+  const { headers, payload } = requestParts(body, options);
   const response = await fetch(`${inject('apiUrl')}${path}`, { method, headers, body: payload });
   const text = await response.text();
   let parsed: unknown = text;

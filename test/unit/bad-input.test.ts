@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appWithUnreachableServices } from '../support/app.js';
 import { badInputCases, DOOR_CODES } from '../support/bad-input-cases.js';
+import { requestParts } from '../support/http.js';
 import { TENANT_KEYS } from '../support/tenants.js';
 
 /**
@@ -26,12 +27,7 @@ describe('bad input is answered at the door (app.inject, services unreachable)',
   });
 
   it.each(cases)('%s', async (_name, method, path, body, status, code, options = {}) => {
-    const headers: Record<string, string> = { ...options.headers };
-    const key = options.key === undefined ? TENANT_KEYS.badinput : options.key;
-    if (key) headers.authorization = `Bearer ${key}`;
-    const payload = options.raw ?? (body === undefined ? undefined : JSON.stringify(body));
-    if (payload !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type'))
-      headers['content-type'] = 'application/json';
+    const { headers, payload } = requestParts(body, options, TENANT_KEYS.badinput);
     const res = await app.inject({ method: method as 'GET', url: path(), headers, payload });
     expect(res.statusCode).toBe(status);
     expect(res.headers['content-type']).toContain('application/problem+json');

@@ -2,11 +2,8 @@ import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
-import { DependencyUnavailableError, unavailableDependency, unavailableProblem } from '../dependencies.js';
+import { unavailableProblem } from '../dependencies.js';
 import { PROBLEM_CONTENT_TYPE, ProblemError, problemBody, type Problem } from '../problem.js';
-
-const retryAfterOf = (error: unknown) =>
-  error instanceof DependencyUnavailableError ? error.retryAfterSeconds : undefined;
 
 /** Fastify's own client errors, mapped onto stable problem codes. */
 const FASTIFY_CODES: Record<string, { status: number; code: string; detail?: string }> = {
@@ -142,6 +139,7 @@ export const errorsPlugin = fp(
 
     app.setErrorHandler((error: FastifyError, request, reply) => {
       let problem: Problem;
+      let outage: ProblemError | undefined;
       const known = fastifyProblem(error);
       if (error instanceof ProblemError) {
         problem = error.toProblem();
@@ -161,9 +159,8 @@ export const errorsPlugin = fp(
         (error.statusCode && error.statusCode >= 400 && error.statusCode < 500)
       ) {
         problem = problemBody(error.statusCode ?? 400, 'invalid_request', error.message);
-      } else if (unavailableDependency(error)) {
+      } else if ((outage = unavailableProblem(error))) {
         // A dependency outage is not a bug: a fast 503 the client may retry, not a masked 500.
-        const outage = unavailableProblem(unavailableDependency(error)!, retryAfterOf(error));
         problem = outage.toProblem();
         void reply.headers(outage.headers);
         request.log.warn({ dependency: outage.extensions.dependency, err: error }, 'dependency unavailable');

@@ -4,7 +4,7 @@ import fp from 'fastify-plugin';
 import type { Config } from '../../config.js';
 import type { Database } from '../../db/client.js';
 import { verifyLedger } from '../../db/ledger-verify.js';
-import { Circuit } from '../dependencies.js';
+import { Circuit, temporalCalls } from '../dependencies.js';
 import { PaymentService } from '../services/payments.js';
 import { RefundService } from '../services/refunds.js';
 import { WalletService } from '../services/wallets.js';
@@ -36,7 +36,7 @@ export interface ServiceDeps {
 /** The API's services over PostgreSQL and Temporal; tests may hand the app their own. */
 export function createServices({ config, db, temporal }: ServiceDeps): Services {
   const temporalCircuit = new Circuit('temporal');
-  const temporalCall = <T>(call: () => Promise<T>) => temporalCircuit.run(call);
+  const temporalCall = temporalCalls(temporal, temporalCircuit);
   return {
     config,
     temporalCircuit,

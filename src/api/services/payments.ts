@@ -31,6 +31,7 @@ import {
 } from '../../workflows/contract.js';
 import { paymentWorkflow } from '../../workflows/payment.js';
 import { canonicalJson, sha256 } from '../hash.js';
+import { temporalCalls, type TemporalCall } from '../dependencies.js';
 import { ProblemError } from '../problem.js';
 import { withTimeout } from '../with-timeout.js';
 
@@ -58,8 +59,8 @@ export class PaymentService {
     private readonly db: Executor,
     private readonly temporal: Client,
     private readonly config: Pick<Config, 'timeouts' | 'syncWaitMs' | 'publicUrl' | 'defaultConnector'>,
-    /** Runs a Temporal call through the API's circuit breaker. */
-    private readonly temporalCall: <T>(call: () => Promise<T>) => Promise<T> = (call) => call(),
+    /** A Temporal call with a deadline, through the API's circuit breaker. */
+    private readonly temporalCall: TemporalCall = temporalCalls(temporal),
   ) {}
 
   /**
@@ -105,14 +106,12 @@ export class PaymentService {
     const deadline = Date.now() + (options.wait ? this.config.syncWaitMs : ASYNC_ACCEPT_MS);
     let update;
     try {
-      update = await this.temporalCall(() =>
-        this.temporal.withDeadline(deadline, () =>
-          this.temporal.workflow.startUpdateWithStart(settledUpdate, {
-            args: [{ requestHash: input.requestHash }],
-            waitForStage: WorkflowUpdateStage.ACCEPTED,
-            startWorkflowOperation: start,
-          }),
-        ),
+      update = await this.temporalCall(deadline, () =>
+        this.temporal.workflow.startUpdateWithStart(settledUpdate, {
+          args: [{ requestHash: input.requestHash }],
+          waitForStage: WorkflowUpdateStage.ACCEPTED,
+          startWorkflowOperation: start,
+        }),
       );
     } catch (error) {
       if (error instanceof WorkflowExecutionAlreadyStartedError) return this.existing(tenantId, request);
@@ -178,9 +177,7 @@ export class PaymentService {
 
   private async send(payment: PaymentView, call: () => Promise<PaymentView>): Promise<PaymentView> {
     try {
-      return await this.temporalCall(() =>
-        this.temporal.withDeadline(Date.now() + this.config.syncWaitMs, call),
-      );
+      return await this.temporalCall(Date.now() + this.config.syncWaitMs, call);
     } catch (error) {
       if (isClosedWorkflow(error)) {
         throw new ProblemError(
@@ -207,10 +204,8 @@ export class PaymentService {
     const stored = await findPayment(this.db, input.tenantId, input.paymentId);
     if (stored) return stored;
     try {
-      return await this.temporalCall(() =>
-        this.temporal.withDeadline(Date.now() + QUICK_CALL_MS, () =>
-          this.temporal.workflow.getHandle(workflowId).query(statusQuery),
-        ),
+      return await this.temporalCall(Date.now() + QUICK_CALL_MS, () =>
+        this.temporal.workflow.getHandle(workflowId).query(statusQuery),
       );
     } catch (error) {
       if (!isGrpcDeadlineError(error)) throw error;
@@ -225,10 +220,8 @@ export class PaymentService {
   private async startedWithoutAnswer(input: PaymentWorkflowInput, workflowId: string): Promise<PaymentView> {
     const stored = await findPayment(this.db, input.tenantId, input.paymentId);
     if (stored) return stored;
-    await this.temporalCall(() =>
-      this.temporal.withDeadline(Date.now() + QUICK_CALL_MS, () =>
-        this.temporal.workflow.getHandle(workflowId).describe(),
-      ),
+    await this.temporalCall(Date.now() + QUICK_CALL_MS, () =>
+      this.temporal.workflow.getHandle(workflowId).describe(),
     );
     return this.initialView(workflowId, input);
   }

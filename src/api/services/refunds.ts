@@ -9,6 +9,7 @@ import type { RefundView } from '../../domain/refund.js';
 import { refundStatusQuery, TASK_QUEUE, type RefundOutcome } from '../../workflows/contract.js';
 import { refundWorkflow } from '../../workflows/refund.js';
 import { sha256 } from '../hash.js';
+import { temporalCalls, type TemporalCall } from '../dependencies.js';
 import { ProblemError } from '../problem.js';
 import { withTimeout } from '../with-timeout.js';
 
@@ -17,8 +18,8 @@ export class RefundService {
     private readonly db: Executor,
     private readonly temporal: Client,
     private readonly config: Pick<Config, 'syncWaitMs' | 'refundPendingWindowMs'>,
-    /** Runs a Temporal call through the API's circuit breaker. */
-    private readonly temporalCall: <T>(call: () => Promise<T>) => Promise<T> = (call) => call(),
+    /** A Temporal call with a deadline, through the API's circuit breaker. */
+    private readonly temporalCall: TemporalCall = temporalCalls(temporal),
   ) {}
 
   /**
@@ -42,8 +43,8 @@ export class RefundService {
     const workflowId = refundWorkflowId(tenantId, paymentId, options.key ?? randomUUID());
     const refundId = `re_${sha256(workflowId).slice(0, 24)}`;
     const deadline = Date.now() + this.config.syncWaitMs;
-    const call = <T>(fn: () => Promise<T>) =>
-      this.temporalCall(() => this.temporal.withDeadline(Math.max(deadline, Date.now() + 1_000), fn));
+    // Calls after the wait still get a second to answer.
+    const call = <T>(fn: () => Promise<T>) => this.temporalCall(Math.max(deadline, Date.now() + 1_000), fn);
     let handle;
     try {
       handle = await call(() =>

@@ -11,6 +11,7 @@ import type { Currency } from '../../domain/money.js';
 import { TASK_QUEUE, type TopUpResult } from '../../workflows/contract.js';
 import { topUpWorkflow } from '../../workflows/top-up.js';
 import type { Config } from '../../config.js';
+import { temporalCalls, type TemporalCall } from '../dependencies.js';
 import { ProblemError } from '../problem.js';
 import { withTimeout } from '../with-timeout.js';
 
@@ -30,8 +31,8 @@ export class WalletService {
     private readonly db: Executor,
     private readonly temporal: Client,
     private readonly config: Pick<Config, 'syncWaitMs' | 'defaultConnector'>,
-    /** Runs a Temporal call through the API's circuit breaker. */
-    private readonly temporalCall: <T>(call: () => Promise<T>) => Promise<T> = (call) => call(),
+    /** A Temporal call with a deadline, through the API's circuit breaker. */
+    private readonly temporalCall: TemporalCall = temporalCalls(temporal),
   ) {}
 
   /**
@@ -67,8 +68,7 @@ export class WalletService {
   async topUp(tenantId: string, customerId: string, key: string, request: TopUpRequest): Promise<Wallet> {
     const workflowId = topUpWorkflowId(tenantId, customerId, key);
     const deadline = Date.now() + this.config.syncWaitMs;
-    const call = <T>(fn: () => Promise<T>) =>
-      this.temporalCall(() => this.temporal.withDeadline(deadline, fn));
+    const call = <T>(fn: () => Promise<T>) => this.temporalCall(deadline, fn);
     let result: TopUpResult | undefined;
     try {
       const handle = await call(() =>
