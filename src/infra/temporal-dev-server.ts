@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTE_FLAGS } from '../workflows/contract.js';
 import { exitCode } from './supervisor.js';
-import { engineArgs } from './temporal-engine.js';
+import { engineArgs, engineEnv } from './temporal-engine.js';
 import { resolveTemporalCli, testingExecutable } from './temporal-binaries.js';
 
 export interface DevServer {
@@ -52,7 +52,10 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
   args.push(...engineArgs({ fileDatabase: Boolean(options.dbFile) }));
   if (!cli) return startThroughSdk(options, args);
 
-  const child = spawn(cli, ['server', 'start-dev', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cli, ['server', 'start-dev', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: engineEnv(),
+  });
   // However this process ends (an error, process.exit mid-shutdown), the server does not outlive it.
   const killOnExit = () => child.kill('SIGTERM');
   process.once('exit', killOnExit);
