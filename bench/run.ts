@@ -184,6 +184,7 @@ async function runScenario(scenario: Scenario, api: ApiTarget, pool: pg.Pool): P
 async function scenarioStep(scenario: Scenario, rate: number, pool: pg.Pool, settleMs: number) {
   const count = Math.max(1, Math.round(rate * config.stepSeconds));
   const prepared = await scenario.prepare({ tag: `${runId}-${scenario.name}-${rate}`, count });
+  say(`${scenario.name} ${rate}/s: prepared, sending for ${config.stepSeconds} s`);
   const { result: step, samples } = await runOpenLoop(
     { rate, durationMs: config.stepSeconds * 1000, graceMs: config.graceSeconds * 1000 },
     prepared.fire,

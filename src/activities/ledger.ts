@@ -3,14 +3,19 @@ import { ApplicationFailureCategory } from '@temporalio/common';
 import { systemAccountId, walletAccountId, type SystemAccount } from '../domain/accounts.js';
 import { ErrorType } from '../domain/errors.js';
 import type { Currency } from '../domain/money.js';
+import type { PaymentView } from '../domain/payment.js';
 import type { Executor } from '../db/client.js';
 import {
+  applyTransfer,
   createTransfer,
   ensureAccounts,
+  inLedgerTransaction,
   LedgerError,
   type AccountSpec,
   type TransferInput,
 } from '../db/ledger.js';
+import { writePayment } from '../db/payments.js';
+import { paymentEvent } from './payments.js';
 
 export interface WalletHoldInput {
   transferId: string;
@@ -47,6 +52,19 @@ export interface SystemTransferInput {
   from: SystemAccount;
   to: SystemAccount;
   description?: string;
+}
+
+/**
+ * A wallet payment captured at once: the hold, its posting and the payment's states (`created`,
+ * then `succeeded`, with their events) are written in one transaction, so the money moves exactly
+ * when the payment says it did, and the ledger shows the same two-phase transfers as a payment
+ * captured later.
+ */
+export interface WalletPaymentInput {
+  holdId: string;
+  postId: string;
+  created: PaymentView;
+  succeeded: PaymentView;
 }
 
 export function createLedgerActivities(db: Executor) {
@@ -125,6 +143,34 @@ export function createLedgerActivities(db: Executor) {
         description: 'payment hold',
       });
       return { held: t.amount };
+    },
+
+    async payFromWallet({ holdId, postId, created, succeeded }: WalletPaymentInput): Promise<void> {
+      const { tenantId, customerId, currency, amount } = succeeded;
+      const from = wallet(tenantId, customerId, currency);
+      const to = system(tenantId, 'merchant_revenue', currency);
+      await ensure([from, to]);
+      try {
+        await inLedgerTransaction(db, async (tx) => {
+          await applyTransfer(tx, {
+            kind: 'pending',
+            id: holdId,
+            tenantId,
+            debitAccountId: from.id,
+            creditAccountId: to.id,
+            amount,
+            currency,
+            description: 'payment hold',
+          });
+          await applyTransfer(tx, { kind: 'post', id: postId, tenantId, pendingId: holdId, amount });
+          await writePayment(tx, succeeded, [
+            paymentEvent(created, 'payment.created'),
+            paymentEvent(succeeded, 'payment.succeeded'),
+          ]);
+        });
+      } catch (error) {
+        throw toFailure(error);
+      }
     },
 
     async postWalletHold(input: SettleHoldInput): Promise<void> {

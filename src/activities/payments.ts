@@ -9,21 +9,23 @@ export interface RecordPaymentInput {
   eventType?: string | undefined;
 }
 
+/** The event of a payment state: its id is derived from the workflow and the state's version. */
+export function paymentEvent(view: PaymentView, eventType: string): CloudEvent {
+  return cloudEvent({
+    workflowId: view.workflowId,
+    seq: view.version,
+    type: eventType,
+    subject: `payments/${view.id}`,
+    tenantId: view.tenantId,
+    time: view.updatedAt,
+    data: publicPayment(view),
+  });
+}
+
 export function createPaymentActivities(db: Executor) {
   return {
     async recordPayment({ view, eventType }: RecordPaymentInput): Promise<void> {
-      const event = eventType
-        ? cloudEvent({
-            workflowId: view.workflowId,
-            seq: view.version,
-            type: eventType,
-            subject: `payments/${view.id}`,
-            tenantId: view.tenantId,
-            time: view.updatedAt,
-            data: publicPayment(view),
-          })
-        : undefined;
-      await savePayment(db, view, event);
+      await savePayment(db, view, eventType ? paymentEvent(view, eventType) : undefined);
     },
 
     /** Writes an event to the outbox; the deterministic id makes a retry a no-op. */

@@ -93,22 +93,33 @@ export async function ensureAccounts(db: Executor, accounts: AccountSpec[]): Pro
  * wallet CHECK constraint refuses an overdraft, so two concurrent debits can never both pass.
  */
 export async function createTransfer(db: Executor, input: TransferInput): Promise<TransferResult> {
+  return inLedgerTransaction(db, (tx) => applyTransfer(tx, input));
+}
+
+/**
+ * Runs `work` in one transaction, with an overdraft refused by the wallet CHECK constraint
+ * reported as `insufficient_funds` (the whole transaction, not just the transfer, is undone).
+ */
+export async function inLedgerTransaction<T>(db: Executor, work: (tx: Executor) => Promise<T>): Promise<T> {
   try {
-    return await db.transaction(async (tx) => {
-      switch (input.kind) {
-        case 'single':
-        case 'pending':
-          return await createDirect(tx, input);
-        case 'post':
-        case 'void':
-          return await settlePending(tx, input);
-      }
-    });
+    return await db.transaction(work);
   } catch (error) {
     if (isCheckViolation(error, 'ledger_accounts_no_overdraft')) {
       throw new LedgerError('insufficient_funds', 'the debit account has insufficient available funds');
     }
     throw error;
+  }
+}
+
+/** One transfer inside the caller's transaction (see `createTransfer`). */
+export async function applyTransfer(tx: Executor, input: TransferInput): Promise<TransferResult> {
+  switch (input.kind) {
+    case 'single':
+    case 'pending':
+      return createDirect(tx, input);
+    case 'post':
+    case 'void':
+      return settlePending(tx, input);
   }
 }
 

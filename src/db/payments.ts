@@ -13,32 +13,42 @@ type PaymentRow = typeof payments.$inferSelect;
  * retried activity) never overwrites a newer one.
  */
 export async function savePayment(db: Executor, view: PaymentView, event?: CloudEvent): Promise<void> {
+  if (!event) return writePayment(db, view, []);
+  await db.transaction((tx) => writePayment(tx, view, [event]));
+}
+
+/** The payment row and its events, on a connection or inside a caller's transaction. */
+export async function writePayment(db: Executor, view: PaymentView, events: CloudEvent[]): Promise<void> {
   const row = toRow(view);
-  await db.transaction(async (tx) => {
-    await tx
-      .insert(payments)
-      .values(row)
-      .onConflictDoUpdate({
-        target: payments.id,
-        set: { ...row, createdAt: sql`${payments.createdAt}` },
-        setWhere: lt(payments.version, row.version),
-      });
-    if (event) await insertEvent(tx, event);
-  });
+  await db
+    .insert(payments)
+    .values(row)
+    .onConflictDoUpdate({
+      target: payments.id,
+      set: { ...row, createdAt: sql`${payments.createdAt}` },
+      setWhere: lt(payments.version, row.version),
+    });
+  if (events.length > 0) await insertEvents(db, events);
 }
 
 export async function insertEvent(db: Executor, event: CloudEvent): Promise<void> {
+  await insertEvents(db, [event]);
+}
+
+async function insertEvents(db: Executor, list: CloudEvent[]): Promise<void> {
   await db
     .insert(events)
-    .values({
-      id: event.id,
-      tenantId: event.tenantid,
-      type: event.type,
-      source: event.source,
-      subject: event.subject,
-      time: new Date(event.time),
-      data: event.data,
-    })
+    .values(
+      list.map((event) => ({
+        id: event.id,
+        tenantId: event.tenantid,
+        type: event.type,
+        source: event.source,
+        subject: event.subject,
+        time: new Date(event.time),
+        data: event.data,
+      })),
+    )
     .onConflictDoNothing({ target: events.id });
 }
 

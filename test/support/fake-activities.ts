@@ -51,6 +51,14 @@ export function fakeActivities(
   const captured = options.captured ?? { wallet: 0, card: 1000 };
   const reserved = { wallet: 0, card: 0 };
 
+  /** What PostgreSQL does with text it cannot store: SQLSTATE 22021, counted per activity. */
+  const refuseUnstorable = (view: PaymentView, activity: string) => {
+    const texts = [view.description ?? '', ...Object.values(view.metadata ?? {})];
+    if (texts.every(isStorableText)) return;
+    attempts[activity] = (attempts[activity] ?? 0) + 1;
+    throw Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), { code: '22021' });
+  };
+
   const activities: Activities = {
     async reserveRefund(input) {
       calls.push(`reserveRefund:${input.amount ?? 'rest'}`);
@@ -136,16 +144,26 @@ export function fakeActivities(
     // As PostgreSQL does: text it cannot store is refused with SQLSTATE 22021, every time.
     recordPayment: refusingPermanentErrors({
       recordPayment: async ({ view }: Parameters<Activities['recordPayment']>[0]) => {
-        const texts = [view.description ?? '', ...Object.values(view.metadata ?? {})];
-        if (!texts.every(isStorableText)) {
-          attempts.recordPayment = (attempts.recordPayment ?? 0) + 1;
-          throw Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), {
-            code: '22021',
-          });
-        }
+        refuseUnstorable(view, 'recordPayment');
         recorded.push(view);
       },
     }).recordPayment,
+    // One transaction: a refusal (text or funds) writes nothing.
+    payFromWallet: refusingPermanentErrors({
+      payFromWallet: async ({ created, succeeded }: Parameters<Activities['payFromWallet']>[0]) => {
+        calls.push(`payFromWallet:${succeeded.amount}`);
+        refuseUnstorable(succeeded, 'payFromWallet');
+        if (succeeded.amount > balance) {
+          throw ApplicationFailure.create({
+            type: ErrorType.InsufficientFunds,
+            message: 'insufficient',
+            nonRetryable: true,
+          });
+        }
+        balance -= succeeded.amount;
+        recorded.push(created, succeeded);
+      },
+    }).payFromWallet,
     async publishEvent(event) {
       calls.push(`publishEvent:${event.type}`);
     },

@@ -69,21 +69,44 @@ async function waitForStatus(
 }
 
 describe('PaymentWorkflow (time-skipping server, fake activities)', () => {
-  it('pays from the wallet: hold, then post, then succeeded', async () => {
+  it('pays from the wallet in one step: hold, post and both states in one activity', async () => {
     const fakes = fakeActivities({ walletBalance: 5000 });
     const { result, handle } = await runPayment(request({ type: 'wallet' }), fakes);
-    expect(result).toMatchObject({ status: 'succeeded', amountCaptured: 1000, amountFromWallet: 1000 });
-    expect(fakes.calls).toEqual(['holdWallet:1000', 'postWalletHold:1000']);
+    expect(result).toMatchObject({
+      status: 'succeeded',
+      amountCaptured: 1000,
+      amountFromWallet: 1000,
+      amountFromCard: 0,
+      version: 2,
+    });
+    expect(fakes.calls).toEqual(['payFromWallet:1000']);
     expect(fakes.balance()).toBe(4000);
-    expect(fakes.recorded.map((v) => v.status)).toEqual(['processing', 'succeeded']);
-    await recordHistory(handle, 'payment-wallet');
+    expect(fakes.recorded.map((v) => `${v.status}:${v.version}`)).toEqual(['processing:1', 'succeeded:2']);
+    await recordHistory(handle, 'payment-wallet-one-step');
   });
 
-  it('fails with insufficient_funds and runs no compensation', async () => {
+  it('fails with insufficient_funds, recorded as created then failed, and runs no compensation', async () => {
     const fakes = fakeActivities({ walletBalance: 10 });
     const { result } = await runPayment(request({ type: 'wallet' }), fakes);
     expect(result).toMatchObject({ status: 'failed', failureCode: 'insufficient_funds' });
-    expect(fakes.calls).toEqual(['holdWallet:1000']);
+    expect(fakes.calls).toEqual(['payFromWallet:1000']);
+    expect(fakes.balance()).toBe(10);
+    expect(fakes.recorded.map((v) => v.status)).toEqual(['processing', 'failed']);
+  });
+
+  it('a wallet payment captured manually still holds first, then posts the captured amount', async () => {
+    const fakes = fakeActivities({ walletBalance: 5000 });
+    const { result } = await runPayment(
+      request({ type: 'wallet' }, { capture: 'manual' }),
+      fakes,
+      async (handle) => {
+        await waitForStatus(handle, 'requires_capture');
+        await handle.executeUpdate(captureUpdate, { args: [{ amount: 600 }] });
+      },
+    );
+    expect(result).toMatchObject({ status: 'succeeded', amountCaptured: 600, amountFromWallet: 600 });
+    expect(fakes.calls).toEqual(['holdWallet:1000', 'postWalletHold:600']);
+    expect(fakes.balance()).toBe(4400);
   });
 
   it('voids an uncaptured authorization after the 7-day window', async () => {
@@ -231,8 +254,9 @@ describe('PaymentWorkflow (time-skipping server, fake activities)', () => {
     );
     expect(result).toMatchObject({ status: 'failed', failureCode: 'processing_error' });
     expect(result.description).toBeUndefined();
+    expect(fakes.attempts.payFromWallet).toBe(1);
     expect(fakes.attempts.recordPayment).toBe(1);
-    expect(fakes.calls).toEqual([]);
+    expect(fakes.calls).toEqual(['payFromWallet:1000']);
     expect(fakes.recorded.map((v) => v.status)).toEqual(['failed']);
     expect(fakes.balance()).toBe(5000);
   });
