@@ -3,14 +3,14 @@ import { createActivities } from '../activities/index.js';
 import type { Executor } from '../db/client.js';
 import type { ConnectorRegistry } from '../gateway/registry.js';
 import { TASK_QUEUE } from '../workflows/contract.js';
-import { bundlerOptions, WORKFLOWS_PATH } from './bundle.js';
+import { bundleWorkflowsInChild } from './bundle.js';
 
 export interface PaysagaWorkerOptions {
   connection: NativeConnection;
   namespace: string;
   db: Executor;
   connectors: ConnectorRegistry;
-  /** Pre-built workflow bundle (tests bundle once per file); otherwise bundled at start. */
+  /** Pre-built workflow bundle (tests bundle once per run); otherwise bundled at start, in a child process. */
   workflowBundle?: { code: string } | undefined;
   taskQueue?: string;
   tuning?: Partial<
@@ -27,9 +27,7 @@ export async function createPaysagaWorker(options: PaysagaWorkerOptions): Promis
     namespace: options.namespace,
     taskQueue: options.taskQueue ?? TASK_QUEUE,
     activities: createActivities({ db: options.db, connectors: options.connectors }),
-    ...(options.workflowBundle
-      ? { workflowBundle: options.workflowBundle }
-      : { workflowsPath: WORKFLOWS_PATH, bundlerOptions }),
+    workflowBundle: options.workflowBundle ?? (await bundleWorkflowsInChild()),
     ...options.tuning,
   });
 }
