@@ -1,4 +1,4 @@
-import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, TimeoutFailure } from '@temporalio/workflow';
 import { ErrorType } from '../domain/errors.js';
 import type { FailureCode } from '../domain/payment.js';
 
@@ -39,7 +39,11 @@ export function classifyFailure(error: unknown): Failure {
     if (cause.type === ErrorType.InsufficientFunds)
       return { kind: 'declined', code: 'insufficient_funds', message: 'insufficient wallet balance' };
     if (cause.nonRetryable) return { kind: 'refused', type: cause.type ?? 'Error', message: cause.message };
+    // A retryable failure that reached the workflow is a local activity out of retries.
+    return { kind: 'exhausted', message: cause.message };
   }
-  if (error instanceof ActivityFailure) return { kind: 'exhausted', message: error.message };
+  // A regular activity out of retries, or a local one whose last attempt timed out.
+  if (error instanceof ActivityFailure || error instanceof TimeoutFailure)
+    return { kind: 'exhausted', message: error.message };
   throw error;
 }

@@ -7,7 +7,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { gateway, store } from './activities.js';
+import { gatewayActivities, store } from './activities.js';
 import { classifyFailure, Declined, failureType } from './failures.js';
 import { Saga } from './saga.js';
 import { ErrorType } from '../domain/errors.js';
@@ -53,6 +53,7 @@ class Payment {
   private readonly indexed =
     workflowInfo().typedSearchAttributes.get(SearchAttributes.TenantId) !== undefined;
   private readonly saga = new Saga();
+  private gatewayProxy: ReturnType<typeof gatewayActivities> | undefined;
   private readonly walletHoldId = transferId(this.workflowId, 'wallet-hold');
   /** Every gateway call goes to the connector that authorized, captures and refunds included. */
   private readonly connector: string;
@@ -71,6 +72,11 @@ class Payment {
       workflowId: this.workflowId,
       now: new Date(),
     });
+  }
+
+  /** Decided at the first gateway call, so a wallet payment records no marker for it. */
+  private get gateway() {
+    return (this.gatewayProxy ??= gatewayActivities());
   }
 
   private get request() {
@@ -293,7 +299,7 @@ class Payment {
   }
 
   private async authorizeCard(token: string, amount: number): Promise<Authorization> {
-    const auth = await gateway.authorizeCard({
+    const auth = await this.gateway.authorizeCard({
       connector: this.connector,
       idempotencyKey: gatewayIdempotencyKey(this.workflowId, 'authorize'),
       token,
@@ -338,7 +344,7 @@ class Payment {
           : this.action.completed;
       if (this.command?.kind === 'cancel') return auth;
       if (!completed) throw new Declined('expired', 'the customer did not complete 3-D Secure in time');
-      const current = await gateway.getAuthorization({
+      const current = await this.gateway.getAuthorization({
         connector: this.connector,
         authorizationId: auth.id,
       });
@@ -387,7 +393,7 @@ class Payment {
     const fromCard = total - fromWallet;
     const authorization = this.authorization;
     if (authorization && fromCard > 0) {
-      await gateway.captureCard({
+      await this.gateway.captureCard({
         connector: this.connector,
         idempotencyKey: gatewayIdempotencyKey(this.workflowId, 'capture'),
         authorizationId: authorization.id,
@@ -470,7 +476,7 @@ class Payment {
   }
 
   private voidCard(authorizationId: string) {
-    return gateway.voidCard({
+    return this.gateway.voidCard({
       connector: this.connector,
       idempotencyKey: gatewayIdempotencyKey(this.workflowId, 'void'),
       authorizationId,

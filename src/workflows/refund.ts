@@ -1,5 +1,5 @@
 import { condition, setHandler, workflowInfo } from '@temporalio/workflow';
-import { gateway, store } from './activities.js';
+import { gatewayActivities, store } from './activities.js';
 import { classifyFailure, failureType } from './failures.js';
 import { ErrorType } from '../domain/errors.js';
 import { cloudEvent, type CloudEvent } from '../domain/events.js';
@@ -104,7 +104,7 @@ export async function refundWorkflow(input: RefundWorkflowInput): Promise<Refund
       return finish('failed', 'refund_failed', 'the payment has no card charge to refund');
     let result;
     try {
-      result = await gateway.refundCard({
+      result = await gatewayActivities().refundCard({
         // Refunds go back to the connector that took the money. Histories from before the
         // payment recorded it have no connector in this result: those were all the sandbox.
         connector: reserved.connector ?? LEGACY_CONNECTOR,

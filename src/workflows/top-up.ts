@@ -1,5 +1,5 @@
 import { log, workflowInfo } from '@temporalio/workflow';
-import { gateway, store } from './activities.js';
+import { gatewayActivities, store } from './activities.js';
 import { classifyFailure } from './failures.js';
 import { Saga } from './saga.js';
 import { cloudEvent } from '../domain/events.js';
@@ -15,6 +15,7 @@ import { LEGACY_CONNECTOR, type TopUpResult, type TopUpWorkflowInput } from './c
  */
 export async function topUpWorkflow(input: TopUpWorkflowInput): Promise<TopUpResult> {
   const { workflowId } = workflowInfo();
+  const gateway = gatewayActivities();
   const connector = input.connector ?? LEGACY_CONNECTOR;
   const fail = (failureCode: FailureCode, failureMessage: string): TopUpResult => ({
     status: 'failed',
