@@ -73,6 +73,15 @@ export const SCRIPTS = {
   api: 'src/api/main.ts',
 } as const;
 
+/**
+ * Node flags per component. The worker's V8 young generation is capped at 4 MB semi-spaces (the
+ * default is 16): under load the default's pages stay resident. Measured at the wallet's knee
+ * (30/s): worker RSS 339-367 MB without, 279-349 MB with, CPU per payment within the noise.
+ */
+export const NODE_FLAGS: Record<string, readonly string[]> = {
+  worker: ['--max-semi-space-size=4'],
+};
+
 const READY_LINES: Record<string, RegExp> = {
   gateway: /listening/i,
   worker: /worker polling/i,
@@ -206,7 +215,8 @@ async function spawnReady(
   env: NodeJS.ProcessEnv,
   log: (line: string) => void,
 ): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+  const flags = NODE_FLAGS[name.replace(/-.*$/, '')] ?? [];
+  const child = spawn(process.execPath, [...flags, '--import', 'tsx', script], {
     cwd: PROJECT_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
