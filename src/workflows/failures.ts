@@ -39,11 +39,13 @@ export function classifyFailure(error: unknown): Failure {
     if (cause.type === ErrorType.InsufficientFunds)
       return { kind: 'declined', code: 'insufficient_funds', message: 'insufficient wallet balance' };
     if (cause.nonRetryable) return { kind: 'refused', type: cause.type ?? 'Error', message: cause.message };
-    // A retryable failure that reached the workflow is a local activity out of retries.
-    return { kind: 'exhausted', message: cause.message };
   }
-  // A regular activity out of retries, or a local one whose last attempt timed out.
-  if (error instanceof ActivityFailure || error instanceof TimeoutFailure)
+  // Out of retries: a regular activity (wrapped), or a local one (its last failure, or timeout).
+  if (
+    error instanceof ActivityFailure ||
+    error instanceof ApplicationFailure ||
+    error instanceof TimeoutFailure
+  )
     return { kind: 'exhausted', message: error.message };
   throw error;
 }
