@@ -41,6 +41,9 @@ try {
     temporalPort: Number(process.env.TEMPORAL_PORT ?? 7233),
     temporalUiPort: Number(process.env.TEMPORAL_UI_PORT ?? 8233),
     temporalDbFile: projectPath('.data', 'temporal', 'temporal.db'),
+    brokerDataDir: projectPath('.data', 'brokers'),
+    kafkaPort: Number(process.env.KAFKA_PORT ?? 9092),
+    amqpPort: Number(process.env.AMQP_PORT ?? 5672),
     apiPort: Number(process.env.PORT ?? 3000),
     gatewayPort: Number(process.env.SANDBOX_PORT ?? 4010),
     log: (line) => {
@@ -61,10 +64,19 @@ try {
   Gateway       ${stack.gatewayUrl}    (sandbox PSP)
   Temporal      ${stack.temporalAddress}
   PostgreSQL    ${stack.databaseUrl}
-
+${brokerLines(stack)}
   Ctrl-C stops everything.
 `);
 } catch (error) {
   if (!stopping) console.error('[dev] failed to start:', error);
   await stopAll(1);
+}
+
+/** The event sinks in use, and where the brokers started here listen. */
+function brokerLines(running: Stack): string {
+  const sinks = running.env.EVENT_SINKS ?? process.env.EVENT_SINKS ?? 'outbox';
+  const lines = [`  Events        ${sinks}   (EVENT_SINKS; the outbox is the events table)`];
+  if (running.kafkaBrokers) lines.push(`  Kafka         ${running.kafkaBrokers}    (topic paysaga.events)`);
+  if (running.amqpUrl) lines.push(`  RabbitMQ      ${running.amqpUrl}    (exchange paysaga.events)`);
+  return lines.join('\n') + '\n';
 }

@@ -5,6 +5,7 @@ import {
   TASK_QUEUE,
   type PaymentTimeouts,
 } from './domain/defaults.js';
+import { parseEventSinks, type SinkName } from './events/sink.js';
 
 /** The documented development key; `npm run dev` and the tests accept it for tenant `default`. */
 export const DEV_API_KEY = 'sk_test_paysaga';
@@ -34,6 +35,12 @@ const env = z.object({
   ACTION_WINDOW_MS: z.coerce.number().int().positive().default(DEFAULT_TIMEOUTS.actionWindowMs),
   REFUND_PENDING_WINDOW_MS: z.coerce.number().int().positive().default(DEFAULT_REFUND_PENDING_WINDOW_MS),
   IDEMPOTENCY_TTL_HOURS: z.coerce.number().int().min(24).default(24),
+  /** Where events go besides the outbox: `outbox,kafka,amqp` (src/events/sink.ts). */
+  EVENT_SINKS: z.string().default('outbox'),
+  /** Comma-separated `host:port` list; `npm run dev` starts a local Kafka when unset. */
+  KAFKA_BROKERS: z.string().optional(),
+  /** `amqp://user:pass@host:port/vhost`; `npm run dev` starts a local RabbitMQ when unset. */
+  AMQP_URL: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -56,6 +63,9 @@ export interface Config {
   idempotencyTtlHours: number;
   /** Kept for `ttlHours`; a request holds its key for `leaseSeconds` before a retry may take it over. */
   idempotency: { ttlHours: number; leaseSeconds: number };
+  eventSinks: SinkName[];
+  kafkaBrokers: string[] | undefined;
+  amqpUrl: string | undefined;
   logLevel: string;
 }
 
@@ -108,6 +118,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     idempotencyTtlHours: e.IDEMPOTENCY_TTL_HOURS,
     // Longer than any request can run (the sync wait plus Temporal's deadlines), no longer.
     idempotency: { ttlHours: e.IDEMPOTENCY_TTL_HOURS, leaseSeconds: Math.ceil(e.SYNC_WAIT_MS / 1000) + 10 },
+    eventSinks: parseEventSinks(e.EVENT_SINKS),
+    kafkaBrokers: e.KAFKA_BROKERS?.split(',')
+      .map((broker) => broker.trim())
+      .filter(Boolean),
+    amqpUrl: e.AMQP_URL,
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -166,7 +166,12 @@ export const events = pgTable(
     publishedAt: timestamp('published_at', { withTimezone: true }),
     seq: bigint('seq', { mode: 'number' }).generatedAlwaysAsIdentity(),
   },
-  (t) => [index('events_subject').on(t.tenantId, t.subject, t.seq), index('events_unpublished').on(t.seq)],
+  (t) => [
+    index('events_subject').on(t.tenantId, t.subject, t.seq),
+    index('events_unpublished')
+      .on(t.seq)
+      .where(sql`${t.publishedAt} IS NULL`),
+  ],
 );
 
 export const refunds = pgTable(

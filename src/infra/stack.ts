@@ -8,7 +8,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { migrateDatabase } from '../db/client.js';
+import { brokerSinks, parseEventSinks } from '../events/sink.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
+import { startKafka } from './kafka.js';
+import { startRabbitMq } from './rabbitmq.js';
 import { exitCode, Supervisor, type Backoff, type Running } from './supervisor.js';
 import { PROJECT_ROOT } from '../project-root.js';
 import { startTemporalDevServer, stopChild } from './temporal-dev-server.js';
@@ -25,6 +28,14 @@ export interface StackOptions {
   temporalUiPort?: number | undefined;
   /** Temporal file database; in memory when omitted. */
   temporalDbFile?: string | undefined;
+  /**
+   * Where a Kafka or RabbitMQ started here keeps its data (`kafka/`, `rabbitmq/`). They are
+   * started when `EVENT_SINKS` (in `env` or the environment) names them and no `KAFKA_BROKERS`
+   * or `AMQP_URL` is given.
+   */
+  brokerDataDir?: string;
+  kafkaPort?: number;
+  amqpPort?: number;
   apiPort?: number;
   gatewayPort?: number;
   /** Extra environment for the gateway, worker and API processes. */
@@ -53,11 +64,16 @@ export interface Stack {
   databaseUrl: string;
   temporalAddress: string;
   temporalUiUrl: string | undefined;
+  /** Set when the stack started a Kafka (`host:port`) or a RabbitMQ (`amqp://...`) itself. */
+  kafkaBrokers: string | undefined;
+  amqpUrl: string | undefined;
   env: Record<string, string>;
   /** The current process of each spawned component (replaced when it is restarted). */
   processes: Map<string, ChildProcess>;
   /** Starts one more process of the stack (e.g. a second worker) with the stack's environment. */
   spawnProcess(name: string, script: string, env?: Record<string, string>): Promise<ChildProcess>;
+  /** The OS process id of a component as it runs now. */
+  pid(name: ComponentName): number | undefined;
   /** Components that `kill` and `restart` know: postgres and temporal when started here, and processes. */
   components(): string[];
   /** Signals a component's process as it runs now; with supervision on, it comes back by itself. */
@@ -107,7 +123,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     log: options.onSupervisorLog ?? ((line) => options.log(`[supervisor] ${line}`)),
     onExit: (name, code) => options.onChildExit?.(name, code),
   });
-  const stop = () => supervisor.stop([[...processes.keys()], ['temporal'], ['postgres']]);
+  const stop = () =>
+    supervisor.stop([[...processes.keys()], ['temporal', 'kafka', 'rabbitmq'], ['postgres']]);
   const checkpoint = () => options.signal?.throwIfAborted();
 
   try {
@@ -148,6 +165,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       checkpoint();
     }
 
+    const brokers = await startBrokers(supervisor, options);
+    checkpoint();
+
     const apiPort = options.apiPort ?? (await freePort());
     const gatewayPort = options.gatewayPort ?? (await freePort());
     const apiUrl = `http://127.0.0.1:${apiPort}`;
@@ -160,6 +180,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       SANDBOX_PORT: String(gatewayPort),
       SANDBOX_WEBHOOK_URL: `${apiUrl}/v1/webhooks/sandbox`,
       PUBLIC_URL: apiUrl,
+      ...(brokers.kafkaBrokers ? { KAFKA_BROKERS: brokers.kafkaBrokers } : {}),
+      ...(brokers.amqpUrl ? { AMQP_URL: brokers.amqpUrl } : {}),
       ...options.env,
     };
 
@@ -194,10 +216,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       databaseUrl,
       temporalAddress,
       temporalUiUrl,
+      ...brokers,
       env,
       processes,
       spawnProcess,
       components: () => supervisor.names(),
+      pid: (name) => (supervisor.names().includes(name) ? supervisor.current(name)?.pid : undefined),
       kill: (name, signal) => supervisor.kill(name, signal),
       restart: (name, signal) => supervisor.restart(name, signal),
       stop,
@@ -206,6 +230,47 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     await stop();
     throw error;
   }
+}
+
+/** Starts the brokers `EVENT_SINKS` names that no URL in the environment points at. */
+async function startBrokers(
+  supervisor: Supervisor,
+  options: StackOptions,
+): Promise<{ kafkaBrokers: string | undefined; amqpUrl: string | undefined }> {
+  const env = { ...process.env, ...options.env };
+  const wanted = brokerSinks(parseEventSinks(env.EVENT_SINKS ?? 'outbox'));
+  const dataDir = options.brokerDataDir ?? path.join(options.postgresDir, '..', 'brokers');
+  const log = (name: string) => (line: string) => options.log(`[${name}] ${line}`);
+  const started = { kafkaBrokers: undefined as string | undefined, amqpUrl: undefined as string | undefined };
+  const launches: Promise<unknown>[] = [];
+  if (wanted.includes('kafka') && !env.KAFKA_BROKERS) {
+    const port = options.kafkaPort ?? (await freePort());
+    const controllerPort = await freePort();
+    launches.push(
+      supervisor
+        .add({
+          name: 'kafka',
+          start: () =>
+            startKafka({ port, controllerPort, dataDir: path.join(dataDir, 'kafka'), log: log('kafka') }),
+        })
+        .then((kafka) => (started.kafkaBrokers = kafka.brokers)),
+    );
+  }
+  if (wanted.includes('amqp') && !env.AMQP_URL) {
+    const port = options.amqpPort ?? (await freePort());
+    const distPort = await freePort();
+    launches.push(
+      supervisor
+        .add({
+          name: 'rabbitmq',
+          start: () =>
+            startRabbitMq({ port, distPort, dataDir: path.join(dataDir, 'rabbitmq'), log: log('rabbitmq') }),
+        })
+        .then((rabbit) => (started.amqpUrl = rabbit.url)),
+    );
+  }
+  await Promise.all(launches);
+  return started;
 }
 
 /** Spawns `script` under tsx and resolves once it prints its ready line; rejects if it exits first. */

@@ -2,7 +2,8 @@ import { NativeConnection, Runtime, makeTelemetryFilterString } from '@temporali
 import { loadConfig } from '../config.js';
 import { connectDatabase, migrateDatabase } from '../db/client.js';
 import { createConnectorRegistry } from '../gateway/registry.js';
-import { createPaysagaWorker } from './worker.js';
+import { createEventSinks } from '../events/sink.js';
+import { createEventRelayWorker, createPaysagaWorker } from './worker.js';
 
 /** The worker process alone, against an existing Temporal and PostgreSQL (production shape). */
 const config = loadConfig();
@@ -22,6 +23,24 @@ const worker = await createPaysagaWorker({
   db: database.db,
   connectors: createConnectorRegistry(config),
 });
+const sinks = await createEventSinks({
+  names: config.eventSinks,
+  kafkaBrokers: config.kafkaBrokers,
+  amqpUrl: config.amqpUrl,
+});
+const workers = [worker];
+if (sinks.length > 0) {
+  workers.push(
+    await createEventRelayWorker({
+      connection,
+      namespace: config.temporalNamespace,
+      taskQueue: config.taskQueue,
+      db: database.db,
+      sinks,
+    }),
+  );
+  console.log(`event relay publishing the outbox to ${sinks.map((sink) => sink.name).join(', ')}`);
+}
 console.log(`worker polling task queue on ${config.temporalAddress ?? '127.0.0.1:7233'}`);
 // A Ctrl-C under `npm run dev` arrives twice (terminal SIGINT, dev script SIGTERM): shut down once.
 let stopping = false;
@@ -29,9 +48,10 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;
-    worker.shutdown();
+    for (const each of workers) each.shutdown();
   });
 }
-await worker.run();
+await Promise.all(workers.map((each) => each.run()));
+await Promise.all(sinks.map((sink) => sink.close()));
 await connection.close();
 await database.close();

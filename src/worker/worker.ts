@@ -1,8 +1,12 @@
+import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createEventActivities } from '../activities/events.js';
 import { createActivities } from '../activities/index.js';
 import type { Executor } from '../db/client.js';
 import type { ConnectorRegistry } from '../gateway/registry.js';
+import type { EventSink } from '../events/sink.js';
 import { TASK_QUEUE } from '../workflows/contract.js';
+import { EVENT_RELAY_WORKFLOW_ID, type eventRelay } from '../workflows/event-relay.js';
 import { bundleWorkflowsInChild } from './bundle.js';
 
 export interface PaysagaWorkerOptions {
@@ -30,4 +34,45 @@ export async function createPaysagaWorker(options: PaysagaWorkerOptions): Promis
     workflowBundle: options.workflowBundle ?? (await bundleWorkflowsInChild()),
     ...options.tuning,
   });
+}
+
+/** The task queue of the relay's activity: polled only by workers that have broker sinks. */
+export function eventsTaskQueue(taskQueue: string): string {
+  return `${taskQueue}-events`;
+}
+
+/** One relay per task queue; the default queue's is plainly `paysaga-event-relay`. */
+export function eventRelayWorkflowId(taskQueue: string): string {
+  return taskQueue === TASK_QUEUE ? EVENT_RELAY_WORKFLOW_ID : `${EVENT_RELAY_WORKFLOW_ID}-${taskQueue}`;
+}
+
+/**
+ * For a worker process with broker sinks: a second worker, on the events task queue, that runs
+ * the relay's activity, and the relay workflow itself, started unless it already runs (every
+ * worker process does this at start; Temporal keeps one).
+ */
+export async function createEventRelayWorker(options: {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue?: string;
+  db: Executor;
+  sinks: readonly EventSink[];
+}): Promise<Worker> {
+  const taskQueue = options.taskQueue ?? TASK_QUEUE;
+  const worker = await Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: eventsTaskQueue(taskQueue),
+    activities: createEventActivities({ db: options.db, sinks: options.sinks }),
+    // One relay attempt runs at a time; a second slot lets a retry start while a stuck one ends.
+    maxConcurrentActivityTaskExecutions: 2,
+  });
+  const client = new Client({ connection: options.connection, namespace: options.namespace });
+  await client.workflow.start<typeof eventRelay>('eventRelay', {
+    workflowId: eventRelayWorkflowId(taskQueue),
+    taskQueue,
+    args: [{ activityTaskQueue: eventsTaskQueue(taskQueue) }],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+  });
+  return worker;
 }

@@ -10,6 +10,8 @@ import type { TestProject } from 'vitest/node';
 import { projectPath, startStack, type Stack } from '../../src/infra/stack.js';
 import { DEV_API_KEY } from '../../src/config.js';
 import { TENANT_KEYS } from '../support/tenants.js';
+import { kafkaMissing } from '../../src/infra/kafka.js';
+import { findRabbitMqServer, RABBITMQ_HOW_TO_GET } from '../../src/infra/rabbitmq.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -18,6 +20,11 @@ declare module 'vitest' {
     databaseUrl: string;
     temporalAddress: string;
     stackEnv: Record<string, string>;
+    /** The brokers the stack publishes events to; absent when the machine cannot run one. */
+    kafkaBrokers: string | undefined;
+    amqpUrl: string | undefined;
+    /** Process ids of the brokers, for tests that make one hang (SIGSTOP) and come back. */
+    brokerPids: { kafka?: number | undefined; rabbitmq?: number | undefined };
   }
 }
 
@@ -28,6 +35,7 @@ export async function setup(project: TestProject): Promise<void> {
   const logFile = projectPath('.tmp', 'test-stack.log');
   mkdirSync(path.dirname(logFile), { recursive: true });
   writeFileSync(logFile, '');
+  const sinks = eventSinksHere();
   tempDir = mkdtempSync(path.join(tmpdir(), 'paysaga-test-'));
   chmodSync(tempDir, 0o755); // PostgreSQL runs as the postgres user when we are root
   stack = await startStack({
@@ -35,6 +43,7 @@ export async function setup(project: TestProject): Promise<void> {
     persistentPostgres: false,
     env: {
       LOG_LEVEL: 'warn',
+      EVENT_SINKS: sinks.join(','),
       SYNC_WAIT_MS: '10000',
       // Extra tenants let a test file count rows it alone can have written.
       API_KEYS: `${DEV_API_KEY}:default,${TENANT_KEYS.badinput}:badinput,${TENANT_KEYS.other}:other`,
@@ -47,6 +56,28 @@ export async function setup(project: TestProject): Promise<void> {
   project.provide('databaseUrl', stack.databaseUrl);
   project.provide('temporalAddress', stack.temporalAddress);
   project.provide('stackEnv', stack.env);
+  project.provide('kafkaBrokers', stack.kafkaBrokers);
+  project.provide('amqpUrl', stack.amqpUrl);
+  project.provide('brokerPids', { kafka: stack.pid('kafka'), rabbitmq: stack.pid('rabbitmq') });
+}
+
+/**
+ * The stack publishes to a real Kafka and a real RabbitMQ, started by the stack's own launchers.
+ * A machine without what they need runs the rest: under CI=true that is a failure, elsewhere the
+ * broker tests skip and this says what to install.
+ */
+function eventSinksHere(): string[] {
+  const sinks = ['outbox'];
+  const missing: string[] = [];
+  const kafka = kafkaMissing();
+  if (kafka) missing.push(`Kafka tests need ${kafka}`);
+  else sinks.push('kafka');
+  if (!findRabbitMqServer()) missing.push(`RabbitMQ tests need ${RABBITMQ_HOW_TO_GET}`);
+  else sinks.push('amqp');
+  if (missing.length > 0 && process.env.CI === 'true')
+    throw new Error(`CI=true and this machine lacks a broker: ${missing.join('; ')}`);
+  for (const line of missing) console.log(`skipping: ${line}`);
+  return sinks;
 }
 
 export async function teardown(): Promise<void> {

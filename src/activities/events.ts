@@ -1,0 +1,51 @@
+import { Context } from '@temporalio/activity';
+import type { Executor } from '../db/client.js';
+import { relayBatch } from '../db/outbox.js';
+import type { CloudEvent } from '../domain/events.js';
+import type { EventSink } from '../events/sink.js';
+
+export interface RelayOutboxInput {
+  /** How long one attempt relays before it returns (the workflow then calls it again). */
+  forMs: number;
+  batchSize: number;
+  /** The pause after finding the outbox empty. */
+  idlePollMs: number;
+}
+
+export interface RelayOutboxResult {
+  published: number;
+  batches: number;
+}
+
+/**
+ * The event relay's activity: copies the outbox to every broker sink, oldest event first, and
+ * marks what the brokers confirmed. A broker that refuses or is down makes the attempt fail;
+ * Temporal retries it with backoff, and the same events go out again once the broker is back.
+ * Registered only by workers that have broker sinks, on their own task queue.
+ */
+export function createEventActivities(deps: { db: Executor; sinks: readonly EventSink[] }) {
+  const publishToAll = async (list: CloudEvent[]) => {
+    for (const sink of deps.sinks) await sink.publish(list);
+  };
+  return {
+    async relayOutbox(input: RelayOutboxInput): Promise<RelayOutboxResult> {
+      const context = Context.current();
+      const until = Date.now() + input.forMs;
+      const result: RelayOutboxResult = { published: 0, batches: 0 };
+      while (Date.now() < until) {
+        const batch = await relayBatch(deps.db, input.batchSize, publishToAll);
+        context.heartbeat(result);
+        if (batch.count > 0) {
+          result.published += batch.count;
+          result.batches += 1;
+        } else {
+          // Rejects when the activity is cancelled (the relay workflow was stopped).
+          await context.sleep(input.idlePollMs);
+        }
+      }
+      return result;
+    },
+  };
+}
+
+export type EventActivities = ReturnType<typeof createEventActivities>;

@@ -1,0 +1,60 @@
+/**
+ * The outbox side of the `events` table: what has not been published yet, oldest first, and
+ * marking it published. Payments write their events in the same transaction as their state
+ * (src/db/payments.ts); this module only reads them out.
+ */
+import { asc, inArray, isNull, sql } from 'drizzle-orm';
+import { EVENT_SOURCE, type CloudEvent } from '../domain/events.js';
+import type { Executor } from './client.js';
+import { events } from './schema.js';
+
+/** One relay at a time: batches are published strictly one after another, in `seq` order. */
+const RELAY_LOCK = 7_041_986;
+
+export interface RelayedBatch {
+  count: number;
+  /** The highest `seq` published, when any was. */
+  lastSeq: number | undefined;
+}
+
+/**
+ * Takes up to `limit` unpublished events in `seq` order, hands them to `publish`, and marks them
+ * published in the same transaction. If `publish` throws nothing is marked, and the next batch
+ * starts with the same events (consumers drop what they saw by event id). A transaction-scoped
+ * advisory lock serializes relays, so a second one (a retried activity whose first attempt still
+ * runs) waits rather than publishing out of order.
+ */
+export async function relayBatch(
+  db: Executor,
+  limit: number,
+  publish: (list: CloudEvent[]) => Promise<void>,
+): Promise<RelayedBatch> {
+  return db.transaction(async (tx) => {
+    await tx.execute(sql`SELECT pg_advisory_xact_lock(${RELAY_LOCK})`);
+    const rows = await tx
+      .select()
+      .from(events)
+      .where(isNull(events.publishedAt))
+      .orderBy(asc(events.seq))
+      .limit(limit);
+    if (rows.length === 0) return { count: 0, lastSeq: undefined };
+    await publish(rows.map(toCloudEvent));
+    const seqs = rows.map((row) => row.seq);
+    await tx.update(events).set({ publishedAt: new Date() }).where(inArray(events.seq, seqs));
+    return { count: rows.length, lastSeq: seqs.at(-1) };
+  });
+}
+
+export function toCloudEvent(row: typeof events.$inferSelect): CloudEvent {
+  return {
+    specversion: '1.0',
+    id: row.id,
+    source: row.source || EVENT_SOURCE,
+    type: row.type,
+    subject: row.subject,
+    time: row.time.toISOString(),
+    datacontenttype: 'application/json',
+    tenantid: row.tenantId,
+    data: row.data,
+  };
+}

@@ -1,0 +1,74 @@
+import { Admin, Producer, stringSerializers } from '@platformatic/kafka';
+import type { CloudEvent } from '../domain/events.js';
+import { CLOUDEVENTS_JSON, type EventSink } from './sink.js';
+
+export const KAFKA_EVENTS_TOPIC = 'paysaga.events';
+const PARTITIONS = 3;
+
+/**
+ * Events to the Kafka topic `paysaga.events`, key = subject (the payment or wallet id), so all
+ * events of one payment land on one partition, in order. The producer is idempotent (acks from
+ * all in-sync replicas, one request in flight), so its own retries never duplicate or reorder;
+ * a relay that publishes a batch again after a failure may duplicate, with the same event ids.
+ */
+export class KafkaSink implements EventSink {
+  readonly name = 'kafka';
+  readonly #brokers: string[];
+  readonly #producer: Producer<string, string, string, string>;
+  #topicReady: Promise<void> | undefined;
+
+  constructor(brokers: string[], clientId = 'paysaga') {
+    this.#brokers = brokers;
+    this.#producer = new Producer({
+      clientId,
+      bootstrapBrokers: brokers,
+      serializers: stringSerializers,
+      idempotent: true,
+      timeout: 10_000,
+      retries: 3,
+    });
+  }
+
+  async publish(events: readonly CloudEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    await this.#ensureTopic();
+    await this.#producer.send({
+      messages: events.map((event) => ({
+        topic: KAFKA_EVENTS_TOPIC,
+        key: event.subject,
+        value: JSON.stringify(event),
+        headers: { 'content-type': CLOUDEVENTS_JSON, ce_id: event.id, ce_type: event.type },
+      })),
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.#producer.close();
+  }
+
+  /** Creates the topic with its partitions once (an existing one is left as it is). */
+  #ensureTopic(): Promise<void> {
+    this.#topicReady ??= ensureKafkaTopic(this.#brokers, KAFKA_EVENTS_TOPIC).catch((error: unknown) => {
+      this.#topicReady = undefined;
+      throw error;
+    });
+    return this.#topicReady;
+  }
+}
+
+export async function ensureKafkaTopic(brokers: string[], topic: string): Promise<void> {
+  const admin = new Admin({ clientId: 'paysaga-admin', bootstrapBrokers: brokers, timeout: 10_000 });
+  try {
+    const existing = await admin.listTopics();
+    if (!existing.includes(topic)) {
+      await admin
+        .createTopics({ topics: [topic], partitions: PARTITIONS, replicas: -1 })
+        .catch((error: unknown) => {
+          // Another process created it first.
+          if (!/already exists/i.test(String((error as Error).message) + JSON.stringify(error))) throw error;
+        });
+    }
+  } finally {
+    await admin.close();
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * A local RabbitMQ node for `npm run dev` and the tests, without Docker: the machine's
+ * `rabbitmq-server` (Debian: `apt-get install rabbitmq-server`; macOS: `brew install rabbitmq`)
+ * started as a child with its own node name, ports and data folder, no plugins. Used only when
+ * `EVENT_SINKS` names amqp and `AMQP_URL` is unset. Erlang's port mapper (`epmd`) that it starts
+ * is shared by every node on the machine and stays running after it, as it does for any RabbitMQ.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { exitCode, type Running } from './supervisor.js';
+import { stopChild } from './temporal-dev-server.js';
+
+export interface RabbitMqNode extends Running {
+  /** What AMQP_URL takes (the guest user, which RabbitMQ admits on loopback only). */
+  url: string;
+}
+
+export interface RabbitMqOptions {
+  port: number;
+  /** Erlang distribution port (the CLI tools talk to the node through it). */
+  distPort: number;
+  /** Node data and logs; kept between starts, so durable queues and messages survive a restart. */
+  dataDir: string;
+  log?: (line: string) => void;
+}
+
+/** Debian's /usr/sbin wrapper switches to the rabbitmq user, who cannot write our folders. */
+const DEBIAN_SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server';
+
+/** The server script to run, or undefined when none is installed. */
+export function findRabbitMqServer(): string | undefined {
+  const explicit = process.env.RABBITMQ_SERVER;
+  if (explicit) return explicit;
+  try {
+    accessSync(DEBIAN_SERVER, constants.X_OK);
+    return DEBIAN_SERVER;
+  } catch {
+    const which = spawnSync('sh', ['-c', 'command -v rabbitmq-server'], { encoding: 'utf8' });
+    return which.status === 0 ? which.stdout.trim() : undefined;
+  }
+}
+
+export const RABBITMQ_HOW_TO_GET =
+  'rabbitmq-server (Debian/Ubuntu: apt-get install rabbitmq-server; macOS: brew install rabbitmq), or set AMQP_URL';
+
+export async function startRabbitMq(options: RabbitMqOptions): Promise<RabbitMqNode> {
+  const log = options.log ?? (() => undefined);
+  const server = findRabbitMqServer();
+  if (!server) throw new Error(`cannot run RabbitMQ here: it needs ${RABBITMQ_HOW_TO_GET}`);
+  mkdirSync(options.dataDir, { recursive: true });
+  const pluginsFile = path.join(options.dataDir, 'enabled_plugins');
+  writeFileSync(pluginsFile, '[].\n');
+  const child = spawn(server, [], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      // The Erlang cookie lands in HOME: keep it with the node's data.
+      HOME: options.dataDir,
+      RABBITMQ_NODENAME: `paysaga-${options.port}@localhost`,
+      RABBITMQ_NODE_IP_ADDRESS: '127.0.0.1',
+      RABBITMQ_NODE_PORT: String(options.port),
+      RABBITMQ_DIST_PORT: String(options.distPort),
+      RABBITMQ_MNESIA_BASE: path.join(options.dataDir, 'mnesia'),
+      RABBITMQ_LOG_BASE: path.join(options.dataDir, 'log'),
+      RABBITMQ_ENABLED_PLUGINS_FILE: pluginsFile,
+      RABBITMQ_PID_FILE: path.join(options.dataDir, 'rabbitmq.pid'),
+      RABBITMQ_LOGS: '-',
+      // The script then execs the Erlang VM instead of running it behind a shell: the child is
+      // the broker itself, so a signal (a stop, a test's kill -9) reaches it and nothing lingers.
+      RUNNING_UNDER_SYSTEMD: 'true',
+    },
+  });
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.removeListener('exit', killOnExit));
+  const exited = new Promise<number>((resolve) =>
+    child.once('exit', (code, signal) => resolve(exitCode(code, signal))),
+  );
+  const lines: string[] = [];
+  const ready = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('rabbitmq-server did not start within 60 s')), 60_000);
+    const onData = (chunk: Buffer) => {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) {
+        lines.push(line);
+        if (lines.length > 20) lines.shift();
+        if (/\[(warning|error)\]/.test(line)) log(line);
+        if (/Server startup complete/.test(line)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`rabbitmq-server exited with code ${code} while starting:\n${lines.join('\n')}`));
+    });
+  });
+  try {
+    await ready;
+  } catch (error) {
+    await stopChild(child, 10_000);
+    throw error;
+  }
+  return {
+    url: `amqp://guest:guest@127.0.0.1:${options.port}`,
+    pid: child.pid,
+    exited,
+    stop: () => stopChild(child, 15_000),
+  };
+}

@@ -1,0 +1,97 @@
+import { Consumer, stringDeserializers, type MessagesStream } from '@platformatic/kafka';
+import amqp, { type Channel, type ChannelModel } from 'amqplib';
+import type { CloudEvent } from '../../src/domain/events.js';
+import { AMQP_EVENTS_EXCHANGE } from '../../src/events/amqp-sink.js';
+import { ensureKafkaTopic, KAFKA_EVENTS_TOPIC } from '../../src/events/kafka-sink.js';
+
+/** One message as a consumer saw it: the envelope, and how the broker routed it. */
+export interface Received {
+  event: CloudEvent;
+  /** Kafka: the message key. RabbitMQ: the routing key. */
+  routing: string;
+  headers: Record<string, unknown>;
+  /** RabbitMQ: 2 for a persistent message. */
+  deliveryMode?: number | undefined;
+  messageId?: string | undefined;
+  contentType?: string | undefined;
+}
+
+export interface Collector {
+  readonly received: Received[];
+  close(): Promise<void>;
+}
+
+/** A queue of its own bound to every event on the exchange, as a subscriber would bind one. */
+export async function collectFromRabbitMq(url: string): Promise<Collector> {
+  const connection: ChannelModel = await amqp.connect(url);
+  const channel: Channel = await connection.createChannel();
+  await channel.assertExchange(AMQP_EVENTS_EXCHANGE, 'topic', { durable: true });
+  const { queue } = await channel.assertQueue('', { exclusive: true });
+  await channel.bindQueue(queue, AMQP_EVENTS_EXCHANGE, '#');
+  const received: Received[] = [];
+  await channel.consume(
+    queue,
+    (message) => {
+      if (!message) return;
+      received.push({
+        event: JSON.parse(message.content.toString()) as CloudEvent,
+        routing: message.fields.routingKey,
+        headers: message.properties.headers ?? {},
+        deliveryMode: message.properties.deliveryMode as number | undefined,
+        messageId: message.properties.messageId as string | undefined,
+        contentType: message.properties.contentType as string | undefined,
+      });
+    },
+    { noAck: true },
+  );
+  return { received, close: () => connection.close() };
+}
+
+/** A consumer group of its own reading the topic from the start. */
+export async function collectFromKafka(brokers: string): Promise<Collector> {
+  await ensureKafkaTopic([brokers], KAFKA_EVENTS_TOPIC);
+  const consumer = new Consumer({
+    groupId: `paysaga-test-${Date.now()}-${Math.random().toString(36).slice(2)}`,
+    clientId: 'paysaga-test',
+    bootstrapBrokers: [brokers],
+    deserializers: stringDeserializers,
+  });
+  const stream: MessagesStream<string, string, string, string> = await consumer.consume({
+    topics: [KAFKA_EVENTS_TOPIC],
+    mode: 'earliest',
+    autocommit: false,
+  });
+  const received: Received[] = [];
+  stream.on('data', (message) => {
+    received.push({
+      event: JSON.parse(message.value) as CloudEvent,
+      routing: message.key,
+      headers: Object.fromEntries(message.headers),
+    });
+  });
+  return {
+    received,
+    close: async () => {
+      await stream.close();
+      await consumer.close(true);
+    },
+  };
+}
+
+/** The events of these subjects in the order they arrived, each id once (what a consumer keeps). */
+export function deduplicated(received: readonly Received[], subjects: readonly string[]): Received[] {
+  const seen = new Set<string>();
+  return received.filter(({ event }) => {
+    if (!subjects.includes(event.subject) || seen.has(event.id)) return false;
+    seen.add(event.id);
+    return true;
+  });
+}
+
+export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
