@@ -41,6 +41,8 @@ const env = z.object({
   KAFKA_BROKERS: z.string().optional(),
   /** `amqp://user:pass@host:port/vhost`; `npm run dev` starts a local RabbitMQ when unset. */
   AMQP_URL: z.string().optional(),
+  /** The tenant of a broker command that names none (the food-ordering `OrderStockConfirmed`). */
+  COMMANDS_TENANT: z.string().min(1).default('default'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -66,6 +68,7 @@ export interface Config {
   eventSinks: SinkName[];
   kafkaBrokers: string[] | undefined;
   amqpUrl: string | undefined;
+  commandsTenant: string;
   logLevel: string;
 }
 
@@ -123,6 +126,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       .map((broker) => broker.trim())
       .filter(Boolean),
     amqpUrl: e.AMQP_URL,
+    commandsTenant: e.COMMANDS_TENANT,
     logLevel: e.LOG_LEVEL,
   };
 }

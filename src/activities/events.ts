@@ -2,6 +2,7 @@ import { Context } from '@temporalio/activity';
 import type { Executor } from '../db/client.js';
 import { relayBatch } from '../db/outbox.js';
 import type { CloudEvent } from '../domain/events.js';
+import { withOrderReplies } from '../events/order-replies.js';
 import type { EventSink } from '../events/sink.js';
 
 export interface RelayOutboxInput {
@@ -25,7 +26,8 @@ export interface RelayOutboxResult {
  */
 export function createEventActivities(deps: { db: Executor; sinks: readonly EventSink[] }) {
   const publishToAll = async (list: CloudEvent[]) => {
-    for (const sink of deps.sinks) await sink.publish(list);
+    const messages = withOrderReplies(list);
+    for (const sink of deps.sinks) await sink.publish(messages);
   };
   return {
     async relayOutbox(input: RelayOutboxInput): Promise<RelayOutboxResult> {

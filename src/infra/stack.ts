@@ -87,6 +87,8 @@ export const SCRIPTS = {
   gateway: 'sandbox/main.ts',
   worker: 'src/worker/main.ts',
   api: 'src/api/main.ts',
+  /** Started only when EVENT_SINKS names a broker: it reads `paysaga.commands` from each. */
+  consumer: 'src/commands/main.ts',
 } as const;
 
 /**
@@ -102,6 +104,7 @@ const READY_LINES: Record<string, RegExp> = {
   gateway: /listening/i,
   worker: /worker polling/i,
   api: /api listening/i,
+  consumer: /consumer listening/i,
 };
 
 export async function freePort(): Promise<number> {
@@ -180,6 +183,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       SANDBOX_PORT: String(gatewayPort),
       SANDBOX_WEBHOOK_URL: `${apiUrl}/v1/webhooks/sandbox`,
       PUBLIC_URL: apiUrl,
+      ...(brokers.wanted.length > 0 ? { EVENT_SINKS: ['outbox', ...brokers.wanted].join(',') } : {}),
       ...(brokers.kafkaBrokers ? { KAFKA_BROKERS: brokers.kafkaBrokers } : {}),
       ...(brokers.amqpUrl ? { AMQP_URL: brokers.amqpUrl } : {}),
       ...options.env,
@@ -208,6 +212,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         spawnProcess('gateway', SCRIPTS.gateway),
         spawnProcess('worker', SCRIPTS.worker),
         spawnProcess('api', SCRIPTS.api),
+        ...(brokers.wanted.length > 0 ? [spawnProcess('consumer', SCRIPTS.consumer)] : []),
       ]),
     ]);
     return {
@@ -216,7 +221,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       databaseUrl,
       temporalAddress,
       temporalUiUrl,
-      ...brokers,
+      kafkaBrokers: brokers.kafkaBrokers,
+      amqpUrl: brokers.amqpUrl,
       env,
       processes,
       spawnProcess,
@@ -236,7 +242,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 async function startBrokers(
   supervisor: Supervisor,
   options: StackOptions,
-): Promise<{ kafkaBrokers: string | undefined; amqpUrl: string | undefined }> {
+): Promise<{ wanted: string[]; kafkaBrokers: string | undefined; amqpUrl: string | undefined }> {
   const env = { ...process.env, ...options.env };
   const wanted = brokerSinks(parseEventSinks(env.EVENT_SINKS ?? 'outbox'));
   const dataDir = options.brokerDataDir ?? path.join(options.postgresDir, '..', 'brokers');
@@ -270,7 +276,7 @@ async function startBrokers(
     );
   }
   await Promise.all(launches);
-  return started;
+  return { wanted, ...started };
 }
 
 /** Spawns `script` under tsx and resolves once it prints its ready line; rejects if it exits first. */

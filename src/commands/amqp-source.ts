@@ -1,0 +1,68 @@
+import amqp, { type ConsumeMessage } from 'amqplib';
+import { settleCommand, untilStopped, type ProcessDeps } from './process.js';
+
+export const AMQP_COMMANDS_QUEUE = 'paysaga.commands';
+export const AMQP_COMMANDS_DLQ = 'paysaga.commands.dlq';
+/** Messages handled at once; each is acknowledged on its own once settled. */
+const PREFETCH = 8;
+
+/**
+ * Consumes the durable queue `paysaga.commands` (bind it to your exchange, e.g. the food-ordering
+ * service's `OrderStockConfirmed`), and acknowledges a message only once its workflow has been
+ * started or it has been dead-lettered, with publisher confirms, to the durable queue
+ * `paysaga.commands.dlq` (reason in the `x-paysaga-reason` header). The command type comes from
+ * the body's `type`, else the message's `type` property, else the routing key it was published
+ * with. A lost connection is opened again with backoff; unacknowledged messages are redelivered.
+ */
+export function runAmqpCommands(url: string, deps: ProcessDeps): Promise<void> {
+  return untilStopped('RabbitMQ commands', () => session(url, deps), deps);
+}
+
+async function session(url: string, deps: ProcessDeps): Promise<void> {
+  const connection = await amqp.connect(url, { timeout: 5_000 });
+  const closed = new Promise<void>((resolve, reject) => {
+    connection.on('close', (error?: Error) => (error ? reject(error) : resolve()));
+    connection.on('error', () => undefined);
+  });
+  try {
+    const channel = await connection.createConfirmChannel();
+    channel.on('error', () => undefined);
+    await channel.assertQueue(AMQP_COMMANDS_QUEUE, { durable: true });
+    await channel.assertQueue(AMQP_COMMANDS_DLQ, { durable: true });
+    await channel.prefetch(PREFETCH);
+    const onMessage = async (message: ConsumeMessage) => {
+      const routed =
+        message.fields.routingKey !== AMQP_COMMANDS_QUEUE ? message.fields.routingKey : undefined;
+      const settled = await settleCommand(
+        message.content,
+        (message.properties.type as string | undefined) ?? routed,
+        async (reason) => {
+          channel.sendToQueue(AMQP_COMMANDS_DLQ, message.content, {
+            persistent: true,
+            contentType: message.properties.contentType as string | undefined,
+            type: message.properties.type as string | undefined,
+            messageId: message.properties.messageId as string | undefined,
+            headers: {
+              ...(message.properties.headers ?? {}),
+              'x-paysaga-reason': reason,
+              'x-paysaga-routing-key': message.fields.routingKey,
+            },
+          });
+          await channel.waitForConfirms();
+        },
+        deps,
+      );
+      if (settled !== 'stopped') channel.ack(message);
+    };
+    await channel.consume(AMQP_COMMANDS_QUEUE, (message) => {
+      if (message) void onMessage(message).catch((error: unknown) => deps.log(`command: ${String(error)}`));
+    });
+    deps.log(`consuming RabbitMQ queue ${AMQP_COMMANDS_QUEUE}`);
+    const stop = new Promise<void>((resolve) =>
+      deps.signal.addEventListener('abort', () => resolve(), { once: true }),
+    );
+    await Promise.race([closed, stop]);
+  } finally {
+    await connection.close().catch(() => undefined);
+  }
+}

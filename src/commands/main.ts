@@ -1,0 +1,47 @@
+import { Client } from '@temporalio/client';
+import { createServices } from '../api/plugins/services.js';
+import { connectTemporal } from '../api/temporal-connection.js';
+import { loadConfig } from '../config.js';
+import { connectDatabase, migrateDatabase } from '../db/client.js';
+import { brokerSinks } from '../events/sink.js';
+import { runAmqpCommands } from './amqp-source.js';
+import { CommandHandler } from './handler.js';
+import { runKafkaCommands } from './kafka-source.js';
+
+/**
+ * The command consumer alone (`npm run consumer`): reads `paysaga.commands` from every broker
+ * `EVENT_SINKS` names and starts the workflows the HTTP API would start. Any number may run.
+ */
+const config = loadConfig();
+if (!config.databaseUrl)
+  throw new Error('DATABASE_URL is required (npm run dev starts an embedded PostgreSQL for you)');
+const brokers = brokerSinks(config.eventSinks);
+if (brokers.length === 0) throw new Error('EVENT_SINKS names no broker (kafka, amqp) to read commands from');
+
+await migrateDatabase(config.databaseUrl);
+const database = connectDatabase(config.databaseUrl, { max: 10 });
+const connection = connectTemporal(config.temporalAddress ?? '127.0.0.1:7233');
+const temporal = new Client({ connection, namespace: config.temporalNamespace });
+const services = createServices({ config, db: database.db, temporal });
+const handler = new CommandHandler(services, new Set(config.apiKeys.values()), config.commandsTenant);
+const stopping = new AbortController();
+const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
+const deps = { handler, log, signal: stopping.signal };
+
+const running = brokers.map((broker) => {
+  if (broker === 'kafka') {
+    if (!config.kafkaBrokers?.length) throw new Error('EVENT_SINKS names kafka but KAFKA_BROKERS is unset');
+    return runKafkaCommands(config.kafkaBrokers, deps);
+  }
+  if (!config.amqpUrl) throw new Error('EVENT_SINKS names amqp but AMQP_URL is unset');
+  return runAmqpCommands(config.amqpUrl, deps);
+});
+console.log(`consumer listening for commands on ${brokers.join(', ')}`);
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => stopping.abort());
+const results = await Promise.allSettled(running);
+for (const result of results)
+  if (result.status === 'rejected') console.error('consumer failed:', result.reason);
+await connection.close();
+await database.close();
+process.exitCode = results.some((result) => result.status === 'rejected') && !stopping.signal.aborted ? 1 : 0;

@@ -1,0 +1,91 @@
+/**
+ * The commands Paysaga takes from a broker (`paysaga.commands`), validated with the same schemas
+ * as the HTTP API. A message that fails here goes to the dead-letter queue with the reason.
+ */
+import { z } from 'zod';
+import {
+  amount,
+  cardToken,
+  createPaymentBody,
+  currency,
+  externalId,
+  resourceId,
+  text,
+} from '../api/schemas.js';
+import type { PaymentRequest } from '../domain/payment.js';
+
+const tenantId = z.string().min(1).max(64);
+
+/** `POST /v1/payments`'s body, plus the tenant it is for. */
+const paymentCreate = createPaymentBody.extend({ type: z.literal('payment.create'), tenantId });
+
+/** `POST /v1/payments/{id}/refunds`'s body; the key makes a redelivered message the same refund. */
+const refundCreate = z.strictObject({
+  type: z.literal('refund.create'),
+  tenantId,
+  paymentId: resourceId,
+  amount: amount.optional(),
+  reason: text(500).min(1).optional(),
+  idempotencyKey: z.string().min(1).max(255),
+});
+
+/**
+ * The food-ordering service's event (its order service publishes it once stock is reserved):
+ * charge the card for the order. Answered by `OrderPaymentSucceeded` / `OrderPaymentFailed`.
+ * Its tenant is the consumer's `COMMANDS_TENANT` unless the message names one.
+ */
+const orderStockConfirmed = z.object({
+  type: z.literal('OrderStockConfirmed'),
+  tenantId: tenantId.optional(),
+  orderId: externalId,
+  customerId: externalId,
+  amount,
+  currency,
+  token: cardToken,
+});
+
+const command = z.discriminatedUnion('type', [paymentCreate, refundCreate, orderStockConfirmed]);
+export type CommandMessage = z.infer<typeof command>;
+
+export const COMMAND_TYPES = ['payment.create', 'refund.create', 'OrderStockConfirmed'] as const;
+
+/** The metadata that makes the event relay answer a payment with the food-ordering events. */
+export const ORDER_REPLY_METADATA = { 'paysaga.reply': 'OrderPayment' } as const;
+
+export type ParsedCommand = { ok: true; command: CommandMessage } | { ok: false; reason: string };
+
+/**
+ * Parses a message body. `transportType` is the type the broker carried beside the body (an
+ * AMQP `type` property, a Kafka `type` header), used when the body names none.
+ */
+export function parseCommand(body: Buffer | string, transportType?: string): ParsedCommand {
+  let json: unknown;
+  try {
+    json = JSON.parse(body.toString());
+  } catch (error) {
+    return { ok: false, reason: `not JSON: ${(error as Error).message}` };
+  }
+  if (json && typeof json === 'object' && !Array.isArray(json) && !('type' in json) && transportType)
+    json = { ...json, type: transportType };
+  const parsed = command.safeParse(json);
+  if (parsed.success) return { ok: true, command: parsed.data };
+  const issues = parsed.error.issues.map(
+    (issue) => `${issue.path.join('.') || '(message)'}: ${issue.message}`,
+  );
+  return { ok: false, reason: issues.join('; ') };
+}
+
+/** The payment an OrderStockConfirmed asks for: the order's card payment, captured at once. */
+export function orderPaymentRequest(
+  message: Extract<CommandMessage, { type: 'OrderStockConfirmed' }>,
+): PaymentRequest {
+  return {
+    orderId: message.orderId,
+    customerId: message.customerId,
+    amount: message.amount,
+    currency: message.currency,
+    method: { type: 'card', token: message.token },
+    capture: 'automatic',
+    metadata: { ...ORDER_REPLY_METADATA },
+  };
+}

@@ -1,0 +1,131 @@
+import { describe, expect, it } from 'vitest';
+import { ORDER_REPLY_METADATA, orderPaymentRequest, parseCommand } from '../../src/commands/messages.js';
+import { cloudEvent } from '../../src/domain/events.js';
+import { withOrderReplies } from '../../src/events/order-replies.js';
+import { parseEventSinks } from '../../src/events/sink.js';
+
+const order = {
+  orderId: 'ord_1',
+  customerId: 'buyer_1',
+  amount: 2350,
+  currency: 'EUR',
+  token: 'tok_test_4242',
+};
+
+describe('broker commands', () => {
+  it('takes the HTTP body plus tenant and type, with the API defaults', () => {
+    const parsed = parseCommand(
+      JSON.stringify({
+        type: 'payment.create',
+        tenantId: 'default',
+        orderId: 'ord_1',
+        customerId: 'cus_1',
+        amount: 100,
+        currency: 'USD',
+        method: { type: 'wallet' },
+      }),
+    );
+    expect(parsed).toEqual({
+      ok: true,
+      command: expect.objectContaining({ type: 'payment.create', capture: 'automatic', amount: 100 }),
+    });
+  });
+
+  it('takes the food-ordering event with its type from the transport, and ignores its other fields', () => {
+    const parsed = parseCommand(
+      Buffer.from(JSON.stringify({ ...order, buyerName: 'Ann' })),
+      'OrderStockConfirmed',
+    );
+    expect(parsed.ok).toBe(true);
+    if (!parsed.ok || parsed.command.type !== 'OrderStockConfirmed') throw new Error('not parsed');
+    expect(orderPaymentRequest(parsed.command)).toEqual({
+      orderId: 'ord_1',
+      customerId: 'buyer_1',
+      amount: 2350,
+      currency: 'EUR',
+      method: { type: 'card', token: 'tok_test_4242' },
+      capture: 'automatic',
+      metadata: ORDER_REPLY_METADATA,
+    });
+  });
+
+  it.each([
+    ['not JSON', '{', undefined, /^not JSON/],
+    ['no type anywhere', JSON.stringify(order), undefined, /^type: /],
+    ['an unknown type', JSON.stringify(order), 'OrderShipped', /^type: /],
+    ['a float amount', JSON.stringify({ ...order, amount: 1.5 }), 'OrderStockConfirmed', /^amount: /],
+    [
+      'a refund without its idempotency key',
+      JSON.stringify({ type: 'refund.create', tenantId: 't', paymentId: 'pay_1' }),
+      undefined,
+      /^idempotencyKey: /,
+    ],
+    [
+      'an unknown field in payment.create',
+      JSON.stringify({
+        type: 'payment.create',
+        tenantId: 't',
+        orderId: 'o',
+        customerId: 'c',
+        amount: 1,
+        currency: 'USD',
+        method: { type: 'wallet' },
+        extra: 1,
+      }),
+      undefined,
+      /extra/,
+    ],
+  ])('refuses %s with a reason', (_name, body, transportType, reason) => {
+    const parsed = parseCommand(body, transportType);
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.reason).toMatch(reason);
+  });
+});
+
+describe('food-ordering replies', () => {
+  const event = (type: string, data: Record<string, unknown>) =>
+    cloudEvent({
+      workflowId: 'payment:default:ord_1',
+      seq: 2,
+      type,
+      subject: 'payments/pay_1',
+      tenantId: 'default',
+      time: '2026-11-24T00:00:00.000Z',
+      data,
+    });
+  const fromOrder = { id: 'pay_1', orderId: 'ord_1', metadata: { ...ORDER_REPLY_METADATA } };
+
+  it('follows a terminal event of a payment started by OrderStockConfirmed, with a derived id', () => {
+    const succeeded = event('payment.succeeded', fromOrder);
+    const failed = event('payment.failed', { ...fromOrder, failureCode: 'insufficient_funds' });
+    const out = withOrderReplies([succeeded, failed]);
+    expect(out.map((e) => e.type)).toEqual([
+      'payment.succeeded',
+      'OrderPaymentSucceeded',
+      'payment.failed',
+      'OrderPaymentFailed',
+    ]);
+    expect(out[1]).toMatchObject({
+      id: `${succeeded.id}:reply`,
+      subject: 'payments/pay_1',
+      data: { orderId: 'ord_1', paymentId: 'pay_1' },
+    });
+    expect(out[3]!.data).toEqual({ orderId: 'ord_1', paymentId: 'pay_1', failureCode: 'insufficient_funds' });
+  });
+
+  it('adds nothing for other payments or non-terminal events', () => {
+    const list = [
+      event('payment.succeeded', { id: 'pay_2', orderId: 'o' }),
+      event('payment.created', fromOrder),
+    ];
+    expect(withOrderReplies(list)).toEqual(list);
+  });
+});
+
+describe('EVENT_SINKS', () => {
+  it('always keeps the outbox, and refuses unknown sinks', () => {
+    expect(parseEventSinks('kafka, AMQP')).toEqual(['outbox', 'kafka', 'amqp']);
+    expect(parseEventSinks('')).toEqual(['outbox']);
+    expect(() => parseEventSinks('outbox,sqs')).toThrow(/unknown sink "sqs"/);
+  });
+});
