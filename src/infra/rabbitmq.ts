@@ -14,6 +14,29 @@ import { stopChild } from './temporal-dev-server.js';
 export interface RabbitMqNode extends Running {
   /** What AMQP_URL takes (the guest user, which RabbitMQ admits on loopback only). */
   url: string;
+  control: RabbitMqControl;
+}
+
+/** What `rabbitmqctl` needs to reach the node: its name, and the HOME holding its cookie. */
+export interface RabbitMqControl {
+  ctl: string;
+  node: string;
+  home: string;
+}
+
+/**
+ * Runs `rabbitmqctl` against the node, e.g. `stop_app` (the broker goes down, the Erlang node
+ * stays) and `start_app` (it comes back with its durable queues and messages).
+ */
+export function rabbitmqctl(control: RabbitMqControl, ...args: string[]): string {
+  const result = spawnSync(control.ctl, ['-n', control.node, ...args], {
+    env: { ...process.env, HOME: control.home },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  if (result.status !== 0)
+    throw new Error(`rabbitmqctl ${args.join(' ')} failed: ${result.stderr || result.stdout || result.error?.message}`);
+  return result.stdout;
 }
 
 export interface RabbitMqOptions {
@@ -49,6 +72,7 @@ export async function startRabbitMq(options: RabbitMqOptions): Promise<RabbitMqN
   const server = findRabbitMqServer();
   if (!server) throw new Error(`cannot run RabbitMQ here: it needs ${RABBITMQ_HOW_TO_GET}`);
   mkdirSync(options.dataDir, { recursive: true });
+  const node = `paysaga-${options.port}@localhost`;
   const pluginsFile = path.join(options.dataDir, 'enabled_plugins');
   writeFileSync(pluginsFile, '[].\n');
   const child = spawn(server, [], {
@@ -57,7 +81,7 @@ export async function startRabbitMq(options: RabbitMqOptions): Promise<RabbitMqN
       ...process.env,
       // The Erlang cookie lands in HOME: keep it with the node's data.
       HOME: options.dataDir,
-      RABBITMQ_NODENAME: `paysaga-${options.port}@localhost`,
+      RABBITMQ_NODENAME: node,
       RABBITMQ_NODE_IP_ADDRESS: '127.0.0.1',
       RABBITMQ_NODE_PORT: String(options.port),
       RABBITMQ_DIST_PORT: String(options.distPort),
@@ -106,6 +130,7 @@ export async function startRabbitMq(options: RabbitMqOptions): Promise<RabbitMqN
   }
   return {
     url: `amqp://guest:guest@127.0.0.1:${options.port}`,
+    control: { ctl: path.join(path.dirname(server), 'rabbitmqctl'), node, home: options.dataDir },
     pid: child.pid,
     exited,
     stop: () => stopChild(child, 15_000),

@@ -11,7 +11,7 @@ import { migrateDatabase } from '../db/client.js';
 import { brokerSinks, parseEventSinks } from '../events/sink.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
 import { startKafka } from './kafka.js';
-import { startRabbitMq } from './rabbitmq.js';
+import { startRabbitMq, type RabbitMqControl } from './rabbitmq.js';
 import { exitCode, Supervisor, type Backoff, type Running } from './supervisor.js';
 import { PROJECT_ROOT } from '../project-root.js';
 import { startTemporalDevServer, stopChild } from './temporal-dev-server.js';
@@ -67,6 +67,8 @@ export interface Stack {
   /** Set when the stack started a Kafka (`host:port`) or a RabbitMQ (`amqp://...`) itself. */
   kafkaBrokers: string | undefined;
   amqpUrl: string | undefined;
+  /** For a RabbitMQ started here: how `rabbitmqctl` reaches it. */
+  rabbitmqControl: RabbitMqControl | undefined;
   env: Record<string, string>;
   /** The current process of each spawned component (replaced when it is restarted). */
   processes: Map<string, ChildProcess>;
@@ -223,6 +225,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       temporalUiUrl,
       kafkaBrokers: brokers.kafkaBrokers,
       amqpUrl: brokers.amqpUrl,
+      rabbitmqControl: brokers.rabbitmqControl,
       env,
       processes,
       spawnProcess,
@@ -242,12 +245,21 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 async function startBrokers(
   supervisor: Supervisor,
   options: StackOptions,
-): Promise<{ wanted: string[]; kafkaBrokers: string | undefined; amqpUrl: string | undefined }> {
+): Promise<{
+  wanted: string[];
+  kafkaBrokers: string | undefined;
+  amqpUrl: string | undefined;
+  rabbitmqControl: RabbitMqControl | undefined;
+}> {
   const env = { ...process.env, ...options.env };
   const wanted = brokerSinks(parseEventSinks(env.EVENT_SINKS ?? 'outbox'));
   const dataDir = options.brokerDataDir ?? path.join(options.postgresDir, '..', 'brokers');
   const log = (name: string) => (line: string) => options.log(`[${name}] ${line}`);
-  const started = { kafkaBrokers: undefined as string | undefined, amqpUrl: undefined as string | undefined };
+  const started = {
+    kafkaBrokers: undefined as string | undefined,
+    amqpUrl: undefined as string | undefined,
+    rabbitmqControl: undefined as RabbitMqControl | undefined,
+  };
   const launches: Promise<unknown>[] = [];
   if (wanted.includes('kafka') && !env.KAFKA_BROKERS) {
     const port = options.kafkaPort ?? (await freePort());
@@ -272,7 +284,10 @@ async function startBrokers(
           start: () =>
             startRabbitMq({ port, distPort, dataDir: path.join(dataDir, 'rabbitmq'), log: log('rabbitmq') }),
         })
-        .then((rabbit) => (started.amqpUrl = rabbit.url)),
+        .then((rabbit) => {
+          started.amqpUrl = rabbit.url;
+          started.rabbitmqControl = rabbit.control;
+        }),
     );
   }
   await Promise.all(launches);

@@ -16,11 +16,14 @@ import {
   eventually,
   type Collector,
 } from '../support/brokers.js';
+import { count, testDatabase } from '../support/db.js';
 import { chargesFor } from '../support/gateway.js';
 import { api, expectLedgerClean, topUp, uid } from '../support/http.js';
 
 const kafkaBrokers = inject('kafkaBrokers');
 const amqpUrl = inject('amqpUrl');
+const db = testDatabase();
+afterAll(() => db.close());
 
 const payment = async (id: string) => (await api('GET', `/v1/payments/${id}`)).body;
 const available = async (customerId: string) =>
@@ -74,27 +77,43 @@ describe.skipIf(!kafkaBrokers)('commands from Kafka', () => {
   const send = (...values: string[]) =>
     producer.send({ messages: values.map((value) => ({ topic: KAFKA_COMMANDS_TOPIC, key: 'k', value })) });
 
-  it('a payment.create sent three times charges once; invalid and refused messages go to the DLQ with the reason', async () => {
+  it('a command delivered 5 times and 20 others at once: one payment and one ledger posting per order; bad messages are dead-lettered and the consumer keeps going', async () => {
     const customerId = uid('cus');
     await topUp(customerId, 5000);
+    const create = (orderId: string, amount: number) =>
+      JSON.stringify({
+        type: 'payment.create',
+        tenantId: 'default',
+        orderId,
+        customerId,
+        amount,
+        currency: 'USD',
+        method: { type: 'wallet' },
+      });
     const orderId = uid('ord');
-    const command = JSON.stringify({
-      type: 'payment.create',
-      tenantId: 'default',
-      orderId,
-      customerId,
-      amount: 1200,
-      currency: 'USD',
-      method: { type: 'wallet' },
-    });
+    const command = create(orderId, 1200);
     const unknownTenant = JSON.stringify({ ...JSON.parse(command), tenantId: 'nobody', orderId: uid('ord') });
     const marker = uid('bad');
-    await send(command, command, `{"not json ${marker}`, unknownTenant, command);
+    const others = Array.from({ length: 20 }, () => uid('ord'));
+    await send(command, command, `{"not json ${marker}`, unknownTenant, command, command);
+    // After the bad ones: a fifth copy and twenty new orders in one batch.
+    await send(command, ...others.map((other) => create(other, 100)));
 
-    const paymentId = paymentIdFor('default', orderId);
-    expect(await settledPayment(paymentId)).toMatchObject({ status: 'succeeded', orderId, amount: 1200 });
-    expect(await available(customerId)).toBe(3800);
+    const orders = [orderId, ...others];
+    for (const order of orders) {
+      expect(await settledPayment(paymentIdFor('default', order))).toMatchObject({ status: 'succeeded' });
+      expect(
+        await count(db, 'SELECT 1 FROM payments WHERE tenant_id = $1 AND order_id = $2', ['default', order]),
+      ).toBe(1);
+      expect(
+        await count(db, "SELECT 1 FROM ledger_transfers WHERE id LIKE $1 AND kind IN ('single', 'post')", [
+          `payment:default:${order}#%`,
+        ]),
+      ).toBe(1);
+    }
+    expect(await available(customerId)).toBe(5000 - 1200 - 20 * 100);
     // The outcome goes out as events like any payment's.
+    const paymentId = paymentIdFor('default', orderId);
     await eventually(
       () =>
         deduplicated(events.received, [`payments/${paymentId}`]).some(

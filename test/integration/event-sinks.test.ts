@@ -14,6 +14,7 @@ import {
   eventually,
   type Collector,
 } from '../support/brokers.js';
+import { rabbitmqctl } from '../../src/infra/rabbitmq.js';
 import { testDatabase } from '../support/db.js';
 import { api, expectLedgerClean, topUp, uid } from '../support/http.js';
 
@@ -151,9 +152,20 @@ describe.skipIf(!kafkaBrokers || !amqpUrl)('events to Kafka and RabbitMQ', () =>
     });
   });
 
-  it('a broker that hangs delays events and loses none: payments settle meanwhile, events follow in order', async () => {
-    const pid = inject('brokerPids').rabbitmq;
-    expect(pid, 'the stack started RabbitMQ itself').toBeTypeOf('number');
+  /** Every message of these subjects that shares an id is the same envelope: duplicates are only retries. */
+  function expectDuplicatesOnlyWithTheSameId(subjects: string[]) {
+    for (const [, collector] of collectors()) {
+      const byId = new Map<string, unknown>();
+      for (const { event } of collector.received.filter((r) => subjects.includes(r.event.subject))) {
+        if (byId.has(event.id)) expect(event).toEqual(byId.get(event.id));
+        else byId.set(event.id, event);
+      }
+    }
+  }
+
+  it('Kafka hanging delays events and loses none: payments settle meanwhile, events follow in order', async () => {
+    const pid = inject('brokerPids').kafka;
+    expect(pid, 'the stack started Kafka itself').toBeTypeOf('number');
     const customerId = uid('cus');
     await topUp(customerId, 9000);
     await expectDelivered([`wallets/${customerId}`]);
@@ -168,7 +180,7 @@ describe.skipIf(!kafkaBrokers || !amqpUrl)('events to Kafka and RabbitMQ', () =>
       expect(payments.map((p) => p.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
       expect(Date.now() - started).toBeLessThan(5_000);
       subjects = [`wallets/${customerId}`, ...payments.map((p) => `payments/${p.id}`)];
-      // The relay cannot get them confirmed while RabbitMQ hangs, so none is marked published.
+      // The relay cannot get them acknowledged while Kafka hangs, so none is marked published.
       await new Promise((resolve) => setTimeout(resolve, 8_000));
       const waiting = (await outbox(subjects)).filter((row) => row.publishedAt === null);
       expect(waiting.length).toBeGreaterThanOrEqual(6);
@@ -177,5 +189,39 @@ describe.skipIf(!kafkaBrokers || !amqpUrl)('events to Kafka and RabbitMQ', () =>
     }
     // Once it answers again, every event arrives, each payment's in order, on both brokers.
     await expectDelivered(subjects);
+    expectDuplicatesOnlyWithTheSameId(subjects);
   });
+
+  it('RabbitMQ stopped for 30 s while payments run, then started: every event arrives, none lost', async () => {
+    const control = inject('rabbitmqControl');
+    expect(control, 'the stack started RabbitMQ itself').toBeDefined();
+    const customerId = uid('cus');
+    await topUp(customerId, 20_000);
+    await expectDelivered([`wallets/${customerId}`]);
+
+    rabbitmqctl(control!, 'stop_app');
+    const stoppedAt = Date.now();
+    const payments: { id: string; status: string }[] = [];
+    try {
+      // A payment every 3 s for the 30 s the broker is down; each answers at once.
+      while (Date.now() - stoppedAt < 30_000) {
+        const started = Date.now();
+        const paid = await walletPayment(customerId, 1000);
+        expect(paid.status).toBe('succeeded');
+        expect(Date.now() - started).toBeLessThan(2_000);
+        payments.push(paid);
+        await new Promise((resolve) => setTimeout(resolve, 3_000));
+      }
+      const subjects = payments.map((p) => `payments/${p.id}`);
+      // Nothing of it could be confirmed while the broker was down.
+      expect((await outbox(subjects)).every((row) => row.publishedAt === null)).toBe(true);
+    } finally {
+      rabbitmqctl(control!, 'start_app');
+    }
+    expect(payments.length).toBeGreaterThanOrEqual(8);
+    const subjects = [`wallets/${customerId}`, ...payments.map((p) => `payments/${p.id}`)];
+    const rows = await expectDelivered(subjects);
+    expect(rows.length).toBe(1 + 2 * payments.length); // the top-up, then created + succeeded each
+    expectDuplicatesOnlyWithTheSameId(subjects);
+  }, 180_000);
 });

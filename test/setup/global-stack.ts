@@ -11,7 +11,7 @@ import { projectPath, startStack, type Stack } from '../../src/infra/stack.js';
 import { DEV_API_KEY } from '../../src/config.js';
 import { TENANT_KEYS } from '../support/tenants.js';
 import { kafkaMissing } from '../../src/infra/kafka.js';
-import { findRabbitMqServer, RABBITMQ_HOW_TO_GET } from '../../src/infra/rabbitmq.js';
+import { findRabbitMqServer, RABBITMQ_HOW_TO_GET, type RabbitMqControl } from '../../src/infra/rabbitmq.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -25,6 +25,8 @@ declare module 'vitest' {
     amqpUrl: string | undefined;
     /** Process ids of the brokers, for tests that make one hang (SIGSTOP) and come back. */
     brokerPids: { kafka?: number | undefined; rabbitmq?: number | undefined };
+    /** How a test stops and starts the RabbitMQ broker (`rabbitmqctl stop_app` / `start_app`). */
+    rabbitmqControl: RabbitMqControl | undefined;
   }
 }
 
@@ -58,6 +60,7 @@ export async function setup(project: TestProject): Promise<void> {
   project.provide('stackEnv', stack.env);
   project.provide('kafkaBrokers', stack.kafkaBrokers);
   project.provide('amqpUrl', stack.amqpUrl);
+  project.provide('rabbitmqControl', stack.rabbitmqControl);
   project.provide('brokerPids', { kafka: stack.pid('kafka'), rabbitmq: stack.pid('rabbitmq') });
 }
 

@@ -21,30 +21,62 @@ export interface Collector {
   close(): Promise<void>;
 }
 
-/** A queue of its own bound to every event on the exchange, as a subscriber would bind one. */
+/**
+ * A durable queue of its own bound to every event on the exchange, as a subscriber would bind
+ * one: it keeps what arrives while the broker is stopped and the collector is reconnecting.
+ */
 export async function collectFromRabbitMq(url: string): Promise<Collector> {
-  const connection: ChannelModel = await amqp.connect(url);
-  const channel: Channel = await connection.createChannel();
-  await channel.assertExchange(AMQP_EVENTS_EXCHANGE, 'topic', { durable: true });
-  const { queue } = await channel.assertQueue('', { exclusive: true });
-  await channel.bindQueue(queue, AMQP_EVENTS_EXCHANGE, '#');
+  const queue = `paysaga-test-${Date.now()}-${Math.random().toString(36).slice(2)}`;
   const received: Received[] = [];
-  await channel.consume(
-    queue,
-    (message) => {
-      if (!message) return;
-      received.push({
-        event: JSON.parse(message.content.toString()) as CloudEvent,
-        routing: message.fields.routingKey,
-        headers: message.properties.headers ?? {},
-        deliveryMode: message.properties.deliveryMode as number | undefined,
-        messageId: message.properties.messageId as string | undefined,
-        contentType: message.properties.contentType as string | undefined,
-      });
+  let closing = false;
+  let connection: ChannelModel | undefined;
+  const open = async () => {
+    const opened = await amqp.connect(url);
+    const channel: Channel = await opened.createChannel();
+    await channel.assertExchange(AMQP_EVENTS_EXCHANGE, 'topic', { durable: true });
+    await channel.assertQueue(queue, { durable: true });
+    await channel.bindQueue(queue, AMQP_EVENTS_EXCHANGE, '#');
+    await channel.consume(
+      queue,
+      (message) => {
+        if (!message) return;
+        received.push({
+          event: JSON.parse(message.content.toString()) as CloudEvent,
+          routing: message.fields.routingKey,
+          headers: message.properties.headers ?? {},
+          deliveryMode: message.properties.deliveryMode as number | undefined,
+          messageId: message.properties.messageId as string | undefined,
+          contentType: message.properties.contentType as string | undefined,
+        });
+      },
+      { noAck: true },
+    );
+    opened.on('error', () => undefined);
+    // The broker went away (a test stopped it): connect again until it is back.
+    opened.on('close', () => void reopen());
+    connection = opened;
+  };
+  const reopen = async () => {
+    while (!closing) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      try {
+        await open();
+        return;
+      } catch {
+        // still down
+      }
+    }
+  };
+  await open();
+  return {
+    received,
+    close: async () => {
+      closing = true;
+      const channel = await connection?.createChannel();
+      await channel?.deleteQueue(queue);
+      await connection?.close();
     },
-    { noAck: true },
-  );
-  return { received, close: () => connection.close() };
+  };
 }
 
 /** A consumer group of its own reading the topic from the start. */
