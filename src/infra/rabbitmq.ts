@@ -35,7 +35,9 @@ export function rabbitmqctl(control: RabbitMqControl, ...args: string[]): string
     timeout: 60_000,
   });
   if (result.status !== 0)
-    throw new Error(`rabbitmqctl ${args.join(' ')} failed: ${result.stderr || result.stdout || result.error?.message}`);
+    throw new Error(
+      `rabbitmqctl ${args.join(' ')} failed: ${result.stderr || result.stdout || result.error?.message}`,
+    );
   return result.stdout;
 }
 
