@@ -17,7 +17,7 @@ const ATTEMPTS_PER_RUN = 100;
 /**
  * Copies the outbox to the brokers, forever: one activity at a time, so events leave in the
  * order they were written. Each attempt relays for a while and returns; a failing one (a broker
- * down) is retried with backoff up to 30 s apart for as long as it takes. Operators see it in the
+ * down) is retried with backoff up to 10 s apart for as long as it takes. Operators see it in the
  * Web UI as `paysaga-event-relay`: a pending activity with a growing attempt count is a broker
  * that is down.
  */
@@ -26,7 +26,7 @@ export async function eventRelay(input: EventRelayInput): Promise<void> {
     taskQueue: input.activityTaskQueue,
     startToCloseTimeout: '2m',
     heartbeatTimeout: '20s',
-    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s' },
   });
   for (let attempt = 0; attempt < ATTEMPTS_PER_RUN; attempt++) {
     await relayOutbox({

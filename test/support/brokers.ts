@@ -10,6 +10,8 @@ export interface Received {
   /** Kafka: the message key. RabbitMQ: the routing key. */
   routing: string;
   headers: Record<string, unknown>;
+  /** When this process received it (ms since the epoch). */
+  receivedAt: number;
   /** RabbitMQ: 2 for a persistent message. */
   deliveryMode?: number | undefined;
   messageId?: string | undefined;
@@ -44,6 +46,7 @@ export async function collectFromRabbitMq(url: string): Promise<Collector> {
           event: JSON.parse(message.content.toString()) as CloudEvent,
           routing: message.fields.routingKey,
           headers: message.properties.headers ?? {},
+          receivedAt: Date.now(),
           deliveryMode: message.properties.deliveryMode as number | undefined,
           messageId: message.properties.messageId as string | undefined,
           contentType: message.properties.contentType as string | undefined,
@@ -99,6 +102,7 @@ export async function collectFromKafka(brokers: string): Promise<Collector> {
       event: JSON.parse(message.value) as CloudEvent,
       routing: message.key,
       headers: Object.fromEntries(message.headers),
+      receivedAt: Date.now(),
     });
   });
   return {
