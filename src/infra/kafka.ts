@@ -4,13 +4,13 @@
  * git-ignored `.brokers/` folder, and run under the machine's Java 17+. Used only when
  * `EVENT_SINKS` names kafka and `KAFKA_BROKERS` is unset.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../project-root.js';
-import { exitCode, type Running } from './supervisor.js';
-import { stopChild } from './temporal-dev-server.js';
+import { startChildServer } from './child-server.js';
+import type { Running } from './supervisor.js';
 
 /** Within the range @platformatic/kafka is tested against (3.5 to 4.2). */
 export const KAFKA_VERSION = '4.1.1';
@@ -79,43 +79,15 @@ export async function startKafka(options: KafkaOptions): Promise<KafkaBroker> {
       );
   }
 
-  const child = spawn('java', ['-Xmx384m', '-Xms384m', '-cp', classpath, 'kafka.Kafka', config], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const running = await startChildServer({
+    name: 'kafka',
+    command: 'java',
+    args: ['-Xmx384m', '-Xms384m', '-cp', classpath, 'kafka.Kafka', config],
+    ready: /Kafka Server started|Transition from STARTING to STARTED/,
+    notable: /WARN|ERROR/,
+    log,
   });
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-  child.once('exit', () => process.removeListener('exit', killOnExit));
-  const exited = new Promise<number>((resolve) =>
-    child.once('exit', (code, signal) => resolve(exitCode(code, signal))),
-  );
-  const lines: string[] = [];
-  const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('kafka did not start within 60 s')), 60_000);
-    const onData = (chunk: Buffer) => {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) {
-        lines.push(line);
-        if (lines.length > 20) lines.shift();
-        if (/WARN|ERROR/.test(line)) log(line);
-        if (/Kafka Server started|Transition from STARTING to STARTED/.test(line)) {
-          clearTimeout(timer);
-          resolve();
-        }
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`kafka exited with code ${code} while starting:\n${lines.join('\n')}`));
-    });
-  });
-  try {
-    await ready;
-  } catch (error) {
-    await stopChild(child, 10_000);
-    throw error;
-  }
-  return { brokers, pid: child.pid, exited, stop: () => stopChild(child, 10_000) };
+  return { brokers, ...running };
 }
 
 function libsDir(): string {

@@ -5,11 +5,11 @@
  * `EVENT_SINKS` names amqp and `AMQP_URL` is unset. Erlang's port mapper (`epmd`) that it starts
  * is shared by every node on the machine and stays running after it, as it does for any RabbitMQ.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { exitCode, type Running } from './supervisor.js';
-import { stopChild } from './temporal-dev-server.js';
+import { startChildServer } from './child-server.js';
+import type { Running } from './supervisor.js';
 
 export interface RabbitMqNode extends Running {
   /** What AMQP_URL takes (the guest user, which RabbitMQ admits on loopback only). */
@@ -77,8 +77,10 @@ export async function startRabbitMq(options: RabbitMqOptions): Promise<RabbitMqN
   const node = `paysaga-${options.port}@localhost`;
   const pluginsFile = path.join(options.dataDir, 'enabled_plugins');
   writeFileSync(pluginsFile, '[].\n');
-  const child = spawn(server, [], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const running = await startChildServer({
+    name: 'rabbitmq-server',
+    command: server,
+    args: [],
     env: {
       ...process.env,
       // The Erlang cookie lands in HOME: keep it with the node's data.
@@ -96,45 +98,14 @@ export async function startRabbitMq(options: RabbitMqOptions): Promise<RabbitMqN
       // the broker itself, so a signal (a stop, a test's kill -9) reaches it and nothing lingers.
       RUNNING_UNDER_SYSTEMD: 'true',
     },
+    ready: /Server startup complete/,
+    notable: /\[(warning|error)\]/,
+    log,
+    stopGraceMs: 15_000,
   });
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-  child.once('exit', () => process.removeListener('exit', killOnExit));
-  const exited = new Promise<number>((resolve) =>
-    child.once('exit', (code, signal) => resolve(exitCode(code, signal))),
-  );
-  const lines: string[] = [];
-  const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('rabbitmq-server did not start within 60 s')), 60_000);
-    const onData = (chunk: Buffer) => {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) {
-        lines.push(line);
-        if (lines.length > 20) lines.shift();
-        if (/\[(warning|error)\]/.test(line)) log(line);
-        if (/Server startup complete/.test(line)) {
-          clearTimeout(timer);
-          resolve();
-        }
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`rabbitmq-server exited with code ${code} while starting:\n${lines.join('\n')}`));
-    });
-  });
-  try {
-    await ready;
-  } catch (error) {
-    await stopChild(child, 10_000);
-    throw error;
-  }
   return {
     url: `amqp://guest:guest@127.0.0.1:${options.port}`,
     control: { ctl: path.join(path.dirname(server), 'rabbitmqctl'), node, home: options.dataDir },
-    pid: child.pid,
-    exited,
-    stop: () => stopChild(child, 15_000),
+    ...running,
   };
 }
