@@ -12,6 +12,8 @@ export const DEV_API_KEY = 'sk_test_paysaga';
 export const DEV_ADMIN_KEY = 'sk_admin_paysaga';
 /** The development secret the sandbox gateway signs its webhooks with. */
 export const DEV_WEBHOOK_SECRET = 'whsec_dev_paysaga';
+/** The development key that seals merchants' webhook secrets (32 bytes, base64). */
+export const DEV_WEBHOOK_ENCRYPTION_KEY = Buffer.from('paysaga-dev-webhook-secrets-key!').toString('base64');
 
 const env = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -41,6 +43,8 @@ const env = z.object({
   KAFKA_BROKERS: z.string().optional(),
   /** `amqp://user:pass@host:port/vhost`; `npm run dev` starts a local RabbitMQ when unset. */
   AMQP_URL: z.string().optional(),
+  /** Seals merchants' webhook endpoint secrets at rest: 32 bytes, base64 (`openssl rand -base64 32`). */
+  WEBHOOK_ENCRYPTION_KEY: z.string().default(DEV_WEBHOOK_ENCRYPTION_KEY),
   /** The tenant of a broker command that names none (the food-ordering `OrderStockConfirmed`). */
   COMMANDS_TENANT: z.string().min(1).default('default'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -69,11 +73,17 @@ export interface Config {
   kafkaBrokers: string[] | undefined;
   amqpUrl: string | undefined;
   commandsTenant: string;
+  webhookEncryptionKey: string;
   logLevel: string;
 }
 
 /** Settings whose defaults are public development values. */
-const DEV_DEFAULTS = ['API_KEYS', 'ADMIN_API_KEYS', 'GATEWAY_WEBHOOK_SECRET'] as const;
+const DEV_DEFAULTS = [
+  'API_KEYS',
+  'ADMIN_API_KEYS',
+  'GATEWAY_WEBHOOK_SECRET',
+  'WEBHOOK_ENCRYPTION_KEY',
+] as const;
 
 function isLoopback(host: string): boolean {
   return /^(127\.\d+\.\d+\.\d+|localhost|::1)$/.test(host);
@@ -127,6 +137,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       .filter(Boolean),
     amqpUrl: e.AMQP_URL,
     commandsTenant: e.COMMANDS_TENANT,
+    webhookEncryptionKey: e.WEBHOOK_ENCRYPTION_KEY,
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -14,6 +14,7 @@ import { healthRoutes } from './routes/health.js';
 import { paymentRoutes } from './routes/payments.js';
 import { refundRoutes } from './routes/refunds.js';
 import { walletRoutes } from './routes/wallets.js';
+import { webhookEndpointRoutes } from './routes/webhook-endpoints.js';
 import { webhookRoutes } from './routes/webhooks.js';
 
 /** The app over PostgreSQL and Temporal, or over services a test provides. */
@@ -54,6 +55,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await api.register(paymentRoutes);
     await api.register(refundRoutes);
     await api.register(walletRoutes);
+    await api.register(webhookEndpointRoutes);
     await api.register(adminRoutes);
   });
   await app.register(webhookRoutes);

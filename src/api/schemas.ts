@@ -1,3 +1,4 @@
+import { WEBHOOK_EVENT_TYPES } from '../domain/webhooks.js';
 import { z } from 'zod';
 import { CURRENCIES, MAX_AMOUNT_MINOR } from '../domain/money.js';
 import { FAILURE_CODES, PAYMENT_STATUSES } from '../domain/payment.js';
@@ -192,3 +193,68 @@ export const page = <T extends z.ZodType>(item: T) =>
 /** Clients ask for an answer without waiting for the payment to settle (RFC 7240). */
 export const respondAsync = (prefer: string | string[] | undefined) =>
   /respond-async/i.test([prefer ?? ''].flat().join(','));
+
+export const createWebhookEndpointBody = z.strictObject({
+  url: z
+    .url({ protocol: /^https?$/, error: 'an http or https URL' })
+    .max(2048)
+    .describe('Where events are POSTed; https in production'),
+  events: z
+    .array(z.enum([...WEBHOOK_EVENT_TYPES, '*']))
+    .min(1)
+    .max(WEBHOOK_EVENT_TYPES.length + 1)
+    .optional()
+    .describe('Event types to receive; omitted or `["*"]`: all'),
+  description: text(500).optional(),
+});
+
+export const rotateWebhookSecretBody = z
+  .strictObject({
+    overlapSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(7 * 24 * 3600)
+      .default(24 * 3600)
+      .describe('How long the previous secret keeps signing beside the new one (default 1 day)'),
+  })
+  .nullish();
+
+export const webhookEndpoint = z
+  .object({
+    id: z.string(),
+    url: z.string(),
+    events: z.array(z.string()).nullable(),
+    description: z.string().nullable(),
+    status: z.enum(['enabled', 'disabled', 'deleted']),
+    disabledReason: z.string().nullable(),
+    previousSecretExpiresAt: z.string().nullable(),
+    createdAt: z.string(),
+    secret: z.string().optional().describe('Only when created or rotated: keep it, it is not shown again'),
+  })
+  .meta({ id: 'WebhookEndpoint' });
+
+export const webhookDelivery = z
+  .object({
+    id: z.string(),
+    eventId: z.string(),
+    eventType: z.string(),
+    status: z.enum(['pending', 'delivered', 'failed']),
+    attempts: z.array(
+      z.object({
+        attempt: z.number().int(),
+        trigger: z.enum(['workflow', 'manual']),
+        statusCode: z.number().int().nullable(),
+        error: z.string().nullable(),
+        latencyMs: z.number().int(),
+        nextRetryAt: z.string().nullable(),
+        at: z.string(),
+      }),
+    ),
+    nextAttemptAt: z.string().nullable(),
+    deliveredAt: z.string().nullable(),
+    createdAt: z.string(),
+  })
+  .meta({ id: 'WebhookDelivery' });
+
+export const webhookDeliveryParams = z.strictObject({ id: resourceId, deliveryId: resourceId });

@@ -204,3 +204,77 @@ export const refunds = pgTable(
     ),
   ],
 );
+
+/**
+ * A merchant's webhook endpoint. The signing secret is kept encrypted (AES-256-GCM under
+ * `WEBHOOK_ENCRYPTION_KEY`): signing needs the secret itself, so a hash would not do. During a
+ * rotation the previous secret signs too, until `previous_secret_expires_at`.
+ */
+export const webhookEndpoints = pgTable(
+  'webhook_endpoints',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    url: text('url').notNull(),
+    /** Event types delivered; null: every type. */
+    events: text('events').array(),
+    description: text('description'),
+    secretCiphertext: text('secret_ciphertext').notNull(),
+    previousSecretCiphertext: text('previous_secret_ciphertext'),
+    previousSecretExpiresAt: timestamp('previous_secret_expires_at', { withTimezone: true }),
+    status: text('status', { enum: ['enabled', 'disabled', 'deleted'] }).notNull(),
+    disabledReason: text('disabled_reason'),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('webhook_endpoints_tenant').on(t.tenantId, t.createdAt)],
+);
+
+/** One event for one endpoint; delivered in `seq` order (the outbox's order) per endpoint. */
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    id: text('id').primaryKey(),
+    endpointId: text('endpoint_id')
+      .notNull()
+      .references(() => webhookEndpoints.id),
+    tenantId: text('tenant_id').notNull(),
+    eventId: text('event_id').notNull(),
+    eventType: text('event_type').notNull(),
+    status: text('status', { enum: ['pending', 'delivered', 'failed'] }).notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    lastStatusCode: integer('last_status_code'),
+    lastError: text('last_error'),
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }),
+    deliveredAt: timestamp('delivered_at', { withTimezone: true }),
+    createdAt: createdAt(),
+    seq: bigint('seq', { mode: 'number' }).generatedAlwaysAsIdentity(),
+  },
+  (t) => [
+    uniqueIndex('webhook_deliveries_event').on(t.endpointId, t.eventId),
+    index('webhook_deliveries_pending')
+      .on(t.endpointId, t.seq)
+      .where(sql`${t.status} = 'pending'`),
+    index('webhook_deliveries_endpoint').on(t.endpointId, t.createdAt),
+  ],
+);
+
+/** Every HTTP attempt of a delivery: what the endpoint answered and how long it took. */
+export const webhookAttempts = pgTable(
+  'webhook_attempts',
+  {
+    id: bigint('id', { mode: 'number' }).generatedAlwaysAsIdentity().primaryKey(),
+    deliveryId: text('delivery_id')
+      .notNull()
+      .references(() => webhookDeliveries.id),
+    attempt: integer('attempt').notNull(),
+    /** `workflow` (the scheduled retries) or `manual` (POST .../retry). */
+    trigger: text('trigger', { enum: ['workflow', 'manual'] }).notNull(),
+    statusCode: integer('status_code'),
+    error: text('error'),
+    latencyMs: integer('latency_ms').notNull(),
+    nextRetryAt: timestamp('next_retry_at', { withTimezone: true }),
+    createdAt: createdAt(),
+  },
+  (t) => [index('webhook_attempts_delivery').on(t.deliveryId, t.id)],
+);

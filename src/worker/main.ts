@@ -3,6 +3,7 @@ import { loadConfig } from '../config.js';
 import { connectDatabase, migrateDatabase } from '../db/client.js';
 import { createConnectorRegistry } from '../gateway/registry.js';
 import { createEventSinks } from '../events/sink.js';
+import { SecretBox } from '../webhooks/secrets.js';
 import { createEventRelayWorker, createPaysagaWorker } from './worker.js';
 
 /** The worker process alone, against an existing Temporal and PostgreSQL (production shape). */
@@ -15,6 +16,7 @@ Runtime.install({
 });
 await migrateDatabase(config.databaseUrl);
 const database = connectDatabase(config.databaseUrl, { max: 20 });
+const box = new SecretBox(config.webhookEncryptionKey);
 const connection = await NativeConnection.connect({ address: config.temporalAddress ?? '127.0.0.1:7233' });
 const worker = await createPaysagaWorker({
   connection,
@@ -22,25 +24,27 @@ const worker = await createPaysagaWorker({
   taskQueue: config.taskQueue,
   db: database.db,
   connectors: createConnectorRegistry(config),
+  box,
 });
 const sinks = await createEventSinks({
   names: config.eventSinks,
   kafkaBrokers: config.kafkaBrokers,
   amqpUrl: config.amqpUrl,
 });
-const workers = [worker];
-if (sinks.length > 0) {
-  workers.push(
-    await createEventRelayWorker({
-      connection,
-      namespace: config.temporalNamespace,
-      taskQueue: config.taskQueue,
-      db: database.db,
-      sinks,
-    }),
-  );
-  console.log(`event relay publishing the outbox to ${sinks.map((sink) => sink.name).join(', ')}`);
-}
+// The relay always runs: merchants' webhook endpoints are a sink of every deployment.
+const workers = [
+  worker,
+  await createEventRelayWorker({
+    connection,
+    namespace: config.temporalNamespace,
+    taskQueue: config.taskQueue,
+    db: database.db,
+    sinks,
+  }),
+];
+console.log(
+  `event relay publishing the outbox to ${['webhooks', ...sinks.map((sink) => sink.name)].join(', ')}`,
+);
 console.log(`worker polling task queue on ${config.temporalAddress ?? '127.0.0.1:7233'}`);
 // A Ctrl-C under `npm run dev` arrives twice (terminal SIGINT, dev script SIGTERM): shut down once.
 let stopping = false;

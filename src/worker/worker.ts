@@ -2,9 +2,12 @@ import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createEventActivities } from '../activities/events.js';
 import { createActivities } from '../activities/index.js';
+import { createWebhookActivities } from '../activities/webhooks.js';
 import type { Executor } from '../db/client.js';
 import type { ConnectorRegistry } from '../gateway/registry.js';
 import type { EventSink } from '../events/sink.js';
+import { WebhookSink } from '../events/webhook-sink.js';
+import type { SecretBox } from '../webhooks/secrets.js';
 import { TASK_QUEUE } from '../workflows/contract.js';
 import { EVENT_RELAY_WORKFLOW_ID, type eventRelay } from '../workflows/event-relay.js';
 import { bundleWorkflowsInChild } from './bundle.js';
@@ -14,6 +17,7 @@ export interface PaysagaWorkerOptions {
   namespace: string;
   db: Executor;
   connectors: ConnectorRegistry;
+  box: SecretBox;
   /** Pre-built workflow bundle (tests bundle once per run); otherwise bundled at start, in a child process. */
   workflowBundle?: { code: string } | undefined;
   taskQueue?: string;
@@ -30,7 +34,10 @@ export async function createPaysagaWorker(options: PaysagaWorkerOptions): Promis
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue ?? TASK_QUEUE,
-    activities: createActivities({ db: options.db, connectors: options.connectors }),
+    activities: {
+      ...createActivities({ db: options.db, connectors: options.connectors }),
+      ...createWebhookActivities({ db: options.db, box: options.box }),
+    },
     workflowBundle: options.workflowBundle ?? (await bundleWorkflowsInChild()),
     ...options.tuning,
   });
@@ -47,9 +54,9 @@ export function eventRelayWorkflowId(taskQueue: string): string {
 }
 
 /**
- * For a worker process with broker sinks: a second worker, on the events task queue, that runs
- * the relay's activity, and the relay workflow itself, started unless it already runs (every
- * worker process does this at start; Temporal keeps one).
+ * A second worker, on the events task queue, that runs the relay's activity over the merchants'
+ * webhook endpoints and the given broker sinks, and the relay workflow itself, started unless it
+ * already runs (every worker process does this at start; Temporal keeps one).
  */
 export async function createEventRelayWorker(options: {
   connection: NativeConnection;
@@ -59,15 +66,16 @@ export async function createEventRelayWorker(options: {
   sinks: readonly EventSink[];
 }): Promise<Worker> {
   const taskQueue = options.taskQueue ?? TASK_QUEUE;
+  const client = new Client({ connection: options.connection, namespace: options.namespace });
+  const sinks = [new WebhookSink(options.db, client, taskQueue), ...options.sinks];
   const worker = await Worker.create({
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: eventsTaskQueue(taskQueue),
-    activities: createEventActivities({ db: options.db, sinks: options.sinks }),
+    activities: createEventActivities({ db: options.db, sinks }),
     // One relay attempt runs at a time; a second slot lets a retry start while a stuck one ends.
     maxConcurrentActivityTaskExecutions: 2,
   });
-  const client = new Client({ connection: options.connection, namespace: options.namespace });
   await client.workflow.start<typeof eventRelay>('eventRelay', {
     workflowId: eventRelayWorkflowId(taskQueue),
     taskQueue,

@@ -28,6 +28,7 @@ export async function appWithUnreachableServices(): Promise<{ app: FastifyInstan
     'payments',
     'wallets',
     'refunds',
+    'webhookEndpoints',
     'ledger',
   ] as const)
     (services as Record<string, unknown>)[name] = unreachable(name);

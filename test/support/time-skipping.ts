@@ -3,13 +3,17 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, inject } from 'vitest';
 import type { EventActivities } from '../../src/activities/events.js';
+import type { WebhookActivities } from '../../src/activities/webhooks.js';
 import type { Activities } from '../../src/activities/index.js';
 import { testingExecutable } from '../../src/infra/temporal-binaries.js';
 
 export interface TimeSkippingSuite {
   env: TestWorkflowEnvironment;
   /** Runs `fn` while a worker with these activities polls a fresh task queue. */
-  withWorker<T>(activities: Activities | EventActivities, fn: (taskQueue: string) => Promise<T>): Promise<T>;
+  withWorker<T>(
+    activities: Activities | EventActivities | WebhookActivities,
+    fn: (taskQueue: string) => Promise<T>,
+  ): Promise<T>;
 }
 
 /**

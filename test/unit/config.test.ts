@@ -8,7 +8,9 @@ describe('configuration', () => {
   });
 
   it('refuses to fall back to the public development keys on a reachable address', () => {
-    expect(() => loadConfig({ HOST: '0.0.0.0' })).toThrow(/API_KEYS, ADMIN_API_KEYS, GATEWAY_WEBHOOK_SECRET/);
+    expect(() => loadConfig({ HOST: '0.0.0.0' })).toThrow(
+      /API_KEYS, ADMIN_API_KEYS, GATEWAY_WEBHOOK_SECRET, WEBHOOK_ENCRYPTION_KEY/,
+    );
     expect(() =>
       loadConfig({ HOST: '0.0.0.0', API_KEYS: 'sk_live_x:acme', ADMIN_API_KEYS: 'sk_admin_x' }),
     ).toThrow(/GATEWAY_WEBHOOK_SECRET/);
@@ -17,6 +19,7 @@ describe('configuration', () => {
       API_KEYS: 'sk_live_x:acme',
       ADMIN_API_KEYS: 'sk_admin_x',
       GATEWAY_WEBHOOK_SECRET: 'whsec_x',
+      WEBHOOK_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
     });
     expect(config.apiKeys.get('sk_live_x')).toBe('acme');
     expect(config.apiKeys.has(DEV_API_KEY)).toBe(false);

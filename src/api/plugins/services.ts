@@ -8,6 +8,8 @@ import { Circuit, temporalCalls } from '../dependencies.js';
 import { PaymentService } from '../services/payments.js';
 import { RefundService } from '../services/refunds.js';
 import { WalletService } from '../services/wallets.js';
+import { WebhookEndpointService } from '../services/webhook-endpoints.js';
+import { SecretBox } from '../../webhooks/secrets.js';
 
 export interface Services {
   config: Config;
@@ -18,6 +20,7 @@ export interface Services {
   payments: PaymentService;
   wallets: WalletService;
   refunds: RefundService;
+  webhookEndpoints: WebhookEndpointService;
   ledger: { verify(): ReturnType<typeof verifyLedger> };
 }
 
@@ -45,6 +48,7 @@ export function createServices({ config, db, temporal }: ServiceDeps): Services 
     payments: new PaymentService(db, temporal, config, temporalCall),
     wallets: new WalletService(db, temporal, config, temporalCall),
     refunds: new RefundService(db, temporal, config, temporalCall),
+    webhookEndpoints: new WebhookEndpointService(db, new SecretBox(config.webhookEncryptionKey)),
     ledger: { verify: () => verifyLedger(db) },
   };
 }

@@ -1,0 +1,59 @@
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
+import type { Executor } from '../db/client.js';
+import { failDelivery, pendingDeliveries, updateEndpoint } from '../db/webhooks.js';
+import { ENDPOINT_GONE, WEBHOOK_RETRY, webhookRetryDelayMs } from '../domain/webhooks.js';
+import { attemptDelivery } from '../webhooks/deliver.js';
+import type { SecretBox } from '../webhooks/secrets.js';
+
+/** The activities of a webhook endpoint's workflow. */
+export function createWebhookActivities(deps: { db: Executor; box: SecretBox }) {
+  return {
+    async pendingWebhookDeliveries(input: { endpointId: string; limit: number }) {
+      return pendingDeliveries(deps.db, input.endpointId, input.limit);
+    },
+
+    /**
+     * One attempt (Temporal schedules the next ones, 1 min doubling to 1 h apart, for 3 days).
+     * Throws when the endpoint did not take it: `EndpointGone` (410, final) or a retryable failure.
+     */
+    async deliverWebhook(input: {
+      deliveryId: string;
+    }): Promise<'delivered' | 'already-delivered' | 'missing' | 'endpoint-inactive'> {
+      const info = Context.current().info;
+      const giveUpAt = info.scheduledTimestampMs + WEBHOOK_RETRY.giveUpAfterMs;
+      const result = await attemptDelivery(deps.db, deps.box, input.deliveryId, {
+        trigger: 'workflow',
+        attempt: info.attempt,
+        nextRetryAt: (now) => {
+          const next = now.getTime() + webhookRetryDelayMs(info.attempt);
+          return next < giveUpAt ? new Date(next) : undefined;
+        },
+      });
+      if (result.outcome !== 'failed') return result.outcome;
+      if (result.statusCode === 410)
+        throw ApplicationFailure.create({
+          type: ENDPOINT_GONE,
+          message: 'the endpoint answered 410 Gone',
+          nonRetryable: true,
+          category: ApplicationFailureCategory.BENIGN,
+        });
+      // A merchant's endpoint being down is expected: retried without a warning per attempt.
+      throw ApplicationFailure.create({
+        type: 'WebhookNotAccepted',
+        message: result.error ?? `the endpoint answered ${result.statusCode}`,
+        category: ApplicationFailureCategory.BENIGN,
+      });
+    },
+
+    async failWebhookDelivery(input: { deliveryId: string; reason: string }): Promise<void> {
+      await failDelivery(deps.db, input.deliveryId, input.reason);
+    },
+
+    async disableWebhookEndpoint(input: { endpointId: string; reason: string }): Promise<void> {
+      await updateEndpoint(deps.db, input.endpointId, { status: 'disabled', disabledReason: input.reason });
+    },
+  };
+}
+
+export type WebhookActivities = ReturnType<typeof createWebhookActivities>;

@@ -1,0 +1,211 @@
+import { createHash } from 'node:crypto';
+import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
+import type { CloudEvent } from '../domain/events.js';
+import { endpointWants } from '../domain/webhooks.js';
+import type { Executor } from './client.js';
+import { toCloudEvent } from './outbox.js';
+import { events, webhookAttempts, webhookDeliveries, webhookEndpoints } from './schema.js';
+
+export type EndpointRow = typeof webhookEndpoints.$inferSelect;
+export type DeliveryRow = typeof webhookDeliveries.$inferSelect;
+export type AttemptRow = typeof webhookAttempts.$inferSelect;
+
+export async function insertEndpoint(
+  db: Executor,
+  row: typeof webhookEndpoints.$inferInsert,
+): Promise<EndpointRow> {
+  const [created] = await db.insert(webhookEndpoints).values(row).returning();
+  return created!;
+}
+
+export async function listEndpoints(db: Executor, tenantId: string): Promise<EndpointRow[]> {
+  return db
+    .select()
+    .from(webhookEndpoints)
+    .where(and(eq(webhookEndpoints.tenantId, tenantId), sql`${webhookEndpoints.status} <> 'deleted'`))
+    .orderBy(desc(webhookEndpoints.createdAt));
+}
+
+export async function findEndpoint(
+  db: Executor,
+  tenantId: string,
+  id: string,
+): Promise<EndpointRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(webhookEndpoints)
+    .where(
+      and(
+        eq(webhookEndpoints.id, id),
+        eq(webhookEndpoints.tenantId, tenantId),
+        sql`${webhookEndpoints.status} <> 'deleted'`,
+      ),
+    );
+  return row;
+}
+
+export async function updateEndpoint(
+  db: Executor,
+  id: string,
+  set: Partial<typeof webhookEndpoints.$inferInsert>,
+): Promise<EndpointRow | undefined> {
+  const [row] = await db
+    .update(webhookEndpoints)
+    .set({ ...set, updatedAt: new Date() })
+    .where(eq(webhookEndpoints.id, id))
+    .returning();
+  return row;
+}
+
+/**
+ * Fans events out to the enabled endpoints of their tenants that want them: one delivery per
+ * (endpoint, event), inserted in the events' order (their `seq` is the delivery order), a
+ * repeat is a no-op. Returns the endpoints these events are for (new deliveries or not: a
+ * relay retrying after a failed signal must signal them again).
+ */
+export async function createDeliveries(db: Executor, list: readonly CloudEvent[]): Promise<string[]> {
+  const tenants = [...new Set(list.map((event) => event.tenantid))];
+  if (tenants.length === 0) return [];
+  const endpoints = await db
+    .select({ id: webhookEndpoints.id, tenantId: webhookEndpoints.tenantId, events: webhookEndpoints.events })
+    .from(webhookEndpoints)
+    .where(and(inArray(webhookEndpoints.tenantId, tenants), eq(webhookEndpoints.status, 'enabled')));
+  if (endpoints.length === 0) return [];
+  const rows: (typeof webhookDeliveries.$inferInsert)[] = [];
+  for (const event of list) {
+    for (const endpoint of endpoints) {
+      if (endpoint.tenantId !== event.tenantid || !endpointWants(endpoint.events, event.type)) continue;
+      rows.push({
+        id: deliveryId(endpoint.id, event.id),
+        endpointId: endpoint.id,
+        tenantId: event.tenantid,
+        eventId: event.id,
+        eventType: event.type,
+        status: 'pending',
+      });
+    }
+  }
+  if (rows.length === 0) return [];
+  await db
+    .insert(webhookDeliveries)
+    .values(rows)
+    .onConflictDoNothing({ target: [webhookDeliveries.endpointId, webhookDeliveries.eventId] });
+  return [...new Set(rows.map((row) => row.endpointId))];
+}
+
+/** Deterministic, so the relay fanning the same event out again finds the same delivery. */
+export function deliveryId(endpointId: string, eventId: string): string {
+  return `wd_${createHash('sha256').update(`${endpointId}\u0000${eventId}`).digest('hex').slice(0, 24)}`;
+}
+
+/** The endpoint's status and its oldest pending deliveries, in order. */
+export async function pendingDeliveries(
+  db: Executor,
+  endpointId: string,
+  limit: number,
+): Promise<{ status: EndpointRow['status'] | 'missing'; deliveries: string[] }> {
+  const [endpoint] = await db
+    .select({ status: webhookEndpoints.status })
+    .from(webhookEndpoints)
+    .where(eq(webhookEndpoints.id, endpointId));
+  if (!endpoint) return { status: 'missing', deliveries: [] };
+  const rows = await db
+    .select({ id: webhookDeliveries.id })
+    .from(webhookDeliveries)
+    .where(and(eq(webhookDeliveries.endpointId, endpointId), eq(webhookDeliveries.status, 'pending')))
+    .orderBy(asc(webhookDeliveries.seq))
+    .limit(limit);
+  return { status: endpoint.status, deliveries: rows.map((row) => row.id) };
+}
+
+/** A delivery with its endpoint and event, for an attempt. */
+export async function deliveryContext(
+  db: Executor,
+  id: string,
+): Promise<{ delivery: DeliveryRow; endpoint: EndpointRow; event: CloudEvent } | undefined> {
+  const [row] = await db
+    .select({ delivery: webhookDeliveries, endpoint: webhookEndpoints, event: events })
+    .from(webhookDeliveries)
+    .innerJoin(webhookEndpoints, eq(webhookEndpoints.id, webhookDeliveries.endpointId))
+    .innerJoin(events, eq(events.id, webhookDeliveries.eventId))
+    .where(eq(webhookDeliveries.id, id));
+  return row ? { delivery: row.delivery, endpoint: row.endpoint, event: toCloudEvent(row.event) } : undefined;
+}
+
+export interface AttemptRecord {
+  deliveryId: string;
+  attempt: number;
+  trigger: 'workflow' | 'manual';
+  statusCode: number | undefined;
+  error: string | undefined;
+  latencyMs: number;
+  delivered: boolean;
+  nextRetryAt: Date | undefined;
+}
+
+/** Records an attempt and what it means for the delivery, in one transaction. */
+export async function recordAttempt(db: Executor, record: AttemptRecord): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.insert(webhookAttempts).values({
+      deliveryId: record.deliveryId,
+      attempt: record.attempt,
+      trigger: record.trigger,
+      statusCode: record.statusCode,
+      error: record.error,
+      latencyMs: record.latencyMs,
+      nextRetryAt: record.nextRetryAt,
+    });
+    await tx
+      .update(webhookDeliveries)
+      .set({
+        attempts: sql`${webhookDeliveries.attempts} + 1`,
+        lastStatusCode: record.statusCode ?? null,
+        lastError: record.error ?? null,
+        nextAttemptAt: record.delivered ? null : (record.nextRetryAt ?? null),
+        ...(record.delivered ? { status: 'delivered' as const, deliveredAt: new Date() } : {}),
+      })
+      .where(eq(webhookDeliveries.id, record.deliveryId));
+  });
+}
+
+export async function failDelivery(db: Executor, id: string, reason: string): Promise<void> {
+  await db
+    .update(webhookDeliveries)
+    .set({ status: 'failed', lastError: reason, nextAttemptAt: null })
+    .where(and(eq(webhookDeliveries.id, id), eq(webhookDeliveries.status, 'pending')));
+}
+
+/** An endpoint's latest deliveries (or the one `onlyId`) with their attempts. */
+export async function listDeliveries(
+  db: Executor,
+  endpointId: string,
+  limit: number,
+  onlyId?: string,
+): Promise<(DeliveryRow & { attemptList: AttemptRow[] })[]> {
+  const deliveries = await db
+    .select()
+    .from(webhookDeliveries)
+    .where(
+      and(
+        eq(webhookDeliveries.endpointId, endpointId),
+        onlyId === undefined ? undefined : eq(webhookDeliveries.id, onlyId),
+      ),
+    )
+    .orderBy(desc(webhookDeliveries.seq))
+    .limit(limit);
+  if (deliveries.length === 0) return [];
+  const attempts = await db
+    .select()
+    .from(webhookAttempts)
+    .where(
+      inArray(
+        webhookAttempts.deliveryId,
+        deliveries.map((d) => d.id),
+      ),
+    )
+    .orderBy(asc(webhookAttempts.id));
+  return deliveries.map((delivery) => ({
+    ...delivery,
+    attemptList: attempts.filter((attempt) => attempt.deliveryId === delivery.id),
+  }));
+}

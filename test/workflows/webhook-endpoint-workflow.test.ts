@@ -1,0 +1,108 @@
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { describe, expect, it } from 'vitest';
+import type { WebhookActivities } from '../../src/activities/webhooks.js';
+import { ENDPOINT_GONE, webhookRetryDelayMs } from '../../src/domain/webhooks.js';
+import { webhookEndpointWorkflow } from '../../src/workflows/webhook-endpoint.js';
+import { recordHistory } from '../support/fixtures.js';
+import { timeSkippingSuite } from '../support/time-skipping.js';
+
+const suite = timeSkippingSuite();
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+/** An endpoint with deliveries d1..dN, and a receiver whose answer depends on (skipped) time. */
+function fakeEndpoint(deliveries: string[], answer: (sinceFirstMs: number) => number) {
+  const pending = [...deliveries];
+  const attempts: { deliveryId: string; attempt: number; at: number }[] = [];
+  const delivered: string[] = [];
+  const state = { status: 'enabled' as 'enabled' | 'disabled', failed: [] as string[] };
+  let first: number | undefined;
+  const activities: WebhookActivities = {
+    async pendingWebhookDeliveries() {
+      return { status: state.status, deliveries: [...pending] };
+    },
+    async deliverWebhook({ deliveryId }) {
+      const info = Context.current().info;
+      const at = info.currentAttemptScheduledTimestampMs;
+      first ??= at;
+      attempts.push({ deliveryId, attempt: info.attempt, at });
+      const status = answer(at - first);
+      if (status === 410)
+        throw ApplicationFailure.create({ type: ENDPOINT_GONE, nonRetryable: true, message: 'gone' });
+      if (status >= 300)
+        throw ApplicationFailure.create({ type: 'WebhookNotAccepted', message: `answered ${status}` });
+      pending.splice(pending.indexOf(deliveryId), 1);
+      delivered.push(deliveryId);
+      return 'delivered';
+    },
+    async failWebhookDelivery({ deliveryId }) {
+      pending.splice(pending.indexOf(deliveryId), 1);
+      state.failed.push(deliveryId);
+    },
+    async disableWebhookEndpoint() {
+      state.status = 'disabled';
+    },
+  };
+  return { activities, attempts, delivered, state };
+}
+
+describe('webhookEndpointWorkflow (time-skipping server, fake activities)', () => {
+  it('a receiver down for 2 days gets every delivery, in order, once it is back, on the backoff schedule', async () => {
+    const endpoint = fakeEndpoint(['d1', 'd2', 'd3'], (since) => (since < 2 * DAY ? 503 : 200));
+    await suite.withWorker(endpoint.activities, async (taskQueue) => {
+      const handle = await suite.env.client.workflow.start(webhookEndpointWorkflow, {
+        taskQueue,
+        workflowId: `webhook-endpoint:${taskQueue}`,
+        args: [{ endpointId: 'we_1' }],
+      });
+      await suite.env.sleep(2 * DAY + 2 * HOUR);
+      await handle.terminate('test over');
+    });
+    expect(endpoint.delivered).toEqual(['d1', 'd2', 'd3']);
+    expect(endpoint.state.failed).toEqual([]);
+    const d1 = endpoint.attempts.filter((a) => a.deliveryId === 'd1');
+    // 1, 2, 4 ... 32 minutes, then hourly, until the receiver answers after 2 days.
+    // A retry's scheduled time is when the attempt before it failed (the server then waits out the
+    // backoff), so the gaps between retries' scheduled times are the waits between attempts.
+    const retries = d1.slice(1);
+    const gaps = retries.slice(1).map((a, i) => a.at - retries[i]!.at);
+    gaps.forEach((gap, i) => expect(Math.abs(gap - webhookRetryDelayMs(i + 1))).toBeLessThan(5_000));
+    expect(gaps.slice(0, 7).map((g) => Math.round(g / 60_000))).toEqual([1, 2, 4, 8, 16, 32, 60]);
+    expect(d1.at(-1)!.at - d1[0]!.at).toBeGreaterThanOrEqual(2 * DAY);
+    expect(d1.length).toBe(d1.at(-1)!.attempt);
+    // The later deliveries waited their turn and went through at the first try.
+    expect(endpoint.attempts.filter((a) => a.deliveryId !== 'd1').map((a) => a.attempt)).toEqual([1, 1]);
+  });
+
+  it('a delivery not accepted within 3 days is marked failed and the next one goes', async () => {
+    const endpoint = fakeEndpoint(['d1', 'd2'], (since) => (since < 3 * DAY + HOUR ? 500 : 200));
+    await suite.withWorker(endpoint.activities, async (taskQueue) => {
+      const handle = await suite.env.client.workflow.start(webhookEndpointWorkflow, {
+        taskQueue,
+        workflowId: `webhook-endpoint:${taskQueue}`,
+        args: [{ endpointId: 'we_2' }],
+      });
+      await suite.env.sleep(3 * DAY + 3 * HOUR);
+      await handle.terminate('test over');
+    });
+    expect(endpoint.state.failed).toEqual(['d1']);
+    expect(endpoint.delivered).toEqual(['d2']);
+  });
+
+  it('a 410 disables the endpoint and ends its workflow', async () => {
+    const endpoint = fakeEndpoint(['d1', 'd2'], () => 410);
+    await suite.withWorker(endpoint.activities, async (taskQueue) => {
+      const handle = await suite.env.client.workflow.start(webhookEndpointWorkflow, {
+        taskQueue,
+        workflowId: `webhook-endpoint:${taskQueue}`,
+        args: [{ endpointId: 'we_3' }],
+      });
+      await handle.result();
+      await recordHistory(handle, 'webhookendpoint');
+    });
+    expect(endpoint.state.status).toBe('disabled');
+    expect(endpoint.attempts).toHaveLength(1);
+    expect(endpoint.delivered).toEqual([]);
+  });
+});
