@@ -12,6 +12,8 @@ export const DEV_API_KEY = 'sk_test_paysaga';
 export const DEV_ADMIN_KEY = 'sk_admin_paysaga';
 /** The development secret the sandbox gateway signs its webhooks with. */
 export const DEV_WEBHOOK_SECRET = 'whsec_dev_paysaga';
+/** The development secret of customer tokens (HS256). */
+export const DEV_CUSTOMER_TOKEN_SECRET = 'paysaga-dev-customer-token-secret-0123456789';
 /** The development key that seals merchants' webhook secrets (32 bytes, base64). */
 export const DEV_WEBHOOK_ENCRYPTION_KEY = Buffer.from('paysaga-dev-webhook-secrets-key!').toString('base64');
 
@@ -45,6 +47,8 @@ const env = z.object({
   AMQP_URL: z.string().optional(),
   /** Seals merchants' webhook endpoint secrets at rest: 32 bytes, base64 (`openssl rand -base64 32`). */
   WEBHOOK_ENCRYPTION_KEY: z.string().default(DEV_WEBHOOK_ENCRYPTION_KEY),
+  /** Signs customer tokens (HS256), at least 32 characters. */
+  CUSTOMER_TOKEN_SECRET: z.string().min(32).default(DEV_CUSTOMER_TOKEN_SECRET),
   /** The tenant of a broker command that names none (the food-ordering `OrderStockConfirmed`). */
   COMMANDS_TENANT: z.string().min(1).default('default'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -74,6 +78,7 @@ export interface Config {
   amqpUrl: string | undefined;
   commandsTenant: string;
   webhookEncryptionKey: string;
+  customerTokenSecret: string;
   logLevel: string;
 }
 
@@ -83,6 +88,7 @@ const DEV_DEFAULTS = [
   'ADMIN_API_KEYS',
   'GATEWAY_WEBHOOK_SECRET',
   'WEBHOOK_ENCRYPTION_KEY',
+  'CUSTOMER_TOKEN_SECRET',
 ] as const;
 
 function isLoopback(host: string): boolean {
@@ -138,6 +144,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     amqpUrl: e.AMQP_URL,
     commandsTenant: e.COMMANDS_TENANT,
     webhookEncryptionKey: e.WEBHOOK_ENCRYPTION_KEY,
+    customerTokenSecret: e.CUSTOMER_TOKEN_SECRET,
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -1,3 +1,4 @@
+import websocket from '@fastify/websocket';
 import type { Client } from '@temporalio/client';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -14,6 +15,7 @@ import { healthRoutes } from './routes/health.js';
 import { paymentRoutes } from './routes/payments.js';
 import { refundRoutes } from './routes/refunds.js';
 import { walletRoutes } from './routes/wallets.js';
+import { streamRoutes } from './routes/streams.js';
 import { webhookEndpointRoutes } from './routes/webhook-endpoints.js';
 import { webhookRoutes } from './routes/webhooks.js';
 
@@ -45,8 +47,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   refuseNulInUrl(app);
 
   await app.register(errorsPlugin);
+  await app.register(websocket);
   await app.register(servicesPlugin, { services });
-  await app.register(authPlugin, { apiKeys: config.apiKeys, adminKeys: config.adminKeys });
+  await app.register(authPlugin, {
+    apiKeys: config.apiKeys,
+    adminKeys: config.adminKeys,
+    customerTokens: services.customerTokens,
+  });
   await app.register(idempotencyPlugin, { db: services.db, ...config.idempotency });
   await app.register(docsPlugin);
   await app.register(async (api) => {
@@ -56,6 +63,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await api.register(refundRoutes);
     await api.register(walletRoutes);
     await api.register(webhookEndpointRoutes);
+    await api.register(streamRoutes);
     await api.register(adminRoutes);
   });
   await app.register(webhookRoutes);

@@ -26,6 +26,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     closing = true;
     void app
       .close()
+      .then(() => app.services.eventHub.close())
       .then(() => connection.close())
       .then(() => database.close());
   });

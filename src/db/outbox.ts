@@ -3,7 +3,7 @@
  * marking it published. Payments write their events in the same transaction as their state
  * (src/db/payments.ts); this module only reads them out.
  */
-import { asc, inArray, isNull, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, isNull, sql } from 'drizzle-orm';
 import { EVENT_SOURCE, type CloudEvent } from '../domain/events.js';
 import type { Executor } from './client.js';
 import { events } from './schema.js';
@@ -57,4 +57,36 @@ export function toCloudEvent(row: typeof events.$inferSelect): CloudEvent {
     tenantid: row.tenantId,
     data: row.data,
   };
+}
+
+/** A subject's events after `afterSeq`, oldest first: what a live stream has not sent yet. */
+export async function eventsAfter(
+  db: Executor,
+  tenantId: string,
+  subject: string,
+  afterSeq: number,
+  limit = 100,
+): Promise<(typeof events.$inferSelect)[]> {
+  return db
+    .select()
+    .from(events)
+    .where(and(eq(events.tenantId, tenantId), eq(events.subject, subject), gt(events.seq, afterSeq)))
+    .orderBy(asc(events.seq))
+    .limit(limit);
+}
+
+/** The `seq` of a subject's latest event, or 0. */
+export async function latestSeq(db: Executor, tenantId: string, subject: string): Promise<number> {
+  const [row] = await db
+    .select({ seq: events.seq })
+    .from(events)
+    .where(and(eq(events.tenantId, tenantId), eq(events.subject, subject)))
+    .orderBy(desc(events.seq))
+    .limit(1);
+  return row?.seq ?? 0;
+}
+
+export async function eventBySeq(db: Executor, seq: number): Promise<typeof events.$inferSelect | undefined> {
+  const [row] = await db.select().from(events).where(eq(events.seq, seq));
+  return row;
 }

@@ -6,7 +6,8 @@ import { authPlugin } from '../../src/api/plugins/auth.js';
 import { errorsPlugin } from '../../src/api/plugins/errors.js';
 import { idempotencyPlugin } from '../../src/api/plugins/idempotency.js';
 import { connectTemporal } from '../../src/api/temporal-connection.js';
-import { DEV_API_KEY, loadConfig } from '../../src/config.js';
+import { DEV_API_KEY, loadConfig, DEV_CUSTOMER_TOKEN_SECRET } from '../../src/config.js';
+import { CustomerTokens } from '../../src/api/customer-tokens.js';
 import { connectDatabase } from '../../src/db/client.js';
 import { freePort } from '../../src/infra/stack.js';
 import { count, testDatabase } from '../support/db.js';
@@ -166,6 +167,7 @@ describe('Idempotency-Key bookkeeping that fails after the work', () => {
     await app.register(authPlugin, {
       apiKeys: new Map([[DEV_API_KEY, 'default']]),
       adminKeys: new Set<string>(),
+      customerTokens: new CustomerTokens(DEV_CUSTOMER_TOKEN_SECRET),
     });
     await app.register(idempotencyPlugin, { db, ttlHours: 24, leaseSeconds: 20 });
     app.post('/work', { config: { idempotent: true } }, async () => {

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/api/app.js';
+import { CustomerTokens } from '../../src/api/customer-tokens.js';
 import type { Services } from '../../src/api/plugins/services.js';
 import { DEV_API_KEY, loadConfig } from '../../src/config.js';
 import { TENANT_KEYS } from './tenants.js';
@@ -29,9 +30,11 @@ export async function appWithUnreachableServices(): Promise<{ app: FastifyInstan
     'wallets',
     'refunds',
     'webhookEndpoints',
+    'eventHub',
     'ledger',
   ] as const)
     (services as Record<string, unknown>)[name] = unreachable(name);
+  services.customerTokens = new CustomerTokens(config.customerTokenSecret);
   const app = await buildApp({ config, services, logger: false });
   await app.ready();
   return { app, reached };

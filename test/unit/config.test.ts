@@ -9,7 +9,7 @@ describe('configuration', () => {
 
   it('refuses to fall back to the public development keys on a reachable address', () => {
     expect(() => loadConfig({ HOST: '0.0.0.0' })).toThrow(
-      /API_KEYS, ADMIN_API_KEYS, GATEWAY_WEBHOOK_SECRET, WEBHOOK_ENCRYPTION_KEY/,
+      /API_KEYS, ADMIN_API_KEYS, GATEWAY_WEBHOOK_SECRET, WEBHOOK_ENCRYPTION_KEY, CUSTOMER_TOKEN_SECRET/,
     );
     expect(() =>
       loadConfig({ HOST: '0.0.0.0', API_KEYS: 'sk_live_x:acme', ADMIN_API_KEYS: 'sk_admin_x' }),
@@ -20,6 +20,7 @@ describe('configuration', () => {
       ADMIN_API_KEYS: 'sk_admin_x',
       GATEWAY_WEBHOOK_SECRET: 'whsec_x',
       WEBHOOK_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
+      CUSTOMER_TOKEN_SECRET: 'x'.repeat(40),
     });
     expect(config.apiKeys.get('sk_live_x')).toBe('acme');
     expect(config.apiKeys.has(DEV_API_KEY)).toBe(false);

@@ -1,22 +1,28 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { looksLikeJwt, type CustomerTokens } from '../customer-tokens.js';
 import { ProblemError } from '../problem.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     tenantId: string;
     isAdmin: boolean;
+    /** Set when the request came with a customer token: it may read only this customer's data. */
+    customerId: string | undefined;
   }
   interface FastifyContextConfig {
     /** Routes open without an API key (health, docs, signed webhooks). */
     public?: boolean;
     admin?: boolean;
+    /** Routes a customer token may use (each checks that the data is that customer's). */
+    customer?: boolean;
   }
 }
 
 export interface AuthOptions {
   apiKeys: Map<string, string>;
   adminKeys: Set<string>;
+  customerTokens: CustomerTokens;
 }
 
 /** `Authorization: Bearer <key>`; each key belongs to one tenant, admin keys to none. */
@@ -24,13 +30,20 @@ export const authPlugin = fp(
   async (app: FastifyInstance, options: AuthOptions) => {
     app.decorateRequest('tenantId', '');
     app.decorateRequest('isAdmin', false);
+    app.decorateRequest('customerId', undefined);
     app.addHook('onRequest', async (request: FastifyRequest) => {
       const config = request.routeOptions.config;
       // Swagger UI and the OpenAPI document are public so a browser can open /docs.
       if (config.public || !request.routeOptions.url || request.routeOptions.url.startsWith('/docs')) return;
       const header = request.headers.authorization;
-      const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
-      if (!match)
+      // A browser's EventSource or WebSocket cannot set headers: customer tokens may come in the URL.
+      const queryToken = (request.query as Record<string, unknown> | undefined)?.access_token;
+      const key =
+        (header ? /^Bearer\s+(\S+)$/i.exec(header)?.[1] : undefined) ??
+        (config.customer && typeof queryToken === 'string' && looksLikeJwt(queryToken)
+          ? queryToken
+          : undefined);
+      if (!key)
         throw new ProblemError(
           401,
           'unauthorized',
@@ -38,7 +51,26 @@ export const authPlugin = fp(
           {},
           { 'WWW-Authenticate': 'Bearer' },
         );
-      const key = match[1]!;
+      if (looksLikeJwt(key)) {
+        const claims = await options.customerTokens.verify(key);
+        if (!claims)
+          throw new ProblemError(
+            401,
+            'unauthorized',
+            'invalid or expired customer token',
+            {},
+            { 'WWW-Authenticate': 'Bearer' },
+          );
+        if (!config.customer)
+          throw new ProblemError(
+            403,
+            'forbidden_for_customer_token',
+            "a customer token reads only its customer's payments, wallet and streams",
+          );
+        request.tenantId = claims.tenantId;
+        request.customerId = claims.customerId;
+        return;
+      }
       if (config.admin) {
         if (!options.adminKeys.has(key))
           throw new ProblemError(403, 'forbidden', 'this route needs an admin key');

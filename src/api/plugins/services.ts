@@ -10,6 +10,8 @@ import { RefundService } from '../services/refunds.js';
 import { WalletService } from '../services/wallets.js';
 import { WebhookEndpointService } from '../services/webhook-endpoints.js';
 import { SecretBox } from '../../webhooks/secrets.js';
+import { CustomerTokens } from '../customer-tokens.js';
+import { EventHub } from '../streams/hub.js';
 
 export interface Services {
   config: Config;
@@ -21,6 +23,9 @@ export interface Services {
   wallets: WalletService;
   refunds: RefundService;
   webhookEndpoints: WebhookEndpointService;
+  customerTokens: CustomerTokens;
+  /** Status changes as PostgreSQL announces them, for the live streams. */
+  eventHub: EventHub;
   ledger: { verify(): ReturnType<typeof verifyLedger> };
 }
 
@@ -49,6 +54,8 @@ export function createServices({ config, db, temporal }: ServiceDeps): Services 
     wallets: new WalletService(db, temporal, config, temporalCall),
     refunds: new RefundService(db, temporal, config, temporalCall),
     webhookEndpoints: new WebhookEndpointService(db, new SecretBox(config.webhookEncryptionKey)),
+    customerTokens: new CustomerTokens(config.customerTokenSecret),
+    eventHub: new EventHub(config.databaseUrl),
     ledger: { verify: () => verifyLedger(db) },
   };
 }

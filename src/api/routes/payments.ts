@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { ownedBy } from '../customer-access.js';
 import { publicPayment } from '../../domain/payment.js';
 import {
   capturePaymentBody,
@@ -38,6 +39,7 @@ export const paymentRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/v1/payments/:id',
     {
+      config: { customer: true },
       schema: {
         summary: 'Read a payment',
         tags: ['payments'],
@@ -45,7 +47,8 @@ export const paymentRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: payment, ...errorResponses },
       },
     },
-    async (request) => publicPayment(await payments.get(request.tenantId, request.params.id)),
+    async (request) =>
+      publicPayment(ownedBy(request, await payments.get(request.tenantId, request.params.id))),
   );
 
   app.get(

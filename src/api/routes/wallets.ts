@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { onlyCustomer } from '../customer-access.js';
 import {
   customerParams,
   errorResponses,
@@ -16,6 +17,7 @@ export const walletRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/v1/wallets/:customerId',
     {
+      config: { customer: true },
       schema: {
         summary: "A customer's wallet balances",
         tags: ['wallets'],
@@ -23,7 +25,10 @@ export const walletRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: wallet, ...errorResponses },
       },
     },
-    async (request) => wallets.get(request.tenantId, request.params.customerId),
+    async (request) => {
+      onlyCustomer(request, request.params.customerId);
+      return wallets.get(request.tenantId, request.params.customerId);
+    },
   );
 
   app.post(
@@ -48,6 +53,7 @@ export const walletRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/v1/wallets/:customerId/transactions',
     {
+      config: { customer: true },
       schema: {
         summary: "A wallet's ledger transfers, newest first",
         tags: ['wallets'],
@@ -56,6 +62,9 @@ export const walletRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: page(walletTransaction), ...errorResponses },
       },
     },
-    async (request) => wallets.transactions(request.tenantId, request.params.customerId, request.query),
+    async (request) => {
+      onlyCustomer(request, request.params.customerId);
+      return wallets.transactions(request.tenantId, request.params.customerId, request.query);
+    },
   );
 };

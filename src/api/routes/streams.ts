@@ -1,0 +1,167 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { eventBySeq, eventsAfter, latestSeq, toCloudEvent } from '../../db/outbox.js';
+import { publicPayment } from '../../domain/payment.js';
+import { onlyCustomer, ownedBy } from '../customer-access.js';
+import type { EventNotice } from '../streams/hub.js';
+import { customerTokenBody, errorResponses, paymentIdParams } from '../schemas.js';
+
+const TERMINAL_EVENTS = new Set([
+  'payment.succeeded',
+  'payment.failed',
+  'payment.canceled',
+  'payment.refunded',
+]);
+const TERMINAL_STATUSES = new Set(['succeeded', 'failed', 'canceled', 'refunded']);
+const HEARTBEAT_MS = 15_000;
+
+export const streamRoutes: FastifyPluginAsyncZod = async (app) => {
+  const { payments, customerTokens, eventHub, db } = app.services;
+  // Open SSE streams end when the API closes; their clients resume elsewhere with Last-Event-ID.
+  const openStreams = new Set<() => void>();
+  app.addHook('preClose', async () => {
+    for (const end of openStreams) end();
+  });
+
+  app.post(
+    '/v1/customer-tokens',
+    {
+      schema: {
+        summary: "A short-lived token for a customer's app",
+        description:
+          "For the customer's app (never give it your API key): it reads only this customer's payments, wallet and live streams, for `expiresInSeconds` (default 15 minutes, at most 1 hour). Send it as `Authorization: Bearer <token>`, or as `?access_token=` where a browser cannot set headers (EventSource, WebSocket).",
+        tags: ['streams'],
+        body: customerTokenBody,
+        response: {
+          201: z.object({ token: z.string(), customerId: z.string(), expiresAt: z.string() }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { customerId, expiresInSeconds } = request.body;
+      const { token, expiresAt } = await customerTokens.issue(request.tenantId, customerId, expiresInSeconds);
+      return reply.status(201).send({ token, customerId, expiresAt: expiresAt.toISOString() });
+    },
+  );
+
+  app.get(
+    '/v1/payments/:id/stream',
+    {
+      config: { customer: true },
+      schema: {
+        summary: "A payment's status, live (Server-Sent Events)",
+        description:
+          'First the current payment (`event: payment`), then every event of the payment as it happens (`event: payment.succeeded`, ..., the data a CloudEvent), closing after a terminal status. Each message has an `id`; reconnecting with `Last-Event-ID` (or `?lastEventId=`) resumes after it, on any API process.',
+        tags: ['streams'],
+        params: paymentIdParams,
+        querystring: z.object({
+          lastEventId: z
+            .string()
+            .regex(/^\d{1,18}$/)
+            .optional(),
+          access_token: z.string().optional(),
+        }),
+        response: { 200: z.string().describe('text/event-stream'), ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const { tenantId } = request;
+      const current = ownedBy(request, await payments.get(tenantId, request.params.id));
+      const subject = `payments/${current.id}`;
+      const header = request.headers['last-event-id'];
+      const resumeFrom = /^\d{1,18}$/.test(String(header ?? '')) ? Number(header) : request.query.lastEventId;
+      let cursor = resumeFrom === undefined ? undefined : Number(resumeFrom);
+
+      reply.hijack();
+      const out = reply.raw;
+      out.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+      let open = true;
+      const send = (id: number, event: string, data: unknown) => {
+        if (open) out.write(`id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      };
+      const end = () => {
+        if (!open) return;
+        open = false;
+        openStreams.delete(end);
+        unsubscribe();
+        clearInterval(heartbeat);
+        out.end();
+      };
+      // One read at a time, each from the cursor: notices may come in any number and order.
+      let reading = Promise.resolve();
+      const catchUp = () => {
+        reading = reading
+          .then(async () => {
+            while (open && cursor !== undefined) {
+              const rows = await eventsAfter(db, tenantId, subject, cursor);
+              for (const row of rows) {
+                send(row.seq, row.type, toCloudEvent(row));
+                cursor = row.seq;
+                if (TERMINAL_EVENTS.has(row.type)) return end();
+              }
+              if (rows.length < 100) return;
+            }
+          })
+          .catch(() => end());
+      };
+      const unsubscribe = eventHub.subscribe((notice) => {
+        if (notice === 'resync' || (notice.tenantId === tenantId && notice.subject === subject)) catchUp();
+      });
+      openStreams.add(end);
+      const heartbeat = setInterval(() => open && out.write(': keep-alive\n\n'), HEARTBEAT_MS);
+      request.raw.on('close', end);
+
+      if (cursor === undefined) {
+        // The cursor first, then the view: an event in between is sent again, never skipped.
+        const seq = await latestSeq(db, tenantId, subject);
+        const view = await payments.get(tenantId, current.id);
+        send(seq, 'payment', publicPayment(view));
+        cursor = seq;
+        if (TERMINAL_STATUSES.has(view.status)) return end();
+      }
+      catchUp();
+    },
+  );
+
+  app.get(
+    '/v1/stream',
+    {
+      websocket: true,
+      config: { customer: true },
+      schema: {
+        // OpenAPI has no words for a WebSocket: docs/streams.md describes it.
+        hide: true,
+        querystring: z.object({
+          customerId: z.string().max(200).optional(),
+          access_token: z.string().optional(),
+        }),
+      },
+    },
+    (socket, request) => {
+      const { tenantId } = request;
+      const wanted = request.customerId ?? request.query.customerId;
+      const unsubscribe = eventHub.subscribe((notice: EventNotice | 'resync') => {
+        if (notice === 'resync' || notice.tenantId !== tenantId || !notice.subject.startsWith('payments/'))
+          return;
+        if (wanted !== undefined && notice.customerId !== wanted) return;
+        void eventBySeq(db, notice.seq).then((row) => {
+          if (row && socket.readyState === socket.OPEN) socket.send(JSON.stringify(toCloudEvent(row)));
+        });
+      });
+      socket.on('close', unsubscribe);
+    },
+  );
+
+  // A customer token's WebSocket must name no other customer.
+  app.addHook('preValidation', async (request) => {
+    if (request.routeOptions.url !== '/v1/stream') return;
+    const asked = (request.query as { customerId?: string }).customerId;
+    if (asked !== undefined) onlyCustomer(request, asked);
+  });
+};

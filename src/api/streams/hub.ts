@@ -1,0 +1,77 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+
+/** What PostgreSQL announces for each event committed (migrations/0005_events_notify.sql). */
+export interface EventNotice {
+  seq: number;
+  tenantId: string;
+  subject: string;
+  type: string;
+  customerId: string | null;
+}
+
+/** A notice, or `resync`: the hub (re)connected and may have missed some; read from your cursor. */
+export type HubListener = (notice: EventNotice | 'resync') => void;
+
+export const EVENTS_CHANNEL = 'paysaga_events';
+
+/**
+ * One `LISTEN paysaga_events` connection per API process, opened when the first stream
+ * subscribes and opened again (with backoff) when it drops. Streams keep their own cursor (the
+ * event `seq`) and read the events themselves, so a notice lost while reconnecting costs
+ * nothing: `resync` makes every stream read what it has not sent yet.
+ */
+export class EventHub {
+  readonly #listeners = new Set<HubListener>();
+  #client: pg.Client | undefined;
+  #connecting: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(private readonly databaseUrl: string | undefined) {}
+
+  subscribe(listener: HubListener): () => void {
+    this.#listeners.add(listener);
+    this.#ensureConnected();
+    return () => this.#listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#connecting;
+    await this.#client?.end().catch(() => undefined);
+  }
+
+  #ensureConnected(): void {
+    if (this.#client || this.#connecting || this.#closed || !this.databaseUrl) return;
+    this.#connecting = this.#connect().finally(() => {
+      this.#connecting = undefined;
+    });
+  }
+
+  async #connect(): Promise<void> {
+    for (let delay = 200; !this.#closed; delay = Math.min(delay * 2, 5_000)) {
+      const client = new pg.Client({ connectionString: this.databaseUrl, connectionTimeoutMillis: 5_000 });
+      client.on('error', () => undefined);
+      try {
+        await client.connect();
+        await client.query(`LISTEN ${EVENTS_CHANNEL}`);
+      } catch {
+        await client.end().catch(() => undefined);
+        await sleep(delay);
+        continue;
+      }
+      client.on('notification', (message) => {
+        if (!message.payload) return;
+        const notice = JSON.parse(message.payload) as EventNotice;
+        for (const listener of this.#listeners) listener(notice);
+      });
+      client.on('end', () => {
+        this.#client = undefined;
+        if (this.#listeners.size > 0) this.#ensureConnected();
+      });
+      this.#client = client;
+      for (const listener of this.#listeners) listener('resync');
+      return;
+    }
+  }
+}

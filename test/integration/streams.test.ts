@@ -1,0 +1,265 @@
+/**
+ * Live status for a customer's app: customer tokens, the SSE stream of one payment and the
+ * WebSocket of a customer's payments, over real HTTP against the stack (and against API
+ * processes started here, to show a stream resumes on another one).
+ */
+import { Client } from '@temporalio/client';
+import type { FastifyInstance } from 'fastify';
+import { describe, expect, inject, it } from 'vitest';
+import { buildApp } from '../../src/api/app.js';
+import { connectTemporal } from '../../src/api/temporal-connection.js';
+import { loadConfig } from '../../src/config.js';
+import { connectDatabase } from '../../src/db/client.js';
+import { eventually } from '../support/brokers.js';
+import { complete3ds } from '../support/gateway.js';
+import { api, topUp, uid } from '../support/http.js';
+
+interface SseMessage {
+  id: string;
+  event: string;
+  data: any;
+}
+
+/** Reads a text/event-stream until it ends (or `stopAfter` says so); returns every message. */
+async function readSse(
+  url: string,
+  headers: Record<string, string>,
+  onMessage: (message: SseMessage, all: SseMessage[]) => void | Promise<void> = () => undefined,
+  stopAfter: (all: SseMessage[]) => boolean = () => false,
+): Promise<{ status: number; messages: SseMessage[]; ended: boolean }> {
+  const response = await fetch(url, { headers, signal: AbortSignal.timeout(30_000) });
+  const messages: SseMessage[] = [];
+  if (response.status !== 200 || !response.body) return { status: response.status, messages, ended: true };
+  expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return { status: 200, messages, ended: true };
+    buffer += value;
+    let cut: number;
+    while ((cut = buffer.indexOf('\n\n')) >= 0) {
+      const block = buffer.slice(0, cut);
+      buffer = buffer.slice(cut + 2);
+      const fields = Object.fromEntries(
+        block
+          .split('\n')
+          .filter((line) => !line.startsWith(':') && line.includes(': '))
+          .map((line) => [line.slice(0, line.indexOf(': ')), line.slice(line.indexOf(': ') + 2)]),
+      );
+      if (!fields.data) continue;
+      const message: SseMessage = {
+        id: fields.id ?? '',
+        event: fields.event ?? 'message',
+        data: JSON.parse(fields.data),
+      };
+      messages.push(message);
+      await onMessage(message, messages);
+      if (stopAfter(messages)) {
+        await reader.cancel();
+        return { status: 200, messages, ended: false };
+      }
+    }
+  }
+}
+
+async function tokenFor(customerId: string): Promise<string> {
+  const res = await api('POST', '/v1/customer-tokens', { customerId });
+  expect(res.status).toBe(201);
+  return res.body.token;
+}
+
+/** A card payment that waits for 3-D Secure (test card ...3333). */
+async function threeDsPayment(customerId: string) {
+  const res = await api('POST', '/v1/payments', {
+    orderId: uid('ord'),
+    customerId,
+    amount: 2500,
+    currency: 'USD',
+    method: { type: 'card', token: 'tok_test_3333' },
+  });
+  expect(res.body.status).toBe('requires_action');
+  return res.body as { id: string; nextAction: { url: string } };
+}
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+describe('customer tokens', () => {
+  it("read the customer's own payments and wallet, and nothing else", async () => {
+    const customerId = uid('cus');
+    await topUp(customerId, 1000);
+    const token = await tokenFor(customerId);
+    const own = await threeDsPayment(customerId);
+    const other = await threeDsPayment(uid('cus'));
+
+    expect((await api('GET', `/v1/payments/${own.id}`, undefined, { key: token })).status).toBe(200);
+    expect(
+      (await api('GET', `/v1/wallets/${customerId}`, undefined, { key: token })).body.balances[0],
+    ).toMatchObject({
+      available: 1000,
+    });
+    // Another customer's data, and every merchant route: 403.
+    for (const [method, path, body] of [
+      ['GET', `/v1/payments/${other.id}`],
+      ['GET', `/v1/wallets/${uid('cus')}`],
+      ['GET', '/v1/payments'],
+      [
+        'POST',
+        '/v1/payments',
+        { orderId: uid('ord'), customerId, amount: 1, currency: 'USD', method: { type: 'wallet' } },
+      ],
+      ['GET', '/v1/webhook-endpoints'],
+      ['POST', '/v1/customer-tokens', { customerId: 'someone' }],
+    ] as const) {
+      const res = await api(method, path, body, { key: token });
+      expect(res.status, `${method} ${path}`).toBe(403);
+      expect(res.body.code).toBe('forbidden_for_customer_token');
+    }
+    // A forged or tampered token is no token.
+    const tampered = token.slice(0, -2) + (token.endsWith('A') ? 'BB' : 'AA');
+    expect((await api('GET', `/v1/payments/${own.id}`, undefined, { key: tampered })).status).toBe(401);
+  });
+});
+
+describe('GET /v1/payments/{id}/stream (Server-Sent Events)', () => {
+  it('streams a 3-D Secure payment: the current view, then succeeded when the webhook lands, then ends', async () => {
+    const customerId = uid('cus');
+    const token = await tokenFor(customerId);
+    const payment = await threeDsPayment(customerId);
+    const result = await readSse(
+      `${inject('apiUrl')}/v1/payments/${payment.id}/stream`,
+      bearer(token),
+      async (message, all) => {
+        // Connected before the 3-D Secure result exists: complete it now.
+        if (all.length === 1) await complete3ds(payment.nextAction.url, 'succeed');
+      },
+    );
+    expect(result.ended).toBe(true);
+    expect(result.messages.map((m) => m.event)).toEqual(['payment', 'payment.succeeded']);
+    expect(result.messages[0]!.data).toMatchObject({ id: payment.id, status: 'requires_action' });
+    expect(result.messages[1]!.data).toMatchObject({
+      type: 'payment.succeeded',
+      subject: `payments/${payment.id}`,
+      data: { status: 'succeeded' },
+    });
+    expect(Number(result.messages[1]!.id)).toBeGreaterThan(Number(result.messages[0]!.id));
+  });
+
+  it("refuses another customer's stream (403) and takes the token in the URL, where browsers need it", async () => {
+    const payment = await threeDsPayment(uid('cus'));
+    const stranger = await tokenFor(uid('cus'));
+    const refused = await readSse(`${inject('apiUrl')}/v1/payments/${payment.id}/stream`, bearer(stranger));
+    expect(refused.status).toBe(403);
+    const owner = await tokenFor((await api('GET', `/v1/payments/${payment.id}`)).body.customerId);
+    const viaQuery = await readSse(
+      `${inject('apiUrl')}/v1/payments/${payment.id}/stream?access_token=${owner}`,
+      {},
+      () => undefined,
+      (all) => all.length === 1,
+    );
+    expect(viaQuery.messages[0]).toMatchObject({ event: 'payment', data: { status: 'requires_action' } });
+  });
+
+  it('resumes with Last-Event-ID on another API process after the first one stops', async () => {
+    const env = inject('stackEnv');
+    const started: { app: FastifyInstance; close(): Promise<void> }[] = [];
+    const startApi = async () => {
+      const database = connectDatabase(env.DATABASE_URL!, { max: 4 });
+      const connection = connectTemporal(env.TEMPORAL_ADDRESS!);
+      const config = loadConfig({ ...env, PORT: '0' });
+      const app = await buildApp({
+        config,
+        db: database.db,
+        temporal: new Client({ connection }),
+        logger: false,
+      });
+      const url = await app.listen({ port: 0, host: '127.0.0.1' });
+      const entry = {
+        app,
+        close: async () => {
+          await app.close();
+          await app.services.eventHub.close();
+          await connection.close();
+          await database.close();
+        },
+      };
+      started.push(entry);
+      return { url, ...entry };
+    };
+    try {
+      const customerId = uid('cus');
+      const token = await tokenFor(customerId);
+      const payment = await threeDsPayment(customerId);
+      const first = await startApi();
+      let stopped: Promise<void> | undefined;
+      const before = await readSse(
+        `${first.url}/v1/payments/${payment.id}/stream`,
+        bearer(token),
+        (_m, all) => {
+          // The API process goes away mid-stream.
+          if (all.length === 1) stopped = first.close();
+        },
+      );
+      await stopped;
+      expect(before.messages.map((m) => m.event)).toEqual(['payment']);
+      await complete3ds(payment.nextAction.url, 'succeed');
+      await eventually(
+        async () => (await api('GET', `/v1/payments/${payment.id}`)).body.status === 'succeeded',
+        30_000,
+        'the payment to succeed',
+      );
+
+      const second = await startApi();
+      const after = await readSse(`${second.url}/v1/payments/${payment.id}/stream`, {
+        ...bearer(token),
+        'last-event-id': before.messages[0]!.id,
+      });
+      // Only what came after the last event the client saw: no snapshot again, nothing twice.
+      expect(after.messages.map((m) => m.event)).toEqual(['payment.succeeded']);
+      expect(after.ended).toBe(true);
+    } finally {
+      for (const entry of started) await entry.close().catch(() => undefined);
+    }
+  });
+});
+
+describe('WebSocket /v1/stream', () => {
+  it("pushes a customer's payment events as they happen, and refuses another customer's", async () => {
+    const customerId = uid('cus');
+    const token = await tokenFor(customerId);
+    const wsUrl = `${inject('apiUrl').replace('http', 'ws')}/v1/stream?access_token=${token}`;
+    const socket = new WebSocket(wsUrl);
+    const received: any[] = [];
+    socket.addEventListener('message', (event) => received.push(JSON.parse(String(event.data))));
+    await new Promise((resolve, reject) => {
+      socket.addEventListener('open', resolve);
+      socket.addEventListener('error', reject);
+    });
+    try {
+      const payment = await threeDsPayment(customerId);
+      const others = await threeDsPayment(uid('cus'));
+      await complete3ds(payment.nextAction.url, 'succeed');
+      await eventually(
+        () => received.some((e) => e.type === 'payment.succeeded'),
+        30_000,
+        'payment.succeeded on the socket',
+      );
+      expect(received.every((e) => e.subject === `payments/${payment.id}`)).toBe(true);
+      expect(received.map((e) => e.type)).toEqual([
+        'payment.created',
+        'payment.requires_action',
+        'payment.succeeded',
+      ]);
+      expect(received.some((e) => e.subject === `payments/${others.id}`)).toBe(false);
+    } finally {
+      socket.close();
+    }
+
+    const refused = new WebSocket(`${wsUrl}&customerId=${uid('cus')}`);
+    const outcome = await new Promise<string>((resolve) => {
+      refused.addEventListener('open', () => resolve('open'));
+      refused.addEventListener('error', () => resolve('refused'));
+    });
+    expect(outcome).toBe('refused');
+  });
+});
