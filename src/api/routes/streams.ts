@@ -115,7 +115,8 @@ export const streamRoutes: FastifyPluginAsyncZod = async (app) => {
       });
       openStreams.add(end);
       const heartbeat = setInterval(() => open && out.write(': keep-alive\n\n'), HEARTBEAT_MS);
-      request.raw.on('close', end);
+      // The client went away (or the server closes the connection).
+      out.on('close', end);
 
       if (cursor === undefined) {
         // The cursor first, then the view: an event in between is sent again, never skipped.
