@@ -52,7 +52,7 @@ export const streamRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         summary: "A payment's status, live (Server-Sent Events)",
         description:
-          'First the current payment (`event: payment`), then every event of the payment as it happens (`event: payment.succeeded`, ..., the data a CloudEvent), closing after a terminal status. Each message has an `id`; reconnecting with `Last-Event-ID` (or `?lastEventId=`) resumes after it, on any API process.',
+          "First the current payment (`event: payment`), then the payment again at every event as it happens (`event: payment.succeeded`, ...), closing after a terminal status. Every message's data is the payment. Each message has an `id`; reconnecting with `Last-Event-ID` (or `?lastEventId=`) resumes after it, on any API process.",
         tags: ['streams'],
         params: paymentIdParams,
         querystring: z.object({
@@ -101,7 +101,8 @@ export const streamRoutes: FastifyPluginAsyncZod = async (app) => {
             while (open && cursor !== undefined) {
               const rows = await eventsAfter(db, tenantId, subject, cursor);
               for (const row of rows) {
-                send(row.seq, row.type, toCloudEvent(row));
+                // The payment as of this event: every message's data reads the same way.
+                send(row.seq, row.type, row.data);
                 cursor = row.seq;
                 if (TERMINAL_EVENTS.has(row.type)) return end();
               }
