@@ -2,6 +2,7 @@ import { NativeConnection, Runtime, makeTelemetryFilterString } from '@temporali
 import { loadConfig } from '../config.js';
 import { connectDatabase, migrateDatabase } from '../db/client.js';
 import { createConnectorRegistry } from '../gateway/registry.js';
+import { EventHub } from '../events/hub.js';
 import { createEventSinks } from '../events/sink.js';
 import { SecretBox } from '../webhooks/secrets.js';
 import { createEventRelayWorker, createPaysagaWorker } from './worker.js';
@@ -17,6 +18,7 @@ Runtime.install({
 await migrateDatabase(config.databaseUrl);
 const database = connectDatabase(config.databaseUrl, { max: 20 });
 const box = new SecretBox(config.webhookEncryptionKey);
+const hub = new EventHub(config.databaseUrl);
 const connection = await NativeConnection.connect({ address: config.temporalAddress ?? '127.0.0.1:7233' });
 const worker = await createPaysagaWorker({
   connection,
@@ -40,6 +42,7 @@ const workers = [
     taskQueue: config.taskQueue,
     db: database.db,
     sinks,
+    hub,
   }),
 ];
 console.log(
@@ -57,5 +60,6 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 await Promise.all(workers.map((each) => each.run()));
 await Promise.all(sinks.map((sink) => sink.close()));
+await hub.close();
 await connection.close();
 await database.close();

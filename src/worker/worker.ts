@@ -5,6 +5,7 @@ import { createActivities } from '../activities/index.js';
 import { createWebhookActivities } from '../activities/webhooks.js';
 import type { Executor } from '../db/client.js';
 import type { ConnectorRegistry } from '../gateway/registry.js';
+import type { EventHub } from '../events/hub.js';
 import type { EventSink } from '../events/sink.js';
 import { WebhookSink } from '../events/webhook-sink.js';
 import type { SecretBox } from '../webhooks/secrets.js';
@@ -64,6 +65,8 @@ export async function createEventRelayWorker(options: {
   taskQueue?: string;
   db: Executor;
   sinks: readonly EventSink[];
+  /** Wakes the relay at each committed event (else it polls the outbox). */
+  hub?: EventHub | undefined;
 }): Promise<Worker> {
   const taskQueue = options.taskQueue ?? TASK_QUEUE;
   const client = new Client({ connection: options.connection, namespace: options.namespace });
@@ -72,7 +75,7 @@ export async function createEventRelayWorker(options: {
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: eventsTaskQueue(taskQueue),
-    activities: createEventActivities({ db: options.db, sinks }),
+    activities: createEventActivities({ db: options.db, sinks, hub: options.hub }),
     // One relay attempt runs at a time; a second slot lets a retry start while a stuck one ends.
     maxConcurrentActivityTaskExecutions: 2,
   });

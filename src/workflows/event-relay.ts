@@ -32,7 +32,8 @@ export async function eventRelay(input: EventRelayInput): Promise<void> {
     await relayOutbox({
       forMs: input.forMs ?? 30_000,
       batchSize: input.batchSize ?? 500,
-      idlePollMs: input.idlePollMs ?? 100,
+      // A committed event wakes the relay at once (NOTIFY); this is the fallback poll.
+      idlePollMs: input.idlePollMs ?? 1000,
     });
     if (workflowInfo().continueAsNewSuggested) break;
   }

@@ -40,7 +40,7 @@ describe('eventRelay (time-skipping server, fake activity)', () => {
     });
     // The failing call was the same activity retried (attempts 1..4), not a new one skipped past.
     expect(calls.slice(1, 5).map((c) => c.attempt)).toEqual([1, 2, 3, 4]);
-    expect(calls[0]!.input).toEqual({ forMs: 1000, batchSize: 500, idlePollMs: 100 });
+    expect(calls[0]!.input).toEqual({ forMs: 1000, batchSize: 500, idlePollMs: 1000 });
   });
 
   it('records the history the replay test keeps (a few attempts, one retried)', async () => {

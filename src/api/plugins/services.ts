@@ -11,7 +11,7 @@ import { WalletService } from '../services/wallets.js';
 import { WebhookEndpointService } from '../services/webhook-endpoints.js';
 import { SecretBox } from '../../webhooks/secrets.js';
 import { CustomerTokens } from '../customer-tokens.js';
-import { EventHub } from '../streams/hub.js';
+import { EventHub } from '../../events/hub.js';
 
 export interface Services {
   config: Config;

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { eventBySeq, eventsAfter, latestSeq, toCloudEvent } from '../../db/outbox.js';
 import { publicPayment } from '../../domain/payment.js';
 import { onlyCustomer, ownedBy } from '../customer-access.js';
-import type { EventNotice } from '../streams/hub.js';
+import type { EventNotice } from '../../events/hub.js';
 import { customerTokenBody, errorResponses, paymentIdParams } from '../schemas.js';
 
 const TERMINAL_EVENTS = new Set([

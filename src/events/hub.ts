@@ -16,10 +16,10 @@ export type HubListener = (notice: EventNotice | 'resync') => void;
 export const EVENTS_CHANNEL = 'paysaga_events';
 
 /**
- * One `LISTEN paysaga_events` connection per API process, opened when the first stream
- * subscribes and opened again (with backoff) when it drops. Streams keep their own cursor (the
- * event `seq`) and read the events themselves, so a notice lost while reconnecting costs
- * nothing: `resync` makes every stream read what it has not sent yet.
+ * One `LISTEN paysaga_events` connection per process (the API's live streams, the worker's event
+ * relay), opened when the first listener subscribes and opened again (with backoff) when it
+ * drops. Listeners keep their own cursor (the event `seq`) and read the events themselves, so a
+ * notice lost while reconnecting costs nothing: `resync` makes each read what it has not yet.
  */
 export class EventHub {
   readonly #listeners = new Set<HubListener>();
