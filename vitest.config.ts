@@ -7,7 +7,8 @@ import { defineConfig } from 'vitest/config';
  *   histories; no PostgreSQL, no dev stack;
  * - integration: one real stack per run (embedded PostgreSQL, the Temporal dev server, the
  *   sandbox gateway, worker and API as processes talking real HTTP).
- * `npm test` runs all three; `npm run test:unit` (and :workflows, :integration) one.
+ * `npm test` runs all three; `npm run test:unit` (and :workflows, :integration) one. With
+ * STRIPE_API_KEY set (a test-mode key), `stripe-live` runs the Stripe connector against Stripe.
  */
 export default defineConfig({
   test: {
@@ -44,6 +45,10 @@ export default defineConfig({
           poolOptions: { forks: { singleFork: true } },
         },
       },
+      // The Stripe connector against a real Stripe test account: only with STRIPE_API_KEY set.
+      ...(process.env.STRIPE_API_KEY
+        ? [{ extends: true as const, test: { name: 'stripe-live', include: ['test/live/**/*.test.ts'] } }]
+        : []),
     ],
   },
 });

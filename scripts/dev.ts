@@ -5,7 +5,7 @@
  * started again (same port, same data) with exponential backoff while the rest keeps running;
  * Ctrl-C stops all of it.
  */
-import { DEV_ADMIN_KEY, DEV_API_KEY } from '../src/config.js';
+import { connectorOf, DEV_ADMIN_KEY, DEV_API_KEY, loadConfig } from '../src/config.js';
 import { takeOverShutdownSignals } from '../src/infra/embedded-postgres.js';
 import { projectPath, startStack, type Stack } from '../src/infra/stack.js';
 
@@ -62,6 +62,7 @@ try {
   Admin key     ${DEV_ADMIN_KEY}           (GET /v1/ledger/verify)
   Web UI        ${stack.temporalUiUrl ?? '(external Temporal: use its own UI)'}
   Gateway       ${stack.gatewayUrl}    (sandbox PSP)
+${connectorLines(stack)}
   Temporal      ${stack.temporalAddress}
   PostgreSQL    ${stack.databaseUrl}
 ${brokerLines(stack)}
@@ -70,6 +71,18 @@ ${brokerLines(stack)}
 } catch (error) {
   if (!stopping) console.error('[dev] failed to start:', error);
   await stopAll(1);
+}
+
+/** Which connector each tenant's payments go through (TENANT_CONNECTORS, DEFAULT_CONNECTOR). */
+function connectorLines(running: Stack): string {
+  const config = loadConfig({ ...process.env, ...running.env });
+  const tenants = [...new Set([...config.apiKeys.values(), ...config.tenantConnectors.keys()])];
+  const lines = [`  Connectors    ${tenants.map((t) => `${t} → ${connectorOf(config, t)}`).join(', ')}`];
+  if (config.stripe.accounts.length > 0)
+    lines.push(
+      `  Stripe        ${config.stripe.apiBase ?? 'https://api.stripe.com'}    (webhooks: ${running.apiUrl}/v1/webhooks/stripe)`,
+    );
+  return lines.join('\n');
 }
 
 /** The event sinks in use, and where the brokers started here listen. */

@@ -17,6 +17,10 @@ export const DEV_CUSTOMER_TOKEN_SECRET = 'paysaga-dev-customer-token-secret-0123
 /** The development key that seals merchants' webhook secrets (32 bytes, base64). */
 export const DEV_WEBHOOK_ENCRYPTION_KEY = Buffer.from('paysaga-dev-webhook-secrets-key!').toString('base64');
 
+/** An empty variable is an unset one (`STRIPE_API_KEY= npm run dev`). */
+const unsetIfEmpty = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => (v === '' ? undefined : v), schema);
+
 const env = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().default('127.0.0.1'),
@@ -32,6 +36,13 @@ const env = z.object({
   GATEWAY_WEBHOOK_SECRET: z.string().default(DEV_WEBHOOK_SECRET),
   /** The connector new payments and top-ups go through (src/gateway/registry.ts lists them). */
   DEFAULT_CONNECTOR: z.string().min(1).default('sandbox'),
+  /** `tenant:connector` pairs, comma separated: tenants not listed use DEFAULT_CONNECTOR. */
+  TENANT_CONNECTORS: z.string().default(''),
+  /** Stripe credentials of every tenant on `stripe` without its own (`STRIPE_API_KEY__<TENANT>`). */
+  STRIPE_API_KEY: unsetIfEmpty(z.string().optional()),
+  STRIPE_WEBHOOK_SECRET: unsetIfEmpty(z.string().optional()),
+  /** Where Stripe's API is: https://api.stripe.com unless set (stripe-mock, a proxy). */
+  STRIPE_API_BASE: unsetIfEmpty(z.url().optional()),
   PUBLIC_URL: z.string().optional(),
   /** How long POST /v1/payments waits for a settled status before answering 202. */
   SYNC_WAIT_MS: z.coerce.number().int().min(0).default(10_000),
@@ -66,6 +77,9 @@ export interface Config {
   gatewayUrl: string;
   webhookSecret: string;
   defaultConnector: string;
+  /** Tenants whose payments go through another connector than `defaultConnector`. */
+  tenantConnectors: Map<string, string>;
+  stripe: StripeConfig;
   publicUrl: string;
   syncWaitMs: number;
   timeouts: PaymentTimeouts;
@@ -80,6 +94,83 @@ export interface Config {
   webhookEncryptionKey: string;
   customerTokenSecret: string;
   logLevel: string;
+}
+
+/** One set of Stripe credentials: a tenant's own, or the shared one (`tenants` undefined). */
+export interface StripeAccountConfig {
+  tenants?: string[] | undefined;
+  apiKey: string;
+  webhookSecret: string;
+}
+
+export interface StripeConfig {
+  apiBase: string | undefined;
+  accounts: StripeAccountConfig[];
+}
+
+/** The connector a tenant's new payments and top-ups go through. */
+export function connectorOf(
+  config: { tenantConnectors: ReadonlyMap<string, string>; defaultConnector: string },
+  tenantId: string,
+): string {
+  return config.tenantConnectors.get(tenantId) ?? config.defaultConnector;
+}
+
+/** `acme-events` -> `ACME_EVENTS`: the suffix of a tenant's own settings (`STRIPE_API_KEY__ACME_EVENTS`). */
+export function tenantEnvSuffix(tenantId: string): string {
+  return tenantId.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+}
+
+/**
+ * Stripe accounts: the shared credentials (if set) and each known tenant's own. A tenant on
+ * `stripe` with neither is a configuration error, reported at start, naming the settings (never
+ * their values).
+ */
+function stripeConfig(
+  source: NodeJS.ProcessEnv,
+  e: z.infer<typeof env>,
+  tenants: Set<string>,
+  tenantConnectors: Map<string, string>,
+): StripeConfig {
+  const accounts: StripeAccountConfig[] = [];
+  if (e.STRIPE_API_KEY || e.STRIPE_WEBHOOK_SECRET) {
+    if (!e.STRIPE_API_KEY || !e.STRIPE_WEBHOOK_SECRET)
+      throw new Error('STRIPE_API_KEY and STRIPE_WEBHOOK_SECRET are set together or not at all');
+    accounts.push({ apiKey: e.STRIPE_API_KEY, webhookSecret: e.STRIPE_WEBHOOK_SECRET });
+  }
+  for (const tenant of tenants) {
+    const suffix = tenantEnvSuffix(tenant);
+    const apiKey = source[`STRIPE_API_KEY__${suffix}`];
+    const webhookSecret = source[`STRIPE_WEBHOOK_SECRET__${suffix}`];
+    if (!apiKey && !webhookSecret) continue;
+    if (!apiKey || !webhookSecret)
+      throw new Error(
+        `STRIPE_API_KEY__${suffix} and STRIPE_WEBHOOK_SECRET__${suffix} are set together or not at all`,
+      );
+    accounts.push({ tenants: [tenant], apiKey, webhookSecret });
+  }
+  for (const tenant of tenants) {
+    const onStripe = (tenantConnectors.get(tenant) ?? e.DEFAULT_CONNECTOR) === 'stripe';
+    const hasAccount = accounts.some((account) => !account.tenants || account.tenants.includes(tenant));
+    if (onStripe && !hasAccount)
+      throw new Error(
+        `tenant ${tenant} uses the stripe connector, but neither STRIPE_API_KEY__${tenantEnvSuffix(tenant)} ` +
+          'nor STRIPE_API_KEY is set',
+      );
+  }
+  return { apiBase: e.STRIPE_API_BASE, accounts };
+}
+
+function pairs(value: string, setting: string, what: string): [string, string][] {
+  return value
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)
+    .map((pair) => {
+      const [left, right, ...rest] = pair.split(':');
+      if (!left || !right || rest.length > 0) throw new Error(`${setting} entry "${pair}" is not ${what}`);
+      return [left, right];
+    });
 }
 
 /** Settings whose defaults are public development values. */
@@ -106,14 +197,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
         'would fall back to the public development values: set them explicitly',
     );
   }
-  const apiKeys = new Map<string, string>();
-  for (const pair of e.API_KEYS.split(',')
-    .map((p) => p.trim())
-    .filter(Boolean)) {
-    const [key, tenant] = pair.split(':');
-    if (!key || !tenant) throw new Error(`API_KEYS entry "${pair}" is not key:tenant`);
-    apiKeys.set(key, tenant);
-  }
+  const apiKeys = new Map(pairs(e.API_KEYS, 'API_KEYS', 'key:tenant'));
+  const tenantConnectors = new Map(pairs(e.TENANT_CONNECTORS, 'TENANT_CONNECTORS', 'tenant:connector'));
+  const tenants = new Set([...apiKeys.values(), ...tenantConnectors.keys(), e.COMMANDS_TENANT]);
   return {
     port: e.PORT,
     host: e.HOST,
@@ -130,6 +216,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     gatewayUrl: e.GATEWAY_URL,
     webhookSecret: e.GATEWAY_WEBHOOK_SECRET,
     defaultConnector: e.DEFAULT_CONNECTOR,
+    tenantConnectors,
+    stripe: stripeConfig(source, e, tenants, tenantConnectors),
     publicUrl: e.PUBLIC_URL ?? `http://${e.HOST}:${e.PORT}`,
     syncWaitMs: e.SYNC_WAIT_MS,
     timeouts: { authorizationWindowMs: e.AUTHORIZATION_WINDOW_MS, actionWindowMs: e.ACTION_WINDOW_MS },

@@ -12,8 +12,11 @@ import type {
 } from '../gateway/port.js';
 import { UnknownConnectorError, type ConnectorRegistry } from '../gateway/registry.js';
 
-/** A gateway request plus the connector it goes to: the one that authorized the payment. */
-export type Routed<T> = T & { connector: string };
+/**
+ * A gateway request plus where it goes: the connector that authorized the payment, and the
+ * tenant whose account on it is used (absent in activity tasks from before tenants had their own).
+ */
+export type Routed<T> = T & { connector: string; tenantId?: string | undefined };
 
 export interface AuthorizationLookup {
   authorizationId: string;
@@ -33,11 +36,11 @@ const LEGACY_CONNECTOR = 'sandbox';
  */
 export function createGatewayActivities(connectors: ConnectorRegistry) {
   const call = async <T>(
-    request: { connector?: string | undefined },
+    request: { connector?: string | undefined; tenantId?: string | undefined },
     fn: (connector: PaymentGateway) => Promise<T>,
   ): Promise<T> => {
     try {
-      return await fn(connectors.get(request.connector ?? LEGACY_CONNECTOR));
+      return await fn(connectors.get(request.connector ?? LEGACY_CONNECTOR, request.tenantId));
     } catch (error) {
       if (error instanceof GatewayRequestError || error instanceof UnknownConnectorError) {
         throw ApplicationFailure.create({

@@ -34,8 +34,14 @@ export const cardToken = z
   .string()
   .min(1)
   .max(100)
-  .regex(/^tok_[A-Za-z0-9_]+$/, 'a gateway token such as tok_test_4242')
-  .meta({ examples: ['tok_test_4242'] });
+  .regex(
+    /^(tok|pm)_[A-Za-z0-9_]+$/,
+    "a card token of the tenant's connector: tok_... (sandbox, e.g. tok_test_4242) or pm_... (a Stripe PaymentMethod)",
+  )
+  .describe(
+    "The card, tokenized on the customer's device by the tenant's connector: `tok_...` for the sandbox, a PaymentMethod `pm_...` for Stripe",
+  )
+  .meta({ examples: ['tok_test_4242', 'pm_card_visa'] });
 
 export const paymentMethod = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('wallet') }),

@@ -278,3 +278,17 @@ export const webhookAttempts = pgTable(
   },
   (t) => [index('webhook_attempts_delivery').on(t.deliveryId, t.id)],
 );
+
+/**
+ * Gateway webhook events already acted on, by the gateway's event id: a redelivery (Stripe
+ * retries for days, and may send an event twice) is answered 200 and moves nothing.
+ */
+export const gatewayWebhookEvents = pgTable(
+  'gateway_webhook_events',
+  {
+    connector: text('connector').notNull(),
+    eventId: text('event_id').notNull(),
+    receivedAt: timestamp('received_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.connector, t.eventId] })],
+);

@@ -42,6 +42,8 @@ export interface CaptureRequest {
   idempotencyKey: string;
   authorizationId: string;
   amount: number;
+  /** The payment's currency (some gateways count some currencies in other units); absent in older histories. */
+  currency?: Currency | undefined;
 }
 
 export interface VoidRequest {
@@ -77,6 +79,9 @@ export interface PaymentGateway {
   void(request: VoidRequest): Promise<Authorization>;
   refund(request: RefundRequest): Promise<GatewayRefund>;
   status(authorizationId: string): Promise<Authorization>;
-  /** Verifies the signature over the raw body and parses the event; throws on a bad signature. */
-  parseWebhook(rawBody: Buffer, headers: Record<string, string | string[] | undefined>): WebhookEvent;
+  /**
+   * Verifies the signature over the raw body and parses the events it carries (none for a
+   * verified event that moves nothing); throws `WebhookSignatureError` on a bad signature.
+   */
+  parseWebhook(rawBody: Buffer, headers: Record<string, string | string[] | undefined>): WebhookEvent[];
 }

@@ -57,6 +57,10 @@ class Payment {
   private readonly walletHoldId = transferId(this.workflowId, 'wallet-hold');
   /** Every gateway call goes to the connector that authorized, captures and refunds included. */
   private readonly connector: string;
+  /** The connector and the tenant's account on it (each tenant has its own credentials). */
+  private get route() {
+    return { connector: this.connector, tenantId: this.input.tenantId };
+  }
   private view: PaymentView;
   private command: Command | undefined;
   /** 3-D Secure: a webhook said the customer is done; how many times the gateway was re-read. */
@@ -300,7 +304,7 @@ class Payment {
 
   private async authorizeCard(token: string, amount: number): Promise<Authorization> {
     const auth = await this.gateway.authorizeCard({
-      connector: this.connector,
+      ...this.route,
       idempotencyKey: gatewayIdempotencyKey(this.workflowId, 'authorize'),
       token,
       amount,
@@ -345,7 +349,7 @@ class Payment {
       if (this.command?.kind === 'cancel') return auth;
       if (!completed) throw new Declined('expired', 'the customer did not complete 3-D Secure in time');
       const current = await this.gateway.getAuthorization({
-        connector: this.connector,
+        ...this.route,
         authorizationId: auth.id,
       });
       this.action.checks++;
@@ -394,10 +398,11 @@ class Payment {
     const authorization = this.authorization;
     if (authorization && fromCard > 0) {
       await this.gateway.captureCard({
-        connector: this.connector,
+        ...this.route,
         idempotencyKey: gatewayIdempotencyKey(this.workflowId, 'capture'),
         authorizationId: authorization.id,
         amount: fromCard,
+        currency: this.request.currency,
       });
     } else if (authorization) {
       // Everything captured from the wallet: the card authorization is released.
@@ -477,7 +482,7 @@ class Payment {
 
   private voidCard(authorizationId: string) {
     return this.gateway.voidCard({
-      connector: this.connector,
+      ...this.route,
       idempotencyKey: gatewayIdempotencyKey(this.workflowId, 'void'),
       authorizationId,
     });

@@ -108,6 +108,7 @@ export async function refundWorkflow(input: RefundWorkflowInput): Promise<Refund
         // Refunds go back to the connector that took the money. Histories from before the
         // payment recorded it have no connector in this result: those were all the sandbox.
         connector: reserved.connector ?? LEGACY_CONNECTOR,
+        tenantId: input.tenantId,
         idempotencyKey: gatewayIdempotencyKey(workflowId, 'card-refund'),
         authorizationId: reserved.gatewayAuthorizationId,
         amount: refund.amountToCard,

@@ -16,7 +16,8 @@ import { LEGACY_CONNECTOR, type TopUpResult, type TopUpWorkflowInput } from './c
 export async function topUpWorkflow(input: TopUpWorkflowInput): Promise<TopUpResult> {
   const { workflowId } = workflowInfo();
   const gateway = gatewayActivities();
-  const connector = input.connector ?? LEGACY_CONNECTOR;
+  // The connector and the tenant's account on it (each tenant has its own credentials).
+  const route = { connector: input.connector ?? LEGACY_CONNECTOR, tenantId: input.tenantId };
   const fail = (failureCode: FailureCode, failureMessage: string): TopUpResult => ({
     status: 'failed',
     failureCode,
@@ -26,7 +27,7 @@ export async function topUpWorkflow(input: TopUpWorkflowInput): Promise<TopUpRes
   let charge;
   try {
     charge = await gateway.authorizeCard({
-      connector,
+      ...route,
       idempotencyKey: gatewayIdempotencyKey(workflowId, 'charge'),
       token: input.token,
       amount: input.amount,
@@ -44,17 +45,18 @@ export async function topUpWorkflow(input: TopUpWorkflowInput): Promise<TopUpRes
       return fail(charge.failureCode ?? 'card_declined', charge.failureMessage ?? 'the card was declined');
     case 'requires_action':
       await gateway.voidCard({
-        connector,
+        ...route,
         idempotencyKey: gatewayIdempotencyKey(workflowId, 'void'),
         authorizationId: charge.id,
       });
       return fail('authentication_failed', 'top-ups do not support 3-D Secure cards');
     case 'authorized':
       await gateway.captureCard({
-        connector,
+        ...route,
         idempotencyKey: gatewayIdempotencyKey(workflowId, 'capture'),
         authorizationId: charge.id,
         amount: input.amount,
+        currency: input.currency,
       });
       break;
     case 'captured':
@@ -64,7 +66,7 @@ export async function topUpWorkflow(input: TopUpWorkflowInput): Promise<TopUpRes
   const saga = new Saga();
   saga.add('refund the card charge', () =>
     gateway.refundCard({
-      connector,
+      ...route,
       idempotencyKey: gatewayIdempotencyKey(workflowId, 'refund'),
       authorizationId: charge.id,
       amount: input.amount,

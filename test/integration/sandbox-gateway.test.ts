@@ -58,7 +58,12 @@ async function webhooksFor(reference: string, count: number) {
   for (;;) {
     const events = deliveries
       .filter((d) => d.raw.toString().includes(reference))
-      .map((d) => ({ ...d, event: gateway.parseWebhook(d.raw, { 'paysaga-signature': d.signature }) }));
+      .map((d) => {
+        const parsed = gateway.parseWebhook(d.raw, { 'paysaga-signature': d.signature });
+        // The sandbox sends one event per delivery.
+        expect(parsed).toHaveLength(1);
+        return { ...d, event: parsed[0]! };
+      });
     if (events.length >= count || Date.now() > deadline) return events;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }

@@ -7,9 +7,11 @@ import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { projectPath, startStack, type Stack } from '../../src/infra/stack.js';
+import { freePort, projectPath, startStack, type Stack } from '../../src/infra/stack.js';
 import { DEV_API_KEY } from '../../src/config.js';
-import { TENANT_KEYS } from '../support/tenants.js';
+import { STRIPECO_STRIPE, TENANT_KEYS } from '../support/tenants.js';
+import { startStripeEmulator, type StripeEmulator } from '../support/stripe-emulator.js';
+import { startStripeMock, stripeMockMissing, type StripeMock } from '../../src/infra/stripe-mock.js';
 import { kafkaMissing } from '../../src/infra/kafka.js';
 import { findRabbitMqServer, RABBITMQ_HOW_TO_GET, type RabbitMqControl } from '../../src/infra/rabbitmq.js';
 
@@ -27,17 +29,23 @@ declare module 'vitest' {
     brokerPids: { kafka?: number | undefined; rabbitmq?: number | undefined };
     /** How a test stops and starts the RabbitMQ broker (`rabbitmqctl stop_app` / `start_app`). */
     rabbitmqControl: RabbitMqControl | undefined;
+    /** stripe-mock, and the emulator in front of it that tenant `stripeco` reaches (absent without Go). */
+    stripeMockUrl: string | undefined;
+    stripeEmulatorUrl: string | undefined;
   }
 }
 
 let stack: Stack | undefined;
 let tempDir: string | undefined;
+let stripeMock: StripeMock | undefined;
+let stripeEmulator: StripeEmulator | undefined;
 
 export async function setup(project: TestProject): Promise<void> {
   const logFile = projectPath('.tmp', 'test-stack.log');
   mkdirSync(path.dirname(logFile), { recursive: true });
   writeFileSync(logFile, '');
   const sinks = eventSinksHere();
+  const stripe = await stripeHere((line) => appendFileSync(logFile, `[stripe-mock] ${line}\n`));
   tempDir = mkdtempSync(path.join(tmpdir(), 'paysaga-test-'));
   chmodSync(tempDir, 0o755); // PostgreSQL runs as the postgres user when we are root
   stack = await startStack({
@@ -48,7 +56,20 @@ export async function setup(project: TestProject): Promise<void> {
       EVENT_SINKS: sinks.join(','),
       SYNC_WAIT_MS: '10000',
       // Extra tenants let a test file count rows it alone can have written.
-      API_KEYS: `${DEV_API_KEY}:default,${TENANT_KEYS.badinput}:badinput,${TENANT_KEYS.other}:other`,
+      API_KEYS:
+        `${DEV_API_KEY}:default,${TENANT_KEYS.badinput}:badinput,${TENANT_KEYS.other}:other` +
+        (stripe ? `,${TENANT_KEYS.stripeco}:stripeco` : ''),
+      // A STRIPE_API_KEY in the shell is for the live Stripe test (test/live), not this stack.
+      STRIPE_API_KEY: '',
+      STRIPE_WEBHOOK_SECRET: '',
+      ...(stripe
+        ? {
+            TENANT_CONNECTORS: 'stripeco:stripe',
+            STRIPE_API_BASE: stripe.emulatorUrl,
+            STRIPE_API_KEY__STRIPECO: STRIPECO_STRIPE.apiKey,
+            STRIPE_WEBHOOK_SECRET__STRIPECO: STRIPECO_STRIPE.webhookSecret,
+          }
+        : {}),
     },
     log: (line) => appendFileSync(logFile, `${line}\n`),
     onChildExit: (name, code) => appendFileSync(logFile, `!! ${name} exited with code ${code}\n`),
@@ -62,6 +83,26 @@ export async function setup(project: TestProject): Promise<void> {
   project.provide('amqpUrl', stack.amqpUrl);
   project.provide('rabbitmqControl', stack.rabbitmqControl);
   project.provide('brokerPids', { kafka: stack.pid('kafka'), rabbitmq: stack.pid('rabbitmq') });
+  project.provide('stripeMockUrl', stripe?.mockUrl);
+  project.provide('stripeEmulatorUrl', stripe?.emulatorUrl);
+}
+
+/**
+ * stripe-mock (built once with Go) and the emulator in front of it, for tenant `stripeco`. A
+ * machine without Go runs the rest: under CI=true that is a failure, elsewhere the Stripe tests
+ * skip and this says what to install.
+ */
+async function stripeHere(log: (line: string) => void) {
+  const missing = stripeMockMissing();
+  if (missing) {
+    if (process.env.CI === 'true')
+      throw new Error(`CI=true and this machine lacks stripe-mock: it needs ${missing}`);
+    console.log(`skipping: Stripe connector tests need ${missing}`);
+    return undefined;
+  }
+  stripeMock = await startStripeMock({ port: await freePort(), log });
+  stripeEmulator = await startStripeEmulator(stripeMock.url);
+  return { mockUrl: stripeMock.url, emulatorUrl: stripeEmulator.url };
 }
 
 /**
@@ -85,5 +126,7 @@ function eventSinksHere(): string[] {
 
 export async function teardown(): Promise<void> {
   await stack?.stop();
+  await stripeEmulator?.close();
+  await stripeMock?.stop();
   if (tempDir) rmSync(tempDir, { recursive: true, force: true });
 }

@@ -2,4 +2,12 @@
 export const TENANT_KEYS = {
   badinput: 'sk_test_badinput',
   other: 'sk_test_other',
+  /** Tenant `stripeco`, whose payments go through the Stripe connector (stripe-mock). */
+  stripeco: 'sk_test_stripeco',
+} as const;
+
+/** Tenant `stripeco`'s own Stripe credentials in the test stack (secrets the logs must never show). */
+export const STRIPECO_STRIPE = {
+  apiKey: 'sk_test_51StripecoSecretKeyNeverLogged0123456789',
+  webhookSecret: 'whsec_stripecoWebhookSecretNeverLogged',
 } as const;

@@ -4,6 +4,7 @@ import { createGatewayActivities } from '../../src/activities/gateway.js';
 import { loadConfig } from '../../src/config.js';
 import { ErrorType } from '../../src/domain/errors.js';
 import { SandboxConnector } from '../../src/gateway/connectors/sandbox/connector.js';
+import { StripeConnector } from '../../src/gateway/connectors/stripe/connector.js';
 import { GatewayRequestError, GatewayUnavailableError } from '../../src/gateway/errors.js';
 import type { Authorization, PaymentGateway } from '../../src/gateway/port.js';
 import {
@@ -51,10 +52,73 @@ describe('connector registry', () => {
   });
 
   it('refuses a DEFAULT_CONNECTOR it does not configure, and a name configured twice', () => {
-    expect(() => createConnectorRegistry(loadConfig({ DEFAULT_CONNECTOR: 'stripe' }))).toThrow(
+    expect(() => createConnectorRegistry(loadConfig({ DEFAULT_CONNECTOR: 'adyen' }))).toThrow(
       UnknownConnectorError,
     );
     expect(() => new ConnectorRegistry([fakeConnector('a'), fakeConnector('a')], 'a')).toThrow(/twice/);
+  });
+});
+
+describe('connectors per tenant', () => {
+  const env = {
+    API_KEYS: 'sk_a:alpha,sk_b:beta,sk_c:gamma',
+    TENANT_CONNECTORS: 'alpha:stripe,beta:stripe',
+    STRIPE_API_KEY: 'sk_test_shared',
+    STRIPE_WEBHOOK_SECRET: 'whsec_shared',
+    STRIPE_API_KEY__ALPHA: 'sk_test_alpha',
+    STRIPE_WEBHOOK_SECRET__ALPHA: 'whsec_alpha',
+  };
+
+  it('gives each tenant its connector and its own account on it, else the shared one', () => {
+    const registry = createConnectorRegistry(loadConfig(env));
+    expect(registry.names().sort()).toEqual(['sandbox', 'stripe']);
+    expect(['alpha', 'beta', 'gamma'].map((t) => registry.connectorFor(t))).toEqual([
+      'stripe',
+      'stripe',
+      'sandbox',
+    ]);
+    const alpha = registry.get('stripe', 'alpha');
+    const beta = registry.get('stripe', 'beta');
+    expect(alpha).toBeInstanceOf(StripeConnector);
+    expect(beta).toBeInstanceOf(StripeConnector);
+    expect(alpha).not.toBe(beta);
+    // A tenant without its own account, and a task that names no tenant, use the shared one.
+    expect(registry.get('stripe', 'gamma')).toBe(beta);
+    expect(registry.get('stripe')).toBe(beta);
+    // Every tenant on the sandbox shares it.
+    expect(registry.get('sandbox', 'alpha')).toBe(registry.get('sandbox', 'gamma'));
+  });
+
+  it("lists each account with the tenants it serves, so a webhook moves only those tenants' payments", () => {
+    const accounts = createConnectorRegistry(loadConfig(env)).accounts('stripe');
+    expect(accounts).toHaveLength(2);
+    const serving = accounts.map((account) => ['alpha', 'beta', 'gamma'].filter((t) => account.serves(t)));
+    expect(serving).toEqual([['alpha'], ['beta', 'gamma']]);
+  });
+
+  it('refuses a tenant on stripe without credentials, naming the settings but never a value', () => {
+    const config = () => loadConfig({ ...env, STRIPE_API_KEY: undefined, STRIPE_WEBHOOK_SECRET: undefined });
+    expect(config).toThrow(
+      'tenant beta uses the stripe connector, but neither STRIPE_API_KEY__BETA nor STRIPE_API_KEY is set',
+    );
+    expect(() => loadConfig({ ...env, STRIPE_WEBHOOK_SECRET__ALPHA: undefined })).toThrow(
+      'STRIPE_API_KEY__ALPHA and STRIPE_WEBHOOK_SECRET__ALPHA are set together or not at all',
+    );
+    const error = (() => {
+      try {
+        loadConfig({ ...env, STRIPE_WEBHOOK_SECRET: undefined });
+      } catch (e) {
+        return e as Error;
+      }
+    })();
+    expect(error?.message).toMatch(/STRIPE_API_KEY and STRIPE_WEBHOOK_SECRET/);
+    expect(error?.message).not.toContain('sk_test_shared');
+  });
+
+  it('refuses a tenant routed to a connector that does not exist', () => {
+    expect(() => createConnectorRegistry(loadConfig({ ...env, TENANT_CONNECTORS: 'alpha:adyen' }))).toThrow(
+      UnknownConnectorError,
+    );
   });
 });
 

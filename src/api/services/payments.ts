@@ -8,7 +8,7 @@ import {
   type Client,
 } from '@temporalio/client';
 import { ApplicationFailure, TypedSearchAttributes } from '@temporalio/common';
-import type { Config } from '../../config.js';
+import { connectorOf, type Config } from '../../config.js';
 import type { Executor } from '../../db/client.js';
 import { findPayment, findPaymentByOrder, listPayments } from '../../db/payments.js';
 import { getWalletBalances } from '../../db/wallets.js';
@@ -58,7 +58,10 @@ export class PaymentService {
   constructor(
     private readonly db: Executor,
     private readonly temporal: Client,
-    private readonly config: Pick<Config, 'timeouts' | 'syncWaitMs' | 'publicUrl' | 'defaultConnector'>,
+    private readonly config: Pick<
+      Config,
+      'timeouts' | 'syncWaitMs' | 'publicUrl' | 'defaultConnector' | 'tenantConnectors'
+    >,
     /** A Temporal call with a deadline, through the API's circuit breaker. */
     private readonly temporalCall: TemporalCall = temporalCalls(temporal),
   ) {}
@@ -83,7 +86,7 @@ export class PaymentService {
       requestHash: requestHashOf(request),
       timeouts: this.config.timeouts,
       returnUrl: `${this.config.publicUrl}/v1/payments/${paymentId}`,
-      connector: this.config.defaultConnector,
+      connector: connectorOf(this.config, tenantId),
     };
     const start = new WithStartWorkflowOperation(paymentWorkflow, {
       workflowId,

@@ -10,7 +10,7 @@ import { topUpWorkflowId } from '../../domain/ids.js';
 import type { Currency } from '../../domain/money.js';
 import { TASK_QUEUE, type TopUpResult } from '../../workflows/contract.js';
 import { topUpWorkflow } from '../../workflows/top-up.js';
-import type { Config } from '../../config.js';
+import { connectorOf, type Config } from '../../config.js';
 import { temporalCalls, type TemporalCall } from '../dependencies.js';
 import { ProblemError } from '../problem.js';
 import { withTimeout } from '../with-timeout.js';
@@ -30,7 +30,7 @@ export class WalletService {
   constructor(
     private readonly db: Executor,
     private readonly temporal: Client,
-    private readonly config: Pick<Config, 'syncWaitMs' | 'defaultConnector'>,
+    private readonly config: Pick<Config, 'syncWaitMs' | 'defaultConnector' | 'tenantConnectors'>,
     /** A Temporal call with a deadline, through the API's circuit breaker. */
     private readonly temporalCall: TemporalCall = temporalCalls(temporal),
   ) {}
@@ -75,7 +75,7 @@ export class WalletService {
         this.temporal.workflow.start(topUpWorkflow, {
           workflowId,
           taskQueue: TASK_QUEUE,
-          args: [{ tenantId, customerId, ...request, connector: this.config.defaultConnector }],
+          args: [{ tenantId, customerId, ...request, connector: connectorOf(this.config, tenantId) }],
           workflowIdConflictPolicy: 'USE_EXISTING',
           workflowIdReusePolicy: 'REJECT_DUPLICATE',
         }),

@@ -84,7 +84,7 @@ export class SandboxConnector implements PaymentGateway {
     return toAuthorization(expectBody(response, wireAuthorization));
   }
 
-  parseWebhook(rawBody: Buffer, headers: Record<string, string | string[] | undefined>): WebhookEvent {
+  parseWebhook(rawBody: Buffer, headers: Record<string, string | string[] | undefined>): WebhookEvent[] {
     const wanted = SIGNATURE_HEADER.toLowerCase();
     const value = Object.entries(headers).find(([name]) => name.toLowerCase() === wanted)?.[1];
     const header = Array.isArray(value) ? value[0] : value;
@@ -96,7 +96,7 @@ export class SandboxConnector implements PaymentGateway {
       nowSec,
       this.options.webhookToleranceSec,
     );
-    return toWebhookEvent(rawBody);
+    return [toWebhookEvent(rawBody)];
   }
 
   private async send(

@@ -1,0 +1,177 @@
+import Stripe from 'stripe';
+import { GatewayRequestError } from '../../errors.js';
+import type {
+  Authorization,
+  AuthorizeRequest,
+  CaptureRequest,
+  GatewayRefund,
+  PaymentGateway,
+  RefundRequest,
+  VoidRequest,
+  WebhookEvent,
+} from '../../port.js';
+import { WebhookSignatureError } from '../../webhook-signature.js';
+import {
+  fromStripeCurrency,
+  PAYMENT_ID_METADATA,
+  toAuthorization,
+  toAuthorizeOutcome,
+  toCaptureParams,
+  toGatewayError,
+  toPaymentIntentParams,
+  toRefund,
+  toRefundParams,
+  toWebhookEvents,
+  type StripeErrorLike,
+} from './transformers.js';
+
+export interface StripeConnectorOptions {
+  /** The tenant's secret key, `sk_test_...` or `sk_live_...` (or a restricted `rk_` key). */
+  apiKey: string;
+  /** The signing secret of the tenant's webhook endpoint, `whsec_...`. */
+  webhookSecret: string;
+  /** Where the API is: Stripe itself unless set (stripe-mock in the tests). */
+  apiBase?: string | undefined;
+  /** Per request. */
+  timeoutMs?: number;
+  webhookToleranceSec?: number;
+  /** Clock for webhook timestamp checks, in milliseconds. */
+  now?: () => number;
+}
+
+/** Stripe's API version the connector's mapping was written against (the SDK's own). */
+export const STRIPE_API_VERSION = Stripe.API_VERSION;
+
+/**
+ * Stripe through its official SDK: a PaymentIntent per authorization (manual capture unless it
+ * is a sale), captures, cancels as voids, Refunds, and the PaymentIntent re-read for status.
+ * Every write carries the workflow's idempotency key as Stripe's `Idempotency-Key`, and the SDK
+ * never retries on its own: Temporal retries the activity with the same key, and Stripe replays
+ * the first answer. Every translation lives in transformers.ts.
+ */
+export class StripeConnector implements PaymentGateway {
+  readonly name = 'stripe';
+  private readonly stripe: Stripe;
+
+  constructor(private readonly options: StripeConnectorOptions) {
+    const base = options.apiBase ? new URL(options.apiBase) : undefined;
+    this.stripe = new Stripe(options.apiKey, {
+      maxNetworkRetries: 0,
+      timeout: options.timeoutMs ?? 10_000,
+      telemetry: false,
+      appInfo: { name: 'Paysaga' },
+      ...(base
+        ? {
+            host: base.hostname,
+            port: base.port || (base.protocol === 'http:' ? 80 : 443),
+            protocol: base.protocol === 'http:' ? 'http' : 'https',
+          }
+        : {}),
+    });
+  }
+
+  async authorize(request: AuthorizeRequest): Promise<Authorization> {
+    const params = toPaymentIntentParams(request);
+    let intent: Stripe.PaymentIntent;
+    try {
+      intent = await this.stripe.paymentIntents.create(params, {
+        idempotencyKey: request.idempotencyKey,
+      });
+    } catch (error) {
+      return toAuthorizeOutcome(asStripeError(error), request);
+    }
+    // `processing` has no outcome yet: read it again now, and if it still has none the activity
+    // fails, Temporal retries, and the same key brings back the same PaymentIntent.
+    if (intent.status === 'processing') intent = await this.retrieve(intent.id);
+    return toAuthorization(intent);
+  }
+
+  async capture(request: CaptureRequest): Promise<Authorization> {
+    // Older activity tasks carry no currency: the PaymentIntent has it.
+    const currency =
+      request.currency ?? fromStripeCurrency((await this.retrieve(request.authorizationId)).currency);
+    const params = toCaptureParams(request.amount, currency);
+    const intent = await this.call(() =>
+      this.stripe.paymentIntents.capture(request.authorizationId, params, {
+        idempotencyKey: request.idempotencyKey,
+      }),
+    );
+    return toAuthorization(intent);
+  }
+
+  async void(request: VoidRequest): Promise<Authorization> {
+    const intent = await this.call(() =>
+      this.stripe.paymentIntents.cancel(
+        request.authorizationId,
+        { expand: ['latest_charge'] },
+        { idempotencyKey: request.idempotencyKey },
+      ),
+    );
+    return toAuthorization(intent);
+  }
+
+  async refund(request: RefundRequest): Promise<GatewayRefund> {
+    // The PaymentIntent names the currency (for Stripe's units) and Paysaga's payment id, which
+    // the refund's metadata carries so its webhooks can be traced back.
+    const intent = await this.retrieve(request.authorizationId);
+    const params = toRefundParams(
+      request,
+      fromStripeCurrency(intent.currency),
+      intent.metadata?.[PAYMENT_ID_METADATA],
+    );
+    const refund = await this.call(() =>
+      this.stripe.refunds.create(params, { idempotencyKey: request.idempotencyKey }),
+    );
+    return toRefund(refund);
+  }
+
+  async status(authorizationId: string): Promise<Authorization> {
+    return toAuthorization(await this.retrieve(authorizationId));
+  }
+
+  /**
+   * Verified with the SDK's `constructEvent` over the raw bytes (the signature covers them, and a
+   * timestamp outside the tolerance is refused), then mapped; events that move nothing map to none.
+   */
+  parseWebhook(rawBody: Buffer, headers: Record<string, string | string[] | undefined>): WebhookEvent[] {
+    const value = headers['stripe-signature'];
+    const header = Array.isArray(value) ? value[0] : value;
+    if (header === undefined || header === '')
+      throw new WebhookSignatureError('missing_header', 'Missing Stripe-Signature header');
+    let event: Stripe.Event;
+    try {
+      event = this.stripe.webhooks.constructEvent(
+        rawBody,
+        header,
+        this.options.webhookSecret,
+        this.options.webhookToleranceSec,
+        undefined,
+        this.options.now ? Math.floor(this.options.now() / 1000) : undefined,
+      );
+    } catch (error) {
+      if (error instanceof Stripe.errors.StripeSignatureVerificationError)
+        throw new WebhookSignatureError('signature_mismatch', error.message);
+      throw new GatewayRequestError('invalid_webhook_payload', 'Webhook body is not a Stripe event', 400);
+    }
+    return toWebhookEvents(event);
+  }
+
+  private retrieve(id: string): Promise<Stripe.PaymentIntent> {
+    return this.call(() => this.stripe.paymentIntents.retrieve(id, { expand: ['latest_charge'] }));
+  }
+
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      throw toGatewayError(asStripeError(error));
+    }
+  }
+}
+
+function asStripeError(error: unknown): StripeErrorLike {
+  if (error instanceof Stripe.errors.StripeError) return error;
+  // Not from the SDK's request path (a bug or a runtime fault): no answer was read, so the
+  // outcome is unknown and the activity retries.
+  return { type: 'StripeConnectionError', message: error instanceof Error ? error.message : String(error) };
+}

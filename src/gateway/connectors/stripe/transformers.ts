@@ -1,0 +1,380 @@
+import type Stripe from 'stripe';
+import { CURRENCIES, type Currency } from '../../../domain/money.js';
+import type { FailureCode } from '../../../domain/payment.js';
+import { GatewayRequestError, GatewayUnavailableError } from '../../errors.js';
+import type {
+  Authorization,
+  AuthorizationStatus,
+  AuthorizeRequest,
+  GatewayRefund,
+  RefundRequest,
+  RefundStatus,
+  WebhookEvent,
+} from '../../port.js';
+
+/**
+ * Stripe as the connector reads it, and the one place it is translated into Paysaga's port
+ * types: request parameters, PaymentIntent and Refund statuses, decline codes, errors and
+ * webhook events. The connector (connector.ts) only calls the SDK.
+ */
+
+/** The PaymentIntent and Refund metadata key that carries Paysaga's payment id. */
+export const PAYMENT_ID_METADATA = 'paysaga_payment_id';
+/** Paysaga's free-text refund reason (Stripe's own `reason` is a short enum). */
+export const REFUND_REASON_METADATA = 'paysaga_refund_reason';
+
+/**
+ * Amount in Stripe's units. Stripe's minor units match ISO 4217 except ISK, which Stripe counts
+ * in hundredths (and only whole krónur). Stripe also accepts three-decimal currencies only in
+ * multiples of 10; anything else would be refused, so it is refused here with a clear message.
+ */
+export function toStripeAmount(amount: number, currency: Currency): number {
+  if (currency === 'ISK') return amount * 100;
+  if (['KWD', 'BHD', 'JOD', 'OMR', 'TND'].includes(currency) && amount % 10 !== 0) {
+    throw new GatewayRequestError(
+      'amount_not_supported',
+      `Stripe accepts ${currency} amounts only in multiples of 10 minor units`,
+      400,
+    );
+  }
+  return amount;
+}
+
+export function fromStripeAmount(amount: number, currency: Currency): number {
+  return currency === 'ISK' ? Math.round(amount / 100) : amount;
+}
+
+export function fromStripeCurrency(currency: string): Currency {
+  const upper = currency.toUpperCase();
+  if ((CURRENCIES as readonly string[]).includes(upper)) return upper as Currency;
+  throw new GatewayRequestError(
+    'invalid_response',
+    `Stripe answered in unsupported currency ${currency}`,
+    200,
+  );
+}
+
+// ---- Request mapping -------------------------------------------------------------------------
+
+/**
+ * One PaymentIntent, created and confirmed in one call: `capture_method: manual` to only
+ * authorize, card only (so no redirect-based method is offered), and Paysaga's payment id in the
+ * metadata so webhooks find the payment. The card token is a PaymentMethod id (`pm_...`), made by
+ * Stripe.js or Stripe's mobile SDKs on the customer's device.
+ */
+export function toPaymentIntentParams(request: AuthorizeRequest): Stripe.PaymentIntentCreateParams {
+  const { token, amount, currency, reference, capture, returnUrl } = request;
+  return {
+    amount: toStripeAmount(amount, currency),
+    currency: currency.toLowerCase(),
+    capture_method: capture ? 'automatic' : 'manual',
+    confirm: true,
+    allowed_payment_method_types: ['card'],
+    payment_method: token,
+    ...(returnUrl ? { return_url: returnUrl } : {}),
+    metadata: { [PAYMENT_ID_METADATA]: reference },
+    expand: ['latest_charge'],
+  };
+}
+
+export function toCaptureParams(amount: number, currency: Currency): Stripe.PaymentIntentCaptureParams {
+  return { amount_to_capture: toStripeAmount(amount, currency), expand: ['latest_charge'] };
+}
+
+export function toRefundParams(
+  request: RefundRequest,
+  currency: Currency,
+  reference: string | undefined,
+): Stripe.RefundCreateParams {
+  const metadata: Record<string, string> = {};
+  if (reference) metadata[PAYMENT_ID_METADATA] = reference;
+  // Stripe's metadata values hold at most 500 characters.
+  if (request.reason !== undefined) metadata[REFUND_REASON_METADATA] = request.reason.slice(0, 500);
+  return {
+    payment_intent: request.authorizationId,
+    amount: toStripeAmount(request.amount, currency),
+    ...(Object.keys(metadata).length > 0 ? { metadata } : {}),
+  };
+}
+
+// ---- Decline codes ---------------------------------------------------------------------------
+
+/**
+ * Stripe's decline and card error codes (`decline_code`, else `code`) as Paysaga's failure
+ * codes. A code missing here still declines, as `card_declined`: a decline is final whatever
+ * its reason. https://docs.stripe.com/declines/codes and https://docs.stripe.com/error-codes
+ */
+export const STRIPE_DECLINE_CODES: Readonly<Record<string, FailureCode>> = {
+  // The money is not there.
+  insufficient_funds: 'insufficient_funds',
+  card_velocity_exceeded: 'insufficient_funds',
+  withdrawal_count_limit_exceeded: 'insufficient_funds',
+  // The issuer said no without saying why.
+  card_declined: 'card_declined',
+  generic_decline: 'card_declined',
+  do_not_honor: 'card_declined',
+  do_not_try_again: 'card_declined',
+  call_issuer: 'card_declined',
+  card_not_supported: 'card_declined',
+  currency_not_supported: 'card_declined',
+  not_permitted: 'card_declined',
+  restricted_card: 'card_declined',
+  service_not_allowed: 'card_declined',
+  transaction_not_allowed: 'card_declined',
+  invalid_account: 'card_declined',
+  new_account_information_available: 'card_declined',
+  no_action_taken: 'card_declined',
+  revocation_of_all_authorizations: 'card_declined',
+  revocation_of_authorization: 'card_declined',
+  stop_payment_order: 'card_declined',
+  // The card has expired.
+  expired_card: 'expired_card',
+  // The card details are wrong.
+  incorrect_cvc: 'invalid_card',
+  invalid_cvc: 'invalid_card',
+  incorrect_number: 'invalid_card',
+  invalid_number: 'invalid_card',
+  invalid_expiry_month: 'invalid_card',
+  invalid_expiry_year: 'invalid_card',
+  incorrect_zip: 'invalid_card',
+  incorrect_pin: 'invalid_card',
+  invalid_pin: 'invalid_card',
+  pin_try_exceeded: 'invalid_card',
+  testmode_decline: 'invalid_card',
+  live_mode_test_card: 'invalid_card',
+  // Fraud, lost and stolen cards.
+  fraudulent: 'fraud_suspected',
+  lost_card: 'fraud_suspected',
+  stolen_card: 'fraud_suspected',
+  pickup_card: 'fraud_suspected',
+  merchant_blacklist: 'fraud_suspected',
+  security_violation: 'fraud_suspected',
+  // 3-D Secure was needed and failed, or was not done.
+  authentication_required: 'authentication_failed',
+  authentication_not_handled: 'authentication_failed',
+  payment_intent_authentication_failure: 'authentication_failed',
+  // The issuer or network failed: declined, the customer may try again.
+  processing_error: 'processing_error',
+  issuer_not_available: 'processing_error',
+  try_again_later: 'processing_error',
+  reenter_transaction: 'processing_error',
+  approve_with_id: 'processing_error',
+  duplicate_transaction: 'processing_error',
+};
+
+/** The failure code of a decline: the issuer's `decline_code` first, then Stripe's `code`. */
+export function toFailureCode(
+  declineCode: string | undefined | null,
+  code: string | undefined | null,
+): FailureCode {
+  for (const candidate of [declineCode, code]) {
+    if (candidate && Object.hasOwn(STRIPE_DECLINE_CODES, candidate)) return STRIPE_DECLINE_CODES[candidate]!;
+  }
+  return 'card_declined';
+}
+
+// ---- Response mapping ------------------------------------------------------------------------
+
+/**
+ * A PaymentIntent's status as Paysaga's. `requires_payment_method` after a confirmation is a
+ * decline (the card failed, or 3-D Secure did); `processing`, `requires_confirmation` and any
+ * status newer than this mapping have no outcome yet: undefined, and the connector asks again.
+ */
+export function toAuthorizationStatus(status: Stripe.PaymentIntent.Status): AuthorizationStatus | undefined {
+  switch (status) {
+    case 'requires_capture':
+      return 'authorized';
+    case 'succeeded':
+      return 'captured';
+    case 'requires_action':
+      return 'requires_action';
+    case 'requires_payment_method':
+      return 'declined';
+    case 'canceled':
+      return 'voided';
+    // No outcome yet; and a status newer than this mapping has none this version can read.
+    default:
+      return undefined;
+  }
+}
+
+function expandedCharge(intent: Stripe.PaymentIntent): Stripe.Charge | undefined {
+  const charge = intent.latest_charge;
+  return charge !== null && typeof charge === 'object' ? charge : undefined;
+}
+
+/** A PaymentIntent (with `latest_charge` expanded when the card details are wanted) as a port value. */
+export function toAuthorization(intent: Stripe.PaymentIntent): Authorization {
+  const status = toAuthorizationStatus(intent.status);
+  if (status === undefined) {
+    throw new GatewayUnavailableError(`Stripe PaymentIntent ${intent.id} is still ${intent.status}`);
+  }
+  const currency = fromStripeCurrency(intent.currency);
+  const charge = expandedCharge(intent);
+  const card = charge?.payment_method_details?.card;
+  const redirect = intent.next_action?.redirect_to_url;
+  const error = intent.last_payment_error;
+  return {
+    id: intent.id,
+    status,
+    amount: fromStripeAmount(intent.amount, currency),
+    amountCaptured: fromStripeAmount(intent.amount_received, currency),
+    amountRefunded: fromStripeAmount(charge?.amount_refunded ?? 0, currency),
+    currency,
+    card: card
+      ? {
+          brand: card.brand ?? 'unknown',
+          last4: card.last4 ?? '',
+          expMonth: card.exp_month,
+          expYear: card.exp_year,
+        }
+      : undefined,
+    actionUrl: status === 'requires_action' ? (redirect?.url ?? undefined) : undefined,
+    failureCode: status === 'declined' ? toFailureCode(error?.decline_code, error?.code) : undefined,
+    failureMessage: status === 'declined' ? (error?.message ?? 'The card was declined') : undefined,
+  };
+}
+
+export function toRefundStatus(status: string | null): RefundStatus {
+  switch (status) {
+    case 'succeeded':
+      return 'succeeded';
+    case 'failed':
+    case 'canceled':
+      return 'failed';
+    // `pending`, `requires_action` (the customer must give bank details) and anything newer.
+    default:
+      return 'pending';
+  }
+}
+
+export function toRefund(refund: Stripe.Refund): GatewayRefund {
+  const currency = fromStripeCurrency(refund.currency);
+  const intent = refund.payment_intent;
+  return {
+    id: refund.id,
+    authorizationId: typeof intent === 'string' ? intent : (intent?.id ?? ''),
+    status: toRefundStatus(refund.status),
+    amount: fromStripeAmount(refund.amount, currency),
+    failureMessage: refund.failure_reason ?? undefined,
+  };
+}
+
+// ---- Error mapping ---------------------------------------------------------------------------
+
+/** The fields of the SDK's `StripeError` this mapping reads. */
+export interface StripeErrorLike {
+  type?: string | undefined;
+  code?: string | undefined;
+  decline_code?: string | undefined;
+  statusCode?: number | undefined;
+  message?: string | undefined;
+  headers?: Record<string, string> | undefined;
+  raw?: unknown;
+}
+
+/** The PaymentIntent a card error carries (Stripe returns it with a 402). */
+function declinedIntent(error: StripeErrorLike): Stripe.PaymentIntent | undefined {
+  const raw = error.raw as { payment_intent?: Stripe.PaymentIntent } | undefined;
+  return raw?.payment_intent && typeof raw.payment_intent === 'object' ? raw.payment_intent : undefined;
+}
+
+/**
+ * What an authorization's error means: a decline (a value), a fault to retry, or a refusal.
+ * Card errors decline; so does a PaymentMethod Stripe does not know (an unusable card, as an
+ * unknown token is on the sandbox).
+ */
+export function toAuthorizeOutcome(error: StripeErrorLike, request: AuthorizeRequest): Authorization {
+  const isCardError = error.type === 'StripeCardError' || error.type === 'card_error';
+  const unknownMethod =
+    (error.type === 'StripeInvalidRequestError' || error.type === 'invalid_request_error') &&
+    error.code === 'resource_missing' &&
+    /payment_method|token/.test(
+      String((error.raw as { param?: string } | undefined)?.param ?? error.message),
+    );
+  if (!isCardError && !unknownMethod) throw toGatewayError(error);
+  const intent = declinedIntent(error);
+  return {
+    id: intent?.id ?? '',
+    status: 'declined',
+    amount: request.amount,
+    amountCaptured: 0,
+    amountRefunded: 0,
+    currency: request.currency,
+    failureCode: unknownMethod ? 'invalid_card' : toFailureCode(error.decline_code, error.code),
+    failureMessage: error.message ?? 'The card was declined',
+  };
+}
+
+/** Error codes Stripe answers while an object is locked or a same-key request is in flight. */
+const TRANSIENT_CODES = new Set(['lock_timeout', 'idempotency_key_in_use', 'rate_limit']);
+
+/**
+ * The retry contract (src/gateway/errors.ts) for Stripe: no answer, 5xx, 429, 408, lock
+ * timeouts and a same-key request in flight are transient; Stripe's `Stripe-Should-Retry`
+ * header overrides the status when it is sent. Everything else (invalid requests,
+ * authentication, permissions, an idempotency key reused with other parameters) is final.
+ * Messages are Stripe's, which never contain the API key.
+ */
+export function toGatewayError(error: StripeErrorLike): GatewayUnavailableError | GatewayRequestError {
+  const status = error.statusCode;
+  const message = `Stripe: ${error.message ?? error.type ?? 'request failed'}`;
+  const shouldRetry = error.headers?.['stripe-should-retry'];
+  const transient =
+    shouldRetry === 'true' ||
+    (shouldRetry !== 'false' &&
+      (error.type === 'StripeConnectionError' ||
+        error.type === 'StripeAPIError' ||
+        error.type === 'StripeRateLimitError' ||
+        status === undefined ||
+        status >= 500 ||
+        status === 429 ||
+        status === 408 ||
+        (error.code !== undefined && TRANSIENT_CODES.has(error.code))));
+  if (transient) return new GatewayUnavailableError(message, status);
+  return new GatewayRequestError(error.code ?? error.type ?? 'stripe_error', message, status ?? 400);
+}
+
+// ---- Webhooks --------------------------------------------------------------------------------
+
+/** Event types that move a payment or a refund; every other type is acknowledged and ignored. */
+export const STRIPE_PAYMENT_INTENT_EVENTS = [
+  'payment_intent.succeeded',
+  'payment_intent.payment_failed',
+  'payment_intent.amount_capturable_updated',
+  'payment_intent.canceled',
+] as const;
+export const STRIPE_REFUND_EVENTS = ['charge.refund.updated', 'refund.updated', 'refund.failed'] as const;
+
+/** A verified Stripe event as port events (none, one, or one per refund of a charge). */
+export function toWebhookEvents(event: Stripe.Event): WebhookEvent[] {
+  const type = event.type as string;
+  if ((STRIPE_PAYMENT_INTENT_EVENTS as readonly string[]).includes(type)) {
+    const intent = event.data.object as Stripe.PaymentIntent;
+    const reference = intent.metadata?.[PAYMENT_ID_METADATA];
+    if (!reference || toAuthorizationStatus(intent.status) === undefined) return [];
+    return [
+      { type: 'authorization.updated', eventId: event.id, authorization: toAuthorization(intent), reference },
+    ];
+  }
+  if ((STRIPE_REFUND_EVENTS as readonly string[]).includes(type)) {
+    const refund = event.data.object as Stripe.Refund;
+    return [refundEvent(event.id, refund)];
+  }
+  if (type === 'charge.refunded') {
+    // The charge lists its refunds only on API versions before 2022-11-15; later ones send
+    // `charge.refund.updated` for each refund as well.
+    const charge = event.data.object as Stripe.Charge;
+    return (charge.refunds?.data ?? []).map((refund) => refundEvent(event.id, refund));
+  }
+  return [];
+}
+
+function refundEvent(eventId: string, refund: Stripe.Refund): WebhookEvent {
+  return {
+    type: 'refund.updated',
+    eventId,
+    refund: toRefund(refund),
+    reference: refund.metadata?.[PAYMENT_ID_METADATA] ?? '',
+  };
+}

@@ -1,0 +1,468 @@
+/**
+ * Stripe for the tests: every request goes first to stripe-mock, Stripe's OpenAPI-driven mock,
+ * so each one the connector sends is checked against Stripe's real API (a refusal is returned
+ * as is, and recorded for the tests to assert there were none). stripe-mock is stateless, so
+ * the answer the connector gets is stripe-mock's body with the state of a PaymentIntent or
+ * Refund laid over it, declines from a recorded Stripe error body, and Stripe's idempotency:
+ * the same key replays the first answer. Stripe's documented test PaymentMethods choose the
+ * outcome (`pm_card_visa` authorizes, `pm_card_authenticationRequired` needs 3-D Secure,
+ * `pm_card_chargeDeclinedInsufficientFunds` declines, ...), the same ones that work against a
+ * Stripe test account.
+ *
+ * Tests drive what a customer or Stripe would do through `/__emulator/...` on the same port:
+ * finish 3-D Secure, settle a pending refund, fail the next requests, read the request log. A
+ * refund whose Paysaga reason is `settle later` stays pending until the test settles it.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+
+type Json = Record<string, unknown>;
+
+const FIXTURES = path.join(import.meta.dirname, '..', 'fixtures', 'stripe');
+const fixture = (name: string): Json =>
+  JSON.parse(readFileSync(path.join(FIXTURES, `${name}.json`), 'utf8')) as Json;
+
+/** Stripe's test PaymentMethods that decline, with the error code and issuer decline code Stripe sends. */
+export const DECLINING_TEST_CARDS: Record<string, { code: string; declineCode?: string; message: string }> = {
+  pm_card_chargeDeclined: {
+    code: 'card_declined',
+    declineCode: 'generic_decline',
+    message: 'Your card was declined.',
+  },
+  pm_card_chargeDeclinedInsufficientFunds: {
+    code: 'card_declined',
+    declineCode: 'insufficient_funds',
+    message: 'Your card has insufficient funds.',
+  },
+  pm_card_chargeDeclinedFraudulent: {
+    code: 'card_declined',
+    declineCode: 'fraudulent',
+    message: 'Your card was declined.',
+  },
+  pm_card_chargeDeclinedLostCard: {
+    code: 'card_declined',
+    declineCode: 'lost_card',
+    message: 'Your card was declined.',
+  },
+  pm_card_chargeDeclinedStolenCard: {
+    code: 'card_declined',
+    declineCode: 'stolen_card',
+    message: 'Your card was declined.',
+  },
+  pm_card_chargeDeclinedExpiredCard: { code: 'expired_card', message: 'Your card has expired.' },
+  pm_card_chargeDeclinedIncorrectCvc: {
+    code: 'incorrect_cvc',
+    message: "Your card's security code is incorrect.",
+  },
+  pm_card_chargeDeclinedProcessingError: {
+    code: 'processing_error',
+    message: 'An error occurred while processing your card. Try again in a little bit.',
+  },
+  pm_card_chargeDeclinedVelocityLimitExceeded: {
+    code: 'card_declined',
+    declineCode: 'card_velocity_exceeded',
+    message:
+      'Your card was declined for making repeated attempts too frequently or exceeding its amount limit.',
+  },
+};
+const THREE_DS_CARDS = new Set(['pm_card_authenticationRequired', 'pm_card_threeDSecure2Required']);
+
+interface Intent {
+  id: string;
+  amount: number;
+  currency: string;
+  captureMethod: string;
+  status: string;
+  amountCapturable: number;
+  amountReceived: number;
+  amountRefunded: number;
+  metadata: Record<string, string>;
+  returnUrl: string | undefined;
+  lastPaymentError: Json | null;
+  chargeId: string | null;
+}
+
+interface RefundState {
+  id: string;
+  intentId: string;
+  amount: number;
+  currency: string;
+  status: string;
+  metadata: Record<string, string>;
+  failureReason: string | null;
+}
+
+export interface LoggedRequest {
+  method: string;
+  path: string;
+  idempotencyKey: string | undefined;
+  params: Record<string, string>;
+}
+
+interface Answer {
+  status: number;
+  body: Json;
+}
+
+export interface StripeEmulator {
+  url: string;
+  close(): Promise<void>;
+}
+
+const id = (prefix: string) => `${prefix}_${randomBytes(12).toString('base64url')}`;
+
+export async function startStripeEmulator(stripeMockUrl: string): Promise<StripeEmulator> {
+  const intents = new Map<string, Intent>();
+  const refunds = new Map<string, RefundState>();
+  const replays = new Map<string, Answer>();
+  const rejections: { method: string; path: string; status: number; body: unknown }[] = [];
+  const log: LoggedRequest[] = [];
+  /** Fail the next N API requests with this status, before or after doing them. */
+  let faults: { remaining: number; status: number; when: 'before' | 'after' } = {
+    remaining: 0,
+    status: 500,
+    when: 'before',
+  };
+  let url = '';
+
+  const server: Server = createServer((request, response) => {
+    void handle(request, response).catch((error: unknown) => {
+      send(response, 500, { error: { type: 'api_error', message: `emulator: ${String(error)}` } });
+    });
+  });
+
+  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const body = await readBody(request);
+    const { pathname, searchParams } = new URL(request.url ?? '/', 'http://localhost');
+    const method = request.method ?? 'GET';
+    if (pathname.startsWith('/__emulator/')) return control(method, pathname, body, response);
+
+    const params = Object.fromEntries(new URLSearchParams(method === 'GET' ? searchParams : body));
+    const idempotencyKey = header(request, 'idempotency-key');
+    log.push({ method, path: pathname, idempotencyKey, params });
+
+    // Stripe's own shape check first: a request stripe-mock refuses is refused.
+    const mock = await fetch(`${stripeMockUrl}${request.url ?? ''}`, {
+      method,
+      headers: {
+        authorization: header(request, 'authorization') ?? '',
+        'content-type': header(request, 'content-type') ?? 'application/x-www-form-urlencoded',
+        'stripe-version': header(request, 'stripe-version') ?? '',
+      },
+      body: method === 'GET' ? undefined : body,
+    });
+    const mockBody = (await mock.json()) as Json;
+    if (!mock.ok) {
+      rejections.push({ method, path: pathname, status: mock.status, body: mockBody });
+      return send(response, mock.status, mockBody);
+    }
+
+    if (faults.remaining > 0 && faults.when === 'before') {
+      faults.remaining--;
+      return send(response, faults.status, { error: { type: 'api_error', message: 'Injected fault' } });
+    }
+    const replayKey = idempotencyKey && method === 'POST' ? `${pathname} ${idempotencyKey}` : undefined;
+    let answer = replayKey ? replays.get(replayKey) : undefined;
+    if (!answer) {
+      answer = route(method, pathname, params, mockBody);
+      if (replayKey && answer.status < 500) replays.set(replayKey, answer);
+    }
+    if (faults.remaining > 0 && faults.when === 'after') {
+      faults.remaining--;
+      return send(response, faults.status, { error: { type: 'api_error', message: 'Injected fault' } });
+    }
+    send(response, answer.status, answer.body);
+  }
+
+  function route(method: string, pathname: string, params: Record<string, string>, mock: Json): Answer {
+    const parts = pathname.split('/').filter(Boolean); // v1, payment_intents, id, action
+    const expandCharge = Object.entries(params).some(
+      ([k, v]) => k.startsWith('expand') && v === 'latest_charge',
+    );
+    if (parts[1] === 'payment_intents' && parts.length === 2 && method === 'POST')
+      return createIntent(params, mock, expandCharge);
+    if (parts[1] === 'payment_intents' && parts[2]) {
+      const intent = intents.get(parts[2]);
+      if (!intent) return missing('payment_intent', parts[2]);
+      if (method === 'GET' && parts.length === 3) return ok(intentBody(intent, mock, expandCharge));
+      if (parts[3] === 'capture') {
+        if (intent.status !== 'requires_capture') return unexpectedState(intent, 'capture');
+        const amount = params.amount_to_capture ? Number(params.amount_to_capture) : intent.amountCapturable;
+        if (amount > intent.amountCapturable)
+          return invalid(
+            'amount_too_large',
+            'amount_to_capture',
+            'The amount to capture is greater than the amount capturable.',
+          );
+        Object.assign(intent, { status: 'succeeded', amountReceived: amount, amountCapturable: 0 });
+        return ok(intentBody(intent, mock, expandCharge));
+      }
+      if (parts[3] === 'cancel') {
+        if (
+          ![
+            'requires_capture',
+            'requires_action',
+            'requires_payment_method',
+            'requires_confirmation',
+          ].includes(intent.status)
+        )
+          return unexpectedState(intent, 'cancel');
+        Object.assign(intent, { status: 'canceled', amountCapturable: 0 });
+        return ok(intentBody(intent, mock, expandCharge));
+      }
+    }
+    if (parts[1] === 'refunds' && parts.length === 2 && method === 'POST') {
+      const intent = intents.get(params.payment_intent ?? '');
+      if (!intent) return missing('payment_intent', params.payment_intent ?? '');
+      if (intent.status !== 'succeeded')
+        return invalid(
+          'charge_not_refundable',
+          'payment_intent',
+          'This PaymentIntent has no successful charge to refund.',
+        );
+      const amount = params.amount ? Number(params.amount) : intent.amountReceived - intent.amountRefunded;
+      if (amount > intent.amountReceived - intent.amountRefunded)
+        return invalid(
+          'amount_too_large',
+          'amount',
+          'Refund amount is greater than unrefunded amount on charge.',
+        );
+      const metadata = metadataOf(params);
+      const refund: RefundState = {
+        id: id('re'),
+        intentId: intent.id,
+        amount,
+        currency: intent.currency,
+        // A refund whose reason asks for it stays pending until the test settles it.
+        status: metadata.paysaga_refund_reason === 'settle later' ? 'pending' : 'succeeded',
+        metadata,
+        failureReason: null,
+      };
+      refunds.set(refund.id, refund);
+      intent.amountRefunded += amount;
+      return ok(refundBody(refund, mock));
+    }
+    return ok(mock);
+  }
+
+  function createIntent(params: Record<string, string>, mock: Json, expandCharge: boolean): Answer {
+    const paymentMethod = params.payment_method ?? '';
+    const intent: Intent = {
+      id: id('pi'),
+      amount: Number(params.amount),
+      currency: params.currency ?? 'usd',
+      captureMethod: params.capture_method ?? 'automatic',
+      status: 'requires_payment_method',
+      amountCapturable: 0,
+      amountReceived: 0,
+      amountRefunded: 0,
+      metadata: metadataOf(params),
+      returnUrl: params.return_url,
+      lastPaymentError: null,
+      chargeId: null,
+    };
+    if (!paymentMethod.startsWith('pm_card_'))
+      return { status: 400, body: fixture('error-resource-missing-payment-method') };
+    intents.set(intent.id, intent);
+    const decline = DECLINING_TEST_CARDS[paymentMethod];
+    if (decline) {
+      intent.chargeId = id('ch');
+      const {
+        payment_intent: _intent,
+        request_log_url: _log,
+        ...recorded
+      } = fixture('error-card-declined-insufficient-funds').error as Json;
+      const error: Json = {
+        ...recorded,
+        charge: intent.chargeId,
+        code: decline.code,
+        message: decline.message,
+      };
+      if (decline.declineCode) error.decline_code = decline.declineCode;
+      else delete error.decline_code;
+      intent.lastPaymentError = error;
+      return { status: 402, body: { error: { ...error, payment_intent: intentBody(intent, mock, false) } } };
+    }
+    if (THREE_DS_CARDS.has(paymentMethod)) {
+      intent.status = 'requires_action';
+    } else {
+      authorize(intent);
+    }
+    return ok(intentBody(intent, mock, expandCharge));
+  }
+
+  function authorize(intent: Intent): void {
+    intent.chargeId = id('ch');
+    if (intent.captureMethod === 'manual')
+      Object.assign(intent, { status: 'requires_capture', amountCapturable: intent.amount });
+    else Object.assign(intent, { status: 'succeeded', amountReceived: intent.amount });
+  }
+
+  function intentBody(intent: Intent, mock: Json, expandCharge: boolean): Json {
+    const recorded = fixture('payment-intent-requires-capture');
+    const charge = intent.chargeId
+      ? {
+          ...(recorded.latest_charge as Json),
+          id: intent.chargeId,
+          amount: intent.amount,
+          amount_captured: intent.amountReceived,
+          amount_refunded: intent.amountRefunded,
+          captured: intent.amountReceived > 0,
+          currency: intent.currency,
+          payment_intent: intent.id,
+          metadata: intent.metadata,
+        }
+      : null;
+    const redirect = `${url}/__emulator/3ds/${intent.id}`;
+    return {
+      ...(mock.object === 'payment_intent' ? mock : recorded),
+      id: intent.id,
+      object: 'payment_intent',
+      amount: intent.amount,
+      amount_capturable: intent.amountCapturable,
+      amount_received: intent.amountReceived,
+      capture_method: intent.captureMethod,
+      currency: intent.currency,
+      status: intent.status,
+      metadata: intent.metadata,
+      last_payment_error: intent.lastPaymentError,
+      latest_charge: charge && expandCharge ? charge : intent.chargeId,
+      canceled_at: intent.status === 'canceled' ? Math.floor(Date.now() / 1000) : null,
+      next_action:
+        intent.status === 'requires_action'
+          ? {
+              type: 'redirect_to_url',
+              redirect_to_url: { url: redirect, return_url: intent.returnUrl ?? null },
+            }
+          : null,
+    };
+  }
+
+  function refundBody(refund: RefundState, mock: Json): Json {
+    return {
+      ...(mock.object === 'refund' ? mock : fixture('refund-pending')),
+      id: refund.id,
+      object: 'refund',
+      amount: refund.amount,
+      currency: refund.currency,
+      payment_intent: refund.intentId,
+      charge: intents.get(refund.intentId)?.chargeId ?? null,
+      status: refund.status,
+      metadata: refund.metadata,
+      failure_reason: refund.failureReason,
+    };
+  }
+
+  /** What the customer or Stripe does, and what the tests read. */
+  async function control(
+    method: string,
+    pathname: string,
+    body: string,
+    response: ServerResponse,
+  ): Promise<void> {
+    const parts = pathname.split('/').filter(Boolean); // __emulator, kind, id, action
+    const input = body ? (JSON.parse(body) as Json) : {};
+    const mockIntent = (await (
+      await fetch(`${stripeMockUrl}/v1/payment_intents/pi_1`, {
+        headers: { authorization: 'Bearer sk_test_emulator' },
+      })
+    ).json()) as Json;
+    if (method === 'POST' && parts[1] === 'payment_intents' && parts[3] === 'authenticate') {
+      const intent = intents.get(parts[2] ?? '');
+      if (!intent || intent.status !== 'requires_action')
+        return send(response, 409, { error: 'not awaiting 3-D Secure' });
+      if (input.outcome === 'failed') {
+        intent.status = 'requires_payment_method';
+        intent.lastPaymentError = fixture('payment-intent-authentication-failed').last_payment_error as Json;
+      } else authorize(intent);
+      return send(response, 200, intentBody(intent, mockIntent, false));
+    }
+    if (method === 'POST' && parts[1] === 'refunds' && parts[3] === 'settle') {
+      const refund = refunds.get(parts[2] ?? '');
+      if (!refund) return send(response, 404, { error: 'no such refund' });
+      refund.status = input.status === 'failed' ? 'failed' : 'succeeded';
+      if (refund.status === 'failed') {
+        refund.failureReason = 'expired_or_canceled_card';
+        const intent = intents.get(refund.intentId);
+        if (intent) intent.amountRefunded -= refund.amount;
+      }
+      return send(response, 200, refundBody(refund, {}));
+    }
+    if (method === 'POST' && parts[1] === 'faults') {
+      faults = {
+        remaining: Number(input.count ?? 1),
+        status: Number(input.status ?? 500),
+        when: input.when === 'after' ? 'after' : 'before',
+      };
+      return send(response, 200, {});
+    }
+    if (method === 'GET' && parts[1] === 'payment_intents' && parts[2]) {
+      const intent = intents.get(parts[2]);
+      return intent ? send(response, 200, intentBody(intent, mockIntent, false)) : send(response, 404, {});
+    }
+    if (method === 'GET' && parts[1] === 'rejections') return send(response, 200, { rejections });
+    if (method === 'GET' && parts[1] === 'requests') return send(response, 200, { requests: log });
+    send(response, 404, { error: `no emulator route ${method} ${pathname}` });
+  }
+
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function metadataOf(params: Record<string, string>): Record<string, string> {
+  const metadata: Record<string, string> = {};
+  for (const [key, value] of Object.entries(params)) {
+    const match = /^metadata\[(.+)\]$/.exec(key);
+    if (match?.[1]) metadata[match[1]] = value;
+  }
+  return metadata;
+}
+
+const ok = (body: Json): Answer => ({ status: 200, body });
+
+function invalid(code: string, param: string, message: string): Answer {
+  return { status: 400, body: { error: { type: 'invalid_request_error', code, param, message } } };
+}
+
+function missing(kind: string, value: string): Answer {
+  return invalid('resource_missing', 'id', `No such ${kind}: '${value}'`);
+}
+
+function unexpectedState(intent: Intent, action: string): Answer {
+  return invalid(
+    'payment_intent_unexpected_state',
+    'intent',
+    `This PaymentIntent could not be ${action === 'cancel' ? 'canceled' : 'captured'} because it has a status of ${intent.status}.`,
+  );
+}
+
+function header(request: IncomingMessage, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function send(response: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, {
+    'content-type': 'application/json',
+    'request-id': `req_${randomBytes(6).toString('hex')}`,
+  });
+  response.end(text);
+}
