@@ -3,11 +3,23 @@
  * PostgreSQL (unless DATABASE_URL), the Temporal dev server with the Web UI (unless
  * TEMPORAL_ADDRESS), the sandbox gateway, the worker and the API. A component that crashes is
  * started again (same port, same data) with exponential backoff while the rest keeps running;
- * Ctrl-C stops all of it.
+ * Ctrl-C stops all of it. With STRIPE_MOCK=1 it also starts Stripe's stripe-mock with the
+ * emulator in front of it (src/infra/stripe-emulator.ts) and a tenant `stripe-demo` on Stripe.
  */
-import { connectorOf, DEV_ADMIN_KEY, DEV_API_KEY, loadConfig } from '../src/config.js';
+import { connectorOf, DEV_ADMIN_KEY, DEV_API_KEY, loadConfig, tenantEnvSuffix } from '../src/config.js';
 import { takeOverShutdownSignals } from '../src/infra/embedded-postgres.js';
 import { projectPath, startStack, type Stack } from '../src/infra/stack.js';
+import { startStripeEmulator, type StripeEmulator } from '../src/infra/stripe-emulator.js';
+import { startStripeMock, type StripeMock } from '../src/infra/stripe-mock.js';
+
+/** The tenant on Stripe that STRIPE_MOCK=1 adds: its API key and its (stripe-mock) Stripe credentials. */
+const STRIPE_DEMO = {
+  tenant: 'stripe-demo',
+  apiKey: 'sk_test_stripe_demo',
+  stripeKey: 'sk_test_stripeMockDemo',
+  webhookSecret: 'whsec_stripe_mock_demo',
+};
+let stripe: { mock: StripeMock; emulator: StripeEmulator } | undefined;
 
 const started = Date.now();
 const say = (line: string) => console.log(`[dev] ${line}`);
@@ -24,6 +36,8 @@ async function stopAll(code: number): Promise<void> {
   starting.abort(new Error('stopped while starting'));
   await startup.catch(() => undefined);
   await stack?.stop();
+  await stripe?.emulator.close();
+  await stripe?.mock.stop();
   process.exit(code);
 }
 takeOverShutdownSignals();
@@ -31,7 +45,9 @@ process.on('SIGINT', () => void stopAll(0));
 process.on('SIGTERM', () => void stopAll(0));
 
 try {
+  const stripeEnv = await stripeMockHere();
   const pending = startStack({
+    env: stripeEnv,
     signal: starting.signal,
     postgresDir: projectPath('.data', 'postgres'),
     persistentPostgres: true,
@@ -55,6 +71,7 @@ try {
   });
   startup = pending;
   stack = await pending;
+  stripe?.emulator.sendWebhooksTo(`${stack.apiUrl}/v1/webhooks/stripe`, STRIPE_DEMO.webhookSecret);
   say(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   console.log(`
   API           ${stack.apiUrl}    (Authorization: Bearer ${DEV_API_KEY}, tenant "default")
@@ -73,6 +90,31 @@ ${brokerLines(stack)}
   await stopAll(1);
 }
 
+/**
+ * STRIPE_MOCK=1: stripe-mock (built once with Go) and the emulator in front of it, and tenant
+ * `stripe-demo` on Stripe, added to API_KEYS and TENANT_CONNECTORS.
+ */
+async function stripeMockHere(): Promise<Record<string, string>> {
+  if (process.env.STRIPE_MOCK !== '1') return {};
+  const mock = await startStripeMock({
+    port: Number(process.env.STRIPE_MOCK_PORT ?? 12111),
+    log: (line) => console.log(`[stripe-mock] ${line}`),
+  });
+  stripe = { mock, emulator: await startStripeEmulator(mock.url) };
+  const suffix = tenantEnvSuffix(STRIPE_DEMO.tenant);
+  const list = (value: string | undefined, entry: string) => (value ? `${value},${entry}` : entry);
+  return {
+    API_KEYS: list(
+      process.env.API_KEYS ?? `${DEV_API_KEY}:default`,
+      `${STRIPE_DEMO.apiKey}:${STRIPE_DEMO.tenant}`,
+    ),
+    TENANT_CONNECTORS: list(process.env.TENANT_CONNECTORS, `${STRIPE_DEMO.tenant}:stripe`),
+    STRIPE_API_BASE: stripe.emulator.url,
+    [`STRIPE_API_KEY__${suffix}`]: STRIPE_DEMO.stripeKey,
+    [`STRIPE_WEBHOOK_SECRET__${suffix}`]: STRIPE_DEMO.webhookSecret,
+  };
+}
+
 /** Which connector each tenant's payments go through (TENANT_CONNECTORS, DEFAULT_CONNECTOR). */
 function connectorLines(running: Stack): string {
   const config = loadConfig({ ...process.env, ...running.env });
@@ -81,6 +123,10 @@ function connectorLines(running: Stack): string {
   if (config.stripe.accounts.length > 0)
     lines.push(
       `  Stripe        ${config.stripe.apiBase ?? 'https://api.stripe.com'}    (webhooks: ${running.apiUrl}/v1/webhooks/stripe)`,
+    );
+  if (stripe)
+    lines.push(
+      `                stripe-mock ${stripe.mock.url} behind the emulator; tenant "${STRIPE_DEMO.tenant}": Bearer ${STRIPE_DEMO.apiKey}, cards pm_card_visa, pm_card_authenticationRequired, pm_card_chargeDeclined...`,
     );
   return lines.join('\n');
 }

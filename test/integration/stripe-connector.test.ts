@@ -132,6 +132,16 @@ describe.skipIf(!stripeEmulatorUrl)('the Stripe connector against stripe-mock', 
     await expect(stripe.status(first.id)).rejects.toBeInstanceOf(GatewayUnavailableError);
   });
 
+  it('refuses a key Stripe does not accept as final, without the key in the error', async () => {
+    const apiKey = 'sk_test_not_a_valid_looking_Key_0123456789';
+    const badKey = new StripeConnector({ apiKey, webhookSecret: 'whsec_x', apiBase: stripeMockUrl });
+    const error = await badKey.status('pi_1').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(GatewayRequestError);
+    // stripe-mock echoes the Authorization header; the connector masks it.
+    expect((error as Error).message).toMatch(/authenticate/);
+    expect((error as Error).message).not.toContain(apiKey);
+  });
+
   it('every call it makes is valid against stripe-mock itself, without the emulator', async () => {
     // stripe-mock answers with its fixtures; what matters here is that it accepts each request.
     const direct = new StripeConnector({

@@ -147,6 +147,25 @@ describe.skipIf(!stripeEmulatorUrl)('payments of a tenant on Stripe', () => {
     expect(captured.body).toMatchObject({ status: 'succeeded', amountCaptured: 4200 });
   });
 
+  it("finishes 3-D Secure on Stripe's page: the customer completes it, Stripe sends the webhook", async () => {
+    const res = await stripeco('POST', '/v1/payments', card('pm_card_authenticationRequired'));
+    const url = res.body.nextAction.url as string;
+    const page = await fetch(url);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('Complete authentication');
+    const done = await fetch(`${url}/complete`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'outcome=succeeded',
+      redirect: 'manual',
+    });
+    // Back to the return URL Paysaga gave, as Stripe redirects.
+    expect(done.status).toBe(303);
+    expect(done.headers.get('location')).toBe(`${inject('apiUrl')}/v1/payments/${res.body.id}`);
+    await expect.poll(() => statusOf(res.body.id), { timeout: 15_000 }).toBe('succeeded');
+    expect((await intentAtStripe(await intentOf(res.body.id))).amount_received).toBe(4200);
+  });
+
   it('fails with authentication_failed when the customer fails 3-D Secure', async () => {
     const res = await stripeco('POST', '/v1/payments', card('pm_card_threeDSecure2Required'));
     const intentId = await intentOf(res.body.id);

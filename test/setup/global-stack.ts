@@ -10,7 +10,7 @@ import type { TestProject } from 'vitest/node';
 import { freePort, projectPath, startStack, type Stack } from '../../src/infra/stack.js';
 import { DEV_API_KEY } from '../../src/config.js';
 import { STRIPECO_STRIPE, TENANT_KEYS } from '../support/tenants.js';
-import { startStripeEmulator, type StripeEmulator } from '../support/stripe-emulator.js';
+import { startStripeEmulator, type StripeEmulator } from '../../src/infra/stripe-emulator.js';
 import { startStripeMock, stripeMockMissing, type StripeMock } from '../../src/infra/stripe-mock.js';
 import { kafkaMissing } from '../../src/infra/kafka.js';
 import { findRabbitMqServer, RABBITMQ_HOW_TO_GET, type RabbitMqControl } from '../../src/infra/rabbitmq.js';
@@ -83,6 +83,8 @@ export async function setup(project: TestProject): Promise<void> {
   project.provide('amqpUrl', stack.amqpUrl);
   project.provide('rabbitmqControl', stack.rabbitmqControl);
   project.provide('brokerPids', { kafka: stack.pid('kafka'), rabbitmq: stack.pid('rabbitmq') });
+  // After a customer finishes 3-D Secure on the emulator's page, its webhook comes here.
+  stripeEmulator?.sendWebhooksTo(`${stack.apiUrl}/v1/webhooks/stripe`, STRIPECO_STRIPE.webhookSecret);
   project.provide('stripeMockUrl', stripe?.mockUrl);
   project.provide('stripeEmulatorUrl', stripe?.emulatorUrl);
 }

@@ -4,6 +4,7 @@ import Stripe from 'stripe';
 import { describe, expect, it } from 'vitest';
 import { StripeConnector } from '../../src/gateway/connectors/stripe/connector.js';
 import {
+  maskSecrets,
   STRIPE_DECLINE_CODES,
   toAuthorization,
   toAuthorizeOutcome,
@@ -301,6 +302,17 @@ describe('Stripe error classification', () => {
   });
 });
 
+describe('secrets in Stripe messages', () => {
+  it('masks keys and webhook secrets a server echoes back, keeping the last four', () => {
+    const echoed =
+      "Authorization was 'Bearer sk_test_51StripecoSecretKeyNeverLogged0123456789'; also rk_live_abcdefghijkl and whsec_abc";
+    const masked = maskSecrets(echoed);
+    expect(masked).toBe("Authorization was 'Bearer sk_test_****6789'; also rk_live_****ijkl and whsec_****");
+    const error = toGatewayError(stripeError({ type: 'invalid_request_error', message: echoed }, 401));
+    expect(error.message).not.toContain('SecretKeyNeverLogged');
+  });
+});
+
 describe('Stripe webhooks', () => {
   const secret = 'whsec_unit_test_secret';
   const connector = new StripeConnector({ apiKey: 'sk_test_unit', webhookSecret: secret });
@@ -346,6 +358,23 @@ describe('Stripe webhooks', () => {
     const other = JSON.stringify(fixture('event-customer-created'));
     expect(toWebhookEvents(fixture('event-customer-created'))).toEqual([]);
     expect(connector.parseWebhook(Buffer.from(other), { 'stripe-signature': sign(other) })).toEqual([]);
+  });
+
+  it('maps charge.refunded to each refund the charge lists (API versions that list them)', () => {
+    const charge = fixture('payment-intent-succeeded-partial').latest_charge;
+    const refund = fixture('refund-failed');
+    const event = { ...fixture('event-charge-refund-updated'), type: 'charge.refunded' };
+    event.data = { object: { ...charge, refunds: { object: 'list', data: [refund] } } };
+    expect(toWebhookEvents(event)).toEqual([
+      {
+        type: 'refund.updated',
+        eventId: 'evt_3QxPaysagaFixture02',
+        reference: 'pay_fixture',
+        refund: expect.objectContaining({ id: 're_3QxPaysagaFixture01', status: 'failed' }) as unknown,
+      },
+    ]);
+    event.data = { object: charge };
+    expect(toWebhookEvents(event)).toEqual([]);
   });
 
   it.each([

@@ -302,8 +302,20 @@ export function toAuthorizeOutcome(error: StripeErrorLike, request: AuthorizeReq
     amountRefunded: 0,
     currency: request.currency,
     failureCode: unknownMethod ? 'invalid_card' : toFailureCode(error.decline_code, error.code),
-    failureMessage: error.message ?? 'The card was declined',
+    failureMessage: maskSecrets(error.message ?? 'The card was declined'),
   };
+}
+
+/**
+ * A message with every Stripe secret in it masked (`sk_test_****6789`). Stripe masks keys in its
+ * own messages; other servers answering on its behalf (stripe-mock, a proxy) may echo them.
+ */
+export function maskSecrets(message: string): string {
+  return message.replace(
+    /\b(sk|rk|whsec)_((?:test|live)_)?([A-Za-z0-9_]+)/g,
+    (_match, kind: string, mode = '', rest: string) =>
+      `${kind}_${mode}****${rest.length > 8 ? rest.slice(-4) : ''}`,
+  );
 }
 
 /** Error codes Stripe answers while an object is locked or a same-key request is in flight. */
@@ -318,7 +330,7 @@ const TRANSIENT_CODES = new Set(['lock_timeout', 'idempotency_key_in_use', 'rate
  */
 export function toGatewayError(error: StripeErrorLike): GatewayUnavailableError | GatewayRequestError {
   const status = error.statusCode;
-  const message = `Stripe: ${error.message ?? error.type ?? 'request failed'}`;
+  const message = maskSecrets(`Stripe: ${error.message ?? error.type ?? 'request failed'}`);
   const shouldRetry = error.headers?.['stripe-should-retry'];
   const transient =
     shouldRetry === 'true' ||

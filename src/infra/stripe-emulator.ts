@@ -1,5 +1,5 @@
 /**
- * Stripe for the tests: every request goes first to stripe-mock, Stripe's OpenAPI-driven mock,
+ * Stripe for the tests and for `STRIPE_MOCK=1 npm run dev`: every request goes first to stripe-mock, Stripe's OpenAPI-driven mock,
  * so each one the connector sends is checked against Stripe's real API (a refusal is returned
  * as is, and recorded for the tests to assert there were none). stripe-mock is stateless, so
  * the answer the connector gets is stripe-mock's body with the state of a PaymentIntent or
@@ -9,19 +9,25 @@
  * `pm_card_chargeDeclinedInsufficientFunds` declines, ...), the same ones that work against a
  * Stripe test account.
  *
- * Tests drive what a customer or Stripe would do through `/__emulator/...` on the same port:
- * finish 3-D Secure, settle a pending refund, fail the next requests, read the request log. A
- * refund whose Paysaga reason is `settle later` stays pending until the test settles it.
+ * The customer's 3-D Secure page is `next_action.redirect_to_url.url` (`/__emulator/3ds/{id}`):
+ * its buttons finish or fail the challenge, and the emulator then sends Stripe's webhook, signed
+ * like Stripe's, to the URL set with `sendWebhooksTo`. Tests also drive it directly through
+ * `/__emulator/...` on the same port: finish 3-D Secure without a webhook, settle a pending
+ * refund, fail the next requests, read the request log. A refund whose Paysaga reason is
+ * `settle later` stays pending until it is settled that way. The recorded bodies are in
+ * test/fixtures/stripe/.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import Stripe from 'stripe';
+import { PROJECT_ROOT } from '../project-root.js';
 
 type Json = Record<string, unknown>;
 
-const FIXTURES = path.join(import.meta.dirname, '..', 'fixtures', 'stripe');
+const FIXTURES = path.join(PROJECT_ROOT, 'test', 'fixtures', 'stripe');
 const fixture = (name: string): Json =>
   JSON.parse(readFileSync(path.join(FIXTURES, `${name}.json`), 'utf8')) as Json;
 
@@ -109,6 +115,8 @@ interface Answer {
 
 export interface StripeEmulator {
   url: string;
+  /** Where Stripe's webhooks go after a customer finishes 3-D Secure on the emulator's page. */
+  sendWebhooksTo(url: string, secret: string): void;
   close(): Promise<void>;
 }
 
@@ -120,6 +128,7 @@ export async function startStripeEmulator(stripeMockUrl: string): Promise<Stripe
   const replays = new Map<string, Answer>();
   const rejections: { method: string; path: string; status: number; body: unknown }[] = [];
   const log: LoggedRequest[] = [];
+  const webhookLog: { type: string; status: number; error?: string }[] = [];
   /** Fail the next N API requests with this status, before or after doing them. */
   let faults: { remaining: number; status: number; when: 'before' | 'after' } = {
     remaining: 0,
@@ -127,6 +136,7 @@ export async function startStripeEmulator(stripeMockUrl: string): Promise<Stripe
     when: 'before',
   };
   let url = '';
+  let webhooks: { url: string; secret: string } | undefined;
 
   const server: Server = createServer((request, response) => {
     void handle(request, response).catch((error: unknown) => {
@@ -364,6 +374,7 @@ export async function startStripeEmulator(stripeMockUrl: string): Promise<Stripe
     response: ServerResponse,
   ): Promise<void> {
     const parts = pathname.split('/').filter(Boolean); // __emulator, kind, id, action
+    if (parts[1] === '3ds') return challenge(method, parts[2] ?? '', parts[3], body, response);
     const input = body ? (JSON.parse(body) as Json) : {};
     const mockIntent = (await (
       await fetch(`${stripeMockUrl}/v1/payment_intents/pi_1`, {
@@ -405,13 +416,83 @@ export async function startStripeEmulator(stripeMockUrl: string): Promise<Stripe
     }
     if (method === 'GET' && parts[1] === 'rejections') return send(response, 200, { rejections });
     if (method === 'GET' && parts[1] === 'requests') return send(response, 200, { requests: log });
+    if (method === 'GET' && parts[1] === 'webhooks') return send(response, 200, { webhooks: webhookLog });
     send(response, 404, { error: `no emulator route ${method} ${pathname}` });
+  }
+
+  /** The customer's 3-D Secure page, and what its buttons do: what Stripe's hosted page does. */
+  async function challenge(
+    method: string,
+    intentId: string,
+    action: string | undefined,
+    body: string,
+    response: ServerResponse,
+  ): Promise<void> {
+    const intent = intents.get(intentId);
+    if (!intent) return sendHtml(response, 404, '<p>No such PaymentIntent.</p>');
+    if (method === 'GET' && action === undefined) return sendHtml(response, 200, challengePage(intent));
+    if (method !== 'POST' || action !== 'complete') return sendHtml(response, 404, '<p>Not found.</p>');
+    if (intent.status !== 'requires_action')
+      return sendHtml(response, 409, `<p>This challenge is no longer pending (${intent.status}).</p>`);
+    const failed = new URLSearchParams(body).get('outcome') === 'failed';
+    if (failed) {
+      intent.status = 'requires_payment_method';
+      intent.lastPaymentError = fixture('payment-intent-authentication-failed').last_payment_error as Json;
+    } else authorize(intent);
+    const type = failed
+      ? 'payment_intent.payment_failed'
+      : intent.status === 'requires_capture'
+        ? 'payment_intent.amount_capturable_updated'
+        : 'payment_intent.succeeded';
+    const mockIntent = (await (
+      await fetch(`${stripeMockUrl}/v1/payment_intents/pi_1`, {
+        headers: { authorization: 'Bearer sk_test_emulator' },
+      })
+    ).json()) as Json;
+    await sendWebhook(type, intentBody(intent, mockIntent, false));
+    if (intent.returnUrl) {
+      response.writeHead(303, { location: intent.returnUrl });
+      response.end();
+      return;
+    }
+    sendHtml(response, 200, `<p>Authentication ${failed ? 'failed' : 'complete'}.</p>`);
+  }
+
+  /** One delivery of a Stripe event, signed as Stripe signs; a failed delivery is logged, not retried. */
+  async function sendWebhook(type: string, object: Json): Promise<void> {
+    if (!webhooks) return;
+    const payload = JSON.stringify({
+      id: id('evt'),
+      object: 'event',
+      api_version: Stripe.API_VERSION,
+      created: Math.floor(Date.now() / 1000),
+      data: { object },
+      livemode: false,
+      pending_webhooks: 1,
+      request: { id: null, idempotency_key: null },
+      type,
+    });
+    const signature = Stripe.webhooks.generateTestHeaderString({ payload, secret: webhooks.secret });
+    try {
+      const answer = await fetch(webhooks.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'stripe-signature': signature },
+        body: payload,
+        signal: AbortSignal.timeout(10_000),
+      });
+      webhookLog.push({ type, status: answer.status });
+    } catch (error) {
+      webhookLog.push({ type, status: 0, error: String(error) });
+    }
   }
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     url,
+    sendWebhooksTo: (target, secret) => {
+      webhooks = { url: target, secret };
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -445,6 +526,29 @@ function unexpectedState(intent: Intent, action: string): Answer {
     'intent',
     `This PaymentIntent could not be ${action === 'cancel' ? 'canceled' : 'captured'} because it has a status of ${intent.status}.`,
   );
+}
+
+const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
+
+function challengePage(intent: Intent): string {
+  const id = escapeHtml(intent.id);
+  const amount = `${intent.amount} ${escapeHtml(intent.currency.toUpperCase())} (minor units)`;
+  const button = (outcome: 'succeeded' | 'failed', label: string): string =>
+    `<form method="post" action="/__emulator/3ds/${id}/complete"><input type="hidden" name="outcome" value="${outcome}">` +
+    `<button type="submit">${label}</button></form>`;
+  const pending = intent.status === 'requires_action';
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>3-D Secure (Stripe emulator)</title></head>
+<body>
+<h1>3-D Secure</h1>
+<p>Authorize ${amount} for PaymentIntent ${id}?</p>
+${pending ? button('succeeded', 'Complete authentication') + button('failed', 'Fail authentication') : `<p>This challenge is no longer pending (status: ${escapeHtml(intent.status)}).</p>`}
+</body></html>`;
+}
+
+function sendHtml(response: ServerResponse, status: number, html: string): void {
+  response.writeHead(status, { 'content-type': 'text/html; charset=utf-8' });
+  response.end(html);
 }
 
 function header(request: IncomingMessage, name: string): string | undefined {
