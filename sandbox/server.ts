@@ -235,6 +235,8 @@ export async function createSandboxServer(options: SandboxOptions): Promise<Sand
   app.post('/_sandbox/reset', () => (faults = { ...defaults }));
   app.get('/_sandbox/stats', () => ({ ...store.stats(), webhooks: { ...webhooks.stats } }));
   app.get('/_sandbox/cards', () => TEST_CARDS);
+  /** Liveness for Paysaga's /readyz (not subject to fault injection). */
+  app.get('/healthz', () => ({ status: 'ok' }));
 
   await app.listen({ port: options.port, host: options.host ?? '127.0.0.1' });
   const address = app.server.address();

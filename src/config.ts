@@ -63,6 +63,18 @@ const env = z.object({
   /** The tenant of a broker command that names none (the food-ordering `OrderStockConfirmed`). */
   COMMANDS_TENANT: z.string().min(1).default('default'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Requests per API key per window (an unauthenticated caller counts per address). */
+  RATE_LIMIT_MAX: z.coerce.number().int().positive().default(1000),
+  RATE_LIMIT_WINDOW_MS: z.coerce.number().int().positive().default(60_000),
+  /** `tenant:max` pairs: a tenant's keys get this many requests per window instead. */
+  TENANT_RATE_LIMITS: z.string().default(''),
+  /** 503 with Retry-After when the event loop lags more than this (0: off). */
+  PRESSURE_MAX_EVENT_LOOP_DELAY_MS: z.coerce.number().int().min(0).default(1000),
+  /** 503 with Retry-After when the heap or the RSS grows past this many bytes (0: off). */
+  PRESSURE_MAX_HEAP_BYTES: z.coerce.number().int().min(0).default(0),
+  PRESSURE_MAX_RSS_BYTES: z.coerce.number().int().min(0).default(0),
+  /** The worker's Prometheus endpoint (`/metrics`); 0: not served. */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
 });
 
 export interface Config {
@@ -94,6 +106,9 @@ export interface Config {
   webhookEncryptionKey: string;
   customerTokenSecret: string;
   logLevel: string;
+  rateLimit: { max: number; windowMs: number; perTenant: Map<string, number> };
+  pressure: { maxEventLoopDelayMs: number; maxHeapBytes: number; maxRssBytes: number };
+  metricsPort: number;
 }
 
 /** One set of Stripe credentials: a tenant's own, or the shared one (`tenants` undefined). */
@@ -234,5 +249,22 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     webhookEncryptionKey: e.WEBHOOK_ENCRYPTION_KEY,
     customerTokenSecret: e.CUSTOMER_TOKEN_SECRET,
     logLevel: e.LOG_LEVEL,
+    rateLimit: {
+      max: e.RATE_LIMIT_MAX,
+      windowMs: e.RATE_LIMIT_WINDOW_MS,
+      perTenant: new Map(
+        pairs(e.TENANT_RATE_LIMITS, 'TENANT_RATE_LIMITS', 'tenant:max').map(([tenant, max]) => {
+          if (!/^[1-9]\d*$/.test(max))
+            throw new Error(`TENANT_RATE_LIMITS entry "${tenant}:${max}" is not tenant:max`);
+          return [tenant, Number(max)];
+        }),
+      ),
+    },
+    pressure: {
+      maxEventLoopDelayMs: e.PRESSURE_MAX_EVENT_LOOP_DELAY_MS,
+      maxHeapBytes: e.PRESSURE_MAX_HEAP_BYTES,
+      maxRssBytes: e.PRESSURE_MAX_RSS_BYTES,
+    },
+    metricsPort: e.METRICS_PORT,
   };
 }

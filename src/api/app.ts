@@ -8,6 +8,7 @@ import { authPlugin } from './plugins/auth.js';
 import { docsPlugin } from './plugins/docs.js';
 import { clientErrorHandler, errorsPlugin, frameworkErrors } from './plugins/errors.js';
 import { idempotencyPlugin } from './plugins/idempotency.js';
+import { protectionPlugin } from './plugins/protection.js';
 import { createServices, servicesPlugin, type Services } from './plugins/services.js';
 import { refuseNulInUrl, strictJsonBodies } from './input.js';
 import { adminRoutes } from './routes/admin.js';
@@ -47,6 +48,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   refuseNulInUrl(app);
 
   await app.register(errorsPlugin);
+  await app.register(protectionPlugin, {
+    apiKeys: config.apiKeys,
+    rateLimit: config.rateLimit,
+    pressure: config.pressure,
+  });
   await app.register(websocket);
   await app.register(servicesPlugin, { services });
   await app.register(authPlugin, {

@@ -84,4 +84,6 @@ export interface PaymentGateway {
    * verified event that moves nothing); throws `WebhookSignatureError` on a bad signature.
    */
   parseWebhook(rawBody: Buffer, headers: Record<string, string | string[] | undefined>): WebhookEvent[];
+  /** Resolves when the provider answers (for /readyz); throws otherwise. */
+  ping(): Promise<void>;
 }

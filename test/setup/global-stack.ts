@@ -57,8 +57,13 @@ export async function setup(project: TestProject): Promise<void> {
       SYNC_WAIT_MS: '10000',
       // Extra tenants let a test file count rows it alone can have written.
       API_KEYS:
-        `${DEV_API_KEY}:default,${TENANT_KEYS.badinput}:badinput,${TENANT_KEYS.other}:other` +
+        `${DEV_API_KEY}:default,${TENANT_KEYS.badinput}:badinput,${TENANT_KEYS.other}:other,` +
+        `${TENANT_KEYS.ratelimitedA}:ratelimited,${TENANT_KEYS.ratelimitedB}:ratelimited` +
         (stripe ? `,${TENANT_KEYS.stripeco}:stripeco` : ''),
+      // The tests share a few keys and send far more than a real client: only tenant
+      // `ratelimited` has a limit a test can reach.
+      RATE_LIMIT_MAX: '1000000000',
+      TENANT_RATE_LIMITS: 'ratelimited:100',
       // A STRIPE_API_KEY in the shell is for the live Stripe test (test/live), not this stack.
       STRIPE_API_KEY: '',
       STRIPE_WEBHOOK_SECRET: '',

@@ -10,7 +10,9 @@ import { TENANT_KEYS } from './tenants.js';
  * not be reached: every call is recorded and fails. What a test sends is answered at the door,
  * or the test sees the call.
  */
-export async function appWithUnreachableServices(): Promise<{ app: FastifyInstance; reached: string[] }> {
+export async function appWithUnreachableServices(
+  env: Record<string, string> = {},
+): Promise<{ app: FastifyInstance; reached: string[] }> {
   const reached: string[] = [];
   const unreachable = (name: string): any =>
     new Proxy(() => undefined, {
@@ -20,7 +22,7 @@ export async function appWithUnreachableServices(): Promise<{ app: FastifyInstan
         throw new Error(`${name} was reached`);
       },
     });
-  const config = loadConfig({ API_KEYS: `${DEV_API_KEY}:default,${TENANT_KEYS.badinput}:badinput` });
+  const config = loadConfig({ API_KEYS: `${DEV_API_KEY}:default,${TENANT_KEYS.badinput}:badinput`, ...env });
   const services = { ...(unreachable('services') as Services), config };
   for (const name of [
     'db',

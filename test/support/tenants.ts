@@ -2,6 +2,9 @@
 export const TENANT_KEYS = {
   badinput: 'sk_test_badinput',
   other: 'sk_test_other',
+  /** Two keys of tenant `ratelimited`, the one tenant whose limit (100 a minute) a test reaches. */
+  ratelimitedA: 'sk_test_ratelimited_a',
+  ratelimitedB: 'sk_test_ratelimited_b',
   /** Tenant `stripeco`, whose payments go through the Stripe connector (stripe-mock). */
   stripeco: 'sk_test_stripeco',
 } as const;

@@ -30,6 +30,7 @@ function fakeConnector(name: string, fail?: Error): PaymentGateway {
     parseWebhook: () => {
       throw new Error('not used here');
     },
+    ping: () => Promise.resolve(),
   };
 }
 

@@ -1,5 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { connect } from 'node:net';
 import { sql } from 'drizzle-orm';
+import { createConnectorRegistry } from '../../gateway/registry.js';
 import { withTimeout } from '../with-timeout.js';
 import { PROBLEM_CONTENT_TYPE, problemBody } from '../problem.js';
 
@@ -24,29 +26,66 @@ async function probe(
   }
 }
 
+/** A TCP connection to `host:port` opens (a broker is listening). */
+function tcpConnect(address: string): Promise<void> {
+  const [host = '127.0.0.1', port = '0'] = address.replace(/^[a-z]+:\/\/([^@/]*@)?/, '').split(/[:/]/);
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port: Number(port) }, () => {
+      socket.destroy();
+      resolve();
+    });
+    socket.once('error', reject);
+  });
+}
+
 export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
-  const { db, temporal, temporalCircuit } = app.services;
+  const { db, temporal, temporalCircuit, config } = app.services;
+  const connectors = createConnectorRegistry(config);
+  /** Each connector once (its first account: they share the provider). */
+  const gateways = connectors.names().flatMap((name) => connectors.accounts(name).slice(0, 1));
+  const brokers: [string, string][] = [
+    ...(config.eventSinks.includes('kafka')
+      ? (config.kafkaBrokers ?? []).map((b): [string, string] => [`kafka ${b}`, b])
+      : []),
+    ...(config.eventSinks.includes('amqp') && config.amqpUrl
+      ? [['rabbitmq', config.amqpUrl] as [string, string]]
+      : []),
+  ];
 
   app.get('/healthz', { config: { public: true }, schema: { hide: true } }, async () => ({ status: 'ok' }));
 
   /**
-   * Ready when PostgreSQL and Temporal both answer within a second. Each dependency is reported
-   * with its latency (and Temporal with the API's circuit state), so an operator sees which
-   * one is down without waiting on it.
+   * Ready when PostgreSQL and Temporal both answer within a second: the API needs nothing else
+   * to take and read payments. Each dependency is reported with its latency (Temporal with the
+   * API's circuit state), so an operator sees which one is down without waiting on it: also each
+   * gateway connector and each configured broker (a TCP connection), which make the status
+   * `degraded` when down, not unready (payments wait for the gateway in their workflows, and
+   * events wait in the outbox).
    */
   app.get('/readyz', { config: { public: true }, schema: { hide: true } }, async (_request, reply) => {
-    const [postgres, temporalCheck] = await Promise.all([
+    const [postgres, temporalCheck, gatewayChecks, brokerChecks] = await Promise.all([
       probe(() => db.execute(sql`SELECT 1`)),
       probe(() =>
         temporal.withDeadline(Date.now() + PROBE_TIMEOUT_MS, () =>
           temporal.workflowService.getSystemInfo({}),
         ),
       ),
+      Promise.all(gateways.map((account) => probe(() => account.gateway.ping()))),
+      Promise.all(brokers.map(([, address]) => probe(() => tcpConnect(address)))),
     ]);
+    const gatewayStatus = Object.fromEntries(gateways.map((a, i) => [a.gateway.name, gatewayChecks[i]!]));
+    const brokerStatus = Object.fromEntries(brokers.map(([name], i) => [name, brokerChecks[i]!]));
+    const others = [...gatewayChecks, ...brokerChecks];
     // A successful probe closes an open circuit at once instead of waiting for the next request.
     if (temporalCheck.ok) temporalCircuit.succeeded();
-    const dependencies = { postgres, temporal: { ...temporalCheck, circuit: temporalCircuit.state.state } };
-    if (postgres.ok && temporalCheck.ok) return { status: 'ready', dependencies };
+    const dependencies = {
+      postgres,
+      temporal: { ...temporalCheck, circuit: temporalCircuit.state.state },
+      gateways: gatewayStatus,
+      brokers: brokerStatus,
+    };
+    if (postgres.ok && temporalCheck.ok)
+      return { status: others.every((check) => check.ok) ? 'ready' : 'degraded', dependencies };
     return reply
       .status(503)
       .header('Retry-After', '2')

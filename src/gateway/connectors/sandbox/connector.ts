@@ -84,6 +84,11 @@ export class SandboxConnector implements PaymentGateway {
     return toAuthorization(expectBody(response, wireAuthorization));
   }
 
+  async ping(): Promise<void> {
+    const response = await fetch(`${this.baseUrl}/healthz`, { signal: AbortSignal.timeout(this.timeoutMs) });
+    if (!response.ok) throw new Error(`sandbox gateway answered ${response.status}`);
+  }
+
   parseWebhook(rawBody: Buffer, headers: Record<string, string | string[] | undefined>): WebhookEvent[] {
     const wanted = SIGNATURE_HEADER.toLowerCase();
     const value = Object.entries(headers).find(([name]) => name.toLowerCase() === wanted)?.[1];

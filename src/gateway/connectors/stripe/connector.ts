@@ -52,6 +52,7 @@ export const STRIPE_API_VERSION = Stripe.API_VERSION;
 export class StripeConnector implements PaymentGateway {
   readonly name = 'stripe';
   private readonly stripe: Stripe;
+  private lastPing: { at: number; error?: Error } | undefined;
 
   constructor(private readonly options: StripeConnectorOptions) {
     const base = options.apiBase ? new URL(options.apiBase) : undefined;
@@ -127,6 +128,25 @@ export class StripeConnector implements PaymentGateway {
 
   async status(authorizationId: string): Promise<Authorization> {
     return toAuthorization(await this.retrieve(authorizationId));
+  }
+
+  /**
+   * Stripe answers an authenticated read (the account's balance). Remembered for 30 s, so a
+   * readiness probe every few seconds costs Stripe one request per half minute.
+   */
+  async ping(): Promise<void> {
+    const now = Date.now();
+    if (this.lastPing && now - this.lastPing.at < 30_000) {
+      if (this.lastPing.error) throw this.lastPing.error;
+      return;
+    }
+    try {
+      await this.call(() => this.stripe.balance.retrieve());
+      this.lastPing = { at: now };
+    } catch (error) {
+      this.lastPing = { at: now, error: error as Error };
+      throw error;
+    }
   }
 
   /**
