@@ -78,6 +78,7 @@ try {
   API docs      ${stack.apiUrl}/docs
   Admin key     ${DEV_ADMIN_KEY}           (GET /v1/ledger/verify)
   Web UI        ${stack.temporalUiUrl ?? '(external Temporal: use its own UI)'}
+  Metrics       ${stack.apiUrl}/metrics (API), http://127.0.0.1:${process.env.METRICS_PORT ?? 9464}/metrics (worker, with the Temporal SDK's)
   Gateway       ${stack.gatewayUrl}    (sandbox PSP)
 ${connectorLines(stack)}
   Temporal      ${stack.temporalAddress}

@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ErrorType } from '../domain/errors.js';
 import { GatewayRequestError } from '../gateway/errors.js';
 import type {
@@ -11,6 +11,16 @@ import type {
   VoidRequest,
 } from '../gateway/port.js';
 import { UnknownConnectorError, type ConnectorRegistry } from '../gateway/registry.js';
+import type { WorkerMetrics } from '../metrics.js';
+
+/** The running activity's type (`authorizeCard`, ...), or `direct` outside an activity (tests). */
+function activityOperation(): string {
+  try {
+    return Context.current().info.activityType;
+  } catch {
+    return 'direct';
+  }
+}
 
 /**
  * A gateway request plus where it goes: the connector that authorized the payment, and the
@@ -34,14 +44,28 @@ const LEGACY_CONNECTOR = 'sandbox';
  * replays the first result instead of charging again. `GatewayUnavailableError` and other
  * transient faults propagate as ordinary errors and are retried; a refusal is final.
  */
-export function createGatewayActivities(connectors: ConnectorRegistry) {
+export function createGatewayActivities(connectors: ConnectorRegistry, metrics?: WorkerMetrics) {
   const call = async <T>(
     request: { connector?: string | undefined; tenantId?: string | undefined },
     fn: (connector: PaymentGateway) => Promise<T>,
   ): Promise<T> => {
+    const connector = request.connector ?? LEGACY_CONNECTOR;
+    const operation = activityOperation();
+    const started = performance.now();
+    const count = (outcome: string) => {
+      metrics?.gatewayCalls.inc({ connector, operation, outcome });
+      metrics?.gatewayDuration.observe({ connector, operation }, (performance.now() - started) / 1000);
+    };
     try {
-      return await fn(connectors.get(request.connector ?? LEGACY_CONNECTOR, request.tenantId));
+      const result = await fn(connectors.get(connector, request.tenantId));
+      count((result as { status?: string }).status === 'declined' ? 'declined' : 'ok');
+      return result;
     } catch (error) {
+      count(
+        error instanceof GatewayRequestError || error instanceof UnknownConnectorError
+          ? 'final_error'
+          : 'retryable_error',
+      );
       if (error instanceof GatewayRequestError || error instanceof UnknownConnectorError) {
         throw ApplicationFailure.create({
           type:

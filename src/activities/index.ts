@@ -1,5 +1,6 @@
 import type { Executor } from '../db/client.js';
 import type { ConnectorRegistry } from '../gateway/registry.js';
+import type { WorkerMetrics } from '../metrics.js';
 import { createGatewayActivities } from './gateway.js';
 import { createLedgerActivities } from './ledger.js';
 import { createPaymentActivities } from './payments.js';
@@ -9,15 +10,17 @@ import { createRefundActivities } from './refunds.js';
 export interface ActivityDeps {
   db: Executor;
   connectors: ConnectorRegistry;
+  /** Prometheus counters of the worker process (none in tests that do not read them). */
+  metrics?: WorkerMetrics | undefined;
 }
 
 /** All activities over injected ports; workflows import the type only. */
 export function createActivities(deps: ActivityDeps) {
   return {
     ...refusingPermanentErrors(createLedgerActivities(deps.db)),
-    ...refusingPermanentErrors(createPaymentActivities(deps.db)),
-    ...createGatewayActivities(deps.connectors),
-    ...refusingPermanentErrors(createRefundActivities(deps.db)),
+    ...refusingPermanentErrors(createPaymentActivities(deps.db, deps.metrics)),
+    ...createGatewayActivities(deps.connectors, deps.metrics),
+    ...refusingPermanentErrors(createRefundActivities(deps.db, deps.metrics)),
   };
 }
 

@@ -1,5 +1,6 @@
 import { cloudEvent, type CloudEvent } from '../domain/events.js';
-import { publicPayment, type PaymentView } from '../domain/payment.js';
+import { isSettled, publicPayment, type PaymentStatus, type PaymentView } from '../domain/payment.js';
+import type { WorkerMetrics } from '../metrics.js';
 import type { Executor } from '../db/client.js';
 import { insertEvent, savePayment } from '../db/payments.js';
 
@@ -7,6 +8,8 @@ export interface RecordPaymentInput {
   view: PaymentView;
   /** Event type to publish with this state (outbox row in the same transaction). */
   eventType?: string | undefined;
+  /** The status before this change (absent in histories from before it was sent). */
+  previousStatus?: PaymentStatus | undefined;
 }
 
 /** The event of a payment state: its id is derived from the workflow and the state's version. */
@@ -22,10 +25,20 @@ export function paymentEvent(view: PaymentView, eventType: string): CloudEvent {
   });
 }
 
-export function createPaymentActivities(db: Executor) {
+export function createPaymentActivities(db: Executor, metrics?: WorkerMetrics) {
   return {
-    async recordPayment({ view, eventType }: RecordPaymentInput): Promise<void> {
+    async recordPayment({ view, eventType, previousStatus }: RecordPaymentInput): Promise<void> {
       await savePayment(db, view, eventType ? paymentEvent(view, eventType) : undefined);
+      if (metrics && previousStatus !== undefined && previousStatus !== view.status) {
+        const labels = { status: view.status, method: view.method.type };
+        metrics.payments.inc(labels);
+        // Leaving `processing` is the payment's first settled status: what the API waits for.
+        if (previousStatus === 'processing' && isSettled(view.status))
+          metrics.timeToSettled.observe(
+            labels,
+            (Date.parse(view.updatedAt) - Date.parse(view.createdAt)) / 1000,
+          );
+      }
     },
 
     /** Writes an event to the outbox; the deterministic id makes a retry a no-op. */

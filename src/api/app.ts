@@ -8,6 +8,7 @@ import { authPlugin } from './plugins/auth.js';
 import { docsPlugin } from './plugins/docs.js';
 import { clientErrorHandler, errorsPlugin, frameworkErrors } from './plugins/errors.js';
 import { idempotencyPlugin } from './plugins/idempotency.js';
+import { metricsPlugin } from './plugins/metrics.js';
 import { protectionPlugin } from './plugins/protection.js';
 import { createServices, servicesPlugin, type Services } from './plugins/services.js';
 import { refuseNulInUrl, strictJsonBodies } from './input.js';
@@ -48,6 +49,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   refuseNulInUrl(app);
 
   await app.register(errorsPlugin);
+  await app.register(metricsPlugin);
   await app.register(protectionPlugin, {
     apiKeys: config.apiKeys,
     rateLimit: config.rateLimit,

@@ -4,8 +4,8 @@
  * gateway, the worker and the API. Used by `npm run dev`, the test suite, the benchmarks and the
  * chaos runner; with `supervise`, a component that crashes is started again on the same port and data.
  */
+import { freePort } from './free-port.js';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { migrateDatabase } from '../db/client.js';
 import { brokerSinks, parseEventSinks } from '../events/sink.js';
@@ -109,16 +109,7 @@ const READY_LINES: Record<string, RegExp> = {
   consumer: /consumer listening/i,
 };
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
+export { freePort };
 
 export async function startStack(options: StackOptions): Promise<Stack> {
   const processes = new Map<string, ChildProcess>();

@@ -4,6 +4,8 @@ import { connectDatabase, migrateDatabase } from '../db/client.js';
 import { createConnectorRegistry } from '../gateway/registry.js';
 import { EventHub } from '../events/hub.js';
 import { createEventSinks } from '../events/sink.js';
+import { freePort } from '../infra/free-port.js';
+import { serveMetrics, workerMetrics } from '../metrics.js';
 import { SecretBox } from '../webhooks/secrets.js';
 import { createEventRelayWorker, createPaysagaWorker } from './worker.js';
 
@@ -12,9 +14,33 @@ const config = loadConfig();
 if (!config.databaseUrl)
   throw new Error('DATABASE_URL is required (npm run dev starts an embedded PostgreSQL for you)');
 
+// The SDK's own metrics (task latencies, slots, polls, cache) come from its Prometheus exporter
+// on a loopback port; /metrics on METRICS_PORT serves them after Paysaga's.
+const sdkMetricsPort = config.metricsPort > 0 ? await freePort() : undefined;
 Runtime.install({
-  telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } },
+  telemetryOptions: {
+    logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
+    ...(sdkMetricsPort
+      ? {
+          metrics: {
+            prometheus: { bindAddress: `127.0.0.1:${sdkMetricsPort}`, useSecondsForDurations: true },
+          },
+        }
+      : {}),
+  },
 });
+const metrics = workerMetrics();
+const metricsServer =
+  config.metricsPort > 0
+    ? await serveMetrics({
+        registry: metrics.registry,
+        port: config.metricsPort,
+        host: config.host,
+        extra: `http://127.0.0.1:${sdkMetricsPort}/metrics`,
+        log: (line) => console.warn(line),
+      })
+    : undefined;
+if (metricsServer) console.log(`worker metrics on http://${config.host}:${config.metricsPort}/metrics`);
 await migrateDatabase(config.databaseUrl);
 const database = connectDatabase(config.databaseUrl, { max: 20 });
 const box = new SecretBox(config.webhookEncryptionKey);
@@ -27,6 +53,7 @@ const worker = await createPaysagaWorker({
   db: database.db,
   connectors: createConnectorRegistry(config),
   box,
+  metrics,
 });
 const sinks = await createEventSinks({
   names: config.eventSinks,
@@ -61,5 +88,6 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 await Promise.all(workers.map((each) => each.run()));
 await Promise.all(sinks.map((sink) => sink.close()));
 await hub.close();
+metricsServer?.close();
 await connection.close();
 await database.close();

@@ -5,6 +5,7 @@ import { createActivities } from '../activities/index.js';
 import { createWebhookActivities } from '../activities/webhooks.js';
 import type { Executor } from '../db/client.js';
 import type { ConnectorRegistry } from '../gateway/registry.js';
+import type { WorkerMetrics } from '../metrics.js';
 import type { EventHub } from '../events/hub.js';
 import type { EventSink } from '../events/sink.js';
 import { WebhookSink } from '../events/webhook-sink.js';
@@ -19,6 +20,7 @@ export interface PaysagaWorkerOptions {
   db: Executor;
   connectors: ConnectorRegistry;
   box: SecretBox;
+  metrics?: WorkerMetrics | undefined;
   /** Pre-built workflow bundle (tests bundle once per run); otherwise bundled at start, in a child process. */
   workflowBundle?: { code: string } | undefined;
   taskQueue?: string;
@@ -36,7 +38,7 @@ export async function createPaysagaWorker(options: PaysagaWorkerOptions): Promis
     namespace: options.namespace,
     taskQueue: options.taskQueue ?? TASK_QUEUE,
     activities: {
-      ...createActivities({ db: options.db, connectors: options.connectors }),
+      ...createActivities({ db: options.db, connectors: options.connectors, metrics: options.metrics }),
       ...createWebhookActivities({ db: options.db, box: options.box }),
     },
     workflowBundle: options.workflowBundle ?? (await bundleWorkflowsInChild()),

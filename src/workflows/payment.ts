@@ -250,7 +250,7 @@ class Payment {
       throw new Error(`illegal payment transition ${this.view.status} -> ${patch.status}`);
     }
     const next = this.nextVersion(patch);
-    await store.recordPayment({ view: next, eventType });
+    await store.recordPayment({ view: next, eventType, previousStatus: this.view.status });
     this.view = next;
     if (patch.status) this.indexStatus();
   }

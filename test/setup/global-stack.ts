@@ -29,6 +29,8 @@ declare module 'vitest' {
     brokerPids: { kafka?: number | undefined; rabbitmq?: number | undefined };
     /** How a test stops and starts the RabbitMQ broker (`rabbitmqctl stop_app` / `start_app`). */
     rabbitmqControl: RabbitMqControl | undefined;
+    /** The worker's Prometheus endpoint. */
+    workerMetricsUrl: string;
     /** stripe-mock, and the emulator in front of it that tenant `stripeco` reaches (absent without Go). */
     stripeMockUrl: string | undefined;
     stripeEmulatorUrl: string | undefined;
@@ -46,6 +48,7 @@ export async function setup(project: TestProject): Promise<void> {
   writeFileSync(logFile, '');
   const sinks = eventSinksHere();
   const stripe = await stripeHere((line) => appendFileSync(logFile, `[stripe-mock] ${line}\n`));
+  const metricsPort = await freePort();
   tempDir = mkdtempSync(path.join(tmpdir(), 'paysaga-test-'));
   chmodSync(tempDir, 0o755); // PostgreSQL runs as the postgres user when we are root
   stack = await startStack({
@@ -60,6 +63,7 @@ export async function setup(project: TestProject): Promise<void> {
         `${DEV_API_KEY}:default,${TENANT_KEYS.badinput}:badinput,${TENANT_KEYS.other}:other,` +
         `${TENANT_KEYS.ratelimitedA}:ratelimited,${TENANT_KEYS.ratelimitedB}:ratelimited` +
         (stripe ? `,${TENANT_KEYS.stripeco}:stripeco` : ''),
+      METRICS_PORT: String(metricsPort),
       // The tests share a few keys and send far more than a real client: only tenant
       // `ratelimited` has a limit a test can reach.
       RATE_LIMIT_MAX: '1000000000',
@@ -90,6 +94,7 @@ export async function setup(project: TestProject): Promise<void> {
   project.provide('brokerPids', { kafka: stack.pid('kafka'), rabbitmq: stack.pid('rabbitmq') });
   // After a customer finishes 3-D Secure on the emulator's page, its webhook comes here.
   stripeEmulator?.sendWebhooksTo(`${stack.apiUrl}/v1/webhooks/stripe`, STRIPECO_STRIPE.webhookSecret);
+  project.provide('workerMetricsUrl', `http://127.0.0.1:${metricsPort}/metrics`);
   project.provide('stripeMockUrl', stripe?.mockUrl);
   project.provide('stripeEmulatorUrl', stripe?.emulatorUrl);
 }

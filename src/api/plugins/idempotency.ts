@@ -63,14 +63,17 @@ export const idempotencyPlugin = fp(
         options.ttlHours,
         options.leaseSeconds,
       );
+      const route = request.routeOptions.url ?? '';
       switch (claim.kind) {
         case 'mismatch':
+          app.metrics.idempotencyConflicts.inc({ route, reason: 'reused' });
           throw new ProblemError(
             422,
             'idempotency_key_reused',
             'this Idempotency-Key was used with a different request',
           );
         case 'in_flight':
+          app.metrics.idempotencyConflicts.inc({ route, reason: 'in_flight' });
           throw new ProblemError(
             409,
             'idempotency_key_in_flight',
@@ -79,6 +82,7 @@ export const idempotencyPlugin = fp(
             { 'Retry-After': String(claim.retryAfterSeconds) },
           );
         case 'replay':
+          app.metrics.idempotencyReplays.inc({ route });
           return replay(reply, claim.status, claim.body);
         case 'claimed':
           request.idempotencyScope = scope;
@@ -97,7 +101,7 @@ export const idempotencyPlugin = fp(
       return payload;
     });
   },
-  { name: 'idempotency', dependencies: ['auth', 'errors'] },
+  { name: 'idempotency', dependencies: ['auth', 'errors', 'paysaga-metrics'] },
 );
 
 function replay(reply: FastifyReply, status: number, body: unknown): FastifyReply {

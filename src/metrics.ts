@@ -1,0 +1,119 @@
+import { createServer, type Server } from 'node:http';
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+
+/**
+ * Paysaga's Prometheus metrics. Each process has its own registry: the API counts HTTP and
+ * `Idempotency-Key` outcomes, the worker counts what its activities see (payments, refunds,
+ * gateway calls). Counters are at-least-once: an activity retried after its effect counts again,
+ * which Prometheus' rates tolerate; the ledger and the events table stay the exact record.
+ */
+const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+
+export function apiMetrics() {
+  const registry = new Registry();
+  registry.setDefaultLabels({ process: 'api' });
+  collectDefaultMetrics({ register: registry, prefix: 'paysaga_api_' });
+  return {
+    registry,
+    httpDuration: new Histogram({
+      name: 'paysaga_http_request_duration_seconds',
+      help: 'HTTP requests by route template, method and status code',
+      labelNames: ['method', 'route', 'status_code'] as const,
+      buckets: SECONDS,
+      registers: [registry],
+    }),
+    idempotencyReplays: new Counter({
+      name: 'paysaga_idempotency_replays_total',
+      help: 'Requests answered with the stored response of their Idempotency-Key',
+      labelNames: ['route'] as const,
+      registers: [registry],
+    }),
+    idempotencyConflicts: new Counter({
+      name: 'paysaga_idempotency_conflicts_total',
+      help: 'Idempotency-Key refusals: reused with another request (422) or still in flight (409)',
+      labelNames: ['route', 'reason'] as const,
+      registers: [registry],
+    }),
+  };
+}
+export type ApiMetrics = ReturnType<typeof apiMetrics>;
+
+export function workerMetrics() {
+  const registry = new Registry();
+  registry.setDefaultLabels({ process: 'worker' });
+  collectDefaultMetrics({ register: registry, prefix: 'paysaga_worker_' });
+  return {
+    registry,
+    payments: new Counter({
+      name: 'paysaga_payments_total',
+      help: 'Payments reaching each status, by payment method',
+      labelNames: ['status', 'method'] as const,
+      registers: [registry],
+    }),
+    timeToSettled: new Histogram({
+      name: 'paysaga_payment_time_to_settled_seconds',
+      help: 'From the payment request to its first settled status (what the synchronous API waits for)',
+      labelNames: ['status', 'method'] as const,
+      buckets: SECONDS,
+      registers: [registry],
+    }),
+    refunds: new Counter({
+      name: 'paysaga_refunds_total',
+      help: 'Refunds reaching a final status',
+      labelNames: ['status'] as const,
+      registers: [registry],
+    }),
+    gatewayCalls: new Counter({
+      name: 'paysaga_gateway_requests_total',
+      help: 'Gateway calls by connector and operation; outcome ok, declined, retryable_error or final_error',
+      labelNames: ['connector', 'operation', 'outcome'] as const,
+      registers: [registry],
+    }),
+    gatewayDuration: new Histogram({
+      name: 'paysaga_gateway_request_duration_seconds',
+      help: 'Gateway call latency by connector and operation',
+      labelNames: ['connector', 'operation'] as const,
+      buckets: SECONDS,
+      registers: [registry],
+    }),
+  };
+}
+export type WorkerMetrics = ReturnType<typeof workerMetrics>;
+
+/**
+ * Serves `GET /metrics` on `port`: this registry's metrics, followed by those of `extra` (the
+ * Temporal SDK's own exporter, scraped from its loopback address), so one scrape has both.
+ * Resolves with the server, or undefined (logged) when the port is taken: a second worker on the
+ * same machine runs without its own endpoint rather than not at all.
+ */
+export async function serveMetrics(options: {
+  registry: Registry;
+  port: number;
+  host?: string | undefined;
+  extra?: string | undefined;
+  log?: (line: string) => void;
+}): Promise<Server | undefined> {
+  const server = createServer((request, response) => {
+    if (request.url !== '/metrics') {
+      response.writeHead(404).end();
+      return;
+    }
+    void (async () => {
+      let text = await options.registry.metrics();
+      if (options.extra) {
+        const sdk = await fetch(options.extra, { signal: AbortSignal.timeout(2_000) })
+          .then((answer) => (answer.ok ? answer.text() : ''))
+          .catch(() => '');
+        text += `\n# Temporal SDK metrics\n${sdk}`;
+      }
+      response.writeHead(200, { 'content-type': options.registry.contentType }).end(text);
+    })().catch((error: unknown) => response.writeHead(500).end(String(error)));
+  });
+  return new Promise((resolve) => {
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      options.log?.(`metrics not served on port ${options.port}: ${error.code ?? error.message}`);
+      resolve(undefined);
+    });
+    server.listen(options.port, options.host ?? '0.0.0.0', () => resolve(server));
+  });
+}
