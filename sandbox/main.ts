@@ -1,4 +1,7 @@
+import { pino } from 'pino';
 import { createSandboxServer } from './server.js';
+
+const logger = pino({ name: 'sandbox', timestamp: pino.stdTimeFunctions.isoTime });
 
 /** Runs the sandbox PSP as its own program (`npm run gateway`); src/ never imports from sandbox/. */
 function intFromEnv(name: string, fallback: number): number {
@@ -17,13 +20,13 @@ const server = await createSandboxServer({
   latencyMs: intFromEnv('SANDBOX_LATENCY_MS', 0),
   ...(process.env.SANDBOX_PUBLIC_URL ? { publicUrl: process.env.SANDBOX_PUBLIC_URL } : {}),
 });
-console.log(`sandbox gateway listening on ${server.url}`);
+logger.info(`sandbox gateway listening on ${server.url}`);
 
 let stopping = false;
 async function shutdown(signal: NodeJS.Signals): Promise<void> {
   if (stopping) return;
   stopping = true;
-  console.log(`sandbox gateway stopping (${signal})`);
+  logger.info(`sandbox gateway stopping (${signal})`);
   await server.close();
   process.exit(0);
 }

@@ -1,6 +1,7 @@
 import { cloudEvent, type CloudEvent } from '../domain/events.js';
 import { isSettled, publicPayment, type PaymentStatus, type PaymentView } from '../domain/payment.js';
 import type { WorkerMetrics } from '../metrics.js';
+import { activityInfo } from './log.js';
 import type { Executor } from '../db/client.js';
 import { insertEvent, savePayment } from '../db/payments.js';
 
@@ -29,6 +30,8 @@ export function createPaymentActivities(db: Executor, metrics?: WorkerMetrics) {
   return {
     async recordPayment({ view, eventType, previousStatus }: RecordPaymentInput): Promise<void> {
       await savePayment(db, view, eventType ? paymentEvent(view, eventType) : undefined);
+      if (eventType)
+        activityInfo('payment recorded', { status: view.status, eventType, version: view.version });
       if (metrics && previousStatus !== undefined && previousStatus !== view.status) {
         const labels = { status: view.status, method: view.method.type };
         metrics.payments.inc(labels);

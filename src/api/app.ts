@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Config } from '../config.js';
+import { loggerOptions } from '../logger.js';
 import type { Database } from '../db/client.js';
 import { authPlugin } from './plugins/auth.js';
 import { docsPlugin } from './plugins/docs.js';
@@ -30,7 +31,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config, logger } = deps;
   const services = 'services' in deps ? deps.services : createServices(deps);
   const app = Fastify({
-    logger: logger === false ? false : { level: config.logLevel },
+    logger: logger === false ? false : loggerOptions(config.logLevel, 'api'),
     bodyLimit: 64 * 1024,
     // Return 400s for these rather than silently coercing.
     ajv: { customOptions: { coerceTypes: false } },

@@ -1,5 +1,7 @@
 import { Client } from '@temporalio/client';
+import type { Logger } from 'pino';
 import { loadConfig } from '../config.js';
+import { lifecycle } from '../logger.js';
 import { connectDatabase, migrateDatabase } from '../db/client.js';
 import { buildApp } from './app.js';
 import { connectTemporal } from './temporal-connection.js';
@@ -15,7 +17,7 @@ const connection = connectTemporal(config.temporalAddress ?? '127.0.0.1:7233');
 const temporal = new Client({ connection, namespace: config.temporalNamespace });
 const app = await buildApp({ config, db: database.db, temporal });
 const url = await app.listen({ port: config.port, host: config.host });
-console.log(`api listening on ${url}`);
+lifecycle(app.log as Logger).info(`api listening on ${url}`);
 
 // Under `npm run dev` a Ctrl-C reaches this process twice (terminal SIGINT, then the dev
 // script's SIGTERM): shut down once.

@@ -2,6 +2,7 @@ import { Client } from '@temporalio/client';
 import { createServices } from '../api/plugins/services.js';
 import { connectTemporal } from '../api/temporal-connection.js';
 import { loadConfig } from '../config.js';
+import { createLogger, lifecycle } from '../logger.js';
 import { connectDatabase, migrateDatabase } from '../db/client.js';
 import { brokerSinks } from '../events/sink.js';
 import { runAmqpCommands } from './amqp-source.js';
@@ -25,7 +26,8 @@ const temporal = new Client({ connection, namespace: config.temporalNamespace })
 const services = createServices({ config, db: database.db, temporal });
 const handler = new CommandHandler(services, new Set(config.apiKeys.values()), config.commandsTenant);
 const stopping = new AbortController();
-const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
+const logger = createLogger(config.logLevel, 'consumer');
+const log = (line: string) => logger.info(line);
 const deps = { handler, log, signal: stopping.signal };
 
 const running = brokers.map((broker) => {
@@ -36,12 +38,12 @@ const running = brokers.map((broker) => {
   if (!config.amqpUrl) throw new Error('EVENT_SINKS names amqp but AMQP_URL is unset');
   return runAmqpCommands(config.amqpUrl, deps);
 });
-console.log(`consumer listening for commands on ${brokers.join(', ')}`);
+lifecycle(logger).info(`consumer listening for commands on ${brokers.join(', ')}`);
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => stopping.abort());
 const results = await Promise.allSettled(running);
 for (const result of results)
-  if (result.status === 'rejected') console.error('consumer failed:', result.reason);
+  if (result.status === 'rejected') logger.error({ err: result.reason }, 'consumer failed');
 await connection.close();
 await database.close();
 process.exitCode = results.some((result) => result.status === 'rejected') && !stopping.signal.aborted ? 1 : 0;

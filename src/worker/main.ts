@@ -5,6 +5,7 @@ import { createConnectorRegistry } from '../gateway/registry.js';
 import { EventHub } from '../events/hub.js';
 import { createEventSinks } from '../events/sink.js';
 import { freePort } from '../infra/free-port.js';
+import { createLogger, lifecycle, temporalLogger } from '../logger.js';
 import { serveMetrics, workerMetrics } from '../metrics.js';
 import { SecretBox } from '../webhooks/secrets.js';
 import { createEventRelayWorker, createPaysagaWorker } from './worker.js';
@@ -17,7 +18,11 @@ if (!config.databaseUrl)
 // The SDK's own metrics (task latencies, slots, polls, cache) come from its Prometheus exporter
 // on a loopback port; /metrics on METRICS_PORT serves them after Paysaga's.
 const sdkMetricsPort = config.metricsPort > 0 ? await freePort() : undefined;
+const logger = createLogger(config.logLevel, 'worker');
 Runtime.install({
+  // Every line as JSON through pino: the worker's, the SDK's, workflows' and activities' (with
+  // their workflow and run ids), and the core's, forwarded.
+  logger: temporalLogger(logger),
   telemetryOptions: {
     logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
     ...(sdkMetricsPort
@@ -37,10 +42,11 @@ const metricsServer =
         port: config.metricsPort,
         host: config.host,
         extra: `http://127.0.0.1:${sdkMetricsPort}/metrics`,
-        log: (line) => console.warn(line),
+        log: (line) => logger.warn(line),
       })
     : undefined;
-if (metricsServer) console.log(`worker metrics on http://${config.host}:${config.metricsPort}/metrics`);
+if (metricsServer)
+  lifecycle(logger).info(`worker metrics on http://${config.host}:${config.metricsPort}/metrics`);
 await migrateDatabase(config.databaseUrl);
 const database = connectDatabase(config.databaseUrl, { max: 20 });
 const box = new SecretBox(config.webhookEncryptionKey);
@@ -72,10 +78,10 @@ const workers = [
     hub,
   }),
 ];
-console.log(
+lifecycle(logger).info(
   `event relay publishing the outbox to ${['webhooks', ...sinks.map((sink) => sink.name)].join(', ')}`,
 );
-console.log(`worker polling task queue on ${config.temporalAddress ?? '127.0.0.1:7233'}`);
+lifecycle(logger).info(`worker polling task queue on ${config.temporalAddress ?? '127.0.0.1:7233'}`);
 // A Ctrl-C under `npm run dev` arrives twice (terminal SIGINT, dev script SIGTERM): shut down once.
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

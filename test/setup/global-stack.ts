@@ -3,13 +3,22 @@
  * memory), and the sandbox gateway, worker and API as real processes talking real HTTP.
  * Test files reach them through `inject(...)`.
  */
-import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { freePort, projectPath, startStack, type Stack } from '../../src/infra/stack.js';
 import { DEV_API_KEY } from '../../src/config.js';
 import { STRIPECO_STRIPE, TENANT_KEYS } from '../support/tenants.js';
+import { secretsIn } from '../support/log-scan.js';
 import { startStripeEmulator, type StripeEmulator } from '../../src/infra/stripe-emulator.js';
 import { startStripeMock, stripeMockMissing, type StripeMock } from '../../src/infra/stripe-mock.js';
 import { kafkaMissing } from '../../src/infra/kafka.js';
@@ -55,7 +64,9 @@ export async function setup(project: TestProject): Promise<void> {
     postgresDir: path.join(tempDir, 'postgres'),
     persistentPostgres: false,
     env: {
-      LOG_LEVEL: 'warn',
+      // Every info line, so the run's whole log can be checked for secrets (teardown) and a
+      // payment followed across processes (test/integration/logs.test.ts).
+      LOG_LEVEL: 'info',
       EVENT_SINKS: sinks.join(','),
       SYNC_WAIT_MS: '10000',
       // Extra tenants let a test file count rows it alone can have written.
@@ -141,4 +152,13 @@ export async function teardown(): Promise<void> {
   await stripeEmulator?.close();
   await stripeMock?.stop();
   if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+  // The whole run's log, every process's lines: no key, secret or card token may be in it.
+  const leaks = secretsIn(readFileSync(projectPath('.tmp', 'test-stack.log'), 'utf8'));
+  if (leaks.length > 0)
+    throw new Error(
+      `secrets in .tmp/test-stack.log: ${leaks
+        .slice(0, 10)
+        .map((leak) => `line ${leak.line}: ${leak.what}`)
+        .join('; ')}`,
+    );
 }

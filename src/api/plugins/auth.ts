@@ -1,4 +1,5 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { bindLog } from '../log-context.js';
 import fp from 'fastify-plugin';
 import { looksLikeJwt, type CustomerTokens } from '../customer-tokens.js';
 import { ProblemError } from '../problem.js';
@@ -31,7 +32,7 @@ export const authPlugin = fp(
     app.decorateRequest('tenantId', '');
     app.decorateRequest('isAdmin', false);
     app.decorateRequest('customerId', undefined);
-    app.addHook('onRequest', async (request: FastifyRequest) => {
+    app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
       const config = request.routeOptions.config;
       // Swagger UI and the OpenAPI document are public so a browser can open /docs.
       if (config.public || !request.routeOptions.url || request.routeOptions.url.startsWith('/docs')) return;
@@ -69,6 +70,7 @@ export const authPlugin = fp(
           );
         request.tenantId = claims.tenantId;
         request.customerId = claims.customerId;
+        bindLog(request, reply, { tenantId: claims.tenantId, customerId: claims.customerId });
         return;
       }
       if (config.admin) {
@@ -81,6 +83,12 @@ export const authPlugin = fp(
       if (!tenant)
         throw new ProblemError(401, 'unauthorized', 'unknown API key', {}, { 'WWW-Authenticate': 'Bearer' });
       request.tenantId = tenant;
+      bindLog(request, reply, { tenantId: tenant });
+    });
+    // A payment's routes name it: its id goes on every line of the request.
+    app.addHook('preHandler', async (request, reply) => {
+      const id = (request.params as Record<string, unknown> | undefined)?.id;
+      if (typeof id === 'string' && id.startsWith('pay_')) bindLog(request, reply, { paymentId: id });
     });
   },
   { name: 'auth', dependencies: ['errors'] },

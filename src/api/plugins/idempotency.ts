@@ -39,6 +39,8 @@ export const idempotencyPlugin = fp(
   async (app: FastifyInstance, options: IdempotencyOptions) => {
     app.decorateRequest('idempotencyScope', undefined);
 
+    // Counted when the app has metrics (a test may register this plugin alone).
+    const metrics = app.hasDecorator('metrics') ? app.metrics : undefined;
     app.addHook('preHandler', async (request, reply) => {
       if (!request.routeOptions.config.idempotent) return;
       const header = request.headers['idempotency-key'];
@@ -66,14 +68,14 @@ export const idempotencyPlugin = fp(
       const route = request.routeOptions.url ?? '';
       switch (claim.kind) {
         case 'mismatch':
-          app.metrics.idempotencyConflicts.inc({ route, reason: 'reused' });
+          metrics?.idempotencyConflicts.inc({ route, reason: 'reused' });
           throw new ProblemError(
             422,
             'idempotency_key_reused',
             'this Idempotency-Key was used with a different request',
           );
         case 'in_flight':
-          app.metrics.idempotencyConflicts.inc({ route, reason: 'in_flight' });
+          metrics?.idempotencyConflicts.inc({ route, reason: 'in_flight' });
           throw new ProblemError(
             409,
             'idempotency_key_in_flight',
@@ -82,7 +84,7 @@ export const idempotencyPlugin = fp(
             { 'Retry-After': String(claim.retryAfterSeconds) },
           );
         case 'replay':
-          app.metrics.idempotencyReplays.inc({ route });
+          metrics?.idempotencyReplays.inc({ route });
           return replay(reply, claim.status, claim.body);
         case 'claimed':
           request.idempotencyScope = scope;
@@ -101,7 +103,7 @@ export const idempotencyPlugin = fp(
       return payload;
     });
   },
-  { name: 'idempotency', dependencies: ['auth', 'errors', 'paysaga-metrics'] },
+  { name: 'idempotency', dependencies: ['auth', 'errors'] },
 );
 
 function replay(reply: FastifyReply, status: number, body: unknown): FastifyReply {

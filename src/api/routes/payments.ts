@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { bindLog } from '../log-context.js';
 import { ownedBy } from '../customer-access.js';
 import { publicPayment } from '../../domain/payment.js';
 import {
@@ -32,6 +33,9 @@ export const paymentRoutes: FastifyPluginAsyncZod = async (app) => {
       const outcome = await payments.create(request.tenantId, request.body, {
         wait: !respondAsync(request.headers.prefer),
       });
+      const { id: paymentId, workflowId, status } = outcome.payment;
+      bindLog(request, reply, { paymentId, workflowId, runId: outcome.runId });
+      request.log.info({ status }, 'payment answered');
       return reply.status(outcome.pending ? 202 : 200).send(publicPayment(outcome.payment));
     },
   );

@@ -9,6 +9,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure, TypedSearchAttributes } from '@temporalio/common';
 import { connectorOf, type Config } from '../../config.js';
+import { paymentIdFor } from '../../payment-id.js';
 import type { Executor } from '../../db/client.js';
 import { findPayment, findPaymentByOrder, listPayments } from '../../db/payments.js';
 import { getWalletBalances } from '../../db/wallets.js';
@@ -44,11 +45,11 @@ export interface CreateOutcome {
   payment: PaymentView;
   /** The payment had not reached a settled status within the wait. */
   pending: boolean;
+  /** The workflow run the request reached (known when the update was accepted). */
+  runId?: string | undefined;
 }
 
-export function paymentIdFor(tenantId: string, orderId: string): string {
-  return `pay_${sha256(`${tenantId}\u0000${orderId}`).slice(0, 24)}`;
-}
+export { paymentIdFor };
 
 export function requestHashOf(request: PaymentRequest): string {
   return sha256(canonicalJson(request));
@@ -134,11 +135,11 @@ export class PaymentService {
         result.then(() => undefined),
         0,
       );
-      return { payment: await this.current(workflowId, input), pending: true };
+      return { payment: await this.current(workflowId, input), pending: true, runId: update.workflowRunId };
     }
     const settled = await withTimeout(result, Math.max(0, deadline - Date.now()));
-    if (settled) return { payment: settled, pending: false };
-    return { payment: await this.current(workflowId, input), pending: true };
+    if (settled) return { payment: settled, pending: false, runId: update.workflowRunId };
+    return { payment: await this.current(workflowId, input), pending: true, runId: update.workflowRunId };
   }
 
   async capture(tenantId: string, id: string, amount: number | undefined): Promise<PaymentView> {

@@ -1,0 +1,81 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { projectPath } from '../../src/infra/stack.js';
+import { secretsIn } from '../support/log-scan.js';
+import { api, uid } from '../support/http.js';
+
+/** The JSON lines one process of the test stack wrote so far. */
+function linesOf(process: 'api' | 'worker'): Record<string, unknown>[] {
+  const prefix = `[${process}] `;
+  return readFileSync(projectPath('.tmp', 'test-stack.log'), 'utf8')
+    .split('\n')
+    .filter((line) => line.startsWith(prefix) && line.slice(prefix.length).startsWith('{'))
+    .map((line) => JSON.parse(line.slice(prefix.length)) as Record<string, unknown>);
+}
+
+describe('logs', () => {
+  it('follow one payment across the api and the worker by its payment, workflow and run ids', async () => {
+    const paid = await api('POST', '/v1/payments', {
+      orderId: uid('ord'),
+      customerId: uid('cus'),
+      amount: 1500,
+      currency: 'USD',
+      method: { type: 'card', token: 'tok_test_4242' },
+    });
+    expect(paid.body.status).toBe('succeeded');
+    await api('GET', `/v1/payments/${paid.body.id}`);
+    const paymentId = paid.body.id as string;
+
+    // The create (payment answered, request completed) and the read (request completed); the
+    // processes' output reaches the log file a moment later.
+    await expect
+      .poll(() => linesOf('api').filter((line) => line.paymentId === paymentId).length)
+      .toBeGreaterThanOrEqual(3);
+    const apiLines = linesOf('api').filter((line) => line.paymentId === paymentId);
+    for (const line of apiLines)
+      expect(line).toMatchObject({ tenantId: 'default', reqId: expect.any(String) });
+    const answered = apiLines.find((line) => line.msg === 'payment answered');
+    expect(answered).toMatchObject({
+      workflowId: expect.stringMatching(/^payment:default:/),
+      runId: expect.any(String),
+    });
+
+    await expect
+      .poll(
+        () =>
+          linesOf('worker').filter((line) => line.paymentId === paymentId && line.msg === 'payment recorded')
+            .length,
+      )
+      .toBeGreaterThanOrEqual(2);
+    const workerLines = linesOf('worker').filter((line) => line.paymentId === paymentId);
+    for (const line of workerLines)
+      expect(line).toMatchObject({
+        tenantId: 'default',
+        workflowId: answered?.workflowId,
+        runId: answered?.runId,
+        activityType: expect.any(String),
+      });
+    expect(workerLines.map((line) => line.status)).toEqual(
+      expect.arrayContaining(['processing', 'succeeded']),
+    );
+    // A task token lets its holder complete the activity: never logged.
+    expect(workerLines.every((line) => line.taskToken === '[redacted]' || line.taskToken === undefined)).toBe(
+      true,
+    );
+  });
+
+  it('carry no key, secret, card token or customer token (so far in this run; teardown checks the whole run)', async () => {
+    // A customer token in a stream URL is a secret too: it must not reach the request line.
+    const token = await api('POST', '/v1/customer-tokens', { customerId: uid('cus') });
+    expect(token.status).toBe(201);
+    await api(
+      'GET',
+      `/v1/payments/pay_unknown000000000000000000/stream?access_token=${token.body.token}`,
+      undefined,
+      { key: null },
+    );
+    const log = readFileSync(projectPath('.tmp', 'test-stack.log'), 'utf8');
+    expect(log).toContain('access_token=[redacted]');
+    expect(secretsIn(log)).toEqual([]);
+  });
+});
