@@ -90,9 +90,19 @@ const LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = 
  */
 export function temporalLogger(logger: Logger): TemporalLogger {
   const write = (level: LogLevel, message: string, meta: LogMetadata = {}) => {
-    const { workflowId, workflowRunId, runId, ...rest } = meta as Record<string, unknown>;
+    const {
+      workflowId,
+      workflowRunId,
+      runId,
+      trace_id,
+      span_id,
+      trace_flags: _flags,
+      ...rest
+    } = meta as Record<string, unknown>;
     const fields: Record<string, unknown> = {
       ...rest,
+      // The trace the API request started (src/tracing.ts), named as on the API's lines.
+      ...(trace_id !== undefined ? { traceId: trace_id, spanId: span_id } : {}),
       ...(workflowId !== undefined ? { workflowId } : {}),
       ...(workflowRunId !== undefined || runId !== undefined ? { runId: workflowRunId ?? runId } : {}),
       ...paymentIdsOf(workflowId),

@@ -10,6 +10,7 @@ import { docsPlugin } from './plugins/docs.js';
 import { clientErrorHandler, errorsPlugin, frameworkErrors } from './plugins/errors.js';
 import { idempotencyPlugin } from './plugins/idempotency.js';
 import { metricsPlugin } from './plugins/metrics.js';
+import { tracingPlugin } from './plugins/tracing.js';
 import { protectionPlugin } from './plugins/protection.js';
 import { createServices, servicesPlugin, type Services } from './plugins/services.js';
 import { refuseNulInUrl, strictJsonBodies } from './input.js';
@@ -51,6 +52,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(errorsPlugin);
   await app.register(metricsPlugin);
+  await app.register(tracingPlugin);
   await app.register(protectionPlugin, {
     apiKeys: config.apiKeys,
     rateLimit: config.rateLimit,

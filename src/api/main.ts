@@ -2,6 +2,7 @@ import { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { loadConfig } from '../config.js';
 import { lifecycle } from '../logger.js';
+import { clientInterceptors, setupTracing } from '../tracing.js';
 import { connectDatabase, migrateDatabase } from '../db/client.js';
 import { buildApp } from './app.js';
 import { connectTemporal } from './temporal-connection.js';
@@ -14,7 +15,12 @@ if (!config.databaseUrl)
 await migrateDatabase(config.databaseUrl);
 const database = connectDatabase(config.databaseUrl, { max: 20, connectionTimeoutMillis: 2_000 });
 const connection = connectTemporal(config.temporalAddress ?? '127.0.0.1:7233');
-const temporal = new Client({ connection, namespace: config.temporalNamespace });
+const tracing = setupTracing('paysaga-api');
+const temporal = new Client({
+  connection,
+  namespace: config.temporalNamespace,
+  interceptors: clientInterceptors(),
+});
 const app = await buildApp({ config, db: database.db, temporal });
 const url = await app.listen({ port: config.port, host: config.host });
 lifecycle(app.log as Logger).info(`api listening on ${url}`);
@@ -30,6 +36,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       .close()
       .then(() => app.services.eventHub.close())
       .then(() => connection.close())
-      .then(() => database.close());
+      .then(() => database.close())
+      .then(() => tracing.shutdown());
   });
 }

@@ -3,6 +3,7 @@ import { createServices } from '../api/plugins/services.js';
 import { connectTemporal } from '../api/temporal-connection.js';
 import { loadConfig } from '../config.js';
 import { createLogger, lifecycle } from '../logger.js';
+import { clientInterceptors, setupTracing } from '../tracing.js';
 import { connectDatabase, migrateDatabase } from '../db/client.js';
 import { brokerSinks } from '../events/sink.js';
 import { runAmqpCommands } from './amqp-source.js';
@@ -22,7 +23,12 @@ if (brokers.length === 0) throw new Error('EVENT_SINKS names no broker (kafka, a
 await migrateDatabase(config.databaseUrl);
 const database = connectDatabase(config.databaseUrl, { max: 10 });
 const connection = connectTemporal(config.temporalAddress ?? '127.0.0.1:7233');
-const temporal = new Client({ connection, namespace: config.temporalNamespace });
+setupTracing('paysaga-consumer');
+const temporal = new Client({
+  connection,
+  namespace: config.temporalNamespace,
+  interceptors: clientInterceptors(),
+});
 const services = createServices({ config, db: database.db, temporal });
 const handler = new CommandHandler(services, new Set(config.apiKeys.values()), config.commandsTenant);
 const stopping = new AbortController();

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { bundleWorkflowCode, type BundleOptions } from '@temporalio/worker';
+import { WORKFLOW_INTERCEPTOR_MODULES } from '../tracing.js';
 
 const require = createRequire(import.meta.url);
 
@@ -21,7 +22,13 @@ export const bundlerOptions: Pick<BundleOptions, 'webpackConfigHook' | 'ignoreMo
 };
 
 export async function bundleWorkflows(): Promise<{ code: string }> {
-  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, ...bundlerOptions, logger: quietLogger });
+  return bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    // OpenTelemetry's workflow interceptors (src/tracing.ts): every worker of this bundle registers their sink.
+    workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
+    ...bundlerOptions,
+    logger: quietLogger,
+  });
 }
 
 const noop = () => undefined;

@@ -7,6 +7,7 @@ import { createEventSinks } from '../events/sink.js';
 import { freePort } from '../infra/free-port.js';
 import { createLogger, lifecycle, temporalLogger } from '../logger.js';
 import { serveMetrics, workerMetrics } from '../metrics.js';
+import { setupTracing } from '../tracing.js';
 import { SecretBox } from '../webhooks/secrets.js';
 import { createEventRelayWorker, createPaysagaWorker } from './worker.js';
 
@@ -35,6 +36,7 @@ Runtime.install({
   },
 });
 const metrics = workerMetrics();
+const tracing = setupTracing('paysaga-worker');
 const metricsServer =
   config.metricsPort > 0
     ? await serveMetrics({
@@ -60,6 +62,7 @@ const worker = await createPaysagaWorker({
   connectors: createConnectorRegistry(config),
   box,
   metrics,
+  tracing,
 });
 const sinks = await createEventSinks({
   names: config.eventSinks,
@@ -97,3 +100,4 @@ await hub.close();
 metricsServer?.close();
 await connection.close();
 await database.close();
+await tracing.shutdown();

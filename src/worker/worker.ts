@@ -6,6 +6,7 @@ import { createWebhookActivities } from '../activities/webhooks.js';
 import type { Executor } from '../db/client.js';
 import type { ConnectorRegistry } from '../gateway/registry.js';
 import type { WorkerMetrics } from '../metrics.js';
+import { activityInterceptors, workflowSinks, type Tracing } from '../tracing.js';
 import type { EventHub } from '../events/hub.js';
 import type { EventSink } from '../events/sink.js';
 import { WebhookSink } from '../events/webhook-sink.js';
@@ -21,6 +22,8 @@ export interface PaysagaWorkerOptions {
   connectors: ConnectorRegistry;
   box: SecretBox;
   metrics?: WorkerMetrics | undefined;
+  /** Where workflow spans go (src/tracing.ts); without it they are dropped. */
+  tracing?: Pick<Tracing, 'spanProcessor' | 'resource'> | undefined;
   /** Pre-built workflow bundle (tests bundle once per run); otherwise bundled at start, in a child process. */
   workflowBundle?: { code: string } | undefined;
   taskQueue?: string;
@@ -42,6 +45,8 @@ export async function createPaysagaWorker(options: PaysagaWorkerOptions): Promis
       ...createWebhookActivities({ db: options.db, box: options.box }),
     },
     workflowBundle: options.workflowBundle ?? (await bundleWorkflowsInChild()),
+    interceptors: { activity: activityInterceptors },
+    sinks: workflowSinks(options.tracing),
     ...options.tuning,
   });
 }

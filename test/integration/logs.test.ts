@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { projectPath } from '../../src/infra/stack.js';
@@ -62,6 +63,42 @@ describe('logs', () => {
     expect(workerLines.every((line) => line.taskToken === '[redacted]' || line.taskToken === undefined)).toBe(
       true,
     );
+  });
+
+  it("carry the caller's trace id from the HTTP request into the workflow's activities", async () => {
+    const traceId = randomBytes(16).toString('hex');
+    const paid = await api(
+      'POST',
+      '/v1/payments',
+      {
+        orderId: uid('ord'),
+        customerId: uid('cus'),
+        amount: 1500,
+        currency: 'USD',
+        method: { type: 'card', token: 'tok_test_4242' },
+      },
+      { headers: { traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01` } },
+    );
+    expect(paid.body.status).toBe('succeeded');
+    // The API continues the caller's trace and says so.
+    expect(paid.headers.get('traceparent')).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+    const paymentId = paid.body.id as string;
+    await expect
+      .poll(
+        () =>
+          linesOf('api').filter((line) => line.paymentId === paymentId && line.traceId === traceId).length,
+      )
+      .toBeGreaterThanOrEqual(2);
+    // Through the workflow's start into each activity it runs.
+    await expect
+      .poll(() =>
+        linesOf('worker').filter((line) => line.paymentId === paymentId && line.msg === 'payment recorded'),
+      )
+      .toHaveLength(2);
+    for (const line of linesOf('worker').filter(
+      (l) => l.paymentId === paymentId && l.msg === 'payment recorded',
+    ))
+      expect(line.traceId).toBe(traceId);
   });
 
   it('carry no key, secret, card token or customer token (so far in this run; teardown checks the whole run)', async () => {

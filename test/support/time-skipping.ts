@@ -1,3 +1,4 @@
+import { workflowSinks } from '../../src/tracing.js';
 import { randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
@@ -31,6 +32,8 @@ export function timeSkippingSuite(): TimeSkippingSuite {
         taskQueue,
         workflowBundle,
         activities,
+        // The bundle carries OpenTelemetry's workflow interceptors: their span sink.
+        sinks: workflowSinks(),
       });
       return worker.runUntil(fn(taskQueue));
     },

@@ -1,3 +1,4 @@
+import { workflowSinks } from '../../src/tracing.js';
 import { readdirSync, readFileSync } from 'node:fs';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
@@ -27,7 +28,7 @@ describe('replay', () => {
   it.each(fixtures)('replays %s', async (file) => {
     const history = historyFromJSON(JSON.parse(readFileSync(`${FIXTURES_DIR}/${file}`, 'utf8')));
     expect(history.events?.length).toBeGreaterThan(5);
-    await Worker.runReplayHistory({ workflowBundle }, history, `fixture:${file}`);
+    await Worker.runReplayHistory({ workflowBundle, sinks: workflowSinks() }, history, `fixture:${file}`);
   });
 
   it('detects a history that does not match the code', async () => {
@@ -42,7 +43,11 @@ describe('replay', () => {
     data.activity_type = 'somethingElse';
     payload.data = Buffer.from(JSON.stringify(data)).toString('base64');
     await expect(
-      Worker.runReplayHistory({ workflowBundle }, historyFromJSON(json), 'payment:default:tampered'),
+      Worker.runReplayHistory(
+        { workflowBundle, sinks: workflowSinks() },
+        historyFromJSON(json),
+        'payment:default:tampered',
+      ),
     ).rejects.toThrow();
   });
 });
