@@ -64,7 +64,7 @@ const env = z.object({
   COMMANDS_TENANT: z.string().min(1).default('default'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Requests per API key per window (an unauthenticated caller counts per address). */
-  RATE_LIMIT_MAX: z.coerce.number().int().positive().default(1000),
+  RATE_LIMIT_MAX: z.coerce.number().int().positive().default(6000),
   RATE_LIMIT_WINDOW_MS: z.coerce.number().int().positive().default(60_000),
   /** `tenant:max` pairs: a tenant's keys get this many requests per window instead. */
   TENANT_RATE_LIMITS: z.string().default(''),
