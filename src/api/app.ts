@@ -18,6 +18,7 @@ import { adminRoutes } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
 import { paymentRoutes } from './routes/payments.js';
 import { refundRoutes } from './routes/refunds.js';
+import { reportRoutes } from './routes/reports.js';
 import { walletRoutes } from './routes/wallets.js';
 import { streamRoutes } from './routes/streams.js';
 import { webhookEndpointRoutes } from './routes/webhook-endpoints.js';
@@ -76,6 +77,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await api.register(webhookEndpointRoutes);
     await api.register(streamRoutes);
     await api.register(adminRoutes);
+    await api.register(reportRoutes);
   });
   await app.register(webhookRoutes);
   return app;

@@ -1,7 +1,14 @@
 import { and, desc, eq, lt, or, sql } from 'drizzle-orm';
 import type { CloudEvent } from '../domain/events.js';
 import type { Currency } from '../domain/money.js';
-import type { CardDetails, FailureCode, NextAction, PaymentStatus, PaymentView } from '../domain/payment.js';
+import {
+  isSettled,
+  type CardDetails,
+  type FailureCode,
+  type NextAction,
+  type PaymentStatus,
+  type PaymentView,
+} from '../domain/payment.js';
 import type { Executor } from './client.js';
 import { events, payments } from './schema.js';
 
@@ -25,7 +32,12 @@ export async function writePayment(db: Executor, view: PaymentView, events: Clou
     .values(row)
     .onConflictDoUpdate({
       target: payments.id,
-      set: { ...row, createdAt: sql`${payments.createdAt}` },
+      // The first settled time is kept: later changes (capture, refunds) do not move it.
+      set: {
+        ...row,
+        createdAt: sql`${payments.createdAt}`,
+        settledAt: sql`COALESCE(${payments.settledAt}, excluded.settled_at)`,
+      },
       setWhere: lt(payments.version, row.version),
     });
   if (events.length > 0) await insertEvents(db, events);
@@ -146,6 +158,7 @@ function toRow(view: PaymentView): typeof payments.$inferInsert {
     version: view.version,
     createdAt: new Date(view.createdAt),
     updatedAt: new Date(view.updatedAt),
+    settledAt: isSettled(view.status) ? new Date(view.updatedAt) : null,
   };
 }
 

@@ -119,6 +119,8 @@ export const payments = pgTable(
     version: integer('version').notNull(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull(),
+    /** When the payment first reached a settled status (GET /v1/reports/summary's time to settled). */
+    settledAt: timestamp('settled_at', { withTimezone: true }),
   },
   (t) => [
     uniqueIndex('payments_tenant_order').on(t.tenantId, t.orderId),
@@ -197,6 +199,7 @@ export const refunds = pgTable(
   },
   (t) => [
     index('refunds_payment').on(t.paymentId, t.createdAt),
+    index('refunds_tenant_created').on(t.tenantId, t.createdAt),
     index('refunds_gateway').on(t.gatewayRefundId),
     check(
       'refunds_amount',

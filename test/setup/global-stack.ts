@@ -72,7 +72,8 @@ export async function setup(project: TestProject): Promise<void> {
       // Extra tenants let a test file count rows it alone can have written.
       API_KEYS:
         `${DEV_API_KEY}:default,${TENANT_KEYS.badinput}:badinput,${TENANT_KEYS.other}:other,` +
-        `${TENANT_KEYS.ratelimitedA}:ratelimited,${TENANT_KEYS.ratelimitedB}:ratelimited` +
+        `${TENANT_KEYS.ratelimitedA}:ratelimited,${TENANT_KEYS.ratelimitedB}:ratelimited,` +
+        `${TENANT_KEYS.reports}:reports,${TENANT_KEYS.reports1m}:reports-1m` +
         (stripe ? `,${TENANT_KEYS.stripeco}:stripeco` : ''),
       METRICS_PORT: String(metricsPort),
       // The tests share a few keys and send far more than a real client: only tenant

@@ -5,6 +5,10 @@ export const TENANT_KEYS = {
   /** Two keys of tenant `ratelimited`, the one tenant whose limit (100 a minute) a test reaches. */
   ratelimitedA: 'sk_test_ratelimited_a',
   ratelimitedB: 'sk_test_ratelimited_b',
+  /** Tenant `reports`: only test/integration/reports.test.ts writes its payments. */
+  reports: 'sk_test_reports',
+  /** Tenant `reports-1m`: the million payments the report's speed is measured on. */
+  reports1m: 'sk_test_reports_1m',
   /** Tenant `stripeco`, whose payments go through the Stripe connector (stripe-mock). */
   stripeco: 'sk_test_stripeco',
 } as const;
