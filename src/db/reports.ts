@@ -80,7 +80,7 @@ export async function paymentsSummary(db: Executor, query: SummaryQuery): Promis
   const byCurrency = new Map<string, Summary['payments']['byCurrency'][number]>();
   let captured = 0;
   let failed = 0;
-  for (const row of groups.rows as Record<string, unknown>[]) {
+  for (const row of groups.rows) {
     const count = exact(row.count);
     const status = String(row.status);
     const currency = String(row.currency);
@@ -105,7 +105,7 @@ export async function paymentsSummary(db: Executor, query: SummaryQuery): Promis
   if (ms) summary.timeToSettledMs = { p50: Math.round(Number(ms[0])), p95: Math.round(Number(ms[1])) };
 
   const refundCurrencies = new Map<string, { currency: string; count: number; amount: number }>();
-  for (const row of refunds.rows as Record<string, unknown>[]) {
+  for (const row of refunds.rows) {
     const count = exact(row.count);
     const status = String(row.status);
     const currency = String(row.currency);
