@@ -27,6 +27,8 @@ const env = z.object({
   DATABASE_URL: z.string().optional(),
   TEMPORAL_ADDRESS: z.string().optional(),
   TEMPORAL_NAMESPACE: z.string().default('default'),
+  /** The Temporal Web UI, for the links in payment timelines. */
+  TEMPORAL_UI_URL: z.string().default('http://127.0.0.1:8233'),
   /** The worker's task queue; the API always starts workflows on the default one. */
   TASK_QUEUE: z.string().min(1).default(TASK_QUEUE),
   /** `key:tenant` pairs, comma separated. */
@@ -83,6 +85,7 @@ export interface Config {
   databaseUrl: string | undefined;
   temporalAddress: string | undefined;
   temporalNamespace: string;
+  temporalUiUrl: string;
   taskQueue: string;
   apiKeys: Map<string, string>;
   adminKeys: Set<string>;
@@ -221,6 +224,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: e.DATABASE_URL,
     temporalAddress: e.TEMPORAL_ADDRESS,
     temporalNamespace: e.TEMPORAL_NAMESPACE,
+    temporalUiUrl: e.TEMPORAL_UI_URL,
     taskQueue: e.TASK_QUEUE,
     apiKeys,
     adminKeys: new Set(

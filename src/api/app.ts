@@ -18,6 +18,7 @@ import { adminRoutes } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
 import { paymentRoutes } from './routes/payments.js';
 import { refundRoutes } from './routes/refunds.js';
+import { timelineRoutes } from './routes/timeline.js';
 import { reportRoutes } from './routes/reports.js';
 import { walletRoutes } from './routes/wallets.js';
 import { streamRoutes } from './routes/streams.js';
@@ -72,6 +73,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     strictJsonBodies(api);
     await api.register(healthRoutes);
     await api.register(paymentRoutes);
+    await api.register(timelineRoutes);
     await api.register(refundRoutes);
     await api.register(walletRoutes);
     await api.register(webhookEndpointRoutes);

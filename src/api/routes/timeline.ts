@@ -1,0 +1,66 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { timelineOf, webUiUrl } from '../services/timeline.js';
+import { errorResponses, paymentIdParams } from '../schemas.js';
+
+const step = z.object({
+  kind: z.enum(['workflow', 'activity', 'timer', 'update', 'signal']),
+  step: z.string(),
+  name: z.string(),
+  startedAt: z.string(),
+  endedAt: z.string().optional(),
+  durationMs: z.int().optional(),
+  attempts: z.int().optional(),
+  outcome: z.string(),
+  failure: z.string().optional(),
+  compensation: z.boolean().optional(),
+  identity: z.string().optional(),
+  timeoutMs: z.int().optional(),
+});
+
+const timeline = z
+  .object({
+    paymentId: z.string(),
+    workflowId: z.string(),
+    runId: z.string(),
+    workflowStatus: z.string(),
+    webUiUrl: z.string().describe("The run's history in the Temporal Web UI"),
+    steps: z.array(step),
+  })
+  .meta({ id: 'PaymentTimeline' });
+
+export const timelineRoutes: FastifyPluginAsyncZod = async (app) => {
+  const { payments, temporal, config } = app.services;
+
+  app.get(
+    '/v1/payments/:id/timeline',
+    {
+      schema: {
+        summary: "A payment's steps, read from its workflow's history",
+        description:
+          "Built from the Temporal history of the payment's workflow (not from Paysaga's tables): each activity (hold, authorize, 3-D Secure re-read, capture, compensations, record) with its attempts, duration and failure; each wait and how it ended; each update and signal with who sent it and when; and a link to the run in the Web UI.",
+        tags: ['payments'],
+        params: paymentIdParams,
+        response: { 200: timeline, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const payment = await payments.get(request.tenantId, request.params.id);
+      const handle = temporal.workflow.getHandle(payment.workflowId);
+      const [description, history] = await Promise.all([handle.describe(), handle.fetchHistory()]);
+      return {
+        paymentId: payment.id,
+        workflowId: payment.workflowId,
+        runId: description.runId,
+        workflowStatus: description.status.name,
+        webUiUrl: webUiUrl(
+          config.temporalUiUrl,
+          config.temporalNamespace,
+          payment.workflowId,
+          description.runId,
+        ),
+        steps: timelineOf(history.events ?? []),
+      };
+    },
+  );
+};

@@ -1,0 +1,278 @@
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import { optionalTsToMs } from '@temporalio/common/lib/time.js';
+import type { temporal } from '@temporalio/proto';
+
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+
+/**
+ * What an operator reads event by event in the Web UI, as steps: each activity (local ones
+ * too: Paysaga runs its ledger, persistence and gateway steps as local activities, recorded as
+ * markers) with its attempts, duration and failure; each wait (a timer, e.g. for 3-D Secure or
+ * for a retry's backoff) and how it ended; each update and signal with who sent it.
+ */
+export interface TimelineStep {
+  kind: 'workflow' | 'activity' | 'timer' | 'update' | 'signal';
+  /** The operator's name of the step: hold, authorize, 3-D Secure re-read, capture, ... */
+  step: string;
+  /** The activity type, update or signal name, or the workflow event. */
+  name: string;
+  startedAt: string;
+  endedAt?: string | undefined;
+  durationMs?: number | undefined;
+  /** Attempts an activity took (the last attempt's number). */
+  attempts?: number | undefined;
+  outcome:
+    | 'started'
+    | 'completed'
+    | 'failed'
+    | 'timed_out'
+    | 'canceled'
+    | 'fired'
+    | 'running'
+    | 'accepted'
+    | 'received';
+  failure?: string | undefined;
+  /** Undoes an earlier step (the saga's compensation). */
+  compensation?: boolean | undefined;
+  /** Who sent an update or signal (the client's identity: process and host). */
+  identity?: string | undefined;
+  /** A timer's length. */
+  timeoutMs?: number | undefined;
+}
+
+/** Paysaga's activity types as an operator names the step; `compensation` marks the saga's undo steps. */
+export const ACTIVITY_STEPS: Record<string, { step: string; compensation?: boolean }> = {
+  holdWallet: { step: 'hold' },
+  payFromWallet: { step: 'wallet payment' },
+  authorizeCard: { step: 'authorize' },
+  getAuthorization: { step: '3-D Secure re-read' },
+  captureCard: { step: 'capture' },
+  postWalletHold: { step: 'capture (wallet)' },
+  systemTransfer: { step: 'settle (ledger)' },
+  voidWalletHold: { step: 'void wallet hold', compensation: true },
+  voidCard: { step: 'void card authorization', compensation: true },
+  recordPayment: { step: 'record' },
+  publishEvent: { step: 'publish event' },
+  refundCard: { step: 'refund' },
+  reserveRefund: { step: 'reserve refund' },
+  settleRefund: { step: 'settle refund' },
+  markRefundPending: { step: 'refund pending' },
+};
+
+const iso = (ms: number | undefined) => (ms === undefined ? '' : new Date(ms).toISOString());
+
+function decode(payload: Payload | null | undefined): unknown {
+  if (!payload) return undefined;
+  try {
+    return defaultPayloadConverter.fromPayload(payload);
+  } catch {
+    return undefined;
+  }
+}
+
+function failureMessage(failure: temporal.api.failure.v1.IFailure | null | undefined): string | undefined {
+  if (!failure) return undefined;
+  // The cause is the activity's own error; the outer failure only says "activity failed".
+  const inner = failure.cause ?? failure;
+  return inner.message ?? failure.message ?? undefined;
+}
+
+function activityStep(type: string): { step: string; compensation?: boolean } {
+  return ACTIVITY_STEPS[type] ?? { step: type };
+}
+
+/** The local activity marker's data (the SDK core's `LocalActivityMarkerData`). */
+interface LocalActivityMarker {
+  activity_type?: string;
+  attempt?: number;
+  original_schedule_time?: { seconds?: number | string; nanos?: number } | null;
+}
+
+const markerTime = (ts: LocalActivityMarker['original_schedule_time'] | undefined) =>
+  ts?.seconds === undefined ? undefined : Number(ts.seconds) * 1000 + Math.floor((ts.nanos ?? 0) / 1e6);
+
+/** A workflow history (oldest event first) as the steps of its timeline, in the order they started. */
+export function timelineOf(events: readonly HistoryEvent[]): TimelineStep[] {
+  const steps: TimelineStep[] = [];
+  const activities = new Map<string, TimelineStep>();
+  const timers = new Map<string, TimelineStep>();
+  const updates = new Map<string, TimelineStep>();
+  // A local activity's marker is written when its workflow task completes; it started when that
+  // task started.
+  let taskStartedMs: number | undefined;
+  function close(step: TimelineStep, atMs: number | undefined, outcome: TimelineStep['outcome']) {
+    step.endedAt = iso(atMs);
+    step.outcome = outcome;
+    if (atMs !== undefined) step.durationMs = Math.max(0, atMs - Date.parse(step.startedAt));
+  }
+
+  // Local activities are recorded as markers when their workflow task completes, each with the
+  // time it was scheduled: one ends when the next of the same task is scheduled, the last when
+  // the task completed (its marker's time).
+  let openLocal: TimelineStep[] = [];
+  let lastMarkerMs: number | undefined;
+  const closeLocal = () => {
+    const last = openLocal.at(-1);
+    if (last) close(last, lastMarkerMs, last.outcome);
+    openLocal = [];
+  };
+
+  for (const event of events) {
+    const at = optionalTsToMs(event.eventTime);
+    const id = String(event.eventId ?? '');
+    if (!event.markerRecordedEventAttributes) closeLocal();
+    if (event.workflowTaskStartedEventAttributes) taskStartedMs = at;
+    else if (event.workflowExecutionStartedEventAttributes) {
+      steps.push({
+        kind: 'workflow',
+        step: 'start',
+        name: event.workflowExecutionStartedEventAttributes.workflowType?.name ?? 'workflow',
+        startedAt: iso(at),
+        outcome: 'started',
+        identity: event.workflowExecutionStartedEventAttributes.identity ?? undefined,
+      });
+    } else if (event.markerRecordedEventAttributes?.markerName === 'core_local_activity') {
+      const attrs = event.markerRecordedEventAttributes;
+      const data = decode(attrs.details?.data?.payloads?.[0]) as LocalActivityMarker | undefined;
+      const type = data?.activity_type ?? 'local activity';
+      const started = markerTime(data?.original_schedule_time) ?? taskStartedMs ?? at;
+      // The previous local activity of the same workflow task ended when this one was scheduled.
+      const previous = openLocal.at(-1);
+      if (previous && started !== undefined) close(previous, started, previous.outcome);
+      const { step, compensation } = activityStep(type);
+      const entry: TimelineStep = {
+        kind: 'activity',
+        step,
+        name: type,
+        startedAt: iso(started),
+        attempts: data?.attempt,
+        outcome: attrs.failure ? 'failed' : 'completed',
+        failure: failureMessage(attrs.failure),
+        ...(compensation ? { compensation } : {}),
+      };
+      openLocal.push(entry);
+      lastMarkerMs = at;
+      steps.push(entry);
+      continue;
+    } else if (event.activityTaskScheduledEventAttributes) {
+      const type = event.activityTaskScheduledEventAttributes.activityType?.name ?? 'activity';
+      const { step, compensation } = activityStep(type);
+      const entry: TimelineStep = {
+        kind: 'activity',
+        step,
+        name: type,
+        startedAt: iso(at),
+        outcome: 'running',
+        ...(compensation ? { compensation } : {}),
+      };
+      activities.set(id, entry);
+      steps.push(entry);
+    } else if (event.activityTaskStartedEventAttributes) {
+      const attrs = event.activityTaskStartedEventAttributes;
+      const entry = activities.get(String(attrs.scheduledEventId ?? ''));
+      if (entry) {
+        entry.attempts = attrs.attempt ?? undefined;
+        // The failure of the attempt before the last: what made it retry.
+        if (attrs.lastFailure) entry.failure = failureMessage(attrs.lastFailure);
+      }
+    } else if (event.activityTaskCompletedEventAttributes) {
+      const entry = activities.get(String(event.activityTaskCompletedEventAttributes.scheduledEventId ?? ''));
+      if (entry) close(entry, at, 'completed');
+    } else if (event.activityTaskFailedEventAttributes) {
+      const attrs = event.activityTaskFailedEventAttributes;
+      const entry = activities.get(String(attrs.scheduledEventId ?? ''));
+      if (entry) {
+        close(entry, at, 'failed');
+        entry.failure = failureMessage(attrs.failure);
+      }
+    } else if (event.activityTaskTimedOutEventAttributes) {
+      const entry = activities.get(String(event.activityTaskTimedOutEventAttributes.scheduledEventId ?? ''));
+      if (entry) close(entry, at, 'timed_out');
+    } else if (event.timerStartedEventAttributes) {
+      const attrs = event.timerStartedEventAttributes;
+      const timeoutMs =
+        attrs.startToFireTimeout?.seconds !== undefined && attrs.startToFireTimeout.seconds !== null
+          ? Number(attrs.startToFireTimeout.seconds) * 1000 +
+            Math.floor((attrs.startToFireTimeout.nanos ?? 0) / 1e6)
+          : undefined;
+      const entry: TimelineStep = {
+        kind: 'timer',
+        step: 'wait',
+        name: 'timer',
+        startedAt: iso(at),
+        outcome: 'running',
+        timeoutMs,
+      };
+      timers.set(String(attrs.timerId ?? ''), entry);
+      steps.push(entry);
+    } else if (event.timerFiredEventAttributes) {
+      const entry = timers.get(String(event.timerFiredEventAttributes.timerId ?? ''));
+      if (entry) close(entry, at, 'fired');
+    } else if (event.timerCanceledEventAttributes) {
+      const entry = timers.get(String(event.timerCanceledEventAttributes.timerId ?? ''));
+      // Canceled: what it waited for happened first (a webhook, a capture, a cancel).
+      if (entry) close(entry, at, 'canceled');
+    } else if (event.workflowExecutionSignaledEventAttributes) {
+      const attrs = event.workflowExecutionSignaledEventAttributes;
+      steps.push({
+        kind: 'signal',
+        step: 'signal',
+        name: attrs.signalName ?? 'signal',
+        startedAt: iso(at),
+        outcome: 'received',
+        identity: attrs.identity ?? undefined,
+      });
+    } else if (event.workflowExecutionUpdateAcceptedEventAttributes) {
+      const request = event.workflowExecutionUpdateAcceptedEventAttributes.acceptedRequest;
+      const entry: TimelineStep = {
+        kind: 'update',
+        step: 'update',
+        name: request?.input?.name ?? 'update',
+        startedAt: iso(at),
+        outcome: 'accepted',
+        identity: request?.meta?.identity ?? undefined,
+      };
+      updates.set(request?.meta?.updateId ?? id, entry);
+      steps.push(entry);
+    } else if (event.workflowExecutionUpdateCompletedEventAttributes) {
+      const attrs = event.workflowExecutionUpdateCompletedEventAttributes;
+      const entry = updates.get(attrs.meta?.updateId ?? '');
+      if (entry) {
+        close(entry, at, attrs.outcome?.failure ? 'failed' : 'completed');
+        entry.failure = failureMessage(attrs.outcome?.failure);
+      }
+    } else if (event.workflowExecutionCompletedEventAttributes) {
+      steps.push({
+        kind: 'workflow',
+        step: 'end',
+        name: 'completed',
+        startedAt: iso(at),
+        outcome: 'completed',
+      });
+    } else if (event.workflowExecutionFailedEventAttributes) {
+      steps.push({
+        kind: 'workflow',
+        step: 'end',
+        name: 'failed',
+        startedAt: iso(at),
+        outcome: 'failed',
+        failure: failureMessage(event.workflowExecutionFailedEventAttributes.failure),
+      });
+    } else if (event.workflowExecutionContinuedAsNewEventAttributes) {
+      steps.push({
+        kind: 'workflow',
+        step: 'end',
+        name: 'continued as new',
+        startedAt: iso(at),
+        outcome: 'completed',
+      });
+    }
+  }
+  closeLocal();
+  return steps;
+}
+
+/** The run's page in the Temporal Web UI. */
+export function webUiUrl(base: string, namespace: string, workflowId: string, runId: string): string {
+  return `${base.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}/${encodeURIComponent(runId)}/history`;
+}
