@@ -33,8 +33,13 @@ describe('logs', () => {
       .poll(() => linesOf('api').filter((line) => line.paymentId === paymentId).length)
       .toBeGreaterThanOrEqual(3);
     const apiLines = linesOf('api').filter((line) => line.paymentId === paymentId);
+    // The create's lines and the read's completion line (the read binds it once the payment is loaded).
     for (const line of apiLines)
-      expect(line).toMatchObject({ tenantId: 'default', reqId: expect.any(String) });
+      expect(line).toMatchObject({
+        tenantId: 'default',
+        reqId: expect.any(String),
+        workflowId: expect.stringMatching(/^payment:default:/),
+      });
     const answered = apiLines.find((line) => line.msg === 'payment answered');
     expect(answered).toMatchObject({
       workflowId: expect.stringMatching(/^payment:default:/),

@@ -51,8 +51,11 @@ export const paymentRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: payment, ...errorResponses },
       },
     },
-    async (request) =>
-      publicPayment(ownedBy(request, await payments.get(request.tenantId, request.params.id))),
+    async (request, reply) => {
+      const found = ownedBy(request, await payments.get(request.tenantId, request.params.id));
+      bindLog(request, reply, { workflowId: found.workflowId });
+      return publicPayment(found);
+    },
   );
 
   app.get(
@@ -83,8 +86,11 @@ export const paymentRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: payment, ...errorResponses },
       },
     },
-    async (request) =>
-      publicPayment(await payments.capture(request.tenantId, request.params.id, request.body?.amount)),
+    async (request, reply) => {
+      const captured = await payments.capture(request.tenantId, request.params.id, request.body?.amount);
+      bindLog(request, reply, { workflowId: captured.workflowId });
+      return publicPayment(captured);
+    },
   );
 
   app.post(
@@ -98,6 +104,10 @@ export const paymentRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: payment, ...errorResponses },
       },
     },
-    async (request) => publicPayment(await payments.cancel(request.tenantId, request.params.id)),
+    async (request, reply) => {
+      const canceled = await payments.cancel(request.tenantId, request.params.id);
+      bindLog(request, reply, { workflowId: canceled.workflowId });
+      return publicPayment(canceled);
+    },
   );
 };
