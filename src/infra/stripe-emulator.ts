@@ -366,6 +366,15 @@ export async function startStripeEmulator(stripeMockUrl: string): Promise<Stripe
     };
   }
 
+  /** stripe-mock's PaymentIntent, the base of the bodies the control routes answer: fetched once. */
+  let mockIntentBody: Promise<Json> | undefined;
+  function mockIntentShape(): Promise<Json> {
+    mockIntentBody ??= fetch(`${stripeMockUrl}/v1/payment_intents/pi_1`, {
+      headers: { authorization: 'Bearer sk_test_emulator' },
+    }).then(async (answer) => (await answer.json()) as Json);
+    return mockIntentBody;
+  }
+
   /** What the customer or Stripe does, and what the tests read. */
   async function control(
     method: string,
@@ -376,11 +385,7 @@ export async function startStripeEmulator(stripeMockUrl: string): Promise<Stripe
     const parts = pathname.split('/').filter(Boolean); // __emulator, kind, id, action
     if (parts[1] === '3ds') return challenge(method, parts[2] ?? '', parts[3], body, response);
     const input = body ? (JSON.parse(body) as Json) : {};
-    const mockIntent = (await (
-      await fetch(`${stripeMockUrl}/v1/payment_intents/pi_1`, {
-        headers: { authorization: 'Bearer sk_test_emulator' },
-      })
-    ).json()) as Json;
+    const mockIntent = await mockIntentShape();
     if (method === 'POST' && parts[1] === 'payment_intents' && parts[3] === 'authenticate') {
       const intent = intents.get(parts[2] ?? '');
       if (!intent || intent.status !== 'requires_action')
@@ -444,11 +449,7 @@ export async function startStripeEmulator(stripeMockUrl: string): Promise<Stripe
       : intent.status === 'requires_capture'
         ? 'payment_intent.amount_capturable_updated'
         : 'payment_intent.succeeded';
-    const mockIntent = (await (
-      await fetch(`${stripeMockUrl}/v1/payment_intents/pi_1`, {
-        headers: { authorization: 'Bearer sk_test_emulator' },
-      })
-    ).json()) as Json;
+    const mockIntent = await mockIntentShape();
     await sendWebhook(type, intentBody(intent, mockIntent, false));
     if (intent.returnUrl) {
       response.writeHead(303, { location: intent.returnUrl });
@@ -461,17 +462,7 @@ export async function startStripeEmulator(stripeMockUrl: string): Promise<Stripe
   /** One delivery of a Stripe event, signed as Stripe signs; a failed delivery is logged, not retried. */
   async function sendWebhook(type: string, object: Json): Promise<void> {
     if (!webhooks) return;
-    const payload = JSON.stringify({
-      id: id('evt'),
-      object: 'event',
-      api_version: Stripe.API_VERSION,
-      created: Math.floor(Date.now() / 1000),
-      data: { object },
-      livemode: false,
-      pending_webhooks: 1,
-      request: { id: null, idempotency_key: null },
-      type,
-    });
+    const payload = stripeEventPayload(type, object, id('evt'));
     const signature = Stripe.webhooks.generateTestHeaderString({ payload, secret: webhooks.secret });
     try {
       const answer = await fetch(webhooks.url, {
@@ -526,6 +517,21 @@ function unexpectedState(intent: Intent, action: string): Answer {
     'intent',
     `This PaymentIntent could not be ${action === 'cancel' ? 'canceled' : 'captured'} because it has a status of ${intent.status}.`,
   );
+}
+
+/** A Stripe event around `object`, as Stripe sends it (the webhook's body). */
+export function stripeEventPayload(type: string, object: unknown, eventId: string): string {
+  return JSON.stringify({
+    id: eventId,
+    object: 'event',
+    api_version: Stripe.API_VERSION,
+    created: Math.floor(Date.now() / 1000),
+    data: { object },
+    livemode: false,
+    pending_webhooks: 1,
+    request: { id: null, idempotency_key: null },
+    type,
+  });
 }
 
 const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);

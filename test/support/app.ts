@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/api/app.js';
 import { CustomerTokens } from '../../src/api/customer-tokens.js';
 import type { Services } from '../../src/api/plugins/services.js';
+import { createConnectorRegistry } from '../../src/gateway/registry.js';
 import { DEV_API_KEY, loadConfig } from '../../src/config.js';
 import { TENANT_KEYS } from './tenants.js';
 
@@ -37,6 +38,7 @@ export async function appWithUnreachableServices(
   ] as const)
     (services as Record<string, unknown>)[name] = unreachable(name);
   services.customerTokens = new CustomerTokens(config.customerTokenSecret);
+  services.connectors = createConnectorRegistry(config);
   const app = await buildApp({ config, services, logger: false });
   await app.ready();
   return { app, reached };

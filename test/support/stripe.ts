@@ -1,7 +1,7 @@
 import Stripe from 'stripe';
 import { inject } from 'vitest';
 import { STRIPECO_STRIPE } from './tenants.js';
-import type { LoggedRequest } from '../../src/infra/stripe-emulator.js';
+import { stripeEventPayload, type LoggedRequest } from '../../src/infra/stripe-emulator.js';
 
 /** The Stripe emulator of the test stack (undefined on a machine without Go: the tests skip). */
 export const stripeEmulatorUrl = inject('stripeEmulatorUrl');
@@ -36,17 +36,7 @@ export const stripeRejections = async () =>
 let eventSeq = 0;
 /** A Stripe event around `object`, as Stripe sends it. */
 export function stripeEvent(type: string, object: unknown, id = `evt_test_${Date.now()}_${++eventSeq}`) {
-  return JSON.stringify({
-    id,
-    object: 'event',
-    api_version: Stripe.API_VERSION,
-    created: Math.floor(Date.now() / 1000),
-    data: { object },
-    livemode: false,
-    pending_webhooks: 1,
-    request: { id: null, idempotency_key: null },
-    type,
-  });
+  return stripeEventPayload(type, object, id);
 }
 
 /** POSTs a Stripe webhook to the API, signed with the SDK's test helper (tenant stripeco's secret by default). */

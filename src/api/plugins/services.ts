@@ -12,6 +12,7 @@ import { WebhookEndpointService } from '../services/webhook-endpoints.js';
 import { SecretBox } from '../../webhooks/secrets.js';
 import { CustomerTokens } from '../customer-tokens.js';
 import { EventHub } from '../../events/hub.js';
+import { createConnectorRegistry, type ConnectorRegistry } from '../../gateway/registry.js';
 
 export interface Services {
   config: Config;
@@ -27,6 +28,8 @@ export interface Services {
   /** Status changes as PostgreSQL announces them, for the live streams. */
   eventHub: EventHub;
   ledger: { verify(): ReturnType<typeof verifyLedger> };
+  /** The gateway connectors, built once per process: webhooks verify with them, /readyz pings them. */
+  connectors: ConnectorRegistry;
 }
 
 declare module 'fastify' {
@@ -57,6 +60,7 @@ export function createServices({ config, db, temporal }: ServiceDeps): Services 
     customerTokens: new CustomerTokens(config.customerTokenSecret),
     eventHub: new EventHub(config.databaseUrl),
     ledger: { verify: () => verifyLedger(db) },
+    connectors: createConnectorRegistry(config),
   };
 }
 

@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { connect } from 'node:net';
 import { sql } from 'drizzle-orm';
-import { createConnectorRegistry } from '../../gateway/registry.js';
 import { withTimeout } from '../with-timeout.js';
 import { PROBLEM_CONTENT_TYPE, problemBody } from '../problem.js';
 
@@ -39,8 +38,7 @@ function tcpConnect(address: string): Promise<void> {
 }
 
 export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
-  const { db, temporal, temporalCircuit, config } = app.services;
-  const connectors = createConnectorRegistry(config);
+  const { db, temporal, temporalCircuit, config, connectors } = app.services;
   /** Each connector once (its first account: they share the provider). */
   const gateways = connectors.names().flatMap((name) => connectors.accounts(name).slice(0, 1));
   const brokers: [string, string][] = [

@@ -4,7 +4,6 @@ import { gatewayEventSeen, recordGatewayEvent } from '../../db/gateway-events.js
 import { findPaymentForWebhook } from '../../db/payments.js';
 import { findRefundByGatewayId } from '../../db/refunds.js';
 import type { WebhookEvent } from '../../gateway/port.js';
-import { createConnectorRegistry } from '../../gateway/registry.js';
 import { WebhookSignatureError } from '../../gateway/webhook-signature.js';
 import { completeActionSignal, completeActionUpdate, refundSettledSignal } from '../../workflows/contract.js';
 import { ProblemError } from '../problem.js';
@@ -20,8 +19,7 @@ import { ProblemError } from '../problem.js';
  * authorization from the gateway, which makes duplicate and out-of-order deliveries harmless.
  */
 export const webhookRoutes: FastifyPluginAsync = async (app) => {
-  const { db, temporal, config } = app.services;
-  const connectors = createConnectorRegistry(config);
+  const { db, temporal, connectors } = app.services;
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) =>
     done(null, body),
   );
