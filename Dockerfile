@@ -42,5 +42,6 @@ USER node
 # 3000: API (PORT). Listen on every interface inside the container (the default is 127.0.0.1).
 EXPOSE 3000
 ENV HOST=0.0.0.0
-# Default process: the API. The worker is `node --max-semi-space-size=4 --import tsx src/worker/main.ts`.
+# Default process: the API. The worker is
+# `node --max-semi-space-size=4 --import tsx --import ./src/worker/workflow-threads.ts src/worker/main.ts`.
 CMD ["node", "--import", "tsx", "src/api/main.ts"]

@@ -40,6 +40,8 @@ export interface StackOptions {
   gatewayPort?: number;
   /** Extra environment for the gateway, worker and API processes. */
   env?: Record<string, string>;
+  /** Extra Node flags per component (`worker` also covers `worker-2`, ...), after NODE_FLAGS. */
+  nodeFlags?: Record<string, readonly string[]>;
   /** Receives every line the processes print, prefixed with the process name. */
   log: (line: string) => void;
   /** Called when a component (process, Temporal, PostgreSQL) exits while the stack is up. */
@@ -100,6 +102,14 @@ export const SCRIPTS = {
  */
 export const NODE_FLAGS: Record<string, readonly string[]> = {
   worker: ['--max-semi-space-size=4'],
+};
+
+/**
+ * Modules each component preloads after tsx. The worker's runs in every workflow thread too: it
+ * turns the SDK's workflow stack traces off unless WORKFLOW_STACK_TRACES=on (src/worker/workflow-threads.ts).
+ */
+export const PRELOADS: Record<string, readonly string[]> = {
+  worker: ['./src/worker/workflow-threads.ts'],
 };
 
 const READY_LINES: Record<string, RegExp> = {
@@ -183,7 +193,15 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     };
 
     const launch = (name: string, script: string, extra: Record<string, string>) => async () => {
-      const child = await spawnReady(name, script, { ...process.env, ...env, ...extra }, options.log);
+      const component = name.replace(/-.*$/, '');
+      const flags = [
+        ...(NODE_FLAGS[component] ?? []),
+        ...(options.nodeFlags?.[component] ?? []),
+        '--import',
+        'tsx',
+        ...(PRELOADS[component] ?? []).flatMap((preload) => ['--import', preload]),
+      ];
+      const child = await spawnReady(name, script, flags, { ...process.env, ...env, ...extra }, options.log);
       processes.set(name, child);
       return childRunning(child);
     };
@@ -285,15 +303,15 @@ async function startBrokers(
   return { wanted, ...started };
 }
 
-/** Spawns `script` under tsx and resolves once it prints its ready line; rejects if it exits first. */
+/** Spawns `script` with `flags` (tsx among them) and resolves once it prints its ready line; rejects if it exits first. */
 async function spawnReady(
   name: string,
   script: string,
+  flags: readonly string[],
   env: NodeJS.ProcessEnv,
   log: (line: string) => void,
 ): Promise<ChildProcess> {
-  const flags = NODE_FLAGS[name.replace(/-.*$/, '')] ?? [];
-  const child = spawn(process.execPath, [...flags, '--import', 'tsx', script], {
+  const child = spawn(process.execPath, [...flags, script], {
     cwd: PROJECT_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

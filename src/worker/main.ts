@@ -10,6 +10,7 @@ import { serveMetrics, workerMetrics } from '../metrics.js';
 import { setupTracing } from '../tracing.js';
 import { SecretBox } from '../webhooks/secrets.js';
 import { createEventRelayWorker, createPaysagaWorker } from './worker.js';
+import { stackTracesWanted } from './workflow-threads.js';
 
 /** The worker process alone, against an existing Temporal and PostgreSQL (production shape). */
 const config = loadConfig();
@@ -83,6 +84,13 @@ const workers = [
 ];
 lifecycle(logger).info(
   `event relay publishing the outbox to ${['webhooks', ...sinks.map((sink) => sink.name)].join(', ')}`,
+);
+// Set by the preload in each workflow thread; without the preload the SDK's default (on) holds.
+const preloaded = process.execArgv.some((arg) => arg.endsWith('workflow-threads.ts'));
+logger.info(
+  preloaded && !stackTracesWanted()
+    ? 'workflow stack traces off (WORKFLOW_STACK_TRACES=on turns them on)'
+    : 'workflow stack traces on',
 );
 lifecycle(logger).info(`worker polling task queue on ${config.temporalAddress ?? '127.0.0.1:7233'}`);
 // A Ctrl-C under `npm run dev` arrives twice (terminal SIGINT, dev script SIGTERM): shut down once.
