@@ -37,9 +37,14 @@ export interface Tracing {
   shutdown(): Promise<void>;
 }
 
+/** Whether spans leave the process: an OTLP endpoint is configured. */
+export function exportsSpans(env: NodeJS.ProcessEnv = process.env): boolean {
+  return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+}
+
 export function setupTracing(serviceName: string, env: NodeJS.ProcessEnv = process.env): Tracing {
   const resource = new Resource({ 'service.name': serviceName });
-  const exporting = Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+  const exporting = exportsSpans(env);
   const spanProcessor = exporting ? new BatchSpanProcessor(new OTLPTraceExporter()) : new NoopSpanProcessor();
   const provider = new NodeTracerProvider({ resource, spanProcessors: [spanProcessor] });
   // The global provider, an AsyncLocalStorage context manager and the W3C propagator.
@@ -58,10 +63,19 @@ export function clientInterceptors() {
   return { workflow: [new OpenTelemetryWorkflowClientInterceptor()] };
 }
 
-/** The workflow-side interceptors, bundled with the workflow code. */
-export const WORKFLOW_INTERCEPTOR_MODULES = [
-  require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors'),
-];
+/**
+ * The workflow-side interceptors, bundled with the workflow code. When spans are exported:
+ * OpenTelemetry's, which add a span per workflow run and per activity call. Otherwise Paysaga's
+ * propagation alone (src/workflows/trace-headers.ts), which carries the trace to the activities
+ * at a fraction of the cost. Either replays the other's histories: neither adds commands.
+ */
+export function workflowInterceptorModules(spans: boolean = exportsSpans()): string[] {
+  return [
+    spans
+      ? require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors')
+      : require.resolve('./workflows/trace-headers.ts'),
+  ];
+}
 
 /** For a worker: activity spans continue the workflow's trace, and activity log lines carry its ids. */
 export const activityInterceptors: ActivityInterceptorsFactory[] = [

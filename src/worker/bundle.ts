@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { bundleWorkflowCode, type BundleOptions } from '@temporalio/worker';
-import { WORKFLOW_INTERCEPTOR_MODULES } from '../tracing.js';
+import { workflowInterceptorModules } from '../tracing.js';
 
 const require = createRequire(import.meta.url);
 
@@ -21,11 +21,12 @@ export const bundlerOptions: Pick<BundleOptions, 'webpackConfigHook' | 'ignoreMo
   },
 };
 
-export async function bundleWorkflows(): Promise<{ code: string }> {
+/** `spans`: bundle OpenTelemetry's workflow interceptors (default: when spans are exported). */
+export async function bundleWorkflows(options: { spans?: boolean } = {}): Promise<{ code: string }> {
   return bundleWorkflowCode({
     workflowsPath: WORKFLOWS_PATH,
-    // OpenTelemetry's workflow interceptors (src/tracing.ts): every worker of this bundle registers their sink.
-    workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
+    // Trace propagation (src/tracing.ts); every worker of this bundle registers the span sink.
+    workflowInterceptorModules: workflowInterceptorModules(options.spans),
     ...bundlerOptions,
     logger: quietLogger,
   });
