@@ -6,9 +6,9 @@ import type { Currency } from '../domain/money.js';
 import type { PaymentView } from '../domain/payment.js';
 import type { Executor } from '../db/client.js';
 import {
-  applyTransfer,
   createTransfer,
   ensureAccounts,
+  holdAndPost,
   inLedgerTransaction,
   LedgerError,
   type AccountSpec,
@@ -152,9 +152,15 @@ export function createLedgerActivities(db: Executor) {
       await ensure([from, to]);
       try {
         await inLedgerTransaction(db, async (tx) => {
-          await applyTransfer(tx, {
-            kind: 'pending',
-            id: holdId,
+          // The payment first: the merchant's revenue account, which every payment credits, is
+          // then locked for as short a time as possible.
+          await writePayment(tx, succeeded, [
+            paymentEvent(created, 'payment.created'),
+            paymentEvent(succeeded, 'payment.succeeded'),
+          ]);
+          await holdAndPost(tx, {
+            holdId,
+            postId,
             tenantId,
             debitAccountId: from.id,
             creditAccountId: to.id,
@@ -162,11 +168,6 @@ export function createLedgerActivities(db: Executor) {
             currency,
             description: 'payment hold',
           });
-          await applyTransfer(tx, { kind: 'post', id: postId, tenantId, pendingId: holdId, amount });
-          await writePayment(tx, succeeded, [
-            paymentEvent(created, 'payment.created'),
-            paymentEvent(succeeded, 'payment.succeeded'),
-          ]);
         });
       } catch (error) {
         throw toFailure(error);

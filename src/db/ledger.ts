@@ -213,6 +213,69 @@ async function settlePending(
   return { transfer: inserted!, replayed: false };
 }
 
+/** A pending transfer and its posting in full, written at once (`holdAndPost`). */
+export interface HoldAndPostInput {
+  holdId: string;
+  postId: string;
+  tenantId: string;
+  debitAccountId: string;
+  creditAccountId: string;
+  amount: number;
+  currency: Currency;
+  description?: string | undefined;
+}
+
+/**
+ * A pending transfer posted in full at once, inside the caller's transaction: the same rows as
+ * `pending` then `post` (the hold, settled, and its posting) and the same balances, in three
+ * statements instead of nine, with the hot credit account locked only at the end. The same ids
+ * again change nothing and report `replayed`; ids taken by other transfers are refused.
+ */
+export async function holdAndPost(tx: Executor, t: HoldAndPostInput): Promise<{ replayed: boolean }> {
+  let inserted: { id: string }[];
+  try {
+    inserted = await rows<{ id: string }>(
+      tx,
+      sql`INSERT INTO ledger_transfers (id, tenant_id, kind, debit_account_id, credit_account_id, amount, currency, pending_id, state, description)
+        VALUES (${t.holdId}, ${t.tenantId}, 'pending', ${t.debitAccountId}, ${t.creditAccountId}, ${t.amount}, ${t.currency}, NULL, 'settled', ${t.description ?? null}),
+               (${t.postId}, ${t.tenantId}, 'post', ${t.debitAccountId}, ${t.creditAccountId}, ${t.amount}, ${t.currency}, ${t.holdId}, 'posted', NULL)
+        ON CONFLICT (id) DO NOTHING RETURNING id`,
+    );
+  } catch (error) {
+    // The hold exists and another transfer already posted or voided it.
+    if (isViolation(error, UNIQUE_VIOLATION, 'ledger_transfers_settles_once'))
+      throw new LedgerError(
+        'pending_already_settled',
+        `pending transfer ${t.holdId} is already posted or voided`,
+      );
+    throw error;
+  }
+  if (inserted.length < 2) {
+    const [hold, post] = await Promise.all([findTransfer(tx, t.holdId), findTransfer(tx, t.postId)]);
+    const same =
+      inserted.length === 0 &&
+      hold?.kind === 'pending' &&
+      hold.state === 'settled' &&
+      hold.debitAccountId === t.debitAccountId &&
+      hold.creditAccountId === t.creditAccountId &&
+      hold.currency === t.currency &&
+      hold.amount === t.amount &&
+      post?.kind === 'post' &&
+      post.pendingId === t.holdId &&
+      post.amount === t.amount;
+    if (!same) {
+      const taken = inserted.some((row) => row.id === t.holdId) ? t.postId : t.holdId;
+      throw new LedgerError('exists_with_different_fields', `transfer ${taken} exists with different fields`);
+    }
+    return { replayed: true };
+  }
+  await applyToAccounts(tx, t.debitAccountId, t.creditAccountId, t.currency, {
+    debits_posted: t.amount,
+    credits_posted: t.amount,
+  });
+  return { replayed: false };
+}
+
 type Deltas = Partial<
   Record<'debits_posted' | 'credits_posted' | 'debits_pending' | 'credits_pending', number>
 >;
@@ -259,14 +322,21 @@ export async function findTransfer(db: Executor, id: string): Promise<Transfer |
   return found;
 }
 
+const CHECK_VIOLATION = '23514';
+const UNIQUE_VIOLATION = '23505';
+
 function isCheckViolation(error: unknown, constraint: string): boolean {
+  return isViolation(error, CHECK_VIOLATION, constraint);
+}
+
+function isViolation(error: unknown, code: string, constraint: string): boolean {
   const cause = error instanceof Error && 'cause' in error ? error.cause : error;
   for (const e of [error, cause]) {
     if (
       e &&
       typeof e === 'object' &&
       'code' in e &&
-      e.code === '23514' &&
+      e.code === code &&
       'constraint' in e &&
       e.constraint === constraint
     ) {

@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createTransfer, ensureAccounts, findTransfer, LedgerError } from '../../src/db/ledger.js';
+import {
+  createTransfer,
+  ensureAccounts,
+  findTransfer,
+  holdAndPost,
+  inLedgerTransaction,
+  LedgerError,
+} from '../../src/db/ledger.js';
 import { verifyLedger } from '../../src/db/ledger-verify.js';
 import { getWalletBalances } from '../../src/db/wallets.js';
 import { testDatabase } from '../support/db.js';
@@ -156,6 +163,84 @@ describe('double-entry ledger on PostgreSQL', () => {
     ).toBe('pending_expired');
     await createTransfer(db, { kind: 'void', id: randomUUID(), tenantId, pendingId: expiring });
     expect((await findTransfer(db, expiring))?.state).toBe('settled');
+  });
+
+  it('holds and posts in one step with the rows and balances of a hold and its posting', async () => {
+    // The same payment both ways: a hold then its posting, and both at once.
+    const twoSteps = await setup(1000);
+    const holdId = randomUUID();
+    await createTransfer(db, {
+      kind: 'pending',
+      id: holdId,
+      tenantId,
+      debitAccountId: twoSteps.wallet,
+      creditAccountId: twoSteps.revenue,
+      amount: 600,
+      currency: 'USD',
+      description: 'payment hold',
+    });
+    const postId = randomUUID();
+    await createTransfer(db, { kind: 'post', id: postId, tenantId, pendingId: holdId });
+
+    const oneStep = await setup(1000);
+    const input = {
+      holdId: randomUUID(),
+      postId: randomUUID(),
+      tenantId,
+      debitAccountId: oneStep.wallet,
+      creditAccountId: oneStep.revenue,
+      amount: 600,
+      currency: 'USD' as const,
+      description: 'payment hold',
+    };
+    expect(await inLedgerTransaction(db, (tx) => holdAndPost(tx, input))).toEqual({ replayed: false });
+
+    const shape = (t: Awaited<ReturnType<typeof findTransfer>>) => ({
+      kind: t?.kind,
+      amount: t?.amount,
+      currency: t?.currency,
+      state: t?.state,
+      pending: t?.pendingId !== null,
+    });
+    expect(shape(await findTransfer(db, input.holdId))).toEqual(shape(await findTransfer(db, holdId)));
+    expect(shape(await findTransfer(db, input.postId))).toEqual(shape(await findTransfer(db, postId)));
+    expect((await findTransfer(db, input.postId))?.pendingId).toBe(input.holdId);
+    const balances = await getWalletBalances(db, tenantId, oneStep.customerId);
+    expect(balances).toEqual([{ currency: 'USD', available: 400, pending: 0 }]);
+    expect(balances).toEqual(await getWalletBalances(db, tenantId, twoSteps.customerId));
+
+    // Again with the same ids: nothing moves. Other fields, or an id another transfer has: refused.
+    expect(await inLedgerTransaction(db, (tx) => holdAndPost(tx, input))).toEqual({ replayed: true });
+    expect(await getWalletBalances(db, tenantId, oneStep.customerId)).toEqual(balances);
+    expect(await code(inLedgerTransaction(db, (tx) => holdAndPost(tx, { ...input, amount: 601 })))).toBe(
+      'exists_with_different_fields',
+    );
+    expect(
+      await code(inLedgerTransaction(db, (tx) => holdAndPost(tx, { ...input, postId: randomUUID() }))),
+    ).toBe('pending_already_settled');
+    expect(
+      await code(inLedgerTransaction(db, (tx) => holdAndPost(tx, { ...input, holdId: randomUUID() }))),
+    ).toBe('exists_with_different_fields');
+    expect(await getWalletBalances(db, tenantId, oneStep.customerId)).toEqual(balances);
+  });
+
+  it('refuses a one-step hold and posting beyond the balance and writes neither', async () => {
+    const { customerId, wallet, revenue } = await setup(500);
+    const input = {
+      holdId: randomUUID(),
+      postId: randomUUID(),
+      tenantId,
+      debitAccountId: wallet,
+      creditAccountId: revenue,
+      amount: 501,
+      currency: 'USD' as const,
+    };
+    expect(await code(inLedgerTransaction(db, (tx) => holdAndPost(tx, input)))).toBe('insufficient_funds');
+    expect(await findTransfer(db, input.holdId)).toBeUndefined();
+    expect(await findTransfer(db, input.postId)).toBeUndefined();
+    expect(await getWalletBalances(db, tenantId, customerId)).toEqual([
+      { currency: 'USD', available: 500, pending: 0 },
+    ]);
   });
 
   it('refuses a transfer in the wrong currency and writes nothing', async () => {
