@@ -11,6 +11,9 @@ export const ALL_SCENARIOS = [
   DATABASE_FLOOR,
 ];
 
+/** Processes of the started stack that BENCH_PROFILE can run under `node --cpu-prof`. */
+export const PROFILABLE = ['worker', 'api', 'gateway'];
+
 export type BenchConfig = ReturnType<typeof readConfig>;
 
 function positive(name: string, fallback: number): number {
@@ -43,6 +46,13 @@ export function readConfig() {
   const workers = positive('BENCH_WORKERS', 1);
   if (!Number.isInteger(workers) || workers > 8)
     throw new Error('BENCH_WORKERS must be an integer from 1 to 8');
+  const profile = (process.env.BENCH_PROFILE ?? '')
+    .split(',')
+    .map((each) => each.trim())
+    .filter(Boolean);
+  const unprofilable = profile.filter((each) => !PROFILABLE.includes(each));
+  if (unprofilable.length)
+    throw new Error(`BENCH_PROFILE names ${unprofilable.join(', ')}; known: ${PROFILABLE.join(', ')}`);
   // The engine floors go on doubling past Paysaga's rates until they break.
   const floorMaxRate = Math.min(1000, positive('BENCH_FLOOR_MAX_RATE', 640));
   const floorRates = [...rates];
@@ -59,5 +69,6 @@ export function readConfig() {
     maxMinutes: positive('BENCH_MAX_MINUTES', 15),
     logLevel: process.env.BENCH_LOG_LEVEL ?? 'warn',
     tenantId: process.env.BENCH_TENANT ?? 'default',
+    profile,
   };
 }

@@ -36,6 +36,7 @@ import { createMeter, describeResources, stackRoots, type Meter, type StepResour
 import { createScenarios, warmUp, type Scenario } from './scenarios.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
+const PROFILES_DIR = path.join(RESULTS_DIR, 'profiles');
 const startedAt = new Date();
 const runId = `${startedAt.getTime().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 const say = (line: string) =>
@@ -108,12 +109,20 @@ async function resolveTarget(): Promise<Target> {
     `starting the stack (PostgreSQL, Temporal on a file database, gateway, worker, API); log in ${logPath}`,
   );
   const postgresDir = path.join(tempDir, 'postgres');
+  if (config.profile.length)
+    say(
+      `CPU profiles of ${config.profile.join(', ')} go to ${PROFILES_DIR} when the run ends (npm run bench:profile to read them)`,
+    );
   stack = await startStack({
     postgresDir,
     persistentPostgres: false,
     temporalDbFile: path.join(tempDir, 'temporal', 'temporal.db'),
     // One key sends all of the load: the rate limiter is not what this measures.
     env: { RATE_LIMIT_MAX: '1000000000', LOG_LEVEL: config.logLevel },
+    // V8 writes each profile when its process exits, at the end of the run.
+    nodeFlags: Object.fromEntries(
+      config.profile.map((name) => [name, ['--cpu-prof', `--cpu-prof-dir=${PROFILES_DIR}`]]),
+    ),
     log: (line) => logFile.write(`${line}\n`),
     onChildExit: (name, code) => say(`!! ${name} exited with code ${code} during the run`),
   });
