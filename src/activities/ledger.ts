@@ -9,12 +9,11 @@ import {
   createTransfer,
   ensureAccounts,
   holdAndPost,
-  inLedgerTransaction,
   LedgerError,
   type AccountSpec,
   type TransferInput,
 } from '../db/ledger.js';
-import { writePayment } from '../db/payments.js';
+import { paymentWrites, writePayment } from '../db/payments.js';
 import { paymentEvent } from './payments.js';
 
 export interface WalletHoldInput {
@@ -150,15 +149,12 @@ export function createLedgerActivities(db: Executor) {
       const from = wallet(tenantId, customerId, currency);
       const to = system(tenantId, 'merchant_revenue', currency);
       await ensure([from, to]);
+      const events = [paymentEvent(created, 'payment.created'), paymentEvent(succeeded, 'payment.succeeded')];
       try {
-        await inLedgerTransaction(db, async (tx) => {
-          // The payment first: the merchant's revenue account, which every payment credits, is
-          // then locked for as short a time as possible.
-          await writePayment(tx, succeeded, [
-            paymentEvent(created, 'payment.created'),
-            paymentEvent(succeeded, 'payment.succeeded'),
-          ]);
-          await holdAndPost(tx, {
+        // One statement: the hold, its posting, the balances, the payment row and its events.
+        const { replayed } = await holdAndPost(
+          db,
+          {
             holdId,
             postId,
             tenantId,
@@ -167,8 +163,12 @@ export function createLedgerActivities(db: Executor) {
             amount,
             currency,
             description: 'payment hold',
-          });
-        });
+          },
+          paymentWrites(db, succeeded, events),
+        );
+        // A retry after the first attempt committed: the payment was written with the money;
+        // writing it again (version-guarded, events by id) changes nothing unless it had not been.
+        if (replayed) await writePayment(db, succeeded, events);
       } catch (error) {
         throw toFailure(error);
       }

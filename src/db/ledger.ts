@@ -1,4 +1,4 @@
-import { sql, type SQL } from 'drizzle-orm';
+import { sql, type SQL, type SQLWrapper } from 'drizzle-orm';
 import type { Currency } from '../domain/money.js';
 import type { Executor } from './client.js';
 
@@ -77,22 +77,29 @@ async function rows<T>(db: Executor, query: SQL): Promise<T[]> {
   return result.rows as T[];
 }
 
-/** Creates accounts that do not exist yet; wallets get the no-overdraft flag. */
+/** Creates accounts that do not exist yet (one statement); wallets get the no-overdraft flag. */
 export async function ensureAccounts(db: Executor, accounts: AccountSpec[]): Promise<void> {
-  for (const a of accounts) {
-    await db.execute(sql`
-      INSERT INTO ledger_accounts (id, tenant_id, kind, customer_id, code, currency, no_overdraft)
-      VALUES (${a.id}, ${a.tenantId}, ${a.kind}, ${a.customerId ?? null}, ${a.code}, ${a.currency}, ${a.kind === 'wallet' ? 1 : 0})
-      ON CONFLICT (id) DO NOTHING`);
-  }
+  if (accounts.length === 0) return;
+  const values = accounts.map(
+    (a) =>
+      sql`(${a.id}, ${a.tenantId}, ${a.kind}, ${a.customerId ?? null}, ${a.code}, ${a.currency}, ${a.kind === 'wallet' ? 1 : 0})`,
+  );
+  await db.execute(sql`
+    INSERT INTO ledger_accounts (id, tenant_id, kind, customer_id, code, currency, no_overdraft)
+    VALUES ${sql.join(values, sql`, `)}
+    ON CONFLICT (id) DO NOTHING`);
 }
 
 /**
  * Applies one transfer atomically. The same id twice returns the first result; the same id with
- * other fields is refused. Balances change in the same transaction as the transfer row, and the
- * wallet CHECK constraint refuses an overdraft, so two concurrent debits can never both pass.
+ * other fields is refused. Balances change in the same statement or transaction as the transfer
+ * row, and the wallet CHECK constraint refuses an overdraft, so two concurrent debits can never
+ * both pass. A single or pending transfer is one statement; a balancing debit, a post or a void
+ * reads first and runs in a transaction.
  */
 export async function createTransfer(db: Executor, input: TransferInput): Promise<TransferResult> {
+  if ((input.kind === 'single' || input.kind === 'pending') && !input.upToAvailable)
+    return refusingOverdraft(createDirect(db, input));
   return inLedgerTransaction(db, (tx) => applyTransfer(tx, input));
 }
 
@@ -101,12 +108,22 @@ export async function createTransfer(db: Executor, input: TransferInput): Promis
  * reported as `insufficient_funds` (the whole transaction, not just the transfer, is undone).
  */
 export async function inLedgerTransaction<T>(db: Executor, work: (tx: Executor) => Promise<T>): Promise<T> {
+  return refusingOverdraft(db.transaction(work));
+}
+
+/** The ledger's refusals raised by PostgreSQL (constraints, ledger_apply_balances) as LedgerErrors. */
+async function refusingOverdraft<T>(work: Promise<T>): Promise<T> {
   try {
-    return await db.transaction(work);
+    return await work;
   } catch (error) {
-    if (isCheckViolation(error, 'ledger_accounts_no_overdraft')) {
+    if (isViolation(error, CHECK_VIOLATION, 'ledger_accounts_no_overdraft'))
       throw new LedgerError('insufficient_funds', 'the debit account has insufficient available funds');
-    }
+    const raised = sqlState(error);
+    if (raised === ACCOUNT_NOT_FOUND || raised === CURRENCY_MISMATCH)
+      throw new LedgerError(
+        raised === ACCOUNT_NOT_FOUND ? 'account_not_found' : 'currency_mismatch',
+        error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error),
+      );
     throw error;
   }
 }
@@ -138,12 +155,20 @@ async function createDirect(
     if (account) amount = Math.max(0, Math.min(t.amount, account.available));
   }
   const state = t.kind === 'pending' ? 'pending' : 'posted';
+  const column = t.kind === 'pending' ? 'pending' : 'posted';
+  // The row and its balances in one statement: an id already taken inserts nothing and so
+  // changes no balance.
   const [inserted] = await rows<Transfer>(
     tx,
-    sql`INSERT INTO ledger_transfers (id, tenant_id, kind, debit_account_id, credit_account_id, amount, currency, state, expires_at, description)
-        VALUES (${t.id}, ${t.tenantId}, ${t.kind}, ${t.debitAccountId}, ${t.creditAccountId}, ${amount}, ${t.currency}, ${state},
-                ${t.expiresAt?.toISOString() ?? null}, ${t.description ?? null})
-        ON CONFLICT (id) DO NOTHING RETURNING ${TRANSFER_COLUMNS}`,
+    sql`WITH inserted AS (
+          INSERT INTO ledger_transfers (id, tenant_id, kind, debit_account_id, credit_account_id, amount, currency, state, expires_at, description)
+          VALUES (${t.id}, ${t.tenantId}, ${t.kind}, ${t.debitAccountId}, ${t.creditAccountId}, ${amount}, ${t.currency}, ${state},
+                  ${t.expiresAt?.toISOString() ?? null}, ${t.description ?? null})
+          ON CONFLICT (id) DO NOTHING RETURNING ${TRANSFER_COLUMNS})
+        SELECT inserted.*, ${applyBalances(t.debitAccountId, t.creditAccountId, t.currency, {
+          [`debits_${column}`]: amount,
+          [`credits_${column}`]: amount,
+        })} FROM inserted`,
   );
   if (!inserted) {
     const existing = await findTransfer(tx, t.id);
@@ -158,12 +183,7 @@ async function createDirect(
       throw new LedgerError('exists_with_different_fields', `transfer ${t.id} exists with different fields`);
     return { transfer: existing, replayed: true };
   }
-  const column = t.kind === 'pending' ? 'pending' : 'posted';
-  await applyToAccounts(tx, t.debitAccountId, t.creditAccountId, t.currency, {
-    [`debits_${column}`]: amount,
-    [`credits_${column}`]: amount,
-  });
-  return { transfer: inserted, replayed: false };
+  return { transfer: transferOf(inserted), replayed: false };
 }
 
 async function settlePending(
@@ -195,22 +215,24 @@ async function settlePending(
   }
   if (amount > pending.amount)
     throw new LedgerError('amount_exceeds_pending', 'amount exceeds the pending amount');
+  const posted = t.kind === 'post' ? amount : 0;
+  // The settling transfer, the pending one marked settled and the balances: one statement.
   const [inserted] = await rows<Transfer>(
     tx,
-    sql`INSERT INTO ledger_transfers (id, tenant_id, kind, debit_account_id, credit_account_id, amount, currency, pending_id, state)
-        VALUES (${t.id}, ${t.tenantId}, ${t.kind}, ${pending.debitAccountId}, ${pending.creditAccountId}, ${amount},
-                ${pending.currency}, ${t.pendingId}, 'posted')
-        RETURNING ${TRANSFER_COLUMNS}`,
+    sql`WITH settled AS (UPDATE ledger_transfers SET state = 'settled' WHERE id = ${t.pendingId}),
+        inserted AS (
+          INSERT INTO ledger_transfers (id, tenant_id, kind, debit_account_id, credit_account_id, amount, currency, pending_id, state)
+          VALUES (${t.id}, ${t.tenantId}, ${t.kind}, ${pending.debitAccountId}, ${pending.creditAccountId}, ${amount},
+                  ${pending.currency}, ${t.pendingId}, 'posted')
+          RETURNING ${TRANSFER_COLUMNS})
+        SELECT inserted.*, ${applyBalances(pending.debitAccountId, pending.creditAccountId, pending.currency, {
+          debits_pending: -pending.amount,
+          credits_pending: -pending.amount,
+          debits_posted: posted,
+          credits_posted: posted,
+        })} FROM inserted`,
   );
-  await tx.execute(sql`UPDATE ledger_transfers SET state = 'settled' WHERE id = ${t.pendingId}`);
-  const posted = t.kind === 'post' ? amount : 0;
-  await applyToAccounts(tx, pending.debitAccountId, pending.creditAccountId, pending.currency, {
-    debits_pending: -pending.amount,
-    credits_pending: -pending.amount,
-    debits_posted: posted,
-    credits_posted: posted,
-  });
-  return { transfer: inserted!, replayed: false };
+  return { transfer: transferOf(inserted!), replayed: false };
 }
 
 /** A pending transfer and its posting in full, written at once (`holdAndPost`). */
@@ -226,92 +248,80 @@ export interface HoldAndPostInput {
 }
 
 /**
- * A pending transfer posted in full at once, inside the caller's transaction: the same rows as
- * `pending` then `post` (the hold, settled, and its posting) and the same balances, in three
- * statements instead of nine, with the hot credit account locked only at the end. The same ids
- * again change nothing and report `replayed`; ids taken by other transfers are refused.
+ * A pending transfer posted in full at once, in one statement: the same rows as `pending` then
+ * `post` (the hold, settled, and its posting) and the same balances. `alongside` are other
+ * writes (data-modifying statements) that belong to the same change, run in that statement, so
+ * all of it commits or none does. The same ids again change nothing, `alongside` included, and
+ * report `replayed`; ids taken by other transfers are refused.
  */
-export async function holdAndPost(tx: Executor, t: HoldAndPostInput): Promise<{ replayed: boolean }> {
-  let inserted: { id: string }[];
+export async function holdAndPost(
+  db: Executor,
+  t: HoldAndPostInput,
+  alongside: readonly SQLWrapper[] = [],
+): Promise<{ replayed: boolean }> {
+  // getSQL(): the statement itself (a query builder put in a template would be a parenthesized subquery).
+  const writes = alongside.map((write, i) => sql`${sql.raw(`alongside_${i}`)} AS (${write.getSQL()})`);
   try {
-    inserted = await rows<{ id: string }>(
-      tx,
-      sql`INSERT INTO ledger_transfers (id, tenant_id, kind, debit_account_id, credit_account_id, amount, currency, pending_id, state, description)
-        VALUES (${t.holdId}, ${t.tenantId}, 'pending', ${t.debitAccountId}, ${t.creditAccountId}, ${t.amount}, ${t.currency}, NULL, 'settled', ${t.description ?? null}),
-               (${t.postId}, ${t.tenantId}, 'post', ${t.debitAccountId}, ${t.creditAccountId}, ${t.amount}, ${t.currency}, ${t.holdId}, 'posted', NULL)
-        ON CONFLICT (id) DO NOTHING RETURNING id`,
+    await refusingOverdraft(
+      db.execute(sql`WITH ${sql.join(
+        [
+          ...writes,
+          sql`transfers AS (
+            INSERT INTO ledger_transfers (id, tenant_id, kind, debit_account_id, credit_account_id, amount, currency, pending_id, state, description)
+            VALUES (${t.holdId}, ${t.tenantId}, 'pending', ${t.debitAccountId}, ${t.creditAccountId}, ${t.amount}, ${t.currency}, NULL, 'settled', ${t.description ?? null}),
+                   (${t.postId}, ${t.tenantId}, 'post', ${t.debitAccountId}, ${t.creditAccountId}, ${t.amount}, ${t.currency}, ${t.holdId}, 'posted', NULL)
+            RETURNING id)`,
+        ],
+        sql`, `,
+      )}
+      SELECT ${applyBalances(t.debitAccountId, t.creditAccountId, t.currency, {
+        debits_posted: t.amount,
+        credits_posted: t.amount,
+      })} FROM (SELECT count(*) FROM transfers) AS written`),
     );
+    return { replayed: false };
   } catch (error) {
-    // The hold exists and another transfer already posted or voided it.
-    if (isViolation(error, UNIQUE_VIOLATION, 'ledger_transfers_settles_once'))
-      throw new LedgerError(
-        'pending_already_settled',
-        `pending transfer ${t.holdId} is already posted or voided`,
-      );
-    throw error;
-  }
-  if (inserted.length < 2) {
-    const [hold, post] = await Promise.all([findTransfer(tx, t.holdId), findTransfer(tx, t.postId)]);
-    const same =
-      inserted.length === 0 &&
-      hold?.kind === 'pending' &&
-      hold.state === 'settled' &&
-      hold.debitAccountId === t.debitAccountId &&
-      hold.creditAccountId === t.creditAccountId &&
-      hold.currency === t.currency &&
-      hold.amount === t.amount &&
-      post?.kind === 'post' &&
-      post.pendingId === t.holdId &&
-      post.amount === t.amount;
-    if (!same) {
-      const taken = inserted.some((row) => row.id === t.holdId) ? t.postId : t.holdId;
-      throw new LedgerError('exists_with_different_fields', `transfer ${taken} exists with different fields`);
+    if (!isViolation(error, UNIQUE_VIOLATION, 'ledger_transfers_pkey')) {
+      // A post of this hold exists under another id.
+      if (isViolation(error, UNIQUE_VIOLATION, 'ledger_transfers_settles_once'))
+        throw new LedgerError('pending_already_settled', `pending transfer ${t.holdId} is already posted or voided`);
+      throw error;
     }
-    return { replayed: true };
   }
-  await applyToAccounts(tx, t.debitAccountId, t.creditAccountId, t.currency, {
-    debits_posted: t.amount,
-    credits_posted: t.amount,
-  });
-  return { replayed: false };
+  // An id is taken: this very change again (nothing more to do), or another transfer's.
+  const [hold, post] = await Promise.all([findTransfer(db, t.holdId), findTransfer(db, t.postId)]);
+  const sameHold =
+    hold?.kind === 'pending' &&
+    hold.state === 'settled' &&
+    hold.debitAccountId === t.debitAccountId &&
+    hold.creditAccountId === t.creditAccountId &&
+    hold.currency === t.currency &&
+    hold.amount === t.amount;
+  const samePost = post?.kind === 'post' && post.pendingId === t.holdId && post.amount === t.amount;
+  if (sameHold && samePost) return { replayed: true };
+  if (sameHold && !post)
+    throw new LedgerError('pending_already_settled', `pending transfer ${t.holdId} is already posted or voided`);
+  const taken = hold ? t.holdId : t.postId;
+  throw new LedgerError('exists_with_different_fields', `transfer ${taken} exists with different fields`);
 }
 
 type Deltas = Partial<
   Record<'debits_posted' | 'credits_posted' | 'debits_pending' | 'credits_pending', number>
 >;
 
-/** Updates both accounts in id order so concurrent transfers between the same accounts never deadlock. */
-async function applyToAccounts(
-  tx: Executor,
-  debitId: string,
-  creditId: string,
-  currency: Currency,
-  deltas: Deltas,
-) {
-  const debitSide = { debits_posted: deltas.debits_posted ?? 0, debits_pending: deltas.debits_pending ?? 0 };
-  const creditSide = {
-    credits_posted: deltas.credits_posted ?? 0,
-    credits_pending: deltas.credits_pending ?? 0,
-  };
-  const updates = [
-    {
-      id: debitId,
-      set: sql`debits_posted = debits_posted + ${debitSide.debits_posted}, debits_pending = debits_pending + ${debitSide.debits_pending}`,
-    },
-    {
-      id: creditId,
-      set: sql`credits_posted = credits_posted + ${creditSide.credits_posted}, credits_pending = credits_pending + ${creditSide.credits_pending}`,
-    },
-  ].sort((a, b) => (a.id < b.id ? -1 : 1));
-  for (const update of updates) {
-    const found = await rows<{ currency: string }>(
-      tx,
-      sql`UPDATE ledger_accounts SET ${update.set} WHERE id = ${update.id} RETURNING currency`,
-    );
-    if (found.length === 0) throw new LedgerError('account_not_found', `account ${update.id} not found`);
-    if (found[0]!.currency !== currency)
-      throw new LedgerError('currency_mismatch', `account ${update.id} is not in ${currency}`);
-  }
+/**
+ * The call that applies a transfer's balance changes to both accounts (ledger_apply_balances,
+ * migrations/0008): in id order, so concurrent transfers between the same accounts never
+ * deadlock, refusing a missing account or one in another currency.
+ */
+function applyBalances(debitId: string, creditId: string, currency: Currency, deltas: Deltas): SQL {
+  return sql`ledger_apply_balances(${debitId}, ${creditId}, ${currency}, ${deltas.debits_posted ?? 0}, ${deltas.debits_pending ?? 0}, ${deltas.credits_posted ?? 0}, ${deltas.credits_pending ?? 0})`;
+}
+
+/** A transfer as read back, without the extra column a statement that applied its balances returns. */
+function transferOf(row: Transfer & { ledger_apply_balances?: unknown }): Transfer {
+  const { ledger_apply_balances: _applied, ...transfer } = row;
+  return transfer;
 }
 
 export async function findTransfer(db: Executor, id: string): Promise<Transfer | undefined> {
@@ -324,9 +334,16 @@ export async function findTransfer(db: Executor, id: string): Promise<Transfer |
 
 const CHECK_VIOLATION = '23514';
 const UNIQUE_VIOLATION = '23505';
+/** Raised by ledger_apply_balances (migrations/0008_ledger_balances.sql). */
+const ACCOUNT_NOT_FOUND = 'LA001';
+const CURRENCY_MISMATCH = 'LA002';
 
-function isCheckViolation(error: unknown, constraint: string): boolean {
-  return isViolation(error, CHECK_VIOLATION, constraint);
+/** The SQLSTATE of a PostgreSQL error, whether drizzle wrapped it or not. */
+function sqlState(error: unknown): string | undefined {
+  const cause = error instanceof Error && 'cause' in error ? error.cause : error;
+  for (const e of [error, cause])
+    if (e && typeof e === 'object' && 'code' in e && typeof e.code === 'string') return e.code;
+  return undefined;
 }
 
 function isViolation(error: unknown, code: string, constraint: string): boolean {

@@ -26,8 +26,19 @@ export async function savePayment(db: Executor, view: PaymentView, event?: Cloud
 
 /** The payment row and its events, on a connection or inside a caller's transaction. */
 export async function writePayment(db: Executor, view: PaymentView, events: CloudEvent[]): Promise<void> {
+  const [row, ...rest] = paymentWrites(db, view, events);
+  await row;
+  for (const write of rest) await write;
+}
+
+/**
+ * The statements that write a payment's state and its events, not yet run: `writePayment` runs
+ * them one after the other, and a caller may instead make them part of one statement of its own
+ * (the ledger's `holdAndPost`), so that they commit with it or not at all.
+ */
+export function paymentWrites(db: Executor, view: PaymentView, events: CloudEvent[]) {
   const row = toRow(view);
-  await db
+  const upsert = db
     .insert(payments)
     .values(row)
     .onConflictDoUpdate({
@@ -40,7 +51,7 @@ export async function writePayment(db: Executor, view: PaymentView, events: Clou
       },
       setWhere: lt(payments.version, row.version),
     });
-  if (events.length > 0) await insertEvents(db, events);
+  return events.length > 0 ? [upsert, eventsInsert(db, events)] : [upsert];
 }
 
 export async function insertEvent(db: Executor, event: CloudEvent): Promise<void> {
@@ -48,7 +59,11 @@ export async function insertEvent(db: Executor, event: CloudEvent): Promise<void
 }
 
 async function insertEvents(db: Executor, list: CloudEvent[]): Promise<void> {
-  await db
+  await eventsInsert(db, list);
+}
+
+function eventsInsert(db: Executor, list: CloudEvent[]) {
+  return db
     .insert(events)
     .values(
       list.map((event) => ({

@@ -1,14 +1,15 @@
 import { randomUUID } from 'node:crypto';
+import { eq } from 'drizzle-orm';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   createTransfer,
   ensureAccounts,
   findTransfer,
   holdAndPost,
-  inLedgerTransaction,
   LedgerError,
 } from '../../src/db/ledger.js';
 import { verifyLedger } from '../../src/db/ledger-verify.js';
+import { ledgerAccounts } from '../../src/db/schema.js';
 import { getWalletBalances } from '../../src/db/wallets.js';
 import { testDatabase } from '../support/db.js';
 
@@ -44,6 +45,9 @@ async function setup(balance: number) {
   }
   return { customerId, wallet, source, revenue };
 }
+
+const accountExists = async (id: string) =>
+  (await db.select().from(ledgerAccounts).where(eq(ledgerAccounts.id, id))).length === 1;
 
 const code = async (promise: Promise<unknown>) => {
   try {
@@ -193,7 +197,7 @@ describe('double-entry ledger on PostgreSQL', () => {
       currency: 'USD' as const,
       description: 'payment hold',
     };
-    expect(await inLedgerTransaction(db, (tx) => holdAndPost(tx, input))).toEqual({ replayed: false });
+    expect(await holdAndPost(db, input)).toEqual({ replayed: false });
 
     const shape = (t: Awaited<ReturnType<typeof findTransfer>>) => ({
       kind: t?.kind,
@@ -210,18 +214,48 @@ describe('double-entry ledger on PostgreSQL', () => {
     expect(balances).toEqual(await getWalletBalances(db, tenantId, twoSteps.customerId));
 
     // Again with the same ids: nothing moves. Other fields, or an id another transfer has: refused.
-    expect(await inLedgerTransaction(db, (tx) => holdAndPost(tx, input))).toEqual({ replayed: true });
+    expect(await holdAndPost(db, input)).toEqual({ replayed: true });
     expect(await getWalletBalances(db, tenantId, oneStep.customerId)).toEqual(balances);
-    expect(await code(inLedgerTransaction(db, (tx) => holdAndPost(tx, { ...input, amount: 601 })))).toBe(
+    expect(await code(holdAndPost(db, { ...input, amount: 601 }))).toBe(
       'exists_with_different_fields',
     );
     expect(
-      await code(inLedgerTransaction(db, (tx) => holdAndPost(tx, { ...input, postId: randomUUID() }))),
+      await code(holdAndPost(db, { ...input, postId: randomUUID() })),
     ).toBe('pending_already_settled');
     expect(
-      await code(inLedgerTransaction(db, (tx) => holdAndPost(tx, { ...input, holdId: randomUUID() }))),
+      await code(holdAndPost(db, { ...input, holdId: randomUUID() })),
     ).toBe('exists_with_different_fields');
     expect(await getWalletBalances(db, tenantId, oneStep.customerId)).toEqual(balances);
+  });
+
+  it('commits the writes that go alongside a one-step hold and posting with it, or not at all', async () => {
+    // Another account's creation stands for the payment row that goes with a wallet payment.
+    const alongside = (id: string) =>
+      db.insert(ledgerAccounts).values({ id, tenantId, kind: 'system', code: 'alongside', currency: 'USD' });
+    const { customerId, wallet, revenue } = await setup(500);
+    const input = {
+      holdId: randomUUID(),
+      postId: randomUUID(),
+      tenantId,
+      debitAccountId: wallet,
+      creditAccountId: revenue,
+      amount: 501,
+      currency: 'USD' as const,
+    };
+    const refused = `system:${tenantId}:USD:alongside-${randomUUID()}`;
+    expect(await code(holdAndPost(db, input, [alongside(refused)]))).toBe('insufficient_funds');
+    expect(await accountExists(refused)).toBe(false);
+
+    const written = `system:${tenantId}:USD:alongside-${randomUUID()}`;
+    expect(await holdAndPost(db, { ...input, amount: 500 }, [alongside(written)])).toEqual({ replayed: false });
+    expect(await accountExists(written)).toBe(true);
+    expect(await getWalletBalances(db, tenantId, customerId)).toEqual([
+      { currency: 'USD', available: 0, pending: 0 },
+    ]);
+    // The same change again: replayed, and nothing alongside it runs (it would fail: the id is taken).
+    const again = `system:${tenantId}:USD:alongside-${randomUUID()}`;
+    expect(await holdAndPost(db, { ...input, amount: 500 }, [alongside(again)])).toEqual({ replayed: true });
+    expect(await accountExists(again)).toBe(false);
   });
 
   it('refuses a one-step hold and posting beyond the balance and writes neither', async () => {
@@ -235,7 +269,7 @@ describe('double-entry ledger on PostgreSQL', () => {
       amount: 501,
       currency: 'USD' as const,
     };
-    expect(await code(inLedgerTransaction(db, (tx) => holdAndPost(tx, input)))).toBe('insufficient_funds');
+    expect(await code(holdAndPost(db, input))).toBe('insufficient_funds');
     expect(await findTransfer(db, input.holdId)).toBeUndefined();
     expect(await findTransfer(db, input.postId)).toBeUndefined();
     expect(await getWalletBalances(db, tenantId, customerId)).toEqual([
