@@ -225,12 +225,17 @@ async function settlePending(
           VALUES (${t.id}, ${t.tenantId}, ${t.kind}, ${pending.debitAccountId}, ${pending.creditAccountId}, ${amount},
                   ${pending.currency}, ${t.pendingId}, 'posted')
           RETURNING ${TRANSFER_COLUMNS})
-        SELECT inserted.*, ${applyBalances(pending.debitAccountId, pending.creditAccountId, pending.currency, {
-          debits_pending: -pending.amount,
-          credits_pending: -pending.amount,
-          debits_posted: posted,
-          credits_posted: posted,
-        })} FROM inserted`,
+        SELECT inserted.*, ${applyBalances(
+          pending.debitAccountId,
+          pending.creditAccountId,
+          pending.currency,
+          {
+            debits_pending: -pending.amount,
+            credits_pending: -pending.amount,
+            debits_posted: posted,
+            credits_posted: posted,
+          },
+        )} FROM inserted`,
   );
   return { transfer: transferOf(inserted!), replayed: false };
 }
@@ -284,7 +289,10 @@ export async function holdAndPost(
     if (!isViolation(error, UNIQUE_VIOLATION, 'ledger_transfers_pkey')) {
       // A post of this hold exists under another id.
       if (isViolation(error, UNIQUE_VIOLATION, 'ledger_transfers_settles_once'))
-        throw new LedgerError('pending_already_settled', `pending transfer ${t.holdId} is already posted or voided`);
+        throw new LedgerError(
+          'pending_already_settled',
+          `pending transfer ${t.holdId} is already posted or voided`,
+        );
       throw error;
     }
   }
@@ -300,7 +308,10 @@ export async function holdAndPost(
   const samePost = post?.kind === 'post' && post.pendingId === t.holdId && post.amount === t.amount;
   if (sameHold && samePost) return { replayed: true };
   if (sameHold && !post)
-    throw new LedgerError('pending_already_settled', `pending transfer ${t.holdId} is already posted or voided`);
+    throw new LedgerError(
+      'pending_already_settled',
+      `pending transfer ${t.holdId} is already posted or voided`,
+    );
   const taken = hold ? t.holdId : t.postId;
   throw new LedgerError('exists_with_different_fields', `transfer ${taken} exists with different fields`);
 }
