@@ -57,7 +57,10 @@ export function createEventActivities(deps: {
           if (batch.count > 0) {
             result.published += batch.count;
             result.batches += 1;
-          } else if (!committed) {
+          }
+          // A full batch may have left more behind; otherwise what is left was committed since
+          // the read began, and announced (a read now would mostly find nothing).
+          if (batch.count < input.batchSize && !committed) {
             // Until the next event is committed (PostgreSQL NOTIFY), the poll interval passes,
             // or the activity is cancelled (the relay workflow was stopped).
             const cancelled = context.cancellationSignal;

@@ -19,10 +19,11 @@ export interface RelayedBatch {
 
 /**
  * Takes up to `limit` unpublished events in `seq` order, hands them to `publish`, and marks them
- * published in the same transaction. If `publish` throws nothing is marked, and the next batch
- * starts with the same events (consumers drop what they saw by event id). A transaction-scoped
- * advisory lock serializes relays, so a second one (a retried activity whose first attempt still
- * runs) waits rather than publishing out of order.
+ * published in the same transaction. If `publish` throws the transaction is rolled back, nothing
+ * is marked, and the next batch starts with the same events (consumers drop what they saw by
+ * event id). A transaction-scoped advisory lock serializes relays, so a second one (a retried
+ * activity whose first attempt still runs) waits rather than publishing out of order. The events
+ * are marked and read in one statement.
  */
 export async function relayBatch(
   db: Executor,
@@ -31,17 +32,22 @@ export async function relayBatch(
 ): Promise<RelayedBatch> {
   return db.transaction(async (tx) => {
     await tx.execute(sql`SELECT pg_advisory_xact_lock(${RELAY_LOCK})`);
-    const rows = await tx
-      .select()
+    const oldest = tx
+      .select({ seq: events.seq })
       .from(events)
       .where(isNull(events.publishedAt))
       .orderBy(asc(events.seq))
       .limit(limit);
-    if (rows.length === 0) return { count: 0, lastSeq: undefined };
-    await publish(rows.map(toCloudEvent));
-    const seqs = rows.map((row) => row.seq);
-    await tx.update(events).set({ publishedAt: new Date() }).where(inArray(events.seq, seqs));
-    return { count: rows.length, lastSeq: seqs.at(-1) };
+    const marked = await tx
+      .update(events)
+      .set({ publishedAt: new Date() })
+      .where(inArray(events.seq, oldest))
+      .returning();
+    if (marked.length === 0) return { count: 0, lastSeq: undefined };
+    // RETURNING has no order of its own.
+    marked.sort((a, b) => a.seq - b.seq);
+    await publish(marked.map(toCloudEvent));
+    return { count: marked.length, lastSeq: marked.at(-1)!.seq };
   });
 }
 
