@@ -70,7 +70,8 @@ export async function startKafka(options: KafkaOptions): Promise<KafkaBroker> {
     const clusterId = Buffer.from(randomUUID().replaceAll('-', ''), 'hex').toString('base64url');
     const format = spawnSync(
       'java',
-      ['-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', config],
+      // `=`: a base64url id may start with '-', which a separate argument would make an option.
+      ['-cp', classpath, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', config],
       { encoding: 'utf8' },
     );
     if (format.status !== 0)
