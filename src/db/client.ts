@@ -1,6 +1,7 @@
 import path from 'node:path';
-import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
-import { migrate } from 'drizzle-orm/node-postgres/migrator';
+import { drizzle } from './orm.js';
+import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
+import { migrate } from './orm.js';
 import pg from 'pg';
 import { PROJECT_ROOT } from '../project-root.js';
 import * as schema from './schema.js';

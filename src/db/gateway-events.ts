@@ -1,4 +1,4 @@
-import { and, eq } from 'drizzle-orm';
+import { and, eq } from './orm.js';
 import type { Executor } from './client.js';
 import { gatewayWebhookEvents } from './schema.js';
 

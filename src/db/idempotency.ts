@@ -1,4 +1,4 @@
-import { and, eq, lt, sql } from 'drizzle-orm';
+import { and, eq, lt, sql } from './orm.js';
 import type { Executor } from './client.js';
 import { idempotencyKeys } from './schema.js';
 

@@ -1,4 +1,5 @@
-import { sql, type SQL, type SQLWrapper } from 'drizzle-orm';
+import { sql } from './orm.js';
+import type { SQL, SQLWrapper } from 'drizzle-orm';
 import type { Currency } from '../domain/money.js';
 import type { Executor } from './client.js';
 

@@ -3,7 +3,7 @@
  * marking it published. Payments write their events in the same transaction as their state
  * (src/db/payments.ts); this module only reads them out.
  */
-import { and, asc, desc, eq, gt, inArray, isNull, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, isNull, sql } from './orm.js';
 import { EVENT_SOURCE, type CloudEvent } from '../domain/events.js';
 import type { Executor } from './client.js';
 import { events } from './schema.js';

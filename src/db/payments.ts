@@ -1,4 +1,4 @@
-import { and, desc, eq, lt, or, sql } from 'drizzle-orm';
+import { and, desc, eq, lt, or, sql } from './orm.js';
 import type { CloudEvent } from '../domain/events.js';
 import type { Currency } from '../domain/money.js';
 import {

@@ -1,4 +1,4 @@
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, sql } from './orm.js';
 import type { CloudEvent } from '../domain/events.js';
 import type { Currency } from '../domain/money.js';
 import type { RefundFailureCode, RefundStatus, RefundView } from '../domain/refund.js';

@@ -1,4 +1,5 @@
-import { sql, type SQL } from 'drizzle-orm';
+import { sql } from './orm.js';
+import type { SQL } from 'drizzle-orm';
 import type { Executor } from './client.js';
 
 export interface SummaryQuery {

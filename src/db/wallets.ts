@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { sql } from './orm.js';
 import type { Executor } from './client.js';
 
 export interface WalletBalance {

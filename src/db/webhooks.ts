@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, sql } from './orm.js';
 import type { CloudEvent } from '../domain/events.js';
 import { endpointWants } from '../domain/webhooks.js';
 import type { Executor } from './client.js';

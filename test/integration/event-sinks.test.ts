@@ -3,7 +3,7 @@
  * subscriber of `paysaga.events` receives, in which order, and what happens when a broker hangs.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { eq } from 'drizzle-orm';
+import { eq } from '../../src/db/orm.js';
 import { toCloudEvent } from '../../src/db/outbox.js';
 import { events } from '../../src/db/schema.js';
 import { CLOUDEVENTS_JSON } from '../../src/events/sink.js';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { eq } from 'drizzle-orm';
+import { eq } from '../../src/db/orm.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   createTransfer,

@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { sql } from '../../src/db/orm.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { summaryQueries } from '../../src/db/reports.js';
 import { testDatabase } from '../support/db.js';

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { connect } from 'node:net';
-import { sql } from 'drizzle-orm';
+import { sql } from '../../db/orm.js';
 import { withTimeout } from '../with-timeout.js';
 import { PROBLEM_CONTENT_TYPE, problemBody } from '../problem.js';
 
