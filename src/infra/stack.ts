@@ -112,6 +112,16 @@ export const PRELOADS: Record<string, readonly string[]> = {
   worker: ['./src/worker/workflow-threads.ts'],
 };
 
+/**
+ * Environment each component starts with, unless the caller's environment sets the same
+ * variable. The worker's threads (the SDK's Rust core, the workflow thread, libuv's pool) each
+ * get a glibc malloc arena of their own by default, which keeps what it freed: with two arenas
+ * the worker's RSS at 40 wallet payments/s was 288-338 MB instead of 424-464 MB, at the same CPU.
+ */
+export const PROCESS_ENV: Record<string, Readonly<Record<string, string>>> = {
+  worker: { MALLOC_ARENA_MAX: '2' },
+};
+
 const READY_LINES: Record<string, RegExp> = {
   gateway: /listening/i,
   worker: /worker polling/i,
@@ -201,7 +211,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         'tsx',
         ...(PRELOADS[component] ?? []).flatMap((preload) => ['--import', preload]),
       ];
-      const child = await spawnReady(name, script, flags, { ...process.env, ...env, ...extra }, options.log);
+      const child = await spawnReady(
+        name,
+        script,
+        flags,
+        { ...PROCESS_ENV[component], ...process.env, ...env, ...extra },
+        options.log,
+      );
       processes.set(name, child);
       return childRunning(child);
     };
