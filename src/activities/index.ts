@@ -17,7 +17,7 @@ export interface ActivityDeps {
 /** All activities over injected ports; workflows import the type only. */
 export function createActivities(deps: ActivityDeps) {
   return {
-    ...refusingPermanentErrors(createLedgerActivities(deps.db)),
+    ...refusingPermanentErrors(createLedgerActivities(deps.db, deps.metrics)),
     ...refusingPermanentErrors(createPaymentActivities(deps.db, deps.metrics)),
     ...createGatewayActivities(deps.connectors, deps.metrics),
     ...refusingPermanentErrors(createRefundActivities(deps.db, deps.metrics)),

@@ -14,7 +14,8 @@ import {
   type TransferInput,
 } from '../db/ledger.js';
 import { paymentWrites, writePayment } from '../db/payments.js';
-import { paymentEvent } from './payments.js';
+import { noteRecorded, paymentEvent } from './payments.js';
+import type { WorkerMetrics } from '../metrics.js';
 
 export interface WalletHoldInput {
   transferId: string;
@@ -66,7 +67,7 @@ export interface WalletPaymentInput {
   succeeded: PaymentView;
 }
 
-export function createLedgerActivities(db: Executor) {
+export function createLedgerActivities(db: Executor, metrics?: WorkerMetrics) {
   // Accounts never disappear, so one successful ensure per process is enough.
   const ensured = new Set<string>();
   async function ensure(accounts: AccountSpec[]) {
@@ -172,6 +173,12 @@ export function createLedgerActivities(db: Executor) {
       } catch (error) {
         throw toFailure(error);
       }
+      noteRecorded(metrics, { view: created, eventType: 'payment.created' });
+      noteRecorded(metrics, {
+        view: succeeded,
+        eventType: 'payment.succeeded',
+        previousStatus: created.status,
+      });
     },
 
     async postWalletHold(input: SettleHoldInput): Promise<void> {

@@ -26,22 +26,30 @@ export function paymentEvent(view: PaymentView, eventType: string): CloudEvent {
   });
 }
 
+/**
+ * What follows a payment state written to PostgreSQL: its log line, and when its status changed,
+ * `paysaga_payments_total` and (for the first settled status) the time to settled.
+ */
+export function noteRecorded(
+  metrics: WorkerMetrics | undefined,
+  { view, eventType, previousStatus }: RecordPaymentInput,
+) {
+  if (eventType) activityInfo('payment recorded', { status: view.status, eventType, version: view.version });
+  if (metrics && previousStatus !== undefined && previousStatus !== view.status) {
+    const labels = { status: view.status, method: view.method.type };
+    metrics.payments.inc(labels);
+    // Leaving `processing` is the payment's first settled status: what the API waits for.
+    if (previousStatus === 'processing' && isSettled(view.status))
+      metrics.timeToSettled.observe(labels, (Date.parse(view.updatedAt) - Date.parse(view.createdAt)) / 1000);
+  }
+}
+
 export function createPaymentActivities(db: Executor, metrics?: WorkerMetrics) {
   return {
-    async recordPayment({ view, eventType, previousStatus }: RecordPaymentInput): Promise<void> {
+    async recordPayment(input: RecordPaymentInput): Promise<void> {
+      const { view, eventType } = input;
       await savePayment(db, view, eventType ? paymentEvent(view, eventType) : undefined);
-      if (eventType)
-        activityInfo('payment recorded', { status: view.status, eventType, version: view.version });
-      if (metrics && previousStatus !== undefined && previousStatus !== view.status) {
-        const labels = { status: view.status, method: view.method.type };
-        metrics.payments.inc(labels);
-        // Leaving `processing` is the payment's first settled status: what the API waits for.
-        if (previousStatus === 'processing' && isSettled(view.status))
-          metrics.timeToSettled.observe(
-            labels,
-            (Date.parse(view.updatedAt) - Date.parse(view.createdAt)) / 1000,
-          );
-      }
+      noteRecorded(metrics, input);
     },
 
     /** Writes an event to the outbox; the deterministic id makes a retry a no-op. */

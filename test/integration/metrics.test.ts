@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, inject, it } from 'vitest';
 import { projectPath } from '../../src/infra/stack.js';
-import { api, uid } from '../support/http.js';
+import { api, topUp, uid } from '../support/http.js';
 
 /** One Prometheus sample's value: the metric with all of `labels` (others may be present). */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number {
@@ -37,12 +37,24 @@ const card = (token: string) => ({
 
 describe('Prometheus metrics', () => {
   it('count a payment, a decline and a refund, their time to settled and their gateway calls', async () => {
+    // Funded before the count starts (a top-up charges a card too).
+    const walletCustomer = uid('cus');
+    await topUp(walletCustomer, 1500);
     const [apiBefore, workerBefore] = await Promise.all([apiMetrics(), workerMetrics()]);
 
     const paid = await api('POST', '/v1/payments', card('tok_test_4242'));
     expect(paid.body.status).toBe('succeeded');
     const declined = await api('POST', '/v1/payments', card('tok_test_0000'));
     expect(declined.body.status).toBe('failed');
+    // A wallet payment captured at once is written in one step; it is counted all the same.
+    const fromWallet = await api('POST', '/v1/payments', {
+      orderId: uid('ord'),
+      customerId: walletCustomer,
+      amount: 1500,
+      currency: 'USD',
+      method: { type: 'wallet' },
+    });
+    expect(fromWallet.body.status).toBe('succeeded');
     const refund = await api('POST', `/v1/payments/${paid.body.id}/refunds`, { amount: 1000 });
     expect(refund.body.status).toBe('succeeded');
 
@@ -72,6 +84,10 @@ describe('Prometheus metrics', () => {
     // by paysaga_refunds_total (above).
     expect(worker('paysaga_payments_total', { status: 'succeeded', method: 'card' })).toBe(2);
     expect(worker('paysaga_payments_total', { status: 'failed', method: 'card' })).toBe(1);
+    expect(worker('paysaga_payments_total', { status: 'succeeded', method: 'wallet' })).toBe(1);
+    expect(
+      worker('paysaga_payment_time_to_settled_seconds_count', { status: 'succeeded', method: 'wallet' }),
+    ).toBe(1);
     expect(
       worker('paysaga_payment_time_to_settled_seconds_count', { status: 'succeeded', method: 'card' }),
     ).toBe(2);
@@ -113,7 +129,7 @@ describe('Prometheus metrics', () => {
         route: '/v1/payments',
         status_code: '200',
       }),
-    ).toBe(4);
+    ).toBe(5);
     expect(
       apiSide('paysaga_http_request_duration_seconds_count', {
         route: '/v1/payments/:id/refunds',
