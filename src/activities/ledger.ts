@@ -3,7 +3,7 @@ import { ApplicationFailureCategory } from '@temporalio/common';
 import { systemAccountId, walletAccountId, type SystemAccount } from '../domain/accounts.js';
 import { ErrorType } from '../domain/errors.js';
 import type { Currency } from '../domain/money.js';
-import type { PaymentView } from '../domain/payment.js';
+import type { PaymentStatus, PaymentView } from '../domain/payment.js';
 import type { Executor } from '../db/client.js';
 import {
   createTransfer,
@@ -55,6 +55,18 @@ export interface SystemTransferInput {
 }
 
 /**
+ * A card charge captured at a sale, recorded at once: the money from gateway clearing to the
+ * merchant's revenue and the payment's `succeeded` state (with its event) in one statement.
+ */
+export interface CardSettlementInput {
+  transferId: string;
+  amount: number;
+  succeeded: PaymentView;
+  /** The status the payment leaves (for the payments counter). */
+  previousStatus: PaymentStatus;
+}
+
+/**
  * A wallet payment captured at once: the hold, its posting and the payment's states (`created`,
  * then `succeeded`, with their events) are written in one transaction, so the money moves exactly
  * when the payment says it did, and the ledger shows the same two-phase transfers as a payment
@@ -92,9 +104,9 @@ export function createLedgerActivities(db: Executor, metrics?: WorkerMetrics) {
     currency,
   });
 
-  async function transfer(input: TransferInput) {
+  async function transfer(input: TransferInput, alongside: Parameters<typeof createTransfer>[2] = []) {
     try {
-      return await createTransfer(db, input);
+      return await createTransfer(db, input, alongside);
     } catch (error) {
       throw toFailure(error);
     }
@@ -179,6 +191,32 @@ export function createLedgerActivities(db: Executor, metrics?: WorkerMetrics) {
         eventType: 'payment.succeeded',
         previousStatus: created.status,
       });
+    },
+
+    async settleCardPayment({
+      transferId,
+      amount,
+      succeeded,
+      previousStatus,
+    }: CardSettlementInput): Promise<void> {
+      const { tenantId, currency } = succeeded;
+      const from = system(tenantId, 'gateway_clearing', currency);
+      const to = system(tenantId, 'merchant_revenue', currency);
+      await ensure([from, to]);
+      await transfer(
+        {
+          kind: 'single',
+          id: transferId,
+          tenantId,
+          debitAccountId: from.id,
+          creditAccountId: to.id,
+          amount,
+          currency,
+          description: 'card payment captured',
+        },
+        paymentWrites(db, succeeded, [paymentEvent(succeeded, 'payment.succeeded')]),
+      );
+      noteRecorded(metrics, { view: succeeded, eventType: 'payment.succeeded', previousStatus });
     },
 
     async postWalletHold(input: SettleHoldInput): Promise<void> {

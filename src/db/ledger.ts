@@ -1,5 +1,5 @@
 import { sql } from './orm.js';
-import type { SQL, SQLWrapper } from 'drizzle-orm';
+import type { SQL } from 'drizzle-orm';
 import type { Currency } from '../domain/money.js';
 import type { Executor } from './client.js';
 
@@ -98,10 +98,29 @@ export async function ensureAccounts(db: Executor, accounts: AccountSpec[]): Pro
  * both pass. A single or pending transfer is one statement; a balancing debit, a post or a void
  * reads first and runs in a transaction.
  */
-export async function createTransfer(db: Executor, input: TransferInput): Promise<TransferResult> {
+export async function createTransfer(
+  db: Executor,
+  input: TransferInput,
+  /**
+   * Other writes of the same change (a single or pending transfer only), run in its statement:
+   * they commit with it or not at all. They also run when the transfer is replayed, so they
+   * must be idempotent (the payment row is version-guarded, events are written by id).
+   */
+  alongside: readonly Writes[] = [],
+): Promise<TransferResult> {
   if ((input.kind === 'single' || input.kind === 'pending') && !input.upToAvailable)
-    return refusingOverdraft(createDirect(db, input));
+    return refusingOverdraft(createDirect(db, input, alongside));
+  if (alongside.length > 0) throw new Error(`a ${input.kind} transfer takes no writes alongside it`);
   return inLedgerTransaction(db, (tx) => applyTransfer(tx, input));
+}
+
+/** A data-modifying statement not yet run (a drizzle insert, update or delete). */
+type Writes = { getSQL(): SQL };
+
+/** The writes as the first CTEs of a statement: `alongside_0 AS (...), ...`. */
+function withAlongside(alongside: readonly Writes[]): SQL[] {
+  // getSQL(): the statement itself (a query builder put in a template would be a parenthesized subquery).
+  return alongside.map((write, i) => sql`${sql.raw(`alongside_${i}`)} AS (${write.getSQL()})`);
 }
 
 /**
@@ -144,6 +163,7 @@ export async function applyTransfer(tx: Executor, input: TransferInput): Promise
 async function createDirect(
   tx: Executor,
   t: Extract<TransferInput, { kind: 'single' | 'pending' }>,
+  alongside: readonly Writes[] = [],
 ): Promise<TransferResult> {
   let amount = t.amount;
   if (t.upToAvailable) {
@@ -161,7 +181,7 @@ async function createDirect(
   // changes no balance.
   const [inserted] = await rows<Transfer>(
     tx,
-    sql`WITH inserted AS (
+    sql`WITH ${sql.join([...withAlongside(alongside), sql`inserted`], sql`, `)} AS (
           INSERT INTO ledger_transfers (id, tenant_id, kind, debit_account_id, credit_account_id, amount, currency, state, expires_at, description)
           VALUES (${t.id}, ${t.tenantId}, ${t.kind}, ${t.debitAccountId}, ${t.creditAccountId}, ${amount}, ${t.currency}, ${state},
                   ${t.expiresAt?.toISOString() ?? null}, ${t.description ?? null})
@@ -263,10 +283,9 @@ export interface HoldAndPostInput {
 export async function holdAndPost(
   db: Executor,
   t: HoldAndPostInput,
-  alongside: readonly SQLWrapper[] = [],
+  alongside: readonly Writes[] = [],
 ): Promise<{ replayed: boolean }> {
-  // getSQL(): the statement itself (a query builder put in a template would be a parenthesized subquery).
-  const writes = alongside.map((write, i) => sql`${sql.raw(`alongside_${i}`)} AS (${write.getSQL()})`);
+  const writes = withAlongside(alongside);
   try {
     await refusingOverdraft(
       db.execute(sql`WITH ${sql.join(

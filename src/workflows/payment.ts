@@ -66,6 +66,8 @@ class Payment {
   /** 3-D Secure: a webhook said the customer is done; how many times the gateway was re-read. */
   private action = { completed: false, checks: 0 };
   private authorization: Authorization | undefined;
+  /** The card is charged as a sale (authorized and captured in one gateway call). */
+  private sale = false;
 
   constructor(private readonly input: PaymentWorkflowInput) {
     // Typed as always present, but absent from the input of histories started before it was.
@@ -302,7 +304,18 @@ class Payment {
     return held;
   }
 
+  /**
+   * A card payment captured at once is a sale: one gateway call authorizes and captures (after
+   * 3-D Secure, the gateway captures when the customer is done), and the capture step only
+   * records it. Split payments and manual capture authorize first. Histories started before
+   * this path authorized, then captured.
+   */
+  private sellsAtOnce(): boolean {
+    return this.request.method.type === 'card' && this.request.capture !== 'manual' && patched('card-sale');
+  }
+
   private async authorizeCard(token: string, amount: number): Promise<Authorization> {
+    this.sale = this.sellsAtOnce();
     const auth = await this.gateway.authorizeCard({
       ...this.route,
       idempotencyKey: gatewayIdempotencyKey(this.workflowId, 'authorize'),
@@ -310,12 +323,13 @@ class Payment {
       amount,
       currency: this.request.currency,
       reference: this.input.paymentId,
-      capture: false,
+      capture: this.sale,
       returnUrl: this.input.returnUrl,
     });
     if (auth.status === 'declined')
       throw new Declined(auth.failureCode ?? 'card_declined', auth.failureMessage ?? 'declined');
-    this.saga.add('void card', () => this.voidCard(auth.id));
+    // A captured sale has nothing to void: only its recording is left.
+    if (auth.status !== 'captured') this.saga.add('void card', () => this.voidCard(auth.id));
     await this.record({
       amountFromCard: amount,
       method: { type: this.view.method.type, card: auth.card },
@@ -396,6 +410,10 @@ class Payment {
     const fromWallet = Math.min(total, this.view.amountFromWallet);
     const fromCard = total - fromWallet;
     const authorization = this.authorization;
+    if (this.sale && authorization?.status === 'captured') {
+      await this.recordSale(authorization, total);
+      return;
+    }
     if (authorization && fromCard > 0) {
       await this.gateway.captureCard({
         ...this.route,
@@ -448,6 +466,38 @@ class Payment {
       },
       'payment.succeeded',
     );
+  }
+
+  /**
+   * A sale the gateway captured: the ledger's posting and the `succeeded` state in one local
+   * activity and one statement. If the ledger refuses it for good the card stays charged and
+   * the payment ends `requires_attention`, as after a separate capture.
+   */
+  private async recordSale(authorization: Authorization, total: number): Promise<void> {
+    const succeeded = this.nextVersion({
+      status: 'succeeded',
+      amountCaptured: total,
+      amountFromWallet: 0,
+      amountFromCard: total,
+      nextAction: undefined,
+    });
+    try {
+      await store.settleCardPayment({
+        transferId: transferId(this.workflowId, 'card-capture'),
+        amount: total,
+        succeeded,
+        previousStatus: this.view.status,
+      });
+    } catch (error) {
+      this.saga.clear();
+      await this.needsAttention(
+        `the card was captured but the ledger could not record it: ${classifyFailure(error).message}`,
+      );
+      return;
+    }
+    this.saga.clear();
+    this.view = succeeded;
+    this.indexStatus();
   }
 
   private async fail(error: unknown): Promise<void> {

@@ -116,12 +116,19 @@ describe('Prometheus metrics', () => {
         outcome: 'ok',
       }),
     ).toBe(1);
+    // Card payments captured at once are sales: each is one authorizeCard call, timed, and no capture.
+    expect(
+      worker('paysaga_gateway_request_duration_seconds_count', {
+        connector: 'sandbox',
+        operation: 'authorizeCard',
+      }),
+    ).toBe(3);
     expect(
       worker('paysaga_gateway_request_duration_seconds_count', {
         connector: 'sandbox',
         operation: 'captureCard',
       }),
-    ).toBe(2);
+    ).toBe(0);
 
     expect(
       apiSide('paysaga_http_request_duration_seconds_count', {

@@ -40,7 +40,7 @@ function indexOf(steps: Step[], match: (step: Step) => boolean, from = -1): numb
 }
 
 describe('GET /v1/payments/{id}/timeline', () => {
-  it('shows a 3-D Secure payment: the authorization retried after a 5xx, the wait, the webhook, the capture', async () => {
+  it('shows a 3-D Secure sale: the authorization retried after a 5xx, the wait, the webhook, the re-read, the recorded capture', async () => {
     // The gateway answers 503 once, then authorizes (a retry within the same workflow step).
     await setFaults({ failNext: 1 });
     const res = await api('POST', '/v1/payments', {
@@ -79,8 +79,10 @@ describe('GET /v1/payments/{id}/timeline', () => {
     );
     expect(steps[webhook]!.identity).toEqual(expect.any(String));
     const reread = indexOf(steps, (s) => s.step === '3-D Secure re-read', webhook);
-    const capture = indexOf(steps, (s) => s.step === 'capture', reread);
-    expect(steps[capture]).toMatchObject({ outcome: 'completed' });
+    // A sale: the gateway captured when the customer was done; no separate capture call.
+    expect(steps.some((s) => s.step === 'capture')).toBe(false);
+    const capture = indexOf(steps, (s) => s.step === 'record sale', reread);
+    expect(steps[capture]).toMatchObject({ name: 'settleCardPayment', outcome: 'completed' });
     indexOf(steps, (s) => s.kind === 'workflow' && s.step === 'end', capture);
     // The create's update-with-start, with who sent it.
     expect(steps.find((s) => s.kind === 'update' && s.name === 'settled')?.identity).toEqual(

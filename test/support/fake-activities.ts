@@ -33,6 +33,8 @@ export function fakeActivities(
   const recorded: PaymentView[] = [];
   const attempts: Record<string, number> = {};
   const auths = new Map<string, Authorization>();
+  /** Authorizations asked for as sales. */
+  const sales = new Set<string>();
   /** The connector each gateway call was routed to, in call order. */
   const connectors: string[] = [];
 
@@ -141,6 +143,21 @@ export function fakeActivities(
         });
       }
     },
+    // One statement: the ledger's posting and the succeeded state, or neither.
+    settleCardPayment: refusingPermanentErrors({
+      settleCardPayment: async ({ amount, succeeded }: Parameters<Activities['settleCardPayment']>[0]) => {
+        calls.push(`settleCardPayment:${amount}`);
+        if (options.captureLedgerRefused) {
+          throw ApplicationFailure.create({
+            type: ErrorType.LedgerConflict,
+            message: 'transfer exists with different fields',
+            nonRetryable: true,
+          });
+        }
+        refuseUnstorable(succeeded, 'settleCardPayment');
+        recorded.push(succeeded);
+      },
+    }).settleCardPayment,
     // As PostgreSQL does: text it cannot store is refused with SQLSTATE 22021, every time.
     recordPayment: refusingPermanentErrors({
       recordPayment: async ({ view }: Parameters<Activities['recordPayment']>[0]) => {
@@ -182,10 +199,16 @@ export function fakeActivities(
     async authorizeCard(request) {
       connectors.push(request.connector);
       attempts.authorizeCard = (attempts.authorizeCard ?? 0) + 1;
-      calls.push(`authorizeCard:${request.amount}`);
+      calls.push(`authorizeCard:${request.amount}${request.capture ? ':sale' : ''}`);
+      // A sale is captured with its authorization (after 3-D Secure: when the customer is done).
+      const done = request.capture ? 'captured' : 'authorized';
+      if (request.capture) sales.add('auth_1');
       switch (request.token) {
         case 'tok_fail':
           throw new Error('gateway answered 503');
+        case 'tok_authorize_only':
+          // A gateway that authorizes a sale without capturing it.
+          return authorization('auth_1', 'authorized', request.amount);
         case 'tok_decline':
           return { ...authorization('auth_1', 'declined', request.amount), failureCode: 'card_declined' };
         case 'tok_3ds': {
@@ -193,7 +216,7 @@ export function fakeActivities(
             ...authorization('auth_1', 'requires_action', request.amount),
             actionUrl: 'https://gateway.test/3ds/auth_1',
           };
-          auths.set(auth.id, authorization('auth_1', 'authorized', request.amount));
+          auths.set(auth.id, authorization('auth_1', done, request.amount));
           return auth;
         }
         case 'tok_3ds_pending': {
@@ -215,7 +238,10 @@ export function fakeActivities(
             actionUrl: 'https://gateway.test/3ds/auth_1',
           };
         default:
-          return authorization('auth_1', 'authorized', request.amount);
+          return {
+            ...authorization('auth_1', done, request.amount),
+            amountCaptured: request.capture ? request.amount : 0,
+          };
       }
     },
     async captureCard(request) {
@@ -241,7 +267,7 @@ export function fakeActivities(
   /** The customer finished 3-D Secure at the gateway. */
   const completeAction = (id: string) => {
     const auth = auths.get(id);
-    if (auth) auths.set(id, { ...auth, status: 'authorized' });
+    if (auth) auths.set(id, { ...auth, status: sales.has(id) ? 'captured' : 'authorized' });
   };
   return {
     activities,

@@ -174,7 +174,7 @@ describe('PaymentWorkflow (time-skipping server, fake activities)', () => {
       undefined,
     );
     expect(result).toMatchObject({ status: 'failed', failureCode: 'expired', connector: 'sandbox' });
-    expect(fakes.calls).toEqual(['authorizeCard:1000', 'voidCard']);
+    expect(fakes.calls).toEqual(['authorizeCard:1000:sale', 'voidCard']);
     expect(fakes.connectors).toEqual(['sandbox', 'sandbox']);
   });
 
@@ -187,7 +187,7 @@ describe('PaymentWorkflow (time-skipping server, fake activities)', () => {
         (v) => v.status === 'requires_action' && v.nextAction?.url === 'https://gateway.test/3ds/auth_1',
       ),
     ).toBe(true);
-    expect(fakes.calls).toEqual(['authorizeCard:1000', 'voidCard']);
+    expect(fakes.calls).toEqual(['authorizeCard:1000:sale', 'voidCard']);
   });
 
   it('continues after 3-D Secure succeeds and fails after it fails', async () => {
@@ -224,11 +224,10 @@ describe('PaymentWorkflow (time-skipping server, fake activities)', () => {
     await recordHistory(handle, 'payment-card-3ds-premature-webhook');
     expect(result).toMatchObject({ status: 'succeeded', amountCaptured: 1000 });
     expect(fakes.calls).toEqual([
-      'authorizeCard:1000',
+      'authorizeCard:1000:sale',
       'getAuthorization',
       'getAuthorization',
-      'captureCard:1000',
-      'systemTransfer:gateway_clearing->merchant_revenue:1000',
+      'settleCardPayment:1000',
     ]);
   });
 
@@ -243,7 +242,7 @@ describe('PaymentWorkflow (time-skipping server, fake activities)', () => {
       },
     );
     expect(result).toMatchObject({ status: 'failed', failureCode: 'expired' });
-    expect(fakes.calls).toEqual(['authorizeCard:1000', 'getAuthorization', 'voidCard']);
+    expect(fakes.calls).toEqual(['authorizeCard:1000:sale', 'getAuthorization', 'voidCard']);
   });
 
   it('text PostgreSQL refuses fails the payment once, before money moves, instead of retrying forever', async () => {
@@ -308,12 +307,29 @@ describe('PaymentWorkflow (time-skipping server, fake activities)', () => {
     const { result, handle } = await runPayment(request({ type: 'card', token: 'tok_ok' }), fakes);
     expect(result).toMatchObject({ status: 'requires_attention' });
     expect(result.failureMessage).toContain('captured');
+    // A sale: captured with its authorization, then refused by the ledger.
+    expect(fakes.calls).toEqual(['authorizeCard:1000:sale', 'settleCardPayment:1000']);
+    expect(fakes.recorded.at(-1)?.status).toBe('requires_attention');
+    await recordHistory(handle, 'payment-card-capture-ledger-refused');
+  });
+
+  it('charges a card captured at once as a sale: one gateway call, then the posting and succeeded in one step', async () => {
+    const fakes = fakeActivities();
+    const { result } = await runPayment(request({ type: 'card', token: 'tok_ok' }), fakes);
+    expect(result).toMatchObject({ status: 'succeeded', amountCaptured: 1000, amountFromCard: 1000 });
+    expect(fakes.calls).toEqual(['authorizeCard:1000:sale', 'settleCardPayment:1000']);
+    expect(fakes.recorded.map((view) => view.status)).toEqual(['processing', 'succeeded']);
+  });
+
+  it('captures a sale the gateway only authorized', async () => {
+    const fakes = fakeActivities();
+    const { result } = await runPayment(request({ type: 'card', token: 'tok_authorize_only' }), fakes);
+    expect(result).toMatchObject({ status: 'succeeded', amountCaptured: 1000 });
     expect(fakes.calls).toEqual([
-      'authorizeCard:1000',
+      'authorizeCard:1000:sale',
       'captureCard:1000',
       'systemTransfer:gateway_clearing->merchant_revenue:1000',
     ]);
-    await recordHistory(handle, 'payment-card-capture-ledger-refused');
   });
 
   it('fails with processing_error once the gateway retry budget is spent, and releases the wallet part', async () => {

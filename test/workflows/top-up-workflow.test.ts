@@ -39,20 +39,30 @@ describe('TopUpWorkflow (time-skipping server, fake activities)', () => {
     const fakes = fakeActivities();
     expect(await runTopUp(fakes, 'tok_ok', 'topup')).toEqual({ status: 'succeeded' });
     expect(fakes.calls).toEqual([
-      'authorizeCard:2500',
-      'captureCard:2500',
+      'authorizeCard:2500:sale',
       'creditWallet:2500',
       'publishEvent:wallet.updated',
     ]);
     expect(fakes.balance()).toBe(2500);
   });
 
+  it('captures a charge the gateway only authorized', async () => {
+    const fakes = fakeActivities();
+    expect(await runTopUp(fakes, 'tok_authorize_only')).toEqual({ status: 'succeeded' });
+    expect(fakes.calls).toEqual([
+      'authorizeCard:2500:sale',
+      'captureCard:2500',
+      'creditWallet:2500',
+      'publishEvent:wallet.updated',
+    ]);
+  });
+
   it('charges, captures and refunds through the connector in its input (the sandbox without one)', async () => {
     const fakes = fakeActivities({ creditRefused: true });
-    await runTopUp(fakes, 'tok_ok', undefined, 'acme');
+    await runTopUp(fakes, 'tok_authorize_only', undefined, 'acme');
     expect(fakes.connectors).toEqual(['acme', 'acme', 'acme']);
     const legacy = fakeActivities();
-    await runTopUp(legacy, 'tok_ok');
+    await runTopUp(legacy, 'tok_authorize_only');
     expect(legacy.connectors).toEqual(['sandbox', 'sandbox']);
   });
 
@@ -62,7 +72,7 @@ describe('TopUpWorkflow (time-skipping server, fake activities)', () => {
       status: 'failed',
       failureCode: 'card_declined',
     });
-    expect(fakes.calls).toEqual(['authorizeCard:2500']);
+    expect(fakes.calls).toEqual(['authorizeCard:2500:sale']);
   });
 
   it('refunds the charge when the wallet cannot be credited', async () => {
@@ -71,12 +81,7 @@ describe('TopUpWorkflow (time-skipping server, fake activities)', () => {
       status: 'failed',
       failureCode: 'processing_error',
     });
-    expect(fakes.calls).toEqual([
-      'authorizeCard:2500',
-      'captureCard:2500',
-      'creditWallet:2500',
-      'refundCard:2500',
-    ]);
+    expect(fakes.calls).toEqual(['authorizeCard:2500:sale', 'creditWallet:2500', 'refundCard:2500']);
     expect(fakes.balance()).toBe(0);
   });
 });

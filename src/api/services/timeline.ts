@@ -47,6 +47,8 @@ export const ACTIVITY_STEPS: Record<string, { step: string; compensation?: boole
   authorizeCard: { step: 'authorize' },
   getAuthorization: { step: '3-D Secure re-read' },
   captureCard: { step: 'capture' },
+  // A sale was captured with its authorization: this records it (ledger and payment).
+  settleCardPayment: { step: 'record sale' },
   postWalletHold: { step: 'capture (wallet)' },
   systemTransfer: { step: 'settle (ledger)' },
   voidWalletHold: { step: 'void wallet hold', compensation: true },
