@@ -10,7 +10,7 @@ import { serveMetrics, workerMetrics } from '../metrics.js';
 import { setupTracing } from '../tracing.js';
 import { SecretBox } from '../webhooks/secrets.js';
 import { createEventRelayWorker, createPaysagaWorker } from './worker.js';
-import { stackTracesWanted } from './workflow-threads.js';
+import { stackTracesWanted, threadWatchWanted, watchWorkflowThreads } from './workflow-threads.js';
 
 /** The worker process alone, against an existing Temporal and PostgreSQL (production shape). */
 const config = loadConfig();
@@ -55,6 +55,15 @@ const database = connectDatabase(config.databaseUrl, { max: 20 });
 const box = new SecretBox(config.webhookEncryptionKey);
 const hub = new EventHub(config.databaseUrl);
 const connection = await NativeConnection.connect({ address: config.temporalAddress ?? '127.0.0.1:7233' });
+// Before the workflow threads start (src/worker/workflow-threads.ts): workflow code that never
+// yields stops the process, which is then restarted.
+watchWorkflowThreads(({ threadId, runningMs, limitMs }) => {
+  lifecycle(logger).fatal(
+    { threadId, runningMs, limitMs },
+    `a call into workflow code ran ${runningMs} ms without yielding (limit ${limitMs} ms): exiting to be restarted`,
+  );
+  process.exit(70);
+});
 const worker = await createPaysagaWorker({
   connection,
   namespace: config.temporalNamespace,
@@ -91,6 +100,11 @@ logger.info(
   preloaded && !stackTracesWanted()
     ? 'workflow stack traces off (WORKFLOW_STACK_TRACES=on turns them on)'
     : 'workflow stack traces on',
+);
+logger.info(
+  preloaded && threadWatchWanted()
+    ? "workflow deadlock detection: one watch per workflow thread (WORKFLOW_DEADLOCK_DETECTION=sdk: the SDK's own)"
+    : "workflow deadlock detection: the SDK's",
 );
 lifecycle(logger).info(`worker polling task queue on ${config.temporalAddress ?? '127.0.0.1:7233'}`);
 // A Ctrl-C under `npm run dev` arrives twice (terminal SIGINT, dev script SIGTERM): shut down once.
