@@ -15,25 +15,29 @@ import { events, payments } from './schema.js';
 type PaymentRow = typeof payments.$inferSelect;
 
 /**
- * Writes the payment's new state and its event in one transaction (the outbox): an event row
+ * Writes the payment's new state and its event in one statement (the outbox): an event row
  * exists exactly when its state change does. A stale write (an older version replayed by a
  * retried activity) never overwrites a newer one.
  */
 export async function savePayment(db: Executor, view: PaymentView, event?: CloudEvent): Promise<void> {
-  if (!event) return writePayment(db, view, []);
-  await db.transaction((tx) => writePayment(tx, view, [event]));
+  await writePayment(db, view, event ? [event] : []);
 }
 
-/** The payment row and its events, on a connection or inside a caller's transaction. */
+/** The payment row and its events in one statement, on a connection or inside a caller's transaction. */
 export async function writePayment(db: Executor, view: PaymentView, events: CloudEvent[]): Promise<void> {
   const [row, ...rest] = paymentWrites(db, view, events);
-  await row;
-  for (const write of rest) await write;
+  if (rest.length === 0) {
+    await row;
+    return;
+  }
+  // getSQL(): each statement itself (a query builder put in a template would be a parenthesized subquery).
+  const writes = rest.map((write, i) => sql`${sql.raw(`write_${i}`)} AS (${write.getSQL()})`);
+  await db.execute(sql`WITH ${sql.join(writes, sql`, `)} ${row.getSQL()}`);
 }
 
 /**
  * The statements that write a payment's state and its events, not yet run: `writePayment` runs
- * them one after the other, and a caller may instead make them part of one statement of its own
+ * them as one statement, and a caller may instead make them part of one statement of its own
  * (the ledger's `holdAndPost`), so that they commit with it or not at all.
  */
 export function paymentWrites(db: Executor, view: PaymentView, events: CloudEvent[]) {
@@ -51,7 +55,9 @@ export function paymentWrites(db: Executor, view: PaymentView, events: CloudEven
       },
       setWhere: lt(payments.version, row.version),
     });
-  return events.length > 0 ? [upsert, eventsInsert(db, events)] : [upsert];
+  const writes: [typeof upsert, ...ReturnType<typeof eventsInsert>[]] = [upsert];
+  if (events.length > 0) writes.push(eventsInsert(db, events));
+  return writes;
 }
 
 export async function insertEvent(db: Executor, event: CloudEvent): Promise<void> {
