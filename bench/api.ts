@@ -3,6 +3,8 @@ import { randomUUID } from 'node:crypto';
 
 export interface ApiTarget {
   apiUrl: string;
+  /** Every API process to send to, in turn (BENCH_APIS); `apiUrl` alone when absent. */
+  apiUrls?: readonly string[];
   apiKey: string;
   adminKey: string;
 }
@@ -30,7 +32,7 @@ export async function call(
   };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (options.idempotencyKey) headers['idempotency-key'] = options.idempotencyKey;
-  const response = await fetch(`${target.apiUrl}${path}`, {
+  const response = await fetch(`${nextApiUrl(target)}${path}`, {
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -45,6 +47,14 @@ export async function call(
     // not JSON: keep the text
   }
   return { status: response.status, body: parsed };
+}
+
+let sent = 0;
+
+/** The API processes take requests in turn; they share everything else (Temporal, PostgreSQL). */
+function nextApiUrl(target: ApiTarget): string {
+  const urls = target.apiUrls;
+  return urls && urls.length > 0 ? urls[sent++ % urls.length]! : target.apiUrl;
 }
 
 /** Funds a wallet through the public top-up route (never timed). */

@@ -46,6 +46,8 @@ export function readConfig() {
   const workers = positive('BENCH_WORKERS', 1);
   if (!Number.isInteger(workers) || workers > 8)
     throw new Error('BENCH_WORKERS must be an integer from 1 to 8');
+  const apis = positive('BENCH_APIS', 1);
+  if (!Number.isInteger(apis) || apis > 8) throw new Error('BENCH_APIS must be an integer from 1 to 8');
   const profile = (process.env.BENCH_PROFILE ?? '')
     .split(',')
     .map((each) => each.trim())
@@ -62,6 +64,7 @@ export function readConfig() {
     rates,
     floorRates,
     workers,
+    apis,
     idleSeconds: positive('BENCH_IDLE_SECONDS', 3),
     scenarios,
     graceSeconds: positive('BENCH_GRACE_SECONDS', 15),

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { DEV_ADMIN_KEY, DEV_API_KEY } from '../src/config.js';
-import { SCRIPTS, startStack, type Stack } from '../src/infra/stack.js';
+import { freePort, SCRIPTS, startStack, type Stack } from '../src/infra/stack.js';
 import { call, type ApiTarget } from './api.js';
 import { capacityModel, compareWithFloors } from './compare.js';
 import { readConfig } from './config.js';
@@ -44,6 +44,8 @@ const say = (line: string) =>
 
 interface Target {
   apiUrl: string;
+  /** The API processes started here (BENCH_APIS), the first one's `apiUrl` included. */
+  apiUrls: string[];
   gatewayUrl: string | undefined;
   databaseUrl: string;
   temporalAddress: string | undefined;
@@ -88,6 +90,7 @@ async function resolveTarget(): Promise<Target> {
     if (!databaseUrl) throw new Error('BENCH_API_URL needs BENCH_DATABASE_URL (for the correctness check)');
     const target: Target = {
       apiUrl: apiUrl.replace(/\/$/, ''),
+      apiUrls: [apiUrl.replace(/\/$/, '')],
       gatewayUrl: process.env.BENCH_GATEWAY_URL,
       databaseUrl,
       temporalAddress: process.env.BENCH_TEMPORAL_ADDRESS,
@@ -96,6 +99,7 @@ async function resolveTarget(): Promise<Target> {
     };
     assertLocal(target.apiUrl, 'BENCH_API_URL');
     if (config.workers > 1) say('BENCH_WORKERS is ignored against an external stack');
+    if (config.apis > 1) say('BENCH_APIS is ignored against an external stack');
     if (target.gatewayUrl) assertLocal(target.gatewayUrl, 'BENCH_GATEWAY_URL');
     if (target.temporalAddress) assertLocal(target.temporalAddress, 'BENCH_TEMPORAL_ADDRESS');
     return target;
@@ -130,10 +134,18 @@ async function resolveTarget(): Promise<Target> {
     say(`starting worker-${i} (BENCH_WORKERS=${config.workers})`);
     await stack.spawnProcess(`worker-${i}`, SCRIPTS.worker);
   }
+  const apiUrls = [stack.apiUrl];
+  for (let i = 2; i <= config.apis; i++) {
+    const port = await freePort();
+    say(`starting api-${i} on port ${port} (BENCH_APIS=${config.apis}); requests go to each API in turn`);
+    await stack.spawnProcess(`api-${i}`, SCRIPTS.api, { PORT: String(port) });
+    apiUrls.push(`http://127.0.0.1:${port}`);
+  }
   const { processes } = stack;
   meter = createMeter(() => stackRoots(processes, postgresDir));
   return {
     apiUrl: stack.apiUrl,
+    apiUrls,
     gatewayUrl: stack.gatewayUrl,
     databaseUrl: stack.databaseUrl,
     temporalAddress: stack.temporalAddress,
@@ -265,6 +277,7 @@ async function main(): Promise<boolean> {
   const target = await resolveTarget();
   const api: ApiTarget = {
     apiUrl: target.apiUrl,
+    apiUrls: target.apiUrls,
     apiKey: process.env.BENCH_API_KEY ?? DEV_API_KEY,
     adminKey: process.env.BENCH_ADMIN_KEY ?? DEV_ADMIN_KEY,
   };
