@@ -31,7 +31,8 @@ export function readConfig() {
   const rates = (
     explicitRates
       ? explicitRates.split(',').map((r) => Number(r.trim()))
-      : [2.5, 5, 10, 20, 40, 80, 160, 320, 640].filter((r) => r <= maxRate)
+      : // 10/s apart where a 2-core machine's knees are, so a knee is known to within 10/s.
+        [5, 10, 20, 30, 40, 50, 60, 70, 80].filter((r) => r <= maxRate)
   ).filter((r) => r <= maxRate);
   if (rates.length === 0 || rates.some((r) => !Number.isFinite(r) || r <= 0 || r > 1000))
     throw new Error('BENCH_RATES must be rates between 0 and 1000 req/s, at most BENCH_MAX_RATE');
