@@ -29,6 +29,8 @@ import { BroadcastChannel, isMainThread, threadId } from 'node:worker_threads';
 
 /** The line the SDK prints (to the console, not the log) when it finds no promise hooks. */
 const SDK_NOTICE = 'v8.promiseHooks.createHook is not available';
+/** The SDK's method that installs its stack-trace promise hook (@temporalio/worker, vm-shared). */
+const SDK_HOOK_INSTALLER = 'setPromiseHook';
 const WATCH_CHANNEL = 'paysaga:workflow-thread-watch';
 /** How often the main thread looks at the workflow threads. */
 const WATCH_EVERY_MS = 500;
@@ -121,10 +123,23 @@ function replaceCallWatchdogs(): void {
   channel.close();
 }
 
-if (!isMainThread && !stackTracesWanted()) {
-  v8.promiseHooks.createHook = () => {
-    throw new Error('workflow stack traces are off (WORKFLOW_STACK_TRACES=on turns them on)');
+/**
+ * The SDK's promise hook is refused; any other caller is served. Node's own async_hooks create
+ * their promise hook through this same function: on Node 22 the SDK's `AsyncLocalStorage` (the
+ * scope of every update handler) enables one, and refusing it failed every update.
+ */
+function refuseSdkPromiseHook(): void {
+  const createHook = v8.promiseHooks.createHook;
+  v8.promiseHooks.createHook = (hooks) => {
+    if (new Error().stack?.includes(SDK_HOOK_INSTALLER)) {
+      throw new Error('workflow stack traces are off (WORKFLOW_STACK_TRACES=on turns them on)');
+    }
+    return createHook(hooks);
   };
+}
+
+if (!isMainThread && !stackTracesWanted()) {
+  refuseSdkPromiseHook();
   // The worker's log is JSON; the main thread says once that stack traces are off.
   const warn = console.warn.bind(console);
   console.warn = (...args: unknown[]) => {

@@ -2,16 +2,11 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { PRELOADS } from '../../src/infra/stack.js';
 
-/** The watch's child process (test/support/workflow-thread-watch.ts) with the worker's preload. */
-function run(env: Record<string, string>): unknown {
+/** A child process running `script` (test/support/workflow-thread-*.ts) with the worker's preload. */
+function run(env: Record<string, string>, script = 'test/support/workflow-thread-watch.ts'): unknown {
   const child = spawnSync(
     process.execPath,
-    [
-      '--import',
-      'tsx',
-      ...PRELOADS.worker!.flatMap((preload) => ['--import', preload]),
-      'test/support/workflow-thread-watch.ts',
-    ],
+    ['--import', 'tsx', ...PRELOADS.worker!.flatMap((preload) => ['--import', preload]), script],
     { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 20_000 },
   );
   expect(child.status, child.stderr).toBe(0);
@@ -32,6 +27,19 @@ describe("the worker's workflow-thread preload", () => {
   it("keeps the SDK's own detection with WORKFLOW_DEADLOCK_DETECTION=sdk: the call times out in its thread", () => {
     expect(run({ LIMIT_MS: '300', WORKFLOW_DEADLOCK_DETECTION: 'sdk' })).toEqual({
       threw: expect.stringMatching(/timed out after 300ms/),
+    });
+  });
+
+  const hooks = 'test/support/workflow-thread-hooks.ts';
+
+  it("refuses only the SDK's stack-trace promise hook: Node's own async_hooks still work in the thread", () => {
+    expect(run({}, hooks)).toEqual({ sdkPromiseHook: false, store: 'update-scope' });
+  });
+
+  it('lets the SDK install its promise hook with WORKFLOW_STACK_TRACES=on', () => {
+    expect(run({ WORKFLOW_STACK_TRACES: 'on' }, hooks)).toEqual({
+      sdkPromiseHook: true,
+      store: 'update-scope',
     });
   });
 });
