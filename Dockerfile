@@ -43,6 +43,6 @@ USER node
 EXPOSE 3000
 ENV HOST=0.0.0.0
 # Default process: the API. The worker is
-# `node --max-semi-space-size=4 --import tsx --import ./src/worker/workflow-threads.ts src/worker/main.ts`
+# `node --max-semi-space-size=4 --heap-growing-percent=35 --import tsx --import ./src/worker/workflow-threads.ts src/worker/main.ts`
 # with MALLOC_ARENA_MAX=2 (docker-compose.yml sets both).
-CMD ["node", "--import", "tsx", "src/api/main.ts"]
+CMD ["node", "--heap-growing-percent=35", "--import", "tsx", "src/api/main.ts"]
