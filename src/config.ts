@@ -54,6 +54,8 @@ const env = z.object({
   IDEMPOTENCY_TTL_HOURS: z.coerce.number().int().min(24).default(24),
   /** Where events go besides the outbox: `outbox,kafka,amqp` (src/events/sink.ts). */
   EVENT_SINKS: z.string().default('outbox'),
+  /** The event relay reads the outbox at most once per this many ms (more events per batch). */
+  EVENT_RELAY_COALESCE_MS: z.coerce.number().int().min(0).max(10_000).default(100),
   /** Comma-separated `host:port` list; `npm run dev` starts a local Kafka when unset. */
   KAFKA_BROKERS: z.string().optional(),
   /** `amqp://user:pass@host:port/vhost`; `npm run dev` starts a local RabbitMQ when unset. */
@@ -103,6 +105,7 @@ export interface Config {
   /** Kept for `ttlHours`; a request holds its key for `leaseSeconds` before a retry may take it over. */
   idempotency: { ttlHours: number; leaseSeconds: number };
   eventSinks: SinkName[];
+  eventRelayCoalesceMs: number;
   kafkaBrokers: string[] | undefined;
   amqpUrl: string | undefined;
   commandsTenant: string;
@@ -245,6 +248,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     // Longer than any request can run (the sync wait plus Temporal's deadlines), no longer.
     idempotency: { ttlHours: e.IDEMPOTENCY_TTL_HOURS, leaseSeconds: Math.ceil(e.SYNC_WAIT_MS / 1000) + 10 },
     eventSinks: parseEventSinks(e.EVENT_SINKS),
+    eventRelayCoalesceMs: e.EVENT_RELAY_COALESCE_MS,
     kafkaBrokers: e.KAFKA_BROKERS?.split(',')
       .map((broker) => broker.trim())
       .filter(Boolean),

@@ -89,6 +89,7 @@ const workers = [
     db: database.db,
     sinks,
     hub,
+    coalesceMs: config.eventRelayCoalesceMs,
   }),
 ];
 lifecycle(logger).info(

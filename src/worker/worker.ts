@@ -74,6 +74,8 @@ export async function createEventRelayWorker(options: {
   sinks: readonly EventSink[];
   /** Wakes the relay at each committed event (else it polls the outbox). */
   hub?: EventHub | undefined;
+  /** The shortest time between two reads of the outbox (0: each committed event is read at once). */
+  coalesceMs?: number | undefined;
 }): Promise<Worker> {
   const taskQueue = options.taskQueue ?? TASK_QUEUE;
   const client = new Client({ connection: options.connection, namespace: options.namespace });
@@ -82,7 +84,12 @@ export async function createEventRelayWorker(options: {
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: eventsTaskQueue(taskQueue),
-    activities: createEventActivities({ db: options.db, sinks, hub: options.hub }),
+    activities: createEventActivities({
+      db: options.db,
+      sinks,
+      hub: options.hub,
+      coalesceMs: options.coalesceMs,
+    }),
     // One relay attempt runs at a time; a second slot lets a retry start while a stuck one ends.
     maxConcurrentActivityTaskExecutions: 2,
   });
