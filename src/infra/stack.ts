@@ -105,7 +105,7 @@ export const SCRIPTS = {
  * collector's speed. A payment's garbage is short-lived, so the worker's workflow thread went from
  * ~37 MB live to a 124 MB heap between collections, and the process stayed there. Back to back at
  * 30-40 wallet payments/s (bench/README.md#memory): worker RSS 283-296 MB with 35-50 against
- * 317-405 MB without, the API 289-298 against 316-341 MB, CPU per payment within the noise (20
+ * 317-516 MB without, the API 289-298 against 314-341 MB, CPU per payment within the noise (20
  * cost the worker ~1.5 ms of CPU per payment more for 260 MB).
  */
 export const NODE_FLAGS: Record<string, readonly string[]> = {
