@@ -56,6 +56,8 @@ const env = z.object({
   EVENT_SINKS: z.string().default('outbox'),
   /** The event relay reads the outbox at most once per this many ms (more events per batch). */
   EVENT_RELAY_COALESCE_MS: z.coerce.number().int().min(0).max(10_000).default(100),
+  /** A sink whose oldest unrelayed event is older than this is reported lagging (/readyz: degraded). */
+  EVENT_RELAY_LAG_ALERT_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
   /** Comma-separated `host:port` list; `npm run dev` starts a local Kafka when unset. */
   KAFKA_BROKERS: z.string().optional(),
   /** `amqp://user:pass@host:port/vhost`; `npm run dev` starts a local RabbitMQ when unset. */
@@ -106,6 +108,7 @@ export interface Config {
   idempotency: { ttlHours: number; leaseSeconds: number };
   eventSinks: SinkName[];
   eventRelayCoalesceMs: number;
+  eventRelayLagAlertSeconds: number;
   kafkaBrokers: string[] | undefined;
   amqpUrl: string | undefined;
   commandsTenant: string;
@@ -249,6 +252,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     idempotency: { ttlHours: e.IDEMPOTENCY_TTL_HOURS, leaseSeconds: Math.ceil(e.SYNC_WAIT_MS / 1000) + 10 },
     eventSinks: parseEventSinks(e.EVENT_SINKS),
     eventRelayCoalesceMs: e.EVENT_RELAY_COALESCE_MS,
+    eventRelayLagAlertSeconds: e.EVENT_RELAY_LAG_ALERT_SECONDS,
     kafkaBrokers: e.KAFKA_BROKERS?.split(',')
       .map((broker) => broker.trim())
       .filter(Boolean),

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { SinkLag } from './db/outbox.js';
 
 /**
  * Paysaga's Prometheus metrics. Each process has its own registry: the API counts HTTP and
@@ -79,6 +80,33 @@ export function workerMetrics() {
   };
 }
 export type WorkerMetrics = ReturnType<typeof workerMetrics>;
+
+/**
+ * How far behind each event sink is, read from PostgreSQL at each scrape: the age of the oldest
+ * event the sink has not had (0 when it has them all) and how many wait. Alert on the first.
+ */
+export function relayLagMetrics(registry: Registry, read: () => Promise<SinkLag[]>): void {
+  // Registered after the lag gauge, whose collect (run first at each scrape) sets it from the same read.
+  const backlog = new Gauge({
+    name: 'paysaga_event_relay_backlog',
+    help: 'Events a sink has not had yet (counted up to 100,000)',
+    labelNames: ['sink'] as const,
+    registers: [],
+  });
+  new Gauge({
+    name: 'paysaga_event_relay_lag_seconds',
+    help: 'Seconds since the oldest event a sink has not had was written (0: it has them all)',
+    labelNames: ['sink'] as const,
+    registers: [registry],
+    async collect() {
+      for (const lag of await read()) {
+        this.set({ sink: lag.sink }, lag.lagSeconds);
+        backlog.set({ sink: lag.sink }, lag.backlog);
+      }
+    },
+  });
+  registry.registerMetric(backlog);
+}
 
 /**
  * Serves `GET /metrics` on `port`: this registry's metrics, followed by those of `extra` (the

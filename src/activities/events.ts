@@ -1,12 +1,15 @@
 import { Context } from '@temporalio/activity';
 import type { Executor } from '../db/client.js';
-import { relayBatch, type RelayedBatch } from '../db/outbox.js';
-import type { CloudEvent } from '../domain/events.js';
-import { withOrderReplies } from '../events/order-replies.js';
+import { relaySinkBatch, type RelayedBatch } from '../db/outbox.js';
 import type { EventHub } from '../events/hub.js';
 import type { EventSink } from '../events/sink.js';
 
 export interface RelayOutboxInput {
+  /**
+   * The sink this attempt relays to (each has its own cursor and its own activity, so one that is
+   * down holds no other). Absent in runs started before sinks had cursors: every sink in turn.
+   */
+  sink?: string;
   /** How long one attempt relays before it returns (the workflow then calls it again). */
   forMs: number;
   batchSize: number;
@@ -19,11 +22,15 @@ export interface RelayOutboxResult {
   batches: number;
 }
 
+/** How often the relay looks for endpoints whose wake-up was lost (src/events/webhook-sink.ts). */
+const SWEEP_MS = 60_000;
+
 /**
- * The event relay's activity: copies the outbox to every broker sink, oldest event first, and
- * marks what the brokers confirmed. A broker that refuses or is down makes the attempt fail;
- * Temporal retries it with backoff, and the same events go out again once the broker is back.
- * Registered only by workers that have broker sinks, on their own task queue.
+ * The event relay's activities: `relayOutbox` copies the outbox to one sink, oldest event first,
+ * and moves that sink's cursor past what it confirmed. A sink that refuses or is down makes its
+ * attempt fail; Temporal retries it with backoff, and the same events go out again once it is
+ * back, while the other sinks' attempts go on. Registered by the relay worker, on its own task
+ * queue.
  */
 export function createEventActivities(deps: {
   db: Executor;
@@ -36,17 +43,30 @@ export function createEventActivities(deps: {
    * meanwhile. 0: every committed event is read at once.
    */
   coalesceMs?: number | undefined;
-  /** Reads, publishes and marks one batch (default: the outbox in `db`, to `sinks`). */
-  relay?: ((limit: number) => Promise<RelayedBatch>) | undefined;
+  /** Reads, publishes and marks one batch for a sink (default: the outbox in `db`, to that sink). */
+  relay?: ((sink: string, limit: number) => Promise<RelayedBatch>) | undefined;
 }) {
-  const publishToAll = async (list: CloudEvent[]) => {
-    const messages = withOrderReplies(list);
-    for (const sink of deps.sinks) await sink.publish(messages);
+  const byName = new Map(deps.sinks.map((sink) => [sink.name, sink]));
+  const relayTo = async (name: string, limit: number): Promise<RelayedBatch> => {
+    const sink = byName.get(name);
+    if (!sink) throw new Error(`this worker has no event sink "${name}"`);
+    const batch = await relaySinkBatch(deps.db, name, limit, (list, tx) => sink.publish(list, tx));
+    // After the commit: what the sink does once its batch is durable (webhooks wake endpoints).
+    await batch.published?.();
+    return batch;
   };
-  const relay = deps.relay ?? ((limit: number) => relayBatch(deps.db, limit, publishToAll));
+  const relay = deps.relay ?? relayTo;
   const coalesceMs = deps.coalesceMs ?? 0;
   return {
+    /** The sinks this worker relays to: the relay workflow runs one loop of attempts per sink. */
+    async relaySinks(): Promise<string[]> {
+      return deps.sinks.map((sink) => sink.name);
+    },
+
     async relayOutbox(input: RelayOutboxInput): Promise<RelayOutboxResult> {
+      const names = input.sink === undefined ? deps.sinks.map((sink) => sink.name) : [input.sink];
+      const sweepers = deps.sinks.filter((sink) => names.includes(sink.name) && sink.sweep !== undefined);
+      let sweptAt = 0;
       const context = Context.current();
       const cancelled = context.cancellationSignal;
       const until = Date.now() + input.forMs;
@@ -77,14 +97,22 @@ export function createEventActivities(deps: {
         while (Date.now() < until) {
           committed = false;
           const readAt = Date.now();
-          const batch = await relay(input.batchSize);
-          context.heartbeat(result);
-          if (batch.count > 0) {
-            result.published += batch.count;
-            result.batches += 1;
+          if (sweepers.length > 0 && readAt - sweptAt >= SWEEP_MS) {
+            sweptAt = readAt;
+            for (const sink of sweepers) await sink.sweep?.();
+          }
+          let full = false;
+          for (const name of names) {
+            const batch = await relay(name, input.batchSize);
+            context.heartbeat(result);
+            if (batch.count > 0) {
+              result.published += batch.count;
+              result.batches += 1;
+            }
+            if (batch.count >= input.batchSize) full = true;
           }
           // A full batch may have left more behind: read on at once.
-          if (batch.count >= input.batchSize) continue;
+          if (full) continue;
           // Otherwise until the next event is committed (PostgreSQL NOTIFY) or the poll interval
           // passes; an event committed since the read began has been announced already.
           if (!committed && !(await pause(input.idlePollMs, true))) break;

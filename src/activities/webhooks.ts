@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
 import type { Executor } from '../db/client.js';
-import { failDelivery, pendingDeliveries, updateEndpoint } from '../db/webhooks.js';
+import { deliveryContext, failDelivery, nextDeliveries, updateEndpoint } from '../db/webhooks.js';
 import { ENDPOINT_GONE, WEBHOOK_RETRY, webhookRetryDelayMs } from '../domain/webhooks.js';
 import { attemptDelivery } from '../webhooks/deliver.js';
 import type { SecretBox } from '../webhooks/secrets.js';
@@ -9,8 +9,9 @@ import type { SecretBox } from '../webhooks/secrets.js';
 /** The activities of a webhook endpoint's workflow. */
 export function createWebhookActivities(deps: { db: Executor; box: SecretBox }) {
   return {
+    /** The next deliveries in order; none left marks the endpoint idle (its workflow then waits for a signal). */
     async pendingWebhookDeliveries(input: { endpointId: string; limit: number }) {
-      return pendingDeliveries(deps.db, input.endpointId, input.limit);
+      return nextDeliveries(deps.db, input.endpointId, input.limit);
     },
 
     /**
@@ -43,6 +44,17 @@ export function createWebhookActivities(deps: { db: Executor; box: SecretBox }) 
         type: 'WebhookNotAccepted',
         message: result.error ?? `the endpoint answered ${result.statusCode}`,
         category: ApplicationFailureCategory.BENIGN,
+      });
+    },
+
+    /** One manual attempt (recorded as `manual`); the delivery's scheduled retries stay as they were. */
+    async retryWebhookDelivery(input: { deliveryId: string }): Promise<void> {
+      const context = await deliveryContext(deps.db, input.deliveryId);
+      if (!context) return;
+      await attemptDelivery(deps.db, deps.box, input.deliveryId, {
+        trigger: 'manual',
+        attempt: context.delivery.attempts + 1,
+        nextRetryAt: () => context.delivery.nextAttemptAt ?? undefined,
       });
     },
 

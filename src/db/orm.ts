@@ -14,8 +14,20 @@ const orm = require('drizzle-orm') as typeof import('drizzle-orm');
 export const { and, asc, desc, eq, gt, inArray, isNull, lt, or, sql } = orm;
 
 const pgCore = require('drizzle-orm/pg-core') as typeof import('drizzle-orm/pg-core');
-export const { bigint, check, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } =
-  pgCore;
+export const {
+  bigint,
+  boolean,
+  check,
+  customType,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+} = pgCore;
 
 export const { drizzle } = require('drizzle-orm/node-postgres') as typeof import('drizzle-orm/node-postgres');
 export const { migrate } =

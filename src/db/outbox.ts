@@ -3,52 +3,132 @@
  * marking it published. Payments write their events in the same transaction as their state
  * (src/db/payments.ts); this module only reads them out.
  */
-import { and, asc, desc, eq, gt, inArray, isNull, sql } from './orm.js';
+import { and, asc, desc, eq, gt, sql } from './orm.js';
 import { EVENT_SOURCE, type CloudEvent } from '../domain/events.js';
 import type { Executor } from './client.js';
 import { events } from './schema.js';
 
-/** One relay at a time: batches are published strictly one after another, in `seq` order. */
+/** One relay per sink at a time (the second key is the sink's hash). */
 const RELAY_LOCK = 7_041_986;
 
 export interface RelayedBatch {
   count: number;
   /** The highest `seq` published, when any was. */
   lastSeq: number | undefined;
+  /** What the sink asked to run once the batch is committed (see `EventSink.publish`). */
+  published?: (() => Promise<void>) | undefined;
 }
 
+/** Where the relay stands for one sink: how many events wait, and since when the oldest does. */
+export interface SinkLag {
+  sink: string;
+  /** Events after the cursor (counted up to `LAG_COUNT_CAP`). */
+  backlog: number;
+  /** Seconds since the oldest event the sink has not had was written; 0 when it has them all. */
+  lagSeconds: number;
+}
+
+/** Backlogs are counted up to this many events: past it the figure says "at least". */
+export const LAG_COUNT_CAP = 100_000;
+
 /**
- * Takes up to `limit` unpublished events in `seq` order, hands them to `publish`, and marks them
- * published in the same transaction. If `publish` throws the transaction is rolled back, nothing
- * is marked, and the next batch starts with the same events (consumers drop what they saw by
- * event id). A transaction-scoped advisory lock serializes relays, so a second one (a retried
- * activity whose first attempt still runs) waits rather than publishing out of order. The events
- * are marked and read in one statement.
+ * Takes the next `limit` events for `sink` after its cursor, hands them to `publish` and moves
+ * the cursor past them, in one transaction: if `publish` throws, nothing moves and the next batch
+ * starts with the same events (consumers drop what they saw by event id). Each sink has its own
+ * cursor and lock, so a sink that is down holds only itself.
+ *
+ * Events are read in (txid, seq) order and only from transactions older than every transaction
+ * still running, so an event committed late with a lower `seq` is never passed over. A sink with
+ * no cursor yet starts at the first event in a new deployment and at the newest one when other
+ * sinks already relay (a sink added later receives events from then on).
  */
-export async function relayBatch(
+export async function relaySinkBatch(
   db: Executor,
+  sink: string,
   limit: number,
-  publish: (list: CloudEvent[]) => Promise<void>,
+  publish: (list: CloudEvent[], tx: Executor) => Promise<(() => Promise<void>) | void>,
 ): Promise<RelayedBatch> {
   return db.transaction(async (tx) => {
-    await tx.execute(sql`SELECT pg_advisory_xact_lock(${RELAY_LOCK})`);
-    const oldest = tx
-      .select({ seq: events.seq })
-      .from(events)
-      .where(isNull(events.publishedAt))
-      .orderBy(asc(events.seq))
-      .limit(limit);
-    const marked = await tx
-      .update(events)
-      .set({ publishedAt: new Date() })
-      .where(inArray(events.seq, oldest))
-      .returning();
-    if (marked.length === 0) return { count: 0, lastSeq: undefined };
-    // RETURNING has no order of its own.
-    marked.sort((a, b) => a.seq - b.seq);
-    await publish(marked.map(toCloudEvent));
-    return { count: marked.length, lastSeq: marked.at(-1)!.seq };
+    await tx.execute(sql`SELECT pg_advisory_xact_lock(${RELAY_LOCK}, hashtext(${sink}))`);
+    await tx.execute(sql`
+      INSERT INTO event_relay_cursors (sink, txid, seq)
+      SELECT ${sink}, coalesce(head.txid, '0'::xid8), coalesce(head.seq, 0)
+        FROM (SELECT 1) AS one
+        LEFT JOIN LATERAL (
+          SELECT e.txid, e.seq FROM events e
+           WHERE EXISTS (SELECT 1 FROM event_relay_cursors)
+             AND e.txid < pg_snapshot_xmin(pg_current_snapshot())
+           ORDER BY e.txid DESC, e.seq DESC LIMIT 1
+        ) AS head ON true
+      ON CONFLICT (sink) DO NOTHING`);
+    const { rows } = await tx.execute<RelayRow>(sql`
+      SELECT e.id, e.tenant_id, e.type, e.source, e.subject, e.time, e.data, e.seq, e.txid
+        FROM events e, event_relay_cursors c
+       WHERE c.sink = ${sink}
+         AND (e.txid, e.seq) > (c.txid, c.seq)
+         AND e.txid < pg_snapshot_xmin(pg_current_snapshot())
+       ORDER BY e.txid, e.seq
+       LIMIT ${limit}`);
+    if (rows.length === 0) return { count: 0, lastSeq: undefined };
+    const published = await publish(rows.map(relayRowToCloudEvent), tx);
+    const last = rows.at(-1)!;
+    await tx.execute(sql`
+      UPDATE event_relay_cursors SET txid = ${last.txid}::xid8, seq = ${last.seq}, updated_at = now()
+       WHERE sink = ${sink}`);
+    return { count: rows.length, lastSeq: Number(last.seq), published: published ?? undefined };
   });
+}
+
+interface RelayRow extends Record<string, unknown> {
+  id: string;
+  tenant_id: string;
+  type: string;
+  source: string;
+  subject: string;
+  time: Date | string;
+  data: unknown;
+  seq: number | string;
+  txid: string;
+}
+
+function relayRowToCloudEvent(row: RelayRow): CloudEvent {
+  return toCloudEvent({
+    id: row.id,
+    tenantId: row.tenant_id,
+    type: row.type,
+    source: row.source,
+    subject: row.subject,
+    time: row.time instanceof Date ? row.time : new Date(row.time),
+    data: row.data,
+    seq: Number(row.seq),
+    txid: row.txid,
+  });
+}
+
+/** Each sink's backlog and lag (the sinks named, whether or not they have relayed yet). */
+export async function relayLag(db: Executor, sinks: readonly string[]): Promise<SinkLag[]> {
+  if (sinks.length === 0) return [];
+  const { rows } = await db.execute<{
+    sink: string;
+    backlog: number | string;
+    oldest: Date | string | null;
+  }>(sql`
+    SELECT s.sink,
+           (SELECT count(*) FROM (
+              SELECT 1 FROM events e
+               WHERE c.sink IS NULL OR (e.txid, e.seq) > (c.txid, c.seq)
+               LIMIT ${LAG_COUNT_CAP}) AS waiting) AS backlog,
+           (SELECT e.time FROM events e
+             WHERE c.sink IS NULL OR (e.txid, e.seq) > (c.txid, c.seq)
+             ORDER BY e.txid, e.seq LIMIT 1) AS oldest
+      FROM unnest(string_to_array(${sinks.join(',')}, ',')) AS s(sink)
+      LEFT JOIN event_relay_cursors c ON c.sink = s.sink`);
+  const now = Date.now();
+  return rows.map((row) => ({
+    sink: row.sink,
+    backlog: Number(row.backlog),
+    lagSeconds: row.oldest ? Math.max(0, (now - new Date(row.oldest).getTime()) / 1000) : 0,
+  }));
 }
 
 export function toCloudEvent(row: typeof events.$inferSelect): CloudEvent {

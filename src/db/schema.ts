@@ -1,7 +1,9 @@
 import { sql } from './orm.js';
 import {
   bigint,
+  boolean,
   check,
+  customType,
   index,
   integer,
   jsonb,
@@ -13,6 +15,8 @@ import {
 } from './orm.js';
 
 const money = (name: string) => bigint(name, { mode: 'number' });
+/** A 64-bit transaction id (PostgreSQL's xid8), read as its decimal text. */
+const xid8 = customType<{ data: string }>({ dataType: () => 'xid8' });
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
 
 /**
@@ -165,16 +169,25 @@ export const events = pgTable(
     subject: text('subject').notNull(),
     time: timestamp('time', { withTimezone: true }).notNull(),
     data: jsonb('data').notNull(),
-    publishedAt: timestamp('published_at', { withTimezone: true }),
     seq: bigint('seq', { mode: 'number' }).generatedAlwaysAsIdentity(),
+    /** The transaction that wrote the event: the relay's order is (txid, seq) (migrations/0009). */
+    txid: xid8('txid')
+      .notNull()
+      .default(sql`pg_current_xact_id()`),
   },
   (t) => [
     index('events_subject').on(t.tenantId, t.subject, t.seq),
-    index('events_unpublished')
-      .on(t.seq)
-      .where(sql`${t.publishedAt} IS NULL`),
+    index('events_relay_order').on(t.txid, t.seq),
   ],
 );
+
+/** How far each sink (webhooks, kafka, amqp) has relayed the outbox, in (txid, seq) order. */
+export const eventRelayCursors = pgTable('event_relay_cursors', {
+  sink: text('sink').primaryKey(),
+  txid: xid8('txid').notNull(),
+  seq: bigint('seq', { mode: 'number' }).notNull(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});
 
 export const refunds = pgTable(
   'refunds',
@@ -227,6 +240,8 @@ export const webhookEndpoints = pgTable(
     previousSecretExpiresAt: timestamp('previous_secret_expires_at', { withTimezone: true }),
     status: text('status', { enum: ['enabled', 'disabled', 'deleted'] }).notNull(),
     disabledReason: text('disabled_reason'),
+    /** Its workflow has been woken for deliveries and has not yet found none left (migrations/0009). */
+    awake: boolean('awake').notNull().default(false),
     createdAt: createdAt(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },

@@ -58,10 +58,15 @@ export async function updateEndpoint(
 }
 
 /**
+ * Delivery rows per INSERT: six bind parameters each, and PostgreSQL takes at most 65,535 in one
+ * statement, so a batch fanned out to many endpoints is written in chunks of this many.
+ */
+export const DELIVERY_INSERT_CHUNK = 1_000;
+
+/**
  * Fans events out to the enabled endpoints of their tenants that want them: one delivery per
- * (endpoint, event), inserted in the events' order (their `seq` is the delivery order), a
- * repeat is a no-op. Returns the endpoints these events are for (new deliveries or not: a
- * relay retrying after a failed signal must signal them again).
+ * (endpoint, event), inserted in the events' order (their `seq` is the delivery order) in chunks
+ * of `DELIVERY_INSERT_CHUNK`, a repeat is a no-op. Returns the endpoints these events are for.
  */
 export async function createDeliveries(db: Executor, list: readonly CloudEvent[]): Promise<string[]> {
   const tenants = [...new Set(list.map((event) => event.tenantid))];
@@ -86,16 +91,75 @@ export async function createDeliveries(db: Executor, list: readonly CloudEvent[]
     }
   }
   if (rows.length === 0) return [];
-  await db
-    .insert(webhookDeliveries)
-    .values(rows)
-    .onConflictDoNothing({ target: [webhookDeliveries.endpointId, webhookDeliveries.eventId] });
+  for (let start = 0; start < rows.length; start += DELIVERY_INSERT_CHUNK) {
+    await db
+      .insert(webhookDeliveries)
+      .values(rows.slice(start, start + DELIVERY_INSERT_CHUNK))
+      .onConflictDoNothing({ target: [webhookDeliveries.endpointId, webhookDeliveries.eventId] });
+  }
   return [...new Set(rows.map((row) => row.endpointId))];
+}
+
+/**
+ * Marks these endpoints' workflows awake and returns those that were idle: the ones to signal.
+ * Called after the deliveries have committed; with `nextDeliveries` it makes a lost wake-up
+ * impossible (a workflow marks itself idle before it looks a last time).
+ */
+export async function markEndpointsAwake(db: Executor, ids: readonly string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const rows = await db
+    .update(webhookEndpoints)
+    .set({ awake: true })
+    .where(and(inArray(webhookEndpoints.id, [...ids]), eq(webhookEndpoints.awake, false)))
+    .returning({ id: webhookEndpoints.id });
+  return rows.map((row) => row.id);
+}
+
+/** Endpoints whose wake-up signal could not be sent: idle again, so the next batch or sweep wakes them. */
+export async function markEndpointsIdle(db: Executor, ids: readonly string[]): Promise<void> {
+  await db
+    .update(webhookEndpoints)
+    .set({ awake: false })
+    .where(inArray(webhookEndpoints.id, [...ids]));
+}
+
+/** Enabled endpoints with a pending delivery whose workflow is idle (its wake-up was lost). */
+export async function endpointsToSweep(db: Executor): Promise<string[]> {
+  const rows = await db
+    .select({ id: webhookEndpoints.id })
+    .from(webhookEndpoints)
+    .where(
+      and(
+        eq(webhookEndpoints.status, 'enabled'),
+        eq(webhookEndpoints.awake, false),
+        sql`EXISTS (SELECT 1 FROM ${webhookDeliveries} d
+                     WHERE d.endpoint_id = ${webhookEndpoints.id} AND d.status = 'pending')`,
+      ),
+    );
+  return rows.map((row) => row.id);
 }
 
 /** Deterministic, so the relay fanning the same event out again finds the same delivery. */
 export function deliveryId(endpointId: string, eventId: string): string {
   return `wd_${createHash('sha256').update(`${endpointId}\u0000${eventId}`).digest('hex').slice(0, 24)}`;
+}
+
+/**
+ * The endpoint's status and its oldest pending deliveries, in order. When there are none, the
+ * endpoint is marked idle and looked at once more, so a delivery committed meanwhile is either
+ * found now or wakes the workflow (the relay signals only idle endpoints, after its commit).
+ */
+export async function nextDeliveries(
+  db: Executor,
+  endpointId: string,
+  limit: number,
+): Promise<{ status: EndpointRow['status'] | 'missing'; deliveries: string[] }> {
+  const first = await pendingDeliveries(db, endpointId, limit);
+  if (first.deliveries.length > 0 || first.status !== 'enabled') return first;
+  await markEndpointsIdle(db, [endpointId]);
+  const second = await pendingDeliveries(db, endpointId, limit);
+  if (second.deliveries.length > 0) await markEndpointsAwake(db, [endpointId]);
+  return second;
 }
 
 /** The endpoint's status and its oldest pending deliveries, in order. */

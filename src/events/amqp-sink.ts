@@ -1,5 +1,6 @@
 import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
 import type { CloudEvent } from '../domain/events.js';
+import { withOrderReplies } from './order-replies.js';
 import { CLOUDEVENTS_JSON, type EventSink } from './sink.js';
 
 export const AMQP_EVENTS_EXCHANGE = 'paysaga.events';
@@ -22,11 +23,12 @@ export class AmqpSink implements EventSink {
     this.#url = url;
   }
 
+  /** The events and the food-ordering replies they call for, in order. */
   async publish(events: readonly CloudEvent[]): Promise<void> {
     if (events.length === 0) return;
     const { channel } = await this.#connect();
     try {
-      for (const event of events) {
+      for (const event of withOrderReplies(events)) {
         channel.publish(AMQP_EVENTS_EXCHANGE, event.type, Buffer.from(JSON.stringify(event)), {
           persistent: true,
           contentType: CLOUDEVENTS_JSON,

@@ -1,9 +1,15 @@
 import { Admin, Producer, stringSerializers } from '@platformatic/kafka';
 import type { CloudEvent } from '../domain/events.js';
+import { withOrderReplies } from './order-replies.js';
 import { CLOUDEVENTS_JSON, type EventSink } from './sink.js';
 
 export const KAFKA_EVENTS_TOPIC = 'paysaga.events';
 const PARTITIONS = 3;
+/**
+ * The most bytes of message values one produce request carries: a broker refuses a record batch
+ * over its `message.max.bytes` (1 MB by default), so a relay batch is sent in requests under it.
+ */
+export const KAFKA_REQUEST_BYTES = 512 * 1024;
 
 /**
  * Events to the Kafka topic `paysaga.events`, key = subject (the payment or wallet id), so all
@@ -29,17 +35,17 @@ export class KafkaSink implements EventSink {
     });
   }
 
+  /** The events and the food-ordering replies they call for, in order, in requests under the size limit. */
   async publish(events: readonly CloudEvent[]): Promise<void> {
     if (events.length === 0) return;
     await this.#ensureTopic();
-    await this.#producer.send({
-      messages: events.map((event) => ({
-        topic: KAFKA_EVENTS_TOPIC,
-        key: event.subject,
-        value: JSON.stringify(event),
-        headers: { 'content-type': CLOUDEVENTS_JSON, ce_id: event.id, ce_type: event.type },
-      })),
-    });
+    const messages = withOrderReplies(events).map((event) => ({
+      topic: KAFKA_EVENTS_TOPIC,
+      key: event.subject,
+      value: JSON.stringify(event),
+      headers: { 'content-type': CLOUDEVENTS_JSON, ce_id: event.id, ce_type: event.type },
+    }));
+    for (const chunk of bySize(messages, KAFKA_REQUEST_BYTES)) await this.#producer.send({ messages: chunk });
   }
 
   async close(): Promise<void> {
@@ -71,4 +77,23 @@ export async function ensureKafkaTopic(brokers: string[], topic: string): Promis
   } finally {
     await admin.close();
   }
+}
+
+/** Consecutive runs of `messages` whose values add up to at most `limit` bytes (one at least each). */
+export function bySize<T extends { value: string }>(messages: readonly T[], limit: number): T[][] {
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const message of messages) {
+    const size = Buffer.byteLength(message.value);
+    if (current.length > 0 && bytes + size > limit) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(message);
+    bytes += size;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
 }

@@ -28,6 +28,8 @@ export interface StackOptions {
   temporalUiPort?: number | undefined;
   /** Temporal file database; in memory when omitted. */
   temporalDbFile?: string | undefined;
+  /** Dynamic-config values for the dev server it starts (limits a test wants to reach). */
+  temporalDynamicConfig?: Record<string, number> | undefined;
   /**
    * Where a Kafka or RabbitMQ started here keeps its data (`kafka/`, `rabbitmq/`). They are
    * started when `EVENT_SINKS` (in `env` or the environment) names them and no `KAFKA_BROKERS`
@@ -182,6 +184,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
             port,
             uiPort: options.temporalUiPort,
             dbFile: options.temporalDbFile,
+            dynamicConfig: options.temporalDynamicConfig,
             log: (line) => options.log(`[temporal] ${line.trimEnd()}`),
           }),
       });

@@ -23,6 +23,11 @@ export interface DevServerOptions {
   uiPort?: number | undefined;
   /** File database so workflows survive a restart; in memory when omitted. */
   dbFile?: string | undefined;
+  /**
+   * Dynamic-config values on top of the engine's (temporal-engine.ts): a test server can lower
+   * Temporal's limits (signals per execution, history size) to reach them in seconds.
+   */
+  dynamicConfig?: Record<string, number> | undefined;
   log?: (line: string) => void;
 }
 
@@ -50,6 +55,8 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
     args.push('--db-filename', options.dbFile);
   }
   args.push(...engineArgs({ fileDatabase: Boolean(options.dbFile) }));
+  for (const [key, value] of Object.entries(options.dynamicConfig ?? {}))
+    args.push('--dynamic-config-value', `${key}=${value}`);
   if (!cli) return startThroughSdk(options, args);
 
   const child = spawn(cli, ['server', 'start-dev', ...args], {

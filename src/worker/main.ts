@@ -6,7 +6,8 @@ import { EventHub } from '../events/hub.js';
 import { createEventSinks } from '../events/sink.js';
 import { freePort } from '../infra/free-port.js';
 import { createLogger, lifecycle, temporalLogger } from '../logger.js';
-import { serveMetrics, workerMetrics } from '../metrics.js';
+import { relayLagMetrics, serveMetrics, workerMetrics } from '../metrics.js';
+import { relayLag } from '../db/outbox.js';
 import { setupTracing } from '../tracing.js';
 import { SecretBox } from '../webhooks/secrets.js';
 import { createEventRelayWorker, createPaysagaWorker } from './worker.js';
@@ -92,8 +93,10 @@ const workers = [
     coalesceMs: config.eventRelayCoalesceMs,
   }),
 ];
+const sinkNames = ['webhooks', ...sinks.map((sink) => sink.name)];
+relayLagMetrics(metrics.registry, () => relayLag(database.db, sinkNames));
 lifecycle(logger).info(
-  `event relay publishing the outbox to ${['webhooks', ...sinks.map((sink) => sink.name)].join(', ')}`,
+  `event relay publishing the outbox to ${sinkNames.join(', ')}, each on its own cursor`,
 );
 // Set by the preload in each workflow thread; without the preload the SDK's default (on) holds.
 const preloaded = process.execArgv.some((arg) => arg.endsWith('workflow-threads.ts'));

@@ -62,8 +62,8 @@ export function eventRelayWorkflowId(taskQueue: string): string {
 }
 
 /**
- * A second worker, on the events task queue, that runs the relay's activity over the merchants'
- * webhook endpoints and the given broker sinks, and the relay workflow itself, started unless it
+ * A second worker, on the events task queue, that runs the relay's activities over the merchants'
+ * webhook endpoints and the given broker sinks (each on its own cursor), and the relay workflow itself, started unless it
  * already runs (every worker process does this at start; Temporal keeps one).
  */
 export async function createEventRelayWorker(options: {
@@ -90,8 +90,8 @@ export async function createEventRelayWorker(options: {
       hub: options.hub,
       coalesceMs: options.coalesceMs,
     }),
-    // One relay attempt runs at a time; a second slot lets a retry start while a stuck one ends.
-    maxConcurrentActivityTaskExecutions: 2,
+    // One attempt per sink at a time; a second slot each lets a retry start while a stuck one ends.
+    maxConcurrentActivityTaskExecutions: 2 * sinks.length,
   });
   await client.workflow.start<typeof eventRelay>('eventRelay', {
     workflowId: eventRelayWorkflowId(taskQueue),

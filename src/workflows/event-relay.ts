@@ -1,41 +1,80 @@
-import { continueAsNew, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import {
+  CancellationScope,
+  condition,
+  continueAsNew,
+  isCancellation,
+  patched,
+  proxyActivities,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { EventActivities } from '../activities/events.js';
 
 export const EVENT_RELAY_WORKFLOW_ID = 'paysaga-event-relay';
 
 export interface EventRelayInput {
-  /** The task queue of the workers that have broker sinks (only they run the relay's activity). */
+  /** The task queue of the relay worker (only it runs the relay's activities). */
   activityTaskQueue: string;
   forMs?: number;
   batchSize?: number;
   idlePollMs?: number;
 }
 
-/** Attempts per run before the history is handed to a new run. */
+/**
+ * Attempts completed per run before the history is handed to a new run (or sooner, when
+ * Temporal suggests it): a count of what happened, whatever the sinks' progress.
+ */
 const ATTEMPTS_PER_RUN = 100;
 
 /**
- * Copies the outbox to the brokers, forever: one activity at a time, so events leave in the
- * order they were written. Each attempt relays for a while and returns; a failing one (a broker
- * down) is retried with backoff up to 10 s apart for as long as it takes. Operators see it in the
- * Web UI as `paysaga-event-relay`: a pending activity with a growing attempt count is a broker
- * that is down.
+ * Copies the outbox to every sink (merchants' webhook endpoints, Kafka, RabbitMQ), forever: one
+ * loop of attempts per sink, each on that sink's own cursor, so a sink that is down holds no
+ * other. Within a sink one attempt runs at a time, so its events leave in the order they were
+ * written. Each attempt relays for a while and returns; a failing one (its broker down) is
+ * retried with backoff up to 10 s apart for as long as it takes. Operators see it in the Web UI
+ * as `paysaga-event-relay`: a pending activity with a growing attempt count is a sink that is
+ * down, and its `sink` argument says which.
  */
 export async function eventRelay(input: EventRelayInput): Promise<void> {
-  const { relayOutbox } = proxyActivities<EventActivities>({
+  const { relayOutbox, relaySinks } = proxyActivities<EventActivities>({
     taskQueue: input.activityTaskQueue,
     startToCloseTimeout: '2m',
     heartbeatTimeout: '20s',
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s' },
   });
-  for (let attempt = 0; attempt < ATTEMPTS_PER_RUN; attempt++) {
-    await relayOutbox({
-      forMs: input.forMs ?? 30_000,
-      batchSize: input.batchSize ?? 500,
-      // A committed event wakes the relay at once (NOTIFY); this is the fallback poll.
-      idlePollMs: input.idlePollMs ?? 1000,
-    });
-    if (workflowInfo().continueAsNewSuggested) break;
+  const settings = {
+    forMs: input.forMs ?? 30_000,
+    batchSize: input.batchSize ?? 500,
+    // A committed event wakes the relay at once (NOTIFY); this is the fallback poll.
+    idlePollMs: input.idlePollMs ?? 1000,
+  };
+  if (!patched('relay-per-sink')) {
+    // Runs started before sinks had cursors: every sink in one attempt.
+    for (let attempt = 0; attempt < ATTEMPTS_PER_RUN; attempt++) {
+      await relayOutbox(settings);
+      if (workflowInfo().continueAsNewSuggested) break;
+    }
+    return continueAsNew<typeof eventRelay>(input);
   }
-  await continueAsNew<typeof eventRelay>(input);
+  const sinks = await relaySinks();
+  let completed = 0;
+  const loops = new CancellationScope();
+  const relaying = loops.run(() =>
+    Promise.all(
+      sinks.map(async (sink) => {
+        for (;;) {
+          await relayOutbox({ sink, ...settings });
+          completed += 1;
+        }
+      }),
+    ),
+  );
+  relaying.catch(() => undefined);
+  await condition(() => completed >= ATTEMPTS_PER_RUN || workflowInfo().continueAsNewSuggested);
+  // The attempts under way are abandoned (their sinks' cursors keep what they did) and the new
+  // run starts its own; a sink that is down does not hold the hand-over.
+  loops.cancel();
+  await relaying.catch((error: unknown) => {
+    if (!isCancellation(error)) throw error;
+  });
+  return continueAsNew<typeof eventRelay>(input);
 }

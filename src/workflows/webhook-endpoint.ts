@@ -7,6 +7,7 @@ import {
   proxyActivities,
   proxyLocalActivities,
   setHandler,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { WebhookActivities } from '../activities/webhooks.js';
 import { ENDPOINT_GONE, WEBHOOK_RETRY } from '../domain/webhooks.js';
@@ -19,11 +20,21 @@ export function webhookEndpointWorkflowId(endpointId: string): string {
   return `webhook-endpoint:${endpointId}`;
 }
 
-/** New deliveries are waiting (sent by the event relay after it creates them). */
+/** New deliveries are waiting (sent by the event relay, only to an idle endpoint: src/events/webhook-sink.ts). */
 export const deliveriesSignal = defineSignal('deliveries');
 
 const BATCH = 20;
-const ROUNDS_PER_RUN = 100;
+/**
+ * A run hands over to a new one when Temporal suggests it or its history reaches this many
+ * events, whichever is first: a count of what happened, not of deliveries completed, so a run
+ * whose receiver is down for days does not grow without bound.
+ */
+export const ENDPOINT_HISTORY_EVENTS_PER_RUN = 2_000;
+
+function timeToContinueAsNew(): boolean {
+  const info = workflowInfo();
+  return info.continueAsNewSuggested || info.historyLength >= ENDPOINT_HISTORY_EVENTS_PER_RUN;
+}
 
 const store = proxyLocalActivities<WebhookActivities>({
   startToCloseTimeout: '10s',
@@ -47,14 +58,15 @@ const send = proxyActivities<WebhookActivities>({
  * first, so a merchant receives each payment's events in order, and a receiver that is down
  * holds the line rather than receiving later events first. Each delivery is retried for up to
  * 3 days; then it is marked failed and the next goes. A 410 disables the endpoint and ends the
- * workflow. Idle, it waits for the relay's signal.
+ * workflow. It reads what to send from PostgreSQL; finding nothing marks the endpoint idle, and
+ * idle it waits for the relay's signal.
  */
 export async function webhookEndpointWorkflow(input: WebhookEndpointInput): Promise<void> {
   let poked = true;
   setHandler(deliveriesSignal, () => {
     poked = true;
   });
-  for (let round = 0; round < ROUNDS_PER_RUN; round++) {
+  while (!timeToContinueAsNew()) {
     await condition(() => poked);
     poked = false;
     const next = await store.pendingWebhookDeliveries({ endpointId: input.endpointId, limit: BATCH });
@@ -78,7 +90,27 @@ export async function webhookEndpointWorkflow(input: WebhookEndpointInput): Prom
         });
       }
     }
-    if (next.deliveries.length === BATCH) poked = true;
+    // Read again until a read finds none: only that marks the endpoint idle, and only an idle
+    // endpoint is signalled.
+    if (next.deliveries.length > 0) poked = true;
   }
   await continueAsNew<typeof webhookEndpointWorkflow>(input);
+}
+
+export function webhookRetryWorkflowId(deliveryId: string): string {
+  return `webhook-retry:${deliveryId}`;
+}
+
+const sendNow = proxyActivities<WebhookActivities>({
+  startToCloseTimeout: '30s',
+  retry: { maximumAttempts: 1 },
+});
+
+/**
+ * A merchant's "send it again now" (POST .../deliveries/{id}/retry): one attempt, made by a worker
+ * like every scheduled one (so it leaves from where deliveries leave, through the same address
+ * checks), whatever the delivery's status; the endpoint's own workflow is not disturbed.
+ */
+export async function webhookManualRetry(input: { deliveryId: string }): Promise<void> {
+  await sendNow.retryWebhookDelivery(input);
 }

@@ -3,11 +3,10 @@
  * posting to it, and the README's verification recipe checking every delivery.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/brokers.js';
 import { api, expectLedgerClean, topUp, uid } from '../support/http.js';
+import { Receiver } from '../support/webhook-receiver.js';
 
 /** The README's recipe: the signed timestamp within 5 minutes, and a v1 that matches one secret. */
 function verify(
@@ -27,49 +26,6 @@ function verify(
       const given = Buffer.from(hex ?? '', 'hex');
       return given.length === expected.length && timingSafeEqual(given, expected);
     });
-}
-
-interface Delivery {
-  eventId: string;
-  signature: string | undefined;
-  body: string;
-  event: { id: string; type: string; subject: string };
-}
-
-/** A merchant's webhook receiver: records every POST and answers with `status()`. */
-class Receiver {
-  readonly received: Delivery[] = [];
-  status: (delivery: Delivery) => number = () => 200;
-  private server: Server | undefined;
-  url = '';
-
-  async start(): Promise<void> {
-    this.server = createServer((request, response) => {
-      const chunks: Buffer[] = [];
-      request.on('data', (chunk: Buffer) => chunks.push(chunk));
-      request.on('end', () => {
-        const body = Buffer.concat(chunks).toString();
-        const delivery: Delivery = {
-          eventId: String(request.headers['paysaga-event-id']),
-          signature: request.headers['paysaga-signature'] as string | undefined,
-          body,
-          event: JSON.parse(body),
-        };
-        this.received.push(delivery);
-        response.writeHead(this.status(delivery)).end();
-      });
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hooks`;
-  }
-
-  of(subjects: string[]): Delivery[] {
-    return this.received.filter((d) => subjects.includes(d.event.subject));
-  }
-
-  async stop(): Promise<void> {
-    await new Promise((resolve) => this.server?.close(resolve));
-  }
 }
 
 const endpoints: string[] = [];

@@ -40,11 +40,23 @@ declare module 'vitest' {
     rabbitmqControl: RabbitMqControl | undefined;
     /** The worker's Prometheus endpoint. */
     workerMetricsUrl: string;
+    /** Temporal limits this stack's server lowers, so a test reaches them in seconds. */
+    temporalLimits: typeof TEMPORAL_LIMITS;
     /** stripe-mock, and the emulator in front of it that tenant `stripeco` reaches (absent without Go). */
     stripeMockUrl: string | undefined;
     stripeEmulatorUrl: string | undefined;
   }
 }
+
+/**
+ * Limits lowered in the stack's Temporal server, for every test: no workflow of Paysaga's may take
+ * more signals than this in one run (a tenant's busy webhook endpoint included), and long-running
+ * workflows (the event relay, endpoints) are told to continue as new this early.
+ */
+const TEMPORAL_LIMITS = {
+  'history.maximumSignalsPerExecution': 50,
+  'limit.historyCount.suggestContinueAsNew': 500,
+};
 
 let stack: Stack | undefined;
 let tempDir: string | undefined;
@@ -63,6 +75,7 @@ export async function setup(project: TestProject): Promise<void> {
   stack = await startStack({
     postgresDir: path.join(tempDir, 'postgres'),
     persistentPostgres: false,
+    temporalDynamicConfig: TEMPORAL_LIMITS,
     env: {
       // Every info line, so the run's whole log can be checked for secrets (teardown) and a
       // payment followed across processes (test/integration/logs.test.ts).
@@ -107,6 +120,7 @@ export async function setup(project: TestProject): Promise<void> {
   // After a customer finishes 3-D Secure on the emulator's page, its webhook comes here.
   stripeEmulator?.sendWebhooksTo(`${stack.apiUrl}/v1/webhooks/stripe`, STRIPECO_STRIPE.webhookSecret);
   project.provide('workerMetricsUrl', `http://127.0.0.1:${metricsPort}/metrics`);
+  project.provide('temporalLimits', TEMPORAL_LIMITS);
   project.provide('stripeMockUrl', stripe?.mockUrl);
   project.provide('stripeEmulatorUrl', stripe?.emulatorUrl);
 }

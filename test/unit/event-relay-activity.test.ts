@@ -22,7 +22,7 @@ function relayWith(coalesceMs: number) {
       },
     },
     coalesceMs,
-    relay: (limit) => {
+    relay: (_sink, limit) => {
       const count = Math.min(outbox, limit);
       outbox -= count;
       reads.push({ at: Date.now(), count });
@@ -43,6 +43,7 @@ async function scenario(coalesceMs: number) {
   const relay = relayWith(coalesceMs);
   const started = Date.now();
   const run = new MockActivityEnvironment().run((input) => relay.activities.relayOutbox(input), {
+    sink: 'webhooks',
     forMs: 1_200,
     batchSize: 500,
     idlePollMs: 1_000,

@@ -12,43 +12,54 @@ const until = async (check: () => boolean) => {
 };
 
 describe('eventRelay (time-skipping server, fake activity)', () => {
-  it('relays one attempt at a time, retries a failing broker with backoff, and hands over to a new run', async () => {
-    const calls: { attempt: number; input: RelayOutboxInput }[] = [];
-    let failuresLeft = 3;
+  it('one loop per sink: a sink that keeps failing holds neither the others nor the hand-over to a new run', async () => {
+    const calls: { sink: string | undefined; attempt: number; input: RelayOutboxInput }[] = [];
+    let kafkaDown = true;
+    let kafkaRelayed = 0;
     const activities: EventActivities = {
+      async relaySinks() {
+        return ['webhooks', 'kafka'];
+      },
       async relayOutbox(input) {
-        calls.push({ attempt: Context.current().info.attempt, input });
-        if (calls.length >= 2 && failuresLeft > 0) {
-          failuresLeft -= 1;
-          throw new Error('broker unavailable');
-        }
+        calls.push({ sink: input.sink, attempt: Context.current().info.attempt, input });
+        if (input.sink === 'kafka' && kafkaDown) throw new Error('broker unavailable');
+        if (input.sink === 'kafka') kafkaRelayed += 1;
         return { published: 1, batches: 1 };
       },
     };
+    const count = (sink: string) => calls.filter((call) => call.sink === sink).length;
     await suite.withWorker(activities, async (taskQueue) => {
       const handle = await suite.env.client.workflow.start(eventRelay, {
         taskQueue,
         workflowId: `relay-${taskQueue}`,
         args: [{ activityTaskQueue: taskQueue, forMs: 1000 }],
       });
-      // 100 attempts per run, then continue-as-new: the relay never ends on its own.
-      await until(() => calls.length >= 110);
+      // 100 completed attempts per run, then continue-as-new, while Kafka's attempt is still
+      // being retried: the webhooks loop goes on into the next run.
+      await until(() => count('webhooks') >= 110);
       const latest = await suite.env.client.workflow.getHandle(handle.workflowId).describe();
       expect(latest.status.name).toBe('RUNNING');
       expect(latest.runId).not.toBe(handle.firstExecutionRunId);
+      expect(count('kafka')).toBeGreaterThanOrEqual(1);
+      expect(kafkaRelayed).toBe(0);
+      // Kafka back: its loop relays again, attempt after attempt.
+      kafkaDown = false;
+      await until(() => kafkaRelayed >= 2);
       await handle.terminate('test over');
     });
-    // The failing call was the same activity retried (attempts 1..4), not a new one skipped past.
-    expect(calls.slice(1, 5).map((c) => c.attempt)).toEqual([1, 2, 3, 4]);
-    expect(calls[0]!.input).toEqual({ forMs: 1000, batchSize: 500, idlePollMs: 1000 });
+    expect(calls[0]!.input).toEqual({ sink: 'webhooks', forMs: 1000, batchSize: 500, idlePollMs: 1000 });
   });
 
-  it('records the history the replay test keeps (a few attempts, one retried)', async () => {
+  it('records the history the replay test keeps (two sinks, one retried)', async () => {
     let calls = 0;
     const activities: EventActivities = {
-      async relayOutbox() {
+      async relaySinks() {
+        return ['webhooks', 'kafka'];
+      },
+      async relayOutbox(input) {
         calls += 1;
-        if (calls === 2) throw new Error('broker unavailable');
+        if (input.sink === 'kafka' && Context.current().info.attempt === 1)
+          throw new Error('broker unavailable');
         return { published: calls, batches: 1 };
       },
     };
@@ -58,12 +69,12 @@ describe('eventRelay (time-skipping server, fake activity)', () => {
         workflowId: `relay-${taskQueue}`,
         args: [{ activityTaskQueue: taskQueue }],
       });
-      await until(() => calls >= 5);
+      await until(() => calls >= 6);
       await handle.terminate('fixture recorded');
       const history = await handle.fetchHistory();
       const completed = history.events?.filter((e) => e.activityTaskCompletedEventAttributes) ?? [];
       expect(completed.length).toBeGreaterThanOrEqual(3);
-      await recordHistory(handle, 'eventrelay');
+      await recordHistory(handle, 'eventrelay-per-sink');
     });
   });
 });

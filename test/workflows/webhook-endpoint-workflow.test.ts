@@ -36,6 +36,8 @@ function fakeEndpoint(deliveries: string[], answer: (sinceFirstMs: number) => nu
       delivered.push(deliveryId);
       return 'delivered';
     },
+    // A manual retry has its own workflow; the endpoint's never calls it.
+    async retryWebhookDelivery() {},
     async failWebhookDelivery({ deliveryId }) {
       pending.splice(pending.indexOf(deliveryId), 1);
       state.failed.push(deliveryId);

@@ -56,7 +56,12 @@ export function createServices({ config, db, temporal }: ServiceDeps): Services 
     payments: new PaymentService(db, temporal, config, temporalCall),
     wallets: new WalletService(db, temporal, config, temporalCall),
     refunds: new RefundService(db, temporal, config, temporalCall),
-    webhookEndpoints: new WebhookEndpointService(db, new SecretBox(config.webhookEncryptionKey)),
+    webhookEndpoints: new WebhookEndpointService(
+      db,
+      new SecretBox(config.webhookEncryptionKey),
+      temporal,
+      temporalCall,
+    ),
     customerTokens: new CustomerTokens(config.customerTokenSecret),
     eventHub: new EventHub(config.databaseUrl),
     ledger: { verify: () => verifyLedger(db) },

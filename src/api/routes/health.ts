@@ -1,6 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { connect } from 'node:net';
 import { sql } from '../../db/orm.js';
+import { relayLag, type SinkLag } from '../../db/outbox.js';
+import { brokerSinks } from '../../events/sink.js';
 import { withTimeout } from '../with-timeout.js';
 import { PROBLEM_CONTENT_TYPE, problemBody } from '../problem.js';
 
@@ -50,6 +52,8 @@ export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
       : []),
   ];
 
+  const relaySinks = ['webhooks', ...brokerSinks(config.eventSinks)];
+
   app.get('/healthz', { config: { public: true }, schema: { hide: true } }, async () => ({ status: 'ok' }));
 
   /**
@@ -58,9 +62,11 @@ export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
    * API's circuit state), so an operator sees which one is down without waiting on it: also each
    * gateway connector and each configured broker (a TCP connection), which make the status
    * `degraded` when down, not unready (payments wait for the gateway in their workflows, and
-   * events wait in the outbox).
+   * events wait in the outbox). Each event sink's relay lag is reported too, and a sink whose
+   * oldest waiting event is older than EVENT_RELAY_LAG_ALERT_SECONDS makes the status `degraded`.
    */
   app.get('/readyz', { config: { public: true }, schema: { hide: true } }, async (_request, reply) => {
+    let lags: SinkLag[] = [];
     const [postgres, temporalCheck, gatewayChecks, brokerChecks] = await Promise.all([
       probe(() => db.execute(sql`SELECT 1`)),
       probe(() =>
@@ -70,10 +76,20 @@ export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
       ),
       Promise.all(gateways.map((account) => probe(() => account.gateway.ping()))),
       Promise.all(brokers.map(([, address]) => probe(() => tcpConnect(address)))),
+      // Reported when PostgreSQL answers in time; it decides nothing about readiness.
+      withTimeout(relayLag(db, relaySinks), PROBE_TIMEOUT_MS)
+        .then((read) => (lags = read ?? []))
+        .catch(() => undefined),
     ]);
     const gatewayStatus = Object.fromEntries(gateways.map((a, i) => [a.gateway.name, gatewayChecks[i]!]));
     const brokerStatus = Object.fromEntries(brokers.map(([name], i) => [name, brokerChecks[i]!]));
-    const others = [...gatewayChecks, ...brokerChecks];
+    const relay = Object.fromEntries(
+      lags.map(({ sink, backlog, lagSeconds }) => [
+        sink,
+        { ok: lagSeconds < config.eventRelayLagAlertSeconds, backlog, lagSeconds: Math.round(lagSeconds) },
+      ]),
+    );
+    const others = [...gatewayChecks, ...brokerChecks, ...Object.values(relay)];
     // A successful probe closes an open circuit at once instead of waiting for the next request.
     if (temporalCheck.ok) temporalCircuit.succeeded();
     const dependencies = {
@@ -81,6 +97,7 @@ export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
       temporal: { ...temporalCheck, circuit: temporalCircuit.state.state },
       gateways: gatewayStatus,
       brokers: brokerStatus,
+      relay,
     };
     if (postgres.ok && temporalCheck.ok)
       return { status: others.every((check) => check.ok) ? 'ready' : 'degraded', dependencies };

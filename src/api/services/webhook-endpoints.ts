@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Client } from '@temporalio/client';
 import type { Executor } from '../../db/client.js';
 import {
   deliveryContext,
@@ -11,9 +12,14 @@ import {
   type DeliveryRow,
   type EndpointRow,
 } from '../../db/webhooks.js';
-import { attemptDelivery } from '../../webhooks/deliver.js';
+import { TASK_QUEUE } from '../../workflows/contract.js';
+import { webhookManualRetry, webhookRetryWorkflowId } from '../../workflows/webhook-endpoint.js';
 import { newWebhookSecret, type SecretBox } from '../../webhooks/secrets.js';
+import { temporalCalls, type TemporalCall } from '../dependencies.js';
 import { ProblemError } from '../problem.js';
+
+/** A manual retry waits this long for its one attempt (10 s of HTTP at most, and the queue). */
+const MANUAL_RETRY_DEADLINE_MS = 30_000;
 
 export interface WebhookEndpointView {
   id: string;
@@ -69,6 +75,9 @@ export class WebhookEndpointService {
   constructor(
     private readonly db: Executor,
     private readonly box: SecretBox,
+    private readonly temporal: Client,
+    /** A Temporal call with a deadline, through the API's circuit breaker. */
+    private readonly temporalCall: TemporalCall = temporalCalls(temporal),
   ) {}
 
   async create(
@@ -120,17 +129,25 @@ export class WebhookEndpointService {
     return (await listDeliveries(this.db, id, 100)).map(deliveryView);
   }
 
-  /** Sends a delivery again now (one attempt, recorded as `manual`), whatever its status. */
+  /**
+   * Sends a delivery again now (one attempt, recorded as `manual`), whatever its status. The
+   * attempt is made by a worker (a short workflow per delivery; two retries at once share it),
+   * never from the API process, and the answer is the delivery as it then stands.
+   */
   async retry(tenantId: string, id: string, deliveryId: string) {
     await this.endpoint(tenantId, id);
     const context = await deliveryContext(this.db, deliveryId);
     if (!context || context.delivery.endpointId !== id)
       throw new ProblemError(404, 'delivery_not_found', `no delivery ${deliveryId} for endpoint ${id}`);
-    await attemptDelivery(this.db, this.box, deliveryId, {
-      trigger: 'manual',
-      attempt: context.delivery.attempts + 1,
-      nextRetryAt: () => context.delivery.nextAttemptAt ?? undefined,
-    });
+    await this.temporalCall(Date.now() + MANUAL_RETRY_DEADLINE_MS, () =>
+      this.temporal.workflow.execute(webhookManualRetry, {
+        workflowId: webhookRetryWorkflowId(deliveryId),
+        taskQueue: TASK_QUEUE,
+        args: [{ deliveryId }],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      }),
+    );
     const [updated] = await listDeliveries(this.db, id, 1, deliveryId);
     return deliveryView(updated!);
   }

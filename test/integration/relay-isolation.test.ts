@@ -1,0 +1,190 @@
+/**
+ * The event relay under one tenant's failing endpoints and a broker that hangs: every other tenant
+ * and sink keeps receiving. The stack's Temporal server takes at most
+ * `history.maximumSignalsPerExecution` signals per run (lowered for the test run,
+ * test/setup/global-stack.ts), so a relay that signalled an endpoint's workflow per batch would
+ * reach it here within the test.
+ */
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createDeliveries } from '../../src/db/webhooks.js';
+import { webhookDeliveries, webhookEndpoints } from '../../src/db/schema.js';
+import { count, testDatabase } from '../support/db.js';
+import { collectFromRabbitMq, eventually, type Collector } from '../support/brokers.js';
+import { api, expectLedgerClean, topUp, uid } from '../support/http.js';
+import { TENANT_KEYS } from '../support/tenants.js';
+import { Receiver } from '../support/webhook-receiver.js';
+import { webhookEndpointWorkflowId } from '../../src/workflows/webhook-endpoint.js';
+import type { CloudEvent } from '../../src/domain/events.js';
+import { eq } from '../../src/db/orm.js';
+
+const db = testDatabase();
+const amqpUrl = inject('amqpUrl');
+const signalLimit = inject('temporalLimits')['history.maximumSignalsPerExecution'];
+let connection: Connection;
+let temporal: Client;
+
+beforeAll(async () => {
+  connection = await Connection.connect({ address: inject('temporalAddress') });
+  temporal = new Client({ connection });
+});
+afterAll(async () => {
+  await connection.close();
+  await expectLedgerClean();
+  await db.close();
+});
+
+/** Writes one event of `tenantId` straight into the outbox, as a payment's activity would. */
+async function writeEvent(tenantId: string): Promise<string> {
+  const id = `evt_test_${randomUUID()}`;
+  const customerId = uid('cus');
+  await db.pool.query(
+    `INSERT INTO events (id, tenant_id, type, source, subject, time, data)
+     VALUES ($1, $2, 'wallet.updated', 'paysaga', $3, now(), $4)`,
+    [id, tenantId, `wallets/${customerId}`, JSON.stringify({ customerId, balances: [] })],
+  );
+  return id;
+}
+
+describe('the event relay, one cursor per sink', () => {
+  it('fans a batch out to 120 endpoints × 121 events (14,520 deliveries, past one INSERT’s 65,535 parameters)', async () => {
+    const tenantId = uid('fanout');
+    const rolledBack = new Error('rolled back on purpose');
+    let written = 0;
+    let fannedOutTo = 0;
+    await db.db
+      .transaction(async (tx) => {
+        const endpointIds = Array.from({ length: 120 }, (_, i) => `we_fanout_${tenantId}_${i}`);
+        await tx.insert(webhookEndpoints).values(
+          endpointIds.map((id) => ({
+            id,
+            tenantId,
+            url: 'https://merchant.example/hooks',
+            secretCiphertext: 'unused',
+            status: 'enabled' as const,
+          })),
+        );
+        const list: CloudEvent[] = Array.from({ length: 121 }, (_, i) => ({
+          specversion: '1.0',
+          id: `evt_fanout_${tenantId}_${i}`,
+          source: 'paysaga',
+          type: 'wallet.updated',
+          subject: `wallets/cus_${i}`,
+          time: new Date().toISOString(),
+          datacontenttype: 'application/json',
+          tenantid: tenantId,
+          data: {},
+        }));
+        fannedOutTo = (await createDeliveries(tx, list)).length;
+        written = (
+          await tx
+            .select({ id: webhookDeliveries.id })
+            .from(webhookDeliveries)
+            .where(eq(webhookDeliveries.tenantId, tenantId))
+        ).length;
+        // Nothing of it stays: the endpoints are not real.
+        throw rolledBack;
+      })
+      .catch((error: unknown) => {
+        if (error !== rolledBack) throw error;
+      });
+    expect(fannedOutTo).toBe(120);
+    expect(written).toBe(120 * 121);
+  });
+
+  describe('one tenant’s endpoints failing and Kafka hanging', () => {
+    const failing = new Receiver();
+    const healthy = new Receiver();
+    const endpointIds: string[] = [];
+    let defaultEndpoint: string | undefined;
+    const otherKey = { key: TENANT_KEYS.other };
+    let rabbit: Collector | undefined;
+
+    beforeAll(async () => {
+      await Promise.all([failing.start(), healthy.start()]);
+      failing.status = () => 500;
+      if (amqpUrl) rabbit = await collectFromRabbitMq(amqpUrl);
+    });
+    afterAll(async () => {
+      for (const id of endpointIds) await api('DELETE', `/v1/webhook-endpoints/${id}`, undefined, otherKey);
+      if (defaultEndpoint) await api('DELETE', `/v1/webhook-endpoints/${defaultEndpoint}`);
+      await Promise.all([failing.stop(), healthy.stop(), rabbit?.close()]);
+    });
+
+    it('the other tenants’ webhooks and RabbitMQ keep flowing, and a busy endpoint’s workflow gets no signal per batch', async () => {
+      // Tenant `other`: 13 endpoints that answer 500 to everything.
+      for (let i = 0; i < 13; i++) {
+        const res = await api('POST', '/v1/webhook-endpoints', { url: failing.url }, otherKey);
+        expect(res.status).toBe(201);
+        endpointIds.push(res.body.id);
+      }
+      // 80 batches for them, one event each (each relayed before the next is written): 1,040
+      // deliveries that keep failing, more batches than a workflow run may take signals.
+      const batches = signalLimit + 30;
+      for (let i = 0; i < batches; i++) {
+        const id = await writeEvent('other');
+        await eventually(
+          async () => (await count(db, `SELECT 1 FROM webhook_deliveries WHERE event_id = $1`, [id])) === 13,
+          15_000,
+          `event ${i} fanned out`,
+        );
+      }
+      expect(
+        await count(db, `SELECT 1 FROM webhook_deliveries WHERE endpoint_id = ANY($1)`, [endpointIds]),
+      ).toBe(13 * batches);
+
+      // Kafka hangs (when the stack runs one); tenant `default` pays, with an endpoint that answers.
+      const kafkaPid = inject('brokerPids').kafka;
+      if (kafkaPid) process.kill(kafkaPid, 'SIGSTOP');
+      try {
+        const endpoint = await api('POST', '/v1/webhook-endpoints', { url: healthy.url });
+        expect(endpoint.status).toBe(201);
+        defaultEndpoint = endpoint.body.id;
+        const customerId = uid('cus');
+        await topUp(customerId, 2000);
+        const paid = (
+          await api('POST', '/v1/payments', {
+            orderId: uid('ord'),
+            customerId,
+            amount: 1200,
+            currency: 'USD',
+            method: { type: 'wallet' },
+          })
+        ).body;
+        expect(paid.status).toBe('succeeded');
+        const subjects = [`payments/${paid.id}`];
+        await eventually(
+          () => healthy.of(subjects).some((d) => d.event.type === 'payment.succeeded'),
+          30_000,
+          "tenant default's delivery while tenant other's endpoints fail",
+        );
+        if (rabbit) {
+          await eventually(
+            () =>
+              rabbit!.received.some(
+                (r) => r.event.subject === subjects[0] && r.event.type === 'payment.succeeded',
+              ),
+            30_000,
+            'the payment on RabbitMQ while Kafka hangs',
+          );
+        }
+        if (kafkaPid) {
+          // What Kafka has not acknowledged, its cursor has not passed, and /readyz shows it waiting.
+          const ready = await api('GET', '/readyz');
+          expect(ready.body.dependencies.relay.kafka.backlog).toBeGreaterThan(0);
+          expect(ready.body.dependencies.relay.webhooks).toMatchObject({ ok: true });
+        }
+      } finally {
+        if (kafkaPid) process.kill(kafkaPid, 'SIGCONT');
+      }
+
+      // Each failing endpoint's workflow was woken once, not once per batch.
+      for (const id of endpointIds) {
+        const history = await temporal.workflow.getHandle(webhookEndpointWorkflowId(id)).fetchHistory();
+        const signals = history.events?.filter((e) => e.workflowExecutionSignaledEventAttributes) ?? [];
+        expect(signals.length).toBeLessThanOrEqual(2);
+      }
+    }, 240_000);
+  });
+});

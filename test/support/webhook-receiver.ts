@@ -1,0 +1,45 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface Delivery {
+  eventId: string;
+  signature: string | undefined;
+  body: string;
+  event: { id: string; type: string; subject: string };
+}
+
+/** A merchant's webhook receiver: records every POST and answers with `status()`. */
+export class Receiver {
+  readonly received: Delivery[] = [];
+  status: (delivery: Delivery) => number = () => 200;
+  private server: Server | undefined;
+  url = '';
+
+  async start(): Promise<void> {
+    this.server = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        const body = Buffer.concat(chunks).toString();
+        const delivery: Delivery = {
+          eventId: String(request.headers['paysaga-event-id']),
+          signature: request.headers['paysaga-signature'] as string | undefined,
+          body,
+          event: JSON.parse(body),
+        };
+        this.received.push(delivery);
+        response.writeHead(this.status(delivery)).end();
+      });
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hooks`;
+  }
+
+  of(subjects: string[]): Delivery[] {
+    return this.received.filter((d) => subjects.includes(d.event.subject));
+  }
+
+  async stop(): Promise<void> {
+    await new Promise((resolve) => this.server?.close(resolve));
+  }
+}
