@@ -311,12 +311,19 @@ async function startBrokers(
   if (wanted.includes('amqp') && !env.AMQP_URL) {
     const port = options.amqpPort ?? (await freePort());
     const distPort = await freePort();
+    const epmdPort = await freePort();
     launches.push(
       supervisor
         .add({
           name: 'rabbitmq',
           start: () =>
-            startRabbitMq({ port, distPort, dataDir: path.join(dataDir, 'rabbitmq'), log: log('rabbitmq') }),
+            startRabbitMq({
+              port,
+              distPort,
+              epmdPort,
+              dataDir: path.join(dataDir, 'rabbitmq'),
+              log: log('rabbitmq'),
+            }),
         })
         .then((rabbit) => {
           started.amqpUrl = rabbit.url;
