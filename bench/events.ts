@@ -16,9 +16,10 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { paymentIdFor } from '../src/api/services/payments.js';
-import { AMQP_COMMANDS_QUEUE } from '../src/commands/amqp-source.js';
 import { KAFKA_COMMANDS_TOPIC } from '../src/commands/kafka-source.js';
-import { DEV_ADMIN_KEY, DEV_API_KEY } from '../src/config.js';
+import { COMMAND_SIGNATURE_HEADER } from '../src/commands/trust.js';
+import { DEV_ADMIN_KEY, DEV_API_KEY, DEV_COMMAND_SECRET, DEV_TENANT_COMMAND_SOURCE } from '../src/config.js';
+import { signWebhook } from '../src/gateway/webhook-signature.js';
 import { startStack, type Stack } from '../src/infra/stack.js';
 import {
   collectFromKafka,
@@ -166,20 +167,24 @@ try {
   await openLoop(async (i) => {
     const orderId = `ord-${run}-kafka-${i}`;
     kafkaSent.set(`payments/${paymentIdFor('default', orderId)}`, Date.now());
+    const value = JSON.stringify({
+      type: 'payment.create',
+      tenantId: 'default',
+      orderId,
+      customerId: customers[i % customers.length],
+      amount: 100,
+      currency: 'USD',
+      method: { type: 'wallet' },
+    });
+    // Signed by tenant `default`, as every command on the shared topic must be (docs/events.md).
+    const signature = signWebhook(DEV_COMMAND_SECRET, value, Math.floor(Date.now() / 1000));
     await producer.send({
       messages: [
         {
           topic: KAFKA_COMMANDS_TOPIC,
           key: orderId,
-          value: JSON.stringify({
-            type: 'payment.create',
-            tenantId: 'default',
-            orderId,
-            customerId: customers[i % customers.length],
-            amount: 100,
-            currency: 'USD',
-            method: { type: 'wallet' },
-          }),
+          value,
+          headers: { [COMMAND_SIGNATURE_HEADER]: signature },
         },
       ],
     });
@@ -200,13 +205,14 @@ try {
   say(`command to settled: ${RATE}/s OrderStockConfirmed (card) on RabbitMQ for ${SECONDS} s`);
   const connection = await amqp.connect(stack.amqpUrl!);
   const channel = await connection.createConfirmChannel();
-  await channel.assertQueue(AMQP_COMMANDS_QUEUE, { durable: true });
+  // The queue bound to tenant `default`: the food-ordering service does not sign its events.
+  await channel.assertQueue(DEV_TENANT_COMMAND_SOURCE, { durable: true });
   const amqpSent = new Map<string, number>();
   await openLoop(async (i) => {
     const orderId = `ord-${run}-amqp-${i}`;
     amqpSent.set(`payments/${paymentIdFor('default', orderId)}`, Date.now());
     channel.sendToQueue(
-      AMQP_COMMANDS_QUEUE,
+      DEV_TENANT_COMMAND_SOURCE,
       Buffer.from(
         JSON.stringify({
           orderId,

@@ -14,6 +14,13 @@ export const DEV_ADMIN_KEY = 'sk_admin_paysaga';
 export const DEV_WEBHOOK_SECRET = 'whsec_dev_paysaga';
 /** The development secret of customer tokens (HS256). */
 export const DEV_CUSTOMER_TOKEN_SECRET = 'paysaga-dev-customer-token-secret-0123456789';
+/**
+ * The development command secret of tenant `default`: `npm run dev` and the tests sign broker
+ * commands with it (src/infra/stack.ts). Never a default of the consumer itself.
+ */
+export const DEV_COMMAND_SECRET = 'cmdsec_dev_paysaga';
+/** The development queue / topic bound to tenant `default` (commands from systems that cannot sign). */
+export const DEV_TENANT_COMMAND_SOURCE = 'paysaga.commands.default';
 /** The development key that seals merchants' webhook secrets (32 bytes, base64). */
 export const DEV_WEBHOOK_ENCRYPTION_KEY = Buffer.from('paysaga-dev-webhook-secrets-key!').toString('base64');
 
@@ -66,8 +73,24 @@ const env = z.object({
   WEBHOOK_ENCRYPTION_KEY: z.string().default(DEV_WEBHOOK_ENCRYPTION_KEY),
   /** Signs customer tokens (HS256), at least 32 characters. */
   CUSTOMER_TOKEN_SECRET: z.string().min(32).default(DEV_CUSTOMER_TOKEN_SECRET),
-  /** The tenant of a broker command that names none (the food-ordering `OrderStockConfirmed`). */
+  /** The tenant of a signed broker command that names none. */
   COMMANDS_TENANT: z.string().min(1).default('default'),
+  /** `tenant:secret[|secret]` pairs: the secrets that sign a tenant's commands (two during a rotation). */
+  COMMAND_SECRETS: z.string().default(''),
+  /** `source:tenant` pairs: a Kafka topic / RabbitMQ queue whose every message is that tenant's. */
+  TENANT_COMMAND_SOURCES: z.string().default(''),
+  /** How far a command's signed timestamp may be from the time it is read. */
+  COMMAND_SIGNATURE_TOLERANCE_SECONDS: z.coerce.number().int().positive().default(86_400),
+  /** Failed attempts of one command (dependencies up) before it is dead-lettered. */
+  COMMAND_MAX_ATTEMPTS: z.coerce.number().int().positive().default(5),
+  /** Where a consumer group that neither Kafka nor PostgreSQL has offsets for starts reading. */
+  KAFKA_COMMANDS_START: z.enum(['earliest', 'latest']).default('earliest'),
+  /** TLS to Kafka (`true`), with KAFKA_SSL_CA (a PEM file) when the brokers' CA is not a public one. */
+  KAFKA_SSL: z.stringbool().default(false),
+  KAFKA_SSL_CA: unsetIfEmpty(z.string().optional()),
+  KAFKA_SASL_MECHANISM: unsetIfEmpty(z.enum(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']).optional()),
+  KAFKA_SASL_USERNAME: unsetIfEmpty(z.string().optional()),
+  KAFKA_SASL_PASSWORD: unsetIfEmpty(z.string().optional()),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Requests per API key per window (an unauthenticated caller counts per address). */
   RATE_LIMIT_MAX: z.coerce.number().int().positive().default(6000),
@@ -112,12 +135,33 @@ export interface Config {
   kafkaBrokers: string[] | undefined;
   amqpUrl: string | undefined;
   commandsTenant: string;
+  commands: CommandsConfig;
+  kafkaSecurity: KafkaSecurity;
   webhookEncryptionKey: string;
   customerTokenSecret: string;
   logLevel: string;
   rateLimit: { max: number; windowMs: number; perTenant: Map<string, number> };
   pressure: { maxEventLoopDelayMs: number; maxHeapBytes: number; maxRssBytes: number };
   metricsPort: number;
+}
+
+/** How the consumer decides whose a broker command is, and how long it keeps trying one. */
+export interface CommandsConfig {
+  /** Each tenant's command secrets: a signed command is verified against its tenant's. */
+  secrets: Map<string, string[]>;
+  /** Queue / topic name → the one tenant its messages belong to (the broker's credentials vouch). */
+  tenantSources: Map<string, string>;
+  signatureToleranceSec: number;
+  maxAttempts: number;
+  kafkaStart: 'earliest' | 'latest';
+}
+
+/** How Kafka clients connect: TLS (with an optional CA file) and SASL credentials. */
+export interface KafkaSecurity {
+  tls?: { caFile?: string | undefined } | undefined;
+  sasl?:
+    | { mechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512'; username: string; password: string }
+    | undefined;
 }
 
 /** One set of Stripe credentials: a tenant's own, or the shared one (`tenants` undefined). */
@@ -197,6 +241,60 @@ function pairs(value: string, setting: string, what: string): [string, string][]
     });
 }
 
+/** The shared commands queue / topic and its dead letters: never bound to one tenant. */
+const RESERVED_COMMAND_SOURCES = ['paysaga.commands', 'paysaga.commands.dlq'];
+
+function commandsConfig(e: z.infer<typeof env>, tenants: Set<string>): CommandsConfig {
+  const secrets = new Map(
+    pairs(e.COMMAND_SECRETS, 'COMMAND_SECRETS', 'tenant:secret[|secret]').map(([tenant, list]) => {
+      const values = list.split('|');
+      if (values.some((secret) => secret.length < 16))
+        throw new Error(`COMMAND_SECRETS: every secret of tenant ${tenant} needs at least 16 characters`);
+      return [tenant, values];
+    }),
+  );
+  const tenantSources = new Map(pairs(e.TENANT_COMMAND_SOURCES, 'TENANT_COMMAND_SOURCES', 'source:tenant'));
+  for (const source of tenantSources.keys())
+    if (RESERVED_COMMAND_SOURCES.includes(source))
+      throw new Error(
+        `TENANT_COMMAND_SOURCES: ${source} is shared by every tenant and cannot be bound to one`,
+      );
+  for (const [setting, named] of [
+    ['COMMAND_SECRETS', [...secrets.keys()]],
+    ['TENANT_COMMAND_SOURCES', [...tenantSources.values()]],
+  ] as const)
+    for (const tenant of named)
+      if (!tenants.has(tenant))
+        throw new Error(`${setting} names tenant ${tenant}, which is not a tenant of API_KEYS`);
+  return {
+    secrets,
+    tenantSources,
+    signatureToleranceSec: e.COMMAND_SIGNATURE_TOLERANCE_SECONDS,
+    maxAttempts: e.COMMAND_MAX_ATTEMPTS,
+    kafkaStart: e.KAFKA_COMMANDS_START,
+  };
+}
+
+function kafkaSecurity(e: z.infer<typeof env>): KafkaSecurity {
+  const credentials = [e.KAFKA_SASL_MECHANISM, e.KAFKA_SASL_USERNAME, e.KAFKA_SASL_PASSWORD];
+  if (credentials.some(Boolean) && !credentials.every(Boolean))
+    throw new Error(
+      'KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are set together or not at all',
+    );
+  if (e.KAFKA_SSL_CA && !e.KAFKA_SSL) throw new Error('KAFKA_SSL_CA is set but KAFKA_SSL is not true');
+  return {
+    tls: e.KAFKA_SSL ? { caFile: e.KAFKA_SSL_CA } : undefined,
+    sasl:
+      e.KAFKA_SASL_MECHANISM && e.KAFKA_SASL_USERNAME && e.KAFKA_SASL_PASSWORD
+        ? {
+            mechanism: e.KAFKA_SASL_MECHANISM,
+            username: e.KAFKA_SASL_USERNAME,
+            password: e.KAFKA_SASL_PASSWORD,
+          }
+        : undefined,
+  };
+}
+
 /** Settings whose defaults are public development values. */
 const DEV_DEFAULTS = [
   'API_KEYS',
@@ -258,6 +356,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       .filter(Boolean),
     amqpUrl: e.AMQP_URL,
     commandsTenant: e.COMMANDS_TENANT,
+    commands: commandsConfig(e, tenants),
+    kafkaSecurity: kafkaSecurity(e),
     webhookEncryptionKey: e.WEBHOOK_ENCRYPTION_KEY,
     customerTokenSecret: e.CUSTOMER_TOKEN_SECRET,
     logLevel: e.LOG_LEVEL,

@@ -13,7 +13,7 @@ import { metricsPlugin } from './plugins/metrics.js';
 import { tracingPlugin } from './plugins/tracing.js';
 import { protectionPlugin } from './plugins/protection.js';
 import { createServices, servicesPlugin, type Services } from './plugins/services.js';
-import { refuseNulInUrl, strictJsonBodies } from './input.js';
+import { MAX_BODY_BYTES, refuseNulInUrl, strictJsonBodies } from './input.js';
 import { adminRoutes } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
 import { paymentRoutes } from './routes/payments.js';
@@ -35,7 +35,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const services = 'services' in deps ? deps.services : createServices(deps);
   const app = Fastify({
     logger: logger === false ? false : loggerOptions(config.logLevel, 'api'),
-    bodyLimit: 64 * 1024,
+    bodyLimit: MAX_BODY_BYTES,
     // Return 400s for these rather than silently coercing.
     ajv: { customOptions: { coerceTypes: false } },
     // Errors answered before a route runs (bad percent-encoding, over-long parameters, headers

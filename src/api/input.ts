@@ -1,6 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ProblemError } from './problem.js';
 
+/** The largest request body the API reads, and the largest broker command the consumer reads. */
+export const MAX_BODY_BYTES = 64 * 1024;
+
 /**
  * What the API accepts as input beyond its schemas: strict JSON bodies and no NUL in the path
  * or query string (PostgreSQL cannot store U+0000 in text).

@@ -49,11 +49,42 @@ export const paymentMethod = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('split'), token: cardToken }),
 ]);
 
+/**
+ * Metadata keys Paysaga sets itself (`paysaga.reply` makes the event relay answer the food-ordering
+ * saga): a caller's payment must not be able to claim them.
+ */
+export const RESERVED_METADATA_PREFIX = 'paysaga.';
+
+/**
+ * Stripe's bounds (keys of at most 40 characters, values of at most 500) and fewer keys (20
+ * against Stripe's 50), so a payment's events stay a few tens of kB, far from a broker's 1 MB.
+ */
+export const METADATA_LIMITS = { maxKeys: 20, maxKeyLength: 40, maxValueLength: 500 } as const;
+
+const metadataKey = text(METADATA_LIMITS.maxKeyLength)
+  .min(1)
+  // For the OpenAPI document; the record's check below gives the error its path and message.
+  .meta({ not: { pattern: `^${RESERVED_METADATA_PREFIX.replace('.', '\\.')}` } });
+
 export const metadata = z
-  .record(text(40).min(1), text(500))
-  .refine((m) => Object.keys(m).length <= 20, 'at most 20 metadata keys')
-  .meta({ maxProperties: 20 })
-  .describe('Up to 20 keys of 1 to 40 characters; values of at most 500 characters');
+  .record(metadataKey, text(METADATA_LIMITS.maxValueLength))
+  .refine(
+    (m) => Object.keys(m).length <= METADATA_LIMITS.maxKeys,
+    `at most ${METADATA_LIMITS.maxKeys} metadata keys`,
+  )
+  .superRefine((m, context) => {
+    for (const key of Object.keys(m).filter((k) => k.startsWith(RESERVED_METADATA_PREFIX)))
+      context.addIssue({
+        code: 'custom',
+        path: [key],
+        message: `keys starting with "${RESERVED_METADATA_PREFIX}" are reserved for Paysaga`,
+      });
+  })
+  .meta({ maxProperties: METADATA_LIMITS.maxKeys })
+  .describe(
+    `Up to ${METADATA_LIMITS.maxKeys} keys of 1 to ${METADATA_LIMITS.maxKeyLength} characters, none starting ` +
+      `with "${RESERVED_METADATA_PREFIX}" (reserved); values of at most ${METADATA_LIMITS.maxValueLength} characters`,
+  );
 
 export const createPaymentBody = z.strictObject({
   orderId: externalId,

@@ -1,5 +1,6 @@
 import amqp, { type ConsumeMessage } from 'amqplib';
 import { settleCommand, untilStopped, type ProcessDeps } from './process.js';
+import { COMMAND_SIGNATURE_HEADER } from './trust.js';
 
 export const AMQP_COMMANDS_QUEUE = 'paysaga.commands';
 export const AMQP_COMMANDS_DLQ = 'paysaga.commands.dlq';
@@ -7,18 +8,20 @@ export const AMQP_COMMANDS_DLQ = 'paysaga.commands.dlq';
 const PREFETCH = 8;
 
 /**
- * Consumes the durable queue `paysaga.commands` (bind it to your exchange, e.g. the food-ordering
- * service's `OrderStockConfirmed`), and acknowledges a message only once its workflow has been
- * started or it has been dead-lettered, with publisher confirms, to the durable queue
- * `paysaga.commands.dlq` (reason in the `x-paysaga-reason` header). The command type comes from
- * the body's `type`, else the message's `type` property, else the routing key it was published
- * with. A lost connection is opened again with backoff; unacknowledged messages are redelivered.
+ * Consumes the durable queues given: `paysaga.commands` (signed commands) and the queues bound to
+ * one tenant (bind them to your exchange, e.g. the food-ordering service's `OrderStockConfirmed`),
+ * and acknowledges a message only once its workflow has been started or it has been
+ * dead-lettered, with publisher confirms, to the durable queue `paysaga.commands.dlq` (reason in
+ * the `x-paysaga-reason` header, the queue it came from in `x-paysaga-source`). The command type
+ * comes from the body's `type`, else the message's `type` property, else the routing key it was
+ * published with. A lost connection is opened again with backoff; unacknowledged messages are
+ * redelivered.
  */
-export function runAmqpCommands(url: string, deps: ProcessDeps): Promise<void> {
-  return untilStopped('RabbitMQ commands', () => session(url, deps), deps);
+export function runAmqpCommands(url: string, queues: string[], deps: ProcessDeps): Promise<void> {
+  return untilStopped('RabbitMQ commands', () => session(url, queues, deps), deps);
 }
 
-async function session(url: string, deps: ProcessDeps): Promise<void> {
+async function session(url: string, queues: string[], deps: ProcessDeps): Promise<void> {
   const connection = await amqp.connect(url, { timeout: 5_000 });
   const closed = new Promise<void>((resolve, reject) => {
     connection.on('close', (error?: Error) => (error ? reject(error) : resolve()));
@@ -27,15 +30,18 @@ async function session(url: string, deps: ProcessDeps): Promise<void> {
   try {
     const channel = await connection.createConfirmChannel();
     channel.on('error', () => undefined);
-    await channel.assertQueue(AMQP_COMMANDS_QUEUE, { durable: true });
-    await channel.assertQueue(AMQP_COMMANDS_DLQ, { durable: true });
+    for (const queue of [...queues, AMQP_COMMANDS_DLQ]) await channel.assertQueue(queue, { durable: true });
     await channel.prefetch(PREFETCH);
-    const onMessage = async (message: ConsumeMessage) => {
-      const routed =
-        message.fields.routingKey !== AMQP_COMMANDS_QUEUE ? message.fields.routingKey : undefined;
+    const onMessage = async (queue: string, message: ConsumeMessage) => {
+      const routed = message.fields.routingKey !== queue ? message.fields.routingKey : undefined;
+      const signature: unknown = message.properties.headers?.[COMMAND_SIGNATURE_HEADER];
       const settled = await settleCommand(
-        message.content,
-        (message.properties.type as string | undefined) ?? routed,
+        {
+          body: message.content,
+          type: (message.properties.type as string | undefined) ?? routed,
+          signature: typeof signature === 'string' ? signature : undefined,
+          source: queue,
+        },
         async (reason) => {
           channel.sendToQueue(AMQP_COMMANDS_DLQ, message.content, {
             persistent: true,
@@ -45,6 +51,7 @@ async function session(url: string, deps: ProcessDeps): Promise<void> {
             headers: {
               ...(message.properties.headers ?? {}),
               'x-paysaga-reason': reason,
+              'x-paysaga-source': queue,
               'x-paysaga-routing-key': message.fields.routingKey,
             },
           });
@@ -54,10 +61,12 @@ async function session(url: string, deps: ProcessDeps): Promise<void> {
       );
       if (settled !== 'stopped') channel.ack(message);
     };
-    await channel.consume(AMQP_COMMANDS_QUEUE, (message) => {
-      if (message) void onMessage(message).catch((error: unknown) => deps.log(`command: ${String(error)}`));
-    });
-    deps.log(`consuming RabbitMQ queue ${AMQP_COMMANDS_QUEUE}`);
+    for (const queue of queues)
+      await channel.consume(queue, (message) => {
+        if (message)
+          void onMessage(queue, message).catch((error: unknown) => deps.log(`command: ${String(error)}`));
+      });
+    deps.log(`consuming RabbitMQ queues ${queues.join(', ')}`);
     const stop = new Promise<void>((resolve) =>
       deps.signal.addEventListener('abort', () => resolve(), { once: true }),
     );

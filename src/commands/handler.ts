@@ -12,20 +12,18 @@ export type CommandOutcome =
  * Starts what a command asks for through the same services as the HTTP API, so a message and
  * a request for the same order are the same workflow, and a redelivered or duplicated message
  * never charges twice. Returns once the workflow has been started (not settled): its outcome
- * goes out as events. A refusal the API would answer with a 4xx is final; anything else (Temporal
- * or PostgreSQL unavailable) throws, and the message is delivered again.
+ * goes out as events. A refusal the API would answer with a 4xx is final; anything else throws,
+ * for the caller to retry (process.ts decides how long).
  */
 export class CommandHandler {
   constructor(
     private readonly services: { payments: PaymentService; refunds: RefundService },
     /** The tenants this deployment serves (the API keys' tenants). */
     private readonly tenants: ReadonlySet<string>,
-    /** The tenant of a food-ordering message that names none. */
-    private readonly defaultTenant: string,
   ) {}
 
-  async handle(message: CommandMessage): Promise<CommandOutcome> {
-    const tenantId = message.tenantId ?? this.defaultTenant;
+  /** `tenantId`: the tenant the message was authenticated as (trust.ts), never one it merely names. */
+  async handle(message: CommandMessage, tenantId: string): Promise<CommandOutcome> {
     if (!this.tenants.has(tenantId)) return { kind: 'rejected', reason: `unknown tenant "${tenantId}"` };
     try {
       switch (message.type) {

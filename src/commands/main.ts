@@ -5,14 +5,18 @@ import { loadConfig } from '../config.js';
 import { createLogger, lifecycle } from '../logger.js';
 import { clientInterceptors, setupTracing } from '../tracing.js';
 import { connectDatabase, migrateDatabase } from '../db/client.js';
+import { loadCommandOffsets, saveCommandOffset } from '../db/command-offsets.js';
+import { sql } from '../db/orm.js';
 import { brokerSinks } from '../events/sink.js';
-import { runAmqpCommands } from './amqp-source.js';
+import { withTimeout } from '../api/with-timeout.js';
+import { AMQP_COMMANDS_QUEUE, runAmqpCommands } from './amqp-source.js';
 import { CommandHandler } from './handler.js';
-import { runKafkaCommands } from './kafka-source.js';
+import { KAFKA_COMMANDS_GROUP, KAFKA_COMMANDS_TOPIC, runKafkaCommands } from './kafka-source.js';
 
 /**
- * The command consumer alone (`npm run consumer`): reads `paysaga.commands` from every broker
- * `EVENT_SINKS` names and starts the workflows the HTTP API would start. Any number may run.
+ * The command consumer alone (`npm run consumer`): reads `paysaga.commands` and the queues /
+ * topics bound to one tenant from every broker `EVENT_SINKS` names, and starts the workflows the
+ * HTTP API would start. Any number may run.
  */
 const config = loadConfig();
 if (!config.databaseUrl)
@@ -30,19 +34,57 @@ const temporal = new Client({
   interceptors: clientInterceptors(),
 });
 const services = createServices({ config, db: database.db, temporal });
-const handler = new CommandHandler(services, new Set(config.apiKeys.values()), config.commandsTenant);
+const handler = new CommandHandler(services, new Set(config.apiKeys.values()));
 const stopping = new AbortController();
 const logger = createLogger(config.logLevel, 'consumer');
 const log = (line: string) => logger.info(line);
-const deps = { handler, log, signal: stopping.signal };
+const PROBE_TIMEOUT_MS = 2_000;
+/** PostgreSQL and Temporal both answer (within 2 s): a command failing now fails on its own. */
+const dependenciesUp = async () => {
+  const answers = await Promise.all([
+    withTimeout(database.db.execute(sql`SELECT 1`), PROBE_TIMEOUT_MS).catch(() => false),
+    withTimeout(
+      temporal.withDeadline(Date.now() + PROBE_TIMEOUT_MS, () => temporal.workflowService.getSystemInfo({})),
+      PROBE_TIMEOUT_MS,
+    ).catch(() => false),
+  ]);
+  return answers.every(Boolean);
+};
+const deps = {
+  handler,
+  trust: {
+    secrets: config.commands.secrets,
+    tenantSources: config.commands.tenantSources,
+    toleranceSec: config.commands.signatureToleranceSec,
+    defaultTenant: config.commandsTenant,
+  },
+  dependenciesUp,
+  maxAttempts: config.commands.maxAttempts,
+  log,
+  signal: stopping.signal,
+};
+const sources = (shared: string) => [shared, ...config.commands.tenantSources.keys()];
 
 const running = brokers.map((broker) => {
   if (broker === 'kafka') {
     if (!config.kafkaBrokers?.length) throw new Error('EVENT_SINKS names kafka but KAFKA_BROKERS is unset');
-    return runKafkaCommands(config.kafkaBrokers, deps);
+    return runKafkaCommands(
+      {
+        connection: { brokers: config.kafkaBrokers, security: config.kafkaSecurity },
+        topics: sources(KAFKA_COMMANDS_TOPIC),
+        group: KAFKA_COMMANDS_GROUP,
+        offsets: {
+          load: (group, topic) => loadCommandOffsets(database.db, group, topic),
+          save: (group, topic, partition, next) =>
+            saveCommandOffset(database.db, group, topic, partition, next),
+        },
+        start: config.commands.kafkaStart,
+      },
+      deps,
+    );
   }
   if (!config.amqpUrl) throw new Error('EVENT_SINKS names amqp but AMQP_URL is unset');
-  return runAmqpCommands(config.amqpUrl, deps);
+  return runAmqpCommands(config.amqpUrl, sources(AMQP_COMMANDS_QUEUE), deps);
 });
 lifecycle(logger).info(`consumer listening for commands on ${brokers.join(', ')}`);
 

@@ -12,6 +12,7 @@ import {
   resourceId,
   text,
 } from '../api/schemas.js';
+import { MAX_BODY_BYTES, parseJsonBody } from '../api/input.js';
 import type { PaymentRequest } from '../domain/payment.js';
 
 const tenantId = z.string().min(1).max(64);
@@ -32,7 +33,7 @@ const refundCreate = z.strictObject({
 /**
  * The food-ordering service's event (its order service publishes it once stock is reserved):
  * charge the card for the order. Answered by `OrderPaymentSucceeded` / `OrderPaymentFailed`.
- * Its tenant is the consumer's `COMMANDS_TENANT` unless the message names one.
+ * Its tenant is the one its source is bound to, or the one it names (signed).
  */
 const orderStockConfirmed = z.object({
   type: z.literal('OrderStockConfirmed'),
@@ -49,22 +50,42 @@ export type CommandMessage = z.infer<typeof command>;
 
 export const COMMAND_TYPES = ['payment.create', 'refund.create', 'OrderStockConfirmed'] as const;
 
-/** The metadata that makes the event relay answer a payment with the food-ordering events. */
+/**
+ * The metadata that makes the event relay answer a payment with the food-ordering events. Its key
+ * is reserved (callers' metadata may not use `paysaga.`): only an authenticated
+ * OrderStockConfirmed sets it, after validation.
+ */
 export const ORDER_REPLY_METADATA = { 'paysaga.reply': 'OrderPayment' } as const;
 
 export type ParsedCommand = { ok: true; command: CommandMessage } | { ok: false; reason: string };
+export type ParsedBody = { ok: true; json: unknown } | { ok: false; reason: string };
 
 /**
- * Parses a message body. `transportType` is the type the broker carried beside the body (an
- * AMQP `type` property, a Kafka `type` header), used when the body names none.
+ * A message body as JSON, read by the API's own rules: at most `MAX_BODY_BYTES`, strict JSON (no
+ * key given twice, no `__proto__`, no NUL), so a command is refused where a request would be.
  */
-export function parseCommand(body: Buffer | string, transportType?: string): ParsedCommand {
-  let json: unknown;
+export function parseBody(body: Buffer | string): ParsedBody {
+  const size = Buffer.byteLength(body);
+  if (size > MAX_BODY_BYTES)
+    return { ok: false, reason: `too large: ${size} bytes (at most ${MAX_BODY_BYTES})` };
   try {
-    json = JSON.parse(body.toString());
+    return { ok: true, json: parseJsonBody(body.toString()) };
   } catch (error) {
-    return { ok: false, reason: `not JSON: ${(error as Error).message}` };
+    return { ok: false, reason: `invalid JSON: ${(error as Error).message}` };
   }
+}
+
+/** The tenant a message names, if any (before it is validated: authentication comes first). */
+export function claimedTenant(json: unknown): string | undefined {
+  const tenant = json && typeof json === 'object' ? (json as { tenantId?: unknown }).tenantId : undefined;
+  return typeof tenant === 'string' ? tenant : undefined;
+}
+
+/**
+ * Validates a message's JSON as a command. `transportType` is the type the broker carried beside
+ * the body (an AMQP `type` property, a Kafka `type` header), used when the body names none.
+ */
+export function parseCommand(json: unknown, transportType?: string): ParsedCommand {
   if (json && typeof json === 'object' && !Array.isArray(json) && !('type' in json) && transportType)
     json = { ...json, type: transportType };
   const parsed = command.safeParse(json);

@@ -1,53 +1,106 @@
+import { unavailableDependency } from '../api/dependencies.js';
+import { ProblemError } from '../api/problem.js';
 import type { CommandHandler } from './handler.js';
-import { parseCommand } from './messages.js';
+import { claimedTenant, parseBody, parseCommand } from './messages.js';
+import { authenticate, type CommandDelivery, type CommandTrust } from './trust.js';
 
 export interface ProcessDeps {
-  handler: CommandHandler;
+  handler: Pick<CommandHandler, 'handle'>;
+  trust: CommandTrust;
+  /**
+   * Whether PostgreSQL and Temporal answer now: tells a command that keeps failing on its own
+   * (dead-lettered after `maxAttempts`) from an outage of a dependency (held, however long).
+   */
+  dependenciesUp: () => Promise<boolean>;
+  maxAttempts: number;
   log: (line: string) => void;
   signal: AbortSignal;
+  /** Between two attempts: doubling from `initialMs` to `maxMs` (tests shorten it). */
+  backoff?: { initialMs: number; maxMs: number } | undefined;
 }
 
 export type Settled = 'started' | 'dead-lettered' | 'stopped';
 
+const BACKOFF = { initialMs: 500, maxMs: 10_000 };
+
 /**
  * One command message, to its end: started, or dead-lettered with the reason (both mean the
  * message may be acknowledged), or `stopped` when the consumer shuts down first (then it must
- * not be: the broker delivers it again). A transient failure (Temporal or PostgreSQL down) is
- * retried here with backoff, so the message keeps its place.
+ * not be: the broker delivers it again). In order: the body is read (size, strict JSON), the
+ * sender authenticated (trust.ts), the command validated, then started.
+ *
+ * Starting it is retried in place with backoff. A failure that says a dependency is down
+ * (PostgreSQL or Temporal unreachable, a 503 or 429) is an outage: the message is held as long as
+ * it lasts, never dead-lettered. Any other failure counts; after `maxAttempts` of them, and only
+ * if PostgreSQL and Temporal both answer at that moment, the command is the problem: it goes to
+ * the dead-letter queue with the last error, and the messages behind it move on.
  */
 export async function settleCommand(
-  body: Buffer | string,
-  transportType: string | undefined,
+  delivery: CommandDelivery,
   deadLetter: (reason: string) => Promise<void>,
   deps: ProcessDeps,
 ): Promise<Settled> {
   const deadLettered = async (what: string, reason: string): Promise<Settled> => {
-    const sent = await retrying(async () => {
-      await deadLetter(reason);
-      return true;
-    }, deps);
+    const sent = await untilDone(() => deadLetter(reason), deps);
     if (!sent) return 'stopped';
-    deps.log(`dead-lettered ${what}: ${reason}`);
+    deps.log(`dead-lettered ${what} from ${delivery.source}: ${reason}`);
     return 'dead-lettered';
   };
-  const parsed = parseCommand(body, transportType);
+  const body = parseBody(delivery.body);
+  if (!body.ok) return deadLettered('an invalid command', body.reason);
+  const tenant = authenticate(deps.trust, delivery, claimedTenant(body.json), Math.floor(Date.now() / 1000));
+  if (!tenant.ok) return deadLettered('an unauthenticated command', tenant.reason);
+  const parsed = parseCommand(body.json, delivery.type);
   if (!parsed.ok) return deadLettered('an invalid command', parsed.reason);
-  const outcome = await retrying(() => deps.handler.handle(parsed.command), deps);
-  if (!outcome) return 'stopped';
-  if (outcome.kind === 'rejected') return deadLettered(parsed.command.type, outcome.reason);
+  const outcome = await attempt(() => deps.handler.handle(parsed.command, tenant.tenantId), deps);
+  if (outcome.kind === 'stopped') return 'stopped';
+  if (outcome.kind === 'failed') return deadLettered(parsed.command.type, outcome.reason);
+  if (outcome.value.kind === 'rejected') return deadLettered(parsed.command.type, outcome.value.reason);
   return 'started';
 }
 
-async function retrying<T>(fn: () => Promise<T>, deps: ProcessDeps): Promise<T | undefined> {
-  for (let delay = 500; !deps.signal.aborted; delay = Math.min(delay * 2, 10_000)) {
+/** A failure that says a dependency is down for everyone, not that this command is bad. */
+function isOutage(error: unknown): boolean {
+  if (error instanceof ProblemError) return error.status === 503 || error.status === 429;
+  return unavailableDependency(error) !== undefined;
+}
+
+type Attempted<T> = { kind: 'done'; value: T } | { kind: 'failed'; reason: string } | { kind: 'stopped' };
+
+async function attempt<T>(fn: () => Promise<T>, deps: ProcessDeps): Promise<Attempted<T>> {
+  const backoff = deps.backoff ?? BACKOFF;
+  let failures = 0;
+  for (let delay = backoff.initialMs; !deps.signal.aborted; delay = Math.min(delay * 2, backoff.maxMs)) {
     try {
-      return await fn();
+      return { kind: 'done', value: await fn() };
     } catch (error) {
-      deps.log(`command not settled, retrying in ${delay} ms: ${(error as Error).message}`);
+      const message = (error as Error).message;
+      if (!isOutage(error)) failures++;
+      if (failures >= deps.maxAttempts && (await deps.dependenciesUp()))
+        return {
+          kind: 'failed',
+          reason: `failed ${failures} times with PostgreSQL and Temporal up: ${message}`,
+        };
+      deps.log(`command not settled, retrying in ${delay} ms: ${message}`);
       await pause(delay, deps.signal);
     }
   }
-  return undefined;
+  return { kind: 'stopped' };
+}
+
+/** Retries `fn` with backoff until it succeeds (true) or the consumer stops (false). */
+async function untilDone(fn: () => Promise<void>, deps: ProcessDeps): Promise<boolean> {
+  const backoff = deps.backoff ?? BACKOFF;
+  for (let delay = backoff.initialMs; !deps.signal.aborted; delay = Math.min(delay * 2, backoff.maxMs)) {
+    try {
+      await fn();
+      return true;
+    } catch (error) {
+      deps.log(`dead letter not sent, retrying in ${delay} ms: ${(error as Error).message}`);
+      await pause(delay, deps.signal);
+    }
+  }
+  return false;
 }
 
 /**
@@ -57,7 +110,7 @@ async function retrying<T>(fn: () => Promise<T>, deps: ProcessDeps): Promise<T |
 export async function untilStopped(
   name: string,
   session: () => Promise<void>,
-  deps: ProcessDeps,
+  deps: Pick<ProcessDeps, 'log' | 'signal'>,
 ): Promise<void> {
   for (let delay = 500; !deps.signal.aborted; delay = Math.min(delay * 2, 10_000)) {
     const started = Date.now();

@@ -310,3 +310,21 @@ export const gatewayWebhookEvents = pgTable(
   },
   (t) => [primaryKey({ columns: [t.connector, t.eventId] })],
 );
+
+/**
+ * How far the Kafka command consumer has settled each partition (the next offset to read), kept
+ * beside Kafka's own committed offsets: Kafka forgets a group's offsets after
+ * `offsets.retention.minutes` without a member, and this is what the consumer resumes from then
+ * instead of reading the topic again from its start.
+ */
+export const commandOffsets = pgTable(
+  'command_offsets',
+  {
+    consumerGroup: text('consumer_group').notNull(),
+    topic: text('topic').notNull(),
+    partition: integer('partition').notNull(),
+    nextOffset: bigint('next_offset', { mode: 'number' }).notNull(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.consumerGroup, t.topic, t.partition] })],
+);

@@ -1,6 +1,7 @@
 import { Admin, Producer, stringSerializers } from '@platformatic/kafka';
 import type { CloudEvent } from '../domain/events.js';
 import { withOrderReplies } from './order-replies.js';
+import { kafkaClientOptions, type KafkaConnection } from './kafka-connection.js';
 import { CLOUDEVENTS_JSON, type EventSink } from './sink.js';
 
 export const KAFKA_EVENTS_TOPIC = 'paysaga.events';
@@ -19,15 +20,15 @@ export const KAFKA_REQUEST_BYTES = 512 * 1024;
  */
 export class KafkaSink implements EventSink {
   readonly name = 'kafka';
-  readonly #brokers: string[];
+  readonly #connection: KafkaConnection;
   readonly #producer: Producer<string, string, string, string>;
   #topicReady: Promise<void> | undefined;
 
-  constructor(brokers: string[], clientId = 'paysaga') {
-    this.#brokers = brokers;
+  constructor(connection: KafkaConnection, clientId = 'paysaga') {
+    this.#connection = connection;
     this.#producer = new Producer({
       clientId,
-      bootstrapBrokers: brokers,
+      ...kafkaClientOptions(connection),
       serializers: stringSerializers,
       idempotent: true,
       timeout: 10_000,
@@ -54,7 +55,7 @@ export class KafkaSink implements EventSink {
 
   /** Creates the topic with its partitions once (an existing one is left as it is). */
   #ensureTopic(): Promise<void> {
-    this.#topicReady ??= ensureKafkaTopic(this.#brokers, KAFKA_EVENTS_TOPIC).catch((error: unknown) => {
+    this.#topicReady ??= ensureKafkaTopic(this.#connection, KAFKA_EVENTS_TOPIC).catch((error: unknown) => {
       this.#topicReady = undefined;
       throw error;
     });
@@ -62,8 +63,8 @@ export class KafkaSink implements EventSink {
   }
 }
 
-export async function ensureKafkaTopic(brokers: string[], topic: string): Promise<void> {
-  const admin = new Admin({ clientId: 'paysaga-admin', bootstrapBrokers: brokers, timeout: 10_000 });
+export async function ensureKafkaTopic(connection: KafkaConnection, topic: string): Promise<void> {
+  const admin = new Admin({ clientId: 'paysaga-admin', ...kafkaClientOptions(connection), timeout: 10_000 });
   try {
     const existing = await admin.listTopics();
     if (!existing.includes(topic)) {

@@ -3,6 +3,7 @@
  * a sink is a broker the event relay copies it to, in order. `EVENT_SINKS` names them.
  */
 import type { Executor } from '../db/client.js';
+import type { KafkaSecurity } from '../config.js';
 import type { CloudEvent } from '../domain/events.js';
 
 export interface EventSink {
@@ -47,6 +48,7 @@ export const CLOUDEVENTS_JSON = 'application/cloudevents+json';
 export interface SinkSettings {
   names: readonly SinkName[];
   kafkaBrokers: string[] | undefined;
+  kafkaSecurity?: KafkaSecurity | undefined;
   amqpUrl: string | undefined;
 }
 
@@ -58,7 +60,7 @@ export async function createEventSinks(settings: SinkSettings): Promise<EventSin
       if (!settings.kafkaBrokers?.length)
         throw new Error('EVENT_SINKS names kafka but KAFKA_BROKERS is unset');
       const { KafkaSink } = await import('./kafka-sink.js');
-      sinks.push(new KafkaSink(settings.kafkaBrokers));
+      sinks.push(new KafkaSink({ brokers: settings.kafkaBrokers, security: settings.kafkaSecurity }));
     } else {
       if (!settings.amqpUrl) throw new Error('EVENT_SINKS names amqp but AMQP_URL is unset');
       const { AmqpSink } = await import('./amqp-sink.js');

@@ -62,11 +62,11 @@ function parseHeader(header: string): ParsedHeader | undefined {
 
 /**
  * Throws `WebhookSignatureError` unless `header` carries a valid signature of `rawBody` made with
- * `secret` within `toleranceSec` of `nowSec`. Several `v1` entries are allowed (secret rotation).
- * Returns the signed timestamp.
+ * `secret` (or one of `secrets`, during a rotation) within `toleranceSec` of `nowSec`. Several `v1`
+ * entries are allowed (the sender's side of a rotation). Returns the signed timestamp.
  */
 export function verifyWebhookSignature(
-  secret: string,
+  secret: string | readonly string[],
   rawBody: Buffer,
   header: string | undefined,
   nowSec: number,
@@ -82,11 +82,13 @@ export function verifyWebhookSignature(
   if (Math.abs(nowSec - parsed.timestampSec) > toleranceSec) {
     throw new WebhookSignatureError('timestamp_out_of_tolerance', 'Webhook timestamp outside the tolerance');
   }
-  const expected = Buffer.from(hmacHex(secret, parsed.timestampSec, rawBody), 'hex');
-  // Every candidate is compared, so timing does not reveal which one (if any) matched.
+  const expected = [secret]
+    .flat()
+    .map((one) => Buffer.from(hmacHex(one, parsed.timestampSec, rawBody), 'hex'));
+  // Every pair is compared, so timing does not reveal which one (if any) matched.
   let matched = false;
   for (const candidate of parsed.signatures) {
-    if (timingSafeEqual(candidate, expected)) matched = true;
+    for (const wanted of expected) if (timingSafeEqual(candidate, wanted)) matched = true;
   }
   if (!matched) {
     throw new WebhookSignatureError('signature_mismatch', 'Webhook signature does not match');

@@ -7,6 +7,7 @@
 import { freePort } from './free-port.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { DEV_COMMAND_SECRET, DEV_TENANT_COMMAND_SOURCE } from '../config.js';
 import { migrateDatabase } from '../db/client.js';
 import { brokerSinks, parseEventSinks } from '../events/sink.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
@@ -128,9 +129,15 @@ export const PRELOADS: Record<string, readonly string[]> = {
  * variable. The worker's threads (the SDK's Rust core, the workflow thread, libuv's pool) each
  * get a glibc malloc arena of their own by default, which keeps what it freed: with two arenas
  * the worker's RSS at 40 wallet payments/s was 288-338 MB instead of 424-464 MB, at the same CPU.
+ * The consumer gets the documented development command trust of tenant `default` (docs/events.md):
+ * its secret, and a queue / topic bound to it for publishers that cannot sign.
  */
 export const PROCESS_ENV: Record<string, Readonly<Record<string, string>>> = {
   worker: { MALLOC_ARENA_MAX: '2' },
+  consumer: {
+    COMMAND_SECRETS: `default:${DEV_COMMAND_SECRET}`,
+    TENANT_COMMAND_SOURCES: `${DEV_TENANT_COMMAND_SOURCE}:default`,
+  },
 };
 
 const READY_LINES: Record<string, RegExp> = {
@@ -314,12 +321,19 @@ async function startBrokers(
   if (wanted.includes('amqp') && !env.AMQP_URL) {
     const port = options.amqpPort ?? (await freePort());
     const distPort = await freePort();
+    const epmdPort = await freePort();
     launches.push(
       supervisor
         .add({
           name: 'rabbitmq',
           start: () =>
-            startRabbitMq({ port, distPort, dataDir: path.join(dataDir, 'rabbitmq'), log: log('rabbitmq') }),
+            startRabbitMq({
+              port,
+              distPort,
+              epmdPort,
+              dataDir: path.join(dataDir, 'rabbitmq'),
+              log: log('rabbitmq'),
+            }),
         })
         .then((rabbit) => {
           started.amqpUrl = rabbit.url;

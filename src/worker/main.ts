@@ -78,6 +78,7 @@ const worker = await createPaysagaWorker({
 const sinks = await createEventSinks({
   names: config.eventSinks,
   kafkaBrokers: config.kafkaBrokers,
+  kafkaSecurity: config.kafkaSecurity,
   amqpUrl: config.amqpUrl,
 });
 // The relay always runs: merchants' webhook endpoints are a sink of every deployment.

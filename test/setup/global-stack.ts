@@ -16,8 +16,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { freePort, projectPath, startStack, type Stack } from '../../src/infra/stack.js';
-import { DEV_API_KEY } from '../../src/config.js';
-import { STRIPECO_STRIPE, TENANT_KEYS } from '../support/tenants.js';
+import { DEV_API_KEY, DEV_COMMAND_SECRET } from '../../src/config.js';
+import { OTHER_COMMAND_SECRET, STRIPECO_STRIPE, TENANT_KEYS } from '../support/tenants.js';
 import { secretsIn } from '../support/log-scan.js';
 import { startStripeEmulator, type StripeEmulator } from '../../src/infra/stripe-emulator.js';
 import { startStripeMock, stripeMockMissing, type StripeMock } from '../../src/infra/stripe-mock.js';
@@ -89,6 +89,8 @@ export async function setup(project: TestProject): Promise<void> {
         `${TENANT_KEYS.reports}:reports,${TENANT_KEYS.reports1m}:reports-1m` +
         (stripe ? `,${TENANT_KEYS.stripeco}:stripeco` : ''),
       METRICS_PORT: String(metricsPort),
+      // Tenant `other` signs commands too, so a test can sign as one tenant for another.
+      COMMAND_SECRETS: `default:${DEV_COMMAND_SECRET},other:${OTHER_COMMAND_SECRET}`,
       // The tests share a few keys and send far more than a real client: only tenant
       // `ratelimited` has a limit a test can reach.
       RATE_LIMIT_MAX: '1000000000',

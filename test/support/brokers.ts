@@ -84,7 +84,7 @@ export async function collectFromRabbitMq(url: string): Promise<Collector> {
 
 /** A consumer group of its own reading the topic from the start. */
 export async function collectFromKafka(brokers: string): Promise<Collector> {
-  await ensureKafkaTopic([brokers], KAFKA_EVENTS_TOPIC);
+  await ensureKafkaTopic({ brokers: [brokers] }, KAFKA_EVENTS_TOPIC);
   const consumer = new Consumer({
     groupId: `paysaga-test-${Date.now()}-${Math.random().toString(36).slice(2)}`,
     clientId: 'paysaga-test',

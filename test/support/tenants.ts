@@ -18,3 +18,6 @@ export const STRIPECO_STRIPE = {
   apiKey: 'sk_test_51StripecoSecretKeyNeverLogged0123456789',
   webhookSecret: 'whsec_stripecoWebhookSecretNeverLogged',
 } as const;
+
+/** Tenant `other`'s command secret in the test stack (tenant `default` signs with DEV_COMMAND_SECRET). */
+export const OTHER_COMMAND_SECRET = 'cmdsec_test_other_tenant';

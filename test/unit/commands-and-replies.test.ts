@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { CommitTracker } from '../../src/commands/kafka-source.js';
-import { ORDER_REPLY_METADATA, orderPaymentRequest, parseCommand } from '../../src/commands/messages.js';
+import {
+  ORDER_REPLY_METADATA,
+  orderPaymentRequest,
+  parseBody,
+  parseCommand,
+} from '../../src/commands/messages.js';
 import { cloudEvent } from '../../src/domain/events.js';
 import { withOrderReplies } from '../../src/events/order-replies.js';
 import { parseEventSinks } from '../../src/events/sink.js';
@@ -13,9 +18,15 @@ const order = {
   token: 'tok_test_4242',
 };
 
+/** A message body read and validated, as the consumer does (between the two it authenticates). */
+function read(body: string | Buffer, transportType?: string) {
+  const json = parseBody(body);
+  return json.ok ? parseCommand(json.json, transportType) : json;
+}
+
 describe('broker commands', () => {
   it('takes the HTTP body plus tenant and type, with the API defaults', () => {
-    const parsed = parseCommand(
+    const parsed = read(
       JSON.stringify({
         type: 'payment.create',
         tenantId: 'default',
@@ -33,10 +44,7 @@ describe('broker commands', () => {
   });
 
   it('takes the food-ordering event with its type from the transport, and ignores its other fields', () => {
-    const parsed = parseCommand(
-      Buffer.from(JSON.stringify({ ...order, buyerName: 'Ann' })),
-      'OrderStockConfirmed',
-    );
+    const parsed = read(Buffer.from(JSON.stringify({ ...order, buyerName: 'Ann' })), 'OrderStockConfirmed');
     expect(parsed.ok).toBe(true);
     if (!parsed.ok || parsed.command.type !== 'OrderStockConfirmed') throw new Error('not parsed');
     expect(orderPaymentRequest(parsed.command)).toEqual({
@@ -51,7 +59,49 @@ describe('broker commands', () => {
   });
 
   it.each([
-    ['not JSON', '{', undefined, /^not JSON/],
+    ['not JSON', '{', undefined, /^invalid JSON/],
+    [
+      'a key given twice',
+      '{"type":"OrderStockConfirmed","orderId":"a","orderId":"b"}',
+      undefined,
+      /^invalid JSON.*more than once/,
+    ],
+    [
+      'a body over 64 KiB',
+      JSON.stringify({ ...order, pad: 'x'.repeat(64 * 1024) }),
+      'OrderStockConfirmed',
+      /^too large: \d+ bytes/,
+    ],
+    [
+      'a reserved metadata key (only Paysaga sets paysaga.reply)',
+      JSON.stringify({
+        type: 'payment.create',
+        tenantId: 't',
+        orderId: 'o',
+        customerId: 'c',
+        amount: 1,
+        currency: 'USD',
+        method: { type: 'wallet' },
+        metadata: { 'paysaga.reply': 'OrderPayment' },
+      }),
+      undefined,
+      /^metadata\.paysaga\.reply: keys starting with "paysaga\." are reserved/,
+    ],
+    [
+      'a metadata value over 500 characters',
+      JSON.stringify({
+        type: 'payment.create',
+        tenantId: 't',
+        orderId: 'o',
+        customerId: 'c',
+        amount: 1,
+        currency: 'USD',
+        method: { type: 'wallet' },
+        metadata: { note: 'é'.repeat(501) },
+      }),
+      undefined,
+      /^metadata\.note: /,
+    ],
     ['no type anywhere', JSON.stringify(order), undefined, /^type: /],
     ['an unknown type', JSON.stringify(order), 'OrderShipped', /^type: /],
     ['a float amount', JSON.stringify({ ...order, amount: 1.5 }), 'OrderStockConfirmed', /^amount: /],
@@ -77,7 +127,7 @@ describe('broker commands', () => {
       /extra/,
     ],
   ])('refuses %s with a reason', (_name, body, transportType, reason) => {
-    const parsed = parseCommand(body, transportType);
+    const parsed = read(body, transportType);
     expect(parsed.ok).toBe(false);
     if (!parsed.ok) expect(parsed.reason).toMatch(reason);
   });

@@ -42,6 +42,16 @@ describe('webhook signatures', () => {
     expect(() => verifyWebhookSignature(secret, body, `t=${now},${other},v0=abc,${good}`, now)).not.toThrow();
   });
 
+  it("verifies against any of the receiver's secrets (its side of a rotation), and only those", () => {
+    const header = signWebhook('whsec_previous', body, now);
+    expect(verifyWebhookSignature(['whsec_current', 'whsec_previous'], body, header, now)).toEqual({
+      timestampSec: now,
+    });
+    expect(failureOf(() => verifyWebhookSignature(['whsec_current', 'whsec_next'], body, header, now))).toBe(
+      'signature_mismatch',
+    );
+  });
+
   it('rejects a tampered body', () => {
     const header = signWebhook(secret, body, now);
     const tampered = Buffer.from(body.toString().replace('2500', '2501'));
