@@ -8,7 +8,9 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createDeliveries } from '../../src/db/webhooks.js';
+import { createDeliveries, endpointsToSweep } from '../../src/db/webhooks.js';
+import { WebhookSink } from '../../src/events/webhook-sink.js';
+import { TASK_QUEUE } from '../../src/workflows/contract.js';
 import { webhookDeliveries, webhookEndpoints } from '../../src/db/schema.js';
 import { count, testDatabase } from '../support/db.js';
 import { collectFromRabbitMq, eventually, type Collector } from '../support/brokers.js';
@@ -35,13 +37,16 @@ afterAll(async () => {
   await db.close();
 });
 
-/** Writes one event of `tenantId` straight into the outbox, as a payment's activity would. */
-async function writeEvent(tenantId: string): Promise<string> {
+/**
+ * Writes one event of `tenantId` straight into the outbox, as a payment's activity would; with
+ * `relayed: false`, behind every sink's cursor, as if relayed already (nothing fans it out).
+ */
+async function writeEvent(tenantId: string, options = { relayed: true }): Promise<string> {
   const id = `evt_test_${randomUUID()}`;
   const customerId = uid('cus');
   await db.pool.query(
-    `INSERT INTO events (id, tenant_id, type, source, subject, time, data)
-     VALUES ($1, $2, 'wallet.updated', 'paysaga', $3, now(), $4)`,
+    `INSERT INTO events (id, tenant_id, type, source, subject, time, data${options.relayed ? '' : ', txid'})
+     VALUES ($1, $2, 'wallet.updated', 'paysaga', $3, now(), $4${options.relayed ? '' : ", '1'::xid8"})`,
     [id, tenantId, `wallets/${customerId}`, JSON.stringify({ customerId, balances: [] })],
   );
   return id;
@@ -91,6 +96,53 @@ describe('the event relay, one cursor per sink', () => {
       });
     expect(fannedOutTo).toBe(120);
     expect(written).toBe(120 * 121);
+  });
+
+  it('a wake-up lost between commit and signal is repaired by the sweep', async () => {
+    const receiver = new Receiver();
+    await receiver.start();
+    const otherKey = { key: TENANT_KEYS.other };
+    let endpointId: string | undefined;
+    try {
+      // The webhooks cursor past the transaction ids the event below is given.
+      const marker = await writeEvent('other');
+      await eventually(
+        async () =>
+          (
+            await db.pool.query(
+              `SELECT 1 FROM events e JOIN event_relay_cursors c ON c.sink = 'webhooks'
+                WHERE e.id = $1 AND (e.txid, e.seq) <= (c.txid, c.seq)`,
+              [marker],
+            )
+          ).rowCount === 1,
+        15_000,
+        'the webhooks cursor past a first event',
+      );
+      const endpoint = await api('POST', '/v1/webhook-endpoints', { url: receiver.url }, otherKey);
+      expect(endpoint.status).toBe(201);
+      endpointId = endpoint.body.id as string;
+      // A delivery committed, its endpoint idle and never signalled (the relay died in between).
+      const eventId = await writeEvent('other', { relayed: false });
+      await db.db.insert(webhookDeliveries).values({
+        id: `wd_sweep_${randomUUID()}`,
+        endpointId,
+        tenantId: 'other',
+        eventId,
+        eventType: 'wallet.updated',
+        status: 'pending',
+      });
+      expect(await endpointsToSweep(db.db)).toContain(endpointId);
+      await new WebhookSink(db.db, temporal, TASK_QUEUE).sweep();
+      await eventually(
+        () => receiver.received.some((d) => d.eventId === eventId),
+        30_000,
+        'the swept delivery',
+      );
+      expect(await endpointsToSweep(db.db)).not.toContain(endpointId);
+    } finally {
+      if (endpointId) await api('DELETE', `/v1/webhook-endpoints/${endpointId}`, undefined, otherKey);
+      await receiver.stop();
+    }
   });
 
   describe('one tenant’s endpoints failing and Kafka hanging', () => {

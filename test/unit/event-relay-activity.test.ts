@@ -88,4 +88,34 @@ describe('the event relay activity', () => {
     expect(result).toEqual({ published: 11, batches: 11 });
     expect(published[0]).toEqual({ at: 300, count: 1 });
   });
+
+  it("a sink's sweep runs when an attempt starts and once a minute after, not at every read", async () => {
+    const sweeps: number[] = [];
+    const activities = createEventActivities({
+      db: {} as Executor,
+      sinks: [
+        {
+          name: 'webhooks',
+          publish: () => Promise.resolve(),
+          sweep: () => {
+            sweeps.push(Date.now());
+            return Promise.resolve();
+          },
+          close: () => Promise.resolve(),
+        },
+      ],
+      relay: () => Promise.resolve({ count: 0, lastSeq: undefined }),
+    });
+    const started = Date.now();
+    const run = new MockActivityEnvironment().run((input) => activities.relayOutbox(input), {
+      sink: 'webhooks',
+      forMs: 150_000,
+      batchSize: 500,
+      idlePollMs: 1_000,
+    });
+    await vi.advanceTimersByTimeAsync(152_000);
+    await run;
+    // About 150 reads (one a second when idle), three sweeps: at 0, 60 and 120 s.
+    expect(sweeps.map((at) => Math.round((at - started) / 1000))).toEqual([0, 60, 120]);
+  });
 });
