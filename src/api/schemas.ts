@@ -257,7 +257,12 @@ export const webhookDelivery = z
         attempt: z.number().int(),
         trigger: z.enum(['workflow', 'manual']),
         statusCode: z.number().int().nullable(),
-        error: z.string().nullable(),
+        error: z
+          .string()
+          .nullable()
+          .describe(
+            'Why there was no 2xx: `answered 503`, `timed out`, `connection refused`, `address not allowed`, ...',
+          ),
         latencyMs: z.number().int(),
         nextRetryAt: z.string().nullable(),
         at: z.string(),

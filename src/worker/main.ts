@@ -8,6 +8,7 @@ import { freePort } from '../infra/free-port.js';
 import { createLogger, lifecycle, temporalLogger } from '../logger.js';
 import { serveMetrics, workerMetrics } from '../metrics.js';
 import { setupTracing } from '../tracing.js';
+import { WebhookEgress } from '../webhooks/egress.js';
 import { SecretBox } from '../webhooks/secrets.js';
 import { createEventRelayWorker, createPaysagaWorker } from './worker.js';
 import { stackTracesWanted, threadWatchWanted, watchWorkflowThreads } from './workflow-threads.js';
@@ -53,6 +54,10 @@ if (metricsServer)
 await migrateDatabase(config.databaseUrl);
 const database = connectDatabase(config.databaseUrl, { max: 20 });
 const box = new SecretBox(config.webhookEncryptionKey);
+const egress = new WebhookEgress({
+  allowedNetworks: config.webhookAllowedNetworks,
+  log: (fields, message) => logger.info(fields, message),
+});
 const hub = new EventHub(config.databaseUrl);
 const connection = await NativeConnection.connect({ address: config.temporalAddress ?? '127.0.0.1:7233' });
 // Before the workflow threads start (src/worker/workflow-threads.ts): workflow code that never
@@ -71,6 +76,7 @@ const worker = await createPaysagaWorker({
   db: database.db,
   connectors: createConnectorRegistry(config),
   box,
+  egress,
   metrics,
   tracing,
 });

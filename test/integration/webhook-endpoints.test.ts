@@ -5,8 +5,9 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { eventually } from '../support/brokers.js';
+import { testDatabase } from '../support/db.js';
 import { api, expectLedgerClean, topUp, uid } from '../support/http.js';
 
 /** The README's recipe: the signed timestamp within 5 minutes, and a v1 that matches one secret. */
@@ -43,7 +44,8 @@ class Receiver {
   private server: Server | undefined;
   url = '';
 
-  async start(): Promise<void> {
+  /** Listening on `host` (all interfaces: `0.0.0.0`), reached at 127.0.0.1. */
+  async start(host = '127.0.0.1'): Promise<void> {
     this.server = createServer((request, response) => {
       const chunks: Buffer[] = [];
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -59,8 +61,12 @@ class Receiver {
         response.writeHead(this.status(delivery)).end();
       });
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hooks`;
+    await new Promise<void>((resolve) => this.server!.listen(0, host, resolve));
+    this.url = `http://127.0.0.1:${this.port}/hooks`;
+  }
+
+  get port(): number {
+    return (this.server!.address() as AddressInfo).port;
   }
 
   of(subjects: string[]): Delivery[] {
@@ -93,7 +99,22 @@ async function walletPayment(customerId: string, amount = 100) {
     method: { type: 'wallet' },
   });
   expect(res.body.status).toBe('succeeded');
-  return res.body as { id: string };
+  return res.body as { id: string; orderId: string };
+}
+
+interface ListedDelivery {
+  id: string;
+  eventId: string;
+  status: string;
+  attempts: { attempt: number; trigger: string; statusCode: number | null; error: string | null }[];
+}
+
+async function deliveries(endpointId: string, query = '') {
+  const res = await api('GET', `/v1/webhook-endpoints/${endpointId}/deliveries${query}`);
+  return res as {
+    status: number;
+    body: { data: ListedDelivery[]; nextCursor: string | null; code?: string };
+  };
 }
 
 describe('webhook endpoints', () => {
@@ -290,5 +311,90 @@ describe('webhook endpoints', () => {
     const missing = await api('GET', '/v1/webhook-endpoints/we_000000000000000000000000');
     expect(missing.status).toBe(404);
     expect(missing.body.code).toBe('webhook_endpoint_not_found');
+  });
+
+  it('refuses internal addresses the allowance does not cover, in every spelling, and stores nothing', async () => {
+    // This stack allows 127.0.0.1 alone (its receivers); the rest of loopback is as internal as 10/8.
+    const postgresPort = new URL(inject('databaseUrl')).port;
+    const temporalPort = inject('temporalAddress').split(':').at(-1);
+    const before = (await api('GET', '/v1/webhook-endpoints')).body.data.length;
+    for (const url of [
+      'http://10.0.0.1/hooks',
+      'http://192.168.1.1/hooks',
+      'http://169.254.169.254/latest/meta-data/',
+      'http://0.0.0.0/hooks',
+      `http://0.0.0.0:${postgresPort}/`,
+      'http://0/hooks',
+      `http://127.0.0.2:${temporalPort}/`,
+      'http://2130706434/hooks',
+      'http://0x7f000002/hooks',
+      'http://127.2/hooks',
+      'http://0177.0.0.2/hooks',
+      'http://100.100.100.200/hooks',
+      'http://224.0.0.1/hooks',
+      'http://nowhere.invalid/hooks',
+    ]) {
+      const res = await api('POST', '/v1/webhook-endpoints', { url });
+      expect(res.status, url).toBe(422);
+      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(res.body.code, url).toBe('url_not_allowed');
+    }
+    // IPv6 literals, IPv4-mapped ones included, are not accepted as URLs at all.
+    for (const url of ['http://[::ffff:127.0.0.1]/hooks', 'http://[::1]/hooks', 'http://[fd00:ec2::254]/'])
+      expect((await api('POST', '/v1/webhook-endpoints', { url })).status, url).toBe(400);
+    expect((await api('GET', '/v1/webhook-endpoints')).body.data.length).toBe(before);
+  });
+
+  it('shows generic reasons, never an address or a port, and refuses at send time what the allowance does not cover', async () => {
+    const closed = new Receiver();
+    await closed.start();
+    const closedPort = closed.port;
+    await closed.stop(); // its URL now refuses connections
+    const endpoint = await register(closed, ['payment.succeeded']);
+    const customerId = uid('cus');
+    await topUp(customerId, 1000);
+    const paid = await walletPayment(customerId);
+    let listed: ListedDelivery | undefined;
+    await eventually(
+      async () => {
+        listed = (await deliveries(endpoint.id)).body.data.find((d) => d.eventId.includes(paid.orderId));
+        return listed?.attempts.length === 1;
+      },
+      30_000,
+      'the refused attempt recorded',
+    );
+    expect(listed!.attempts[0]).toMatchObject({ statusCode: null, error: 'connection refused' });
+
+    // The endpoint's address moves outside the allowance (as a name rebinding to another
+    // address would): a receiver there, on every interface, is never connected to.
+    const inside = new Receiver();
+    await inside.start('0.0.0.0');
+    try {
+      const db = testDatabase();
+      try {
+        await db.pool.query('UPDATE webhook_endpoints SET url = $1 WHERE id = $2', [
+          `http://127.0.0.2:${inside.port}/hooks`,
+          endpoint.id,
+        ]);
+      } finally {
+        await db.close();
+      }
+      const retried = await api(
+        'POST',
+        `/v1/webhook-endpoints/${endpoint.id}/deliveries/${listed!.id}/retry`,
+      );
+      expect(retried.status).toBe(200);
+      expect(retried.body.attempts.at(-1)).toMatchObject({
+        trigger: 'manual',
+        statusCode: null,
+        error: 'address not allowed',
+      });
+      expect(inside.received).toHaveLength(0);
+      const shown = JSON.stringify([retried.body, (await deliveries(endpoint.id)).body]);
+      for (const raw of ['127.0.0', 'ECONN', `:${closedPort}`, `:${inside.port}`])
+        expect(shown).not.toContain(raw);
+    } finally {
+      await inside.stop();
+    }
   });
 });

@@ -76,6 +76,9 @@ export async function setup(project: TestProject): Promise<void> {
         `${TENANT_KEYS.reports}:reports,${TENANT_KEYS.reports1m}:reports-1m` +
         (stripe ? `,${TENANT_KEYS.stripeco}:stripeco` : ''),
       METRICS_PORT: String(metricsPort),
+      // The tests' webhook receivers listen on 127.0.0.1; every other internal address, the
+      // rest of loopback included, stays refused, so a test can show the refusal in this stack.
+      WEBHOOK_ALLOWED_NETWORKS: '127.0.0.1/32',
       // The tests share a few keys and send far more than a real client: only tenant
       // `ratelimited` has a limit a test can reach.
       RATE_LIMIT_MAX: '1000000000',

@@ -11,9 +11,13 @@ import {
   type DeliveryRow,
   type EndpointRow,
 } from '../../db/webhooks.js';
-import { attemptDelivery } from '../../webhooks/deliver.js';
-import { newWebhookSecret, type SecretBox } from '../../webhooks/secrets.js';
+import { attemptDelivery, type DeliveryDeps } from '../../webhooks/deliver.js';
+import { newWebhookSecret } from '../../webhooks/secrets.js';
 import { ProblemError } from '../problem.js';
+import { withTimeout } from '../with-timeout.js';
+
+/** How long registering an endpoint waits for its host name to resolve. */
+const URL_CHECK_TIMEOUT_MS = 5_000;
 
 export interface WebhookEndpointView {
   id: string;
@@ -66,15 +70,24 @@ function deliveryView(row: DeliveryRow & { attemptList: AttemptRow[] }) {
 
 /** A merchant's webhook endpoints; their deliveries are sent by the endpoint workflows. */
 export class WebhookEndpointService {
-  constructor(
-    private readonly db: Executor,
-    private readonly box: SecretBox,
-  ) {}
+  private readonly db: Executor;
 
+  constructor(private readonly deps: DeliveryDeps) {
+    this.db = deps.db;
+  }
+
+  /** Refused when the URL's host is not on the public internet. */
   async create(
     tenantId: string,
     body: { url: string; events?: string[] | undefined; description?: string | undefined },
   ): Promise<WebhookEndpointView> {
+    // A name whose DNS does not answer in time is refused like one that does not resolve.
+    if ((await withTimeout(this.deps.egress.reaches(body.url), URL_CHECK_TIMEOUT_MS)) !== true)
+      throw new ProblemError(
+        422,
+        'url_not_allowed',
+        'webhooks go to the public internet only: the URL must name a public address, or a host name that resolves to public addresses only',
+      );
     const secret = newWebhookSecret();
     const all = !body.events || body.events.includes('*');
     const row = await insertEndpoint(this.db, {
@@ -83,7 +96,7 @@ export class WebhookEndpointService {
       url: body.url,
       events: all ? null : [...new Set(body.events)],
       description: body.description ?? null,
-      secretCiphertext: this.box.seal(secret),
+      secretCiphertext: this.deps.box.seal(secret),
       status: 'enabled',
     });
     return view(row, secret);
@@ -108,7 +121,7 @@ export class WebhookEndpointService {
     const endpoint = await this.endpoint(tenantId, id);
     const secret = newWebhookSecret();
     const row = await updateEndpoint(this.db, id, {
-      secretCiphertext: this.box.seal(secret),
+      secretCiphertext: this.deps.box.seal(secret),
       previousSecretCiphertext: overlapSeconds > 0 ? endpoint.secretCiphertext : null,
       previousSecretExpiresAt: overlapSeconds > 0 ? new Date(Date.now() + overlapSeconds * 1000) : null,
     });
@@ -126,7 +139,7 @@ export class WebhookEndpointService {
     const context = await deliveryContext(this.db, deliveryId);
     if (!context || context.delivery.endpointId !== id)
       throw new ProblemError(404, 'delivery_not_found', `no delivery ${deliveryId} for endpoint ${id}`);
-    await attemptDelivery(this.db, this.box, deliveryId, {
+    await attemptDelivery(this.deps, deliveryId, {
       trigger: 'manual',
       attempt: context.delivery.attempts + 1,
       nextRetryAt: () => context.delivery.nextAttemptAt ?? undefined,
