@@ -44,17 +44,29 @@ export async function findEndpoint(
   return row;
 }
 
+/**
+ * Updates an endpoint. Setting a status other than `enabled` (disabled by a 410, deleted) also
+ * fails its pending deliveries in the same transaction: nothing will send them any more, and a
+ * delivery left `pending` would say otherwise for ever.
+ */
 export async function updateEndpoint(
   db: Executor,
   id: string,
   set: Partial<typeof webhookEndpoints.$inferInsert>,
 ): Promise<EndpointRow | undefined> {
-  const [row] = await db
-    .update(webhookEndpoints)
-    .set({ ...set, updatedAt: new Date() })
-    .where(eq(webhookEndpoints.id, id))
-    .returning();
-  return row;
+  return db.transaction(async (tx) => {
+    const [row] = await tx
+      .update(webhookEndpoints)
+      .set({ ...set, updatedAt: new Date() })
+      .where(eq(webhookEndpoints.id, id))
+      .returning();
+    if (row && set.status !== undefined && set.status !== 'enabled')
+      await tx
+        .update(webhookDeliveries)
+        .set({ status: 'failed', lastError: `the endpoint was ${set.status}`, nextAttemptAt: null })
+        .where(and(eq(webhookDeliveries.endpointId, id), eq(webhookDeliveries.status, 'pending')));
+    return row;
+  });
 }
 
 /**

@@ -294,6 +294,10 @@ describe('webhook endpoints', () => {
         'the endpoint disabled',
       );
       expect((await api('GET', `/v1/webhook-endpoints/${endpoint.id}`)).body.disabledReason).toMatch(/410/);
+      // Nothing will send its deliveries any more: none stays pending.
+      const listed = (await deliveries(endpoint.id)).body.data;
+      expect(listed.length).toBeGreaterThan(0);
+      expect(listed.map((d) => d.status)).toEqual(listed.map(() => 'failed'));
       const before = gone.received.length;
       await walletPayment(customerId);
       await new Promise((resolve) => setTimeout(resolve, 1_000));
