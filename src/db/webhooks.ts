@@ -70,6 +70,35 @@ export async function updateEndpoint(
 }
 
 /**
+ * A new signing secret for a tenant's endpoint (not deleted); with `previousExpiresAt`, the
+ * secret it replaces keeps signing until then. The replaced secret is read by this UPDATE itself,
+ * so two rotations at once chain (the second keeps the first's secret as its previous one)
+ * instead of both replacing the same one and losing the first's.
+ */
+export async function rotateEndpointSecret(
+  db: Executor,
+  input: { tenantId: string; id: string; secretCiphertext: string; previousExpiresAt: Date | null },
+): Promise<EndpointRow | undefined> {
+  const [row] = await db
+    .update(webhookEndpoints)
+    .set({
+      secretCiphertext: input.secretCiphertext,
+      previousSecretCiphertext: input.previousExpiresAt ? sql`${webhookEndpoints.secretCiphertext}` : null,
+      previousSecretExpiresAt: input.previousExpiresAt,
+      updatedAt: new Date(),
+    })
+    .where(
+      and(
+        eq(webhookEndpoints.id, input.id),
+        eq(webhookEndpoints.tenantId, input.tenantId),
+        sql`${webhookEndpoints.status} <> 'deleted'`,
+      ),
+    )
+    .returning();
+  return row;
+}
+
+/**
  * Fans events out to the enabled endpoints of their tenants that want them: one delivery per
  * (endpoint, event), inserted in the events' order (their `seq` is the delivery order), a
  * repeat is a no-op. Returns the endpoints these events are for (new deliveries or not: a

@@ -401,4 +401,51 @@ describe('webhook endpoints', () => {
       await inside.stop();
     }
   });
+
+  it('two rotations at once: both new secrets sign, neither is lost', async () => {
+    const rotating = new Receiver();
+    await rotating.start();
+    const db = testDatabase();
+    try {
+      const endpoint = await register(rotating, ['payment.succeeded']);
+      // Both rotations reach the endpoint's row while this transaction holds it, then go in turn.
+      const holder = await db.pool.connect();
+      let rotations: Promise<{ status: number; body: { secret: string } }>[];
+      try {
+        await holder.query('BEGIN');
+        await holder.query('SELECT 1 FROM webhook_endpoints WHERE id = $1 FOR UPDATE', [endpoint.id]);
+        rotations = [1, 2].map(() =>
+          api('POST', `/v1/webhook-endpoints/${endpoint.id}/rotate-secret`, { overlapSeconds: 600 }),
+        );
+        await eventually(
+          async () =>
+            (
+              await db.pool.query<{ n: number }>(
+                `SELECT count(*)::int AS n FROM pg_stat_activity
+                  WHERE wait_event_type = 'Lock' AND query ILIKE 'update "webhook_endpoints"%'`,
+              )
+            ).rows[0]!.n === 2,
+          10_000,
+          'both rotations waiting for the row',
+        );
+      } finally {
+        await holder.query('COMMIT');
+        holder.release();
+      }
+      const [first, second] = await Promise.all(rotations);
+      expect([first!.status, second!.status]).toEqual([200, 200]);
+
+      const customerId = uid('cus');
+      await topUp(customerId, 1000);
+      const paid = await walletPayment(customerId);
+      await eventually(() => rotating.of([`payments/${paid.id}`]).length === 1, 30_000, 'the delivery');
+      const delivery = rotating.of([`payments/${paid.id}`])[0]!;
+      expect(verify(first!.body.secret, delivery.signature, delivery.body)).toBe(true);
+      expect(verify(second!.body.secret, delivery.signature, delivery.body)).toBe(true);
+      expect(verify(endpoint.secret, delivery.signature, delivery.body)).toBe(false);
+    } finally {
+      await db.close();
+      await rotating.stop();
+    }
+  });
 });

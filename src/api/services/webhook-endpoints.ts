@@ -6,6 +6,7 @@ import {
   insertEndpoint,
   listDeliveries,
   listEndpoints,
+  rotateEndpointSecret,
   updateEndpoint,
   type AttemptRow,
   type DeliveryRow,
@@ -118,14 +119,15 @@ export class WebhookEndpointService {
 
   /** A new secret; the current one keeps signing beside it for `overlapSeconds`. */
   async rotateSecret(tenantId: string, id: string, overlapSeconds: number): Promise<WebhookEndpointView> {
-    const endpoint = await this.endpoint(tenantId, id);
     const secret = newWebhookSecret();
-    const row = await updateEndpoint(this.db, id, {
+    const row = await rotateEndpointSecret(this.db, {
+      tenantId,
+      id,
       secretCiphertext: this.deps.box.seal(secret),
-      previousSecretCiphertext: overlapSeconds > 0 ? endpoint.secretCiphertext : null,
-      previousSecretExpiresAt: overlapSeconds > 0 ? new Date(Date.now() + overlapSeconds * 1000) : null,
+      previousExpiresAt: overlapSeconds > 0 ? new Date(Date.now() + overlapSeconds * 1000) : null,
     });
-    return view(row!, secret);
+    if (!row) throw notFound(id);
+    return view(row, secret);
   }
 
   async deliveries(tenantId: string, id: string) {
@@ -150,7 +152,11 @@ export class WebhookEndpointService {
 
   private async endpoint(tenantId: string, id: string): Promise<EndpointRow> {
     const row = await findEndpoint(this.db, tenantId, id);
-    if (!row) throw new ProblemError(404, 'webhook_endpoint_not_found', `no webhook endpoint ${id}`);
+    if (!row) throw notFound(id);
     return row;
   }
+}
+
+function notFound(id: string): ProblemError {
+  return new ProblemError(404, 'webhook_endpoint_not_found', `no webhook endpoint ${id}`);
 }
