@@ -10,12 +10,28 @@ export type EndpointRow = typeof webhookEndpoints.$inferSelect;
 export type DeliveryRow = typeof webhookDeliveries.$inferSelect;
 export type AttemptRow = typeof webhookAttempts.$inferSelect;
 
-export async function insertEndpoint(
+/** Serializes endpoint creations per tenant (with hashtext of the tenant as the second key). */
+const ENDPOINT_CREATION_LOCK = 7_041_986;
+
+/**
+ * Inserts an endpoint unless its tenant already has `cap` (deleted ones do not count). Two
+ * creations at once take turns, so both cannot pass the count. Undefined when the cap is reached.
+ */
+export async function insertEndpointWithinCap(
   db: Executor,
+  cap: number,
   row: typeof webhookEndpoints.$inferInsert,
-): Promise<EndpointRow> {
-  const [created] = await db.insert(webhookEndpoints).values(row).returning();
-  return created!;
+): Promise<EndpointRow | undefined> {
+  return db.transaction(async (tx) => {
+    await tx.execute(sql`SELECT pg_advisory_xact_lock(${ENDPOINT_CREATION_LOCK}, hashtext(${row.tenantId}))`);
+    const [existing] = await tx
+      .select({ n: sql<number>`count(*)::int` })
+      .from(webhookEndpoints)
+      .where(and(eq(webhookEndpoints.tenantId, row.tenantId), sql`${webhookEndpoints.status} <> 'deleted'`));
+    if (existing!.n >= cap) return undefined;
+    const [created] = await tx.insert(webhookEndpoints).values(row).returning();
+    return created!;
+  });
 }
 
 export async function listEndpoints(db: Executor, tenantId: string): Promise<EndpointRow[]> {

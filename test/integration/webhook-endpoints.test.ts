@@ -6,9 +6,11 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { MAX_ENDPOINTS_PER_TENANT } from '../../src/domain/webhooks.js';
 import { eventually } from '../support/brokers.js';
 import { testDatabase } from '../support/db.js';
 import { api, expectLedgerClean, topUp, uid } from '../support/http.js';
+import { TENANT_KEYS } from '../support/tenants.js';
 
 /** The README's recipe: the signed timestamp within 5 minutes, and a v1 that matches one secret. */
 function verify(
@@ -399,6 +401,34 @@ describe('webhook endpoints', () => {
         expect(shown).not.toContain(raw);
     } finally {
       await inside.stop();
+    }
+  });
+
+  it(`caps a tenant at ${MAX_ENDPOINTS_PER_TENANT} endpoints, also when they are created at once`, async () => {
+    const key = TENANT_KEYS.other;
+    const created: string[] = [];
+    try {
+      const existing = (await api('GET', '/v1/webhook-endpoints', undefined, { key })).body.data.length;
+      const attempts = await Promise.all(
+        Array.from({ length: MAX_ENDPOINTS_PER_TENANT + 4 - existing }, () =>
+          api('POST', '/v1/webhook-endpoints', { url: receiver.url }, { key }),
+        ),
+      );
+      created.push(...attempts.filter((res) => res.status === 201).map((res) => res.body.id as string));
+      expect(created).toHaveLength(MAX_ENDPOINTS_PER_TENANT - existing);
+      const refused = attempts.filter((res) => res.status !== 201);
+      expect(refused).toHaveLength(4);
+      for (const res of refused) {
+        expect(res.status).toBe(409);
+        expect(res.body.code).toBe('webhook_endpoint_limit_reached');
+      }
+      // A deleted endpoint makes room for another.
+      await api('DELETE', `/v1/webhook-endpoints/${created.pop()}`, undefined, { key });
+      const again = await api('POST', '/v1/webhook-endpoints', { url: receiver.url }, { key });
+      expect(again.status).toBe(201);
+      created.push(again.body.id);
+    } finally {
+      for (const id of created) await api('DELETE', `/v1/webhook-endpoints/${id}`, undefined, { key });
     }
   });
 

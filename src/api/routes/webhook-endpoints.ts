@@ -21,7 +21,7 @@ export const webhookEndpointRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         summary: 'Register a webhook endpoint',
         description:
-          'Every event of the tenant whose type the endpoint wants is POSTed to its URL, signed with `Paysaga-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">`, retried with backoff for up to 3 days, in order. The answer carries the signing `secret` (`whsec_...`) once. The URL must be on the public internet (`422 url_not_allowed`: a loopback, private, link-local or otherwise internal address, or a name that resolves to one or does not resolve).',
+          'Every event of the tenant whose type the endpoint wants is POSTed to its URL, signed with `Paysaga-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">`, retried with backoff for up to 3 days, in order. The answer carries the signing `secret` (`whsec_...`) once. The URL must be on the public internet (`422 url_not_allowed`: a loopback, private, link-local or otherwise internal address, or a name that resolves to one or does not resolve); a tenant has at most 16 endpoints (`409 webhook_endpoint_limit_reached`).',
         tags,
         body: createWebhookEndpointBody,
         response: { 201: webhookEndpoint, ...errorResponses },

@@ -3,7 +3,7 @@ import type { Executor } from '../../db/client.js';
 import {
   deliveryContext,
   findEndpoint,
-  insertEndpoint,
+  insertEndpointWithinCap,
   listDeliveries,
   listEndpoints,
   rotateEndpointSecret,
@@ -12,6 +12,7 @@ import {
   type DeliveryRow,
   type EndpointRow,
 } from '../../db/webhooks.js';
+import { MAX_ENDPOINTS_PER_TENANT } from '../../domain/webhooks.js';
 import { attemptDelivery, type DeliveryDeps } from '../../webhooks/deliver.js';
 import { newWebhookSecret } from '../../webhooks/secrets.js';
 import { ProblemError } from '../problem.js';
@@ -77,7 +78,7 @@ export class WebhookEndpointService {
     this.db = deps.db;
   }
 
-  /** Refused when the URL's host is not on the public internet. */
+  /** Refused when the URL's host is not on the public internet, or the tenant has all its endpoints. */
   async create(
     tenantId: string,
     body: { url: string; events?: string[] | undefined; description?: string | undefined },
@@ -91,7 +92,7 @@ export class WebhookEndpointService {
       );
     const secret = newWebhookSecret();
     const all = !body.events || body.events.includes('*');
-    const row = await insertEndpoint(this.db, {
+    const row = await insertEndpointWithinCap(this.db, MAX_ENDPOINTS_PER_TENANT, {
       id: `we_${randomBytes(12).toString('hex')}`,
       tenantId,
       url: body.url,
@@ -100,6 +101,12 @@ export class WebhookEndpointService {
       secretCiphertext: this.deps.box.seal(secret),
       status: 'enabled',
     });
+    if (!row)
+      throw new ProblemError(
+        409,
+        'webhook_endpoint_limit_reached',
+        `a tenant has at most ${MAX_ENDPOINTS_PER_TENANT} webhook endpoints: delete one to add another`,
+      );
     return view(row, secret);
   }
 
