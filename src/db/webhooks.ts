@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { and, asc, desc, eq, inArray, sql } from './orm.js';
+import { and, asc, desc, eq, gt, inArray, lt, sql } from './orm.js';
 import type { CloudEvent } from '../domain/events.js';
 import { endpointWants } from '../domain/webhooks.js';
 import type { Executor } from './client.js';
@@ -232,24 +232,54 @@ export async function failDelivery(db: Executor, id: string, reason: string): Pr
     .where(and(eq(webhookDeliveries.id, id), eq(webhookDeliveries.status, 'pending')));
 }
 
-/** An endpoint's latest deliveries (or the one `onlyId`) with their attempts. */
+export type DeliveryWithAttempts = DeliveryRow & { attemptList: AttemptRow[] };
+
+/** A page of an endpoint's deliveries: in `seq` order, newest or oldest first, after a cursor. */
+export interface DeliveryPage {
+  limit: number;
+  order: 'newest' | 'oldest';
+  status?: DeliveryRow['status'] | undefined;
+  /** The `seq` of the last delivery of the previous page. */
+  afterSeq?: number | undefined;
+}
+
+/** An endpoint's deliveries, a page at a time, with their attempts. */
 export async function listDeliveries(
   db: Executor,
   endpointId: string,
-  limit: number,
-  onlyId?: string,
-): Promise<(DeliveryRow & { attemptList: AttemptRow[] })[]> {
+  page: DeliveryPage,
+): Promise<DeliveryWithAttempts[]> {
+  const newest = page.order === 'newest';
   const deliveries = await db
     .select()
     .from(webhookDeliveries)
     .where(
       and(
         eq(webhookDeliveries.endpointId, endpointId),
-        onlyId === undefined ? undefined : eq(webhookDeliveries.id, onlyId),
+        page.status === undefined ? undefined : eq(webhookDeliveries.status, page.status),
+        page.afterSeq === undefined
+          ? undefined
+          : newest
+            ? lt(webhookDeliveries.seq, page.afterSeq)
+            : gt(webhookDeliveries.seq, page.afterSeq),
       ),
     )
-    .orderBy(desc(webhookDeliveries.seq))
-    .limit(limit);
+    .orderBy(newest ? desc(webhookDeliveries.seq) : asc(webhookDeliveries.seq))
+    .limit(page.limit);
+  return withAttempts(db, deliveries);
+}
+
+/** One delivery with its attempts. */
+export async function findDeliveryWithAttempts(
+  db: Executor,
+  id: string,
+): Promise<DeliveryWithAttempts | undefined> {
+  const deliveries = await db.select().from(webhookDeliveries).where(eq(webhookDeliveries.id, id));
+  const [found] = await withAttempts(db, deliveries);
+  return found;
+}
+
+async function withAttempts(db: Executor, deliveries: DeliveryRow[]): Promise<DeliveryWithAttempts[]> {
   if (deliveries.length === 0) return [];
   const attempts = await db
     .select()

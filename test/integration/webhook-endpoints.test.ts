@@ -404,6 +404,57 @@ describe('webhook endpoints', () => {
     }
   });
 
+  it('pages deliveries by status and order: the one holding the line comes first', async () => {
+    const stuck = new Receiver();
+    await stuck.start();
+    try {
+      stuck.status = () => 503;
+      const endpoint = await register(stuck, ['payment.succeeded']);
+      const customerId = uid('cus');
+      await topUp(customerId, 1000);
+      const orders: string[] = [];
+      for (let i = 0; i < 3; i++) orders.push((await walletPayment(customerId)).orderId);
+      const order = (d: ListedDelivery) => orders.findIndex((o) => d.eventId.includes(o));
+      await eventually(
+        async () => (await deliveries(endpoint.id)).body.data.filter((d) => order(d) >= 0).length === 3,
+        30_000,
+        'three deliveries',
+      );
+      await eventually(() => stuck.received.length === 1, 30_000, 'the first attempt');
+
+      // The first is retried a minute later; the two after it wait behind it.
+      const blocking = await deliveries(endpoint.id, '?order=oldest&status=pending&limit=1');
+      expect(blocking.status).toBe(200);
+      expect(blocking.body.data.map(order)).toEqual([0]);
+      await eventually(
+        async () =>
+          (await deliveries(endpoint.id, '?order=oldest&status=pending&limit=1')).body.data[0]!.attempts
+            .length === 1,
+        10_000,
+        'the attempt recorded',
+      );
+      const next = await deliveries(
+        endpoint.id,
+        `?order=oldest&status=pending&limit=1&cursor=${blocking.body.nextCursor}`,
+      );
+      expect(next.body.data.map(order)).toEqual([1]);
+      expect(next.body.data[0]!.attempts).toEqual([]);
+
+      const newest = await deliveries(endpoint.id, '?limit=2');
+      expect(newest.body.data.map(order)).toEqual([2, 1]);
+      const rest = await deliveries(endpoint.id, `?limit=2&cursor=${newest.body.nextCursor}`);
+      expect(rest.body.data.map(order)).toEqual([0]);
+      expect(rest.body.nextCursor).toBeNull();
+      expect((await deliveries(endpoint.id, '?status=delivered')).body.data).toEqual([]);
+
+      const bad = await deliveries(endpoint.id, '?cursor=abc');
+      expect(bad.status).toBe(400);
+      expect((await deliveries(endpoint.id, '?limit=101')).status).toBe(400);
+    } finally {
+      await stuck.stop();
+    }
+  });
+
   it(`caps a tenant at ${MAX_ENDPOINTS_PER_TENANT} endpoints, also when they are created at once`, async () => {
     const key = TENANT_KEYS.other;
     const created: string[] = [];

@@ -3,8 +3,10 @@ import { z } from 'zod';
 import {
   createWebhookEndpointBody,
   errorResponses,
+  page,
   paymentIdParams,
   rotateWebhookSecretBody,
+  webhookDeliveriesQuery,
   webhookDelivery,
   webhookDeliveryParams,
   webhookEndpoint,
@@ -95,13 +97,16 @@ export const webhookEndpointRoutes: FastifyPluginAsyncZod = async (app) => {
     '/v1/webhook-endpoints/:id/deliveries',
     {
       schema: {
-        summary: "The endpoint's latest 100 deliveries with every attempt",
+        summary: "The endpoint's deliveries with every attempt, a page at a time",
+        description:
+          'Newest first by default; `order=oldest&status=pending&limit=1` is the delivery the endpoint is stuck on. `nextCursor` fetches the next page.',
         tags,
         params: paymentIdParams,
-        response: { 200: z.object({ data: z.array(webhookDelivery) }), ...errorResponses },
+        querystring: webhookDeliveriesQuery,
+        response: { 200: page(webhookDelivery), ...errorResponses },
       },
     },
-    async (request) => ({ data: await webhookEndpoints.deliveries(request.tenantId, request.params.id) }),
+    async (request) => webhookEndpoints.deliveries(request.tenantId, request.params.id, request.query),
   );
 
   app.post(

@@ -2,14 +2,15 @@ import { randomBytes } from 'node:crypto';
 import type { Executor } from '../../db/client.js';
 import {
   deliveryContext,
+  findDeliveryWithAttempts,
   findEndpoint,
   insertEndpointWithinCap,
   listDeliveries,
   listEndpoints,
   rotateEndpointSecret,
   updateEndpoint,
-  type AttemptRow,
-  type DeliveryRow,
+  type DeliveryPage,
+  type DeliveryWithAttempts,
   type EndpointRow,
 } from '../../db/webhooks.js';
 import { MAX_ENDPOINTS_PER_TENANT } from '../../domain/webhooks.js';
@@ -49,7 +50,7 @@ function view(row: EndpointRow, secret?: string): WebhookEndpointView {
   };
 }
 
-function deliveryView(row: DeliveryRow & { attemptList: AttemptRow[] }) {
+function deliveryView(row: DeliveryWithAttempts) {
   return {
     id: row.id,
     eventId: row.eventId,
@@ -137,9 +138,20 @@ export class WebhookEndpointService {
     return view(row, secret);
   }
 
-  async deliveries(tenantId: string, id: string) {
+  /** A page of the endpoint's deliveries; the cursor is the last one's sequence number. */
+  async deliveries(
+    tenantId: string,
+    id: string,
+    query: Omit<DeliveryPage, 'afterSeq'> & { cursor?: string | undefined },
+  ): Promise<{ data: ReturnType<typeof deliveryView>[]; nextCursor: string | null }> {
     await this.endpoint(tenantId, id);
-    return (await listDeliveries(this.db, id, 100)).map(deliveryView);
+    const { cursor, ...page } = query;
+    const rows = await listDeliveries(this.db, id, {
+      ...page,
+      afterSeq: cursor === undefined ? undefined : Number(cursor),
+    });
+    const last = rows.length === page.limit ? rows[rows.length - 1] : undefined;
+    return { data: rows.map(deliveryView), nextCursor: last ? String(last.seq) : null };
   }
 
   /** Sends a delivery again now (one attempt, recorded as `manual`), whatever its status. */
@@ -153,8 +165,7 @@ export class WebhookEndpointService {
       attempt: context.delivery.attempts + 1,
       nextRetryAt: () => context.delivery.nextAttemptAt ?? undefined,
     });
-    const [updated] = await listDeliveries(this.db, id, 1, deliveryId);
-    return deliveryView(updated!);
+    return deliveryView((await findDeliveryWithAttempts(this.db, deliveryId))!);
   }
 
   private async endpoint(tenantId: string, id: string): Promise<EndpointRow> {
