@@ -6,6 +6,7 @@ import {
   type PaymentTimeouts,
 } from './domain/defaults.js';
 import { parseEventSinks, type SinkName } from './events/sink.js';
+import { parseAllowedNetworks, type Network } from './webhooks/address-policy.js';
 
 /** The documented development key; `npm run dev` and the tests accept it for tenant `default`. */
 export const DEV_API_KEY = 'sk_test_paysaga';
@@ -23,6 +24,8 @@ export const DEV_COMMAND_SECRET = 'cmdsec_dev_paysaga';
 export const DEV_TENANT_COMMAND_SOURCE = 'paysaga.commands.default';
 /** The development key that seals merchants' webhook secrets (32 bytes, base64). */
 export const DEV_WEBHOOK_ENCRYPTION_KEY = Buffer.from('paysaga-dev-webhook-secrets-key!').toString('base64');
+/** Loopback: the stacks `npm run dev` (and the chaos run, the benchmarks) start send webhooks there. */
+export const LOCAL_WEBHOOK_NETWORKS = '127.0.0.0/8,::1/128';
 
 /** An empty variable is an unset one (`STRIPE_API_KEY= npm run dev`). */
 const unsetIfEmpty = <T extends z.ZodType>(schema: T) =>
@@ -71,6 +74,8 @@ const env = z.object({
   AMQP_URL: z.string().optional(),
   /** Seals merchants' webhook endpoint secrets at rest: 32 bytes, base64 (`openssl rand -base64 32`). */
   WEBHOOK_ENCRYPTION_KEY: z.string().default(DEV_WEBHOOK_ENCRYPTION_KEY),
+  /** CIDR networks webhook endpoints may be in besides the public internet (none by default). */
+  WEBHOOK_ALLOWED_NETWORKS: z.string().default(''),
   /** Signs customer tokens (HS256), at least 32 characters. */
   CUSTOMER_TOKEN_SECRET: z.string().min(32).default(DEV_CUSTOMER_TOKEN_SECRET),
   /** The tenant of a signed broker command that names none. */
@@ -138,6 +143,8 @@ export interface Config {
   commands: CommandsConfig;
   kafkaSecurity: KafkaSecurity;
   webhookEncryptionKey: string;
+  /** Internal networks merchants' webhook endpoints may be in (src/webhooks/address-policy.ts). */
+  webhookAllowedNetworks: Network[];
   customerTokenSecret: string;
   logLevel: string;
   rateLimit: { max: number; windowMs: number; perTenant: Map<string, number> };
@@ -359,6 +366,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     commands: commandsConfig(e, tenants),
     kafkaSecurity: kafkaSecurity(e),
     webhookEncryptionKey: e.WEBHOOK_ENCRYPTION_KEY,
+    webhookAllowedNetworks: parseAllowedNetworks(e.WEBHOOK_ALLOWED_NETWORKS),
     customerTokenSecret: e.CUSTOMER_TOKEN_SECRET,
     logLevel: e.LOG_LEVEL,
     rateLimit: {

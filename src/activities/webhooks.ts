@@ -1,13 +1,11 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
-import type { Executor } from '../db/client.js';
 import { deliveryContext, failDelivery, nextDeliveries, updateEndpoint } from '../db/webhooks.js';
 import { ENDPOINT_GONE, WEBHOOK_RETRY, webhookRetryDelayMs } from '../domain/webhooks.js';
-import { attemptDelivery } from '../webhooks/deliver.js';
-import type { SecretBox } from '../webhooks/secrets.js';
+import { attemptDelivery, type DeliveryDeps } from '../webhooks/deliver.js';
 
 /** The activities of a webhook endpoint's workflow. */
-export function createWebhookActivities(deps: { db: Executor; box: SecretBox }) {
+export function createWebhookActivities(deps: DeliveryDeps) {
   return {
     /** The next deliveries in order; none left marks the endpoint idle (its workflow then waits for a signal). */
     async pendingWebhookDeliveries(input: { endpointId: string; limit: number }) {
@@ -23,7 +21,7 @@ export function createWebhookActivities(deps: { db: Executor; box: SecretBox }) 
     }): Promise<'delivered' | 'already-delivered' | 'missing' | 'endpoint-inactive'> {
       const info = Context.current().info;
       const giveUpAt = info.scheduledTimestampMs + WEBHOOK_RETRY.giveUpAfterMs;
-      const result = await attemptDelivery(deps.db, deps.box, input.deliveryId, {
+      const result = await attemptDelivery(deps, input.deliveryId, {
         trigger: 'workflow',
         attempt: info.attempt,
         nextRetryAt: (now) => {
@@ -51,7 +49,7 @@ export function createWebhookActivities(deps: { db: Executor; box: SecretBox }) 
     async retryWebhookDelivery(input: { deliveryId: string }): Promise<void> {
       const context = await deliveryContext(deps.db, input.deliveryId);
       if (!context) return;
-      await attemptDelivery(deps.db, deps.box, input.deliveryId, {
+      await attemptDelivery(deps, input.deliveryId, {
         trigger: 'manual',
         attempt: context.delivery.attempts + 1,
         nextRetryAt: () => context.delivery.nextAttemptAt ?? undefined,

@@ -1,4 +1,4 @@
-import { WEBHOOK_EVENT_TYPES } from '../domain/webhooks.js';
+import { WEBHOOK_DELIVERY_STATUSES, WEBHOOK_EVENT_TYPES } from '../domain/webhooks.js';
 import { z } from 'zod';
 import { CURRENCIES, MAX_AMOUNT_MINOR } from '../domain/money.js';
 import { FAILURE_CODES, PAYMENT_STATUSES } from '../domain/payment.js';
@@ -282,13 +282,18 @@ export const webhookDelivery = z
     id: z.string(),
     eventId: z.string(),
     eventType: z.string(),
-    status: z.enum(['pending', 'delivered', 'failed']),
+    status: z.enum(WEBHOOK_DELIVERY_STATUSES),
     attempts: z.array(
       z.object({
         attempt: z.number().int(),
         trigger: z.enum(['workflow', 'manual']),
         statusCode: z.number().int().nullable(),
-        error: z.string().nullable(),
+        error: z
+          .string()
+          .nullable()
+          .describe(
+            'Why there was no 2xx: `answered 503`, `timed out`, `connection refused`, `address not allowed`, ...',
+          ),
         latencyMs: z.number().int(),
         nextRetryAt: z.string().nullable(),
         at: z.string(),
@@ -301,6 +306,20 @@ export const webhookDelivery = z
   .meta({ id: 'WebhookDelivery' });
 
 export const webhookDeliveryParams = z.strictObject({ id: resourceId, deliveryId: resourceId });
+
+export const webhookDeliveriesQuery = z.strictObject({
+  status: z.enum(WEBHOOK_DELIVERY_STATUSES).optional(),
+  order: z
+    .enum(['newest', 'oldest'])
+    .default('newest')
+    .describe('`oldest` with `status=pending`: the delivery holding the line comes first'),
+  limit: z.coerce.number().int().min(1).max(100).default(100),
+  cursor: z
+    .string()
+    // Fifteen digits are always a safe integer: any cursor the pattern accepts is a position.
+    .regex(/^\d{1,15}$/, 'cursor is not one this API returned')
+    .optional(),
+});
 
 export const customerTokenBody = z.strictObject({
   customerId: externalId,

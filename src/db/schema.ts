@@ -273,7 +273,8 @@ export const webhookDeliveries = pgTable(
     index('webhook_deliveries_pending')
       .on(t.endpointId, t.seq)
       .where(sql`${t.status} = 'pending'`),
-    index('webhook_deliveries_endpoint').on(t.endpointId, t.createdAt),
+    // The deliveries list: newest or oldest first, a page at a time.
+    index('webhook_deliveries_endpoint').on(t.endpointId, t.seq),
   ],
 );
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { and, asc, desc, eq, inArray, sql } from './orm.js';
+import { and, asc, desc, eq, gt, inArray, lt, sql } from './orm.js';
 import type { CloudEvent } from '../domain/events.js';
 import { endpointWants } from '../domain/webhooks.js';
 import type { Executor } from './client.js';
@@ -10,12 +10,28 @@ export type EndpointRow = typeof webhookEndpoints.$inferSelect;
 export type DeliveryRow = typeof webhookDeliveries.$inferSelect;
 export type AttemptRow = typeof webhookAttempts.$inferSelect;
 
-export async function insertEndpoint(
+/** Serializes endpoint creations per tenant (with hashtext of the tenant as the second key). */
+const ENDPOINT_CREATION_LOCK = 7_041_986;
+
+/**
+ * Inserts an endpoint unless its tenant already has `cap` (deleted ones do not count). Two
+ * creations at once take turns, so both cannot pass the count. Undefined when the cap is reached.
+ */
+export async function insertEndpointWithinCap(
   db: Executor,
+  cap: number,
   row: typeof webhookEndpoints.$inferInsert,
-): Promise<EndpointRow> {
-  const [created] = await db.insert(webhookEndpoints).values(row).returning();
-  return created!;
+): Promise<EndpointRow | undefined> {
+  return db.transaction(async (tx) => {
+    await tx.execute(sql`SELECT pg_advisory_xact_lock(${ENDPOINT_CREATION_LOCK}, hashtext(${row.tenantId}))`);
+    const [existing] = await tx
+      .select({ n: sql<number>`count(*)::int` })
+      .from(webhookEndpoints)
+      .where(and(eq(webhookEndpoints.tenantId, row.tenantId), sql`${webhookEndpoints.status} <> 'deleted'`));
+    if (existing!.n >= cap) return undefined;
+    const [created] = await tx.insert(webhookEndpoints).values(row).returning();
+    return created!;
+  });
 }
 
 export async function listEndpoints(db: Executor, tenantId: string): Promise<EndpointRow[]> {
@@ -44,15 +60,56 @@ export async function findEndpoint(
   return row;
 }
 
+/**
+ * Updates an endpoint. Setting a status other than `enabled` (disabled by a 410, deleted) also
+ * fails its pending deliveries in the same transaction: nothing will send them any more, and a
+ * delivery left `pending` would say otherwise for ever.
+ */
 export async function updateEndpoint(
   db: Executor,
   id: string,
   set: Partial<typeof webhookEndpoints.$inferInsert>,
 ): Promise<EndpointRow | undefined> {
+  return db.transaction(async (tx) => {
+    const [row] = await tx
+      .update(webhookEndpoints)
+      .set({ ...set, updatedAt: new Date() })
+      .where(eq(webhookEndpoints.id, id))
+      .returning();
+    if (row && set.status !== undefined && set.status !== 'enabled')
+      await tx
+        .update(webhookDeliveries)
+        .set({ status: 'failed', lastError: `the endpoint was ${set.status}`, nextAttemptAt: null })
+        .where(and(eq(webhookDeliveries.endpointId, id), eq(webhookDeliveries.status, 'pending')));
+    return row;
+  });
+}
+
+/**
+ * A new signing secret for a tenant's endpoint (not deleted); with `previousExpiresAt`, the
+ * secret it replaces keeps signing until then. The replaced secret is read by this UPDATE itself,
+ * so two rotations at once chain (the second keeps the first's secret as its previous one)
+ * instead of both replacing the same one and losing the first's.
+ */
+export async function rotateEndpointSecret(
+  db: Executor,
+  input: { tenantId: string; id: string; secretCiphertext: string; previousExpiresAt: Date | null },
+): Promise<EndpointRow | undefined> {
   const [row] = await db
     .update(webhookEndpoints)
-    .set({ ...set, updatedAt: new Date() })
-    .where(eq(webhookEndpoints.id, id))
+    .set({
+      secretCiphertext: input.secretCiphertext,
+      previousSecretCiphertext: input.previousExpiresAt ? sql`${webhookEndpoints.secretCiphertext}` : null,
+      previousSecretExpiresAt: input.previousExpiresAt,
+      updatedAt: new Date(),
+    })
+    .where(
+      and(
+        eq(webhookEndpoints.id, input.id),
+        eq(webhookEndpoints.tenantId, input.tenantId),
+        sql`${webhookEndpoints.status} <> 'deleted'`,
+      ),
+    )
     .returning();
   return row;
 }
@@ -239,24 +296,54 @@ export async function failDelivery(db: Executor, id: string, reason: string): Pr
     .where(and(eq(webhookDeliveries.id, id), eq(webhookDeliveries.status, 'pending')));
 }
 
-/** An endpoint's latest deliveries (or the one `onlyId`) with their attempts. */
+export type DeliveryWithAttempts = DeliveryRow & { attemptList: AttemptRow[] };
+
+/** A page of an endpoint's deliveries: in `seq` order, newest or oldest first, after a cursor. */
+export interface DeliveryPage {
+  limit: number;
+  order: 'newest' | 'oldest';
+  status?: DeliveryRow['status'] | undefined;
+  /** The `seq` of the last delivery of the previous page. */
+  afterSeq?: number | undefined;
+}
+
+/** An endpoint's deliveries, a page at a time, with their attempts. */
 export async function listDeliveries(
   db: Executor,
   endpointId: string,
-  limit: number,
-  onlyId?: string,
-): Promise<(DeliveryRow & { attemptList: AttemptRow[] })[]> {
+  page: DeliveryPage,
+): Promise<DeliveryWithAttempts[]> {
+  const newest = page.order === 'newest';
   const deliveries = await db
     .select()
     .from(webhookDeliveries)
     .where(
       and(
         eq(webhookDeliveries.endpointId, endpointId),
-        onlyId === undefined ? undefined : eq(webhookDeliveries.id, onlyId),
+        page.status === undefined ? undefined : eq(webhookDeliveries.status, page.status),
+        page.afterSeq === undefined
+          ? undefined
+          : newest
+            ? lt(webhookDeliveries.seq, page.afterSeq)
+            : gt(webhookDeliveries.seq, page.afterSeq),
       ),
     )
-    .orderBy(desc(webhookDeliveries.seq))
-    .limit(limit);
+    .orderBy(newest ? desc(webhookDeliveries.seq) : asc(webhookDeliveries.seq))
+    .limit(page.limit);
+  return withAttempts(db, deliveries);
+}
+
+/** One delivery with its attempts. */
+export async function findDeliveryWithAttempts(
+  db: Executor,
+  id: string,
+): Promise<DeliveryWithAttempts | undefined> {
+  const deliveries = await db.select().from(webhookDeliveries).where(eq(webhookDeliveries.id, id));
+  const [found] = await withAttempts(db, deliveries);
+  return found;
+}
+
+async function withAttempts(db: Executor, deliveries: DeliveryRow[]): Promise<DeliveryWithAttempts[]> {
   if (deliveries.length === 0) return [];
   const attempts = await db
     .select()

@@ -11,6 +11,11 @@ export const WEBHOOK_RETRY = {
   giveUpAfterMs: 3 * 24 * 3_600_000,
 } as const;
 
+/** As many as Stripe allows: each is a workflow and a share of every event's fan-out. */
+export const MAX_ENDPOINTS_PER_TENANT = 16;
+
+export const WEBHOOK_DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
+
 /** An HTTP attempt gets this long to answer. */
 export const WEBHOOK_ATTEMPT_TIMEOUT_MS = 10_000;
 

@@ -7,7 +7,7 @@
 import { freePort } from './free-port.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { DEV_COMMAND_SECRET, DEV_TENANT_COMMAND_SOURCE } from '../config.js';
+import { DEV_COMMAND_SECRET, DEV_TENANT_COMMAND_SOURCE, LOCAL_WEBHOOK_NETWORKS } from '../config.js';
 import { migrateDatabase } from '../db/client.js';
 import { brokerSinks, parseEventSinks } from '../events/sink.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
@@ -208,6 +208,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const apiUrl = `http://127.0.0.1:${apiPort}`;
     const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
     const env: Record<string, string> = {
+      // Everything a local stack runs listens on loopback, merchants' test receivers included.
+      WEBHOOK_ALLOWED_NETWORKS: process.env.WEBHOOK_ALLOWED_NETWORKS ?? LOCAL_WEBHOOK_NETWORKS,
       DATABASE_URL: databaseUrl,
       TEMPORAL_ADDRESS: temporalAddress,
       PORT: String(apiPort),

@@ -3,9 +3,17 @@ import type { Executor } from '../db/client.js';
 import { deliveryContext, recordAttempt, type EndpointRow } from '../db/webhooks.js';
 import { WEBHOOK_ATTEMPT_TIMEOUT_MS } from '../domain/webhooks.js';
 import { SIGNATURE_HEADER } from '../gateway/webhook-signature.js';
+import type { WebhookEgress } from './egress.js';
 import type { SecretBox } from './secrets.js';
 
 export const EVENT_ID_HEADER = 'Paysaga-Event-Id';
+
+/** What sending a delivery takes: the database, the sealed secrets' key and the way out. */
+export interface DeliveryDeps {
+  db: Executor;
+  box: SecretBox;
+  egress: WebhookEgress;
+}
 
 export interface AttemptOutcome {
   outcome: 'delivered' | 'failed' | 'already-delivered' | 'missing' | 'endpoint-inactive';
@@ -37,17 +45,17 @@ export function signingSecrets(endpoint: EndpointRow, box: SecretBox, now: Date)
 }
 
 /**
- * One delivery attempt: one signed HTTP POST of the event with a short timeout, recorded with its
- * status code and latency. 2xx is delivered; anything else (410 included) is failed, for the
- * caller to decide what follows. A delivery already delivered is not sent again.
+ * One delivery attempt: one signed HTTP POST of the event with a short timeout, through the
+ * egress policy, recorded with its status code and latency, or the generic reason it got none.
+ * 2xx is delivered; anything else (410 included) is failed, for the caller to decide what
+ * follows. A delivery already delivered is not sent again.
  */
 export async function attemptDelivery(
-  db: Executor,
-  box: SecretBox,
+  deps: DeliveryDeps,
   deliveryId: string,
   options: { trigger: 'workflow' | 'manual'; attempt: number; nextRetryAt: (now: Date) => Date | undefined },
 ): Promise<AttemptOutcome> {
-  const context = await deliveryContext(db, deliveryId);
+  const context = await deliveryContext(deps.db, deliveryId);
   if (!context) return { outcome: 'missing' };
   if (options.trigger === 'workflow') {
     if (context.delivery.status === 'delivered') return { outcome: 'already-delivered' };
@@ -57,36 +65,28 @@ export async function attemptDelivery(
   const body = JSON.stringify(context.event);
   const now = new Date();
   const started = performance.now();
-  let statusCode: number | undefined;
-  let error: string | undefined;
-  try {
-    const response = await fetch(context.endpoint.url, {
-      method: 'POST',
+  const result = await deps.egress.post(
+    context.endpoint.url,
+    {
       headers: {
         'content-type': 'application/json',
         'user-agent': 'Paysaga-Webhooks/1',
         [SIGNATURE_HEADER]: signatureHeader(
-          signingSecrets(context.endpoint, box, now),
+          signingSecrets(context.endpoint, deps.box, now),
           body,
           Math.floor(now.getTime() / 1000),
         ),
         [EVENT_ID_HEADER]: context.event.id,
       },
       body,
-      redirect: 'manual',
-      signal: AbortSignal.timeout(WEBHOOK_ATTEMPT_TIMEOUT_MS),
-    });
-    statusCode = response.status;
-    await response.body?.cancel().catch(() => undefined);
-  } catch (failure) {
-    const cause = (failure as Error & { cause?: Error }).cause;
-    error =
-      (failure as Error).name === 'TimeoutError'
-        ? 'timed out'
-        : (cause?.message ?? (failure as Error).message);
-  }
+      timeoutMs: WEBHOOK_ATTEMPT_TIMEOUT_MS,
+    },
+    { deliveryId, endpointId: context.endpoint.id },
+  );
+  const statusCode = 'statusCode' in result ? result.statusCode : undefined;
+  const error = 'error' in result ? result.error : undefined;
   const delivered = statusCode !== undefined && statusCode >= 200 && statusCode < 300;
-  await recordAttempt(db, {
+  await recordAttempt(deps.db, {
     deliveryId,
     attempt: options.attempt,
     trigger: options.trigger,

@@ -9,6 +9,7 @@ import { createLogger, lifecycle, temporalLogger } from '../logger.js';
 import { relayLagMetrics, serveMetrics, workerMetrics } from '../metrics.js';
 import { relayLag } from '../db/outbox.js';
 import { setupTracing } from '../tracing.js';
+import { WebhookEgress } from '../webhooks/egress.js';
 import { SecretBox } from '../webhooks/secrets.js';
 import { createEventRelayWorker, createPaysagaWorker } from './worker.js';
 import { stackTracesWanted, threadWatchWanted, watchWorkflowThreads } from './workflow-threads.js';
@@ -54,6 +55,10 @@ if (metricsServer)
 await migrateDatabase(config.databaseUrl);
 const database = connectDatabase(config.databaseUrl, { max: 20 });
 const box = new SecretBox(config.webhookEncryptionKey);
+const egress = new WebhookEgress({
+  allowedNetworks: config.webhookAllowedNetworks,
+  log: (fields, message) => logger.info(fields, message),
+});
 const hub = new EventHub(config.databaseUrl);
 const connection = await NativeConnection.connect({ address: config.temporalAddress ?? '127.0.0.1:7233' });
 // Before the workflow threads start (src/worker/workflow-threads.ts): workflow code that never
@@ -72,6 +77,7 @@ const worker = await createPaysagaWorker({
   db: database.db,
   connectors: createConnectorRegistry(config),
   box,
+  egress,
   metrics,
   tracing,
 });

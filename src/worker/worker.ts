@@ -10,6 +10,7 @@ import { activityInterceptors, workflowSinks, type Tracing } from '../tracing.js
 import type { EventHub } from '../events/hub.js';
 import type { EventSink } from '../events/sink.js';
 import { WebhookSink } from '../events/webhook-sink.js';
+import type { WebhookEgress } from '../webhooks/egress.js';
 import type { SecretBox } from '../webhooks/secrets.js';
 import { TASK_QUEUE } from '../workflows/contract.js';
 import { EVENT_RELAY_WORKFLOW_ID, type eventRelay } from '../workflows/event-relay.js';
@@ -21,6 +22,8 @@ export interface PaysagaWorkerOptions {
   db: Executor;
   connectors: ConnectorRegistry;
   box: SecretBox;
+  /** The way out to merchants' webhook endpoints, held to the address policy. */
+  egress: WebhookEgress;
   metrics?: WorkerMetrics | undefined;
   /** Where workflow spans go (src/tracing.ts); without it they are dropped. */
   tracing?: Pick<Tracing, 'spanProcessor' | 'resource'> | undefined;
@@ -42,7 +45,7 @@ export async function createPaysagaWorker(options: PaysagaWorkerOptions): Promis
     taskQueue: options.taskQueue ?? TASK_QUEUE,
     activities: {
       ...createActivities({ db: options.db, connectors: options.connectors, metrics: options.metrics }),
-      ...createWebhookActivities({ db: options.db, box: options.box }),
+      ...createWebhookActivities({ db: options.db, box: options.box, egress: options.egress }),
     },
     workflowBundle: options.workflowBundle ?? (await bundleWorkflowsInChild()),
     interceptors: { activity: activityInterceptors },

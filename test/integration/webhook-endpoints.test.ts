@@ -3,9 +3,12 @@
  * posting to it, and the README's verification recipe checking every delivery.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { MAX_ENDPOINTS_PER_TENANT } from '../../src/domain/webhooks.js';
 import { eventually } from '../support/brokers.js';
+import { testDatabase } from '../support/db.js';
 import { api, expectLedgerClean, topUp, uid } from '../support/http.js';
+import { TENANT_KEYS } from '../support/tenants.js';
 import { Receiver } from '../support/webhook-receiver.js';
 
 /** The README's recipe: the signed timestamp within 5 minutes, and a v1 that matches one secret. */
@@ -49,7 +52,22 @@ async function walletPayment(customerId: string, amount = 100) {
     method: { type: 'wallet' },
   });
   expect(res.body.status).toBe('succeeded');
-  return res.body as { id: string };
+  return res.body as { id: string; orderId: string };
+}
+
+interface ListedDelivery {
+  id: string;
+  eventId: string;
+  status: string;
+  attempts: { attempt: number; trigger: string; statusCode: number | null; error: string | null }[];
+}
+
+async function deliveries(endpointId: string, query = '') {
+  const res = await api('GET', `/v1/webhook-endpoints/${endpointId}/deliveries${query}`);
+  return res as {
+    status: number;
+    body: { data: ListedDelivery[]; nextCursor: string | null; code?: string };
+  };
 }
 
 describe('webhook endpoints', () => {
@@ -229,6 +247,10 @@ describe('webhook endpoints', () => {
         'the endpoint disabled',
       );
       expect((await api('GET', `/v1/webhook-endpoints/${endpoint.id}`)).body.disabledReason).toMatch(/410/);
+      // Nothing will send its deliveries any more: none stays pending.
+      const listed = (await deliveries(endpoint.id)).body.data;
+      expect(listed.length).toBeGreaterThan(0);
+      expect(listed.map((d) => d.status)).toEqual(listed.map(() => 'failed'));
       const before = gone.received.length;
       await walletPayment(customerId);
       await new Promise((resolve) => setTimeout(resolve, 1_000));
@@ -246,5 +268,216 @@ describe('webhook endpoints', () => {
     const missing = await api('GET', '/v1/webhook-endpoints/we_000000000000000000000000');
     expect(missing.status).toBe(404);
     expect(missing.body.code).toBe('webhook_endpoint_not_found');
+  });
+
+  it('refuses internal addresses the allowance does not cover, in every spelling, and stores nothing', async () => {
+    // This stack allows 127.0.0.1 alone (its receivers); the rest of loopback is as internal as 10/8.
+    const postgresPort = new URL(inject('databaseUrl')).port;
+    const temporalPort = inject('temporalAddress').split(':').at(-1);
+    const before = (await api('GET', '/v1/webhook-endpoints')).body.data.length;
+    for (const url of [
+      'http://10.0.0.1/hooks',
+      'http://192.168.1.1/hooks',
+      'http://169.254.169.254/latest/meta-data/',
+      'http://0.0.0.0/hooks',
+      `http://0.0.0.0:${postgresPort}/`,
+      'http://0/hooks',
+      `http://127.0.0.2:${temporalPort}/`,
+      'http://2130706434/hooks',
+      'http://0x7f000002/hooks',
+      'http://127.2/hooks',
+      'http://0177.0.0.2/hooks',
+      'http://100.100.100.200/hooks',
+      'http://224.0.0.1/hooks',
+      'http://nowhere.invalid/hooks',
+    ]) {
+      const res = await api('POST', '/v1/webhook-endpoints', { url });
+      expect(res.status, url).toBe(422);
+      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(res.body.code, url).toBe('url_not_allowed');
+    }
+    // IPv6 literals, IPv4-mapped ones included, are not accepted as URLs at all.
+    for (const url of ['http://[::ffff:127.0.0.1]/hooks', 'http://[::1]/hooks', 'http://[fd00:ec2::254]/'])
+      expect((await api('POST', '/v1/webhook-endpoints', { url })).status, url).toBe(400);
+    expect((await api('GET', '/v1/webhook-endpoints')).body.data.length).toBe(before);
+  });
+
+  it('shows generic reasons, never an address or a port, and refuses at send time what the allowance does not cover', async () => {
+    const closed = new Receiver();
+    await closed.start();
+    const closedPort = closed.port;
+    await closed.stop(); // its URL now refuses connections
+    const endpoint = await register(closed, ['payment.succeeded']);
+    const customerId = uid('cus');
+    await topUp(customerId, 1000);
+    const paid = await walletPayment(customerId);
+    let listed: ListedDelivery | undefined;
+    await eventually(
+      async () => {
+        listed = (await deliveries(endpoint.id)).body.data.find((d) => d.eventId.includes(paid.orderId));
+        return listed?.attempts.length === 1;
+      },
+      30_000,
+      'the refused attempt recorded',
+    );
+    expect(listed!.attempts[0]).toMatchObject({ statusCode: null, error: 'connection refused' });
+
+    // The endpoint's address moves outside the allowance (as a name rebinding to another
+    // address would): a receiver there, on every interface, is never connected to.
+    const inside = new Receiver();
+    await inside.start('0.0.0.0');
+    try {
+      const db = testDatabase();
+      try {
+        await db.pool.query('UPDATE webhook_endpoints SET url = $1 WHERE id = $2', [
+          `http://127.0.0.2:${inside.port}/hooks`,
+          endpoint.id,
+        ]);
+      } finally {
+        await db.close();
+      }
+      const retried = await api(
+        'POST',
+        `/v1/webhook-endpoints/${endpoint.id}/deliveries/${listed!.id}/retry`,
+      );
+      expect(retried.status).toBe(200);
+      expect(retried.body.attempts.at(-1)).toMatchObject({
+        trigger: 'manual',
+        statusCode: null,
+        error: 'address not allowed',
+      });
+      expect(inside.received).toHaveLength(0);
+      const shown = JSON.stringify([retried.body, (await deliveries(endpoint.id)).body]);
+      for (const raw of ['127.0.0', 'ECONN', `:${closedPort}`, `:${inside.port}`])
+        expect(shown).not.toContain(raw);
+    } finally {
+      await inside.stop();
+    }
+  });
+
+  it('pages deliveries by status and order: the one holding the line comes first', async () => {
+    const stuck = new Receiver();
+    await stuck.start();
+    try {
+      stuck.status = () => 503;
+      const endpoint = await register(stuck, ['payment.succeeded']);
+      const customerId = uid('cus');
+      await topUp(customerId, 1000);
+      const orders: string[] = [];
+      for (let i = 0; i < 3; i++) orders.push((await walletPayment(customerId)).orderId);
+      const order = (d: ListedDelivery) => orders.findIndex((o) => d.eventId.includes(o));
+      await eventually(
+        async () => (await deliveries(endpoint.id)).body.data.filter((d) => order(d) >= 0).length === 3,
+        30_000,
+        'three deliveries',
+      );
+      await eventually(() => stuck.received.length === 1, 30_000, 'the first attempt');
+
+      // The first is retried a minute later; the two after it wait behind it.
+      const blocking = await deliveries(endpoint.id, '?order=oldest&status=pending&limit=1');
+      expect(blocking.status).toBe(200);
+      expect(blocking.body.data.map(order)).toEqual([0]);
+      await eventually(
+        async () =>
+          (await deliveries(endpoint.id, '?order=oldest&status=pending&limit=1')).body.data[0]!.attempts
+            .length === 1,
+        10_000,
+        'the attempt recorded',
+      );
+      const next = await deliveries(
+        endpoint.id,
+        `?order=oldest&status=pending&limit=1&cursor=${blocking.body.nextCursor}`,
+      );
+      expect(next.body.data.map(order)).toEqual([1]);
+      expect(next.body.data[0]!.attempts).toEqual([]);
+
+      const newest = await deliveries(endpoint.id, '?limit=2');
+      expect(newest.body.data.map(order)).toEqual([2, 1]);
+      const rest = await deliveries(endpoint.id, `?limit=2&cursor=${newest.body.nextCursor}`);
+      expect(rest.body.data.map(order)).toEqual([0]);
+      expect(rest.body.nextCursor).toBeNull();
+      expect((await deliveries(endpoint.id, '?status=delivered')).body.data).toEqual([]);
+
+      const bad = await deliveries(endpoint.id, '?cursor=abc');
+      expect(bad.status).toBe(400);
+      expect((await deliveries(endpoint.id, '?limit=101')).status).toBe(400);
+    } finally {
+      await stuck.stop();
+    }
+  });
+
+  it(`caps a tenant at ${MAX_ENDPOINTS_PER_TENANT} endpoints, also when they are created at once`, async () => {
+    const key = TENANT_KEYS.other;
+    const created: string[] = [];
+    try {
+      const existing = (await api('GET', '/v1/webhook-endpoints', undefined, { key })).body.data.length;
+      const attempts = await Promise.all(
+        Array.from({ length: MAX_ENDPOINTS_PER_TENANT + 4 - existing }, () =>
+          api('POST', '/v1/webhook-endpoints', { url: receiver.url }, { key }),
+        ),
+      );
+      created.push(...attempts.filter((res) => res.status === 201).map((res) => res.body.id as string));
+      expect(created).toHaveLength(MAX_ENDPOINTS_PER_TENANT - existing);
+      const refused = attempts.filter((res) => res.status !== 201);
+      expect(refused).toHaveLength(4);
+      for (const res of refused) {
+        expect(res.status).toBe(409);
+        expect(res.body.code).toBe('webhook_endpoint_limit_reached');
+      }
+      // A deleted endpoint makes room for another.
+      await api('DELETE', `/v1/webhook-endpoints/${created.pop()}`, undefined, { key });
+      const again = await api('POST', '/v1/webhook-endpoints', { url: receiver.url }, { key });
+      expect(again.status).toBe(201);
+      created.push(again.body.id);
+    } finally {
+      for (const id of created) await api('DELETE', `/v1/webhook-endpoints/${id}`, undefined, { key });
+    }
+  });
+
+  it('two rotations at once: both new secrets sign, neither is lost', async () => {
+    const rotating = new Receiver();
+    await rotating.start();
+    const db = testDatabase();
+    try {
+      const endpoint = await register(rotating, ['payment.succeeded']);
+      // Both rotations reach the endpoint's row while this transaction holds it, then go in turn.
+      const holder = await db.pool.connect();
+      let rotations: Promise<{ status: number; body: { secret: string } }>[];
+      try {
+        await holder.query('BEGIN');
+        await holder.query('SELECT 1 FROM webhook_endpoints WHERE id = $1 FOR UPDATE', [endpoint.id]);
+        rotations = [1, 2].map(() =>
+          api('POST', `/v1/webhook-endpoints/${endpoint.id}/rotate-secret`, { overlapSeconds: 600 }),
+        );
+        await eventually(
+          async () =>
+            (
+              await db.pool.query<{ n: number }>(
+                `SELECT count(*)::int AS n FROM pg_stat_activity
+                  WHERE wait_event_type = 'Lock' AND query ILIKE 'update "webhook_endpoints"%'`,
+              )
+            ).rows[0]!.n === 2,
+          10_000,
+          'both rotations waiting for the row',
+        );
+      } finally {
+        await holder.query('COMMIT');
+        holder.release();
+      }
+      const [first, second] = await Promise.all(rotations);
+      expect([first!.status, second!.status]).toEqual([200, 200]);
+
+      const customerId = uid('cus');
+      await topUp(customerId, 1000);
+      const paid = await walletPayment(customerId);
+      await eventually(() => rotating.of([`payments/${paid.id}`]).length === 1, 30_000, 'the delivery');
+      const delivery = rotating.of([`payments/${paid.id}`])[0]!;
+      expect(verify(first!.body.secret, delivery.signature, delivery.body)).toBe(true);
+      expect(verify(second!.body.secret, delivery.signature, delivery.body)).toBe(true);
+      expect(verify(endpoint.secret, delivery.signature, delivery.body)).toBe(false);
+    } finally {
+      await db.close();
+      await rotating.stop();
+    }
   });
 });

@@ -91,6 +91,9 @@ export async function setup(project: TestProject): Promise<void> {
       METRICS_PORT: String(metricsPort),
       // Tenant `other` signs commands too, so a test can sign as one tenant for another.
       COMMAND_SECRETS: `default:${DEV_COMMAND_SECRET},other:${OTHER_COMMAND_SECRET}`,
+      // The tests' webhook receivers listen on 127.0.0.1; every other internal address, the
+      // rest of loopback included, stays refused, so a test can show the refusal in this stack.
+      WEBHOOK_ALLOWED_NETWORKS: '127.0.0.1/32',
       // The tests share a few keys and send far more than a real client: only tenant
       // `ratelimited` has a limit a test can reach.
       RATE_LIMIT_MAX: '1000000000',

@@ -15,7 +15,8 @@ export class Receiver {
   private server: Server | undefined;
   url = '';
 
-  async start(): Promise<void> {
+  /** Listening on `host` (all interfaces: `0.0.0.0`), reached at 127.0.0.1. */
+  async start(host = '127.0.0.1'): Promise<void> {
     this.server = createServer((request, response) => {
       const chunks: Buffer[] = [];
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -31,8 +32,12 @@ export class Receiver {
         response.writeHead(this.status(delivery)).end();
       });
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hooks`;
+    await new Promise<void>((resolve) => this.server!.listen(0, host, resolve));
+    this.url = `http://127.0.0.1:${this.port}/hooks`;
+  }
+
+  get port(): number {
+    return (this.server!.address() as AddressInfo).port;
   }
 
   of(subjects: string[]): Delivery[] {

@@ -9,6 +9,8 @@ import { PaymentService } from '../services/payments.js';
 import { RefundService } from '../services/refunds.js';
 import { WalletService } from '../services/wallets.js';
 import { WebhookEndpointService } from '../services/webhook-endpoints.js';
+import { createLogger } from '../../logger.js';
+import { WebhookEgress } from '../../webhooks/egress.js';
 import { SecretBox } from '../../webhooks/secrets.js';
 import { CustomerTokens } from '../customer-tokens.js';
 import { EventHub } from '../../events/hub.js';
@@ -56,17 +58,27 @@ export function createServices({ config, db, temporal }: ServiceDeps): Services 
     payments: new PaymentService(db, temporal, config, temporalCall),
     wallets: new WalletService(db, temporal, config, temporalCall),
     refunds: new RefundService(db, temporal, config, temporalCall),
-    webhookEndpoints: new WebhookEndpointService(
+    webhookEndpoints: new WebhookEndpointService({
       db,
-      new SecretBox(config.webhookEncryptionKey),
+      box: new SecretBox(config.webhookEncryptionKey),
+      egress: webhookEgress(config),
       temporal,
       temporalCall,
-    ),
+    }),
     customerTokens: new CustomerTokens(config.customerTokenSecret),
     eventHub: new EventHub(config.databaseUrl),
     ledger: { verify: () => verifyLedger(db) },
     connectors: createConnectorRegistry(config),
   };
+}
+
+/** The API's way out to webhook endpoints (a manual retry sends from here); raw failures are logged. */
+function webhookEgress(config: Config): WebhookEgress {
+  const logger = createLogger(config.logLevel, 'api');
+  return new WebhookEgress({
+    allowedNetworks: config.webhookAllowedNetworks,
+    log: (fields, message) => logger.info(fields, message),
+  });
 }
 
 export const servicesPlugin = fp(

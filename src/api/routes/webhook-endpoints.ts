@@ -3,8 +3,10 @@ import { z } from 'zod';
 import {
   createWebhookEndpointBody,
   errorResponses,
+  page,
   paymentIdParams,
   rotateWebhookSecretBody,
+  webhookDeliveriesQuery,
   webhookDelivery,
   webhookDeliveryParams,
   webhookEndpoint,
@@ -21,7 +23,7 @@ export const webhookEndpointRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         summary: 'Register a webhook endpoint',
         description:
-          'Every event of the tenant whose type the endpoint wants is POSTed to its URL, signed with `Paysaga-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">`, retried with backoff for up to 3 days, in order. The answer carries the signing `secret` (`whsec_...`) once.',
+          'Every event of the tenant whose type the endpoint wants is POSTed to its URL, signed with `Paysaga-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">`, retried with backoff for up to 3 days, in order. The answer carries the signing `secret` (`whsec_...`) once. The URL must be on the public internet (`422 url_not_allowed`: a loopback, private, link-local or otherwise internal address, or a name that resolves to one or does not resolve); a tenant has at most 16 endpoints (`409 webhook_endpoint_limit_reached`).',
         tags,
         body: createWebhookEndpointBody,
         response: { 201: webhookEndpoint, ...errorResponses },
@@ -95,13 +97,16 @@ export const webhookEndpointRoutes: FastifyPluginAsyncZod = async (app) => {
     '/v1/webhook-endpoints/:id/deliveries',
     {
       schema: {
-        summary: "The endpoint's latest 100 deliveries with every attempt",
+        summary: "The endpoint's deliveries with every attempt, a page at a time",
+        description:
+          'Newest first by default; `order=oldest&status=pending&limit=1` is the delivery the endpoint is stuck on. `nextCursor` fetches the next page.',
         tags,
         params: paymentIdParams,
-        response: { 200: z.object({ data: z.array(webhookDelivery) }), ...errorResponses },
+        querystring: webhookDeliveriesQuery,
+        response: { 200: page(webhookDelivery), ...errorResponses },
       },
     },
-    async (request) => ({ data: await webhookEndpoints.deliveries(request.tenantId, request.params.id) }),
+    async (request) => webhookEndpoints.deliveries(request.tenantId, request.params.id, request.query),
   );
 
   app.post(

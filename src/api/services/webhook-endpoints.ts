@@ -3,20 +3,28 @@ import type { Client } from '@temporalio/client';
 import type { Executor } from '../../db/client.js';
 import {
   deliveryContext,
+  findDeliveryWithAttempts,
   findEndpoint,
-  insertEndpoint,
+  insertEndpointWithinCap,
   listDeliveries,
   listEndpoints,
+  rotateEndpointSecret,
   updateEndpoint,
-  type AttemptRow,
-  type DeliveryRow,
+  type DeliveryPage,
+  type DeliveryWithAttempts,
   type EndpointRow,
 } from '../../db/webhooks.js';
+import { MAX_ENDPOINTS_PER_TENANT } from '../../domain/webhooks.js';
+import type { DeliveryDeps } from '../../webhooks/deliver.js';
+import { newWebhookSecret } from '../../webhooks/secrets.js';
 import { TASK_QUEUE } from '../../workflows/contract.js';
 import { webhookManualRetry, webhookRetryWorkflowId } from '../../workflows/webhook-endpoint.js';
-import { newWebhookSecret, type SecretBox } from '../../webhooks/secrets.js';
 import { temporalCalls, type TemporalCall } from '../dependencies.js';
 import { ProblemError } from '../problem.js';
+import { withTimeout } from '../with-timeout.js';
+
+/** How long registering an endpoint waits for its host name to resolve. */
+const URL_CHECK_TIMEOUT_MS = 5_000;
 
 /** A manual retry waits this long for its one attempt (10 s of HTTP at most, and the queue). */
 const MANUAL_RETRY_DEADLINE_MS = 30_000;
@@ -49,7 +57,7 @@ function view(row: EndpointRow, secret?: string): WebhookEndpointView {
   };
 }
 
-function deliveryView(row: DeliveryRow & { attemptList: AttemptRow[] }) {
+function deliveryView(row: DeliveryWithAttempts) {
   return {
     id: row.id,
     eventId: row.eventId,
@@ -70,31 +78,52 @@ function deliveryView(row: DeliveryRow & { attemptList: AttemptRow[] }) {
   };
 }
 
+/** What the service uses: the egress only checks a URL at registration (workers send). */
+export interface WebhookEndpointDeps extends DeliveryDeps {
+  temporal: Client;
+  /** A Temporal call with a deadline, through the API's circuit breaker. */
+  temporalCall?: TemporalCall | undefined;
+}
+
 /** A merchant's webhook endpoints; their deliveries are sent by the endpoint workflows. */
 export class WebhookEndpointService {
-  constructor(
-    private readonly db: Executor,
-    private readonly box: SecretBox,
-    private readonly temporal: Client,
-    /** A Temporal call with a deadline, through the API's circuit breaker. */
-    private readonly temporalCall: TemporalCall = temporalCalls(temporal),
-  ) {}
+  private readonly db: Executor;
+  private readonly temporalCall: TemporalCall;
 
+  constructor(private readonly deps: WebhookEndpointDeps) {
+    this.db = deps.db;
+    this.temporalCall = deps.temporalCall ?? temporalCalls(deps.temporal);
+  }
+
+  /** Refused when the URL's host is not on the public internet, or the tenant has all its endpoints. */
   async create(
     tenantId: string,
     body: { url: string; events?: string[] | undefined; description?: string | undefined },
   ): Promise<WebhookEndpointView> {
+    // A name whose DNS does not answer in time is refused like one that does not resolve.
+    if ((await withTimeout(this.deps.egress.reaches(body.url), URL_CHECK_TIMEOUT_MS)) !== true)
+      throw new ProblemError(
+        422,
+        'url_not_allowed',
+        'webhooks go to the public internet only: the URL must name a public address, or a host name that resolves to public addresses only',
+      );
     const secret = newWebhookSecret();
     const all = !body.events || body.events.includes('*');
-    const row = await insertEndpoint(this.db, {
+    const row = await insertEndpointWithinCap(this.db, MAX_ENDPOINTS_PER_TENANT, {
       id: `we_${randomBytes(12).toString('hex')}`,
       tenantId,
       url: body.url,
       events: all ? null : [...new Set(body.events)],
       description: body.description ?? null,
-      secretCiphertext: this.box.seal(secret),
+      secretCiphertext: this.deps.box.seal(secret),
       status: 'enabled',
     });
+    if (!row)
+      throw new ProblemError(
+        409,
+        'webhook_endpoint_limit_reached',
+        `a tenant has at most ${MAX_ENDPOINTS_PER_TENANT} webhook endpoints: delete one to add another`,
+      );
     return view(row, secret);
   }
 
@@ -114,19 +143,31 @@ export class WebhookEndpointService {
 
   /** A new secret; the current one keeps signing beside it for `overlapSeconds`. */
   async rotateSecret(tenantId: string, id: string, overlapSeconds: number): Promise<WebhookEndpointView> {
-    const endpoint = await this.endpoint(tenantId, id);
     const secret = newWebhookSecret();
-    const row = await updateEndpoint(this.db, id, {
-      secretCiphertext: this.box.seal(secret),
-      previousSecretCiphertext: overlapSeconds > 0 ? endpoint.secretCiphertext : null,
-      previousSecretExpiresAt: overlapSeconds > 0 ? new Date(Date.now() + overlapSeconds * 1000) : null,
+    const row = await rotateEndpointSecret(this.db, {
+      tenantId,
+      id,
+      secretCiphertext: this.deps.box.seal(secret),
+      previousExpiresAt: overlapSeconds > 0 ? new Date(Date.now() + overlapSeconds * 1000) : null,
     });
-    return view(row!, secret);
+    if (!row) throw notFound(id);
+    return view(row, secret);
   }
 
-  async deliveries(tenantId: string, id: string) {
+  /** A page of the endpoint's deliveries; the cursor is the last one's sequence number. */
+  async deliveries(
+    tenantId: string,
+    id: string,
+    query: Omit<DeliveryPage, 'afterSeq'> & { cursor?: string | undefined },
+  ): Promise<{ data: ReturnType<typeof deliveryView>[]; nextCursor: string | null }> {
     await this.endpoint(tenantId, id);
-    return (await listDeliveries(this.db, id, 100)).map(deliveryView);
+    const { cursor, ...page } = query;
+    const rows = await listDeliveries(this.db, id, {
+      ...page,
+      afterSeq: cursor === undefined ? undefined : Number(cursor),
+    });
+    const last = rows.length === page.limit ? rows[rows.length - 1] : undefined;
+    return { data: rows.map(deliveryView), nextCursor: last ? String(last.seq) : null };
   }
 
   /**
@@ -140,7 +181,7 @@ export class WebhookEndpointService {
     if (!context || context.delivery.endpointId !== id)
       throw new ProblemError(404, 'delivery_not_found', `no delivery ${deliveryId} for endpoint ${id}`);
     await this.temporalCall(Date.now() + MANUAL_RETRY_DEADLINE_MS, () =>
-      this.temporal.workflow.execute(webhookManualRetry, {
+      this.deps.temporal.workflow.execute(webhookManualRetry, {
         workflowId: webhookRetryWorkflowId(deliveryId),
         taskQueue: TASK_QUEUE,
         args: [{ deliveryId }],
@@ -148,13 +189,16 @@ export class WebhookEndpointService {
         workflowIdReusePolicy: 'ALLOW_DUPLICATE',
       }),
     );
-    const [updated] = await listDeliveries(this.db, id, 1, deliveryId);
-    return deliveryView(updated!);
+    return deliveryView((await findDeliveryWithAttempts(this.db, deliveryId))!);
   }
 
   private async endpoint(tenantId: string, id: string): Promise<EndpointRow> {
     const row = await findEndpoint(this.db, tenantId, id);
-    if (!row) throw new ProblemError(404, 'webhook_endpoint_not_found', `no webhook endpoint ${id}`);
+    if (!row) throw notFound(id);
     return row;
   }
+}
+
+function notFound(id: string): ProblemError {
+  return new ProblemError(404, 'webhook_endpoint_not_found', `no webhook endpoint ${id}`);
 }
