@@ -157,6 +157,23 @@ describe('Prometheus metrics', () => {
   });
 });
 
+describe('event relay lag', () => {
+  it("the worker serves each sink's lag and backlog, read from the outbox", async () => {
+    const text = await workerMetrics();
+    const sinks = [
+      'webhooks',
+      ...(inject('kafkaBrokers') ? ['kafka'] : []),
+      ...(inject('amqpUrl') ? ['amqp'] : []),
+    ];
+    for (const sink of sinks) {
+      for (const name of ['paysaga_event_relay_lag_seconds', 'paysaga_event_relay_backlog'])
+        expect(text, `${name} of ${sink}`).toMatch(
+          new RegExp(`^${name}\\{[^}]*sink="${sink}"[^}]*\\} \\d`, 'm'),
+        );
+    }
+  });
+});
+
 describe('the Grafana dashboard', () => {
   it('charts only metrics the api and the worker serve', async () => {
     const dashboard = JSON.parse(
