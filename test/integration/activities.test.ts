@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createLedgerActivities } from '../../src/activities/ledger.js';
 import { createPaymentActivities } from '../../src/activities/payments.js';
 import { refusingPermanentErrors } from '../../src/activities/permanent.js';
+import { createRefundActivities } from '../../src/activities/refunds.js';
 import { ErrorType } from '../../src/domain/errors.js';
 import { initialPaymentView } from '../../src/domain/payment.js';
 import { count, testDatabase } from '../support/db.js';
@@ -16,6 +17,7 @@ import { count, testDatabase } from '../support/db.js';
 const handle = testDatabase();
 const payments = refusingPermanentErrors(createPaymentActivities(handle.db));
 const ledger = refusingPermanentErrors(createLedgerActivities(handle.db));
+const refunds = createRefundActivities(handle.db);
 const env = new MockActivityEnvironment();
 afterAll(() => handle.close());
 
@@ -77,6 +79,26 @@ describe('payment activities', () => {
       expect(failure.nonRetryable).toBe(true);
       expect(await count(handle, 'SELECT 1 FROM payments WHERE id = $1', [v.id])).toBe(0);
     }
+  });
+});
+
+describe('refund activities', () => {
+  it('refuses a refund of a fully refunded payment as amount_exceeds_refundable, not payment_not_captured', async () => {
+    const v = view({
+      status: 'refunded',
+      amountCaptured: 1000,
+      amountRefunded: 1000,
+      amountFromWallet: 1000,
+    });
+    await payments.recordPayment({ view: v });
+    const reserved = await refunds.reserveRefund({
+      refundId: `re_${randomUUID().slice(0, 8)}`,
+      tenantId: v.tenantId,
+      paymentId: v.id,
+      workflowId: `refund:${v.tenantId}:${v.id}:k`,
+      now: new Date().toISOString(),
+    });
+    expect(reserved).toMatchObject({ ok: false, code: 'amount_exceeds_refundable' });
   });
 });
 
