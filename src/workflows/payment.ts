@@ -513,10 +513,14 @@ class Payment {
     );
   }
 
-  /** Runs the compensations, then records `outcome`, or `requires_attention` if an undo failed. */
+  /**
+   * Runs the compensations, then records `outcome` with nothing taken from either source (every
+   * hold was released), or `requires_attention` if an undo failed.
+   */
   private async unwind(outcome: Partial<PaymentView> & { status: PaymentStatus }, eventType: string) {
     const failed = await this.saga.compensate();
-    if (failed.length === 0) return this.record(outcome, eventType);
+    if (failed.length === 0)
+      return this.record({ ...outcome, amountFromWallet: 0, amountFromCard: 0 }, eventType);
     await this.needsAttention(
       `could not ${failed.join(' and ')} after the payment ${outcome.status}`,
       outcome,

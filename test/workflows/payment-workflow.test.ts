@@ -359,8 +359,36 @@ describe('PaymentWorkflow (time-skipping server, fake activities)', () => {
       declined,
     );
     await recordHistory(handle, 'payment-split-card-declined');
-    expect(failed).toMatchObject({ status: 'failed', failureCode: 'card_declined' });
+    // Nothing was captured from either source.
+    expect(failed).toMatchObject({
+      status: 'failed',
+      failureCode: 'card_declined',
+      amountCaptured: 0,
+      amountFromWallet: 0,
+      amountFromCard: 0,
+    });
+    expect(declined.recorded.at(-1)).toMatchObject({ status: 'failed', amountFromWallet: 0 });
     expect(declined.calls).toEqual(['holdWallet:1000', 'authorizeCard:700', 'voidWalletHold']);
     expect(declined.balance()).toBe(300);
+  });
+
+  it('a canceled split payment reports nothing taken from the wallet or the card', async () => {
+    const fakes = fakeActivities({ walletBalance: 300 });
+    const { result } = await runPayment(
+      request({ type: 'split', token: 'tok_ok' }, { capture: 'manual' }),
+      fakes,
+      async (handle) => {
+        await waitForStatus(handle, 'requires_capture');
+        expect((await handle.query(statusQuery)).amountFromWallet).toBe(300);
+        await handle.executeUpdate(cancelUpdate);
+      },
+    );
+    expect(result).toMatchObject({
+      status: 'canceled',
+      amountCaptured: 0,
+      amountFromWallet: 0,
+      amountFromCard: 0,
+    });
+    expect(fakes.balance()).toBe(300);
   });
 });
