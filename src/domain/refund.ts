@@ -31,6 +31,11 @@ export interface RefundView {
   updatedAt: string;
 }
 
+/** A refund that has reached its outcome: nothing about it changes any more. */
+export function isRefundSettled(status: RefundStatus): boolean {
+  return status === 'succeeded' || status === 'failed';
+}
+
 export type RefundRefusal = {
   code: Extract<RefundFailureCode, 'amount_exceeds_refundable' | 'payment_not_captured'>;
   message: string;

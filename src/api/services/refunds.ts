@@ -5,7 +5,12 @@ import type { Executor } from '../../db/client.js';
 import { findPayment } from '../../db/payments.js';
 import { findRefund, listRefunds } from '../../db/refunds.js';
 import { refundWorkflowId } from '../../domain/ids.js';
-import { refundRefusal, type RefundFailureCode, type RefundView } from '../../domain/refund.js';
+import {
+  isRefundSettled,
+  refundRefusal,
+  type RefundFailureCode,
+  type RefundView,
+} from '../../domain/refund.js';
 import { refundStatusQuery, TASK_QUEUE, type RefundOutcome } from '../../workflows/contract.js';
 import { refundWorkflow } from '../../workflows/refund.js';
 import { sha256 } from '../hash.js';
@@ -36,6 +41,9 @@ export class RefundService {
     if (!payment) throw new ProblemError(404, 'payment_not_found', `no payment ${paymentId}`);
     const workflowId = refundWorkflowId(tenantId, paymentId, options.key ?? randomUUID());
     const refundId = `re_${sha256(workflowId).slice(0, 24)}`;
+    // The stored refund decides, not Temporal: its workflow may be long deleted (retention).
+    const stored = await findRefund(this.db, tenantId, refundId);
+    if (stored && isRefundSettled(stored.status)) return { refund: stored, pending: false };
     const refusal = refundRefusal(payment.status);
     if (refusal) throw refusalProblem(refusal);
     const deadline = Date.now() + this.config.syncWaitMs;
