@@ -301,7 +301,7 @@ class Payment {
    */
   private yieldsTo(claim: PaymentClaim | undefined): boolean {
     if (claim?.claimed !== false) return false;
-    log.warn('the order was paid by an earlier run; nothing is charged again', {
+    log.warn('an earlier run of the order stored its payment; this run moves nothing', {
       paymentId: claim.stored.id,
       status: claim.stored.status,
     });

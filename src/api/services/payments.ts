@@ -145,8 +145,7 @@ export class PaymentService {
       return { payment: await this.current(workflowId, input), pending: true, runId: update.workflowRunId };
     }
     const settled = await withTimeout(result, Math.max(0, deadline - Date.now()));
-    if (settled)
-      return { payment: settled, pending: !isSettled(settled.status), runId: update.workflowRunId };
+    if (settled) return { payment: settled, pending: false, runId: update.workflowRunId };
     return { payment: await this.current(workflowId, input), pending: true, runId: update.workflowRunId };
   }
 
