@@ -233,6 +233,15 @@ export async function createSandboxServer(options: SandboxOptions): Promise<Sand
     return faults;
   });
   app.post('/_sandbox/reset', () => (faults = { ...defaults }));
+  /**
+   * Forgets every idempotency key, as Stripe does after 24 hours: a write sent again with a
+   * key it had already seen is then performed again.
+   */
+  app.post('/_sandbox/forget-idempotency-keys', () => {
+    const forgotten = idempotency.size;
+    idempotency.clear();
+    return { forgotten };
+  });
   app.get('/_sandbox/stats', () => ({ ...store.stats(), webhooks: { ...webhooks.stats } }));
   app.get('/_sandbox/cards', () => TEST_CARDS);
   /** Liveness for Paysaga's /readyz (not subject to fault injection). */

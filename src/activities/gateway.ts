@@ -1,6 +1,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ErrorType } from '../domain/errors.js';
 import { GatewayRequestError } from '../gateway/errors.js';
+import { gatewayIdempotencyKeyFor } from '../gateway/idempotency-key.js';
 import type {
   Authorization,
   AuthorizeRequest,
@@ -30,6 +31,11 @@ export type Routed<T> = T & { connector: string; tenantId?: string | undefined }
 
 export interface AuthorizationLookup {
   authorizationId: string;
+}
+
+/** A write as a connector sends it: its idempotency key within what gateways accept. */
+function withGatewayKey<T extends { idempotencyKey: string }>(request: T): T {
+  return { ...request, idempotencyKey: gatewayIdempotencyKeyFor(request.idempotencyKey) };
 }
 
 /**
@@ -79,13 +85,13 @@ export function createGatewayActivities(connectors: ConnectorRegistry, metrics?:
   };
   return {
     authorizeCard: (request: Routed<AuthorizeRequest>): Promise<Authorization> =>
-      call(request, (connector) => connector.authorize(request)),
+      call(request, (connector) => connector.authorize(withGatewayKey(request))),
     captureCard: (request: Routed<CaptureRequest>): Promise<Authorization> =>
-      call(request, (connector) => connector.capture(request)),
+      call(request, (connector) => connector.capture(withGatewayKey(request))),
     voidCard: (request: Routed<VoidRequest>): Promise<Authorization> =>
       call(request, async (connector) => {
         try {
-          return await connector.void(request);
+          return await connector.void(withGatewayKey(request));
         } catch (error) {
           // A void makes sure no hold is left. A declined (e.g. failed 3-D Secure) or already
           // voided authorization holds nothing: the gateway refuses the void, and that is done.
@@ -102,6 +108,6 @@ export function createGatewayActivities(connectors: ConnectorRegistry, metrics?:
       return call(lookup, (connector) => connector.status(lookup.authorizationId ?? ''));
     },
     refundCard: (request: Routed<RefundRequest>): Promise<GatewayRefund> =>
-      call(request, (connector) => connector.refund(request)),
+      call(request, (connector) => connector.refund(withGatewayKey(request))),
   };
 }

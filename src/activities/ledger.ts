@@ -13,7 +13,13 @@ import {
   type AccountSpec,
   type TransferInput,
 } from '../db/ledger.js';
-import { paymentWrites, writePayment } from '../db/payments.js';
+import {
+  claimOf,
+  earlierRunPayment,
+  paymentWrites,
+  writePayment,
+  type PaymentClaim,
+} from '../db/payments.js';
 import { noteRecorded, paymentEvent } from './payments.js';
 import type { WorkerMetrics } from '../metrics.js';
 
@@ -157,7 +163,14 @@ export function createLedgerActivities(db: Executor, metrics?: WorkerMetrics) {
       return { held: t.amount };
     },
 
-    async payFromWallet({ holdId, postId, created, succeeded }: WalletPaymentInput): Promise<void> {
+    /**
+     * Moves nothing, and returns the stored payment, when an earlier run of the order (whose
+     * workflow Temporal has since deleted) wrote one: the ledger's transfer ids would not stop
+     * this run from paying an order that earlier run failed.
+     */
+    async payFromWallet({ holdId, postId, created, succeeded }: WalletPaymentInput): Promise<PaymentClaim> {
+      const earlier = await earlierRunPayment(db, created);
+      if (earlier) return claimOf(earlier);
       const { tenantId, customerId, currency, amount } = succeeded;
       const from = wallet(tenantId, customerId, currency);
       const to = system(tenantId, 'merchant_revenue', currency);
@@ -191,6 +204,7 @@ export function createLedgerActivities(db: Executor, metrics?: WorkerMetrics) {
         eventType: 'payment.succeeded',
         previousStatus: created.status,
       });
+      return { claimed: true };
     },
 
     async settleCardPayment({

@@ -3,7 +3,7 @@ import { isSettled, publicPayment, type PaymentStatus, type PaymentView } from '
 import type { WorkerMetrics } from '../metrics.js';
 import { activityInfo } from './log.js';
 import type { Executor } from '../db/client.js';
-import { insertEvent, savePayment } from '../db/payments.js';
+import { claimOrder, insertEvent, savePayment, type PaymentClaim } from '../db/payments.js';
 
 export interface RecordPaymentInput {
   view: PaymentView;
@@ -50,6 +50,16 @@ export function createPaymentActivities(db: Executor, metrics?: WorkerMetrics) {
       const { view, eventType } = input;
       await savePayment(db, view, eventType ? paymentEvent(view, eventType) : undefined);
       noteRecorded(metrics, input);
+    },
+
+    /**
+     * A run's first write, its `created` state: refused, with the stored payment returned, when an
+     * earlier run of the order (whose workflow Temporal has since deleted) wrote one.
+     */
+    async claimPayment({ view }: { view: PaymentView }): Promise<PaymentClaim> {
+      const claim = await claimOrder(db, view, paymentEvent(view, 'payment.created'));
+      if (claim.claimed) noteRecorded(metrics, { view, eventType: 'payment.created' });
+      return claim;
     },
 
     /** Writes an event to the outbox; the deterministic id makes a retry a no-op. */

@@ -60,6 +60,44 @@ export function paymentWrites(db: Executor, view: PaymentView, events: CloudEven
   return writes;
 }
 
+/**
+ * What the first write of a payment run found: the order was free (or already this run's), or an
+ * earlier run of the same order, whose workflow Temporal has since deleted, wrote its payment.
+ */
+export type PaymentClaim = { claimed: true } | { claimed: false; stored: PaymentView };
+
+/**
+ * The first write of a payment run: its `created` state and event, unless the order already has
+ * a payment. The row is then this run's own (a retried activity) when its creation time is this
+ * run's, which a run fixes when it starts; any other row belongs to an earlier run of the order,
+ * and is returned untouched. The event's id is the same in every run of the order, so an earlier
+ * run's makes its insert a no-op. Only one run of an order's workflow is open at a time, so
+ * nothing can claim the order between this statement and the run's next steps.
+ */
+export async function claimOrder(db: Executor, view: PaymentView, event: CloudEvent): Promise<PaymentClaim> {
+  const row = toRow(view);
+  const insert = db.insert(payments).values(row).onConflictDoNothing().returning({ id: payments.id });
+  const written = await db.execute(
+    sql`WITH created_event AS (${eventsInsert(db, [event]).getSQL()}) ${insert.getSQL()}`,
+  );
+  if (written.rows.length > 0) return { claimed: true };
+  return claimOf(await earlierRunPayment(db, view));
+}
+
+/** The claim a run holds when the order's payment from an earlier run is `stored`, if any. */
+export function claimOf(stored: PaymentView | undefined): PaymentClaim {
+  return stored ? { claimed: false, stored } : { claimed: true };
+}
+
+/**
+ * The order's payment as an earlier run wrote it, if one did: a stored row whose id or creation
+ * time is not that of the run whose state is `view`.
+ */
+export async function earlierRunPayment(db: Executor, view: PaymentView): Promise<PaymentView | undefined> {
+  const stored = await findPaymentByOrder(db, view.tenantId, view.orderId);
+  return stored && (stored.id !== view.id || stored.createdAt !== view.createdAt) ? stored : undefined;
+}
+
 export async function insertEvent(db: Executor, event: CloudEvent): Promise<void> {
   await insertEvents(db, [event]);
 }

@@ -1,7 +1,14 @@
 import { and, asc, eq, sql } from './orm.js';
 import type { CloudEvent } from '../domain/events.js';
 import type { Currency } from '../domain/money.js';
-import type { RefundFailureCode, RefundStatus, RefundView } from '../domain/refund.js';
+import type { PaymentStatus } from '../domain/payment.js';
+import {
+  refundRefusal,
+  type RefundFailureCode,
+  type RefundRefusal,
+  type RefundStatus,
+  type RefundView,
+} from '../domain/refund.js';
 import type { Executor } from './client.js';
 import { insertEvent } from './payments.js';
 import { refunds } from './schema.js';
@@ -26,11 +33,7 @@ export type ReserveRefundResult =
       connector: string;
       customerId: string;
     }
-  | {
-      ok: false;
-      code: Extract<RefundFailureCode, 'amount_exceeds_refundable' | 'payment_not_captured'>;
-      message: string;
-    };
+  | ({ ok: false } & RefundRefusal);
 
 /**
  * Claims the refund amount with ONE conditional UPDATE on the payment row: it succeeds only
@@ -62,13 +65,10 @@ export async function reserveRefund(db: Executor, input: ReserveRefundInput): Pr
         connector: row.connector,
         customerId: row.customer_id,
       };
-    if (!row || !['succeeded', 'partially_refunded'].includes(row.status)) {
-      return {
-        ok: false,
-        code: 'payment_not_captured',
-        message: `a ${row?.status ?? 'missing'} payment cannot be refunded`,
-      };
-    }
+    if (!row)
+      return { ok: false, code: 'payment_not_captured', message: 'a missing payment cannot be refunded' };
+    const refusal = refundRefusal(row.status as PaymentStatus);
+    if (refusal) return { ok: false, ...refusal };
     const amount = input.amount ?? null;
     const claimed = await tx.execute(sql`
       WITH p AS (

@@ -1,4 +1,6 @@
+import { assertNever } from './assert-never.js';
 import type { Currency } from './money.js';
+import type { PaymentStatus } from './payment.js';
 
 export const REFUND_STATUSES = ['pending', 'requires_attention', 'succeeded', 'failed'] as const;
 export type RefundStatus = (typeof REFUND_STATUSES)[number];
@@ -27,6 +29,41 @@ export interface RefundView {
   failureMessage?: string | undefined;
   createdAt: string;
   updatedAt: string;
+}
+
+/** A refund that has reached its outcome: nothing about it changes any more. */
+export function isRefundSettled(status: RefundStatus): boolean {
+  return status === 'succeeded' || status === 'failed';
+}
+
+export type RefundRefusal = {
+  code: Extract<RefundFailureCode, 'amount_exceeds_refundable' | 'payment_not_captured'>;
+  message: string;
+};
+
+/**
+ * Why a payment in `status` takes no refund, if it takes none. A fully refunded payment was
+ * captured: what a refund asks for exceeds what is left (also for the loser of two concurrent full
+ * refunds, which finds the payment refunded); only a payment never captured is
+ * `payment_not_captured`.
+ */
+export function refundRefusal(status: PaymentStatus): RefundRefusal | undefined {
+  switch (status) {
+    case 'succeeded':
+    case 'partially_refunded':
+      return undefined;
+    case 'refunded':
+      return { code: 'amount_exceeds_refundable', message: 'the payment is already fully refunded' };
+    case 'processing':
+    case 'requires_action':
+    case 'requires_capture':
+    case 'failed':
+    case 'canceled':
+    case 'requires_attention':
+      return { code: 'payment_not_captured', message: `a ${status} payment cannot be refunded` };
+    default:
+      return assertNever(status, 'payment status');
+  }
 }
 
 /**

@@ -3,7 +3,8 @@ import type { CardDetails, FailureCode } from '../domain/payment.js';
 
 /**
  * Paysaga's view of a payment service provider. Every write carries an idempotency key derived
- * in the workflow, so a retried activity replays the first result instead of charging again.
+ * in the workflow, so a retried activity replays the first result instead of charging again; it
+ * reaches a connector at most 255 characters long (idempotency-key.ts).
  * Business declines come back as values (`status: 'declined'`), transient faults as thrown
  * errors that Temporal retries.
  */

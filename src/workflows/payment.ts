@@ -2,6 +2,7 @@ import {
   allHandlersFinished,
   ApplicationFailure,
   condition,
+  log,
   patched,
   setHandler,
   upsertSearchAttributes,
@@ -20,6 +21,7 @@ import {
   type PaymentStatus,
   type PaymentView,
 } from '../domain/payment.js';
+import type { PaymentClaim } from '../db/payments.js';
 import type { Authorization } from '../gateway/port.js';
 import {
   cancelUpdate,
@@ -68,6 +70,8 @@ class Payment {
   private authorization: Authorization | undefined;
   /** The card is charged as a sale (authorized and captured in one gateway call). */
   private sale = false;
+  /** An earlier run of this order wrote its payment: this run moves nothing and ends with it. */
+  private earlierRun = false;
 
   constructor(private readonly input: PaymentWorkflowInput) {
     // Typed as always present, but absent from the input of histories started before it was.
@@ -96,7 +100,7 @@ class Payment {
         await this.payFromWallet();
         return await this.finish();
       }
-      await this.recordCreated();
+      if (!(await this.recordCreated())) return await this.finish();
       const cardPart = this.request.amount - (await this.holdWallet());
       const method = this.request.method;
       if (method.type !== 'wallet' && cardPart > 0)
@@ -138,17 +142,20 @@ class Payment {
       { status: 'succeeded', amountCaptured: amount, amountFromWallet: amount, amountFromCard: 0 },
       created,
     );
+    // Histories from before runs claimed their order have no claim in this result.
+    let claim: PaymentClaim | undefined;
     try {
-      await store.payFromWallet({
+      claim = await store.payFromWallet({
         holdId: this.walletHoldId,
         postId: transferId(this.workflowId, 'wallet-post'),
         created,
         succeeded,
       });
     } catch (error) {
-      await this.recordCreated();
-      throw error;
+      if (await this.recordCreated()) throw error;
+      return;
     }
+    if (this.yieldsTo(claim)) return;
     this.view = succeeded;
     this.indexStatus();
   }
@@ -160,18 +167,15 @@ class Payment {
     setHandler(statusQuery, () => this.view);
     setHandler(
       settledUpdate,
-      async () => {
-        await condition(() => isSettled(this.view.status));
+      async ({ requestHash }) => {
+        await condition(() => isSettled(this.view.status) || this.earlierRun);
+        // The validator compared the request with this run's; an earlier run's may differ.
+        if (requestHash !== this.view.requestHash) throw orderAlreadyPaid(this.request.orderId);
         return this.view;
       },
       {
         validator: ({ requestHash }) => {
-          if (requestHash !== this.input.requestHash) {
-            throw ApplicationFailure.create({
-              type: ErrorType.OrderAlreadyPaid,
-              message: `order ${this.request.orderId} already has a payment with different parameters`,
-            });
-          }
+          if (requestHash !== this.input.requestHash) throw orderAlreadyPaid(this.request.orderId);
         },
       },
     );
@@ -267,18 +271,44 @@ class Payment {
   }
 
   /**
-   * The first write. If PostgreSQL refuses the caller's data (validation lets nothing through
-   * that it would refuse, but a workflow must never retry forever on input), the payment fails
-   * before any money moves, recorded without the text that could not be stored.
+   * The first write, which claims the order: false when an earlier run of it wrote its payment
+   * (this run then ends with that payment). If PostgreSQL refuses the caller's data (validation
+   * lets nothing through that it would refuse, but a workflow must never retry forever on
+   * input), the payment fails before any money moves, recorded without the text that could not
+   * be stored. Histories from before runs claimed their order wrote it unconditionally.
    */
-  private async recordCreated(): Promise<void> {
+  private async recordCreated(): Promise<boolean> {
     try {
-      await this.record({}, 'payment.created');
+      if (!patched('order-claim')) {
+        await this.record({}, 'payment.created');
+        return true;
+      }
+      const created = this.nextVersion({});
+      if (this.yieldsTo(await store.claimPayment({ view: created }))) return false;
+      this.view = created;
+      return true;
     } catch (error) {
       if (failureType(error) !== ErrorType.PersistenceRejected) throw error;
       this.view = { ...this.view, description: undefined, metadata: undefined };
       throw new Declined('processing_error', 'the payment could not be stored: its text was refused');
     }
+  }
+
+  /**
+   * An earlier run of this order wrote its payment, and Temporal has since deleted it (retention):
+   * the money moved then, and the gateway may have forgotten its idempotency keys. This run moves
+   * nothing, changes nothing stored, and ends with that payment.
+   */
+  private yieldsTo(claim: PaymentClaim | undefined): boolean {
+    if (claim?.claimed !== false) return false;
+    log.warn('an earlier run of the order stored its payment; this run moves nothing', {
+      paymentId: claim.stored.id,
+      status: claim.stored.status,
+    });
+    this.view = claim.stored;
+    this.earlierRun = true;
+    this.indexStatus();
+    return true;
   }
 
   /** Wallet and split payments hold the wallet part first; returns what was held. */
@@ -513,10 +543,14 @@ class Payment {
     );
   }
 
-  /** Runs the compensations, then records `outcome`, or `requires_attention` if an undo failed. */
+  /**
+   * Runs the compensations, then records `outcome` with nothing taken from either source (every
+   * hold was released), or `requires_attention` if an undo failed.
+   */
   private async unwind(outcome: Partial<PaymentView> & { status: PaymentStatus }, eventType: string) {
     const failed = await this.saga.compensate();
-    if (failed.length === 0) return this.record(outcome, eventType);
+    if (failed.length === 0)
+      return this.record({ ...outcome, amountFromWallet: 0, amountFromCard: 0 }, eventType);
     await this.needsAttention(
       `could not ${failed.join(' and ')} after the payment ${outcome.status}`,
       outcome,
@@ -537,4 +571,11 @@ class Payment {
       authorizationId,
     });
   }
+}
+
+function orderAlreadyPaid(orderId: string): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: ErrorType.OrderAlreadyPaid,
+    message: `order ${orderId} already has a payment with different parameters`,
+  });
 }

@@ -1,11 +1,11 @@
-import { condition, setHandler, workflowInfo } from '@temporalio/workflow';
+import { condition, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import { gatewayActivities, store } from './activities.js';
 import { classifyFailure, failureType } from './failures.js';
 import { ErrorType } from '../domain/errors.js';
 import { cloudEvent, type CloudEvent } from '../domain/events.js';
 import { gatewayIdempotencyKey, transferId } from '../domain/ids.js';
 import type { ReserveRefundResult } from '../db/refunds.js';
-import { publicRefund, type RefundFailureCode, type RefundView } from '../domain/refund.js';
+import { isRefundSettled, publicRefund, type RefundFailureCode, type RefundView } from '../domain/refund.js';
 import {
   LEGACY_CONNECTOR,
   refundSettledSignal,
@@ -49,6 +49,10 @@ export async function refundWorkflow(input: RefundWorkflowInput): Promise<Refund
   }
   if (!reserved.ok) return { outcome: 'rejected', code: reserved.code, message: reserved.message };
   refund = reserved.refund;
+  // Settled by an earlier run of this refund whose workflow Temporal has since deleted: the money
+  // moved then, and the gateway may have forgotten its idempotency key. Nothing is sent again.
+  if (isRefundSettled(refund.status) && patched('refund-settled-once'))
+    return { outcome: 'processed', refund };
   let seq = 0;
   const event = (type: string, data: unknown): CloudEvent =>
     cloudEvent({

@@ -5,6 +5,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createLedgerActivities } from '../../src/activities/ledger.js';
 import { createPaymentActivities } from '../../src/activities/payments.js';
 import { refusingPermanentErrors } from '../../src/activities/permanent.js';
+import { createRefundActivities } from '../../src/activities/refunds.js';
+import type { PaymentClaim } from '../../src/db/payments.js';
+import { getWalletBalances } from '../../src/db/wallets.js';
 import { ErrorType } from '../../src/domain/errors.js';
 import { initialPaymentView } from '../../src/domain/payment.js';
 import { count, testDatabase } from '../support/db.js';
@@ -16,6 +19,7 @@ import { count, testDatabase } from '../support/db.js';
 const handle = testDatabase();
 const payments = refusingPermanentErrors(createPaymentActivities(handle.db));
 const ledger = refusingPermanentErrors(createLedgerActivities(handle.db));
+const refunds = createRefundActivities(handle.db);
 const env = new MockActivityEnvironment();
 afterAll(() => handle.close());
 
@@ -78,6 +82,45 @@ describe('payment activities', () => {
       expect(await count(handle, 'SELECT 1 FROM payments WHERE id = $1', [v.id])).toBe(0);
     }
   });
+
+  it("claims an order for its first run (retries included); a later run gets the earlier run's payment", async () => {
+    const first = view();
+    const claim = (v: typeof first): Promise<PaymentClaim> =>
+      env.run((input: Parameters<typeof payments.claimPayment>[0]) => payments.claimPayment(input), {
+        view: v,
+      });
+    expect(await claim(first)).toEqual({ claimed: true });
+    expect(await claim(first)).toEqual({ claimed: true });
+    await payments.recordPayment({
+      view: { ...first, status: 'failed', version: 2 },
+      eventType: 'payment.failed',
+    });
+    const later = { ...first, createdAt: new Date(Date.parse(first.createdAt) + 1).toISOString() };
+    const lost = await claim(later);
+    expect(lost).toMatchObject({ claimed: false, stored: { id: first.id, status: 'failed', version: 2 } });
+    expect(lost.claimed === false && lost.stored.createdAt).toBe(first.createdAt);
+    expect(await count(handle, "SELECT 1 FROM events WHERE subject = 'payments/' || $1", [first.id])).toBe(2);
+  });
+});
+
+describe('refund activities', () => {
+  it('refuses a refund of a fully refunded payment as amount_exceeds_refundable, not payment_not_captured', async () => {
+    const v = view({
+      status: 'refunded',
+      amountCaptured: 1000,
+      amountRefunded: 1000,
+      amountFromWallet: 1000,
+    });
+    await payments.recordPayment({ view: v });
+    const reserved = await refunds.reserveRefund({
+      refundId: `re_${randomUUID().slice(0, 8)}`,
+      tenantId: v.tenantId,
+      paymentId: v.id,
+      workflowId: `refund:${v.tenantId}:${v.id}:k`,
+      now: new Date().toISOString(),
+    });
+    expect(reserved).toMatchObject({ ok: false, code: 'amount_exceeds_refundable' });
+  });
 });
 
 describe('ledger activities', () => {
@@ -95,6 +138,39 @@ describe('ledger activities', () => {
     expect(failure.type).toBe(ErrorType.InsufficientFunds);
     expect(failure.nonRetryable).toBe(true);
     expect(failure.category).toBe('BENIGN');
+  });
+
+  it('pays nothing from the wallet for an order an earlier run of which failed', async () => {
+    const customerId = `cus_${randomUUID().slice(0, 8)}`;
+    await ledger.creditWallet({
+      transferId: `t_${randomUUID()}`,
+      tenantId: 'activities',
+      customerId,
+      currency: 'USD',
+      amount: 5000,
+      from: 'merchant_revenue',
+    });
+    const earlier = view({ customerId, status: 'failed', failureCode: 'insufficient_funds', version: 2 });
+    await payments.recordPayment({ view: earlier, eventType: 'payment.failed' });
+    const created = { ...view({ customerId }), id: earlier.id, orderId: earlier.orderId };
+    const paid = await ledger.payFromWallet({
+      holdId: `${earlier.workflowId}#wallet-hold`,
+      postId: `${earlier.workflowId}#wallet-post`,
+      created,
+      succeeded: {
+        ...created,
+        status: 'succeeded',
+        amountCaptured: 1000,
+        amountFromWallet: 1000,
+        version: 2,
+      },
+    });
+    expect(paid).toMatchObject({ claimed: false, stored: { status: 'failed' } });
+    expect(
+      await count(handle, 'SELECT 1 FROM ledger_transfers WHERE id LIKE $1', [`${earlier.workflowId}#%`]),
+    ).toBe(0);
+    const [wallet] = await getWalletBalances(handle.db, 'activities', customerId);
+    expect(Number(wallet?.available)).toBe(5000);
   });
 
   it('lets a transient database error through to be retried', async () => {

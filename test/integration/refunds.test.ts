@@ -173,4 +173,38 @@ describe('refunds', () => {
     );
     expect(ledger.rows[0].total).toBe(acceptedSum);
   });
+
+  it('concurrent full refunds: one refunds, every other is 422 amount_exceeds_refundable', async () => {
+    const customerId = uid('cus');
+    await topUp(customerId, 1000);
+    const paid = (
+      await api('POST', '/v1/payments', {
+        orderId: uid('ord'),
+        customerId,
+        amount: 1000,
+        currency: 'USD',
+        method: { type: 'wallet' },
+      })
+    ).body;
+    // A wallet refund settles in milliseconds, so later requests find the payment refunded.
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        new Promise((resolve) => setTimeout(resolve, i * 4)).then(() => refund(paid.id)),
+      ),
+    );
+    const refused = answers.filter((a) => a.status !== 200);
+    expect(answers.filter((a) => a.status === 200)).toHaveLength(1);
+    expect(refused.map((a) => [a.status, a.body.code])).toEqual(
+      refused.map(() => [422, 'amount_exceeds_refundable']),
+    );
+    expect(await payment(paid.id)).toMatchObject({ status: 'refunded', amountRefunded: 1000 });
+  });
+
+  it('refunds a card with a 255-character Idempotency-Key: the gateway gets a key it accepts', async () => {
+    const paid = await cardPayment(1000);
+    const res = await refund(paid.id, { amount: 400 }, { 'idempotency-key': 'k'.repeat(255) });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ status: 'succeeded', amountToCard: 400 });
+    expect((await chargesFor(paid.id)).refundedAmount).toBe(400);
+  });
 });

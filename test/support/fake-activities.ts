@@ -25,6 +25,10 @@ export function fakeActivities(
     voidUnavailable?: boolean;
     /** The connector the refunded payment was authorized through. */
     connector?: string;
+    /** The order's payment as an earlier run, since deleted from Temporal, stored it. */
+    earlierRun?: PaymentView;
+    /** The refund as an earlier run, since deleted from Temporal, settled it. */
+    settledRefund?: 'succeeded' | 'failed';
   } = {},
 ) {
   let balance = options.walletBalance ?? 0;
@@ -64,6 +68,28 @@ export function fakeActivities(
   const activities: Activities = {
     async reserveRefund(input) {
       calls.push(`reserveRefund:${input.amount ?? 'rest'}`);
+      if (options.settledRefund) {
+        const refund = {
+          id: input.refundId,
+          tenantId: input.tenantId,
+          paymentId: input.paymentId,
+          workflowId: input.workflowId,
+          amount: 300,
+          amountToWallet: 0,
+          amountToCard: 300,
+          currency: 'USD' as const,
+          status: options.settledRefund,
+          createdAt: '2026-01-01T00:00:00.000Z',
+          updatedAt: '2026-01-01T00:00:01.000Z',
+        };
+        return {
+          ok: true,
+          refund,
+          gatewayAuthorizationId: 'auth_1',
+          connector: 'sandbox',
+          customerId: 'cus_1',
+        };
+      }
       const amount = input.amount ?? captured.wallet + captured.card - reserved.wallet - reserved.card;
       const allocation = allocateRefund(amount, captured, reserved);
       if (!allocation) return { ok: false, code: 'amount_exceeds_refundable', message: 'too much' };
@@ -158,6 +184,15 @@ export function fakeActivities(
         recorded.push(succeeded);
       },
     }).settleCardPayment,
+    // The first write of a run: refused text as recordPayment; an earlier run's payment wins.
+    claimPayment: refusingPermanentErrors({
+      claimPayment: async ({ view }: Parameters<Activities['claimPayment']>[0]) => {
+        if (options.earlierRun) return { claimed: false as const, stored: options.earlierRun };
+        refuseUnstorable(view, 'claimPayment');
+        recorded.push(view);
+        return { claimed: true as const };
+      },
+    }).claimPayment,
     // As PostgreSQL does: text it cannot store is refused with SQLSTATE 22021, every time.
     recordPayment: refusingPermanentErrors({
       recordPayment: async ({ view }: Parameters<Activities['recordPayment']>[0]) => {
@@ -169,6 +204,7 @@ export function fakeActivities(
     payFromWallet: refusingPermanentErrors({
       payFromWallet: async ({ created, succeeded }: Parameters<Activities['payFromWallet']>[0]) => {
         calls.push(`payFromWallet:${succeeded.amount}`);
+        if (options.earlierRun) return { claimed: false, stored: options.earlierRun };
         refuseUnstorable(succeeded, 'payFromWallet');
         if (succeeded.amount > balance) {
           throw ApplicationFailure.create({
@@ -179,6 +215,7 @@ export function fakeActivities(
         }
         balance -= succeeded.amount;
         recorded.push(created, succeeded);
+        return { claimed: true as const };
       },
     }).payFromWallet,
     async publishEvent(event) {

@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { WorkflowUpdateStage } from '@temporalio/client';
+import { WithStartWorkflowOperation, WorkflowUpdateStage } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
-import type { PaymentRequest } from '../../src/domain/payment.js';
+import { initialPaymentView, type PaymentRequest, type PaymentView } from '../../src/domain/payment.js';
 import { paymentWorkflowId } from '../../src/domain/ids.js';
 import {
   cancelUpdate,
   captureUpdate,
   completeActionUpdate,
   DEFAULT_TIMEOUTS,
+  settledUpdate,
   statusQuery,
   type PaymentWorkflowInput,
 } from '../../src/workflows/contract.js';
@@ -254,7 +255,7 @@ describe('PaymentWorkflow (time-skipping server, fake activities)', () => {
     expect(result).toMatchObject({ status: 'failed', failureCode: 'processing_error' });
     expect(result.description).toBeUndefined();
     expect(fakes.attempts.payFromWallet).toBe(1);
-    expect(fakes.attempts.recordPayment).toBe(1);
+    expect(fakes.attempts.claimPayment).toBe(1);
     expect(fakes.calls).toEqual(['payFromWallet:1000']);
     expect(fakes.recorded.map((v) => v.status)).toEqual(['failed']);
     expect(fakes.balance()).toBe(5000);
@@ -359,8 +360,102 @@ describe('PaymentWorkflow (time-skipping server, fake activities)', () => {
       declined,
     );
     await recordHistory(handle, 'payment-split-card-declined');
-    expect(failed).toMatchObject({ status: 'failed', failureCode: 'card_declined' });
+    // Nothing was captured from either source.
+    expect(failed).toMatchObject({
+      status: 'failed',
+      failureCode: 'card_declined',
+      amountCaptured: 0,
+      amountFromWallet: 0,
+      amountFromCard: 0,
+    });
+    expect(declined.recorded.at(-1)).toMatchObject({ status: 'failed', amountFromWallet: 0 });
     expect(declined.calls).toEqual(['holdWallet:1000', 'authorizeCard:700', 'voidWalletHold']);
     expect(declined.balance()).toBe(300);
+  });
+
+  it('a canceled split payment reports nothing taken from the wallet or the card', async () => {
+    const fakes = fakeActivities({ walletBalance: 300 });
+    const { result } = await runPayment(
+      request({ type: 'split', token: 'tok_ok' }, { capture: 'manual' }),
+      fakes,
+      async (handle) => {
+        await waitForStatus(handle, 'requires_capture');
+        expect((await handle.query(statusQuery)).amountFromWallet).toBe(300);
+        await handle.executeUpdate(cancelUpdate);
+      },
+    );
+    expect(result).toMatchObject({
+      status: 'canceled',
+      amountCaptured: 0,
+      amountFromWallet: 0,
+      amountFromCard: 0,
+    });
+    expect(fakes.balance()).toBe(300);
+  });
+
+  describe('an order whose earlier run Temporal has deleted (retention)', () => {
+    const earlier = (req: PaymentRequest): PaymentView => ({
+      ...initialPaymentView({
+        paymentId: 'pay_0123456789abcdef',
+        tenantId: 'default',
+        workflowId: paymentWorkflowId('default', req.orderId),
+        request: req,
+        requestHash: 'h',
+        connector: 'sandbox',
+        now: new Date('2026-01-01T00:00:00.000Z'),
+      }),
+      status: 'succeeded',
+      amountCaptured: req.amount,
+      amountFromCard: req.method.type === 'wallet' ? 0 : req.amount,
+      amountFromWallet: req.method.type === 'wallet' ? req.amount : 0,
+      version: 2,
+    });
+
+    it.each([
+      ['card', { type: 'card', token: 'tok_ok' }],
+      ['wallet', { type: 'wallet' }],
+      ['split', { type: 'split', token: 'tok_ok' }],
+    ] as const)('a %s payment moves no money and ends with the stored payment', async (_name, method) => {
+      const req = request(method);
+      const stored = earlier(req);
+      const fakes = fakeActivities({ walletBalance: 5000, earlierRun: stored });
+      const { result, handle } = await runPayment(req, fakes);
+      expect(result).toEqual(stored);
+      expect(fakes.calls.filter((call) => !call.startsWith('payFromWallet'))).toEqual([]);
+      expect(fakes.recorded).toEqual([]);
+      expect(fakes.balance()).toBe(5000);
+      if (method.type === 'card') await recordHistory(handle, 'payment-card-earlier-run');
+    });
+
+    it("answers a request that differs from the earlier run's with order_already_paid", async () => {
+      const req = request({ type: 'card', token: 'tok_ok' });
+      const fakes = fakeActivities({ earlierRun: { ...earlier(req), requestHash: 'h-earlier' } });
+      await suite.withWorker(fakes.activities, async (taskQueue) => {
+        const answer = suite.env.client.workflow.executeUpdateWithStart(settledUpdate, {
+          args: [{ requestHash: 'h' }],
+          startWorkflowOperation: new WithStartWorkflowOperation(paymentWorkflow, {
+            taskQueue,
+            workflowId: paymentWorkflowId('default', req.orderId),
+            workflowIdConflictPolicy: 'USE_EXISTING',
+            args: [
+              {
+                paymentId: 'pay_0123456789abcdef',
+                tenantId: 'default',
+                request: req,
+                requestHash: 'h',
+                timeouts: DEFAULT_TIMEOUTS,
+                connector: 'sandbox',
+              },
+            ],
+          }),
+        });
+        const failure = await answer.then(
+          () => undefined,
+          (error: unknown) => (error as { cause?: { type?: string } }).cause?.type,
+        );
+        expect(failure).toBe('OrderAlreadyPaid');
+      });
+      expect(fakes.calls).toEqual([]);
+    });
   });
 });

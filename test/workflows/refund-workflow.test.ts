@@ -100,4 +100,19 @@ describe('RefundWorkflow (time-skipping server, fake activities)', () => {
     );
     expect(fakes.settled).toEqual(['failed']);
   });
+
+  it.each(['succeeded', 'failed'] as const)(
+    'a refund an earlier run settled (%s) is returned as stored, and the gateway is never called again',
+    async (status) => {
+      const fakes = fakeActivities({ settledRefund: status });
+      const outcome = await runRefund(
+        fakes,
+        { amount: 300 },
+        undefined,
+        status === 'succeeded' ? 'refund-earlier-run' : undefined,
+      );
+      expect(outcome).toMatchObject({ outcome: 'processed', refund: { status, amount: 300 } });
+      expect(fakes.calls).toEqual(['reserveRefund:300']);
+    },
+  );
 });

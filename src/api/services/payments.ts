@@ -17,6 +17,7 @@ import { ErrorType } from '../../domain/errors.js';
 import { paymentWorkflowId } from '../../domain/ids.js';
 import {
   initialPaymentView,
+  isSettled,
   type PaymentRequest,
   type PaymentStatus,
   type PaymentView,
@@ -70,13 +71,18 @@ export class PaymentService {
   /**
    * Update-with-start: starts `payment:{tenant}:{order}` (or attaches to it when it is already
    * running) and waits in the same round trip for the first settled status. Concurrent identical
-   * requests all attach to one workflow, so the order is charged once.
+   * requests all attach to one workflow, so the order is charged once. An order PostgreSQL holds
+   * a settled payment for is answered from it without Temporal, which may have deleted its
+   * closed workflow (retention) and would otherwise run it again.
    */
   async create(
     tenantId: string,
     request: PaymentRequest,
     options: { wait: boolean },
   ): Promise<CreateOutcome> {
+    const stored = await findPaymentByOrder(this.db, tenantId, request.orderId);
+    if (stored && (stored.requestHash !== requestHashOf(request) || isSettled(stored.status)))
+      return this.existing(stored, request);
     await this.assertWalletCurrency(tenantId, request);
     const workflowId = paymentWorkflowId(tenantId, request.orderId);
     const paymentId = paymentIdFor(tenantId, request.orderId);
@@ -118,7 +124,8 @@ export class PaymentService {
         }),
       );
     } catch (error) {
-      if (error instanceof WorkflowExecutionAlreadyStartedError) return this.existing(tenantId, request);
+      if (error instanceof WorkflowExecutionAlreadyStartedError)
+        return this.existing(await findPaymentByOrder(this.db, tenantId, request.orderId), request);
       // Not accepted within the wait: the SDK reports the deadline either way.
       if (isGrpcDeadlineError(error) || error instanceof WorkflowUpdateRPCTimeoutOrCancelledError)
         return { payment: await this.startedWithoutAnswer(input, workflowId), pending: true };
@@ -194,9 +201,8 @@ export class PaymentService {
     }
   }
 
-  /** The workflow finished earlier: answer from the stored payment. */
-  private async existing(tenantId: string, request: PaymentRequest): Promise<CreateOutcome> {
-    const stored = await findPaymentByOrder(this.db, tenantId, request.orderId);
+  /** The order has a payment already: answer from it as stored. */
+  private existing(stored: PaymentView | undefined, request: PaymentRequest): CreateOutcome {
     if (!stored)
       throw new Error(`payment workflow for order ${request.orderId} exists but no payment is stored`);
     if (stored.requestHash !== requestHashOf(request)) throw orderAlreadyPaid(request.orderId);

@@ -5,7 +5,12 @@ import type { Executor } from '../../db/client.js';
 import { findPayment } from '../../db/payments.js';
 import { findRefund, listRefunds } from '../../db/refunds.js';
 import { refundWorkflowId } from '../../domain/ids.js';
-import type { RefundView } from '../../domain/refund.js';
+import {
+  isRefundSettled,
+  refundRefusal,
+  type RefundFailureCode,
+  type RefundView,
+} from '../../domain/refund.js';
 import { refundStatusQuery, TASK_QUEUE, type RefundOutcome } from '../../workflows/contract.js';
 import { refundWorkflow } from '../../workflows/refund.js';
 import { sha256 } from '../hash.js';
@@ -34,14 +39,13 @@ export class RefundService {
   ): Promise<{ refund: RefundView; pending: boolean }> {
     const payment = await findPayment(this.db, tenantId, paymentId);
     if (!payment) throw new ProblemError(404, 'payment_not_found', `no payment ${paymentId}`);
-    if (payment.status === 'refunded') {
-      throw new ProblemError(422, 'amount_exceeds_refundable', 'the payment is already fully refunded');
-    }
-    if (payment.status !== 'succeeded' && payment.status !== 'partially_refunded') {
-      throw new ProblemError(409, 'payment_not_captured', `a ${payment.status} payment cannot be refunded`);
-    }
     const workflowId = refundWorkflowId(tenantId, paymentId, options.key ?? randomUUID());
     const refundId = `re_${sha256(workflowId).slice(0, 24)}`;
+    // The stored refund decides, not Temporal: its workflow may be long deleted (retention).
+    const stored = await findRefund(this.db, tenantId, refundId);
+    if (stored && isRefundSettled(stored.status)) return { refund: stored, pending: false };
+    const refusal = refundRefusal(payment.status);
+    if (refusal) throw refusalProblem(refusal);
     const deadline = Date.now() + this.config.syncWaitMs;
     // Calls after the wait still get a second to answer.
     const call = <T>(fn: () => Promise<T>) => this.temporalCall(Math.max(deadline, Date.now() + 1_000), fn);
@@ -87,13 +91,7 @@ export class RefundService {
   }
 
   private settled(outcome: RefundOutcome): { refund: RefundView; pending: boolean } {
-    if (outcome.outcome === 'rejected') {
-      throw new ProblemError(
-        outcome.code === 'payment_not_captured' ? 409 : 422,
-        outcome.code,
-        outcome.message,
-      );
-    }
+    if (outcome.outcome === 'rejected') throw refusalProblem(outcome);
     return { refund: outcome.refund, pending: false };
   }
 
@@ -109,4 +107,9 @@ export class RefundService {
     if (!refund) throw new ProblemError(404, 'refund_not_found', `no refund ${id}`);
     return refund;
   }
+}
+
+/** A refund refused before any money moved: 409 for a payment never captured, 422 otherwise. */
+function refusalProblem({ code, message }: { code: RefundFailureCode; message: string }): ProblemError {
+  return new ProblemError(code === 'payment_not_captured' ? 409 : 422, code, message);
 }

@@ -1,0 +1,16 @@
+import { sha256 } from '../api/hash.js';
+
+/** The longest idempotency key Stripe and the sandbox accept (characters). */
+export const MAX_GATEWAY_IDEMPOTENCY_KEY = 255;
+
+/**
+ * The key a connector sends for the workflow's idempotency key. Keys of at most 255 characters
+ * go as they are; a longer one (a long tenant or order id, a refund's own Idempotency-Key) keeps
+ * its start for people reading the gateway's logs and ends with the SHA-256 of the whole key, so
+ * it stays the same on every retry and distinct from every other step's.
+ */
+export function gatewayIdempotencyKeyFor(key: string): string {
+  if (key.length <= MAX_GATEWAY_IDEMPOTENCY_KEY) return key;
+  const digest = sha256(key);
+  return `${key.slice(0, MAX_GATEWAY_IDEMPOTENCY_KEY - digest.length - 1)}~${digest}`;
+}
