@@ -28,6 +28,9 @@ export interface SinkLag {
   lagSeconds: number;
 }
 
+/** Sinks whose cursor row this process has made sure of (a cursor is never removed). */
+const cursorsMade = new Set<string>();
+
 /** Backlogs are counted up to this many events: past it the figure says "at least". */
 export const LAG_COUNT_CAP = 100_000;
 
@@ -48,19 +51,21 @@ export async function relaySinkBatch(
   limit: number,
   publish: (list: CloudEvent[], tx: Executor) => Promise<(() => Promise<void>) | void>,
 ): Promise<RelayedBatch> {
-  return db.transaction(async (tx) => {
+  const batch = await db.transaction(async (tx): Promise<RelayedBatch> => {
     await tx.execute(sql`SELECT pg_advisory_xact_lock(${RELAY_LOCK}, hashtext(${sink}))`);
-    await tx.execute(sql`
-      INSERT INTO event_relay_cursors (sink, txid, seq)
-      SELECT ${sink}, coalesce(head.txid, '0'::xid8), coalesce(head.seq, 0)
-        FROM (SELECT 1) AS one
-        LEFT JOIN LATERAL (
-          SELECT e.txid, e.seq FROM events e
-           WHERE EXISTS (SELECT 1 FROM event_relay_cursors)
-             AND e.txid < pg_snapshot_xmin(pg_current_snapshot())
-           ORDER BY e.txid DESC, e.seq DESC LIMIT 1
-        ) AS head ON true
-      ON CONFLICT (sink) DO NOTHING`);
+    if (!cursorsMade.has(sink)) {
+      await tx.execute(sql`
+        INSERT INTO event_relay_cursors (sink, txid, seq)
+        SELECT ${sink}, coalesce(head.txid, '0'::xid8), coalesce(head.seq, 0)
+          FROM (SELECT 1) AS one
+          LEFT JOIN LATERAL (
+            SELECT e.txid, e.seq FROM events e
+             WHERE EXISTS (SELECT 1 FROM event_relay_cursors)
+               AND e.txid < pg_snapshot_xmin(pg_current_snapshot())
+             ORDER BY e.txid DESC, e.seq DESC LIMIT 1
+          ) AS head ON true
+        ON CONFLICT (sink) DO NOTHING`);
+    }
     const { rows } = await tx.execute<RelayRow>(sql`
       SELECT e.id, e.tenant_id, e.type, e.source, e.subject, e.time, e.data, e.seq, e.txid
         FROM events e, event_relay_cursors c
@@ -77,6 +82,9 @@ export async function relaySinkBatch(
        WHERE sink = ${sink}`);
     return { count: rows.length, lastSeq: Number(last.seq), published: published ?? undefined };
   });
+  // Committed: the cursor exists from now on.
+  cursorsMade.add(sink);
+  return batch;
 }
 
 interface RelayRow extends Record<string, unknown> {
