@@ -1,8 +1,10 @@
+import '../require-node.mjs';
 import { Client } from '@temporalio/client';
 import { createServices } from '../api/plugins/services.js';
 import { connectTemporal } from '../api/temporal-connection.js';
 import { loadConfig } from '../config.js';
 import { createLogger, lifecycle } from '../logger.js';
+import { installProcessPolicy } from '../process-policy.js';
 import { clientInterceptors, setupTracing } from '../tracing.js';
 import { connectDatabase, migrateDatabase } from '../db/client.js';
 import { brokerSinks } from '../events/sink.js';
@@ -15,6 +17,8 @@ import { runKafkaCommands } from './kafka-source.js';
  * `EVENT_SINKS` names and starts the workflows the HTTP API would start. Any number may run.
  */
 const config = loadConfig();
+const logger = createLogger(config.logLevel, 'consumer');
+installProcessPolicy(logger);
 if (!config.databaseUrl)
   throw new Error('DATABASE_URL is required (npm run dev starts an embedded PostgreSQL for you)');
 const brokers = brokerSinks(config.eventSinks);
@@ -32,7 +36,6 @@ const temporal = new Client({
 const services = createServices({ config, db: database.db, temporal });
 const handler = new CommandHandler(services, new Set(config.apiKeys.values()), config.commandsTenant);
 const stopping = new AbortController();
-const logger = createLogger(config.logLevel, 'consumer');
 const log = (line: string) => logger.info(line);
 const deps = { handler, log, signal: stopping.signal };
 
