@@ -5,11 +5,16 @@
  */
 import { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
 import { describe, expect, inject, it } from 'vitest';
 import { buildApp } from '../../src/api/app.js';
 import { connectTemporal } from '../../src/api/temporal-connection.js';
 import { loadConfig } from '../../src/config.js';
 import { connectDatabase } from '../../src/db/client.js';
+import { EVENTS_CHANNEL } from '../../src/events/hub.js';
+import { startChildServer } from '../../src/infra/child-server.js';
+import { freePort } from '../../src/infra/free-port.js';
 import { eventually } from '../support/brokers.js';
 import { complete3ds } from '../support/gateway.js';
 import { api, topUp, uid } from '../support/http.js';
@@ -258,5 +263,112 @@ describe('WebSocket /v1/stream', () => {
       refused.addEventListener('error', () => resolve('refused'));
     });
     expect(outcome).toBe('refused');
+  });
+});
+
+/** Opens a WebSocket and resolves once it is open; `received` fills as messages come. */
+async function openSocket(url: string) {
+  const socket = new WebSocket(url);
+  const received: any[] = [];
+  socket.addEventListener('message', (event) => received.push(JSON.parse(String(event.data))));
+  const closed = new Promise<{ code: number }>((resolve) => socket.addEventListener('close', resolve));
+  await new Promise((resolve, reject) => {
+    socket.addEventListener('open', resolve);
+    socket.addEventListener('error', reject);
+  });
+  return { socket, received, closed };
+}
+
+describe('a stream whose PostgreSQL read fails', () => {
+  it('closes that one stream; the API process keeps serving every other', async () => {
+    // An API process of this test's own, named to PostgreSQL so its backends can be found.
+    const appName = `paysaga-api-${randomUUID().slice(0, 8)}`;
+    const port = await freePort();
+    const child = await startChildServer({
+      name: 'api',
+      command: process.execPath,
+      args: ['--import', 'tsx', 'src/api/main.ts'],
+      env: { ...process.env, ...inject('stackEnv'), PORT: String(port), PGAPPNAME: appName },
+      ready: /api listening/,
+      notable: /(?!)/,
+      log: () => undefined,
+    });
+    let exitCode: number | undefined;
+    void child.exited.then((code) => (exitCode = code));
+    const locker = new pg.Client({ connectionString: inject('databaseUrl') });
+    await locker.connect();
+    try {
+      const failing = uid('cus');
+      const healthy = uid('cus');
+      const wsUrl = (customerId: string, token: string) =>
+        `ws://127.0.0.1:${port}/v1/stream?access_token=${token}&customerId=${customerId}`;
+      const doomed = await openSocket(wsUrl(failing, await tokenFor(failing)));
+      const survivor = await openSocket(wsUrl(healthy, await tokenFor(healthy)));
+      // The process's LISTEN connection opens with its first stream.
+      await eventually(
+        async () =>
+          (
+            await locker.query(
+              `SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN%'`,
+              [appName],
+            )
+          ).rowCount === 1,
+        15_000,
+        'the API process to listen for events',
+      );
+
+      // Something else on the channel is no event: it is ignored.
+      await locker.query(`SELECT pg_notify($1, 'not json')`, [EVENTS_CHANNEL]);
+      // The doomed socket's read of its event waits behind a lock, and its backend is then
+      // terminated (as a failover or an operator would): the query fails.
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE events IN ACCESS EXCLUSIVE MODE');
+      const notice = { seq: 1, tenantId: 'default', subject: 'payments/pay_x', type: 'payment.created' };
+      const notifier = new pg.Client({ connectionString: inject('databaseUrl') });
+      await notifier.connect();
+      await notifier.query('SELECT pg_notify($1, $2)', [
+        EVENTS_CHANNEL,
+        JSON.stringify({ ...notice, customerId: failing }),
+      ]);
+      await notifier.end();
+      let waiting: number[] = [];
+      await eventually(
+        async () => {
+          const rows = await locker.query<{ pid: number }>(
+            `SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`,
+            [appName],
+          );
+          waiting = rows.rows.map((row) => row.pid);
+          return waiting.length > 0;
+        },
+        15_000,
+        "the stream's read to wait on the lock",
+      );
+      for (const pid of waiting) await locker.query('SELECT pg_terminate_backend($1)', [pid]);
+      await locker.query('ROLLBACK');
+
+      const close = await doomed.closed;
+      expect(close.code).toBe(1013);
+      // The process still serves: the other socket stays open and gets its customer's events.
+      const payment = await api('POST', '/v1/payments', {
+        orderId: uid('ord'),
+        customerId: healthy,
+        amount: 100,
+        currency: 'USD',
+        method: { type: 'wallet' },
+      });
+      await eventually(
+        () => survivor.received.some((event) => event.subject === `payments/${payment.body.id}`),
+        30_000,
+        "the other customer's event on its socket",
+      );
+      expect(survivor.socket.readyState).toBe(WebSocket.OPEN);
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+      expect(exitCode).toBeUndefined();
+      survivor.socket.close();
+    } finally {
+      await locker.end();
+      await child.stop();
+    }
   });
 });

@@ -14,6 +14,8 @@ const TERMINAL_EVENTS = new Set([
 ]);
 const TERMINAL_STATUSES = new Set(['succeeded', 'failed', 'canceled', 'refunded']);
 const HEARTBEAT_MS = 15_000;
+/** WebSocket close code 1013 (Try Again Later): the server could not go on, a new connection may. */
+const CLOSE_TRY_AGAIN = 1013;
 
 export const streamRoutes: FastifyPluginAsyncZod = async (app) => {
   const { payments, customerTokens, eventHub, db } = app.services;
@@ -120,12 +122,18 @@ export const streamRoutes: FastifyPluginAsyncZod = async (app) => {
       out.on('close', end);
 
       if (cursor === undefined) {
-        // The cursor first, then the view: an event in between is sent again, never skipped.
-        const seq = await latestSeq(db, tenantId, subject);
-        const view = await payments.get(tenantId, current.id);
-        send(seq, 'payment', publicPayment(view));
-        cursor = seq;
-        if (TERMINAL_STATUSES.has(view.status)) return end();
+        try {
+          // The cursor first, then the view: an event in between is sent again, never skipped.
+          const seq = await latestSeq(db, tenantId, subject);
+          const view = await payments.get(tenantId, current.id);
+          send(seq, 'payment', publicPayment(view));
+          cursor = seq;
+          if (TERMINAL_STATUSES.has(view.status)) return end();
+        } catch (error) {
+          // The client reconnects (EventSource does it by itself) and starts again.
+          request.log.warn({ err: error }, 'closing an event stream: reading the payment failed');
+          return end();
+        }
       }
       catchUp();
     },
@@ -152,9 +160,17 @@ export const streamRoutes: FastifyPluginAsyncZod = async (app) => {
         if (notice === 'resync' || notice.tenantId !== tenantId || !notice.subject.startsWith('payments/'))
           return;
         if (wanted !== undefined && notice.customerId !== wanted) return;
-        void eventBySeq(db, notice.seq).then((row) => {
-          if (row && socket.readyState === socket.OPEN) socket.send(JSON.stringify(toCloudEvent(row)));
-        });
+        eventBySeq(db, notice.seq).then(
+          (row) => {
+            if (row && socket.readyState === socket.OPEN) socket.send(JSON.stringify(toCloudEvent(row)));
+          },
+          // The socket has no replay: rather than skip an event, it closes, and the client
+          // reconnects and reads the current state (docs/streams.md).
+          (error: unknown) => {
+            request.log.warn({ err: error }, 'closing a WebSocket stream: reading its event failed');
+            socket.close(CLOSE_TRY_AGAIN, 'event read failed; reconnect');
+          },
+        );
       });
       socket.on('close', unsubscribe);
     },
