@@ -77,6 +77,11 @@ const env = z.object({
   /** 503 with Retry-After when the heap or the RSS grows past this many bytes (0: off). */
   PRESSURE_MAX_HEAP_BYTES: z.coerce.number().int().min(0).default(0),
   PRESSURE_MAX_RSS_BYTES: z.coerce.number().int().min(0).default(0),
+  /** Open live streams (SSE and WebSocket) per tenant and per customer token, in one API process. */
+  STREAM_MAX_PER_TENANT: z.coerce.number().int().positive().default(500),
+  STREAM_MAX_PER_CUSTOMER_TOKEN: z.coerce.number().int().positive().default(5),
+  /** A stream whose client has left this many bytes unread is closed. */
+  STREAM_MAX_BUFFERED_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
   /** The worker's Prometheus endpoint (`/metrics`); 0: not served. */
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
 });
@@ -114,6 +119,7 @@ export interface Config {
   logLevel: string;
   rateLimit: { max: number; windowMs: number; perTenant: Map<string, number> };
   pressure: { maxEventLoopDelayMs: number; maxHeapBytes: number; maxRssBytes: number };
+  streams: { perTenant: number; perCustomerToken: number; maxBufferedBytes: number };
   metricsPort: number;
 }
 
@@ -272,6 +278,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       maxEventLoopDelayMs: e.PRESSURE_MAX_EVENT_LOOP_DELAY_MS,
       maxHeapBytes: e.PRESSURE_MAX_HEAP_BYTES,
       maxRssBytes: e.PRESSURE_MAX_RSS_BYTES,
+    },
+    streams: {
+      perTenant: e.STREAM_MAX_PER_TENANT,
+      perCustomerToken: e.STREAM_MAX_PER_CUSTOMER_TOKEN,
+      maxBufferedBytes: e.STREAM_MAX_BUFFERED_BYTES,
     },
     metricsPort: e.METRICS_PORT,
   };

@@ -25,6 +25,9 @@ import { streamRoutes } from './routes/streams.js';
 import { webhookEndpointRoutes } from './routes/webhook-endpoints.js';
 import { webhookRoutes } from './routes/webhooks.js';
 
+/** The largest WebSocket message a client may send (ws's default is 100 MiB). */
+export const MAX_CLIENT_MESSAGE_BYTES = 1024;
+
 /** The app over PostgreSQL and Temporal, or over services a test provides. */
 export type AppDeps = { config: Config; logger?: boolean } & (
   { db: Database; temporal: Client } | { services: Services }
@@ -60,7 +63,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     rateLimit: config.rateLimit,
     pressure: config.pressure,
   });
-  await app.register(websocket);
+  // Clients send nothing on the stream but control frames: a message is at most a short line.
+  await app.register(websocket, { options: { maxPayload: MAX_CLIENT_MESSAGE_BYTES } });
   await app.register(servicesPlugin, { services });
   await app.register(authPlugin, {
     apiKeys: config.apiKeys,

@@ -4,13 +4,14 @@
  * processes started here, to show a stream resumes on another one).
  */
 import { Client } from '@temporalio/client';
-import type { FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
+import { WebSocket as WsClient } from 'ws';
 import { describe, expect, inject, it } from 'vitest';
 import { buildApp } from '../../src/api/app.js';
 import { connectTemporal } from '../../src/api/temporal-connection.js';
 import { loadConfig } from '../../src/config.js';
+import { CustomerTokens } from '../../src/api/customer-tokens.js';
 import { connectDatabase } from '../../src/db/client.js';
 import { EVENTS_CHANNEL } from '../../src/events/hub.js';
 import { startChildServer } from '../../src/infra/child-server.js';
@@ -85,6 +86,31 @@ async function threeDsPayment(customerId: string) {
   });
   expect(res.body.status).toBe('requires_action');
   return res.body as { id: string; nextAction: { url: string } };
+}
+
+/** An API process inside this test (its own settings, stopped by the test). */
+async function startApi(settings: Record<string, string> = {}) {
+  const env = inject('stackEnv');
+  const database = connectDatabase(env.DATABASE_URL!, { max: 4 });
+  const connection = connectTemporal(env.TEMPORAL_ADDRESS!);
+  const config = loadConfig({ ...env, PORT: '0', ...settings });
+  const app = await buildApp({
+    config,
+    db: database.db,
+    temporal: new Client({ connection }),
+    logger: false,
+  });
+  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  return {
+    url,
+    app,
+    close: async () => {
+      await app.close();
+      await app.services.eventHub.close();
+      await connection.close();
+      await database.close();
+    },
+  };
 }
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
@@ -163,36 +189,17 @@ describe('GET /v1/payments/{id}/stream (Server-Sent Events)', () => {
   });
 
   it('resumes with Last-Event-ID on another API process after the first one stops', async () => {
-    const env = inject('stackEnv');
-    const started: { app: FastifyInstance; close(): Promise<void> }[] = [];
-    const startApi = async () => {
-      const database = connectDatabase(env.DATABASE_URL!, { max: 4 });
-      const connection = connectTemporal(env.TEMPORAL_ADDRESS!);
-      const config = loadConfig({ ...env, PORT: '0' });
-      const app = await buildApp({
-        config,
-        db: database.db,
-        temporal: new Client({ connection }),
-        logger: false,
-      });
-      const url = await app.listen({ port: 0, host: '127.0.0.1' });
-      const entry = {
-        app,
-        close: async () => {
-          await app.close();
-          await app.services.eventHub.close();
-          await connection.close();
-          await database.close();
-        },
-      };
-      started.push(entry);
-      return { url, ...entry };
+    const started: Awaited<ReturnType<typeof startApi>>[] = [];
+    const startOne = async () => {
+      const one = await startApi();
+      started.push(one);
+      return one;
     };
     try {
       const customerId = uid('cus');
       const token = await tokenFor(customerId);
       const payment = await threeDsPayment(customerId);
-      const first = await startApi();
+      const first = await startOne();
       let stopped: Promise<void> | undefined;
       const before = await readSse(
         `${first.url}/v1/payments/${payment.id}/stream`,
@@ -211,7 +218,7 @@ describe('GET /v1/payments/{id}/stream (Server-Sent Events)', () => {
         'the payment to succeed',
       );
 
-      const second = await startApi();
+      const second = await startOne();
       const after = await readSse(`${second.url}/v1/payments/${payment.id}/stream`, {
         ...bearer(token),
         'last-event-id': before.messages[0]!.id,
@@ -369,6 +376,120 @@ describe('a stream whose PostgreSQL read fails', () => {
     } finally {
       await locker.end();
       await child.stop();
+    }
+  });
+});
+
+/** A `ws` client (it can stop reading, and shows why an upgrade was refused). */
+async function wsClient(
+  url: string,
+): Promise<{ socket: WsClient; received: number; closed: Promise<number> }> {
+  const socket = new WsClient(url);
+  const state = { socket, received: 0, closed: new Promise<number>((r) => socket.once('close', r)) };
+  socket.on('message', () => state.received++);
+  await new Promise<void>((resolve, reject) => {
+    socket.once('open', () => resolve());
+    socket.once('unexpected-response', (_request, response) =>
+      reject(new Error(`upgrade refused: ${response.statusCode}`)),
+    );
+    socket.once('error', reject);
+  });
+  return state;
+}
+
+describe('stream limits', () => {
+  it('caps open streams per customer token and per tenant (429 too_many_streams), and frees a slot on close', async () => {
+    const server = await startApi({ STREAM_MAX_PER_TENANT: '3', STREAM_MAX_PER_CUSTOMER_TOKEN: '2' });
+    const wsUrl = (token: string) => `${server.url.replace('http', 'ws')}/v1/stream?access_token=${token}`;
+    try {
+      const alice = uid('cus');
+      const aliceToken = await tokenFor(alice);
+      const payment = await threeDsPayment(alice);
+      const first = await wsClient(wsUrl(aliceToken));
+      const sse = await fetch(`${server.url}/v1/payments/${payment.id}/stream`, {
+        headers: bearer(aliceToken),
+      });
+      expect(sse.status).toBe(200);
+      // The token's two streams are open: a third, WebSocket or SSE, is refused before it starts.
+      await expect(wsClient(wsUrl(aliceToken))).rejects.toThrow('upgrade refused: 429');
+      const refused = await fetch(`${server.url}/v1/payments/${payment.id}/stream`, {
+        headers: bearer(aliceToken),
+      });
+      expect(refused.status).toBe(429);
+      expect(await refused.json()).toMatchObject({ code: 'too_many_streams' });
+      // Another customer's token takes the tenant's third stream; a fourth is refused.
+      const bob = await wsClient(wsUrl(await tokenFor(uid('cus'))));
+      await expect(wsClient(wsUrl(await tokenFor(uid('cus'))))).rejects.toThrow('upgrade refused: 429');
+      // Closing one gives its slot back.
+      first.socket.close();
+      await first.closed;
+      const again = await wsClient(wsUrl(aliceToken));
+      again.socket.close();
+      bob.socket.close();
+      await sse.body?.cancel();
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('closes the WebSocket and the SSE stream when their customer token expires', async () => {
+    const server = await startApi();
+    try {
+      const customerId = uid('cus');
+      const payment = await threeDsPayment(customerId);
+      // A two-second token, signed as the API signs them (the route gives at least a minute).
+      const { customerTokenSecret } = loadConfig(inject('stackEnv'));
+      const { token } = await new CustomerTokens(customerTokenSecret).issue('default', customerId, 2);
+      const socket = await wsClient(`${server.url.replace('http', 'ws')}/v1/stream?access_token=${token}`);
+      const sse = await readSse(`${server.url}/v1/payments/${payment.id}/stream`, bearer(token));
+      // The SSE stream ended by itself (the payment is still waiting for 3-D Secure).
+      expect(sse.ended).toBe(true);
+      expect(sse.messages.map((m) => m.event)).toEqual(['payment']);
+      expect(await socket.closed).toBe(1008);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('closes a WebSocket whose client sends a large message, or stops reading', async () => {
+    const server = await startApi({ STREAM_MAX_BUFFERED_BYTES: String(64 * 1024) });
+    const notifier = new pg.Client({ connectionString: inject('databaseUrl') });
+    await notifier.connect();
+    try {
+      const customerId = uid('cus');
+      const wsUrl = `${server.url.replace('http', 'ws')}/v1/stream?access_token=${await tokenFor(customerId)}`;
+      const talker = await wsClient(wsUrl);
+      talker.socket.send('x'.repeat(4096));
+      expect(await talker.closed).toBe(1009); // Message Too Big
+
+      const payment = await threeDsPayment(customerId);
+      const [event] = (
+        await notifier.query<{ seq: string }>(`SELECT seq FROM events WHERE subject = $1 LIMIT 1`, [
+          `payments/${payment.id}`,
+        ])
+      ).rows;
+      const reader = await wsClient(wsUrl);
+      reader.socket.pause();
+      // Thousands of notices of that event (a distinct payload each, or PostgreSQL folds them),
+      // far more than the socket's buffers and the 64 KiB bound hold.
+      const notices = 6000;
+      await notifier.query(
+        `SELECT pg_notify($1, json_build_object('seq', $2::bigint, 'tenantId', 'default', 'subject', $3::text,
+           'type', 'payment.created', 'customerId', $4::text, 'n', n)::text) FROM generate_series(1, $5::int) n`,
+        [EVENTS_CHANNEL, event!.seq, `payments/${payment.id}`, customerId, notices],
+      );
+      await eventually(
+        () => server.app.websocketServer.clients.size === 0,
+        60_000,
+        'the API to cut off the client that does not read',
+      );
+      // Reading again, the client gets what was sent before the cut, then the end.
+      reader.socket.resume();
+      expect(await reader.closed).toBe(1006);
+      expect(reader.received).toBeLessThan(notices);
+    } finally {
+      await notifier.end();
+      await server.close();
     }
   });
 });
