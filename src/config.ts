@@ -70,6 +70,8 @@ const env = z.object({
   /** Requests per API key per window (an unauthenticated caller counts per address). */
   RATE_LIMIT_MAX: z.coerce.number().int().positive().default(6000),
   RATE_LIMIT_WINDOW_MS: z.coerce.number().int().positive().default(60_000),
+  /** Requests per client address per window without a valid API key or customer token. */
+  RATE_LIMIT_ANONYMOUS_MAX: z.coerce.number().int().positive().default(100),
   /** `tenant:max` pairs: a tenant's keys get this many requests per window instead. */
   TENANT_RATE_LIMITS: z.string().default(''),
   /** 503 with Retry-After when the event loop lags more than this (0: off). */
@@ -81,7 +83,11 @@ const env = z.object({
   STREAM_MAX_PER_TENANT: z.coerce.number().int().positive().default(500),
   STREAM_MAX_PER_CUSTOMER_TOKEN: z.coerce.number().int().positive().default(5),
   /** A stream whose client has left this many bytes unread is closed. */
-  STREAM_MAX_BUFFERED_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
+  STREAM_MAX_BUFFERED_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024),
   /** The worker's Prometheus endpoint (`/metrics`); 0: not served. */
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
 });
@@ -117,7 +123,7 @@ export interface Config {
   webhookEncryptionKey: string;
   customerTokenSecret: string;
   logLevel: string;
-  rateLimit: { max: number; windowMs: number; perTenant: Map<string, number> };
+  rateLimit: { max: number; anonymousMax: number; windowMs: number; perTenant: Map<string, number> };
   pressure: { maxEventLoopDelayMs: number; maxHeapBytes: number; maxRssBytes: number };
   streams: { perTenant: number; perCustomerToken: number; maxBufferedBytes: number };
   metricsPort: number;
@@ -265,6 +271,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     rateLimit: {
       max: e.RATE_LIMIT_MAX,
+      anonymousMax: e.RATE_LIMIT_ANONYMOUS_MAX,
       windowMs: e.RATE_LIMIT_WINDOW_MS,
       perTenant: new Map(
         pairs(e.TENANT_RATE_LIMITS, 'TENANT_RATE_LIMITS', 'tenant:max').map(([tenant, max]) => {

@@ -60,6 +60,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(tracingPlugin);
   await app.register(protectionPlugin, {
     apiKeys: config.apiKeys,
+    adminKeys: config.adminKeys,
+    customerTokens: services.customerTokens,
     rateLimit: config.rateLimit,
     pressure: config.pressure,
   });
