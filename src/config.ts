@@ -52,6 +52,8 @@ const env = z.object({
   ACTION_WINDOW_MS: z.coerce.number().int().positive().default(DEFAULT_TIMEOUTS.actionWindowMs),
   REFUND_PENDING_WINDOW_MS: z.coerce.number().int().positive().default(DEFAULT_REFUND_PENDING_WINDOW_MS),
   IDEMPOTENCY_TTL_HOURS: z.coerce.number().int().min(24).default(24),
+  /** How often each API process deletes expired Idempotency-Keys (0: never). */
+  IDEMPOTENCY_SWEEP_INTERVAL_MS: z.coerce.number().int().min(0).default(60_000),
   /** Where events go besides the outbox: `outbox,kafka,amqp` (src/events/sink.ts). */
   EVENT_SINKS: z.string().default('outbox'),
   /** The event relay reads the outbox at most once per this many ms (more events per batch). */
@@ -114,7 +116,7 @@ export interface Config {
   refundPendingWindowMs: number;
   idempotencyTtlHours: number;
   /** Kept for `ttlHours`; a request holds its key for `leaseSeconds` before a retry may take it over. */
-  idempotency: { ttlHours: number; leaseSeconds: number };
+  idempotency: { ttlHours: number; leaseSeconds: number; sweepIntervalMs: number };
   eventSinks: SinkName[];
   eventRelayCoalesceMs: number;
   kafkaBrokers: string[] | undefined;
@@ -258,7 +260,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     refundPendingWindowMs: e.REFUND_PENDING_WINDOW_MS,
     idempotencyTtlHours: e.IDEMPOTENCY_TTL_HOURS,
     // Longer than any request can run (the sync wait plus Temporal's deadlines), no longer.
-    idempotency: { ttlHours: e.IDEMPOTENCY_TTL_HOURS, leaseSeconds: Math.ceil(e.SYNC_WAIT_MS / 1000) + 10 },
+    idempotency: {
+      ttlHours: e.IDEMPOTENCY_TTL_HOURS,
+      leaseSeconds: Math.ceil(e.SYNC_WAIT_MS / 1000) + 10,
+      sweepIntervalMs: e.IDEMPOTENCY_SWEEP_INTERVAL_MS,
+    },
     eventSinks: parseEventSinks(e.EVENT_SINKS),
     eventRelayCoalesceMs: e.EVENT_RELAY_COALESCE_MS,
     kafkaBrokers: e.KAFKA_BROKERS?.split(',')

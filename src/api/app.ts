@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Config } from '../config.js';
 import { loggerOptions } from '../logger.js';
+import { SecretBox } from '../webhooks/secrets.js';
 import type { Database } from '../db/client.js';
 import { authPlugin } from './plugins/auth.js';
 import { docsPlugin } from './plugins/docs.js';
@@ -73,7 +74,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     adminKeys: config.adminKeys,
     customerTokens: services.customerTokens,
   });
-  await app.register(idempotencyPlugin, { db: services.db, ...config.idempotency });
+  await app.register(idempotencyPlugin, {
+    db: services.db,
+    ...config.idempotency,
+    box: new SecretBox(config.webhookEncryptionKey),
+  });
   await app.register(docsPlugin);
   await app.register(async (api) => {
     strictJsonBodies(api);

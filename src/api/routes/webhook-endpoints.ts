@@ -17,7 +17,7 @@ export const webhookEndpointRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/v1/webhook-endpoints',
     {
-      config: { idempotent: true },
+      config: { idempotent: true, secretFields: ['secret'] },
       schema: {
         summary: 'Register a webhook endpoint',
         description:
@@ -72,7 +72,7 @@ export const webhookEndpointRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/v1/webhook-endpoints/:id/rotate-secret',
     {
-      config: { idempotent: true },
+      config: { idempotent: true, secretFields: ['secret'] },
       schema: {
         summary: 'Rotate the signing secret',
         description:
