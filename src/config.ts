@@ -81,6 +81,8 @@ const env = z.object({
   /** 503 with Retry-After when the heap or the RSS grows past this many bytes (0: off). */
   PRESSURE_MAX_HEAP_BYTES: z.coerce.number().int().min(0).default(0),
   PRESSURE_MAX_RSS_BYTES: z.coerce.number().int().min(0).default(0),
+  /** How long each query of a report may run before PostgreSQL cancels it (503 report_timeout). */
+  REPORT_STATEMENT_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   /** Open live streams (SSE and WebSocket) per tenant and per customer token, in one API process. */
   STREAM_MAX_PER_TENANT: z.coerce.number().int().positive().default(500),
   STREAM_MAX_PER_CUSTOMER_TOKEN: z.coerce.number().int().positive().default(5),
@@ -128,6 +130,7 @@ export interface Config {
   rateLimit: { max: number; anonymousMax: number; windowMs: number; perTenant: Map<string, number> };
   pressure: { maxEventLoopDelayMs: number; maxHeapBytes: number; maxRssBytes: number };
   streams: { perTenant: number; perCustomerToken: number; maxBufferedBytes: number };
+  reportStatementTimeoutMs: number;
   metricsPort: number;
 }
 
@@ -297,6 +300,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       perCustomerToken: e.STREAM_MAX_PER_CUSTOMER_TOKEN,
       maxBufferedBytes: e.STREAM_MAX_BUFFERED_BYTES,
     },
+    reportStatementTimeoutMs: e.REPORT_STATEMENT_TIMEOUT_MS,
     metricsPort: e.METRICS_PORT,
   };
 }

@@ -3,22 +3,19 @@
  * WebSocket of a customer's payments, over real HTTP against the stack (and against API
  * processes started here, to show a stream resumes on another one).
  */
-import { Client } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { WebSocket as WsClient } from 'ws';
 import { describe, expect, inject, it } from 'vitest';
-import { buildApp } from '../../src/api/app.js';
-import { connectTemporal } from '../../src/api/temporal-connection.js';
 import { loadConfig } from '../../src/config.js';
 import { CustomerTokens } from '../../src/api/customer-tokens.js';
-import { connectDatabase } from '../../src/db/client.js';
 import { EVENTS_CHANNEL } from '../../src/events/hub.js';
 import { startChildServer } from '../../src/infra/child-server.js';
 import { freePort } from '../../src/infra/free-port.js';
 import { eventually } from '../support/brokers.js';
 import { complete3ds } from '../support/gateway.js';
 import { api, topUp, uid } from '../support/http.js';
+import { startApi } from '../support/in-process-api.js';
 
 interface SseMessage {
   id: string;
@@ -86,31 +83,6 @@ async function threeDsPayment(customerId: string) {
   });
   expect(res.body.status).toBe('requires_action');
   return res.body as { id: string; nextAction: { url: string } };
-}
-
-/** An API process inside this test (its own settings, stopped by the test). */
-async function startApi(settings: Record<string, string> = {}) {
-  const env = inject('stackEnv');
-  const database = connectDatabase(env.DATABASE_URL!, { max: 4 });
-  const connection = connectTemporal(env.TEMPORAL_ADDRESS!);
-  const config = loadConfig({ ...env, PORT: '0', ...settings });
-  const app = await buildApp({
-    config,
-    db: database.db,
-    temporal: new Client({ connection }),
-    logger: false,
-  });
-  const url = await app.listen({ port: 0, host: '127.0.0.1' });
-  return {
-    url,
-    app,
-    close: async () => {
-      await app.close();
-      await app.services.eventHub.close();
-      await connection.close();
-      await database.close();
-    },
-  };
 }
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
