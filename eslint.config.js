@@ -104,5 +104,8 @@ export default tseslint.config(
     },
   },
   { files: ['eslint.config.js', 'scripts/*.mjs', 'src/*.mjs'], ...tseslint.configs.disableTypeChecked },
-  { files: ['scripts/*.mjs', 'src/*.mjs'], languageOptions: { globals: { console: 'readonly', URL: 'readonly' } } },
+  {
+    files: ['scripts/*.mjs', 'src/*.mjs'],
+    languageOptions: { globals: { console: 'readonly', URL: 'readonly' } },
+  },
 );
