@@ -276,6 +276,8 @@ describe('a stream whose PostgreSQL read fails', () => {
     void child.exited.then((code) => (exitCode = code));
     const locker = new pg.Client({ connectionString: inject('databaseUrl') });
     await locker.connect();
+    const notifier = new pg.Client({ connectionString: inject('databaseUrl') });
+    await notifier.connect();
     try {
       const failing = uid('cus');
       const healthy = uid('cus');
@@ -288,7 +290,7 @@ describe('a stream whose PostgreSQL read fails', () => {
         async () =>
           (
             await locker.query(
-              `SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN%'`,
+              `SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND state = 'idle' AND query LIKE 'LISTEN%'`,
               [appName],
             )
           ).rowCount === 1,
@@ -303,17 +305,15 @@ describe('a stream whose PostgreSQL read fails', () => {
       await locker.query('BEGIN');
       await locker.query('LOCK TABLE events IN ACCESS EXCLUSIVE MODE');
       const notice = { seq: 1, tenantId: 'default', subject: 'payments/pay_x', type: 'payment.created' };
-      const notifier = new pg.Client({ connectionString: inject('databaseUrl') });
-      await notifier.connect();
       await notifier.query('SELECT pg_notify($1, $2)', [
         EVENTS_CHANNEL,
         JSON.stringify({ ...notice, customerId: failing }),
       ]);
-      await notifier.end();
       let waiting: number[] = [];
       await eventually(
         async () => {
-          const rows = await locker.query<{ pid: number }>(
+          // Not on the locker: inside its transaction pg_stat_activity stays as first read.
+          const rows = await notifier.query<{ pid: number }>(
             `SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`,
             [appName],
           );
@@ -347,6 +347,7 @@ describe('a stream whose PostgreSQL read fails', () => {
       survivor.socket.close();
     } finally {
       await locker.end();
+      await notifier.end();
       await child.stop();
     }
   });
