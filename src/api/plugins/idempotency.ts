@@ -142,7 +142,9 @@ export const idempotencyPlugin = fp(
       if (options.sweepIntervalMs <= 0) return;
       sweeper = setInterval(() => {
         deleteExpiredIdempotencyKeys(options.db, SWEEP_BATCH).then(
-          (deleted) => deleted > 0 && app.log.debug({ deleted }, 'expired Idempotency-Keys deleted'),
+          (deleted) => {
+            if (deleted > 0) app.log.debug({ deleted }, 'expired Idempotency-Keys deleted');
+          },
           (error: unknown) => app.log.warn({ err: error }, 'could not delete expired Idempotency-Keys'),
         );
       }, options.sweepIntervalMs).unref();

@@ -18,7 +18,7 @@ const TERMINAL_STATUSES = new Set(['succeeded', 'failed', 'canceled', 'refunded'
 const HEARTBEAT_MS = 15_000;
 /** WebSocket close code 1013 (Try Again Later): the server could not go on, a new connection may. */
 const CLOSE_TRY_AGAIN = 1013;
-/** WebSocket close code 1008 (Policy Violation): the token expired, or the client stopped reading. */
+/** WebSocket close code 1008 (Policy Violation): the customer token that opened the socket expired. */
 const CLOSE_POLICY = 1008;
 
 /**
