@@ -24,8 +24,10 @@ COPY tsconfig.json ./
 
 # ---- sandbox: the stand-in PSP, never shipped in the app image -------------------------------
 FROM base AS sandbox
-# The sandbox's only import from Paysaga: the currency table (pure, no dependencies).
+# The sandbox's imports from Paysaga: the currency table, the Node version check and the
+# process policy (pure, or pino only).
 COPY src/domain/money.ts ./src/domain/money.ts
+COPY src/require-node.mjs src/process-policy.ts ./src/
 COPY sandbox ./sandbox
 USER node
 # 4010: SANDBOX_PORT. Listen on every interface inside the container (the default is 127.0.0.1).

@@ -51,7 +51,7 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ['eslint.config.js', 'scripts/*.mjs'] },
+        projectService: { allowDefaultProject: ['eslint.config.js', 'scripts/*.mjs', 'src/*.mjs'] },
         tsconfigRootDir: import.meta.dirname,
       },
     },
@@ -103,6 +103,9 @@ export default tseslint.config(
       ],
     },
   },
-  { files: ['eslint.config.js', 'scripts/*.mjs'], ...tseslint.configs.disableTypeChecked },
-  { files: ['scripts/*.mjs'], languageOptions: { globals: { console: 'readonly', URL: 'readonly' } } },
+  { files: ['eslint.config.js', 'scripts/*.mjs', 'src/*.mjs'], ...tseslint.configs.disableTypeChecked },
+  {
+    files: ['scripts/*.mjs', 'src/*.mjs'],
+    languageOptions: { globals: { console: 'readonly', URL: 'readonly' } },
+  },
 );

@@ -103,7 +103,12 @@ try {
     persistentPostgres: false,
     temporalDbFile: path.join(tempDir, 'temporal', 'temporal.db'),
     // One key sends all of the load: the rate limiter is not what this measures.
-    env: { RATE_LIMIT_MAX: '1000000000', LOG_LEVEL: 'warn', EVENT_SINKS: 'outbox,kafka,amqp' },
+    env: {
+      RATE_LIMIT_MAX: '1000000000',
+      RATE_LIMIT_ANONYMOUS_MAX: '1000000000',
+      LOG_LEVEL: 'warn',
+      EVENT_SINKS: 'outbox,kafka,amqp',
+    },
     log: (line) => logFile.write(`${line}\n`),
   });
   const target: ApiTarget = { apiUrl: stack.apiUrl, apiKey: DEV_API_KEY, adminKey: DEV_ADMIN_KEY };

@@ -122,7 +122,7 @@ async function resolveTarget(): Promise<Target> {
     persistentPostgres: false,
     temporalDbFile: path.join(tempDir, 'temporal', 'temporal.db'),
     // One key sends all of the load: the rate limiter is not what this measures.
-    env: { RATE_LIMIT_MAX: '1000000000', LOG_LEVEL: config.logLevel },
+    env: { RATE_LIMIT_MAX: '1000000000', RATE_LIMIT_ANONYMOUS_MAX: '1000000000', LOG_LEVEL: config.logLevel },
     // V8 writes each profile when its process exits, at the end of the run.
     nodeFlags: Object.fromEntries(
       config.profile.map((name) => [name, ['--cpu-prof', `--cpu-prof-dir=${PROFILES_DIR}`]]),

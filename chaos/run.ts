@@ -123,7 +123,12 @@ async function main(report: ChaosReport): Promise<void> {
     persistentPostgres: true,
     temporalDbFile: path.join(tempDir, 'temporal', 'temporal.db'),
     // One key sends all of the load: the rate limiter is not what this measures.
-    env: { RATE_LIMIT_MAX: '1000000000', LOG_LEVEL: 'warn', SYNC_WAIT_MS: '5000' },
+    env: {
+      RATE_LIMIT_MAX: '1000000000',
+      RATE_LIMIT_ANONYMOUS_MAX: '1000000000',
+      LOG_LEVEL: 'warn',
+      SYNC_WAIT_MS: '5000',
+    },
     supervise: { initialMs: 500, maxMs: 10_000, resetAfterMs: 10_000 },
     log: (line) => logFile.write(`${line}\n`),
     onSupervisorLog: (line) => {

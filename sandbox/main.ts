@@ -1,7 +1,10 @@
+import '../src/require-node.mjs';
 import { pino } from 'pino';
+import { installProcessPolicy } from '../src/process-policy.js';
 import { createSandboxServer } from './server.js';
 
 const logger = pino({ name: 'sandbox', timestamp: pino.stdTimeFunctions.isoTime });
+installProcessPolicy(logger);
 
 /** Runs the sandbox PSP as its own program (`npm run gateway`); src/ never imports from sandbox/. */
 function intFromEnv(name: string, fallback: number): number {

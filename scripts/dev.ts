@@ -6,6 +6,7 @@
  * Ctrl-C stops all of it. With STRIPE_MOCK=1 it also starts Stripe's stripe-mock with the
  * emulator in front of it (src/infra/stripe-emulator.ts) and a tenant `stripe-demo` on Stripe.
  */
+import '../src/require-node.mjs';
 import { connectorOf, DEV_ADMIN_KEY, DEV_API_KEY, loadConfig, tenantEnvSuffix } from '../src/config.js';
 import { takeOverShutdownSignals } from '../src/infra/embedded-postgres.js';
 import { projectPath, startStack, type Stack } from '../src/infra/stack.js';

@@ -62,6 +62,8 @@ const env = z.object({
   ACTION_WINDOW_MS: z.coerce.number().int().positive().default(DEFAULT_TIMEOUTS.actionWindowMs),
   REFUND_PENDING_WINDOW_MS: z.coerce.number().int().positive().default(DEFAULT_REFUND_PENDING_WINDOW_MS),
   IDEMPOTENCY_TTL_HOURS: z.coerce.number().int().min(24).default(24),
+  /** How often each API process deletes expired Idempotency-Keys (0: never). */
+  IDEMPOTENCY_SWEEP_INTERVAL_MS: z.coerce.number().int().min(0).default(60_000),
   /** Where events go besides the outbox: `outbox,kafka,amqp` (src/events/sink.ts). */
   EVENT_SINKS: z.string().default('outbox'),
   /** The event relay reads the outbox at most once per this many ms (more events per batch). */
@@ -100,6 +102,8 @@ const env = z.object({
   /** Requests per API key per window (an unauthenticated caller counts per address). */
   RATE_LIMIT_MAX: z.coerce.number().int().positive().default(6000),
   RATE_LIMIT_WINDOW_MS: z.coerce.number().int().positive().default(60_000),
+  /** Requests per client address per window without a valid API key or customer token. */
+  RATE_LIMIT_ANONYMOUS_MAX: z.coerce.number().int().positive().default(100),
   /** `tenant:max` pairs: a tenant's keys get this many requests per window instead. */
   TENANT_RATE_LIMITS: z.string().default(''),
   /** 503 with Retry-After when the event loop lags more than this (0: off). */
@@ -107,6 +111,17 @@ const env = z.object({
   /** 503 with Retry-After when the heap or the RSS grows past this many bytes (0: off). */
   PRESSURE_MAX_HEAP_BYTES: z.coerce.number().int().min(0).default(0),
   PRESSURE_MAX_RSS_BYTES: z.coerce.number().int().min(0).default(0),
+  /** How long each query of a report may run before PostgreSQL cancels it (503 report_timeout). */
+  REPORT_STATEMENT_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  /** Open live streams (SSE and WebSocket) per tenant and per customer token, in one API process. */
+  STREAM_MAX_PER_TENANT: z.coerce.number().int().positive().default(500),
+  STREAM_MAX_PER_CUSTOMER_TOKEN: z.coerce.number().int().positive().default(5),
+  /** A stream whose client has left this many bytes unread is closed. */
+  STREAM_MAX_BUFFERED_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024),
   /** The worker's Prometheus endpoint (`/metrics`); 0: not served. */
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
 });
@@ -133,7 +148,7 @@ export interface Config {
   refundPendingWindowMs: number;
   idempotencyTtlHours: number;
   /** Kept for `ttlHours`; a request holds its key for `leaseSeconds` before a retry may take it over. */
-  idempotency: { ttlHours: number; leaseSeconds: number };
+  idempotency: { ttlHours: number; leaseSeconds: number; sweepIntervalMs: number };
   eventSinks: SinkName[];
   eventRelayCoalesceMs: number;
   eventRelayLagAlertSeconds: number;
@@ -147,8 +162,10 @@ export interface Config {
   webhookAllowedNetworks: Network[];
   customerTokenSecret: string;
   logLevel: string;
-  rateLimit: { max: number; windowMs: number; perTenant: Map<string, number> };
+  rateLimit: { max: number; anonymousMax: number; windowMs: number; perTenant: Map<string, number> };
   pressure: { maxEventLoopDelayMs: number; maxHeapBytes: number; maxRssBytes: number };
+  streams: { perTenant: number; perCustomerToken: number; maxBufferedBytes: number };
+  reportStatementTimeoutMs: number;
   metricsPort: number;
 }
 
@@ -354,7 +371,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     refundPendingWindowMs: e.REFUND_PENDING_WINDOW_MS,
     idempotencyTtlHours: e.IDEMPOTENCY_TTL_HOURS,
     // Longer than any request can run (the sync wait plus Temporal's deadlines), no longer.
-    idempotency: { ttlHours: e.IDEMPOTENCY_TTL_HOURS, leaseSeconds: Math.ceil(e.SYNC_WAIT_MS / 1000) + 10 },
+    idempotency: {
+      ttlHours: e.IDEMPOTENCY_TTL_HOURS,
+      leaseSeconds: Math.ceil(e.SYNC_WAIT_MS / 1000) + 10,
+      sweepIntervalMs: e.IDEMPOTENCY_SWEEP_INTERVAL_MS,
+    },
     eventSinks: parseEventSinks(e.EVENT_SINKS),
     eventRelayCoalesceMs: e.EVENT_RELAY_COALESCE_MS,
     eventRelayLagAlertSeconds: e.EVENT_RELAY_LAG_ALERT_SECONDS,
@@ -371,6 +392,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     rateLimit: {
       max: e.RATE_LIMIT_MAX,
+      anonymousMax: e.RATE_LIMIT_ANONYMOUS_MAX,
       windowMs: e.RATE_LIMIT_WINDOW_MS,
       perTenant: new Map(
         pairs(e.TENANT_RATE_LIMITS, 'TENANT_RATE_LIMITS', 'tenant:max').map(([tenant, max]) => {
@@ -385,6 +407,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       maxHeapBytes: e.PRESSURE_MAX_HEAP_BYTES,
       maxRssBytes: e.PRESSURE_MAX_RSS_BYTES,
     },
+    streams: {
+      perTenant: e.STREAM_MAX_PER_TENANT,
+      perCustomerToken: e.STREAM_MAX_PER_CUSTOMER_TOKEN,
+      maxBufferedBytes: e.STREAM_MAX_BUFFERED_BYTES,
+    },
+    reportStatementTimeoutMs: e.REPORT_STATEMENT_TIMEOUT_MS,
     metricsPort: e.METRICS_PORT,
   };
 }

@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Config } from '../config.js';
 import { loggerOptions } from '../logger.js';
+import { SecretBox } from '../webhooks/secrets.js';
 import type { Database } from '../db/client.js';
 import { authPlugin } from './plugins/auth.js';
 import { docsPlugin } from './plugins/docs.js';
@@ -24,6 +25,9 @@ import { walletRoutes } from './routes/wallets.js';
 import { streamRoutes } from './routes/streams.js';
 import { webhookEndpointRoutes } from './routes/webhook-endpoints.js';
 import { webhookRoutes } from './routes/webhooks.js';
+
+/** The largest WebSocket message a client may send (ws's default is 100 MiB). */
+export const MAX_CLIENT_MESSAGE_BYTES = 1024;
 
 /** The app over PostgreSQL and Temporal, or over services a test provides. */
 export type AppDeps = { config: Config; logger?: boolean } & (
@@ -57,17 +61,24 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(tracingPlugin);
   await app.register(protectionPlugin, {
     apiKeys: config.apiKeys,
+    adminKeys: config.adminKeys,
+    customerTokens: services.customerTokens,
     rateLimit: config.rateLimit,
     pressure: config.pressure,
   });
-  await app.register(websocket);
+  // Clients send nothing on the stream but control frames: a message is at most a short line.
+  await app.register(websocket, { options: { maxPayload: MAX_CLIENT_MESSAGE_BYTES } });
   await app.register(servicesPlugin, { services });
   await app.register(authPlugin, {
     apiKeys: config.apiKeys,
     adminKeys: config.adminKeys,
     customerTokens: services.customerTokens,
   });
-  await app.register(idempotencyPlugin, { db: services.db, ...config.idempotency });
+  await app.register(idempotencyPlugin, {
+    db: services.db,
+    ...config.idempotency,
+    box: new SecretBox(config.webhookEncryptionKey),
+  });
   await app.register(docsPlugin);
   await app.register(async (api) => {
     strictJsonBodies(api);

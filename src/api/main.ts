@@ -1,7 +1,9 @@
+import '../require-node.mjs';
 import { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { loadConfig } from '../config.js';
-import { lifecycle } from '../logger.js';
+import { createLogger, lifecycle } from '../logger.js';
+import { installProcessPolicy } from '../process-policy.js';
 import { clientInterceptors, setupTracing } from '../tracing.js';
 import { connectDatabase, migrateDatabase } from '../db/client.js';
 import { buildApp } from './app.js';
@@ -9,6 +11,7 @@ import { connectTemporal } from './temporal-connection.js';
 
 /** The API process alone, against an existing Temporal and PostgreSQL (production shape). */
 const config = loadConfig();
+installProcessPolicy(createLogger(config.logLevel, 'api'));
 if (!config.databaseUrl)
   throw new Error('DATABASE_URL is required (npm run dev starts an embedded PostgreSQL for you)');
 

@@ -1,5 +1,6 @@
 import { WEBHOOK_DELIVERY_STATUSES, WEBHOOK_EVENT_TYPES } from '../domain/webhooks.js';
 import { z } from 'zod';
+import { MAX_CUSTOMER_TOKEN_SECONDS } from './customer-tokens.js';
 import { CURRENCIES, MAX_AMOUNT_MINOR } from '../domain/money.js';
 import { FAILURE_CODES, PAYMENT_STATUSES } from '../domain/payment.js';
 import { REFUND_FAILURE_CODES, REFUND_STATUSES } from '../domain/refund.js';
@@ -323,5 +324,5 @@ export const webhookDeliveriesQuery = z.strictObject({
 
 export const customerTokenBody = z.strictObject({
   customerId: externalId,
-  expiresInSeconds: z.number().int().min(60).max(3600).default(900),
+  expiresInSeconds: z.number().int().min(60).max(MAX_CUSTOMER_TOKEN_SECONDS).default(900),
 });

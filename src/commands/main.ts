@@ -1,8 +1,10 @@
+import '../require-node.mjs';
 import { Client } from '@temporalio/client';
 import { createServices } from '../api/plugins/services.js';
 import { connectTemporal } from '../api/temporal-connection.js';
 import { loadConfig } from '../config.js';
 import { createLogger, lifecycle } from '../logger.js';
+import { installProcessPolicy } from '../process-policy.js';
 import { clientInterceptors, setupTracing } from '../tracing.js';
 import { connectDatabase, migrateDatabase } from '../db/client.js';
 import { loadCommandOffsets, saveCommandOffset } from '../db/command-offsets.js';
@@ -19,6 +21,8 @@ import { KAFKA_COMMANDS_GROUP, KAFKA_COMMANDS_TOPIC, runKafkaCommands } from './
  * HTTP API would start. Any number may run.
  */
 const config = loadConfig();
+const logger = createLogger(config.logLevel, 'consumer');
+installProcessPolicy(logger);
 if (!config.databaseUrl)
   throw new Error('DATABASE_URL is required (npm run dev starts an embedded PostgreSQL for you)');
 const brokers = brokerSinks(config.eventSinks);
@@ -36,7 +40,6 @@ const temporal = new Client({
 const services = createServices({ config, db: database.db, temporal });
 const handler = new CommandHandler(services, new Set(config.apiKeys.values()));
 const stopping = new AbortController();
-const logger = createLogger(config.logLevel, 'consumer');
 const log = (line: string) => logger.info(line);
 const PROBE_TIMEOUT_MS = 2_000;
 /** PostgreSQL and Temporal both answer (within 2 s): a command failing now fails on its own. */

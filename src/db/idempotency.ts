@@ -85,12 +85,15 @@ export async function releaseIdempotencyKey(db: Executor, scope: IdempotencyScop
   await db.delete(idempotencyKeys).where(and(matches(scope), eq(idempotencyKeys.state, 'in_flight')));
 }
 
-export async function deleteExpiredIdempotencyKeys(db: Executor): Promise<number> {
-  const deleted = await db
-    .delete(idempotencyKeys)
-    .where(lt(idempotencyKeys.expiresAt, sql`now()`))
-    .returning({ key: idempotencyKeys.key });
-  return deleted.length;
+/**
+ * Deletes at most `limit` expired keys (oldest first, by the expiry index), so that one sweep is
+ * one short statement however many expired meanwhile; returns how many went.
+ */
+export async function deleteExpiredIdempotencyKeys(db: Executor, limit: number): Promise<number> {
+  const result = await db.execute(sql`
+    DELETE FROM idempotency_keys WHERE ctid IN (
+      SELECT ctid FROM idempotency_keys WHERE expires_at < now() ORDER BY expires_at LIMIT ${limit})`);
+  return result.rowCount ?? 0;
 }
 
 function matches(scope: IdempotencyScope) {

@@ -59,17 +59,37 @@ export function summaryQueries(query: SummaryQuery): { groups: SQL; timing: SQL;
 }
 
 /**
+ * One read-only query that PostgreSQL cancels (SQLSTATE 57014) once it has run
+ * `statementTimeoutMs`: a report is a read a tenant may make heavy, and it must not hold a
+ * connection of the pool and a PostgreSQL backend for as long as it likes.
+ */
+function boundedRead(db: Executor, query: SQL, statementTimeoutMs: number) {
+  return db.transaction(
+    async (tx) => {
+      await tx.execute(sql`SELECT set_config('statement_timeout', ${String(statementTimeoutMs)}, true)`);
+      return tx.execute(query);
+    },
+    { accessMode: 'read only' },
+  );
+}
+
+/**
  * A tenant's payments and refunds created in [from, to), optionally in one currency. Each
  * query reads the range from an index on (tenant_id, created_at): payments_report includes every
  * column the report needs (an index-only scan), so the cost follows the range, not the table.
- * Volumes are per currency, never summed across them.
+ * Volumes are per currency, never summed across them. Each of the three queries may run
+ * `statementTimeoutMs`.
  */
-export async function paymentsSummary(db: Executor, query: SummaryQuery): Promise<Summary> {
+export async function paymentsSummary(
+  db: Executor,
+  query: SummaryQuery,
+  statementTimeoutMs: number,
+): Promise<Summary> {
   const queries = summaryQueries(query);
   const [groups, timing, refunds] = await Promise.all([
-    db.execute(queries.groups),
-    db.execute(queries.timing),
-    db.execute(queries.refunds),
+    boundedRead(db, queries.groups, statementTimeoutMs),
+    boundedRead(db, queries.timing, statementTimeoutMs),
+    boundedRead(db, queries.refunds, statementTimeoutMs),
   ]);
 
   const summary: Summary = {

@@ -61,17 +61,38 @@ export class EventHub {
         continue;
       }
       client.on('notification', (message) => {
-        if (!message.payload) return;
-        const notice = JSON.parse(message.payload) as EventNotice;
-        for (const listener of this.#listeners) listener(notice);
+        const notice = parseNotice(message.payload);
+        if (notice) this.#notify(notice);
       });
       client.on('end', () => {
         this.#client = undefined;
         if (this.#listeners.size > 0) this.#ensureConnected();
       });
       this.#client = client;
-      for (const listener of this.#listeners) listener('resync');
+      this.#notify('resync');
       return;
     }
+  }
+
+  /** Each listener on its own: one that throws neither stops the others nor the process. */
+  #notify(notice: EventNotice | 'resync'): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(notice);
+      } catch (error) {
+        console.error('event listener failed', error);
+      }
+    }
+  }
+}
+
+/** A notice as the trigger writes it; anything else on the channel (a stray NOTIFY) is ignored. */
+function parseNotice(payload: string | undefined): EventNotice | undefined {
+  if (!payload) return undefined;
+  try {
+    const notice = JSON.parse(payload) as EventNotice;
+    return typeof notice.seq === 'number' && typeof notice.tenantId === 'string' ? notice : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -37,3 +37,8 @@ export class SecretBox {
     );
   }
 }
+
+/** A value {@link SecretBox.seal} produced (`v1.<iv>.<tag>.<ciphertext>`), as opposed to a plain secret. */
+export function isSealed(value: string): boolean {
+  return /^v1\.[\w-]+\.[\w-]+\.[\w-]*$/.test(value);
+}

@@ -1,3 +1,4 @@
+import '../require-node.mjs';
 import { NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import { loadConfig } from '../config.js';
 import { connectDatabase, migrateDatabase } from '../db/client.js';
@@ -8,6 +9,7 @@ import { freePort } from '../infra/free-port.js';
 import { createLogger, lifecycle, temporalLogger } from '../logger.js';
 import { relayLagMetrics, serveMetrics, workerMetrics } from '../metrics.js';
 import { relayLag } from '../db/outbox.js';
+import { installProcessPolicy, RESTART_EXIT_CODE } from '../process-policy.js';
 import { setupTracing } from '../tracing.js';
 import { WebhookEgress } from '../webhooks/egress.js';
 import { SecretBox } from '../webhooks/secrets.js';
@@ -16,13 +18,14 @@ import { stackTracesWanted, threadWatchWanted, watchWorkflowThreads } from './wo
 
 /** The worker process alone, against an existing Temporal and PostgreSQL (production shape). */
 const config = loadConfig();
+const logger = createLogger(config.logLevel, 'worker');
+installProcessPolicy(logger);
 if (!config.databaseUrl)
   throw new Error('DATABASE_URL is required (npm run dev starts an embedded PostgreSQL for you)');
 
 // The SDK's own metrics (task latencies, slots, polls, cache) come from its Prometheus exporter
 // on a loopback port; /metrics on METRICS_PORT serves them after Paysaga's.
 const sdkMetricsPort = config.metricsPort > 0 ? await freePort() : undefined;
-const logger = createLogger(config.logLevel, 'worker');
 Runtime.install({
   // Every line as JSON through pino: the worker's, the SDK's, workflows' and activities' (with
   // their workflow and run ids), and the core's, forwarded.
@@ -68,7 +71,7 @@ watchWorkflowThreads(({ threadId, runningMs, limitMs }) => {
     { threadId, runningMs, limitMs },
     `a call into workflow code ran ${runningMs} ms without yielding (limit ${limitMs} ms): exiting to be restarted`,
   );
-  process.exit(70);
+  process.exit(RESTART_EXIT_CODE);
 });
 const worker = await createPaysagaWorker({
   connection,

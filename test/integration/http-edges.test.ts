@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { DEV_ADMIN_KEY } from '../../src/config.js';
+import { eventually } from '../support/brokers.js';
+import { testDatabase } from '../support/db.js';
+import { complete3ds } from '../support/gateway.js';
 import { api, uid } from '../support/http.js';
+import { TENANT_KEYS } from '../support/tenants.js';
 
 /**
  * The edges of the HTTP surface a fuzzer (or a careless client) finds: what the OpenAPI document
@@ -190,5 +194,106 @@ describe('e. duplicate keys in a JSON body', () => {
     });
     expect(res.status).toBe(400);
     expect(res.body.code).toBe('invalid_signature');
+  });
+});
+
+describe('f. Idempotency-Key records', () => {
+  it("keep a webhook endpoint's secret sealed, and a replay still answers it", async () => {
+    const db = testDatabase();
+    const key = { key: TENANT_KEYS.other };
+    const storedSecret = async (idempotencyKey: string) =>
+      (
+        await db.pool.query<{ secret: string }>(
+          `SELECT response_body->>'secret' AS secret FROM idempotency_keys WHERE tenant_id = 'other' AND key = $1`,
+          [idempotencyKey],
+        )
+      ).rows[0]!.secret;
+    try {
+      const createKey = uid('idem');
+      const body = { url: 'https://example.com/paysaga-hooks', events: ['payment.succeeded'] };
+      const created = await api('POST', '/v1/webhook-endpoints', body, {
+        ...key,
+        headers: { 'idempotency-key': createKey },
+      });
+      expect(created.status).toBe(201);
+      expect(created.body.secret).toMatch(/^whsec_/);
+      const rotateKey = uid('idem');
+      const rotate = () =>
+        api(
+          'POST',
+          `/v1/webhook-endpoints/${created.body.id}/rotate-secret`,
+          { overlapSeconds: 0 },
+          { ...key, headers: { 'idempotency-key': rotateKey } },
+        );
+      const rotated = await rotate();
+      expect(rotated.status).toBe(200);
+
+      for (const [idempotencyKey, secret] of [
+        [createKey, created.body.secret],
+        [rotateKey, rotated.body.secret],
+      ]) {
+        const stored = await storedSecret(idempotencyKey);
+        expect(stored).not.toContain('whsec_');
+        expect(stored).not.toContain(secret.slice(6));
+      }
+      const replayed = await api('POST', '/v1/webhook-endpoints', body, {
+        ...key,
+        headers: { 'idempotency-key': createKey },
+      });
+      expect(replayed.headers.get('idempotent-replayed')).toBe('true');
+      expect(replayed.body).toEqual(created.body);
+      expect((await rotate()).body).toEqual(rotated.body);
+      await api('DELETE', `/v1/webhook-endpoints/${created.body.id}`, undefined, key);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('are deleted once expired (the API sweeps them), and kept until then', async () => {
+    const db = testDatabase();
+    try {
+      const insert = (key: string, expiresIn: string) =>
+        db.pool.query(
+          `INSERT INTO idempotency_keys (tenant_id, route, key, request_hash, state, response_status, response_body, locked_until, expires_at)
+           VALUES ('other', 'POST /v1/payments', $1, 'h', 'done', 200, '{}', now(), now() + $2::interval)`,
+          [key, expiresIn],
+        );
+      const expired = uid('idem');
+      const live = uid('idem');
+      await insert(expired, '-1 hour');
+      await insert(live, '24 hours');
+      const exists = async (key: string) =>
+        (await db.pool.query(`SELECT 1 FROM idempotency_keys WHERE key = $1`, [key])).rowCount === 1;
+      await eventually(async () => !(await exists(expired)), 30_000, 'the expired key to be deleted');
+      expect(await exists(live)).toBe(true);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('answer a replayed 202 with the payment as it is now, once it has settled', async () => {
+    // A 3-D Secure card answered at once (Prefer: respond-async): 202, not settled yet.
+    const body = {
+      orderId: uid('ord'),
+      customerId: uid('cus'),
+      amount: 1000,
+      currency: 'USD',
+      method: { type: 'card', token: 'tok_test_3333' },
+    };
+    const headers = { 'idempotency-key': uid('idem'), prefer: 'respond-async' };
+    const accepted = await api('POST', '/v1/payments', body, { headers });
+    expect(accepted.status).toBe(202);
+    expect(['processing', 'requires_action']).toContain(accepted.body.status);
+    const { nextAction } = (await api('GET', `/v1/payments/${accepted.body.id}`)).body;
+    await complete3ds(nextAction.url, 'succeed');
+    await eventually(
+      async () => (await api('GET', `/v1/payments/${accepted.body.id}`)).body.status === 'succeeded',
+      30_000,
+      'the payment to succeed',
+    );
+    const replayed = await api('POST', '/v1/payments', body, { headers });
+    expect(replayed.headers.get('idempotent-replayed')).toBe('true');
+    expect(replayed.status).toBe(200);
+    expect(replayed.body).toMatchObject({ id: accepted.body.id, status: 'succeeded', amountCaptured: 1000 });
   });
 });

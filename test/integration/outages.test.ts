@@ -6,9 +6,15 @@ import { authPlugin } from '../../src/api/plugins/auth.js';
 import { errorsPlugin } from '../../src/api/plugins/errors.js';
 import { idempotencyPlugin } from '../../src/api/plugins/idempotency.js';
 import { connectTemporal } from '../../src/api/temporal-connection.js';
-import { DEV_API_KEY, loadConfig, DEV_CUSTOMER_TOKEN_SECRET } from '../../src/config.js';
+import {
+  DEV_API_KEY,
+  DEV_CUSTOMER_TOKEN_SECRET,
+  DEV_WEBHOOK_ENCRYPTION_KEY,
+  loadConfig,
+} from '../../src/config.js';
 import { CustomerTokens } from '../../src/api/customer-tokens.js';
 import { connectDatabase } from '../../src/db/client.js';
+import { SecretBox } from '../../src/webhooks/secrets.js';
 import { freePort } from '../../src/infra/stack.js';
 import { count, testDatabase } from '../support/db.js';
 import { uid } from '../support/http.js';
@@ -169,7 +175,13 @@ describe('Idempotency-Key bookkeeping that fails after the work', () => {
       adminKeys: new Set<string>(),
       customerTokens: new CustomerTokens(DEV_CUSTOMER_TOKEN_SECRET),
     });
-    await app.register(idempotencyPlugin, { db, ttlHours: 24, leaseSeconds: 20 });
+    await app.register(idempotencyPlugin, {
+      db,
+      ttlHours: 24,
+      leaseSeconds: 20,
+      sweepIntervalMs: 0,
+      box: new SecretBox(DEV_WEBHOOK_ENCRYPTION_KEY),
+    });
     app.post('/work', { config: { idempotent: true } }, async () => {
       ran++;
       return { done: true };

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { summaryQueries } from '../../src/db/reports.js';
 import { testDatabase } from '../support/db.js';
 import { api, uid } from '../support/http.js';
+import { startApi } from '../support/in-process-api.js';
 import { TENANT_KEYS } from '../support/tenants.js';
 
 const db = testDatabase();
@@ -14,6 +15,32 @@ afterAll(async () => {
 });
 
 describe('GET /v1/reports/summary', () => {
+  it('answers 503 report_timeout when a query runs past REPORT_STATEMENT_TIMEOUT_MS, and frees its connection', async () => {
+    const server = await startApi({ REPORT_STATEMENT_TIMEOUT_MS: '300' });
+    // The report's refunds query waits behind this lock longer than it may run.
+    const locker = await db.pool.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE refunds IN ACCESS EXCLUSIVE MODE');
+      const res = await fetch(`${server.url}/v1/reports/summary`, {
+        headers: { authorization: `Bearer ${key}` },
+        signal: AbortSignal.timeout(10_000),
+      });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(await res.json()).toMatchObject({ code: 'report_timeout' });
+      await locker.query('ROLLBACK');
+      expect(
+        (await fetch(`${server.url}/v1/reports/summary`, { headers: { authorization: `Bearer ${key}` } }))
+          .status,
+      ).toBe(200);
+    } finally {
+      await locker.query('ROLLBACK').catch(() => undefined);
+      locker.release();
+      await server.close();
+    }
+  });
+
   const started = new Date(Date.now() - 1000).toISOString();
   const pay = async (amount: number, currency: string, token: string, capture = 'automatic') => {
     const res = await api(

@@ -97,6 +97,9 @@ export async function setup(project: TestProject): Promise<void> {
       // The tests share a few keys and send far more than a real client: only tenant
       // `ratelimited` has a limit a test can reach.
       RATE_LIMIT_MAX: '1000000000',
+      RATE_LIMIT_ANONYMOUS_MAX: '1000000000',
+      // Expired Idempotency-Keys go within a second (test/integration/http-edges.test.ts).
+      IDEMPOTENCY_SWEEP_INTERVAL_MS: '1000',
       TENANT_RATE_LIMITS: 'ratelimited:100',
       // A STRIPE_API_KEY in the shell is for the live Stripe test (test/live), not this stack.
       STRIPE_API_KEY: '',

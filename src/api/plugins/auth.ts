@@ -10,6 +10,8 @@ declare module 'fastify' {
     isAdmin: boolean;
     /** Set when the request came with a customer token: it may read only this customer's data. */
     customerId: string | undefined;
+    /** The customer token itself and when it expires: a stream opened with it ends then. */
+    customerToken: { value: string; expiresAt: Date } | undefined;
   }
   interface FastifyContextConfig {
     /** Routes open without an API key (health, docs, signed webhooks). */
@@ -32,6 +34,7 @@ export const authPlugin = fp(
     app.decorateRequest('tenantId', '');
     app.decorateRequest('isAdmin', false);
     app.decorateRequest('customerId', undefined);
+    app.decorateRequest('customerToken', undefined);
     app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
       const config = request.routeOptions.config;
       // Swagger UI and the OpenAPI document are public so a browser can open /docs.
@@ -70,6 +73,7 @@ export const authPlugin = fp(
           );
         request.tenantId = claims.tenantId;
         request.customerId = claims.customerId;
+        request.customerToken = { value: key, expiresAt: claims.expiresAt };
         bindLog(request, reply, { tenantId: claims.tenantId, customerId: claims.customerId });
         return;
       }

@@ -4,9 +4,11 @@ import type { Executor } from '../../db/client.js';
 import {
   claimIdempotencyKey,
   completeIdempotencyKey,
+  deleteExpiredIdempotencyKeys,
   releaseIdempotencyKey,
   type IdempotencyScope,
 } from '../../db/idempotency.js';
+import { isSealed, type SecretBox } from '../../webhooks/secrets.js';
 import { canonicalJson, sha256 } from '../hash.js';
 import { PROBLEM_CONTENT_TYPE, ProblemError } from '../problem.js';
 
@@ -14,6 +16,17 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The route honours `Idempotency-Key` (every POST that changes something). */
     idempotent?: boolean;
+    /** Top-level fields of the answer that are secrets: its Idempotency-Key record keeps them sealed. */
+    secretFields?: readonly string[];
+    /**
+     * A recorded `202` (accepted, still running) replayed later answers what the resource is
+     * now, as this says (the status and body the route would answer for it), instead of a
+     * stale `processing`.
+     */
+    replayAccepted?: (
+      request: FastifyRequest,
+      recorded: unknown,
+    ) => Promise<{ status: number; body: unknown }>;
   }
   interface FastifyRequest {
     /** The key this request holds until its answer is recorded. */
@@ -25,9 +38,15 @@ export interface IdempotencyOptions {
   db: Executor;
   ttlHours: number;
   leaseSeconds: number;
+  /** How often this process deletes expired keys (0: never). */
+  sweepIntervalMs: number;
+  /** Seals `secretFields` in the records. */
+  box: SecretBox;
 }
 
 const MAX_KEY_LENGTH = 255;
+/** Expired keys deleted per sweep: one short statement, however many expired meanwhile. */
+const SWEEP_BATCH = 1000;
 
 /**
  * `Idempotency-Key` for every route with `config: { idempotent: true }`: same key and request →
@@ -83,9 +102,16 @@ export const idempotencyPlugin = fp(
             {},
             { 'Retry-After': String(claim.retryAfterSeconds) },
           );
-        case 'replay':
+        case 'replay': {
           metrics?.idempotencyReplays.inc({ route });
-          return replay(reply, claim.status, claim.body);
+          const { replayAccepted, secretFields = [] } = request.routeOptions.config;
+          const recorded = openSecrets(claim.body, secretFields, options.box);
+          if (claim.status === 202 && replayAccepted) {
+            const now = await replayAccepted(request, recorded);
+            return replay(reply, now.status, now.body);
+          }
+          return replay(reply, claim.status, recorded);
+        }
         case 'claimed':
           request.idempotencyScope = scope;
       }
@@ -95,13 +121,35 @@ export const idempotencyPlugin = fp(
       const scope = request.idempotencyScope;
       if (!scope) return payload;
       request.idempotencyScope = undefined;
+      const secretFields = request.routeOptions.config.secretFields ?? [];
       await settle(request, () =>
         reply.statusCode < 500
-          ? completeIdempotencyKey(options.db, scope, reply.statusCode, parse(payload))
+          ? completeIdempotencyKey(
+              options.db,
+              scope,
+              reply.statusCode,
+              sealSecrets(parse(payload), secretFields, options.box),
+            )
           : releaseIdempotencyKey(options.db, scope),
       );
       return payload;
     });
+
+    // Keys are kept IDEMPOTENCY_TTL_HOURS (at least 24); after that a claim replaces an expired
+    // one it meets, and this deletes the rest, a bounded batch at a time.
+    let sweeper: NodeJS.Timeout | undefined;
+    app.addHook('onReady', async () => {
+      if (options.sweepIntervalMs <= 0) return;
+      sweeper = setInterval(() => {
+        deleteExpiredIdempotencyKeys(options.db, SWEEP_BATCH).then(
+          (deleted) => {
+            if (deleted > 0) app.log.debug({ deleted }, 'expired Idempotency-Keys deleted');
+          },
+          (error: unknown) => app.log.warn({ err: error }, 'could not delete expired Idempotency-Keys'),
+        );
+      }, options.sweepIntervalMs).unref();
+    });
+    app.addHook('onClose', async () => clearInterval(sweeper));
   },
   { name: 'idempotency', dependencies: ['auth', 'errors'] },
 );
@@ -114,6 +162,26 @@ function replay(reply: FastifyReply, status: number, body: unknown): FastifyRepl
 
 function parse(payload: unknown): unknown {
   return typeof payload === 'string' ? JSON.parse(payload) : null;
+}
+
+/** The answer as recorded: each of `fields` that holds a string, sealed. */
+function sealSecrets(body: unknown, fields: readonly string[], box: SecretBox): unknown {
+  return mapFields(body, fields, (value) => box.seal(value));
+}
+
+/** The answer as first sent. A record written before secrets were sealed holds them as they were. */
+function openSecrets(body: unknown, fields: readonly string[], box: SecretBox): unknown {
+  return mapFields(body, fields, (value) => (isSealed(value) ? box.open(value) : value));
+}
+
+function mapFields(body: unknown, fields: readonly string[], map: (value: string) => string): unknown {
+  if (fields.length === 0 || typeof body !== 'object' || body === null) return body;
+  const copy: Record<string, unknown> = { ...body };
+  for (const field of fields) {
+    const value = copy[field];
+    if (typeof value === 'string') copy[field] = map(value);
+  }
+  return copy;
 }
 
 /**

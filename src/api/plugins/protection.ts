@@ -5,25 +5,36 @@ import underPressure from '@fastify/under-pressure';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from '../../config.js';
+import { looksLikeJwt, type CustomerTokens } from '../customer-tokens.js';
 import { PROBLEM_CONTENT_TYPE, ProblemError, problemBody } from '../problem.js';
+import { ANONYMOUS_PREFIX, SplitRateLimitStore } from './rate-limit-store.js';
 
-export type ProtectionOptions = Pick<Config, 'apiKeys' | 'rateLimit' | 'pressure'>;
+export type ProtectionOptions = Pick<Config, 'apiKeys' | 'adminKeys' | 'rateLimit' | 'pressure'> & {
+  customerTokens: CustomerTokens;
+};
 
-/** The bearer credential of a request, if any. */
+/** The bearer credential of a request, if any (a customer token may come as `?access_token=`). */
 function bearer(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
-  return header ? /^Bearer\s+(\S+)$/i.exec(header)?.[1] : undefined;
+  if (header) return /^Bearer\s+(\S+)$/i.exec(header)?.[1];
+  const queryToken = (request.query as Record<string, unknown> | undefined)?.access_token;
+  return typeof queryToken === 'string' && looksLikeJwt(queryToken) ? queryToken : undefined;
 }
+
+const hashed = (value: string) => createHash('sha256').update(value).digest('hex').slice(0, 32);
 
 /**
  * What protects the API from its callers and from itself:
  * - security headers (`@fastify/helmet`); no Content-Security-Policy, since the API answers JSON
  *   and the Swagger UI at /docs runs inline scripts;
  * - a rate limit per API key (`@fastify/rate-limit`): `RATE_LIMIT_MAX` requests per
- *   `RATE_LIMIT_WINDOW_MS`, or the tenant's own limit from `TENANT_RATE_LIMITS`; 429 problem+json
- *   with `Retry-After`. Keys are counted by a hash, never stored; a request without one counts
- *   by address. Health, metrics, docs and gateway webhooks are not limited: they have no key,
- *   and a gateway retrying its webhooks must not be turned away;
+ *   `RATE_LIMIT_WINDOW_MS`, or the tenant's own limit from `TENANT_RATE_LIMITS`; per customer
+ *   (a valid customer token) the same `RATE_LIMIT_MAX`; 429 problem+json with `Retry-After`.
+ *   Keys are counted by a hash, never stored. A request without a valid credential (none, an
+ *   unknown key, a bad token) counts by client address, `RATE_LIMIT_ANONYMOUS_MAX` per window,
+ *   in a bucket space of its own ({@link SplitRateLimitStore}): guessing keys is slow, and it
+ *   cannot evict a tenant's counter. Health, metrics, docs and gateway webhooks are not limited:
+ *   they have no key, and a gateway retrying its webhooks must not be turned away;
  * - load shedding (`@fastify/under-pressure`): 503 problem+json with `Retry-After` while the
  *   event loop lags or memory is past its limit, so a saturated process answers fast instead of
  *   queueing work it cannot finish.
@@ -33,35 +44,47 @@ export const protectionPlugin = fp(
   async (app: FastifyInstance, options: ProtectionOptions) => {
     await app.register(helmet, { contentSecurityPolicy: false, global: true });
 
-    const { max, windowMs, perTenant } = options.rateLimit;
+    const { max, anonymousMax, windowMs, perTenant } = options.rateLimit;
+    /** The bucket a request counts in: its valid credential's, or its address's. */
+    const anonymous = new WeakSet<FastifyRequest>();
+    const bucketOf = async (request: FastifyRequest): Promise<string> => {
+      const credential = bearer(request);
+      if (credential && (options.apiKeys.has(credential) || options.adminKeys.has(credential)))
+        return `key:${hashed(credential)}`;
+      const claims =
+        credential && looksLikeJwt(credential) && (await options.customerTokens.verify(credential));
+      if (claims) return `customer:${hashed(`${claims.tenantId}/${claims.customerId}`)}`;
+      anonymous.add(request);
+      return `${ANONYMOUS_PREFIX}${request.ip}`;
+    };
     await app.register(rateLimit, {
-      global: true,
+      // Not per route: a route's hooks run after the app's, so a request the auth hook refuses
+      // (a guessed key) would never be counted. The app-level hook below runs before auth.
+      global: false,
       timeWindow: windowMs,
       hook: 'onRequest',
-      keyGenerator: (request) => {
-        const key = bearer(request);
-        return key
-          ? `key:${createHash('sha256').update(key).digest('hex').slice(0, 32)}`
-          : `ip:${request.ip}`;
-      },
-      max: (request) => {
-        const key = bearer(request);
-        const tenant = key ? options.apiKeys.get(key) : undefined;
+      store: SplitRateLimitStore,
+      keyGenerator: bucketOf,
+      max: (request, bucket) => {
+        if (bucket.startsWith(ANONYMOUS_PREFIX)) return anonymousMax;
+        const tenant = options.apiKeys.get(bearer(request) ?? '');
         return (tenant !== undefined ? perTenant.get(tenant) : undefined) ?? max;
       },
       allowList: (request) => {
         const url = request.routeOptions.url ?? '';
         return Boolean(request.routeOptions.config.public) || url.startsWith('/docs') || url === '/metrics';
       },
-      errorResponseBuilder: (_request, context) =>
+      errorResponseBuilder: (request, context) =>
         new ProblemError(
           429,
           'rate_limited',
-          `more than ${context.max} requests in ${Math.round(windowMs / 1000)} s for this API key; retry after ${context.after}`,
+          `more than ${context.max} requests in ${Math.round(windowMs / 1000)} s ${anonymous.has(request) ? 'from this address without a valid API key' : 'for this API key'}; retry after ${context.after}`,
           {},
           { 'Retry-After': String(Math.max(1, Math.ceil(context.ttl / 1000))) },
         ),
     });
+
+    app.addHook('onRequest', app.rateLimit());
 
     const { maxEventLoopDelayMs, maxHeapBytes, maxRssBytes } = options.pressure;
     await app.register(underPressure, {

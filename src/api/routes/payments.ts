@@ -19,7 +19,14 @@ export const paymentRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/v1/payments',
     {
-      config: { idempotent: true },
+      config: {
+        idempotent: true,
+        // Still `processing` when first answered: a replay says what the payment is now.
+        replayAccepted: async (request, recorded) => {
+          const now = await payments.get(request.tenantId, (recorded as { id: string }).id);
+          return { status: now.status === 'processing' ? 202 : 200, body: publicPayment(now) };
+        },
+      },
       schema: {
         summary: 'Create a payment for an order',
         description:

@@ -1,9 +1,11 @@
+import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { eventBySeq, eventsAfter, latestSeq, toCloudEvent } from '../../db/outbox.js';
 import { publicPayment } from '../../domain/payment.js';
 import { onlyCustomer, ownedBy } from '../customer-access.js';
 import type { EventNotice } from '../../events/hub.js';
+import { StreamSlots } from '../stream-slots.js';
 import { customerTokenBody, errorResponses, paymentIdParams } from '../schemas.js';
 
 const TERMINAL_EVENTS = new Set([
@@ -14,9 +16,25 @@ const TERMINAL_EVENTS = new Set([
 ]);
 const TERMINAL_STATUSES = new Set(['succeeded', 'failed', 'canceled', 'refunded']);
 const HEARTBEAT_MS = 15_000;
+/** WebSocket close code 1013 (Try Again Later): the server could not go on, a new connection may. */
+const CLOSE_TRY_AGAIN = 1013;
+/** WebSocket close code 1008 (Policy Violation): the customer token that opened the socket expired. */
+const CLOSE_POLICY = 1008;
+
+/**
+ * Calls `expire` when the request's customer token expires (a stream must not outlive the
+ * credential that opened it); the function returned cancels that.
+ */
+function onTokenExpiry(request: FastifyRequest, expire: () => void): () => void {
+  if (!request.customerToken) return () => undefined;
+  const timer = setTimeout(expire, Math.max(0, request.customerToken.expiresAt.getTime() - Date.now()));
+  return () => clearTimeout(timer);
+}
 
 export const streamRoutes: FastifyPluginAsyncZod = async (app) => {
-  const { payments, customerTokens, eventHub, db } = app.services;
+  const { payments, customerTokens, eventHub, db, config } = app.services;
+  const slots = new StreamSlots(config.streams);
+  const { maxBufferedBytes } = config.streams;
   // Open SSE streams end when the API closes; their clients resume elsewhere with Last-Event-ID.
   const openStreams = new Set<() => void>();
   app.addHook('preClose', async () => {
@@ -72,6 +90,7 @@ export const streamRoutes: FastifyPluginAsyncZod = async (app) => {
       const header = request.headers['last-event-id'];
       const resumeFrom = /^\d{1,18}$/.test(String(header ?? '')) ? Number(header) : request.query.lastEventId;
       let cursor = resumeFrom === undefined ? undefined : Number(resumeFrom);
+      const release = slots.open(tenantId, request.customerToken?.value);
 
       reply.hijack();
       const out = reply.raw;
@@ -83,16 +102,24 @@ export const streamRoutes: FastifyPluginAsyncZod = async (app) => {
       });
       let open = true;
       const send = (id: number, event: string, data: unknown) => {
-        if (open) out.write(`id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+        if (!open) return;
+        // A client that stopped reading resumes later from its Last-Event-ID: its unread
+        // backlog is dropped rather than held in this process's memory.
+        if (out.writableLength > maxBufferedBytes) return end(true);
+        out.write(`id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
       };
-      const end = () => {
+      const end = (abort = false) => {
         if (!open) return;
         open = false;
         openStreams.delete(end);
         unsubscribe();
         clearInterval(heartbeat);
-        out.end();
+        cancelExpiry();
+        release();
+        if (abort) out.destroy();
+        else out.end();
       };
+      const cancelExpiry = onTokenExpiry(request, end);
       // One read at a time, each from the cursor: notices may come in any number and order.
       let reading = Promise.resolve();
       const catchUp = () => {
@@ -117,15 +144,21 @@ export const streamRoutes: FastifyPluginAsyncZod = async (app) => {
       openStreams.add(end);
       const heartbeat = setInterval(() => open && out.write(': keep-alive\n\n'), HEARTBEAT_MS);
       // The client went away (or the server closes the connection).
-      out.on('close', end);
+      out.on('close', () => end());
 
       if (cursor === undefined) {
-        // The cursor first, then the view: an event in between is sent again, never skipped.
-        const seq = await latestSeq(db, tenantId, subject);
-        const view = await payments.get(tenantId, current.id);
-        send(seq, 'payment', publicPayment(view));
-        cursor = seq;
-        if (TERMINAL_STATUSES.has(view.status)) return end();
+        try {
+          // The cursor first, then the view: an event in between is sent again, never skipped.
+          const seq = await latestSeq(db, tenantId, subject);
+          const view = await payments.get(tenantId, current.id);
+          send(seq, 'payment', publicPayment(view));
+          cursor = seq;
+          if (TERMINAL_STATUSES.has(view.status)) return end();
+        } catch (error) {
+          // The client reconnects (EventSource does it by itself) and starts again.
+          request.log.warn({ err: error }, 'closing an event stream: reading the payment failed');
+          return end();
+        }
       }
       catchUp();
     },
@@ -147,23 +180,50 @@ export const streamRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     (socket, request) => {
       const { tenantId } = request;
+      // Checked before the upgrade too (below); this is the count that holds.
+      if (slots.refusal(tenantId, request.customerToken?.value))
+        return socket.close(CLOSE_TRY_AGAIN, 'too many open streams');
+      const release = slots.open(tenantId, request.customerToken?.value);
       const wanted = request.customerId ?? request.query.customerId;
+      const send = (data: string) => {
+        if (socket.readyState !== socket.OPEN) return;
+        // A client that does not read would make this process hold every event for it: it is
+        // cut off instead (no close handshake: it would not read that either).
+        if (socket.bufferedAmount > maxBufferedBytes) return socket.terminate();
+        socket.send(data);
+      };
       const unsubscribe = eventHub.subscribe((notice: EventNotice | 'resync') => {
         if (notice === 'resync' || notice.tenantId !== tenantId || !notice.subject.startsWith('payments/'))
           return;
         if (wanted !== undefined && notice.customerId !== wanted) return;
-        void eventBySeq(db, notice.seq).then((row) => {
-          if (row && socket.readyState === socket.OPEN) socket.send(JSON.stringify(toCloudEvent(row)));
-        });
+        eventBySeq(db, notice.seq).then(
+          (row) => {
+            if (row) send(JSON.stringify(toCloudEvent(row)));
+          },
+          // The socket has no replay: rather than skip an event, it closes, and the client
+          // reconnects and reads the current state (docs/streams.md).
+          (error: unknown) => {
+            request.log.warn({ err: error }, 'closing a WebSocket stream: reading its event failed');
+            socket.close(CLOSE_TRY_AGAIN, 'event read failed; reconnect');
+          },
+        );
       });
-      socket.on('close', unsubscribe);
+      const cancelExpiry = onTokenExpiry(request, () => socket.close(CLOSE_POLICY, 'token expired'));
+      socket.on('close', () => {
+        unsubscribe();
+        cancelExpiry();
+        release();
+      });
     },
   );
 
-  // A customer token's WebSocket must name no other customer.
+  // Before the upgrade, as an HTTP answer: a customer token's WebSocket must name no other
+  // customer, and there must be room for one more stream.
   app.addHook('preValidation', async (request) => {
     if (request.routeOptions.url !== '/v1/stream') return;
     const asked = (request.query as { customerId?: string }).customerId;
     if (asked !== undefined) onlyCustomer(request, asked);
+    const refused = slots.refusal(request.tenantId, request.customerToken?.value);
+    if (refused) throw refused;
   });
 };

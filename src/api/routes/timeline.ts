@@ -12,9 +12,15 @@ const step = z.object({
   durationMs: z.int().optional(),
   attempts: z.int().optional(),
   outcome: z.string(),
-  failure: z.string().optional(),
+  failure: z
+    .string()
+    .optional()
+    .describe('The kind of failure in generic words (failed, timed out...); its details are in the Web UI'),
+  failureType: z
+    .string()
+    .optional()
+    .describe("The failure's type (GatewayRequestError, InsufficientFunds...)"),
   compensation: z.boolean().optional(),
-  identity: z.string().optional(),
   timeoutMs: z.int().optional(),
 });
 
@@ -38,7 +44,7 @@ export const timelineRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         summary: "A payment's steps, read from its workflow's history",
         description:
-          "Built from the Temporal history of the payment's workflow (not from Paysaga's tables): each activity (hold, authorize, 3-D Secure re-read, capture, compensations, record) with its attempts, duration and failure; each wait and how it ended; each update and signal with who sent it and when; and a link to the run in the Web UI.",
+          "Built from the Temporal history of the payment's workflow (not from Paysaga's tables): each activity (hold, authorize, 3-D Secure re-read, capture, compensations, record) with its attempts, duration and failure; each wait and how it ended; each update and signal and when; and a link to the run in the Web UI, where an operator also sees who sent each and the failures' own messages.",
         tags: ['payments'],
         params: paymentIdParams,
         response: { 200: timeline, ...errorResponses },

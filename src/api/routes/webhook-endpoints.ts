@@ -19,7 +19,7 @@ export const webhookEndpointRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/v1/webhook-endpoints',
     {
-      config: { idempotent: true },
+      config: { idempotent: true, secretFields: ['secret'] },
       schema: {
         summary: 'Register a webhook endpoint',
         description:
@@ -74,7 +74,7 @@ export const webhookEndpointRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/v1/webhook-endpoints/:id/rotate-secret',
     {
-      config: { idempotent: true },
+      config: { idempotent: true, secretFields: ['secret'] },
       schema: {
         summary: 'Rotate the signing secret',
         description:

@@ -8,7 +8,9 @@ type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
  * What an operator reads event by event in the Web UI, as steps: each activity (local ones
  * too: Paysaga runs its ledger, persistence and gateway steps as local activities, recorded as
  * markers) with its attempts, duration and failure; each wait (a timer, e.g. for 3-D Secure or
- * for a retry's backoff) and how it ended; each update and signal with who sent it.
+ * for a retry's backoff) and how it ended; each update and signal. Tenants read it, so it leaves
+ * out what only an operator may see, which the Web UI shows: who sent an update or signal (a
+ * process and host name) and the text of a failure (an internal address, a driver's message).
  */
 export interface TimelineStep {
   kind: 'workflow' | 'activity' | 'timer' | 'update' | 'signal';
@@ -31,11 +33,12 @@ export interface TimelineStep {
     | 'running'
     | 'accepted'
     | 'received';
+  /** What kind of failure, in generic words ({@link FAILURE_DESCRIPTIONS}). */
   failure?: string | undefined;
+  /** The failure's type, when the step raised one of Paysaga's (`GatewayRequestError`, `InsufficientFunds`...). */
+  failureType?: string | undefined;
   /** Undoes an earlier step (the saga's compensation). */
   compensation?: boolean | undefined;
-  /** Who sent an update or signal (the client's identity: process and host). */
-  identity?: string | undefined;
   /** A timer's length. */
   timeoutMs?: number | undefined;
 }
@@ -72,11 +75,26 @@ function decode(payload: Payload | null | undefined): unknown {
   }
 }
 
-function failureMessage(failure: temporal.api.failure.v1.IFailure | null | undefined): string | undefined {
-  if (!failure) return undefined;
+/** The words a tenant reads for each kind of failure. */
+export const FAILURE_DESCRIPTIONS = {
+  timeout: 'timed out',
+  canceled: 'canceled',
+  terminated: 'terminated by an operator',
+  error: 'failed',
+} as const;
+
+/** A failure as a tenant may read it: its kind and type, never its message. */
+function failureOf(
+  failure: temporal.api.failure.v1.IFailure | null | undefined,
+): Pick<TimelineStep, 'failure' | 'failureType'> {
+  if (!failure) return {};
   // The cause is the activity's own error; the outer failure only says "activity failed".
   const inner = failure.cause ?? failure;
-  return inner.message ?? failure.message ?? undefined;
+  if (inner.timeoutFailureInfo) return { failure: FAILURE_DESCRIPTIONS.timeout };
+  if (inner.canceledFailureInfo) return { failure: FAILURE_DESCRIPTIONS.canceled };
+  if (inner.terminatedFailureInfo) return { failure: FAILURE_DESCRIPTIONS.terminated };
+  const type = inner.applicationFailureInfo?.type;
+  return { failure: FAILURE_DESCRIPTIONS.error, ...(type ? { failureType: type } : {}) };
 }
 
 function activityStep(type: string): { step: string; compensation?: boolean } {
@@ -131,7 +149,6 @@ export function timelineOf(events: readonly HistoryEvent[]): TimelineStep[] {
         name: event.workflowExecutionStartedEventAttributes.workflowType?.name ?? 'workflow',
         startedAt: iso(at),
         outcome: 'started',
-        identity: event.workflowExecutionStartedEventAttributes.identity ?? undefined,
       });
     } else if (event.markerRecordedEventAttributes?.markerName === 'core_local_activity') {
       const attrs = event.markerRecordedEventAttributes;
@@ -149,7 +166,7 @@ export function timelineOf(events: readonly HistoryEvent[]): TimelineStep[] {
         startedAt: iso(started),
         attempts: data?.attempt,
         outcome: attrs.failure ? 'failed' : 'completed',
-        failure: failureMessage(attrs.failure),
+        ...failureOf(attrs.failure),
         ...(compensation ? { compensation } : {}),
       };
       openLocal.push(entry);
@@ -175,7 +192,7 @@ export function timelineOf(events: readonly HistoryEvent[]): TimelineStep[] {
       if (entry) {
         entry.attempts = attrs.attempt ?? undefined;
         // The failure of the attempt before the last: what made it retry.
-        if (attrs.lastFailure) entry.failure = failureMessage(attrs.lastFailure);
+        if (attrs.lastFailure) Object.assign(entry, failureOf(attrs.lastFailure));
       }
     } else if (event.activityTaskCompletedEventAttributes) {
       const entry = activities.get(String(event.activityTaskCompletedEventAttributes.scheduledEventId ?? ''));
@@ -185,7 +202,7 @@ export function timelineOf(events: readonly HistoryEvent[]): TimelineStep[] {
       const entry = activities.get(String(attrs.scheduledEventId ?? ''));
       if (entry) {
         close(entry, at, 'failed');
-        entry.failure = failureMessage(attrs.failure);
+        Object.assign(entry, failureOf(attrs.failure));
       }
     } else if (event.activityTaskTimedOutEventAttributes) {
       const entry = activities.get(String(event.activityTaskTimedOutEventAttributes.scheduledEventId ?? ''));
@@ -222,7 +239,6 @@ export function timelineOf(events: readonly HistoryEvent[]): TimelineStep[] {
         name: attrs.signalName ?? 'signal',
         startedAt: iso(at),
         outcome: 'received',
-        identity: attrs.identity ?? undefined,
       });
     } else if (event.workflowExecutionUpdateAcceptedEventAttributes) {
       const request = event.workflowExecutionUpdateAcceptedEventAttributes.acceptedRequest;
@@ -232,7 +248,6 @@ export function timelineOf(events: readonly HistoryEvent[]): TimelineStep[] {
         name: request?.input?.name ?? 'update',
         startedAt: iso(at),
         outcome: 'accepted',
-        identity: request?.meta?.identity ?? undefined,
       };
       updates.set(request?.meta?.updateId ?? id, entry);
       steps.push(entry);
@@ -241,7 +256,7 @@ export function timelineOf(events: readonly HistoryEvent[]): TimelineStep[] {
       const entry = updates.get(attrs.meta?.updateId ?? '');
       if (entry) {
         close(entry, at, attrs.outcome?.failure ? 'failed' : 'completed');
-        entry.failure = failureMessage(attrs.outcome?.failure);
+        Object.assign(entry, failureOf(attrs.outcome?.failure));
       }
     } else if (event.workflowExecutionCompletedEventAttributes) {
       steps.push({
@@ -258,7 +273,7 @@ export function timelineOf(events: readonly HistoryEvent[]): TimelineStep[] {
         name: 'failed',
         startedAt: iso(at),
         outcome: 'failed',
-        failure: failureMessage(event.workflowExecutionFailedEventAttributes.failure),
+        ...failureOf(event.workflowExecutionFailedEventAttributes.failure),
       });
     } else if (event.workflowExecutionContinuedAsNewEventAttributes) {
       steps.push({
