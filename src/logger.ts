@@ -101,6 +101,8 @@ export function temporalLogger(logger: Logger): TemporalLogger {
     } = meta as Record<string, unknown>;
     const fields: Record<string, unknown> = {
       ...rest,
+      // An activity's failure: its message and type, not the {} an Error becomes as JSON.
+      ...(rest.error instanceof Error ? { error: pino.stdSerializers.err(rest.error) } : {}),
       // The trace the API request started (src/tracing.ts), named as on the API's lines.
       ...(trace_id !== undefined ? { traceId: trace_id, spanId: span_id } : {}),
       ...(workflowId !== undefined ? { workflowId } : {}),

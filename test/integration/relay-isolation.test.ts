@@ -238,5 +238,26 @@ describe('the event relay, one cursor per sink', () => {
         expect(signals.length).toBeLessThanOrEqual(2);
       }
     }, 240_000);
+
+    it('an endpoint’s workflow continues as new when Temporal suggests it, and its receiver gets every event, in order', async () => {
+      const res = await api('POST', '/v1/webhook-endpoints', { url: healthy.url }, otherKey);
+      expect(res.status).toBe(201);
+      endpointIds.push(res.body.id);
+      // ~7 history events per delivery: 100 pass the lowered suggestion (500 events) of one run.
+      const ids: string[] = [];
+      for (let i = 0; i < 100; i++) ids.push(await writeEvent('other'));
+      await eventually(
+        () => ids.every((id) => healthy.received.some((d) => d.eventId === id)),
+        90_000,
+        'the 100 deliveries',
+      );
+      const got = healthy.received.map((d) => d.eventId).filter((id) => ids.includes(id));
+      expect([...new Set(got)]).toEqual(ids);
+      const history = await temporal.workflow
+        .getHandle(webhookEndpointWorkflowId(res.body.id))
+        .fetchHistory();
+      const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+      expect(started?.continuedExecutionRunId, 'the current run continued an earlier one').toBeTruthy();
+    }, 120_000);
   });
 });
