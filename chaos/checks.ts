@@ -64,8 +64,7 @@ export interface SinkOutage {
 export const HOLD_GRACE_MS = 15_000;
 
 export interface Latency {
-  events: number;
-  /** Of those, how many the sink had received by the end of the outage. */
+  /** Of the terminal events written while the broker was down, how many the sink had before it came back. */
   received: number;
   p50Ms: number | undefined;
   maxMs: number | undefined;
@@ -344,7 +343,6 @@ function judgeIsolation(
     }
     waits.sort((a, b) => a - b);
     isolation.latency[sink] = {
-      events: during.length,
       received: waits.length,
       p50Ms: waits[Math.floor((waits.length - 1) / 2)],
       maxMs: waits.at(-1),

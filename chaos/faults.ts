@@ -148,7 +148,8 @@ export const FAULTS: Fault[] = [
     clear: ({ sandbox }) => sandbox.reset(),
   },
   tenantEndpointsDown,
-  // After the noisy tenant's surge: the brokers go down while its deliveries keep failing.
+  // After the noisy tenant's surge: the brokers go down while its deliveries keep failing. Kafka
+  // first: the run's Kafka consumer starts when Kafka's outage ends, live for RabbitMQ's.
   brokerDown('kafka'),
   brokerDown('amqp'),
 ];
