@@ -1,7 +1,9 @@
 /**
  * What must hold once the settle window is over, per fault phase: every accepted request has a
  * terminal payment, money moved once (Paysaga's ledger and the sandbox's charges agree to the cent,
- * at most one capture per payment), and no payment workflow is still running.
+ * at most one capture per payment), no payment workflow is still running, and every event of the
+ * phase's payments reached the merchant's webhook receiver and each broker. In a phase that takes
+ * a broker down, the other sinks got the phase's events while it was down.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
@@ -10,6 +12,7 @@ import { parsePaymentWorkflowId } from '../src/domain/ids.js';
 import { isTerminal, PAYMENT_STATUSES, type PaymentStatus } from '../src/domain/payment.js';
 import type { ReferenceStats } from '../sandbox/wire.js';
 import type { RequestRecord } from './client.js';
+import type { Broker } from '../src/infra/brokers-here.js';
 
 const terminal = (status: string | undefined): boolean =>
   (PAYMENT_STATUSES as readonly string[]).includes(status ?? '') && isTerminal(status as PaymentStatus);
@@ -30,6 +33,53 @@ export interface World {
   charges: Map<string, ReferenceStats>;
   /** Order ids whose payment workflow is still running. */
   running: Set<string>;
+  /** Per order id: the events the outbox holds for its payment. */
+  events: Map<string, OutboxEvent[]>;
+}
+
+export interface OutboxEvent {
+  id: string;
+  type: string;
+  /** When the workflow wrote it (ms since the epoch). */
+  time: number;
+}
+
+/** Where events leave to: merchants' webhooks, and each broker the run has. */
+export type SinkLabel = 'webhooks' | Broker;
+
+/** When each sink first got each event (event id → ms since the epoch). */
+export type Arrivals = Map<SinkLabel, Map<string, number>>;
+
+/** A broker taken down during a phase: from when until when (ms since the epoch). */
+export interface SinkOutage {
+  broker: Broker;
+  from: number;
+  to: number;
+}
+
+/**
+ * While a broker is down, an event the other sinks have not had this long after it was written
+ * counts as held: far above the usual second or two on a busy 2-core machine, far below an outage.
+ */
+export const HOLD_GRACE_MS = 15_000;
+
+export interface Latency {
+  /** Of the terminal events written while the broker was down, how many the sink had before it came back. */
+  received: number;
+  p50Ms: number | undefined;
+  maxMs: number | undefined;
+}
+
+/** What the other sinks did while a phase's broker was down. */
+export interface Isolation {
+  broker: Broker;
+  downS: number;
+  /** Terminal events of the phase's payments written while the broker was down. */
+  terminalEvents: number;
+  /** Of those, the ones written at least HOLD_GRACE_MS before it came back: the ones judged. */
+  judged: number;
+  /** From a terminal event's writing to its arrival at each other sink, before the broker came back. */
+  latency: Partial<Record<SinkLabel, Latency>>;
 }
 
 export interface PhaseCheck {
@@ -53,6 +103,13 @@ export interface PhaseCheck {
   noAnswer: number;
   /** Requests the client gave up on without an accepted answer, by reason. */
   gaveUp: Record<string, number>;
+  /** Events of the phase's payments the healthy webhook receiver never got. */
+  webhooksMissing: number;
+  /** Events of the phase's payments a broker's consumer never got, per broker. */
+  eventsMissing: Partial<Record<Broker, number>>;
+  /** Terminal events the other sinks had not received HOLD_GRACE_MS after writing, while a broker was down. */
+  held: number;
+  isolation?: Isolation;
   examples: string[];
 }
 
@@ -82,6 +139,18 @@ export async function readWorld(
     else entry.wallet += Number(row.amount);
     ledger.set(order, entry);
   }
+  const outbox = await pool.query<{ order_id: string; id: string; type: string; time: Date }>(
+    `SELECT p.order_id, e.id, e.type, e.time FROM events e
+       JOIN payments p ON p.tenant_id = e.tenant_id AND e.subject = 'payments/' || p.id
+      WHERE p.tenant_id = $1 AND p.order_id LIKE $2`,
+    [tenantId, `${orderPrefix}%`],
+  );
+  const events: World['events'] = new Map();
+  for (const row of outbox.rows) {
+    const list = events.get(row.order_id) ?? [];
+    list.push({ id: row.id, type: row.type, time: row.time.getTime() });
+    events.set(row.order_id, list);
+  }
   return {
     payments: new Map(
       paid.rows.map((r) => [
@@ -92,6 +161,7 @@ export async function readWorld(
     ledger,
     charges,
     running: await runningOrders(temporalAddress, tenantId, orderPrefix),
+    events,
   };
 }
 
@@ -116,17 +186,25 @@ export async function runningOrders(
   }
 }
 
-/** Polls until every accepted order is terminal and nothing runs, or the window closes. */
+/**
+ * Polls until every accepted order is terminal, nothing runs and every sink has every event of
+ * the orders, or the window closes.
+ */
 export async function settle(
   records: RequestRecord[],
   read: () => Promise<World>,
+  arrivals: () => Arrivals,
   windowMs: number,
 ): Promise<{ world: World; waitedMs: number }> {
   const started = Date.now();
   for (;;) {
     const world = await read();
     const open = records.some((r) => r.accepted && !terminal(world.payments.get(r.body.orderId)?.status));
-    if ((!open && world.running.size === 0) || Date.now() - started > windowMs)
+    const orders = new Set(records.map((r) => r.body.orderId));
+    const undelivered = [...arrivals().values()].some((got) =>
+      [...orders].some((order) => world.events.get(order)?.some((e) => !got.has(e.id))),
+    );
+    if ((!open && !undelivered && world.running.size === 0) || Date.now() - started > windowMs)
       return { world, waitedMs: Date.now() - started };
     await sleep(1000);
   }
@@ -137,6 +215,8 @@ export function checkPhase(
   records: RequestRecord[],
   world: World,
   outages: { from: number; to: number }[],
+  arrivals: Arrivals,
+  sinkOutage?: SinkOutage,
 ): PhaseCheck {
   const check: PhaseCheck = {
     fault,
@@ -151,6 +231,9 @@ export function checkPhase(
     unexpected5xx: 0,
     noAnswer: 0,
     gaveUp: {},
+    webhooksMissing: 0,
+    eventsMissing: {},
+    held: 0,
     examples: [],
   };
   const example = (text: string) => check.examples.length < 8 && check.examples.push(text);
@@ -211,11 +294,77 @@ export function checkPhase(
       );
     }
   }
+  const phaseEvents = [...orders].flatMap((order) => world.events.get(order) ?? []);
+  for (const [sink, got] of arrivals) {
+    const missing = phaseEvents.filter((e) => !got.has(e.id));
+    if (sink === 'webhooks') check.webhooksMissing = missing.length;
+    else check.eventsMissing[sink] = missing.length;
+    for (const e of missing.slice(0, 2)) example(`${e.id}: never reached ${sink}`);
+  }
+  if (sinkOutage) {
+    const { held, isolation } = judgeIsolation(phaseEvents, arrivals, sinkOutage);
+    check.isolation = isolation;
+    check.held = held.length;
+    for (const h of held.slice(0, 3)) example(h);
+  }
   return check;
 }
 
+/**
+ * While `outage.broker` was down, did the other sinks keep getting the phase's payments? Each
+ * terminal event written during the outage (and at least HOLD_GRACE_MS before its end) that
+ * another sink had not received HOLD_GRACE_MS after it was written is held.
+ */
+function judgeIsolation(
+  events: OutboxEvent[],
+  arrivals: Arrivals,
+  outage: SinkOutage,
+): { held: string[]; isolation: Isolation } {
+  const during = events.filter(
+    (e) => isTerminalEvent(e.type) && e.time >= outage.from && e.time <= outage.to,
+  );
+  const held: string[] = [];
+  const isolation: Isolation = {
+    broker: outage.broker,
+    downS: Math.round((outage.to - outage.from) / 100) / 10,
+    terminalEvents: during.length,
+    judged: during.filter((e) => e.time + HOLD_GRACE_MS <= outage.to).length,
+    latency: {},
+  };
+  for (const [sink, got] of arrivals) {
+    if (sink === outage.broker) continue;
+    const waits: number[] = [];
+    for (const e of during) {
+      const at = got.get(e.id);
+      if (at !== undefined && at <= outage.to) waits.push(at - e.time);
+      const deadline = e.time + HOLD_GRACE_MS;
+      if (deadline <= outage.to && (at === undefined || at > deadline))
+        held.push(`${e.id}: not at ${sink} within ${HOLD_GRACE_MS / 1000} s while ${outage.broker} was down`);
+    }
+    waits.sort((a, b) => a - b);
+    isolation.latency[sink] = {
+      received: waits.length,
+      p50Ms: waits[Math.floor((waits.length - 1) / 2)],
+      maxMs: waits.at(-1),
+    };
+  }
+  return { held, isolation };
+}
+
+const isTerminalEvent = (type: string): boolean =>
+  type.startsWith('payment.') && terminal(type.slice('payment.'.length));
+
 export const failed = (c: PhaseCheck): boolean =>
-  c.lost + c.double + c.mismatch + c.stuck + c.attention + c.unexpected5xx > 0;
+  c.lost +
+    c.double +
+    c.mismatch +
+    c.stuck +
+    c.attention +
+    c.unexpected5xx +
+    c.webhooksMissing +
+    Object.values(c.eventsMissing).reduce((n, v) => n + v, 0) +
+    c.held >
+  0;
 
 function requestOf(records: RequestRecord[], order: string): string {
   const first = records.find((r) => r.body.orderId === order);

@@ -1,10 +1,15 @@
 /**
  * The faults, injected one per phase while load runs: crashes (kill -9, then the supervisor starts
- * the component again on the same port and data) and the sandbox gateway's own fault switches.
+ * the component again on the same port and data), the sandbox gateway's own fault switches, a
+ * tenant's webhook endpoints down, and a broker that hangs.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type pg from 'pg';
+import { BROKER_LABELS, type Broker } from '../src/infra/brokers-here.js';
 import type { Stack } from '../src/infra/stack.js';
 import type { WebhookDeliveryStats } from '../sandbox/webhooks.js';
 import type { ReferenceStats, SandboxStats } from '../sandbox/wire.js';
+import { BROKER_COMPONENTS, NOISY_ENDPOINTS, noisyDeliveries } from './sinks.js';
 
 type Stats = SandboxStats & { webhooks: WebhookDeliveryStats };
 
@@ -37,6 +42,15 @@ export interface Fault {
    * authorization the gateway denies knowing) is a sandbox artifact no real PSP produces.
    */
   quiesce?: boolean;
+  /**
+   * The broker the fault takes down: the phase runs only when the run has it, and the other sinks
+   * must keep getting the phase's events while it is down (checks.ts, `held`).
+   */
+  broker?: Broker;
+  /** The phase lasts at least this long (s): a broker outage must outlast its client's timeouts. */
+  minSeconds?: number;
+  /** The noisy tenant's payments per second in this phase, instead of its trickle. */
+  noisyRate?: number;
   inject(context: FaultContext): Promise<void>;
   /** Undoes a switch that does not wear off by itself. */
   clear?(context: FaultContext): Promise<void>;
@@ -45,6 +59,7 @@ export interface Fault {
 export interface FaultContext {
   stack: Stack;
   sandbox: Sandbox;
+  pool: pg.Pool;
 }
 
 export const DEFAULT_MIX: Mix = { wallet: 0.5, card: 0.4, threeDs: 0.1 };
@@ -55,6 +70,38 @@ const crash = (component: string, outage: boolean): Fault => ({
   outage,
   inject: ({ stack }) => stack.restart(component),
 });
+
+/**
+ * SIGSTOP: the broker hangs for the rest of the phase (connections open, nothing answered), the
+ * harder case for its clients than a refused connection; SIGCONT at the end brings it back.
+ */
+const brokerDown = (broker: Broker): Fault => ({
+  name: `${BROKER_LABELS[broker].toLowerCase()} down`,
+  outage: false,
+  broker,
+  minSeconds: 30,
+  inject: async ({ stack }) => stack.kill(BROKER_COMPONENTS[broker], 'SIGSTOP'),
+  clear: async ({ stack }) => stack.kill(BROKER_COMPONENTS[broker], 'SIGCONT'),
+});
+
+/**
+ * The noisy tenant's endpoints answer 500 all run long; in this phase its payments come fastest,
+ * so its failing deliveries pile up most. Injected once every one of its endpoints has refused.
+ */
+const tenantEndpointsDown: Fault = {
+  name: "a tenant's endpoints down",
+  outage: false,
+  noisyRate: 1.5,
+  inject: async ({ pool }) => {
+    for (let waited = 0; ; waited += 1) {
+      const { endpointsRefusing } = await noisyDeliveries(pool);
+      if (endpointsRefusing >= NOISY_ENDPOINTS) return;
+      if (waited >= 60)
+        throw new Error(`${endpointsRefusing} of ${NOISY_ENDPOINTS} endpoints refused a delivery in 60 s`);
+      await sleep(1000);
+    }
+  },
+};
 
 export const FAULTS: Fault[] = [
   // What fails with no fault at all is Paysaga's, whatever the phases after it show.
@@ -100,6 +147,11 @@ export const FAULTS: Fault[] = [
     inject: ({ sandbox }) => sandbox.setFaults({ outOfOrderWebhooks: true, outOfOrderDelayMs: 1500 }),
     clear: ({ sandbox }) => sandbox.reset(),
   },
+  tenantEndpointsDown,
+  // After the noisy tenant's surge: the brokers go down while its deliveries keep failing. Kafka
+  // first: the run's Kafka consumer starts when Kafka's outage ends, live for RabbitMQ's.
+  brokerDown('kafka'),
+  brokerDown('amqp'),
 ];
 
 /**

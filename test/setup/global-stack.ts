@@ -21,8 +21,8 @@ import { OTHER_COMMAND_SECRET, STRIPECO_STRIPE, TENANT_KEYS } from '../support/t
 import { secretsIn } from '../support/log-scan.js';
 import { startStripeEmulator, type StripeEmulator } from '../../src/infra/stripe-emulator.js';
 import { startStripeMock, stripeMockMissing, type StripeMock } from '../../src/infra/stripe-mock.js';
-import { kafkaMissing } from '../../src/infra/kafka.js';
-import { findRabbitMqServer, RABBITMQ_HOW_TO_GET, type RabbitMqControl } from '../../src/infra/rabbitmq.js';
+import { BROKER_LABELS, brokersHere } from '../../src/infra/brokers-here.js';
+import type { RabbitMqControl } from '../../src/infra/rabbitmq.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -157,16 +157,9 @@ async function stripeHere(log: (line: string) => void) {
  * broker tests skip and this says what to install.
  */
 function eventSinksHere(): string[] {
-  const sinks = ['outbox'];
-  const missing: string[] = [];
-  const kafka = kafkaMissing();
-  if (kafka) missing.push(`Kafka tests need ${kafka}`);
-  else sinks.push('kafka');
-  if (!findRabbitMqServer()) missing.push(`RabbitMQ tests need ${RABBITMQ_HOW_TO_GET}`);
-  else sinks.push('amqp');
-  if (missing.length > 0 && process.env.CI === 'true')
-    throw new Error(`CI=true and this machine lacks a broker: ${missing.join('; ')}`);
-  for (const line of missing) console.log(`skipping: ${line}`);
+  const { sinks, missing } = brokersHere();
+  for (const { broker, needs } of missing)
+    console.log(`skipping: ${BROKER_LABELS[broker]} tests need ${needs}`);
   return sinks;
 }
 

@@ -5,7 +5,9 @@ export interface Delivery {
   eventId: string;
   signature: string | undefined;
   body: string;
-  event: { id: string; type: string; subject: string };
+  event: { id: string; type: string; subject: string; time: string };
+  /** When it arrived (ms since the epoch). */
+  receivedAt: number;
 }
 
 /** A merchant's webhook receiver: records every POST and answers with `status()`. */
@@ -27,6 +29,7 @@ export class Receiver {
           signature: request.headers['paysaga-signature'] as string | undefined,
           body,
           event: JSON.parse(body),
+          receivedAt: Date.now(),
         };
         this.received.push(delivery);
         response.writeHead(this.status(delivery)).end();
