@@ -1,9 +1,12 @@
 import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
 import type { CloudEvent } from '../domain/events.js';
+import { fitLength } from '../api/hash.js';
 import { withOrderReplies } from './order-replies.js';
 import { CLOUDEVENTS_JSON, type EventSink } from './sink.js';
 
 export const AMQP_EVENTS_EXCHANGE = 'paysaga.events';
+/** The longest AMQP short string (message-id, type): 255 bytes. */
+const AMQP_SHORT_STRING = 255;
 /** A broker that accepts the connection and then says nothing must not hold the relay forever. */
 const CONNECT_TIMEOUT_MS = 5_000;
 const CONFIRM_TIMEOUT_MS = 10_000;
@@ -32,7 +35,8 @@ export class AmqpSink implements EventSink {
         channel.publish(AMQP_EVENTS_EXCHANGE, event.type, Buffer.from(JSON.stringify(event)), {
           persistent: true,
           contentType: CLOUDEVENTS_JSON,
-          messageId: event.id,
+          // AMQP's message-id is a short string (255 at most); the body keeps the whole event id.
+          messageId: fitLength(event.id, AMQP_SHORT_STRING),
           type: event.type,
           timestamp: Math.floor(Date.parse(event.time) / 1000),
           appId: 'paysaga',

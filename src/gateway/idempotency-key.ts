@@ -1,4 +1,4 @@
-import { sha256 } from '../api/hash.js';
+import { fitLength } from '../api/hash.js';
 
 /** The longest idempotency key Stripe and the sandbox accept (characters). */
 export const MAX_GATEWAY_IDEMPOTENCY_KEY = 255;
@@ -10,7 +10,5 @@ export const MAX_GATEWAY_IDEMPOTENCY_KEY = 255;
  * it stays the same on every retry and distinct from every other step's.
  */
 export function gatewayIdempotencyKeyFor(key: string): string {
-  if (key.length <= MAX_GATEWAY_IDEMPOTENCY_KEY) return key;
-  const digest = sha256(key);
-  return `${key.slice(0, MAX_GATEWAY_IDEMPOTENCY_KEY - digest.length - 1)}~${digest}`;
+  return fitLength(key, MAX_GATEWAY_IDEMPOTENCY_KEY);
 }

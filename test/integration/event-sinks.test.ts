@@ -154,6 +154,27 @@ describe.skipIf(!kafkaBrokers || !amqpUrl)('events to Kafka and RabbitMQ', () =>
     });
   });
 
+  it('an event id longer than an AMQP message-id (255 bytes) reaches both brokers whole, and holds neither', async () => {
+    const customerId = uid('cus');
+    await topUp(customerId, 3000);
+    const paid = await walletPayment(customerId, 1000);
+    // A refund's own Idempotency-Key (up to 255 characters) is part of its events' ids.
+    const refund = (
+      await api(
+        'POST',
+        `/v1/payments/${paid.id}/refunds`,
+        { amount: 400 },
+        { headers: { 'idempotency-key': 'k'.repeat(255) } },
+      )
+    ).body;
+    expect(refund.status).toBe('succeeded');
+    const rows = await expectDelivered([`refunds/${refund.id}`]);
+    expect(rows.some((row) => row.id.length > 255)).toBe(true);
+    // And what follows it still goes out.
+    const after = await walletPayment(customerId, 500);
+    await expectDelivered([`payments/${after.id}`]);
+  });
+
   /** Every message of these subjects that shares an id is the same envelope: duplicates are only retries. */
   function expectDuplicatesOnlyWithTheSameId(subjects: string[]) {
     for (const [, collector] of collectors()) {

@@ -210,7 +210,7 @@ describe('f. Idempotency-Key records', () => {
       ).rows[0]!.secret;
     try {
       const createKey = uid('idem');
-      const body = { url: 'https://example.com/paysaga-hooks', events: ['payment.succeeded'] };
+      const body = { url: 'http://127.0.0.1:9/paysaga-hooks', events: ['payment.succeeded'] };
       const created = await api('POST', '/v1/webhook-endpoints', body, {
         ...key,
         headers: { 'idempotency-key': createKey },

@@ -177,7 +177,12 @@ describe('the event relay, one cursor per sink', () => {
       for (let i = 0; i < batches; i++) {
         const id = await writeEvent('other');
         await eventually(
-          async () => (await count(db, `SELECT 1 FROM webhook_deliveries WHERE event_id = $1`, [id])) === 13,
+          async () =>
+            (await count(
+              db,
+              `SELECT 1 FROM webhook_deliveries WHERE event_id = $1 AND endpoint_id = ANY($2)`,
+              [id, endpointIds],
+            )) === 13,
           15_000,
           `event ${i} fanned out`,
         );

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createGatewayActivities } from '../../src/activities/gateway.js';
 import { gatewayIdempotencyKey, paymentWorkflowId, refundWorkflowId } from '../../src/domain/ids.js';
 import { gatewayIdempotencyKeyFor, MAX_GATEWAY_IDEMPOTENCY_KEY } from '../../src/gateway/idempotency-key.js';
+import { fitLength } from '../../src/api/hash.js';
 import type { Authorization, PaymentGateway } from '../../src/gateway/port.js';
 import { ConnectorRegistry } from '../../src/gateway/registry.js';
 
@@ -91,5 +92,17 @@ describe('gateway idempotency keys', () => {
     expect(bounded.startsWith(`payment:${TENANT}:ooo`)).toBe(true);
     // Two long keys that differ only past the kept start stay apart.
     expect(gatewayIdempotencyKeyFor(`${steps[0]!}x`)).not.toBe(bounded);
+  });
+});
+
+describe('fitLength', () => {
+  it('keeps what fits, and cuts a longer value to its start and its hash, counting UTF-8 bytes', () => {
+    expect(fitLength('evt_short', 255)).toBe('evt_short');
+    const long = `evt_${'€'.repeat(200)}`;
+    const fitted = fitLength(long, 255);
+    expect(Buffer.byteLength(fitted)).toBeLessThanOrEqual(255);
+    expect(fitted.startsWith('evt_€')).toBe(true);
+    expect(fitLength(long, 255)).toBe(fitted);
+    expect(fitLength(`${long}x`, 255)).not.toBe(fitted);
   });
 });
