@@ -202,7 +202,7 @@ describe('refunds', () => {
 
   it('refunds a card with a 255-character Idempotency-Key: the gateway gets a key it accepts', async () => {
     const paid = await cardPayment(1000);
-    const res = await refund(paid.id, { amount: 400 }, { 'idempotency-key': 'k'.repeat(255) });
+    const res = await refund(paid.id, { amount: 400 }, { 'idempotency-key': uid('key').padEnd(255, 'k') });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ status: 'succeeded', amountToCard: 400 });
     expect((await chargesFor(paid.id)).refundedAmount).toBe(400);
