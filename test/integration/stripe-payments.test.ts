@@ -98,18 +98,18 @@ describe.skipIf(!stripeEmulatorUrl)('payments of a tenant on Stripe', () => {
       { prefer: 'respond-async' },
     );
     expect(pending.status).toBe(202);
-    // Stripe answered `pending`: the workflow records its refund id and waits for the webhook.
-    await expect
-      .poll(async () => (await stripeco('GET', `/v1/refunds/${pending.body.id}`)).body.status, {
-        timeout: 15_000,
-      })
-      .toBe('pending');
-    const refundId = (
-      await db.pool.query<{ gw: string }>('SELECT gateway_refund_id AS gw FROM refunds WHERE id = $1', [
-        pending.body.id,
-      ])
-    ).rows[0]!.gw;
-    expect(refundId).toMatch(/^re_/);
+    // Stripe answered `pending`: the workflow records its refund id and waits for the webhook. (The
+    // refund is `pending` from its reservation on, before Stripe is called: wait for Stripe's id.)
+    const gatewayRefundId = async () =>
+      (
+        await db.pool.query<{ gw: string | null }>(
+          'SELECT gateway_refund_id AS gw FROM refunds WHERE id = $1',
+          [pending.body.id],
+        )
+      ).rows[0]?.gw ?? '';
+    await expect.poll(gatewayRefundId, { timeout: 15_000 }).toMatch(/^re_/);
+    expect((await stripeco('GET', `/v1/refunds/${pending.body.id}`)).body.status).toBe('pending');
+    const refundId = await gatewayRefundId();
     const settled = await settleRefund(refundId, 'succeeded');
     const event = stripeEvent('charge.refund.updated', settled);
     expect((await sendStripeWebhook(event)).status).toBe(200);
