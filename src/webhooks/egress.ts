@@ -104,6 +104,8 @@ export class WebhookEgress {
    * learns nothing about names inside the network.
    */
   async reaches(url: string): Promise<boolean> {
+    // No parser makes an address of it (`http://a.5`: a last label of digits is IPv4): nowhere to go.
+    if (!URL.canParse(url)) return false;
     const target = new URL(url);
     const literal = literalAddress(target);
     if (literal !== undefined) return this.#policy.allows(literal);

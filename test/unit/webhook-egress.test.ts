@@ -106,6 +106,16 @@ describe('registration check', () => {
     for (const url of INTERNAL_URLS) expect(await egress.reaches(url), url).toBe(false);
   });
 
+  it('refuses, without throwing, a URL the pattern takes but no parser does', async () => {
+    const egress = new WebhookEgress({
+      allowedNetworks: [],
+      log: silent,
+      resolve: resolveTo('93.184.216.34'),
+    });
+    expect(await egress.reaches('http://1hDNwV4W.5:65526?h_ADYcKqo')).toBe(false);
+    expect(await egress.reaches('http://256.1.1.1/x')).toBe(false);
+  });
+
   it('resolves names: refused when any address is internal or the name does not resolve', async () => {
     const egress = (resolve: Resolve) => new WebhookEgress({ allowedNetworks: [], log: silent, resolve });
     expect(await egress(resolveTo('93.184.216.34')).reaches('https://hooks.example/x')).toBe(true);
