@@ -1,5 +1,5 @@
-import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { afterAll, describe, expect, it } from 'vitest';
 import { requestHashOf } from '../../src/api/services/payments.js';
 import { paymentWorkflowId, refundWorkflowId } from '../../src/domain/ids.js';
 import { publicPayment, type PaymentRequest } from '../../src/domain/payment.js';
@@ -7,6 +7,7 @@ import { publicRefund } from '../../src/domain/refund.js';
 import { DEFAULT_TIMEOUTS, TASK_QUEUE } from '../../src/workflows/contract.js';
 import { paymentWorkflow } from '../../src/workflows/payment.js';
 import { refundWorkflow } from '../../src/workflows/refund.js';
+import { stackTemporal } from '../support/temporal.js';
 import { testDatabase } from '../support/db.js';
 import { chargesFor, gateway } from '../support/gateway.js';
 import { api, expectLedgerClean, uid } from '../support/http.js';
@@ -17,29 +18,22 @@ import { api, expectLedgerClean, uid } from '../support/http.js';
  * record answers, and no money moves a second time.
  */
 const db = testDatabase();
-let connection: Connection;
-let client: Client;
-
-beforeAll(async () => {
-  connection = await Connection.connect({ address: inject('temporalAddress') });
-  client = new Client({ connection });
-});
+const temporal = stackTemporal();
 afterAll(async () => {
-  await connection.close();
   await expectLedgerClean();
   await db.close();
 });
 
 /** What retention does to a closed workflow: its execution and history are gone. */
 async function deleteWorkflow(workflowId: string): Promise<void> {
-  await connection.workflowService.deleteWorkflowExecution({
+  await temporal.client.workflowService.deleteWorkflowExecution({
     namespace: 'default',
     workflowExecution: { workflowId },
   });
   await expect
     .poll(
       () =>
-        client.workflow
+        temporal.client.workflow
           .getHandle(workflowId)
           .describe()
           .then(
@@ -81,7 +75,7 @@ describe('exactly once after Temporal forgot the workflow', () => {
 
     // Were the workflow started all the same, it would claim the order, find it paid, and stop.
     const request = { ...order, capture: 'automatic' } as PaymentRequest;
-    const rerun = await client.workflow.execute(paymentWorkflow, {
+    const rerun = await temporal.client.workflow.execute(paymentWorkflow, {
       taskQueue: TASK_QUEUE,
       workflowId: paymentWorkflowId('default', order.orderId),
       args: [
@@ -131,7 +125,7 @@ describe('exactly once after Temporal forgot the workflow', () => {
     expect(again.status).toBe(200);
     expect(again.body).toEqual(first.body);
     // Were the workflow started all the same, it would find the refund settled and stop.
-    const rerun = await client.workflow.execute(refundWorkflow, {
+    const rerun = await temporal.client.workflow.execute(refundWorkflow, {
       taskQueue: TASK_QUEUE,
       workflowId,
       args: [

@@ -6,7 +6,7 @@
  * reach it here within the test.
  */
 import { randomUUID } from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
+import { stackTemporal } from '../support/temporal.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createDeliveries, endpointsToSweep } from '../../src/db/webhooks.js';
 import { WebhookSink } from '../../src/events/webhook-sink.js';
@@ -24,15 +24,8 @@ import { eq } from '../../src/db/orm.js';
 const db = testDatabase();
 const amqpUrl = inject('amqpUrl');
 const signalLimit = inject('temporalLimits')['history.maximumSignalsPerExecution'];
-let connection: Connection;
-let temporal: Client;
-
-beforeAll(async () => {
-  connection = await Connection.connect({ address: inject('temporalAddress') });
-  temporal = new Client({ connection });
-});
+const temporal = stackTemporal();
 afterAll(async () => {
-  await connection.close();
   await expectLedgerClean();
   await db.close();
 });
@@ -132,7 +125,7 @@ describe('the event relay, one cursor per sink', () => {
         status: 'pending',
       });
       expect(await endpointsToSweep(db.db)).toContain(endpointId);
-      await new WebhookSink(db.db, temporal, TASK_QUEUE).sweep();
+      await new WebhookSink(db.db, temporal.client, TASK_QUEUE).sweep();
       await eventually(
         () => receiver.received.some((d) => d.eventId === eventId),
         30_000,
@@ -238,7 +231,9 @@ describe('the event relay, one cursor per sink', () => {
 
       // Each failing endpoint's workflow was woken once, not once per batch.
       for (const id of endpointIds) {
-        const history = await temporal.workflow.getHandle(webhookEndpointWorkflowId(id)).fetchHistory();
+        const history = await temporal.client.workflow
+          .getHandle(webhookEndpointWorkflowId(id))
+          .fetchHistory();
         const signals = history.events?.filter((e) => e.workflowExecutionSignaledEventAttributes) ?? [];
         expect(signals.length).toBeLessThanOrEqual(2);
       }
@@ -258,7 +253,7 @@ describe('the event relay, one cursor per sink', () => {
       );
       const got = healthy.received.map((d) => d.eventId).filter((id) => ids.includes(id));
       expect([...new Set(got)]).toEqual(ids);
-      const history = await temporal.workflow
+      const history = await temporal.client.workflow
         .getHandle(webhookEndpointWorkflowId(res.body.id))
         .fetchHistory();
       const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;

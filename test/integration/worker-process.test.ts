@@ -1,5 +1,5 @@
-import { Client, Connection } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { stackTemporal } from '../support/temporal.js';
+import { describe, expect, it } from 'vitest';
 import { paymentWorkflowId } from '../../src/domain/ids.js';
 import { api, uid } from '../support/http.js';
 
@@ -7,16 +7,7 @@ import { api, uid } from '../support/http.js';
  * The stack's worker process is started as `npm run worker` starts it, with
  * src/worker/workflow-threads.ts preloaded into its workflow threads.
  */
-let connection: Connection;
-let client: Client;
-
-beforeAll(async () => {
-  connection = await Connection.connect({ address: inject('temporalAddress') });
-  client = new Client({ connection });
-});
-afterAll(async () => {
-  await connection.close();
-});
+const temporal = stackTemporal();
 
 describe('the worker process', () => {
   it("runs workflows without the SDK's stack-trace promise hook, and they still answer queries and updates", async () => {
@@ -32,7 +23,7 @@ describe('the worker process', () => {
     });
     expect(created.status).toBe(200);
     expect(created.body.status).toBe('requires_capture');
-    const handle = client.workflow.getHandle(paymentWorkflowId('default', orderId));
+    const handle = temporal.client.workflow.getHandle(paymentWorkflowId('default', orderId));
 
     // The Web UI's "Stack Trace" tab sends this query; without the hook the SDK declines it.
     await expect(handle.query('__stack_trace')).rejects.toThrow(/stack traces are not enabled/);
