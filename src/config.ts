@@ -5,7 +5,7 @@ import {
   TASK_QUEUE,
   type PaymentTimeouts,
 } from './domain/defaults.js';
-import { parseEventSinks, type SinkName } from './events/sink.js';
+import { parseEventSinks, type SinkName } from './domain/sinks.js';
 import { parseAllowedNetworks, type Network } from './webhooks/address-policy.js';
 
 /** The documented development key; `npm run dev` and the tests accept it for tenant `default`. */

@@ -1,4 +1,4 @@
-import { sha256 } from './api/hash.js';
+import { sha256 } from './hash.js';
 
 /**
  * A payment's public id, derived from its tenant and order (as its workflow id is), so the API,

@@ -1,3 +1,5 @@
+import type { AppError, AppErrorKind } from '../app/errors.js';
+
 /**
  * RFC 9457 problem details. `code` is the stable machine-readable part clients switch on;
  * `title` and `detail` are for humans and may change.
@@ -63,3 +65,22 @@ export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
 
 /** The media type alone, as the OpenAPI document names it. */
 export const PROBLEM_MEDIA_TYPE = 'application/problem+json';
+
+/** The HTTP status each application refusal answers with. */
+export const STATUS_OF_KIND: Record<AppErrorKind, number> = {
+  invalid_request: 400,
+  invalid: 422,
+  not_found: 404,
+  conflict: 409,
+  declined: 402,
+  forbidden: 403,
+  limited: 429,
+  unavailable: 503,
+};
+
+/** The problem+json an application refusal becomes, with its Retry-After when it has one. */
+export function problemFromAppError(error: AppError): ProblemError {
+  const headers: Record<string, string> =
+    error.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(error.retryAfterSeconds) };
+  return new ProblemError(STATUS_OF_KIND[error.kind], error.code, error.detail, error.extensions, headers);
+}

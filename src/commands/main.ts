@@ -9,7 +9,7 @@ import { clientInterceptors, setupTracing } from '../tracing.js';
 import { connectDatabase, migrateDatabase } from '../db/client.js';
 import { loadCommandOffsets, saveCommandOffset } from '../db/command-offsets.js';
 import { sql } from '../db/orm.js';
-import { brokerSinks } from '../events/sink.js';
+import { brokerSinks } from '../domain/sinks.js';
 import { withTimeout } from '../api/with-timeout.js';
 import { AMQP_COMMANDS_QUEUE, runAmqpCommands } from './amqp-source.js';
 import { CommandHandler } from './handler.js';

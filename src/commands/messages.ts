@@ -11,9 +11,10 @@ import {
   externalId,
   resourceId,
   text,
-} from '../api/schemas.js';
-import { MAX_BODY_BYTES, parseJsonBody } from '../api/input.js';
+} from '../app/schemas.js';
+import { MAX_BODY_BYTES, parseJsonBody } from '../app/json-body.js';
 import type { PaymentRequest } from '../domain/payment.js';
+import { ORDER_REPLY_METADATA } from '../domain/order-replies.js';
 
 const tenantId = z.string().min(1).max(64);
 
@@ -49,13 +50,6 @@ const command = z.discriminatedUnion('type', [paymentCreate, refundCreate, order
 export type CommandMessage = z.infer<typeof command>;
 
 export const COMMAND_TYPES = ['payment.create', 'refund.create', 'OrderStockConfirmed'] as const;
-
-/**
- * The metadata that makes the event relay answer a payment with the food-ordering events. Its key
- * is reserved (callers' metadata may not use `paysaga.`): only an authenticated
- * OrderStockConfirmed sets it, after validation.
- */
-export const ORDER_REPLY_METADATA = { 'paysaga.reply': 'OrderPayment' } as const;
 
 export type ParsedCommand = { ok: true; command: CommandMessage } | { ok: false; reason: string };
 export type ParsedBody = { ok: true; json: unknown } | { ok: false; reason: string };

@@ -1,4 +1,5 @@
-import { unavailableDependency } from '../api/dependencies.js';
+import { unavailableDependency } from '../app/dependencies.js';
+import { AppError, isRetryable } from '../app/errors.js';
 import { ProblemError } from '../api/problem.js';
 import type { CommandHandler } from './handler.js';
 import { claimedTenant, parseBody, parseCommand } from './messages.js';
@@ -61,6 +62,7 @@ export async function settleCommand(
 
 /** A failure that says a dependency is down for everyone, not that this command is bad. */
 function isOutage(error: unknown): boolean {
+  if (error instanceof AppError) return isRetryable(error.kind);
   if (error instanceof ProblemError) return error.status === 503 || error.status === 429;
   return unavailableDependency(error) !== undefined;
 }

@@ -1,7 +1,7 @@
 import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
 import type { CloudEvent } from '../domain/events.js';
-import { fitLength } from '../api/hash.js';
-import { withOrderReplies } from './order-replies.js';
+import { fitLength } from '../hash.js';
+import { withOrderReplies } from '../domain/order-replies.js';
 import { CLOUDEVENTS_JSON, type EventSink } from './sink.js';
 
 export const AMQP_EVENTS_EXCHANGE = 'paysaga.events';

@@ -1,6 +1,6 @@
 import { Admin, Producer, stringSerializers } from '@platformatic/kafka';
 import type { CloudEvent } from '../domain/events.js';
-import { withOrderReplies } from './order-replies.js';
+import { withOrderReplies } from '../domain/order-replies.js';
 import { kafkaClientOptions, type KafkaConnection } from './kafka-connection.js';
 import { CLOUDEVENTS_JSON, type EventSink } from './sink.js';
 

@@ -1,4 +1,4 @@
-import { fitLength } from '../api/hash.js';
+import { fitLength } from '../hash.js';
 
 /** The longest idempotency key Stripe and the sandbox accept (characters). */
 export const MAX_GATEWAY_IDEMPOTENCY_KEY = 255;

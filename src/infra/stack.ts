@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { DEV_COMMAND_SECRET, DEV_TENANT_COMMAND_SOURCE, LOCAL_WEBHOOK_NETWORKS } from '../config.js';
 import { migrateDatabase } from '../db/client.js';
-import { brokerSinks, parseEventSinks } from '../events/sink.js';
+import { brokerSinks, parseEventSinks } from '../domain/sinks.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
 import { startKafka } from './kafka.js';
 import { startRabbitMq, type RabbitMqControl } from './rabbitmq.js';

@@ -4,7 +4,7 @@ import { loadConfig } from '../config.js';
 import { connectDatabase, migrateDatabase } from '../db/client.js';
 import { createConnectorRegistry } from '../gateway/registry.js';
 import { EventHub } from '../events/hub.js';
-import { createEventSinks } from '../events/sink.js';
+import { createEventSinks } from '../events/sinks.js';
 import { freePort } from '../infra/free-port.js';
 import { createLogger, lifecycle, temporalLogger } from '../logger.js';
 import { relayLagMetrics, serveMetrics, workerMetrics } from '../metrics.js';

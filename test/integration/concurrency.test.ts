@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { count, testDatabase } from '../support/db.js';
 import { chargesFor } from '../support/gateway.js';
-import { canonicalJson, sha256 } from '../../src/api/hash.js';
+import { canonicalJson, sha256 } from '../../src/hash.js';
 import { api, expectLedgerClean, topUp, uid } from '../support/http.js';
 
 const db = testDatabase();

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseJsonBody } from '../../src/api/input.js';
-import { ProblemError } from '../../src/api/problem.js';
+import { parseJsonBody } from '../../src/app/json-body.js';
+import { AppError } from '../../src/app/errors.js';
 
 /** What parseJsonBody must refuse, computed from the value rather than from the text. */
 function forbidden(value: unknown, parentKey?: string): boolean {
@@ -24,7 +24,7 @@ function codeOf(text: string): string {
     parseJsonBody(text);
     return 'ok';
   } catch (error) {
-    if (error instanceof ProblemError) return error.code;
+    if (error instanceof AppError) return error.code;
     throw error;
   }
 }

@@ -1,14 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { CommitTracker } from '../../src/commands/kafka-source.js';
-import {
-  ORDER_REPLY_METADATA,
-  orderPaymentRequest,
-  parseBody,
-  parseCommand,
-} from '../../src/commands/messages.js';
+import { orderPaymentRequest, parseBody, parseCommand } from '../../src/commands/messages.js';
 import { cloudEvent } from '../../src/domain/events.js';
-import { withOrderReplies } from '../../src/events/order-replies.js';
-import { parseEventSinks } from '../../src/events/sink.js';
+import { ORDER_REPLY_METADATA, withOrderReplies } from '../../src/domain/order-replies.js';
+import { parseEventSinks } from '../../src/domain/sinks.js';
 
 const order = {
   orderId: 'ord_1',

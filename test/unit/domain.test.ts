@@ -14,7 +14,7 @@ import {
   refundWorkflowId,
   transferId,
 } from '../../src/domain/ids.js';
-import { canonicalJson } from '../../src/api/hash.js';
+import { canonicalJson } from '../../src/hash.js';
 import { allocateRefund } from '../../src/domain/refund.js';
 
 describe('money', () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createGatewayActivities } from '../../src/activities/gateway.js';
 import { gatewayIdempotencyKey, paymentWorkflowId, refundWorkflowId } from '../../src/domain/ids.js';
 import { gatewayIdempotencyKeyFor, MAX_GATEWAY_IDEMPOTENCY_KEY } from '../../src/gateway/idempotency-key.js';
-import { fitLength } from '../../src/api/hash.js';
+import { fitLength } from '../../src/hash.js';
 import type { Authorization, PaymentGateway } from '../../src/gateway/port.js';
 import { ConnectorRegistry } from '../../src/gateway/registry.js';
 

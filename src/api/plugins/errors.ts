@@ -2,8 +2,15 @@ import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
-import { unavailableProblem } from '../dependencies.js';
-import { PROBLEM_CONTENT_TYPE, ProblemError, problemBody, type Problem } from '../problem.js';
+import { AppError } from '../../app/errors.js';
+import { unavailableError } from '../../app/dependencies.js';
+import {
+  PROBLEM_CONTENT_TYPE,
+  ProblemError,
+  problemBody,
+  problemFromAppError,
+  type Problem,
+} from '../problem.js';
 
 /** Fastify's own client errors, mapped onto stable problem codes. */
 const FASTIFY_CODES: Record<string, { status: number; code: string; detail?: string }> = {
@@ -139,11 +146,12 @@ export const errorsPlugin = fp(
 
     app.setErrorHandler((error: FastifyError, request, reply) => {
       let problem: Problem;
-      let outage: ProblemError | undefined;
+      let outage: AppError | undefined;
       const known = fastifyProblem(error);
-      if (error instanceof ProblemError) {
-        problem = error.toProblem();
-        void reply.headers(error.headers);
+      if (error instanceof ProblemError || error instanceof AppError) {
+        const refusal = error instanceof AppError ? problemFromAppError(error) : error;
+        problem = refusal.toProblem();
+        void reply.headers(refusal.headers);
       } else if (hasZodFastifySchemaValidationErrors(error)) {
         problem = {
           ...problemBody(400, 'validation_error', 'the request does not match the schema'),
@@ -159,10 +167,11 @@ export const errorsPlugin = fp(
         (error.statusCode && error.statusCode >= 400 && error.statusCode < 500)
       ) {
         problem = problemBody(error.statusCode ?? 400, 'invalid_request', error.message);
-      } else if ((outage = unavailableProblem(error))) {
+      } else if ((outage = unavailableError(error))) {
         // A dependency outage is not a bug: a fast 503 the client may retry, not a masked 500.
-        problem = outage.toProblem();
-        void reply.headers(outage.headers);
+        const refusal = problemFromAppError(outage);
+        problem = refusal.toProblem();
+        void reply.headers(refusal.headers);
         request.log.warn({ dependency: outage.extensions.dependency, err: error }, 'dependency unavailable');
       } else {
         if (isResponseSerializationError(error))

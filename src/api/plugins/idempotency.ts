@@ -9,7 +9,7 @@ import {
   type IdempotencyScope,
 } from '../../db/idempotency.js';
 import { isSealed, type SecretBox } from '../../webhooks/secrets.js';
-import { canonicalJson, sha256 } from '../hash.js';
+import { canonicalJson, sha256 } from '../../hash.js';
 import { PROBLEM_CONTENT_TYPE, ProblemError } from '../problem.js';
 
 declare module 'fastify' {

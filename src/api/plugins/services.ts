@@ -4,7 +4,8 @@ import fp from 'fastify-plugin';
 import type { Config } from '../../config.js';
 import type { Database } from '../../db/client.js';
 import { verifyLedger } from '../../db/ledger-verify.js';
-import { Circuit, temporalCalls } from '../dependencies.js';
+import type { Circuit } from '../../app/dependencies.js';
+import { TemporalGateway } from '../../app/temporal.js';
 import { PaymentService } from '../services/payments.js';
 import { RefundService } from '../services/refunds.js';
 import { WalletService } from '../services/wallets.js';
@@ -48,8 +49,9 @@ export interface ServiceDeps {
 
 /** The API's services over PostgreSQL and Temporal; tests may hand the app their own. */
 export function createServices({ config, db, temporal }: ServiceDeps): Services {
-  const temporalCircuit = new Circuit('temporal');
-  const temporalCall = temporalCalls(temporal, temporalCircuit);
+  const gateway = new TemporalGateway(temporal);
+  const temporalCircuit = gateway.circuit;
+  const temporalCall = gateway.call;
   return {
     config,
     temporalCircuit,

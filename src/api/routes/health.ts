@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { connect } from 'node:net';
 import { sql } from '../../db/orm.js';
 import { relayLag, type SinkLag } from '../../db/outbox.js';
-import { brokerSinks } from '../../events/sink.js';
+import { brokerSinks } from '../../domain/sinks.js';
 import { withTimeout } from '../with-timeout.js';
 import { PROBLEM_CONTENT_TYPE, problemBody } from '../problem.js';
 

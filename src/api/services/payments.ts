@@ -32,8 +32,9 @@ import {
   type PaymentWorkflowInput,
 } from '../../workflows/contract.js';
 import { paymentWorkflow } from '../../workflows/payment.js';
-import { canonicalJson, sha256 } from '../hash.js';
-import { outageOf, temporalCalls, type TemporalCall } from '../dependencies.js';
+import { canonicalJson, sha256 } from '../../hash.js';
+import { outageOf } from '../../app/dependencies.js';
+import { TemporalGateway, type TemporalCall } from '../../app/temporal.js';
 import { ProblemError } from '../problem.js';
 import { withTimeout } from '../with-timeout.js';
 
@@ -65,7 +66,7 @@ export class PaymentService {
       'timeouts' | 'syncWaitMs' | 'publicUrl' | 'defaultConnector' | 'tenantConnectors'
     >,
     /** A Temporal call with a deadline, through the API's circuit breaker. */
-    private readonly temporalCall: TemporalCall = temporalCalls(temporal),
+    private readonly temporalCall: TemporalCall = new TemporalGateway(temporal).call,
   ) {}
 
   /**

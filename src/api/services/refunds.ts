@@ -13,8 +13,8 @@ import {
 } from '../../domain/refund.js';
 import { refundStatusQuery, TASK_QUEUE, type RefundOutcome } from '../../workflows/contract.js';
 import { refundWorkflow } from '../../workflows/refund.js';
-import { sha256 } from '../hash.js';
-import { temporalCalls, type TemporalCall } from '../dependencies.js';
+import { sha256 } from '../../hash.js';
+import { TemporalGateway, type TemporalCall } from '../../app/temporal.js';
 import { ProblemError } from '../problem.js';
 import { withTimeout } from '../with-timeout.js';
 
@@ -24,7 +24,7 @@ export class RefundService {
     private readonly temporal: Client,
     private readonly config: Pick<Config, 'syncWaitMs' | 'refundPendingWindowMs'>,
     /** A Temporal call with a deadline, through the API's circuit breaker. */
-    private readonly temporalCall: TemporalCall = temporalCalls(temporal),
+    private readonly temporalCall: TemporalCall = new TemporalGateway(temporal).call,
   ) {}
 
   /**

@@ -11,7 +11,7 @@ import type { Currency } from '../../domain/money.js';
 import { TASK_QUEUE, type TopUpResult } from '../../workflows/contract.js';
 import { topUpWorkflow } from '../../workflows/top-up.js';
 import { connectorOf, type Config } from '../../config.js';
-import { temporalCalls, type TemporalCall } from '../dependencies.js';
+import { TemporalGateway, type TemporalCall } from '../../app/temporal.js';
 import { ProblemError } from '../problem.js';
 import { withTimeout } from '../with-timeout.js';
 
@@ -32,7 +32,7 @@ export class WalletService {
     private readonly temporal: Client,
     private readonly config: Pick<Config, 'syncWaitMs' | 'defaultConnector' | 'tenantConnectors'>,
     /** A Temporal call with a deadline, through the API's circuit breaker. */
-    private readonly temporalCall: TemporalCall = temporalCalls(temporal),
+    private readonly temporalCall: TemporalCall = new TemporalGateway(temporal).call,
   ) {}
 
   /**

@@ -19,7 +19,7 @@ import type { DeliveryDeps } from '../../webhooks/deliver.js';
 import { newWebhookSecret } from '../../webhooks/secrets.js';
 import { TASK_QUEUE } from '../../workflows/contract.js';
 import { webhookManualRetry, webhookRetryWorkflowId } from '../../workflows/webhook-endpoint.js';
-import { temporalCalls, type TemporalCall } from '../dependencies.js';
+import { TemporalGateway, type TemporalCall } from '../../app/temporal.js';
 import { ProblemError } from '../problem.js';
 import { withTimeout } from '../with-timeout.js';
 
@@ -92,7 +92,7 @@ export class WebhookEndpointService {
 
   constructor(private readonly deps: WebhookEndpointDeps) {
     this.db = deps.db;
-    this.temporalCall = deps.temporalCall ?? temporalCalls(deps.temporal);
+    this.temporalCall = deps.temporalCall ?? new TemporalGateway(deps.temporal).call;
   }
 
   /** Refused when the URL's host is not on the public internet, or the tenant has all its endpoints. */

@@ -5,9 +5,15 @@
  * from an outbox event (its id is that event's id plus `:reply`), so it is as durable and as
  * deduplicable as the event itself.
  */
-import type { CloudEvent } from '../domain/events.js';
-import type { PaymentView } from '../domain/payment.js';
-import { ORDER_REPLY_METADATA } from '../commands/messages.js';
+import type { CloudEvent } from './events.js';
+import type { PaymentView } from './payment.js';
+
+/**
+ * The metadata that makes the event relay answer a payment with the food-ordering events. Its key
+ * is reserved (callers' metadata may not use `paysaga.`): only an authenticated
+ * OrderStockConfirmed sets it, after validation.
+ */
+export const ORDER_REPLY_METADATA = { 'paysaga.reply': 'OrderPayment' } as const;
 
 export const ORDER_PAYMENT_SUCCEEDED = 'OrderPaymentSucceeded';
 export const ORDER_PAYMENT_FAILED = 'OrderPaymentFailed';

@@ -1,5 +1,5 @@
-import { isGrpcDeadlineError, isGrpcServiceError, type Client } from '@temporalio/client';
-import { ProblemError } from './problem.js';
+import { isGrpcDeadlineError, isGrpcServiceError } from '@temporalio/client';
+import { AppError } from './errors.js';
 
 export type Dependency = 'postgres' | 'temporal';
 
@@ -58,17 +58,16 @@ export class DependencyUnavailableError extends Error {
   }
 }
 
-/** The 503 a client gets while a dependency is down: retry later, with the same Idempotency-Key. */
-export function unavailableProblem(error: unknown): ProblemError | undefined {
+/** The refusal a caller gets while a dependency is down: retry later, with the same Idempotency-Key. */
+export function unavailableError(error: unknown): AppError | undefined {
   const dependency = unavailableDependency(error);
   if (!dependency) return undefined;
   const retryAfterSeconds = error instanceof DependencyUnavailableError ? error.retryAfterSeconds : 2;
-  return new ProblemError(
-    503,
+  return new AppError(
+    'unavailable',
     'service_unavailable',
     `a dependency (${dependency}) is not reachable; retry with the same Idempotency-Key`,
-    { dependency },
-    { 'Retry-After': String(retryAfterSeconds) },
+    { extensions: { dependency }, retryAfterSeconds, cause: error },
   );
 }
 
@@ -139,14 +138,4 @@ export class Circuit {
       openedAt: this.openedAt === undefined ? undefined : new Date(this.openedAt).toISOString(),
     };
   }
-}
-
-/** A Temporal call bounded by `deadline` (epoch ms), through the API's circuit when it has one. */
-export type TemporalCall = <T>(deadline: number, call: () => Promise<T>) => Promise<T>;
-
-export function temporalCalls(temporal: Client, circuit?: Circuit): TemporalCall {
-  return (deadline, call) => {
-    const bounded = () => temporal.withDeadline(deadline, call);
-    return circuit ? circuit.run(bounded) : bounded();
-  };
 }

@@ -1,0 +1,107 @@
+/**
+ * The requests Paysaga takes, as both doors validate them: the HTTP API's bodies and the broker
+ * consumer's commands are the same schemas, so a message is refused where a request would be.
+ */
+import { z } from 'zod';
+import { CURRENCIES, MAX_AMOUNT_MINOR } from '../domain/money.js';
+import { isStorableText, STORABLE_TEXT_MESSAGE, NO_NUL_PATTERN } from '../domain/text.js';
+
+/** Every free-text field: bounded, and only text PostgreSQL can store (see domain/text.ts). */
+export const text = (max: number) =>
+  z
+    .string()
+    .max(max)
+    // NUL as a pattern, so the OpenAPI document (and its fuzzers) carry it; the refine adds surrogates.
+    .regex(NO_NUL_PATTERN, STORABLE_TEXT_MESSAGE)
+    .refine(isStorableText, STORABLE_TEXT_MESSAGE);
+
+/** Ids callers choose (orders, customers): printable, no separators Paysaga uses in its own ids. */
+export const externalId = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only');
+
+export const amount = z
+  .number()
+  .int('amount must be an integer in minor units')
+  .positive('amount must be positive')
+  .max(MAX_AMOUNT_MINOR, `amount must be at most ${MAX_AMOUNT_MINOR}`)
+  .describe('Integer amount in minor units (2500 = 25.00 USD)');
+
+export const currency = z.enum(CURRENCIES).describe('ISO 4217 currency code (uppercase)');
+
+export const cardToken = z
+  .string()
+  .min(1)
+  .max(100)
+  .regex(
+    /^(tok|pm)_[A-Za-z0-9_]+$/,
+    "a card token of the tenant's connector: tok_... (sandbox, e.g. tok_test_4242) or pm_... (a Stripe PaymentMethod)",
+  )
+  .describe(
+    "The card, tokenized on the customer's device by the tenant's connector: `tok_...` for the sandbox, a PaymentMethod `pm_...` for Stripe",
+  )
+  .meta({ examples: ['tok_test_4242', 'pm_card_visa'] });
+
+export const paymentMethod = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('wallet') }),
+  z.strictObject({ type: z.literal('card'), token: cardToken }),
+  z.strictObject({ type: z.literal('split'), token: cardToken }),
+]);
+
+/**
+ * Metadata keys Paysaga sets itself (`paysaga.reply` makes the event relay answer the food-ordering
+ * saga): a caller's payment must not be able to claim them.
+ */
+export const RESERVED_METADATA_PREFIX = 'paysaga.';
+
+/**
+ * Stripe's bounds (keys of at most 40 characters, values of at most 500) and fewer keys (20
+ * against Stripe's 50), so a payment's events stay a few tens of kB, far from a broker's 1 MB.
+ */
+export const METADATA_LIMITS = { maxKeys: 20, maxKeyLength: 40, maxValueLength: 500 } as const;
+
+const metadataKey = text(METADATA_LIMITS.maxKeyLength)
+  .min(1)
+  // For the OpenAPI document; the record's check below gives the error its path and message.
+  .meta({ not: { pattern: `^${RESERVED_METADATA_PREFIX.replace('.', '\\.')}` } });
+
+export const metadata = z
+  .record(metadataKey, text(METADATA_LIMITS.maxValueLength))
+  .refine(
+    (m) => Object.keys(m).length <= METADATA_LIMITS.maxKeys,
+    `at most ${METADATA_LIMITS.maxKeys} metadata keys`,
+  )
+  .superRefine((m, context) => {
+    for (const key of Object.keys(m).filter((k) => k.startsWith(RESERVED_METADATA_PREFIX)))
+      context.addIssue({
+        code: 'custom',
+        path: [key],
+        message: `keys starting with "${RESERVED_METADATA_PREFIX}" are reserved for Paysaga`,
+      });
+  })
+  .meta({ maxProperties: METADATA_LIMITS.maxKeys })
+  .describe(
+    `Up to ${METADATA_LIMITS.maxKeys} keys of 1 to ${METADATA_LIMITS.maxKeyLength} characters, none starting ` +
+      `with "${RESERVED_METADATA_PREFIX}" (reserved); values of at most ${METADATA_LIMITS.maxValueLength} characters`,
+  );
+
+export const createPaymentBody = z.strictObject({
+  orderId: externalId,
+  customerId: externalId,
+  amount,
+  currency,
+  method: paymentMethod,
+  capture: z.enum(['automatic', 'manual']).default('automatic'),
+  description: text(1000).optional(),
+  metadata: metadata.optional(),
+});
+export type CreatePaymentBody = z.infer<typeof createPaymentBody>;
+
+/** Paysaga's own ids (`pay_...`, `re_...`): a malformed one is a 400, an unknown one a 404. */
+export const resourceId = z
+  .string()
+  .min(1)
+  .max(100)
+  .regex(/^[A-Za-z0-9_]+$/, 'letters, digits and "_" only');

@@ -1,0 +1,28 @@
+import type { Client } from '@temporalio/client';
+import { Circuit, type CircuitState } from './dependencies.js';
+
+/** A Temporal call bounded by `deadline` (epoch ms), through the process's circuit breaker. */
+export type TemporalCall = <T>(deadline: number, call: () => Promise<T>) => Promise<T>;
+
+/**
+ * The one way the application reaches Temporal: every call carries a deadline and goes through
+ * a circuit breaker, so a Temporal outage answers at once with `unavailable` instead of holding
+ * a request or a broker message until the client's own timeout.
+ */
+export class TemporalGateway {
+  readonly circuit = new Circuit('temporal');
+
+  constructor(readonly client: Client) {}
+
+  /** `call` runs with the client, within `deadline` (epoch ms), through the breaker. */
+  run<T>(deadline: number, call: (client: Client) => Promise<T>): Promise<T> {
+    return this.circuit.run(() => this.client.withDeadline(deadline, () => call(this.client)));
+  }
+
+  /** The same, for code written against `TemporalCall`. */
+  readonly call: TemporalCall = (deadline, call) => this.run(deadline, () => call());
+
+  get state(): CircuitState {
+    return this.circuit.state;
+  }
+}
