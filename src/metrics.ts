@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { SinkLag } from './db/outbox.js';
+import type { SinkLag } from './domain/sinks.js';
 
 /**
  * Paysaga's Prometheus metrics. Each process has its own registry: the API counts HTTP and

@@ -7,6 +7,7 @@ import { and, asc, desc, eq, gt, sql } from './orm.js';
 import { EVENT_SOURCE, type CloudEvent } from '../domain/events.js';
 import type { Executor } from './client.js';
 import { events } from './schema.js';
+import type { SinkLag } from '../domain/sinks.js';
 
 /** One relay per sink at a time (the second key is the sink's hash). */
 const RELAY_LOCK = 7_041_986;
@@ -17,15 +18,6 @@ export interface RelayedBatch {
   lastSeq: number | undefined;
   /** What the sink asked to run once the batch is committed (see `EventSink.publish`). */
   published?: (() => Promise<void>) | undefined;
-}
-
-/** Where the relay stands for one sink: how many events wait, and since when the oldest does. */
-export interface SinkLag {
-  sink: string;
-  /** Events after the cursor (counted up to `LAG_COUNT_CAP`). */
-  backlog: number;
-  /** Seconds since the oldest event the sink has not had was written; 0 when it has them all. */
-  lagSeconds: number;
 }
 
 /** Sinks whose cursor row this process has made sure of (a cursor is never removed). */

@@ -19,3 +19,12 @@ export function parseEventSinks(value: string): SinkName[] {
 export function brokerSinks(names: readonly SinkName[]): Exclude<SinkName, 'outbox'>[] {
   return names.filter((name): name is Exclude<SinkName, 'outbox'> => name !== 'outbox');
 }
+
+/** Where the relay stands for one sink: how many events wait, and since when the oldest does. */
+export interface SinkLag {
+  sink: string;
+  /** Events after the cursor (counted up to `LAG_COUNT_CAP` in db/outbox.ts). */
+  backlog: number;
+  /** Seconds since the oldest event the sink has not had was written; 0 when it has them all. */
+  lagSeconds: number;
+}

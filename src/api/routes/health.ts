@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { connect } from 'node:net';
 import { sql } from '../../db/orm.js';
-import { relayLag, type SinkLag } from '../../db/outbox.js';
+import { relayLag } from '../../db/outbox.js';
+import type { SinkLag } from '../../domain/sinks.js';
 import { brokerSinks } from '../../domain/sinks.js';
 import { withTimeout } from '../with-timeout.js';
 import { PROBLEM_CONTENT_TYPE, problemBody } from '../problem.js';
