@@ -14,6 +14,7 @@ import { metricsPlugin } from './plugins/metrics.js';
 import { tracingPlugin } from './plugins/tracing.js';
 import { protectionPlugin } from './plugins/protection.js';
 import { createServices, servicesPlugin, type Services } from './plugins/services.js';
+import { IdempotencyKeys } from '../app/idempotency.js';
 import { MAX_BODY_BYTES } from '../app/json-body.js';
 import { refuseNulInUrl, strictJsonBodies } from './input.js';
 import { adminRoutes } from './routes/admin.js';
@@ -76,9 +77,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     customerTokens: services.customerTokens,
   });
   await app.register(idempotencyPlugin, {
-    db: services.db,
-    ...config.idempotency,
-    box: new SecretBox(config.webhookEncryptionKey),
+    keys: new IdempotencyKeys(services.db, new SecretBox(config.webhookEncryptionKey), config.idempotency),
+    sweepIntervalMs: config.idempotency.sweepIntervalMs,
   });
   await app.register(docsPlugin);
   await app.register(async (api) => {

@@ -5,6 +5,7 @@ import { buildApp } from '../../src/api/app.js';
 import { authPlugin } from '../../src/api/plugins/auth.js';
 import { errorsPlugin } from '../../src/api/plugins/errors.js';
 import { idempotencyPlugin } from '../../src/api/plugins/idempotency.js';
+import { IdempotencyKeys } from '../../src/app/idempotency.js';
 import { connectTemporal } from '../../src/api/temporal-connection.js';
 import {
   DEV_API_KEY,
@@ -176,11 +177,11 @@ describe('Idempotency-Key bookkeeping that fails after the work', () => {
       customerTokens: new CustomerTokens(DEV_CUSTOMER_TOKEN_SECRET),
     });
     await app.register(idempotencyPlugin, {
-      db,
-      ttlHours: 24,
-      leaseSeconds: 20,
+      keys: new IdempotencyKeys(db, new SecretBox(DEV_WEBHOOK_ENCRYPTION_KEY), {
+        ttlHours: 24,
+        leaseSeconds: 20,
+      }),
       sweepIntervalMs: 0,
-      box: new SecretBox(DEV_WEBHOOK_ENCRYPTION_KEY),
     });
     app.post('/work', { config: { idempotent: true } }, async () => {
       ran++;

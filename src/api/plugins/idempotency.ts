@@ -1,15 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import type { Executor } from '../../db/client.js';
-import {
-  claimIdempotencyKey,
-  completeIdempotencyKey,
-  deleteExpiredIdempotencyKeys,
-  releaseIdempotencyKey,
-  type IdempotencyScope,
-} from '../../db/idempotency.js';
-import { isSealed, type SecretBox } from '../../webhooks/secrets.js';
-import { canonicalJson, sha256 } from '../../hash.js';
+import type { IdempotencyKeys, IdempotencyScope } from '../../app/idempotency.js';
 import { PROBLEM_CONTENT_TYPE, ProblemError } from '../problem.js';
 
 declare module 'fastify' {
@@ -35,13 +26,9 @@ declare module 'fastify' {
 }
 
 export interface IdempotencyOptions {
-  db: Executor;
-  ttlHours: number;
-  leaseSeconds: number;
+  keys: IdempotencyKeys;
   /** How often this process deletes expired keys (0: never). */
   sweepIntervalMs: number;
-  /** Seals `secretFields` in the records. */
-  box: SecretBox;
 }
 
 const MAX_KEY_LENGTH = 255;
@@ -76,13 +63,11 @@ export const idempotencyPlugin = fp(
         route: `${request.method} ${request.routeOptions.url}`,
         key: header,
       };
-      const hash = sha256(canonicalJson({ params: request.params, body: request.body ?? null }));
-      const claim = await claimIdempotencyKey(
-        options.db,
+      const { replayAccepted, secretFields = [] } = request.routeOptions.config;
+      const claim = await options.keys.claim(
         scope,
-        hash,
-        options.ttlHours,
-        options.leaseSeconds,
+        { params: request.params, body: request.body ?? null },
+        secretFields,
       );
       const route = request.routeOptions.url ?? '';
       switch (claim.kind) {
@@ -104,13 +89,11 @@ export const idempotencyPlugin = fp(
           );
         case 'replay': {
           metrics?.idempotencyReplays.inc({ route });
-          const { replayAccepted, secretFields = [] } = request.routeOptions.config;
-          const recorded = openSecrets(claim.body, secretFields, options.box);
           if (claim.status === 202 && replayAccepted) {
-            const now = await replayAccepted(request, recorded);
+            const now = await replayAccepted(request, claim.body);
             return replay(reply, now.status, now.body);
           }
-          return replay(reply, claim.status, recorded);
+          return replay(reply, claim.status, claim.body);
         }
         case 'claimed':
           request.idempotencyScope = scope;
@@ -124,13 +107,8 @@ export const idempotencyPlugin = fp(
       const secretFields = request.routeOptions.config.secretFields ?? [];
       await settle(request, () =>
         reply.statusCode < 500
-          ? completeIdempotencyKey(
-              options.db,
-              scope,
-              reply.statusCode,
-              sealSecrets(parse(payload), secretFields, options.box),
-            )
-          : releaseIdempotencyKey(options.db, scope),
+          ? options.keys.complete(scope, reply.statusCode, parse(payload), secretFields)
+          : options.keys.release(scope),
       );
       return payload;
     });
@@ -141,7 +119,7 @@ export const idempotencyPlugin = fp(
     app.addHook('onReady', async () => {
       if (options.sweepIntervalMs <= 0) return;
       sweeper = setInterval(() => {
-        deleteExpiredIdempotencyKeys(options.db, SWEEP_BATCH).then(
+        options.keys.deleteExpired(SWEEP_BATCH).then(
           (deleted) => {
             if (deleted > 0) app.log.debug({ deleted }, 'expired Idempotency-Keys deleted');
           },
@@ -162,26 +140,6 @@ function replay(reply: FastifyReply, status: number, body: unknown): FastifyRepl
 
 function parse(payload: unknown): unknown {
   return typeof payload === 'string' ? JSON.parse(payload) : null;
-}
-
-/** The answer as recorded: each of `fields` that holds a string, sealed. */
-function sealSecrets(body: unknown, fields: readonly string[], box: SecretBox): unknown {
-  return mapFields(body, fields, (value) => box.seal(value));
-}
-
-/** The answer as first sent. A record written before secrets were sealed holds them as they were. */
-function openSecrets(body: unknown, fields: readonly string[], box: SecretBox): unknown {
-  return mapFields(body, fields, (value) => (isSealed(value) ? box.open(value) : value));
-}
-
-function mapFields(body: unknown, fields: readonly string[], map: (value: string) => string): unknown {
-  if (fields.length === 0 || typeof body !== 'object' || body === null) return body;
-  const copy: Record<string, unknown> = { ...body };
-  for (const field of fields) {
-    const value = copy[field];
-    if (typeof value === 'string') copy[field] = map(value);
-  }
-  return copy;
 }
 
 /**
