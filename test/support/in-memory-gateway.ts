@@ -33,6 +33,9 @@ const DECLINES: ReadonlyMap<string, FailureCode> = new Map(
   IN_MEMORY_CARDS.declined.map(({ token, failureCode }) => [token, failureCode]),
 );
 
+export type GatewayOperation = 'authorize' | 'capture' | 'void' | 'refund' | 'status' | 'ping';
+const OPERATIONS: readonly GatewayOperation[] = ['authorize', 'capture', 'void', 'refund', 'status', 'ping'];
+
 interface Charge {
   authorization: Authorization;
   reference: string;
@@ -51,13 +54,12 @@ export class InMemoryGateway implements PaymentGateway {
   private readonly refunds = new Map<string, GatewayRefund>();
   private readonly replies = new Map<string, unknown>();
   private lostAnswers = 0;
+  private readonly unavailable = new Set<GatewayOperation>();
   /** How a new refund settles: at once, or later (`pending`), as some gateways do. */
   refundStatus: RefundStatus = 'succeeded';
 
   constructor(
-    private readonly options: { webhookSecret: string; reachable?: boolean; name?: string } = {
-      webhookSecret: 'whsec_in_memory',
-    },
+    private readonly options: { webhookSecret: string; name?: string } = { webhookSecret: 'whsec_in_memory' },
   ) {}
 
   get name(): string {
@@ -70,6 +72,12 @@ export class InMemoryGateway implements PaymentGateway {
       get: (target, property, receiver) =>
         property === 'name' ? name : (Reflect.get(target, property, receiver) as unknown),
     });
+  }
+
+  /** From now on these operations (all, without any) answer as a gateway that is down. */
+  goDown(...operations: GatewayOperation[]): this {
+    for (const operation of operations.length > 0 ? operations : OPERATIONS) this.unavailable.add(operation);
+    return this;
   }
 
   /** The next authorization is made, then its answer is lost. */
@@ -97,7 +105,7 @@ export class InMemoryGateway implements PaymentGateway {
   }
 
   async authorize(request: AuthorizeRequest): Promise<Authorization> {
-    const authorization = this.once(`authorize ${request.idempotencyKey}`, () => this.create(request));
+    const authorization = this.once('authorize', request.idempotencyKey, () => this.create(request));
     if (this.lostAnswers > 0) {
       this.lostAnswers -= 1;
       throw new GatewayUnavailableError('in-memory gateway: the answer was lost');
@@ -106,7 +114,7 @@ export class InMemoryGateway implements PaymentGateway {
   }
 
   async capture(request: CaptureRequest): Promise<Authorization> {
-    return this.once(`capture ${request.idempotencyKey}`, () => {
+    return this.once('capture', request.idempotencyKey, () => {
       const charge = this.charge(request.authorizationId);
       this.expectStatus(charge, 'authorized');
       if (request.amount > charge.authorization.amount)
@@ -117,7 +125,7 @@ export class InMemoryGateway implements PaymentGateway {
   }
 
   async void(request: VoidRequest): Promise<Authorization> {
-    return this.once(`void ${request.idempotencyKey}`, () => {
+    return this.once('void', request.idempotencyKey, () => {
       const charge = this.charge(request.authorizationId);
       this.expectStatus(charge, 'authorized', 'requires_action');
       charge.authorization = { ...charge.authorization, status: 'voided', actionUrl: undefined };
@@ -126,7 +134,7 @@ export class InMemoryGateway implements PaymentGateway {
   }
 
   async refund(request: RefundRequest): Promise<GatewayRefund> {
-    return this.once(`refund ${request.idempotencyKey}`, () => {
+    return this.once('refund', request.idempotencyKey, () => {
       const charge = this.charge(request.authorizationId);
       this.expectStatus(charge, 'captured');
       const { amountCaptured, amountRefunded } = charge.authorization;
@@ -146,7 +154,7 @@ export class InMemoryGateway implements PaymentGateway {
   }
 
   async status(authorizationId: string): Promise<Authorization> {
-    this.reach();
+    this.reach('status');
     return { ...this.charge(authorizationId).authorization };
   }
 
@@ -163,12 +171,13 @@ export class InMemoryGateway implements PaymentGateway {
   }
 
   async ping(): Promise<void> {
-    this.reach();
+    this.reach('ping');
   }
 
   /** A write done once per idempotency key: a retry gets the first answer (or refusal) again. */
-  private once<T>(key: string, write: () => T): T {
-    this.reach();
+  private once<T>(operation: GatewayOperation, idempotencyKey: string, write: () => T): T {
+    this.reach(operation);
+    const key = `${operation} ${idempotencyKey}`;
     if (!this.replies.has(key)) {
       try {
         this.replies.set(key, { value: write() });
@@ -232,8 +241,8 @@ export class InMemoryGateway implements PaymentGateway {
       throw new GatewayRequestError('invalid_state', `Authorization is ${charge.authorization.status}`, 409);
   }
 
-  private reach(): void {
-    if (this.options.reachable === false)
-      throw new GatewayUnavailableError('in-memory gateway: nothing answers');
+  private reach(operation: GatewayOperation): void {
+    if (this.unavailable.has(operation))
+      throw new GatewayUnavailableError(`in-memory gateway: ${operation} answered 503`, 503);
   }
 }

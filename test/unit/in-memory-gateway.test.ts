@@ -10,7 +10,7 @@ describeGateway('in-memory', {
     const gateway = new InMemoryGateway();
     return {
       gateway,
-      unreachable: new InMemoryGateway({ webhookSecret: 'whsec_in_memory', reachable: false }),
+      unreachable: new InMemoryGateway().goDown(),
       loseNextAnswer: async () => gateway.loseNextAnswer(),
       completeChallenge: async (id, outcome) => gateway.completeChallenge(id, outcome),
       signedWebhook: async (id) => gateway.signedWebhook(id),
