@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { MAX_ENDPOINTS_PER_TENANT } from '../../src/domain/webhooks.js';
 import { eventually } from '../support/brokers.js';
 import { testDatabase } from '../support/db.js';
+import { relayPassed } from '../support/relay.js';
 import { api, expectLedgerClean, topUp, uid } from '../support/http.js';
 import { TENANT_KEYS } from '../support/tenants.js';
 import { Receiver } from '../support/webhook-receiver.js';
@@ -170,19 +171,34 @@ describe('webhook endpoints', () => {
       expect(rotated.body.secret).not.toBe(endpoint.secret);
       expect(Date.parse(rotated.body.previousSecretExpiresAt)).toBeGreaterThan(Date.now());
       const customerId = uid('cus');
-      await topUp(customerId, 1000);
-      const during = await walletPayment(customerId);
-      await eventually(() => rotating.of([`payments/${during.id}`]).length === 1, 30_000, 'the delivery');
-      const first = rotating.of([`payments/${during.id}`])[0]!;
+      await topUp(customerId, 10_000);
+      const deliveryOf = async () => {
+        const paid = await walletPayment(customerId);
+        await eventually(() => rotating.of([`payments/${paid.id}`]).length === 1, 30_000, 'the delivery');
+        return rotating.of([`payments/${paid.id}`])[0]!;
+      };
+      const first = await deliveryOf();
       expect(verify(endpoint.secret, first.signature, first.body)).toBe(true);
       expect(verify(rotated.body.secret, first.signature, first.body)).toBe(true);
 
-      await new Promise((resolve) => setTimeout(resolve, 3_500));
-      const after = await walletPayment(customerId);
-      await eventually(() => rotating.of([`payments/${after.id}`]).length === 1, 30_000, 'the delivery');
-      const second = rotating.of([`payments/${after.id}`])[0]!;
-      expect(verify(rotated.body.secret, second.signature, second.body)).toBe(true);
-      expect(verify(endpoint.secret, second.signature, second.body)).toBe(false);
+      // One delivery after another until one carries the new secret alone: each signed while the
+      // overlap lasted carries both, and the first without the old one is signed once it ended.
+      const overlapEnds = Date.parse(rotated.body.previousSecretExpiresAt) / 1000;
+      const signedAt = (delivery: { signature?: string | undefined }) =>
+        Number(/t=(\d+)/.exec(delivery.signature!)![1]);
+      let last = first;
+      await eventually(
+        async () => {
+          last = await deliveryOf();
+          expect(verify(rotated.body.secret, last.signature, last.body)).toBe(true);
+          const oldSecretSigns = verify(endpoint.secret, last.signature, last.body);
+          if (oldSecretSigns) expect(signedAt(last)).toBeLessThanOrEqual(overlapEnds);
+          return !oldSecretSigns;
+        },
+        30_000,
+        'a delivery signed by the new secret alone',
+      );
+      expect(signedAt(last)).toBeGreaterThanOrEqual(Math.floor(overlapEnds));
     } finally {
       await rotating.stop();
     }
@@ -252,8 +268,19 @@ describe('webhook endpoints', () => {
       expect(listed.length).toBeGreaterThan(0);
       expect(listed.map((d) => d.status)).toEqual(listed.map(() => 'failed'));
       const before = gone.received.length;
-      await walletPayment(customerId);
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      const later = await walletPayment(customerId);
+      // The relay has fanned this payment's events out to the endpoints still enabled: not to this one.
+      const db = testDatabase();
+      try {
+        await eventually(
+          () => relayPassed(db, 'webhooks', [`payments/${later.id}`]),
+          30_000,
+          'the relay past the payment',
+        );
+      } finally {
+        await db.close();
+      }
+      expect((await deliveries(endpoint.id)).body.data).toHaveLength(listed.length);
       expect(gone.received.length).toBe(before);
     } finally {
       await gone.stop();
