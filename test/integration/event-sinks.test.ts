@@ -216,7 +216,7 @@ describe.skipIf(!kafkaBrokers || !amqpUrl)('events to Kafka and RabbitMQ', () =>
     const control = inject('rabbitmqControl');
     expect(control, 'the stack started RabbitMQ itself').toBeDefined();
     const customerId = uid('cus');
-    await topUp(customerId, 20_000);
+    await topUp(customerId, 100_000);
     await expectDelivered([`wallets/${customerId}`]);
 
     rabbitmqctl(control!, 'stop_app');
@@ -226,7 +226,7 @@ describe.skipIf(!kafkaBrokers || !amqpUrl)('events to Kafka and RabbitMQ', () =>
       // Payments for the 30 s the broker is down, each once Kafka has the one before; each answers at once.
       while (Date.now() - stoppedAt < 30_000) {
         const started = Date.now();
-        const paid = await walletPayment(customerId, 1000);
+        const paid = await walletPayment(customerId, 100);
         expect(paid.status).toBe('succeeded');
         expect(Date.now() - started).toBeLessThan(2_000);
         payments.push(paid);
