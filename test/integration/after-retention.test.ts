@@ -10,7 +10,7 @@ import { refundWorkflow } from '../../src/workflows/refund.js';
 import { stackTemporal } from '../support/temporal.js';
 import { testDatabase } from '../support/db.js';
 import { chargesFor, gateway } from '../support/gateway.js';
-import { api, expectLedgerClean, uid } from '../support/http.js';
+import { api, expectLedgerClean, uid, type PaymentBody } from '../support/http.js';
 
 /**
  * An order or refund asked for again after Temporal deleted its closed workflow (as retention
@@ -53,7 +53,7 @@ const expireIdempotencyKey = (key: string) =>
 
 describe('exactly once after Temporal forgot the workflow', () => {
   it('answers a paid order from PostgreSQL: no second charge, nothing rewritten', async () => {
-    const order = {
+    const order: PaymentBody = {
       orderId: uid('o-del'),
       customerId: uid('cus'),
       amount: 700,

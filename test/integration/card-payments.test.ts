@@ -3,7 +3,7 @@ import { DEV_WEBHOOK_SECRET } from '../../src/config.js';
 import { SIGNATURE_HEADER, signWebhook } from '../../src/gateway/webhook-signature.js';
 import { count, testDatabase } from '../support/db.js';
 import { chargesFor, complete3ds, resetFaults, setFaults } from '../support/gateway.js';
-import { api, expectLedgerClean, topUp, uid } from '../support/http.js';
+import { api, expectLedgerClean, topUp, uid, type PaymentBody } from '../support/http.js';
 
 const db = testDatabase();
 afterEach(async () => {
@@ -14,7 +14,7 @@ afterAll(async () => {
   await db.close();
 });
 
-const card = (token: string, extra: Record<string, unknown> = {}) => ({
+const card = (token: string, extra: Partial<PaymentBody> = {}): PaymentBody => ({
   orderId: uid('ord'),
   customerId: uid('cus'),
   amount: 4200,
@@ -60,14 +60,14 @@ describe('card payments through the sandbox gateway', () => {
     const res = await api('POST', '/v1/payments', card('tok_test_3333'));
     expect(res.body.status).toBe('requires_action');
     expect(res.body.nextAction).toMatchObject({ type: 'redirect_to_url' });
-    expect((await complete3ds(res.body.nextAction.url, 'succeed')).status).toBe(200);
+    expect((await complete3ds(res.body.nextAction!.url, 'succeed')).status).toBe(200);
     await expect.poll(() => paymentStatus(res.body.id), { timeout: 15_000 }).toBe('succeeded');
     expect(await chargesFor(res.body.id)).toMatchObject({ captures: 1, capturedAmount: 4200 });
   });
 
   it('fails with authentication_failed when 3-D Secure fails', async () => {
     const res = await api('POST', '/v1/payments', card('tok_test_3333'));
-    await complete3ds(res.body.nextAction.url, 'fail');
+    await complete3ds(res.body.nextAction!.url, 'fail');
     await expect.poll(() => paymentStatus(res.body.id), { timeout: 15_000 }).toBe('failed');
     expect((await api('GET', `/v1/payments/${res.body.id}`)).body.failureCode).toBe('authentication_failed');
   });
@@ -105,7 +105,7 @@ describe('card payments through the sandbox gateway', () => {
     expect(await paymentStatus(res.body.id)).toBe('requires_action');
     expect(await chargesFor(res.body.id)).toMatchObject({ captures: 0 });
 
-    await complete3ds(res.body.nextAction.url, 'succeed');
+    await complete3ds(res.body.nextAction!.url, 'succeed');
     await expect.poll(() => paymentStatus(res.body.id), { timeout: 15_000 }).toBe('succeeded');
     expect(await chargesFor(res.body.id)).toMatchObject({ captures: 1, capturedAmount: 4200 });
   });
@@ -113,7 +113,7 @@ describe('card payments through the sandbox gateway', () => {
   it('survives duplicate and out-of-order webhooks', async () => {
     await setFaults({ duplicateWebhooks: true, outOfOrderWebhooks: true, outOfOrderDelayMs: 300 });
     const res = await api('POST', '/v1/payments', card('tok_test_3333'));
-    await complete3ds(res.body.nextAction.url, 'succeed');
+    await complete3ds(res.body.nextAction!.url, 'succeed');
     await expect.poll(() => paymentStatus(res.body.id), { timeout: 15_000 }).toBe('succeeded');
     expect(await chargesFor(res.body.id)).toMatchObject({ captures: 1, capturedAmount: 4200 });
   });

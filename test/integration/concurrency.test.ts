@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { count, testDatabase } from '../support/db.js';
 import { chargesFor } from '../support/gateway.js';
 import { canonicalJson, sha256 } from '../../src/hash.js';
-import { api, expectLedgerClean, topUp, uid } from '../support/http.js';
+import { api, expectLedgerClean, topUp, uid, type PaymentBody } from '../support/http.js';
 
 const db = testDatabase();
 afterAll(async () => {
@@ -16,7 +16,7 @@ describe('exactly once under concurrency', () => {
   it(`${N} identical payment requests at once make one payment and one ledger posting`, async () => {
     const customerId = uid('cus');
     await topUp(customerId, 10_000);
-    const body = {
+    const body: PaymentBody = {
       orderId: uid('ord'),
       customerId,
       amount: 700,
@@ -46,7 +46,7 @@ describe('exactly once under concurrency', () => {
 
   it(`${N} requests sharing one Idempotency-Key charge the card once`, async () => {
     const key = uid('idem');
-    const body = {
+    const body: PaymentBody = {
       orderId: uid('ord'),
       customerId: uid('cus'),
       amount: 1500,
@@ -106,7 +106,7 @@ describe('exactly once under concurrency', () => {
   });
 
   it('lets a retry take over a key whose holder crashed (lease expired), and not before', async () => {
-    const body = {
+    const body: PaymentBody = {
       orderId: uid('ord'),
       customerId: uid('cus'),
       amount: 300,

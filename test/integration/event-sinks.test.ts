@@ -17,22 +17,13 @@ import {
 import { rabbitmqctl } from '../../src/infra/rabbitmq.js';
 import { testDatabase } from '../support/db.js';
 import { api, expectLedgerClean, topUp, uid } from '../support/http.js';
+import { relayed, relayPassed } from '../support/relay.js';
 
 const kafkaBrokers = inject('kafkaBrokers');
 const amqpUrl = inject('amqpUrl');
 const db = testDatabase();
 
-/** The outbox rows of these subjects, in the order they were written, and which sinks' cursors passed them. */
-async function outbox(subjects: string[]) {
-  const passed = (sink: string) =>
-    `coalesce((SELECT (e.txid, e.seq) <= (c.txid, c.seq) FROM event_relay_cursors c WHERE c.sink = '${sink}'), false)`;
-  const { rows } = await db.pool.query(
-    `SELECT id, type, subject, seq, ${passed('kafka')} AS kafka, ${passed('amqp')} AS amqp
-       FROM events e WHERE subject = ANY($1) ORDER BY seq`,
-    [subjects],
-  );
-  return rows as Array<{ id: string; type: string; subject: string; kafka: boolean; amqp: boolean }>;
-}
+const outbox = (subjects: string[]) => relayed(db, subjects);
 
 const walletPayment = async (customerId: string, amount: number) =>
   (
@@ -225,21 +216,24 @@ describe.skipIf(!kafkaBrokers || !amqpUrl)('events to Kafka and RabbitMQ', () =>
     const control = inject('rabbitmqControl');
     expect(control, 'the stack started RabbitMQ itself').toBeDefined();
     const customerId = uid('cus');
-    await topUp(customerId, 20_000);
+    await topUp(customerId, 100_000);
     await expectDelivered([`wallets/${customerId}`]);
 
     rabbitmqctl(control!, 'stop_app');
     const stoppedAt = Date.now();
     const payments: { id: string; status: string }[] = [];
     try {
-      // A payment every 3 s for the 30 s the broker is down; each answers at once.
+      // Payments for the 30 s the broker is down, each once Kafka has the one before; each answers at once.
       while (Date.now() - stoppedAt < 30_000) {
         const started = Date.now();
-        const paid = await walletPayment(customerId, 1000);
+        const paid = await walletPayment(customerId, 100);
         expect(paid.status).toBe('succeeded');
         expect(Date.now() - started).toBeLessThan(2_000);
         payments.push(paid);
-        await new Promise((resolve) => setTimeout(resolve, 3_000));
+        // The relay has passed this payment on Kafka; on RabbitMQ, down, its cursor cannot.
+        const subjects = [`payments/${paid.id}`];
+        await eventually(() => relayPassed(db, 'kafka', subjects), 30_000, 'Kafka past the payment');
+        expect((await outbox(subjects)).some((row) => row.amqp)).toBe(false);
       }
       const subjects = payments.map((p) => `payments/${p.id}`);
       // Nothing of it could be confirmed by RabbitMQ while it was down; Kafka took it all meanwhile.

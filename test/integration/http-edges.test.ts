@@ -3,7 +3,7 @@ import { DEV_ADMIN_KEY } from '../../src/config.js';
 import { eventually } from '../support/brokers.js';
 import { testDatabase } from '../support/db.js';
 import { complete3ds } from '../support/gateway.js';
-import { api, uid } from '../support/http.js';
+import { api, apiRaw, uid, type PaymentBody, type WebhookEndpointBody } from '../support/http.js';
 import { TENANT_KEYS } from '../support/tenants.js';
 
 /**
@@ -23,7 +23,7 @@ function expectProblem(
   expect(res.body).toMatchObject({ status, code, type: expect.any(String), title: expect.any(String) });
 }
 
-const validPayment = () => ({
+const validPayment = (): PaymentBody => ({
   orderId: uid('ord'),
   customerId: uid('cus'),
   amount: 1000,
@@ -138,7 +138,7 @@ describe('d. __proto__ and constructor.prototype in a JSON body', () => {
       `{"orderId":"o","metadata":{"__proto__":"x"}}`,
       '{"a":[{"\\u005f_proto__":1}]}',
     ]) {
-      const res = await api('POST', '/v1/payments', undefined, { raw });
+      const res = await apiRaw('POST', '/v1/payments', undefined, { raw });
       expectProblem(res, 400, 'invalid_json');
       expect(res.body.detail).toContain('"__proto__"');
       expect(res.body.detail).not.toContain('not valid JSON');
@@ -146,12 +146,12 @@ describe('d. __proto__ and constructor.prototype in a JSON body', () => {
   });
 
   it('refuses constructor.prototype, but a plain "constructor" key is just data', async () => {
-    const res = await api('POST', '/v1/payments', undefined, {
+    const res = await apiRaw('POST', '/v1/payments', undefined, {
       raw: '{"constructor": {"prototype": {"polluted": true}}}',
     });
     expectProblem(res, 400, 'invalid_json');
     expect(res.body.detail).toContain('constructor.prototype');
-    const plain = await api('POST', '/v1/payments', {
+    const plain = await apiRaw('POST', '/v1/payments', {
       ...validPayment(),
       currency: 'XXX',
       metadata: { constructor: 'c', prototype: 'p' },
@@ -171,7 +171,7 @@ describe('e. duplicate keys in a JSON body', () => {
       ['{"orderId": "x", "order\\u0049d": "y"}', 'body.orderId'],
     ];
     for (const [raw, path] of cases) {
-      const res = await api('POST', '/v1/wallets/dup_customer/top-ups', undefined, { raw });
+      const res = await apiRaw('POST', '/v1/wallets/dup_customer/top-ups', undefined, { raw });
       expectProblem(res, 400, 'invalid_json');
       expect(res.body.detail).toContain('more than once');
       expect(res.body.errors).toEqual([{ path, message: 'duplicate key' }]);
@@ -179,12 +179,12 @@ describe('e. duplicate keys in a JSON body', () => {
   });
 
   it('accepts the same key in different objects and keeps other JSON errors as they were', async () => {
-    const res = await api('POST', '/v1/payments', undefined, {
+    const res = await apiRaw('POST', '/v1/payments', undefined, {
       raw: '{"metadata": {"k": "1"}, "method": {"k": "1"}}',
     });
     expectProblem(res, 400, 'validation_error');
-    expectProblem(await api('POST', '/v1/payments', undefined, { raw: '{"a":' }), 400, 'invalid_json');
-    expectProblem(await api('POST', '/v1/payments', undefined, { raw: '' }), 400, 'invalid_json');
+    expectProblem(await apiRaw('POST', '/v1/payments', undefined, { raw: '{"a":' }), 400, 'invalid_json');
+    expectProblem(await apiRaw('POST', '/v1/payments', undefined, { raw: '' }), 400, 'invalid_json');
   });
 
   it('leaves the webhook route its raw body: a signature problem, not a JSON one', async () => {
@@ -210,7 +210,10 @@ describe('f. Idempotency-Key records', () => {
       ).rows[0]!.secret;
     try {
       const createKey = uid('idem');
-      const body = { url: 'http://127.0.0.1:9/paysaga-hooks', events: ['payment.succeeded'] };
+      const body: WebhookEndpointBody = {
+        url: 'http://127.0.0.1:9/paysaga-hooks',
+        events: ['payment.succeeded'],
+      };
       const created = await api('POST', '/v1/webhook-endpoints', body, {
         ...key,
         headers: { 'idempotency-key': createKey },
@@ -232,9 +235,9 @@ describe('f. Idempotency-Key records', () => {
         [createKey, created.body.secret],
         [rotateKey, rotated.body.secret],
       ]) {
-        const stored = await storedSecret(idempotencyKey);
+        const stored = await storedSecret(idempotencyKey!);
         expect(stored).not.toContain('whsec_');
-        expect(stored).not.toContain(secret.slice(6));
+        expect(stored).not.toContain(secret!.slice(6));
       }
       const replayed = await api('POST', '/v1/webhook-endpoints', body, {
         ...key,
@@ -273,7 +276,7 @@ describe('f. Idempotency-Key records', () => {
 
   it('answer a replayed 202 with the payment as it is now, once it has settled', async () => {
     // A 3-D Secure card answered at once (Prefer: respond-async): 202, not settled yet.
-    const body = {
+    const body: PaymentBody = {
       orderId: uid('ord'),
       customerId: uid('cus'),
       amount: 1000,
@@ -285,7 +288,7 @@ describe('f. Idempotency-Key records', () => {
     expect(accepted.status).toBe(202);
     expect(['processing', 'requires_action']).toContain(accepted.body.status);
     const { nextAction } = (await api('GET', `/v1/payments/${accepted.body.id}`)).body;
-    await complete3ds(nextAction.url, 'succeed');
+    await complete3ds(nextAction!.url, 'succeed');
     await eventually(
       async () => (await api('GET', `/v1/payments/${accepted.body.id}`)).body.status === 'succeeded',
       30_000,

@@ -25,7 +25,7 @@ describe('logs', () => {
     });
     expect(paid.body.status).toBe('succeeded');
     await api('GET', `/v1/payments/${paid.body.id}`);
-    const paymentId = paid.body.id as string;
+    const paymentId = paid.body.id;
 
     // The create (payment answered, request completed) and the read (request completed); the
     // processes' output reaches the log file a moment later.
@@ -87,7 +87,7 @@ describe('logs', () => {
     expect(paid.body.status).toBe('succeeded');
     // The API continues the caller's trace and says so.
     expect(paid.headers.get('traceparent')).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
-    const paymentId = paid.body.id as string;
+    const paymentId = paid.body.id;
     await expect
       .poll(
         () =>

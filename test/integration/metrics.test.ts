@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, inject, it } from 'vitest';
 import { projectPath } from '../../src/infra/stack.js';
-import { api, topUp, uid } from '../support/http.js';
+import { api, topUp, uid, type PaymentBody } from '../support/http.js';
 
 /** One Prometheus sample's value: the metric with all of `labels` (others may be present). */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number {
@@ -27,7 +27,7 @@ const scrape = async (url: string) => {
 const apiMetrics = () => scrape(`${inject('apiUrl')}/metrics`);
 const workerMetrics = () => scrape(inject('workerMetricsUrl'));
 
-const card = (token: string) => ({
+const card = (token: string): PaymentBody => ({
   orderId: uid('ord'),
   customerId: uid('cus'),
   amount: 4200,

@@ -1,5 +1,5 @@
 import { describe, expect, inject, it } from 'vitest';
-import { api } from '../support/http.js';
+import { api, apiRaw } from '../support/http.js';
 import { TENANT_KEYS } from '../support/tenants.js';
 
 describe('protection at the door', () => {
@@ -38,7 +38,7 @@ describe('protection at the door', () => {
   });
 
   it('refuses a body over 64 KiB with 413 problem+json', async () => {
-    const big = await api('POST', '/v1/payments', undefined, {
+    const big = await apiRaw('POST', '/v1/payments', undefined, {
       raw: JSON.stringify({ pad: 'x'.repeat(70_000) }),
     });
     expect(big.status).toBe(413);

@@ -113,7 +113,7 @@ describe('the event relay, one cursor per sink', () => {
       );
       const endpoint = await api('POST', '/v1/webhook-endpoints', { url: receiver.url }, otherKey);
       expect(endpoint.status).toBe(201);
-      endpointId = endpoint.body.id as string;
+      endpointId = endpoint.body.id;
       // A delivery committed, its endpoint idle and never signalled (the relay died in between).
       const eventId = await writeEvent('other', { relayed: false });
       await db.db.insert(webhookDeliveries).values({

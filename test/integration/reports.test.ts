@@ -2,7 +2,7 @@ import { sql } from '../../src/db/orm.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { summaryQueries } from '../../src/db/reports.js';
 import { testDatabase } from '../support/db.js';
-import { api, uid } from '../support/http.js';
+import { api, uid, type PaymentBody } from '../support/http.js';
 import { startApi } from '../support/in-process-api.js';
 import { TENANT_KEYS } from '../support/tenants.js';
 
@@ -42,7 +42,12 @@ describe('GET /v1/reports/summary', () => {
   });
 
   const started = new Date(Date.now() - 1000).toISOString();
-  const pay = async (amount: number, currency: string, token: string, capture = 'automatic') => {
+  const pay = async (
+    amount: number,
+    currency: PaymentBody['currency'],
+    token: string,
+    capture: PaymentBody['capture'] = 'automatic',
+  ) => {
     const res = await api(
       'POST',
       '/v1/payments',

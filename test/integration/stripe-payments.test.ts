@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { projectPath } from '../../src/infra/stack.js';
 import { testDatabase } from '../support/db.js';
-import { api, expectLedgerClean, uid } from '../support/http.js';
+import { api, apiRaw, expectLedgerClean, uid, type PaymentBody } from '../support/http.js';
 import {
   authenticate,
   failNext,
@@ -23,9 +23,9 @@ import { STRIPECO_STRIPE, TENANT_KEYS } from '../support/tenants.js';
 const db = testDatabase();
 const key = TENANT_KEYS.stripeco;
 const stripeco = <T = any>(method: string, path: string, body?: unknown, headers?: Record<string, string>) =>
-  api<T>(method, path, body, { key, ...(headers ? { headers } : {}) });
+  apiRaw<T>(method, path, body, { key, ...(headers ? { headers } : {}) });
 
-const card = (token: string, extra: Record<string, unknown> = {}) => ({
+const card = (token: string, extra: Partial<PaymentBody> = {}): PaymentBody => ({
   orderId: uid('ord'),
   customerId: uid('cus'),
   amount: 4200,

@@ -50,7 +50,7 @@ describe('GET /v1/payments/{id}/timeline', () => {
       method: { type: 'card', token: 'tok_test_3333' },
     });
     expect(res.body.status).toBe('requires_action');
-    await complete3ds(res.body.nextAction.url, 'succeed');
+    await complete3ds(res.body.nextAction!.url, 'succeed');
     await expect
       .poll(async () => (await api('GET', `/v1/payments/${res.body.id}`)).body.status, { timeout: 15_000 })
       .toBe('succeeded');

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { count, testDatabase } from '../support/db.js';
-import { api, expectLedgerClean, topUp, uid } from '../support/http.js';
+import { api, expectLedgerClean, topUp, uid, type PaymentBody } from '../support/http.js';
 
 const db = testDatabase();
 afterAll(async () => {
@@ -51,7 +51,13 @@ describe('wallet payments through the API, Temporal and PostgreSQL', () => {
 
   it('never charges twice for the same order', async () => {
     const orderId = uid('ord');
-    const body = { orderId, customerId, amount: 1000, currency: 'USD', method: { type: 'wallet' } };
+    const body: PaymentBody = {
+      orderId,
+      customerId,
+      amount: 1000,
+      currency: 'USD',
+      method: { type: 'wallet' },
+    };
     const first = await api('POST', '/v1/payments', body);
     const second = await api('POST', '/v1/payments', body);
     expect(first.status).toBe(200);
@@ -69,7 +75,7 @@ describe('wallet payments through the API, Temporal and PostgreSQL', () => {
   it('answers 409 for a running payment asked for with other parameters, also asynchronously', async () => {
     const customerId = uid('cus');
     await topUp(customerId, 5000);
-    const body = {
+    const body: PaymentBody = {
       orderId: uid('ord'),
       customerId,
       amount: 1200,

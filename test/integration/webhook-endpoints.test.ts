@@ -7,7 +7,18 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { MAX_ENDPOINTS_PER_TENANT } from '../../src/domain/webhooks.js';
 import { eventually } from '../support/brokers.js';
 import { testDatabase } from '../support/db.js';
-import { api, expectLedgerClean, topUp, uid } from '../support/http.js';
+import { relayPassed } from '../support/relay.js';
+import {
+  api,
+  apiRaw,
+  expectLedgerClean,
+  topUp,
+  uid,
+  type ApiResponse,
+  type WebhookDelivery,
+  type WebhookEndpoint,
+  type WebhookEndpointBody,
+} from '../support/http.js';
 import { TENANT_KEYS } from '../support/tenants.js';
 import { Receiver } from '../support/webhook-receiver.js';
 
@@ -32,7 +43,7 @@ function verify(
 }
 
 const endpoints: string[] = [];
-async function register(receiver: Receiver, events?: string[]) {
+async function register(receiver: Receiver, events?: WebhookEndpointBody['events']) {
   const res = await api('POST', '/v1/webhook-endpoints', {
     url: receiver.url,
     ...(events ? { events } : {}),
@@ -55,19 +66,8 @@ async function walletPayment(customerId: string, amount = 100) {
   return res.body as { id: string; orderId: string };
 }
 
-interface ListedDelivery {
-  id: string;
-  eventId: string;
-  status: string;
-  attempts: { attempt: number; trigger: string; statusCode: number | null; error: string | null }[];
-}
-
 async function deliveries(endpointId: string, query = '') {
-  const res = await api('GET', `/v1/webhook-endpoints/${endpointId}/deliveries${query}`);
-  return res as {
-    status: number;
-    body: { data: ListedDelivery[]; nextCursor: string | null; code?: string };
-  };
+  return api('GET', `/v1/webhook-endpoints/${endpointId}/deliveries${query}`);
 }
 
 describe('webhook endpoints', () => {
@@ -168,21 +168,36 @@ describe('webhook endpoints', () => {
       });
       expect(rotated.status).toBe(200);
       expect(rotated.body.secret).not.toBe(endpoint.secret);
-      expect(Date.parse(rotated.body.previousSecretExpiresAt)).toBeGreaterThan(Date.now());
+      expect(Date.parse(rotated.body.previousSecretExpiresAt!)).toBeGreaterThan(Date.now());
       const customerId = uid('cus');
-      await topUp(customerId, 1000);
-      const during = await walletPayment(customerId);
-      await eventually(() => rotating.of([`payments/${during.id}`]).length === 1, 30_000, 'the delivery');
-      const first = rotating.of([`payments/${during.id}`])[0]!;
+      await topUp(customerId, 10_000);
+      const deliveryOf = async () => {
+        const paid = await walletPayment(customerId);
+        await eventually(() => rotating.of([`payments/${paid.id}`]).length === 1, 30_000, 'the delivery');
+        return rotating.of([`payments/${paid.id}`])[0]!;
+      };
+      const first = await deliveryOf();
       expect(verify(endpoint.secret, first.signature, first.body)).toBe(true);
-      expect(verify(rotated.body.secret, first.signature, first.body)).toBe(true);
+      expect(verify(rotated.body.secret!, first.signature, first.body)).toBe(true);
 
-      await new Promise((resolve) => setTimeout(resolve, 3_500));
-      const after = await walletPayment(customerId);
-      await eventually(() => rotating.of([`payments/${after.id}`]).length === 1, 30_000, 'the delivery');
-      const second = rotating.of([`payments/${after.id}`])[0]!;
-      expect(verify(rotated.body.secret, second.signature, second.body)).toBe(true);
-      expect(verify(endpoint.secret, second.signature, second.body)).toBe(false);
+      // One delivery after another until one carries the new secret alone: each signed while the
+      // overlap lasted carries both, and the first without the old one is signed once it ended.
+      const overlapEnds = Date.parse(rotated.body.previousSecretExpiresAt!) / 1000;
+      const signedAt = (delivery: { signature?: string | undefined }) =>
+        Number(/t=(\d+)/.exec(delivery.signature!)![1]);
+      let last = first;
+      await eventually(
+        async () => {
+          last = await deliveryOf();
+          expect(verify(rotated.body.secret!, last.signature, last.body)).toBe(true);
+          const oldSecretSigns = verify(endpoint.secret, last.signature, last.body);
+          if (oldSecretSigns) expect(signedAt(last)).toBeLessThanOrEqual(overlapEnds);
+          return !oldSecretSigns;
+        },
+        30_000,
+        'a delivery signed by the new secret alone',
+      );
+      expect(signedAt(last)).toBeGreaterThanOrEqual(Math.floor(overlapEnds));
     } finally {
       await rotating.stop();
     }
@@ -198,7 +213,7 @@ describe('webhook endpoints', () => {
       await topUp(customerId, 1000);
       const paid = await walletPayment(customerId);
       await eventually(() => flaky.of([`payments/${paid.id}`]).length === 1, 30_000, 'the first attempt');
-      let delivery: { id: string; attempts: { statusCode: number; nextRetryAt: string }[] } | undefined;
+      let delivery: WebhookDelivery | undefined;
       await eventually(
         async () => {
           delivery = (await api('GET', `/v1/webhook-endpoints/${endpoint.id}/deliveries`)).body.data[0];
@@ -209,7 +224,7 @@ describe('webhook endpoints', () => {
       );
       expect(delivery!.attempts[0]).toMatchObject({ statusCode: 500 });
       // The next scheduled attempt is a minute after the first.
-      const wait = Date.parse(delivery!.attempts[0]!.nextRetryAt) - Date.now();
+      const wait = Date.parse(delivery!.attempts[0]!.nextRetryAt!) - Date.now();
       expect(wait).toBeGreaterThan(30_000);
       expect(wait).toBeLessThanOrEqual(60_000);
 
@@ -220,9 +235,7 @@ describe('webhook endpoints', () => {
       );
       expect(retried.status).toBe(200);
       expect(retried.body.status).toBe('delivered');
-      expect(
-        retried.body.attempts.map((a: { trigger: string; statusCode: number }) => [a.trigger, a.statusCode]),
-      ).toEqual([
+      expect(retried.body.attempts.map((a) => [a.trigger, a.statusCode])).toEqual([
         ['workflow', 500],
         ['manual', 204],
       ]);
@@ -252,8 +265,19 @@ describe('webhook endpoints', () => {
       expect(listed.length).toBeGreaterThan(0);
       expect(listed.map((d) => d.status)).toEqual(listed.map(() => 'failed'));
       const before = gone.received.length;
-      await walletPayment(customerId);
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      const later = await walletPayment(customerId);
+      // The relay has fanned this payment's events out to the endpoints still enabled: not to this one.
+      const db = testDatabase();
+      try {
+        await eventually(
+          () => relayPassed(db, 'webhooks', [`payments/${later.id}`]),
+          30_000,
+          'the relay past the payment',
+        );
+      } finally {
+        await db.close();
+      }
+      expect((await deliveries(endpoint.id)).body.data).toHaveLength(listed.length);
       expect(gone.received.length).toBe(before);
     } finally {
       await gone.stop();
@@ -263,7 +287,7 @@ describe('webhook endpoints', () => {
   it('refuses a bad URL or event type with a 400 and an unknown endpoint with a 404', async () => {
     expect((await api('POST', '/v1/webhook-endpoints', { url: 'ftp://example.com/x' })).status).toBe(400);
     expect(
-      (await api('POST', '/v1/webhook-endpoints', { url: receiver.url, events: ['payment.nope'] })).status,
+      (await apiRaw('POST', '/v1/webhook-endpoints', { url: receiver.url, events: ['payment.nope'] })).status,
     ).toBe(400);
     const missing = await api('GET', '/v1/webhook-endpoints/we_000000000000000000000000');
     expect(missing.status).toBe(404);
@@ -311,7 +335,7 @@ describe('webhook endpoints', () => {
     const customerId = uid('cus');
     await topUp(customerId, 1000);
     const paid = await walletPayment(customerId);
-    let listed: ListedDelivery | undefined;
+    let listed: WebhookDelivery | undefined;
     await eventually(
       async () => {
         listed = (await deliveries(endpoint.id)).body.data.find((d) => d.eventId.includes(paid.orderId));
@@ -365,7 +389,7 @@ describe('webhook endpoints', () => {
       await topUp(customerId, 1000);
       const orders: string[] = [];
       for (let i = 0; i < 3; i++) orders.push((await walletPayment(customerId)).orderId);
-      const order = (d: ListedDelivery) => orders.findIndex((o) => d.eventId.includes(o));
+      const order = (d: WebhookDelivery) => orders.findIndex((o) => d.eventId.includes(o));
       await eventually(
         async () => (await deliveries(endpoint.id)).body.data.filter((d) => order(d) >= 0).length === 3,
         30_000,
@@ -416,7 +440,7 @@ describe('webhook endpoints', () => {
           api('POST', '/v1/webhook-endpoints', { url: receiver.url }, { key }),
         ),
       );
-      created.push(...attempts.filter((res) => res.status === 201).map((res) => res.body.id as string));
+      created.push(...attempts.filter((res) => res.status === 201).map((res) => res.body.id));
       expect(created).toHaveLength(MAX_ENDPOINTS_PER_TENANT - existing);
       const refused = attempts.filter((res) => res.status !== 201);
       expect(refused).toHaveLength(4);
@@ -442,7 +466,7 @@ describe('webhook endpoints', () => {
       const endpoint = await register(rotating, ['payment.succeeded']);
       // Both rotations reach the endpoint's row while this transaction holds it, then go in turn.
       const holder = await db.pool.connect();
-      let rotations: Promise<{ status: number; body: { secret: string } }>[];
+      let rotations: Promise<ApiResponse<WebhookEndpoint>>[];
       try {
         await holder.query('BEGIN');
         await holder.query('SELECT 1 FROM webhook_endpoints WHERE id = $1 FOR UPDATE', [endpoint.id]);
@@ -472,8 +496,8 @@ describe('webhook endpoints', () => {
       const paid = await walletPayment(customerId);
       await eventually(() => rotating.of([`payments/${paid.id}`]).length === 1, 30_000, 'the delivery');
       const delivery = rotating.of([`payments/${paid.id}`])[0]!;
-      expect(verify(first!.body.secret, delivery.signature, delivery.body)).toBe(true);
-      expect(verify(second!.body.secret, delivery.signature, delivery.body)).toBe(true);
+      expect(verify(first!.body.secret!, delivery.signature, delivery.body)).toBe(true);
+      expect(verify(second!.body.secret!, delivery.signature, delivery.body)).toBe(true);
       expect(verify(endpoint.secret, delivery.signature, delivery.body)).toBe(false);
     } finally {
       await db.close();

@@ -1,4 +1,4 @@
-import { uid } from './http.js';
+import { uid, type PaymentBody } from './http.js';
 
 /**
  * The bad-input cases, shared by the unit layer (the real app through `app.inject`, with
@@ -24,7 +24,7 @@ export type Case = [
 const pay = '/v1/payments';
 
 /** A valid card payment body for a fresh order: each case spoils one part of it. */
-export const validPayment = (customerId: string) => ({
+export const validPayment = (customerId: string): PaymentBody => ({
   orderId: uid('ord'),
   customerId,
   amount: 1000,

@@ -5,24 +5,31 @@ import { ErrorType } from '../../src/domain/errors.js';
 import { allocateRefund } from '../../src/domain/refund.js';
 import type { PaymentView } from '../../src/domain/payment.js';
 import { isStorableText } from '../../src/domain/text.js';
-import type { Authorization } from '../../src/gateway/port.js';
+import { createGatewayActivities } from '../../src/activities/gateway.js';
+import { ConnectorRegistry } from '../../src/gateway/registry.js';
+import { InMemoryGateway } from './in-memory-gateway.js';
+
+/** The connectors the workflow tests route payments to: one in-memory gateway answers for each. */
+const CONNECTORS = ['sandbox', 'acme'];
+
+/** A card whose sales this fake's gateway answers with an authorization only. */
+const AUTHORIZES_SALES_ONLY = 'tok_authorize_only';
 
 /**
  * In-memory stand-ins for the activities, so workflow tests isolate the orchestration on
- * purpose: a wallet with a balance, a card gateway whose behaviour depends on the token, and a
- * log of every call (compensations included).
+ * purpose: a wallet with a balance, the real gateway activities over an in-memory gateway that
+ * keeps the connectors' contract (`gateway`, which a test drives as the customer or the network
+ * would), and a log of every call (compensations included).
  */
 export function fakeActivities(
   options: {
     walletBalance?: number;
-    refundStatus?: 'succeeded' | 'pending' | 'failed';
+    /** What the payment being refunded captured from each source. */
     captured?: { wallet: number; card: number };
     /** The ledger refuses every wallet credit (as it would a currency it cannot hold). */
     creditRefused?: boolean;
     /** The ledger refuses to record a captured card charge, for good. */
     captureLedgerRefused?: boolean;
-    /** The gateway cannot void (5xx on every attempt). */
-    voidUnavailable?: boolean;
     /** The connector the refunded payment was authorized through. */
     connector?: string;
     /** The order's payment as an earlier run, since deleted from Temporal, stored it. */
@@ -36,26 +43,36 @@ export function fakeActivities(
   const calls: string[] = [];
   const recorded: PaymentView[] = [];
   const attempts: Record<string, number> = {};
-  const auths = new Map<string, Authorization>();
-  /** Authorizations asked for as sales. */
-  const sales = new Set<string>();
   /** The connector each gateway call was routed to, in call order. */
   const connectors: string[] = [];
-
-  const card = { brand: 'visa', last4: '4242', expMonth: 12, expYear: 2030 };
-  const authorization = (id: string, status: Authorization['status'], amount: number): Authorization => ({
-    id,
-    status,
-    amount,
-    amountCaptured: 0,
-    amountRefunded: 0,
-    currency: 'USD',
-    card,
-  });
+  const gateway = new InMemoryGateway();
+  const gatewayActivities = createGatewayActivities(
+    new ConnectorRegistry(
+      CONNECTORS.map((name) => gateway.as(name)),
+      'sandbox',
+    ),
+  );
+  const log = (activity: string, connector: string, call: string) => {
+    connectors.push(connector);
+    attempts[activity] = (attempts[activity] ?? 0) + 1;
+    calls.push(call);
+  };
 
   const settled: string[] = [];
   const captured = options.captured ?? { wallet: 0, card: 1000 };
   const reserved = { wallet: 0, card: 0 };
+  /** The card part of the payment being refunded, as the gateway charged it (once, for every refund). */
+  const cardCharge = async () => {
+    const sale = await gateway.authorize({
+      idempotencyKey: 'refunded-payment',
+      token: 'tok_ok',
+      amount: captured.card,
+      currency: 'USD',
+      reference: 'pay_1',
+      capture: true,
+    });
+    return sale.id;
+  };
 
   /** What PostgreSQL does with text it cannot store: SQLSTATE 22021, counted per activity. */
   const refuseUnstorable = (view: PaymentView, activity: string) => {
@@ -111,7 +128,7 @@ export function fakeActivities(
       return {
         ok: true,
         refund,
-        gatewayAuthorizationId: 'auth_1',
+        gatewayAuthorizationId: await cardCharge(),
         connector: options.connector ?? 'sandbox',
         customerId: 'cus_1',
       };
@@ -222,89 +239,31 @@ export function fakeActivities(
       calls.push(`publishEvent:${event.type}`);
     },
     async refundCard(request) {
-      connectors.push(request.connector);
-      attempts.refundCard = (attempts.refundCard ?? 0) + 1;
-      calls.push(`refundCard:${request.amount}`);
-      if (request.reason === 'gateway down') throw new Error('gateway answered 503');
-      return {
-        id: 're_1',
-        authorizationId: request.authorizationId,
-        status: options.refundStatus ?? 'succeeded',
-        amount: request.amount,
-      };
+      log('refundCard', request.connector, `refundCard:${request.amount}`);
+      return gatewayActivities.refundCard(request);
     },
     async authorizeCard(request) {
-      connectors.push(request.connector);
-      attempts.authorizeCard = (attempts.authorizeCard ?? 0) + 1;
-      calls.push(`authorizeCard:${request.amount}${request.capture ? ':sale' : ''}`);
-      // A sale is captured with its authorization (after 3-D Secure: when the customer is done).
-      const done = request.capture ? 'captured' : 'authorized';
-      if (request.capture) sales.add('auth_1');
-      switch (request.token) {
-        case 'tok_fail':
-          throw new Error('gateway answered 503');
-        case 'tok_authorize_only':
-          // A gateway that authorizes a sale without capturing it.
-          return authorization('auth_1', 'authorized', request.amount);
-        case 'tok_decline':
-          return { ...authorization('auth_1', 'declined', request.amount), failureCode: 'card_declined' };
-        case 'tok_3ds': {
-          const auth = {
-            ...authorization('auth_1', 'requires_action', request.amount),
-            actionUrl: 'https://gateway.test/3ds/auth_1',
-          };
-          auths.set(auth.id, authorization('auth_1', done, request.amount));
-          return auth;
-        }
-        case 'tok_3ds_pending': {
-          // The customer has not finished: the gateway keeps saying requires_action until told otherwise.
-          const auth = {
-            ...authorization('auth_1', 'requires_action', request.amount),
-            actionUrl: 'https://gateway.test/3ds/auth_1',
-          };
-          auths.set(auth.id, auth);
-          return auth;
-        }
-        case 'tok_3ds_fail':
-          auths.set('auth_1', {
-            ...authorization('auth_1', 'declined', request.amount),
-            failureCode: 'authentication_failed',
-          });
-          return {
-            ...authorization('auth_1', 'requires_action', request.amount),
-            actionUrl: 'https://gateway.test/3ds/auth_1',
-          };
-        default:
-          return {
-            ...authorization('auth_1', done, request.amount),
-            amountCaptured: request.capture ? request.amount : 0,
-          };
-      }
+      log(
+        'authorizeCard',
+        request.connector,
+        `authorizeCard:${request.amount}${request.capture ? ':sale' : ''}`,
+      );
+      // A gateway that answers a sale with an authorization only, which the workflows then capture.
+      const capture = request.capture && request.token !== AUTHORIZES_SALES_ONLY;
+      return gatewayActivities.authorizeCard({ ...request, capture });
     },
     async captureCard(request) {
-      connectors.push(request.connector);
-      calls.push(`captureCard:${request.amount}`);
-      return {
-        ...authorization(request.authorizationId, 'captured', request.amount),
-        amountCaptured: request.amount,
-      };
+      log('captureCard', request.connector, `captureCard:${request.amount}`);
+      return gatewayActivities.captureCard(request);
     },
     async voidCard(request) {
-      connectors.push(request.connector);
-      calls.push('voidCard');
-      if (options.voidUnavailable) throw new Error('gateway answered 503');
-      return authorization(request.authorizationId, 'voided', 0);
+      log('voidCard', request.connector, 'voidCard');
+      return gatewayActivities.voidCard(request);
     },
-    async getAuthorization({ connector, authorizationId: id }) {
-      connectors.push(connector);
-      calls.push('getAuthorization');
-      return auths.get(id) ?? authorization(id, 'authorized', 0);
+    async getAuthorization(request) {
+      log('getAuthorization', request.connector, 'getAuthorization');
+      return gatewayActivities.getAuthorization(request);
     },
-  };
-  /** The customer finished 3-D Secure at the gateway. */
-  const completeAction = (id: string) => {
-    const auth = auths.get(id);
-    if (auth) auths.set(id, { ...auth, status: sales.has(id) ? 'captured' : 'authorized' });
   };
   return {
     activities,
@@ -314,6 +273,6 @@ export function fakeActivities(
     attempts,
     settled,
     balance: () => balance,
-    completeAction,
+    gateway,
   };
 }

@@ -150,6 +150,7 @@ describe('PaymentWorkflow (time-skipping server, fake activities)', () => {
       fakes,
       async (handle) => {
         await waitForStatus(handle, 'requires_action');
+        fakes.gateway.completeChallenge('auth_1', 'succeed');
         await handle.executeUpdate(completeActionUpdate, { args: [{ authorizationId: 'auth_1' }] });
         await waitForStatus(handle, 'requires_capture');
         await handle.executeUpdate(captureUpdate, { args: [{}] });
@@ -192,15 +193,20 @@ describe('PaymentWorkflow (time-skipping server, fake activities)', () => {
   });
 
   it('continues after 3-D Secure succeeds and fails after it fails', async () => {
-    for (const [token, expected] of [
-      ['tok_3ds', { status: 'succeeded', amountCaptured: 1000 }],
-      ['tok_3ds_fail', { status: 'failed', failureCode: 'authentication_failed' }],
+    for (const [outcome, expected] of [
+      ['succeed', { status: 'succeeded', amountCaptured: 1000 }],
+      ['fail', { status: 'failed', failureCode: 'authentication_failed' }],
     ] as const) {
       const fakes = fakeActivities();
-      const { result } = await runPayment(request({ type: 'card', token }), fakes, async (handle) => {
-        await waitForStatus(handle, 'requires_action');
-        await handle.executeUpdate(completeActionUpdate, { args: [{ authorizationId: 'auth_1' }] });
-      });
+      const { result } = await runPayment(
+        request({ type: 'card', token: 'tok_3ds' }),
+        fakes,
+        async (handle) => {
+          await waitForStatus(handle, 'requires_action');
+          fakes.gateway.completeChallenge('auth_1', outcome);
+          await handle.executeUpdate(completeActionUpdate, { args: [{ authorizationId: 'auth_1' }] });
+        },
+      );
       expect(result).toMatchObject(expected);
     }
   });
@@ -208,7 +214,7 @@ describe('PaymentWorkflow (time-skipping server, fake activities)', () => {
   it('a premature 3-D Secure webhook changes nothing; the real one moves the payment on', async () => {
     const fakes = fakeActivities();
     const { result, handle } = await runPayment(
-      request({ type: 'card', token: 'tok_3ds_pending' }),
+      request({ type: 'card', token: 'tok_3ds' }),
       fakes,
       async (handle) => {
         await waitForStatus(handle, 'requires_action');
@@ -218,7 +224,7 @@ describe('PaymentWorkflow (time-skipping server, fake activities)', () => {
         });
         expect(early.status).toBe('requires_action');
         expect((await handle.query(statusQuery)).status).toBe('requires_action');
-        fakes.completeAction('auth_1');
+        fakes.gateway.completeChallenge('auth_1', 'succeed');
         await handle.executeUpdate(completeActionUpdate, { args: [{ authorizationId: 'auth_1' }] });
       },
     );
@@ -235,7 +241,7 @@ describe('PaymentWorkflow (time-skipping server, fake activities)', () => {
   it('a premature webhook does not stop the 3-D Secure window from expiring', async () => {
     const fakes = fakeActivities();
     const { result } = await runPayment(
-      request({ type: 'card', token: 'tok_3ds_pending' }),
+      request({ type: 'card', token: 'tok_3ds' }),
       fakes,
       async (handle) => {
         await waitForStatus(handle, 'requires_action');
@@ -281,7 +287,8 @@ describe('PaymentWorkflow (time-skipping server, fake activities)', () => {
   });
 
   it('ends requires_attention, not failed, when a compensation cannot run', async () => {
-    const fakes = fakeActivities({ walletBalance: 300, voidUnavailable: true });
+    const fakes = fakeActivities({ walletBalance: 300 });
+    fakes.gateway.goDown('void');
     const { result, handle } = await runPayment(
       request({ type: 'split', token: 'tok_ok' }, { capture: 'manual' }),
       fakes,
@@ -335,7 +342,8 @@ describe('PaymentWorkflow (time-skipping server, fake activities)', () => {
 
   it('fails with processing_error once the gateway retry budget is spent, and releases the wallet part', async () => {
     const fakes = fakeActivities({ walletBalance: 300 });
-    const { result } = await runPayment(request({ type: 'split', token: 'tok_fail' }), fakes);
+    fakes.gateway.goDown('authorize');
+    const { result } = await runPayment(request({ type: 'split', token: 'tok_ok' }), fakes);
     expect(result).toMatchObject({ status: 'failed', failureCode: 'processing_error' });
     expect(fakes.attempts.authorizeCard).toBe(8);
     expect(fakes.calls.at(-1)).toBe('voidWalletHold');

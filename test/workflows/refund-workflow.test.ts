@@ -70,7 +70,8 @@ describe('RefundWorkflow (time-skipping server, fake activities)', () => {
   });
 
   it('flags a refund pending past its window as requires_attention, then finishes it on the webhook', async () => {
-    const fakes = fakeActivities({ refundStatus: 'pending' });
+    const fakes = fakeActivities();
+    fakes.gateway.refundStatus = 'pending';
     const outcome = await runRefund(
       fakes,
       { amount: 400 },
@@ -89,7 +90,8 @@ describe('RefundWorkflow (time-skipping server, fake activities)', () => {
 
   it('fails with processing_error once the gateway retry budget is spent, crediting nothing', async () => {
     const fakes = fakeActivities();
-    const outcome = await runRefund(fakes, { amount: 400, reason: 'gateway down' });
+    fakes.gateway.goDown('refund');
+    const outcome = await runRefund(fakes, { amount: 400 });
     expect(outcome).toMatchObject({
       outcome: 'processed',
       refund: { status: 'failed', failureCode: 'processing_error' },
