@@ -17,7 +17,7 @@ export const DEV_WEBHOOK_SECRET = 'whsec_dev_paysaga';
 export const DEV_CUSTOMER_TOKEN_SECRET = 'paysaga-dev-customer-token-secret-0123456789';
 /**
  * The development command secret of tenant `default`: `npm run dev` and the tests sign broker
- * commands with it (src/infra/stack.ts). Never a default of the consumer itself.
+ * commands with it (tools/stack/stack.ts). Never a default of the consumer itself.
  */
 export const DEV_COMMAND_SECRET = 'cmdsec_dev_paysaga';
 /** The development queue / topic bound to tenant `default` (commands from systems that cannot sign). */

@@ -5,7 +5,7 @@ import { connectDatabase, migrateDatabase } from '../db/client.js';
 import { createConnectorRegistry } from '../gateway/registry.js';
 import { EventHub } from '../events/hub.js';
 import { createEventSinks } from '../events/sink.js';
-import { freePort } from '../infra/free-port.js';
+import { freePort } from '../free-port.js';
 import { createLogger, lifecycle, temporalLogger } from '../logger.js';
 import { relayLagMetrics, serveMetrics, workerMetrics } from '../metrics.js';
 import { relayLag } from '../db/outbox.js';

@@ -4,17 +4,17 @@
  * gateway, the worker and the API. Used by `npm run dev`, the test suite, the benchmarks and the
  * chaos runner; with `supervise`, a component that crashes is started again on the same port and data.
  */
-import { freePort } from './free-port.js';
+import { freePort } from '../../src/free-port.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { DEV_COMMAND_SECRET, DEV_TENANT_COMMAND_SOURCE, LOCAL_WEBHOOK_NETWORKS } from '../config.js';
-import { migrateDatabase } from '../db/client.js';
-import { brokerSinks, parseEventSinks } from '../events/sink.js';
+import { DEV_COMMAND_SECRET, DEV_TENANT_COMMAND_SOURCE, LOCAL_WEBHOOK_NETWORKS } from '../../src/config.js';
+import { migrateDatabase } from '../../src/db/client.js';
+import { brokerSinks, parseEventSinks } from '../../src/events/sink.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
 import { startKafka } from './kafka.js';
 import { startRabbitMq, type RabbitMqControl } from './rabbitmq.js';
 import { exitCode, Supervisor, type Backoff, type Running } from './supervisor.js';
-import { PROJECT_ROOT } from '../project-root.js';
+import { PROJECT_ROOT } from '../../src/project-root.js';
 import { startTemporalDevServer, stopChild } from './temporal-dev-server.js';
 
 export interface StackOptions {
