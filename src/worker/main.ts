@@ -109,7 +109,7 @@ lifecycle(logger).info(
   `event relay publishing the outbox to ${sinkNames.join(', ')}, each on its own cursor`,
 );
 // Set by the preload in each workflow thread; without the preload the SDK's default (on) holds.
-const preloaded = process.execArgv.some((arg) => arg.endsWith('workflow-threads.ts'));
+const preloaded = process.execArgv.some((arg) => /workflow-threads\.[jt]s$/.test(arg));
 logger.info(
   preloaded && !stackTracesWanted()
     ? 'workflow stack traces off (WORKFLOW_STACK_TRACES=on turns them on)'
