@@ -43,6 +43,11 @@ export interface StackOptions {
   gatewayPort?: number;
   /** Extra environment for the gateway, worker and API processes. */
   env?: Record<string, string>;
+  /**
+   * A build folder (`npm run build`'s dist/): the gateway, worker, API and consumer run from its
+   * JavaScript with plain node, as in the image, instead of from the sources through tsx.
+   */
+  build?: string;
   /** Extra Node flags per component (`worker` also covers `worker-2`, ...), after NODE_FLAGS. */
   nodeFlags?: Record<string, readonly string[]>;
   /** Receives every line the processes print, prefixed with the process name. */
@@ -117,7 +122,7 @@ export const NODE_FLAGS: Record<string, readonly string[]> = {
 };
 
 /**
- * Modules each component preloads after tsx. The worker's runs in every workflow thread too: it
+ * Modules each component preloads (after tsx, from source). The worker's runs in every workflow thread too: it
  * turns the SDK's workflow stack traces off unless WORKFLOW_STACK_TRACES=on (src/worker/workflow-threads.ts).
  */
 export const PRELOADS: Record<string, readonly string[]> = {
@@ -223,18 +228,19 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       ...options.env,
     };
 
+    const runnable = (file: string) =>
+      options.build ? path.resolve(PROJECT_ROOT, options.build, file.replace(/\.ts$/, '.js')) : file;
     const launch = (name: string, script: string, extra: Record<string, string>) => async () => {
       const component = name.replace(/-.*$/, '');
       const flags = [
         ...(NODE_FLAGS[component] ?? []),
         ...(options.nodeFlags?.[component] ?? []),
-        '--import',
-        'tsx',
-        ...(PRELOADS[component] ?? []).flatMap((preload) => ['--import', preload]),
+        ...(options.build ? [] : ['--import', 'tsx']),
+        ...(PRELOADS[component] ?? []).flatMap((preload) => ['--import', runnable(preload)]),
       ];
       const child = await spawnReady(
         name,
-        script,
+        runnable(script),
         flags,
         { ...PROCESS_ENV[component], ...process.env, ...env, ...extra },
         options.log,
@@ -347,7 +353,7 @@ async function startBrokers(
   return { wanted, ...started };
 }
 
-/** Spawns `script` with `flags` (tsx among them) and resolves once it prints its ready line; rejects if it exits first. */
+/** Spawns `script` with `flags` (tsx among them, from source) and resolves once it prints its ready line; rejects if it exits first. */
 async function spawnReady(
   name: string,
   script: string,
