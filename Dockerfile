@@ -20,7 +20,8 @@ WORKDIR /app
 # ---- build: TypeScript to dist/, with the dev dependencies (never shipped) -------------------
 FROM base AS build
 COPY package.json package-lock.json ./
-RUN npm ci --include=dev
+# No install scripts: the build needs only TypeScript and the type packages.
+RUN npm ci --include=dev --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY sandbox ./sandbox
