@@ -15,8 +15,14 @@ import {
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { freePort, projectPath, startStack, type Stack } from '../../tools/stack/stack.js';
-import { DEV_API_KEY, DEV_COMMAND_SECRET } from '../../src/config.js';
+import {
+  DEV_COMMAND_SECRET,
+  freePort,
+  projectPath,
+  startStack,
+  type Stack,
+} from '../../tools/stack/stack.js';
+import { DEV_API_KEY } from '../../src/config.js';
 import { OTHER_COMMAND_SECRET, STRIPECO_STRIPE, TENANT_KEYS } from '../support/tenants.js';
 import { secretsIn } from '../support/log-scan.js';
 import { startStripeEmulator, type StripeEmulator } from '../../tools/stack/stripe-emulator.js';

@@ -7,7 +7,6 @@
 import { freePort } from '../../src/free-port.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { DEV_COMMAND_SECRET, DEV_TENANT_COMMAND_SOURCE, LOCAL_WEBHOOK_NETWORKS } from '../../src/config.js';
 import { migrateDatabase } from '../../src/db/client.js';
 import { brokerSinks, parseEventSinks } from '../../src/events/sink.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
@@ -16,6 +15,16 @@ import { startRabbitMq, type RabbitMqControl } from './rabbitmq.js';
 import { exitCode, Supervisor, type Backoff, type Running } from './supervisor.js';
 import { PROJECT_ROOT } from '../../src/project-root.js';
 import { startTemporalDevServer, stopChild } from './temporal-dev-server.js';
+
+/**
+ * The development command secret of tenant `default`: `npm run dev` and the tests sign broker
+ * commands with it. Never a default of the consumer itself.
+ */
+export const DEV_COMMAND_SECRET = 'cmdsec_dev_paysaga';
+/** The development queue / topic bound to tenant `default` (commands from systems that cannot sign). */
+export const DEV_TENANT_COMMAND_SOURCE = 'paysaga.commands.default';
+/** Loopback: the stacks started here (`npm run dev`, the chaos run, the benchmarks) send webhooks there. */
+export const LOCAL_WEBHOOK_NETWORKS = '127.0.0.0/8,::1/128';
 
 export interface StackOptions {
   /** Data directory for embedded PostgreSQL; also decides whether it persists. */
