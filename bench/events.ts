@@ -18,9 +18,14 @@ import { fileURLToPath } from 'node:url';
 import { paymentIdFor } from '../src/api/services/payments.js';
 import { KAFKA_COMMANDS_TOPIC } from '../src/commands/kafka-source.js';
 import { COMMAND_SIGNATURE_HEADER } from '../src/commands/trust.js';
-import { DEV_ADMIN_KEY, DEV_API_KEY, DEV_COMMAND_SECRET, DEV_TENANT_COMMAND_SOURCE } from '../src/config.js';
+import { DEV_ADMIN_KEY, DEV_API_KEY } from '../src/config.js';
 import { signWebhook } from '../src/gateway/webhook-signature.js';
-import { startStack, type Stack } from '../src/infra/stack.js';
+import {
+  DEV_COMMAND_SECRET,
+  DEV_TENANT_COMMAND_SOURCE,
+  startStack,
+  type Stack,
+} from '../tools/stack/stack.js';
 import {
   collectFromKafka,
   collectFromRabbitMq,

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { DEV_ADMIN_KEY, DEV_API_KEY } from '../src/config.js';
-import { freePort, SCRIPTS, startStack, type Stack } from '../src/infra/stack.js';
+import { freePort, SCRIPTS, startStack, type Stack } from '../tools/stack/stack.js';
 import { call, type ApiTarget } from './api.js';
 import { capacityModel, compareWithFloors } from './compare.js';
 import { readConfig } from './config.js';

@@ -12,7 +12,7 @@ import { parsePaymentWorkflowId } from '../src/domain/ids.js';
 import { isTerminal, PAYMENT_STATUSES, type PaymentStatus } from '../src/domain/payment.js';
 import type { ReferenceStats } from '../sandbox/wire.js';
 import type { RequestRecord } from './client.js';
-import type { Broker } from '../src/infra/brokers-here.js';
+import type { Broker } from '../tools/stack/brokers-here.js';
 
 const terminal = (status: string | undefined): boolean =>
   (PAYMENT_STATUSES as readonly string[]).includes(status ?? '') && isTerminal(status as PaymentStatus);

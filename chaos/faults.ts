@@ -5,8 +5,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
-import { BROKER_LABELS, type Broker } from '../src/infra/brokers-here.js';
-import type { Stack } from '../src/infra/stack.js';
+import { BROKER_LABELS, type Broker } from '../tools/stack/brokers-here.js';
+import type { Stack } from '../tools/stack/stack.js';
 import type { WebhookDeliveryStats } from '../sandbox/webhooks.js';
 import type { ReferenceStats, SandboxStats } from '../sandbox/wire.js';
 import { BROKER_COMPONENTS, NOISY_ENDPOINTS, noisyDeliveries } from './sinks.js';

@@ -18,9 +18,9 @@ import { call, mapLimit, topUp, type ApiTarget } from '../bench/api.js';
 import { runOpenLoop } from '../bench/load.js';
 import { DEV_ADMIN_KEY, DEV_API_KEY } from '../src/config.js';
 import { brokerSinks } from '../src/domain/sinks.js';
-import { BROKER_LABELS, brokersHere } from '../src/infra/brokers-here.js';
-import { takeOverShutdownSignals } from '../src/infra/embedded-postgres.js';
-import { startStack, type Stack } from '../src/infra/stack.js';
+import { BROKER_LABELS, brokersHere } from '../tools/stack/brokers-here.js';
+import { takeOverShutdownSignals } from '../tools/stack/embedded-postgres.js';
+import { startStack, type Stack } from '../tools/stack/stack.js';
 import {
   checkPhase,
   failed,

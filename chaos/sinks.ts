@@ -7,8 +7,8 @@
  */
 import type pg from 'pg';
 import { call, type ApiTarget } from '../bench/api.js';
-import type { Broker } from '../src/infra/brokers-here.js';
-import type { Stack } from '../src/infra/stack.js';
+import type { Broker } from '../tools/stack/brokers-here.js';
+import type { Stack } from '../tools/stack/stack.js';
 import { collectFromKafka, collectFromRabbitMq, type Collector } from '../test/support/brokers.js';
 import { Receiver } from '../test/support/webhook-receiver.js';
 import type { Arrivals, SinkLabel } from './checks.js';

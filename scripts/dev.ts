@@ -4,14 +4,14 @@
  * TEMPORAL_ADDRESS), the sandbox gateway, the worker and the API. A component that crashes is
  * started again (same port, same data) with exponential backoff while the rest keeps running;
  * Ctrl-C stops all of it. With STRIPE_MOCK=1 it also starts Stripe's stripe-mock with the
- * emulator in front of it (src/infra/stripe-emulator.ts) and a tenant `stripe-demo` on Stripe.
+ * emulator in front of it (tools/stack/stripe-emulator.ts) and a tenant `stripe-demo` on Stripe.
  */
 import '../src/require-node.mjs';
 import { connectorOf, DEV_ADMIN_KEY, DEV_API_KEY, loadConfig, tenantEnvSuffix } from '../src/config.js';
-import { takeOverShutdownSignals } from '../src/infra/embedded-postgres.js';
-import { projectPath, startStack, type Stack } from '../src/infra/stack.js';
-import { startStripeEmulator, type StripeEmulator } from '../src/infra/stripe-emulator.js';
-import { startStripeMock, type StripeMock } from '../src/infra/stripe-mock.js';
+import { takeOverShutdownSignals } from '../tools/stack/embedded-postgres.js';
+import { projectPath, startStack, type Stack } from '../tools/stack/stack.js';
+import { startStripeEmulator, type StripeEmulator } from '../tools/stack/stripe-emulator.js';
+import { startStripeMock, type StripeMock } from '../tools/stack/stripe-mock.js';
 
 /** The tenant on Stripe that STRIPE_MOCK=1 adds: its API key and its (stripe-mock) Stripe credentials. */
 const STRIPE_DEMO = {

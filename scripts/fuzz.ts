@@ -32,7 +32,7 @@ import {
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DEV_ADMIN_KEY, DEV_API_KEY } from '../src/config.js';
-import { projectPath, startStack, type Stack } from '../src/infra/stack.js';
+import { projectPath, startStack, type Stack } from '../tools/stack/stack.js';
 
 const SCHEMATHESIS_VERSION = '4.32.5';
 const VENV = projectPath('.venv-fuzz');

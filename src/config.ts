@@ -15,17 +15,8 @@ export const DEV_ADMIN_KEY = 'sk_admin_paysaga';
 export const DEV_WEBHOOK_SECRET = 'whsec_dev_paysaga';
 /** The development secret of customer tokens (HS256). */
 export const DEV_CUSTOMER_TOKEN_SECRET = 'paysaga-dev-customer-token-secret-0123456789';
-/**
- * The development command secret of tenant `default`: `npm run dev` and the tests sign broker
- * commands with it (src/infra/stack.ts). Never a default of the consumer itself.
- */
-export const DEV_COMMAND_SECRET = 'cmdsec_dev_paysaga';
-/** The development queue / topic bound to tenant `default` (commands from systems that cannot sign). */
-export const DEV_TENANT_COMMAND_SOURCE = 'paysaga.commands.default';
 /** The development key that seals merchants' webhook secrets (32 bytes, base64). */
 export const DEV_WEBHOOK_ENCRYPTION_KEY = Buffer.from('paysaga-dev-webhook-secrets-key!').toString('base64');
-/** Loopback: the stacks `npm run dev` (and the chaos run, the benchmarks) start send webhooks there. */
-export const LOCAL_WEBHOOK_NETWORKS = '127.0.0.0/8,::1/128';
 
 /** An empty variable is an unset one (`STRIPE_API_KEY= npm run dev`). */
 const unsetIfEmpty = <T extends z.ZodType>(schema: T) =>

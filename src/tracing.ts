@@ -19,6 +19,7 @@ import {
   OpenTelemetryActivityOutboundInterceptor,
 } from '@temporalio/interceptors-opentelemetry/lib/worker/index.js';
 import type { ActivityInterceptorsFactory, InjectedSinks } from '@temporalio/worker';
+import { moduleFile } from './project-root.js';
 
 const require = createRequire(import.meta.url);
 
@@ -73,7 +74,7 @@ export function workflowInterceptorModules(spans: boolean = exportsSpans()): str
   return [
     spans
       ? require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors')
-      : require.resolve('./workflows/trace-headers.ts'),
+      : moduleFile(import.meta.url, './workflows/trace-headers.js'),
   ];
 }
 

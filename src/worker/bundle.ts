@@ -1,19 +1,17 @@
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { bundleWorkflowCode, type BundleOptions } from '@temporalio/worker';
+import { moduleFile } from '../project-root.js';
 import { workflowInterceptorModules } from '../tracing.js';
 
-const require = createRequire(import.meta.url);
-
 /** The workflow entry point, bundled by the SDK into Temporal's deterministic sandbox. */
-export const WORKFLOWS_PATH = require.resolve('../workflows/index.ts');
+export const WORKFLOWS_PATH = moduleFile(import.meta.url, '../workflows/index.js');
 
-/** Workflow sources import siblings as `./x.js` (ESM); let webpack find the `.ts` files. */
+/** Workflow sources import siblings as `./x.js` (ESM); from source, let webpack find the `.ts` files. */
 export const bundlerOptions: Pick<BundleOptions, 'webpackConfigHook' | 'ignoreModules'> = {
   webpackConfigHook: (config) => {
     config.resolve = { ...config.resolve, extensionAlias: { '.js': ['.ts', '.js'] } };

@@ -5,7 +5,7 @@ import { connectDatabase, migrateDatabase } from '../db/client.js';
 import { createConnectorRegistry } from '../gateway/registry.js';
 import { EventHub } from '../events/hub.js';
 import { createEventSinks } from '../events/sinks.js';
-import { freePort } from '../infra/free-port.js';
+import { freePort } from '../free-port.js';
 import { createLogger, lifecycle, temporalLogger } from '../logger.js';
 import { relayLagMetrics, serveMetrics, workerMetrics } from '../metrics.js';
 import { relayLag } from '../db/outbox.js';
@@ -109,7 +109,7 @@ lifecycle(logger).info(
   `event relay publishing the outbox to ${sinkNames.join(', ')}, each on its own cursor`,
 );
 // Set by the preload in each workflow thread; without the preload the SDK's default (on) holds.
-const preloaded = process.execArgv.some((arg) => arg.endsWith('workflow-threads.ts'));
+const preloaded = process.execArgv.some((arg) => /workflow-threads\.[jt]s$/.test(arg));
 logger.info(
   preloaded && !stackTracesWanted()
     ? 'workflow stack traces off (WORKFLOW_STACK_TRACES=on turns them on)'

@@ -1,6 +1,7 @@
 /**
- * Preloaded into the worker process after tsx (`node --import tsx --import ./src/worker/workflow-threads.ts`),
- * so Node also runs it first in each of the Temporal SDK's workflow threads, before the SDK sets
+ * Preloaded into the worker process (`node --import ./dist/src/worker/workflow-threads.js` from
+ * the build; from source after tsx, `--import tsx --import ./src/worker/workflow-threads.ts`), so
+ * Node also runs it first in each of the Temporal SDK's workflow threads, before the SDK sets
  * them up. Two of the SDK's per-workflow costs are replaced there by cheaper equivalents; the
  * main thread only watches.
  *

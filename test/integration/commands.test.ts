@@ -16,7 +16,7 @@ import {
   type KafkaCommandsOptions,
 } from '../../src/commands/kafka-source.js';
 import { COMMAND_SIGNATURE_HEADER } from '../../src/commands/trust.js';
-import { DEV_COMMAND_SECRET, DEV_TENANT_COMMAND_SOURCE } from '../../src/config.js';
+import { DEV_COMMAND_SECRET, DEV_TENANT_COMMAND_SOURCE } from '../../tools/stack/stack.js';
 import { loadCommandOffsets, saveCommandOffset } from '../../src/db/command-offsets.js';
 import { ensureKafkaTopic } from '../../src/events/kafka-sink.js';
 import { signWebhook } from '../../src/gateway/webhook-signature.js';

@@ -14,7 +14,7 @@ import {
   eventually,
   type Collector,
 } from '../support/brokers.js';
-import { rabbitmqctl } from '../../src/infra/rabbitmq.js';
+import { rabbitmqctl } from '../../tools/stack/rabbitmq.js';
 import { testDatabase } from '../support/db.js';
 import { api, expectLedgerClean, topUp, uid } from '../support/http.js';
 import { relayed, relayPassed } from '../support/relay.js';

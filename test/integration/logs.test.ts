@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { projectPath } from '../../src/infra/stack.js';
+import { projectPath } from '../../tools/stack/stack.js';
 import { secretsIn } from '../support/log-scan.js';
 import { api, uid } from '../support/http.js';
 

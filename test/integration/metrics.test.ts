@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, inject, it } from 'vitest';
-import { projectPath } from '../../src/infra/stack.js';
+import { projectPath } from '../../tools/stack/stack.js';
 import { api, topUp, uid, type PaymentBody } from '../support/http.js';
 
 /** One Prometheus sample's value: the metric with all of `labels` (others may be present). */

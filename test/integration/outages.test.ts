@@ -16,7 +16,7 @@ import {
 import { CustomerTokens } from '../../src/api/customer-tokens.js';
 import { connectDatabase } from '../../src/db/client.js';
 import { SecretBox } from '../../src/webhooks/secrets.js';
-import { freePort } from '../../src/infra/stack.js';
+import { freePort } from '../../tools/stack/stack.js';
 import { count, testDatabase } from '../support/db.js';
 import { uid } from '../support/http.js';
 

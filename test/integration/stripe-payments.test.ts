@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { projectPath } from '../../src/infra/stack.js';
+import { projectPath } from '../../tools/stack/stack.js';
 import { testDatabase } from '../support/db.js';
 import { api, apiRaw, expectLedgerClean, uid, type PaymentBody } from '../support/http.js';
 import {

@@ -15,14 +15,20 @@ import {
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { freePort, projectPath, startStack, type Stack } from '../../src/infra/stack.js';
-import { DEV_API_KEY, DEV_COMMAND_SECRET } from '../../src/config.js';
+import {
+  DEV_COMMAND_SECRET,
+  freePort,
+  projectPath,
+  startStack,
+  type Stack,
+} from '../../tools/stack/stack.js';
+import { DEV_API_KEY } from '../../src/config.js';
 import { OTHER_COMMAND_SECRET, STRIPECO_STRIPE, TENANT_KEYS } from '../support/tenants.js';
 import { secretsIn } from '../support/log-scan.js';
-import { startStripeEmulator, type StripeEmulator } from '../../src/infra/stripe-emulator.js';
-import { startStripeMock, stripeMockMissing, type StripeMock } from '../../src/infra/stripe-mock.js';
-import { BROKER_LABELS, brokersHere } from '../../src/infra/brokers-here.js';
-import type { RabbitMqControl } from '../../src/infra/rabbitmq.js';
+import { startStripeEmulator, type StripeEmulator } from '../../tools/stack/stripe-emulator.js';
+import { startStripeMock, stripeMockMissing, type StripeMock } from '../../tools/stack/stripe-mock.js';
+import { BROKER_LABELS, brokersHere } from '../../tools/stack/brokers-here.js';
+import type { RabbitMqControl } from '../../tools/stack/rabbitmq.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

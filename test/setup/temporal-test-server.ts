@@ -4,7 +4,7 @@
  * once for every file. No PostgreSQL, no dev stack.
  */
 import type { TestProject } from 'vitest/node';
-import { resolveTemporalTestServer } from '../../src/infra/temporal-binaries.js';
+import { resolveTemporalTestServer } from '../../tools/stack/temporal-binaries.js';
 import { bundleWorkflows } from '../../src/worker/bundle.js';
 
 declare module 'vitest' {

@@ -1,11 +1,11 @@
 import {
   DEV_ADMIN_KEY,
   DEV_API_KEY,
-  DEV_COMMAND_SECRET,
   DEV_CUSTOMER_TOKEN_SECRET,
   DEV_WEBHOOK_ENCRYPTION_KEY,
   DEV_WEBHOOK_SECRET,
 } from '../../src/config.js';
+import { DEV_COMMAND_SECRET } from '../../tools/stack/stack.js';
 import { OTHER_COMMAND_SECRET, STRIPECO_STRIPE, TENANT_KEYS } from './tenants.js';
 
 /** What must never be in a log line: the test stack's keys and secrets, card tokens, customer tokens. */

@@ -1,7 +1,7 @@
 import Stripe from 'stripe';
 import { inject } from 'vitest';
 import { STRIPECO_STRIPE } from './tenants.js';
-import { stripeEventPayload, type LoggedRequest } from '../../src/infra/stripe-emulator.js';
+import { stripeEventPayload, type LoggedRequest } from '../../tools/stack/stripe-emulator.js';
 
 /** The Stripe emulator of the test stack (undefined on a machine without Go: the tests skip). */
 export const stripeEmulatorUrl = inject('stripeEmulatorUrl');

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, inject } from 'vitest';
 import type { EventActivities } from '../../src/activities/events.js';
 import type { WebhookActivities } from '../../src/activities/webhooks.js';
 import type { Activities } from '../../src/activities/index.js';
-import { testingExecutable } from '../../src/infra/temporal-binaries.js';
+import { testingExecutable } from '../../tools/stack/temporal-binaries.js';
 
 export interface TimeSkippingSuite {
   env: TestWorkflowEnvironment;

@@ -45,4 +45,9 @@ describe('the Node.js version check', () => {
     // npm run dev checks before tsx loads anything.
     expect(pkg.scripts.dev).toMatch(/^node src\/require-node\.mjs && /);
   });
+
+  it("types the code against the oldest Node it runs on: @types/node's major is the engines' minimum", () => {
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
+    expect(pkg.devDependencies['@types/node']).toMatch(new RegExp(`^\\^${MINIMUM_NODE_MAJOR}\\.`));
+  });
 });

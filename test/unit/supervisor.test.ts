@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Supervisor, type Running } from '../../src/infra/supervisor.js';
+import { Supervisor, type Running } from '../../tools/stack/supervisor.js';
 
 /** A component whose instances end when the test says so, like a process that crashes. */
 function crashable(name: string) {

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { PRELOADS } from '../../src/infra/stack.js';
+import { PRELOADS } from '../../tools/stack/stack.js';
 
 /** A child process running `script` (test/support/workflow-thread-*.ts) with the worker's preload. */
 function run(env: Record<string, string>, script = 'test/support/workflow-thread-watch.ts'): unknown {

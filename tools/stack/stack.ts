@@ -4,18 +4,27 @@
  * gateway, the worker and the API. Used by `npm run dev`, the test suite, the benchmarks and the
  * chaos runner; with `supervise`, a component that crashes is started again on the same port and data.
  */
-import { freePort } from './free-port.js';
+import { freePort } from '../../src/free-port.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { DEV_COMMAND_SECRET, DEV_TENANT_COMMAND_SOURCE, LOCAL_WEBHOOK_NETWORKS } from '../config.js';
-import { migrateDatabase } from '../db/client.js';
-import { brokerSinks, parseEventSinks } from '../domain/sinks.js';
+import { migrateDatabase } from '../../src/db/client.js';
+import { brokerSinks, parseEventSinks } from '../../src/domain/sinks.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
 import { startKafka } from './kafka.js';
 import { startRabbitMq, type RabbitMqControl } from './rabbitmq.js';
 import { exitCode, Supervisor, type Backoff, type Running } from './supervisor.js';
-import { PROJECT_ROOT } from '../project-root.js';
+import { PROJECT_ROOT } from '../../src/project-root.js';
 import { startTemporalDevServer, stopChild } from './temporal-dev-server.js';
+
+/**
+ * The development command secret of tenant `default`: `npm run dev` and the tests sign broker
+ * commands with it. Never a default of the consumer itself.
+ */
+export const DEV_COMMAND_SECRET = 'cmdsec_dev_paysaga';
+/** The development queue / topic bound to tenant `default` (commands from systems that cannot sign). */
+export const DEV_TENANT_COMMAND_SOURCE = 'paysaga.commands.default';
+/** Loopback: the stacks started here (`npm run dev`, the chaos run, the benchmarks) send webhooks there. */
+export const LOCAL_WEBHOOK_NETWORKS = '127.0.0.0/8,::1/128';
 
 export interface StackOptions {
   /** Data directory for embedded PostgreSQL; also decides whether it persists. */
@@ -43,6 +52,11 @@ export interface StackOptions {
   gatewayPort?: number;
   /** Extra environment for the gateway, worker and API processes. */
   env?: Record<string, string>;
+  /**
+   * A build folder (`npm run build`'s dist/): the gateway, worker, API and consumer run from its
+   * JavaScript with plain node, as in the image, instead of from the sources through tsx.
+   */
+  build?: string;
   /** Extra Node flags per component (`worker` also covers `worker-2`, ...), after NODE_FLAGS. */
   nodeFlags?: Record<string, readonly string[]>;
   /** Receives every line the processes print, prefixed with the process name. */
@@ -117,7 +131,7 @@ export const NODE_FLAGS: Record<string, readonly string[]> = {
 };
 
 /**
- * Modules each component preloads after tsx. The worker's runs in every workflow thread too: it
+ * Modules each component preloads (after tsx, from source). The worker's runs in every workflow thread too: it
  * turns the SDK's workflow stack traces off unless WORKFLOW_STACK_TRACES=on (src/worker/workflow-threads.ts).
  */
 export const PRELOADS: Record<string, readonly string[]> = {
@@ -223,18 +237,19 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       ...options.env,
     };
 
+    const runnable = (file: string) =>
+      options.build ? path.resolve(PROJECT_ROOT, options.build, file.replace(/\.ts$/, '.js')) : file;
     const launch = (name: string, script: string, extra: Record<string, string>) => async () => {
       const component = name.replace(/-.*$/, '');
       const flags = [
         ...(NODE_FLAGS[component] ?? []),
         ...(options.nodeFlags?.[component] ?? []),
-        '--import',
-        'tsx',
-        ...(PRELOADS[component] ?? []).flatMap((preload) => ['--import', preload]),
+        ...(options.build ? [] : ['--import', 'tsx']),
+        ...(PRELOADS[component] ?? []).flatMap((preload) => ['--import', runnable(preload)]),
       ];
       const child = await spawnReady(
         name,
-        script,
+        runnable(script),
         flags,
         { ...PROCESS_ENV[component], ...process.env, ...env, ...extra },
         options.log,
@@ -347,7 +362,7 @@ async function startBrokers(
   return { wanted, ...started };
 }
 
-/** Spawns `script` with `flags` (tsx among them) and resolves once it prints its ready line; rejects if it exits first. */
+/** Spawns `script` with `flags` (tsx among them, from source) and resolves once it prints its ready line; rejects if it exits first. */
 async function spawnReady(
   name: string,
   script: string,

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
-import { SEARCH_ATTRIBUTE_FLAGS } from '../workflows/contract.js';
+import { SEARCH_ATTRIBUTE_FLAGS } from '../../src/workflows/contract.js';
 import { exitCode } from './supervisor.js';
 import { engineArgs, engineEnv } from './temporal-engine.js';
 import { resolveTemporalCli, testingExecutable } from './temporal-binaries.js';

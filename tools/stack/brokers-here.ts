@@ -3,7 +3,7 @@
  * RabbitMQ needs `rabbitmq-server`). The test stack and the chaos run publish to every broker the
  * machine can run; under CI=true a missing one is an error, so CI never passes by skipping them.
  */
-import type { SinkName } from '../domain/sinks.js';
+import type { SinkName } from '../../src/domain/sinks.js';
 import { kafkaMissing } from './kafka.js';
 import { findRabbitMqServer, RABBITMQ_HOW_TO_GET } from './rabbitmq.js';
 

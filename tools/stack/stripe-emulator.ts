@@ -23,7 +23,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import Stripe from 'stripe';
-import { PROJECT_ROOT } from '../project-root.js';
+import { PROJECT_ROOT } from '../../src/project-root.js';
 
 type Json = Record<string, unknown>;
 
