@@ -1,11 +1,10 @@
 import websocket from '@fastify/websocket';
-import type { Client } from '@temporalio/client';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Config } from '../config.js';
 import { loggerOptions } from '../logger.js';
 import { SecretBox } from '../webhooks/secrets.js';
-import type { Database } from '../db/client.js';
+import type { ApplicationDeps } from '../app/index.js';
 import { authPlugin } from './plugins/auth.js';
 import { docsPlugin } from './plugins/docs.js';
 import { clientErrorHandler, errorsPlugin, frameworkErrors } from './plugins/errors.js';
@@ -31,9 +30,7 @@ import { webhookRoutes } from './routes/webhooks.js';
 export const MAX_CLIENT_MESSAGE_BYTES = 1024;
 
 /** The app over PostgreSQL and Temporal, or over services a test provides. */
-export type AppDeps = { config: Config; logger?: boolean } & (
-  { db: Database; temporal: Client } | { services: Services }
-);
+export type AppDeps = { config: Config; logger?: boolean } & (ApplicationDeps | { services: Services });
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config, logger } = deps;
@@ -76,7 +73,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     customerTokens: services.customerTokens,
   });
   await app.register(idempotencyPlugin, {
-    db: services.db,
+    keys: services.idempotencyKeys,
     ...config.idempotency,
     box: new SecretBox(config.webhookEncryptionKey),
   });

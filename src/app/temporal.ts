@@ -1,4 +1,4 @@
-import type { Client } from '@temporalio/client';
+import { isGrpcDeadlineError, type Client } from '@temporalio/client';
 import { Circuit, type CircuitState } from './dependencies.js';
 
 /** A Temporal call bounded by `deadline` (epoch ms), through the process's circuit breaker. */
@@ -21,6 +21,32 @@ export class TemporalGateway {
 
   /** The same, for code written against `TemporalCall`. */
   readonly call: TemporalCall = (deadline, call) => this.run(deadline, () => call());
+
+  /**
+   * The workflow's result if it ends by `deadline`, else `undefined`: a workflow still running
+   * when the caller stops waiting is an answer (it is durable and goes on), not a failure.
+   */
+  async resultBy<T>(deadline: number, workflowId: string): Promise<T | undefined> {
+    try {
+      return await this.run(
+        deadline,
+        (client) => client.workflow.getHandle(workflowId).result() as Promise<T>,
+      );
+    } catch (error) {
+      if (isGrpcDeadlineError(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Whether Temporal answers within `ms`. Not through the breaker, which exists to spare callers
+   * a dead server: this is what finds out it is back, and an answer closes an open circuit at once
+   * instead of waiting for the next request.
+   */
+  async ping(ms: number): Promise<void> {
+    await this.client.withDeadline(Date.now() + ms, () => this.client.workflowService.getSystemInfo({}));
+    this.circuit.succeeded();
+  }
 
   get state(): CircuitState {
     return this.circuit.state;

@@ -5,7 +5,8 @@ import { buildApp } from '../../src/api/app.js';
 import { authPlugin } from '../../src/api/plugins/auth.js';
 import { errorsPlugin } from '../../src/api/plugins/errors.js';
 import { idempotencyPlugin } from '../../src/api/plugins/idempotency.js';
-import { connectTemporal } from '../../src/api/temporal-connection.js';
+import { IdempotencyKeys } from '../../src/app/idempotency.js';
+import { connectTemporal } from '../../src/app/temporal-connection.js';
 import {
   DEV_API_KEY,
   DEV_CUSTOMER_TOKEN_SECRET,
@@ -176,7 +177,7 @@ describe('Idempotency-Key bookkeeping that fails after the work', () => {
       customerTokens: new CustomerTokens(DEV_CUSTOMER_TOKEN_SECRET),
     });
     await app.register(idempotencyPlugin, {
-      db,
+      keys: new IdempotencyKeys(db),
       ttlHours: 24,
       leaseSeconds: 20,
       sweepIntervalMs: 0,

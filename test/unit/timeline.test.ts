@@ -1,6 +1,6 @@
 import { temporal } from '@temporalio/proto';
 import { describe, expect, it } from 'vitest';
-import { FAILURE_DESCRIPTIONS, timelineOf } from '../../src/api/services/timeline.js';
+import { FAILURE_DESCRIPTIONS, timelineOf } from '../../src/app/timeline.js';
 
 const at = (seconds: number) => ({ seconds });
 const HOST = '4242@worker-7.internal';

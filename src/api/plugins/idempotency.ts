@@ -1,13 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import type { Executor } from '../../db/client.js';
-import {
-  claimIdempotencyKey,
-  completeIdempotencyKey,
-  deleteExpiredIdempotencyKeys,
-  releaseIdempotencyKey,
-  type IdempotencyScope,
-} from '../../db/idempotency.js';
+import type { IdempotencyKeys, IdempotencyScope } from '../../app/idempotency.js';
 import { isSealed, type SecretBox } from '../../webhooks/secrets.js';
 import { canonicalJson, sha256 } from '../../hash.js';
 import { PROBLEM_CONTENT_TYPE, ProblemError } from '../problem.js';
@@ -35,7 +28,7 @@ declare module 'fastify' {
 }
 
 export interface IdempotencyOptions {
-  db: Executor;
+  keys: IdempotencyKeys;
   ttlHours: number;
   leaseSeconds: number;
   /** How often this process deletes expired keys (0: never). */
@@ -77,13 +70,7 @@ export const idempotencyPlugin = fp(
         key: header,
       };
       const hash = sha256(canonicalJson({ params: request.params, body: request.body ?? null }));
-      const claim = await claimIdempotencyKey(
-        options.db,
-        scope,
-        hash,
-        options.ttlHours,
-        options.leaseSeconds,
-      );
+      const claim = await options.keys.claim(scope, hash, options.ttlHours, options.leaseSeconds);
       const route = request.routeOptions.url ?? '';
       switch (claim.kind) {
         case 'mismatch':
@@ -124,13 +111,12 @@ export const idempotencyPlugin = fp(
       const secretFields = request.routeOptions.config.secretFields ?? [];
       await settle(request, () =>
         reply.statusCode < 500
-          ? completeIdempotencyKey(
-              options.db,
+          ? options.keys.complete(
               scope,
               reply.statusCode,
               sealSecrets(parse(payload), secretFields, options.box),
             )
-          : releaseIdempotencyKey(options.db, scope),
+          : options.keys.release(scope),
       );
       return payload;
     });
@@ -141,7 +127,7 @@ export const idempotencyPlugin = fp(
     app.addHook('onReady', async () => {
       if (options.sweepIntervalMs <= 0) return;
       sweeper = setInterval(() => {
-        deleteExpiredIdempotencyKeys(options.db, SWEEP_BATCH).then(
+        options.keys.deleteExpired(SWEEP_BATCH).then(
           (deleted) => {
             if (deleted > 0) app.log.debug({ deleted }, 'expired Idempotency-Keys deleted');
           },
