@@ -136,10 +136,13 @@ export class PaymentService {
       throw translate(error);
     }
     // A rejected update (the order is running with other parameters) comes back as a handle
-    // whose result is the rejection: known at once, so even an async caller gets its 409.
-    const result = update.result().catch((error: unknown) => {
-      throw translate(error);
-    });
+    // whose result is the rejection: known at once, so even an async caller gets its conflict.
+    // Its outcome is waited for until the deadline at most (undefined after it).
+    const result = this.temporal
+      .waitUntil(deadline, () => update.result())
+      .catch((error: unknown) => {
+        throw translate(error);
+      });
     if (!options.wait) {
       // Throws a rejection that is known already; does not wait for the payment to settle.
       await withTimeout(

@@ -59,7 +59,9 @@ export class RefundService {
     }
     // A wait for the outcome (with `wait`), then as long again for the refund's first write.
     const until = Date.now() + (options.wait ? 2 : 1) * this.config.syncWaitMs;
-    const result = this.temporal.resultBy<RefundOutcome>(until, workflowId);
+    const result = this.temporal.waitUntil(until, (client) =>
+      client.workflow.getHandle<typeof refundWorkflow>(workflowId).result(),
+    );
     const outcome = options.wait ? await withTimeout(result, this.config.syncWaitMs) : undefined;
     if (outcome) return this.settled(outcome);
     // Answer 202 with the refund as soon as its amount is claimed (one database statement in).

@@ -23,15 +23,13 @@ export class TemporalGateway {
   readonly call: TemporalCall = (deadline, call) => this.run(deadline, () => call());
 
   /**
-   * The workflow's result if it ends by `deadline`, else `undefined`: a workflow still running
-   * when the caller stops waiting is an answer (it is durable and goes on), not a failure.
+   * `call` as `run` does, but `undefined` when the deadline passes first: for waits (a workflow's
+   * result, an update's outcome) where still running is an answer (the work is durable and goes
+   * on), not a failure.
    */
-  async resultBy<T>(deadline: number, workflowId: string): Promise<T | undefined> {
+  async waitUntil<T>(deadline: number, call: (client: Client) => Promise<T>): Promise<T | undefined> {
     try {
-      return await this.run(
-        deadline,
-        (client) => client.workflow.getHandle(workflowId).result() as Promise<T>,
-      );
+      return await this.run(deadline, call);
     } catch (error) {
       if (isGrpcDeadlineError(error)) return undefined;
       throw error;

@@ -8,7 +8,7 @@ import {
 } from '../db/wallets.js';
 import { topUpWorkflowId } from '../domain/ids.js';
 import type { Currency } from '../domain/money.js';
-import { TASK_QUEUE, type TopUpResult } from '../workflows/contract.js';
+import { TASK_QUEUE } from '../workflows/contract.js';
 import { topUpWorkflow } from '../workflows/top-up.js';
 import { connectorOf, type Config } from '../config.js';
 import { AppError } from './errors.js';
@@ -78,7 +78,9 @@ export class WalletService {
     } catch (error) {
       if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
     }
-    const result = await this.temporal.resultBy<TopUpResult>(deadline, workflowId);
+    const result = await this.temporal.waitUntil(deadline, (client) =>
+      client.workflow.getHandle<typeof topUpWorkflow>(workflowId).result(),
+    );
     if (!result) {
       // Durable: it finishes once a worker runs it; the same Idempotency-Key joins it.
       throw new AppError(

@@ -63,13 +63,20 @@ describe('the HTTP API maps each kind onto a problem+json status', () => {
 
 const paymentCommand: CommandMessage = {
   type: 'payment.create',
+  tenantId: 'default',
   orderId: 'ord_1',
   customerId: 'cus_1',
   amount: 100,
   currency: 'USD',
   method: { type: 'wallet' },
+  capture: 'automatic',
 };
-const refundCommand: CommandMessage = { type: 'refund.create', paymentId: 'pay_1', idempotencyKey: 'key_1' };
+const refundCommand: CommandMessage = {
+  type: 'refund.create',
+  tenantId: 'default',
+  paymentId: 'pay_1',
+  idempotencyKey: 'key_1',
+};
 
 /** A handler whose use cases refuse every command with `error`. */
 function refusingHandler(error: Error): CommandHandler {
