@@ -248,7 +248,7 @@ export class PaymentService {
     return initialPaymentView({ ...input, workflowId, now: new Date() });
   }
 
-  /** A wallet in another currency is a clear 422, never a conversion. */
+  /** A wallet in another currency is refused as invalid, never converted. */
   private async assertWalletCurrency(tenantId: string, request: PaymentRequest): Promise<void> {
     if (request.method.type === 'card') return;
     const balances = await getWalletBalances(this.db, tenantId, request.customerId);

@@ -89,7 +89,7 @@ export class RefundService {
     return { refund: outcome.refund, pending: false };
   }
 
-  /** A payment's refunds, oldest first; 404 for a payment the tenant does not have. */
+  /** A payment's refunds, oldest first; not_found for a payment the tenant does not have. */
   async listForPayment(tenantId: string, paymentId: string): Promise<RefundView[]> {
     if (!(await findPayment(this.db, tenantId, paymentId)))
       throw new AppError('not_found', 'payment_not_found', `no payment ${paymentId}`);

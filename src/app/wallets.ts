@@ -32,10 +32,7 @@ export class WalletService {
     private readonly config: Pick<Config, 'syncWaitMs' | 'defaultConnector' | 'tenantConnectors'>,
   ) {}
 
-  /**
-   * Runs `topup:{tenant}:{customer}:{key}` to completion. The same key never charges twice:
-   * a running top-up is joined, a finished one answers with its recorded result.
-   */
+  /** The customer's balances, one per currency. */
   async get(tenantId: string, customerId: string): Promise<Wallet> {
     return { customerId, balances: await getWalletBalances(this.db, tenantId, customerId) };
   }
@@ -61,7 +58,11 @@ export class WalletService {
     };
   }
 
-  /** Tops the wallet up by card and answers with the wallet after it. */
+  /**
+   * Tops the wallet up by card and answers with the wallet after it: runs
+   * `topup:{tenant}:{customer}:{key}` to completion. The same key never charges twice: a running
+   * top-up is joined, a finished one answers with its recorded result.
+   */
   async topUp(tenantId: string, customerId: string, key: string, request: TopUpRequest): Promise<Wallet> {
     const workflowId = topUpWorkflowId(tenantId, customerId, key);
     const deadline = Date.now() + this.config.syncWaitMs;
@@ -91,7 +92,7 @@ export class WalletService {
       );
     }
     if (result.status === 'failed') {
-      // 402 as Stripe answers card errors: the request was valid, the card was not.
+      // Declined (402 over HTTP, as Stripe answers card errors): the request was valid, the card was not.
       throw new AppError('declined', result.failureCode, result.failureMessage);
     }
     return this.get(tenantId, customerId);
