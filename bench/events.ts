@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { paymentIdFor } from '../src/api/services/payments.js';
+import { paymentIdFor } from '../src/app/payments.js';
 import { KAFKA_COMMANDS_TOPIC } from '../src/commands/kafka-source.js';
 import { COMMAND_SIGNATURE_HEADER } from '../src/commands/trust.js';
 import { DEV_ADMIN_KEY, DEV_API_KEY } from '../src/config.js';

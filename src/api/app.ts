@@ -1,11 +1,9 @@
 import websocket from '@fastify/websocket';
-import type { Client } from '@temporalio/client';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Config } from '../config.js';
 import { loggerOptions } from '../logger.js';
-import { SecretBox } from '../webhooks/secrets.js';
-import type { Database } from '../db/client.js';
+import type { ApplicationDeps } from '../app/index.js';
 import { authPlugin } from './plugins/auth.js';
 import { docsPlugin } from './plugins/docs.js';
 import { clientErrorHandler, errorsPlugin, frameworkErrors } from './plugins/errors.js';
@@ -14,7 +12,6 @@ import { metricsPlugin } from './plugins/metrics.js';
 import { tracingPlugin } from './plugins/tracing.js';
 import { protectionPlugin } from './plugins/protection.js';
 import { createServices, servicesPlugin, type Services } from './plugins/services.js';
-import { IdempotencyKeys } from '../app/idempotency.js';
 import { MAX_BODY_BYTES } from '../app/json-body.js';
 import { refuseNulInUrl, strictJsonBodies } from './input.js';
 import { adminRoutes } from './routes/admin.js';
@@ -32,9 +29,7 @@ import { webhookRoutes } from './routes/webhooks.js';
 export const MAX_CLIENT_MESSAGE_BYTES = 1024;
 
 /** The app over PostgreSQL and Temporal, or over services a test provides. */
-export type AppDeps = { config: Config; logger?: boolean } & (
-  { db: Database; temporal: Client } | { services: Services }
-);
+export type AppDeps = { config: Config; logger?: boolean } & (ApplicationDeps | { services: Services });
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config, logger } = deps;
@@ -77,7 +72,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     customerTokens: services.customerTokens,
   });
   await app.register(idempotencyPlugin, {
-    keys: new IdempotencyKeys(services.db, new SecretBox(config.webhookEncryptionKey), config.idempotency),
+    keys: services.idempotencyKeys,
     sweepIntervalMs: config.idempotency.sweepIntervalMs,
   });
   await app.register(docsPlugin);

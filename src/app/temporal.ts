@@ -1,4 +1,4 @@
-import type { Client } from '@temporalio/client';
+import { isGrpcDeadlineError, type Client } from '@temporalio/client';
 import { Circuit, type CircuitState } from './dependencies.js';
 
 /** A Temporal call bounded by `deadline` (epoch ms), through the process's circuit breaker. */
@@ -21,6 +21,30 @@ export class TemporalGateway {
 
   /** The same, for code written against `TemporalCall`. */
   readonly call: TemporalCall = (deadline, call) => this.run(deadline, () => call());
+
+  /**
+   * `call` as `run` does, but `undefined` when the deadline passes first: for waits (a workflow's
+   * result, an update's outcome) where still running is an answer (the work is durable and goes
+   * on), not a failure.
+   */
+  async waitUntil<T>(deadline: number, call: (client: Client) => Promise<T>): Promise<T | undefined> {
+    try {
+      return await this.run(deadline, call);
+    } catch (error) {
+      if (isGrpcDeadlineError(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Whether Temporal answers within `ms`. Not through the breaker, which exists to spare callers
+   * a dead server: this is what finds out it is back, and an answer closes an open circuit at once
+   * instead of waiting for the next request.
+   */
+  async ping(ms: number): Promise<void> {
+    await this.client.withDeadline(Date.now() + ms, () => this.client.workflowService.getSystemInfo({}));
+    this.circuit.succeeded();
+  }
 
   get state(): CircuitState {
     return this.circuit.state;

@@ -1,6 +1,5 @@
-import { ProblemError } from '../api/problem.js';
-import type { PaymentService } from '../api/services/payments.js';
-import type { RefundService } from '../api/services/refunds.js';
+import { AppError, isRetryable } from '../app/errors.js';
+import type { PaymentUseCases } from '../app/index.js';
 import { orderPaymentRequest, type CommandMessage } from './messages.js';
 
 export type CommandOutcome =
@@ -9,15 +8,16 @@ export type CommandOutcome =
   | { kind: 'rejected'; reason: string };
 
 /**
- * Starts what a command asks for through the same services as the HTTP API, so a message and
+ * Starts what a command asks for through the same use cases as the HTTP API, so a message and
  * a request for the same order are the same workflow, and a redelivered or duplicated message
  * never charges twice. Returns once the workflow has been started (not settled): its outcome
- * goes out as events. A refusal the API would answer with a 4xx is final; anything else throws,
- * for the caller to retry (process.ts decides how long).
+ * goes out as events. A refusal that retrying cannot change (the order is paid already, the
+ * payment does not exist...) is final; anything else throws, for the caller to retry
+ * (process.ts decides how long).
  */
 export class CommandHandler {
   constructor(
-    private readonly services: { payments: PaymentService; refunds: RefundService },
+    private readonly services: Pick<PaymentUseCases, 'payments' | 'refunds'>,
     /** The tenants this deployment serves (the API keys' tenants). */
     private readonly tenants: ReadonlySet<string>,
   ) {}
@@ -48,9 +48,15 @@ export class CommandHandler {
         }
       }
     } catch (error) {
-      if (error instanceof ProblemError && error.status >= 400 && error.status < 500 && error.status !== 429)
-        return { kind: 'rejected', reason: `${error.code}: ${error.detail ?? error.message}` };
+      const refusal = finalRefusal(error);
+      if (refusal) return { kind: 'rejected', reason: refusal };
       throw error;
     }
   }
+}
+
+/** The dead-letter reason for a refusal no retry changes; undefined for one a retry may cure. */
+function finalRefusal(error: unknown): string | undefined {
+  if (!(error instanceof AppError) || isRetryable(error.kind)) return undefined;
+  return `${error.code}: ${error.detail ?? error.message}`;
 }

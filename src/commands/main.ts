@@ -1,16 +1,12 @@
 import '../require-node.mjs';
-import { Client } from '@temporalio/client';
-import { createServices } from '../api/plugins/services.js';
-import { connectTemporal } from '../api/temporal-connection.js';
+import { createPaymentUseCases, openConnections } from '../app/index.js';
+import { dependenciesAnswer } from '../app/readiness.js';
 import { loadConfig } from '../config.js';
 import { createLogger, lifecycle } from '../logger.js';
 import { installProcessPolicy } from '../process-policy.js';
-import { clientInterceptors, setupTracing } from '../tracing.js';
-import { connectDatabase, migrateDatabase } from '../db/client.js';
+import { setupTracing } from '../tracing.js';
 import { loadCommandOffsets, saveCommandOffset } from '../db/command-offsets.js';
-import { sql } from '../db/orm.js';
 import { brokerSinks } from '../domain/sinks.js';
-import { withTimeout } from '../api/with-timeout.js';
 import { AMQP_COMMANDS_QUEUE, runAmqpCommands } from './amqp-source.js';
 import { CommandHandler } from './handler.js';
 import { KAFKA_COMMANDS_GROUP, KAFKA_COMMANDS_TOPIC, runKafkaCommands } from './kafka-source.js';
@@ -23,36 +19,19 @@ import { KAFKA_COMMANDS_GROUP, KAFKA_COMMANDS_TOPIC, runKafkaCommands } from './
 const config = loadConfig();
 const logger = createLogger(config.logLevel, 'consumer');
 installProcessPolicy(logger);
-if (!config.databaseUrl)
-  throw new Error('DATABASE_URL is required (npm run dev starts an embedded PostgreSQL for you)');
 const brokers = brokerSinks(config.eventSinks);
 if (brokers.length === 0) throw new Error('EVENT_SINKS names no broker (kafka, amqp) to read commands from');
 
-await migrateDatabase(config.databaseUrl);
-const database = connectDatabase(config.databaseUrl, { max: 10 });
-const connection = connectTemporal(config.temporalAddress ?? '127.0.0.1:7233');
 setupTracing('paysaga-consumer');
-const temporal = new Client({
-  connection,
-  namespace: config.temporalNamespace,
-  interceptors: clientInterceptors(),
-});
-const services = createServices({ config, db: database.db, temporal });
-const handler = new CommandHandler(services, new Set(config.apiKeys.values()));
+const connections = await openConnections(config, { max: 10 });
+// Only what commands start: payments and refunds, through the process's Temporal gateway.
+const useCases = createPaymentUseCases({ config, db: connections.db, temporal: connections.temporal });
+const handler = new CommandHandler(useCases, new Set(config.apiKeys.values()));
 const stopping = new AbortController();
 const log = (line: string) => logger.info(line);
 const PROBE_TIMEOUT_MS = 2_000;
 /** PostgreSQL and Temporal both answer (within 2 s): a command failing now fails on its own. */
-const dependenciesUp = async () => {
-  const answers = await Promise.all([
-    withTimeout(database.db.execute(sql`SELECT 1`), PROBE_TIMEOUT_MS).catch(() => false),
-    withTimeout(
-      temporal.withDeadline(Date.now() + PROBE_TIMEOUT_MS, () => temporal.workflowService.getSystemInfo({})),
-      PROBE_TIMEOUT_MS,
-    ).catch(() => false),
-  ]);
-  return answers.every(Boolean);
-};
+const dependenciesUp = () => dependenciesAnswer(connections.db, useCases.temporal, PROBE_TIMEOUT_MS);
 const deps = {
   handler,
   trust: {
@@ -77,9 +56,9 @@ const running = brokers.map((broker) => {
         topics: sources(KAFKA_COMMANDS_TOPIC),
         group: KAFKA_COMMANDS_GROUP,
         offsets: {
-          load: (group, topic) => loadCommandOffsets(database.db, group, topic),
+          load: (group, topic) => loadCommandOffsets(connections.db, group, topic),
           save: (group, topic, partition, next) =>
-            saveCommandOffset(database.db, group, topic, partition, next),
+            saveCommandOffset(connections.db, group, topic, partition, next),
         },
         start: config.commands.kafkaStart,
       },
@@ -95,6 +74,5 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => st
 const results = await Promise.allSettled(running);
 for (const result of results)
   if (result.status === 'rejected') logger.error({ err: result.reason }, 'consumer failed');
-await connection.close();
-await database.close();
+await connections.close();
 process.exitCode = results.some((result) => result.status === 'rejected') && !stopping.signal.aborted ? 1 : 0;

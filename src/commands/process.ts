@@ -1,6 +1,5 @@
 import { unavailableDependency } from '../app/dependencies.js';
 import { AppError, isRetryable } from '../app/errors.js';
-import { ProblemError } from '../api/problem.js';
 import type { CommandHandler } from './handler.js';
 import { claimedTenant, parseBody, parseCommand } from './messages.js';
 import { authenticate, type CommandDelivery, type CommandTrust } from './trust.js';
@@ -31,7 +30,7 @@ const BACKOFF = { initialMs: 500, maxMs: 10_000 };
  * sender authenticated (trust.ts), the command validated, then started.
  *
  * Starting it is retried in place with backoff. A failure that says a dependency is down
- * (PostgreSQL or Temporal unreachable, a 503 or 429) is an outage: the message is held as long as
+ * (PostgreSQL or Temporal unreachable, a refusal of kind `unavailable` or `limited`) is an outage: the message is held as long as
  * it lasts, never dead-lettered. Any other failure counts; after `maxAttempts` of them, and only
  * if PostgreSQL and Temporal both answer at that moment, the command is the problem: it goes to
  * the dead-letter queue with the last error, and the messages behind it move on.
@@ -63,7 +62,6 @@ export async function settleCommand(
 /** A failure that says a dependency is down for everyone, not that this command is bad. */
 function isOutage(error: unknown): boolean {
   if (error instanceof AppError) return isRetryable(error.kind);
-  if (error instanceof ProblemError) return error.status === 503 || error.status === 429;
   return unavailableDependency(error) !== undefined;
 }
 

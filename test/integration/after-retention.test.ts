@@ -1,6 +1,6 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { afterAll, describe, expect, it } from 'vitest';
-import { requestHashOf } from '../../src/api/services/payments.js';
+import { requestHashOf } from '../../src/app/payments.js';
 import { paymentWorkflowId, refundWorkflowId } from '../../src/domain/ids.js';
 import { publicPayment, type PaymentRequest } from '../../src/domain/payment.js';
 import { publicRefund } from '../../src/domain/refund.js';

@@ -6,7 +6,7 @@
 import { Admin, Consumer, Producer, stringDeserializers, stringSerializers } from '@platformatic/kafka';
 import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { paymentIdFor } from '../../src/api/services/payments.js';
+import { paymentIdFor } from '../../src/app/payments.js';
 import { AMQP_COMMANDS_DLQ, AMQP_COMMANDS_QUEUE } from '../../src/commands/amqp-source.js';
 import type { CommandMessage } from '../../src/commands/messages.js';
 import {

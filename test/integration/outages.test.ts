@@ -6,7 +6,7 @@ import { authPlugin } from '../../src/api/plugins/auth.js';
 import { errorsPlugin } from '../../src/api/plugins/errors.js';
 import { idempotencyPlugin } from '../../src/api/plugins/idempotency.js';
 import { IdempotencyKeys } from '../../src/app/idempotency.js';
-import { connectTemporal } from '../../src/api/temporal-connection.js';
+import { connectTemporal } from '../../src/app/temporal-connection.js';
 import {
   DEV_API_KEY,
   DEV_CUSTOMER_TOKEN_SECRET,

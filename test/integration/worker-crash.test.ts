@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { Client, Connection } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { paymentIdFor, requestHashOf } from '../../src/api/services/payments.js';
+import { paymentIdFor, requestHashOf } from '../../src/app/payments.js';
 import { paymentWorkflowId } from '../../src/domain/ids.js';
 import type { PaymentRequest } from '../../src/domain/payment.js';
 import { DEFAULT_TIMEOUTS, SearchAttributes } from '../../src/workflows/contract.js';

@@ -2,7 +2,6 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/api/app.js';
 import { CustomerTokens } from '../../src/api/customer-tokens.js';
 import type { Services } from '../../src/api/plugins/services.js';
-import { createConnectorRegistry } from '../../src/gateway/registry.js';
 import { DEV_API_KEY, loadConfig } from '../../src/config.js';
 import { TENANT_KEYS } from './tenants.js';
 
@@ -26,19 +25,21 @@ export async function appWithUnreachableServices(
   const config = loadConfig({ API_KEYS: `${DEV_API_KEY}:default,${TENANT_KEYS.badinput}:badinput`, ...env });
   const services = { ...(unreachable('services') as Services), config };
   for (const name of [
-    'db',
     'temporal',
-    'temporalCircuit',
     'payments',
-    'wallets',
     'refunds',
+    'wallets',
+    'timeline',
+    'reports',
+    'gatewayWebhooks',
+    'readiness',
+    'streams',
+    'idempotencyKeys',
     'webhookEndpoints',
-    'eventHub',
     'ledger',
-  ] as const)
+  ] as const satisfies readonly (keyof Services)[])
     (services as Record<string, unknown>)[name] = unreachable(name);
   services.customerTokens = new CustomerTokens(config.customerTokenSecret);
-  services.connectors = createConnectorRegistry(config);
   const app = await buildApp({ config, services, logger: false });
   await app.ready();
   return { app, reached };

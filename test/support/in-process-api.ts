@@ -1,7 +1,7 @@
 import { Client } from '@temporalio/client';
 import { inject } from 'vitest';
 import { buildApp } from '../../src/api/app.js';
-import { connectTemporal } from '../../src/api/temporal-connection.js';
+import { connectTemporal } from '../../src/app/temporal-connection.js';
 import { loadConfig } from '../../src/config.js';
 import { connectDatabase } from '../../src/db/client.js';
 
@@ -23,7 +23,7 @@ export async function startApi(settings: Record<string, string> = {}) {
     app,
     close: async () => {
       await app.close();
-      await app.services.eventHub.close();
+      await app.services.streams.close();
       await connection.close();
       await database.close();
     },

@@ -3,7 +3,7 @@
  * consumer keeps trying one that fails: held through an outage, dead-lettered when it alone fails.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { ProblemError } from '../../src/api/problem.js';
+import { AppError } from '../../src/app/errors.js';
 import { settleCommand, type ProcessDeps } from '../../src/commands/process.js';
 import { authenticate, type CommandDelivery, type CommandTrust } from '../../src/commands/trust.js';
 import { signWebhook } from '../../src/gateway/webhook-signature.js';
@@ -173,7 +173,7 @@ describe('settling a command', () => {
     expect(down.deadLetters).toEqual([]);
     // Failures that say so themselves hold the message even while the probe answers.
     for (const failure of [
-      new ProblemError(503, 'service_unavailable', 'a dependency (temporal) is not reachable'),
+      new AppError('unavailable', 'service_unavailable', 'a dependency (temporal) is not reachable'),
       Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }),
     ]) {
       const outage = harness(

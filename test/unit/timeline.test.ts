@@ -1,6 +1,6 @@
 import { temporal } from '@temporalio/proto';
 import { describe, expect, it } from 'vitest';
-import { FAILURE_DESCRIPTIONS, timelineOf } from '../../src/api/services/timeline.js';
+import { FAILURE_DESCRIPTIONS, timelineOf } from '../../src/app/timeline.js';
 
 const at = (seconds: number) => ({ seconds });
 const HOST = '4242@worker-7.internal';
@@ -106,5 +106,32 @@ describe('a timeline as tenants read it', () => {
       name: 'gatewayWebhook',
       outcome: 'received',
     });
+  });
+});
+
+describe("a timeline's step names", () => {
+  const scheduled = (eventId: string, name: string) => ({
+    eventId,
+    eventTime: at(Number(eventId)),
+    activityTaskScheduledEventAttributes: { activityType: { name } },
+  });
+  const steps = timelineOf(
+    temporal.api.history.v1.History.fromObject({
+      events: [
+        scheduled('1', 'claimPayment'),
+        scheduled('2', 'creditWallet'),
+        scheduled('3', 'voidCard'),
+        scheduled('4', 'anActivityOfAnOlderWorker'),
+      ],
+    }).events ?? [],
+  );
+
+  it("names every activity the worker has (the table is keyed by its type), and keeps an unknown one's own name", () => {
+    expect(steps.map(({ name, step, compensation }) => ({ name, step, compensation }))).toEqual([
+      { name: 'claimPayment', step: 'claim order', compensation: undefined },
+      { name: 'creditWallet', step: 'credit wallet', compensation: undefined },
+      { name: 'voidCard', step: 'void card authorization', compensation: true },
+      { name: 'anActivityOfAnOlderWorker', step: 'anActivityOfAnOlderWorker', compensation: undefined },
+    ]);
   });
 });

@@ -1,38 +1,17 @@
-import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from '../../config.js';
-import type { Database } from '../../db/client.js';
-import { verifyLedger } from '../../db/ledger-verify.js';
-import type { Circuit } from '../../app/dependencies.js';
-import { TemporalGateway } from '../../app/temporal.js';
-import { PaymentService } from '../services/payments.js';
-import { RefundService } from '../services/refunds.js';
-import { WalletService } from '../services/wallets.js';
+import { createApplication, type Application, type ApplicationDeps } from '../../app/index.js';
 import { WebhookEndpointService } from '../services/webhook-endpoints.js';
 import { createLogger } from '../../logger.js';
 import { WebhookEgress } from '../../webhooks/egress.js';
 import { SecretBox } from '../../webhooks/secrets.js';
 import { CustomerTokens } from '../customer-tokens.js';
-import { EventHub } from '../../events/hub.js';
-import { createConnectorRegistry, type ConnectorRegistry } from '../../gateway/registry.js';
 
-export interface Services {
-  config: Config;
-  /** Trips when Temporal stops answering, so requests get a fast 503 instead of a long wait. */
-  temporalCircuit: Circuit;
-  db: Database;
-  temporal: Client;
-  payments: PaymentService;
-  wallets: WalletService;
-  refunds: RefundService;
+/** The application's use cases, and what only the HTTP door has. */
+export interface Services extends Application {
   webhookEndpoints: WebhookEndpointService;
   customerTokens: CustomerTokens;
-  /** Status changes as PostgreSQL announces them, for the live streams. */
-  eventHub: EventHub;
-  ledger: { verify(): ReturnType<typeof verifyLedger> };
-  /** The gateway connectors, built once per process: webhooks verify with them, /readyz pings them. */
-  connectors: ConnectorRegistry;
 }
 
 declare module 'fastify' {
@@ -41,36 +20,20 @@ declare module 'fastify' {
   }
 }
 
-export interface ServiceDeps {
-  config: Config;
-  db: Database;
-  temporal: Client;
-}
-
 /** The API's services over PostgreSQL and Temporal; tests may hand the app their own. */
-export function createServices({ config, db, temporal }: ServiceDeps): Services {
-  const gateway = new TemporalGateway(temporal);
-  const temporalCircuit = gateway.circuit;
-  const temporalCall = gateway.call;
+export function createServices(deps: ApplicationDeps): Services {
+  const { config, db } = deps;
+  const application = createApplication(deps);
   return {
-    config,
-    temporalCircuit,
-    db,
-    temporal,
-    payments: new PaymentService(db, temporal, config, temporalCall),
-    wallets: new WalletService(db, temporal, config, temporalCall),
-    refunds: new RefundService(db, temporal, config, temporalCall),
+    ...application,
     webhookEndpoints: new WebhookEndpointService({
       db,
       box: new SecretBox(config.webhookEncryptionKey),
       egress: webhookEgress(config),
-      temporal,
-      temporalCall,
+      temporal: application.temporal.client,
+      temporalCall: application.temporal.call,
     }),
     customerTokens: new CustomerTokens(config.customerTokenSecret),
-    eventHub: new EventHub(config.databaseUrl),
-    ledger: { verify: () => verifyLedger(db) },
-    connectors: createConnectorRegistry(config),
   };
 }
 

@@ -1,15 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { sqlState } from '../../db/errors.js';
-import { paymentsSummary } from '../../db/reports.js';
-import { ProblemError } from '../problem.js';
+import { MAX_RANGE_DAYS } from '../../app/reports.js';
 import { currency, errorResponses } from '../schemas.js';
-
-const DAY_MS = 24 * 60 * 60 * 1000;
-/** PostgreSQL's query_canceled: here, the report's statement_timeout ran out. */
-const QUERY_CANCELED = '57014';
-/** Longer ranges belong to an export, not a request that holds an API process. */
-const MAX_RANGE_DAYS = 366;
 
 const summaryQuery = z.strictObject({
   from: z.iso
@@ -54,7 +46,7 @@ const summary = z
   .meta({ id: 'PaymentsSummary' });
 
 export const reportRoutes: FastifyPluginAsyncZod = async (app) => {
-  const { db, config } = app.services;
+  const { reports } = app.services;
 
   app.get(
     '/v1/reports/summary',
@@ -67,32 +59,6 @@ export const reportRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: summary, ...errorResponses },
       },
     },
-    async (request) => {
-      const to = request.query.to ? new Date(request.query.to) : new Date();
-      const from = request.query.from ? new Date(request.query.from) : new Date(to.getTime() - DAY_MS);
-      if (from >= to) throw new ProblemError(400, 'invalid_range', '`from` must be before `to`');
-      if (to.getTime() - from.getTime() > MAX_RANGE_DAYS * DAY_MS)
-        throw new ProblemError(400, 'range_too_long', `a report covers at most ${MAX_RANGE_DAYS} days`);
-      const result = await paymentsSummary(
-        db,
-        { tenantId: request.tenantId, from, to, currency: request.query.currency },
-        config.reportStatementTimeoutMs,
-      ).catch((error: unknown) => {
-        if (sqlState(error) !== QUERY_CANCELED) throw error;
-        throw new ProblemError(
-          503,
-          'report_timeout',
-          `the report took longer than ${config.reportStatementTimeoutMs} ms; ask for a shorter range or one currency`,
-          {},
-          { 'Retry-After': '30' },
-        );
-      });
-      return {
-        from: from.toISOString(),
-        to: to.toISOString(),
-        currency: request.query.currency ?? null,
-        ...result,
-      };
-    },
+    async (request) => reports.summary(request.tenantId, request.query),
   );
 };

@@ -1,10 +1,9 @@
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { eventBySeq, eventsAfter, latestSeq, toCloudEvent } from '../../db/outbox.js';
+import { EVENTS_PAGE, paymentSubject, type EventNotice } from '../../app/streams.js';
 import { publicPayment } from '../../domain/payment.js';
 import { onlyCustomer, ownedBy } from '../customer-access.js';
-import type { EventNotice } from '../../events/hub.js';
 import { StreamSlots } from '../stream-slots.js';
 import { customerTokenBody, errorResponses, paymentIdParams } from '../schemas.js';
 
@@ -32,7 +31,7 @@ function onTokenExpiry(request: FastifyRequest, expire: () => void): () => void 
 }
 
 export const streamRoutes: FastifyPluginAsyncZod = async (app) => {
-  const { payments, customerTokens, eventHub, db, config } = app.services;
+  const { payments, customerTokens, streams, config } = app.services;
   const slots = new StreamSlots(config.streams);
   const { maxBufferedBytes } = config.streams;
   // Open SSE streams end when the API closes; their clients resume elsewhere with Last-Event-ID.
@@ -86,7 +85,7 @@ export const streamRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request, reply) => {
       const { tenantId } = request;
       const current = ownedBy(request, await payments.get(tenantId, request.params.id));
-      const subject = `payments/${current.id}`;
+      const subject = paymentSubject(current.id);
       const header = request.headers['last-event-id'];
       const resumeFrom = /^\d{1,18}$/.test(String(header ?? '')) ? Number(header) : request.query.lastEventId;
       let cursor = resumeFrom === undefined ? undefined : Number(resumeFrom);
@@ -126,19 +125,19 @@ export const streamRoutes: FastifyPluginAsyncZod = async (app) => {
         reading = reading
           .then(async () => {
             while (open && cursor !== undefined) {
-              const rows = await eventsAfter(db, tenantId, subject, cursor);
+              const rows = await streams.eventsAfter(tenantId, current.id, cursor);
               for (const row of rows) {
                 // The payment as of this event: every message's data reads the same way.
                 send(row.seq, row.type, row.data);
                 cursor = row.seq;
                 if (TERMINAL_EVENTS.has(row.type)) return end();
               }
-              if (rows.length < 100) return;
+              if (rows.length < EVENTS_PAGE) return;
             }
           })
           .catch(() => end());
       };
-      const unsubscribe = eventHub.subscribe((notice) => {
+      const unsubscribe = streams.subscribe((notice) => {
         if (notice === 'resync' || (notice.tenantId === tenantId && notice.subject === subject)) catchUp();
       });
       openStreams.add(end);
@@ -148,9 +147,7 @@ export const streamRoutes: FastifyPluginAsyncZod = async (app) => {
 
       if (cursor === undefined) {
         try {
-          // The cursor first, then the view: an event in between is sent again, never skipped.
-          const seq = await latestSeq(db, tenantId, subject);
-          const view = await payments.get(tenantId, current.id);
+          const { seq, payment: view } = await streams.snapshot(tenantId, current.id);
           send(seq, 'payment', publicPayment(view));
           cursor = seq;
           if (TERMINAL_STATUSES.has(view.status)) return end();
@@ -192,13 +189,13 @@ export const streamRoutes: FastifyPluginAsyncZod = async (app) => {
         if (socket.bufferedAmount > maxBufferedBytes) return socket.terminate();
         socket.send(data);
       };
-      const unsubscribe = eventHub.subscribe((notice: EventNotice | 'resync') => {
+      const unsubscribe = streams.subscribe((notice: EventNotice | 'resync') => {
         if (notice === 'resync' || notice.tenantId !== tenantId || !notice.subject.startsWith('payments/'))
           return;
         if (wanted !== undefined && notice.customerId !== wanted) return;
-        eventBySeq(db, notice.seq).then(
-          (row) => {
-            if (row) send(JSON.stringify(toCloudEvent(row)));
+        streams.cloudEvent(notice.seq).then(
+          (event) => {
+            if (event) send(JSON.stringify(event));
           },
           // The socket has no replay: rather than skip an event, it closes, and the client
           // reconnects and reads the current state (docs/streams.md).

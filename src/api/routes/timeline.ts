@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { timelineOf, webUiUrl } from '../services/timeline.js';
 import { errorResponses, paymentIdParams } from '../schemas.js';
 
 const step = z.object({
@@ -36,7 +35,7 @@ const timeline = z
   .meta({ id: 'PaymentTimeline' });
 
 export const timelineRoutes: FastifyPluginAsyncZod = async (app) => {
-  const { payments, temporal, config } = app.services;
+  const { timeline: timelines } = app.services;
 
   app.get(
     '/v1/payments/:id/timeline',
@@ -50,23 +49,6 @@ export const timelineRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: timeline, ...errorResponses },
       },
     },
-    async (request) => {
-      const payment = await payments.get(request.tenantId, request.params.id);
-      const handle = temporal.workflow.getHandle(payment.workflowId);
-      const [description, history] = await Promise.all([handle.describe(), handle.fetchHistory()]);
-      return {
-        paymentId: payment.id,
-        workflowId: payment.workflowId,
-        runId: description.runId,
-        workflowStatus: description.status.name,
-        webUiUrl: webUiUrl(
-          config.temporalUiUrl,
-          config.temporalNamespace,
-          payment.workflowId,
-          description.runId,
-        ),
-        steps: timelineOf(history.events ?? []),
-      };
-    },
+    async (request) => timelines.get(request.tenantId, request.params.id),
   );
 };

@@ -21,7 +21,7 @@ import { TASK_QUEUE } from '../../workflows/contract.js';
 import { webhookManualRetry, webhookRetryWorkflowId } from '../../workflows/webhook-endpoint.js';
 import { TemporalGateway, type TemporalCall } from '../../app/temporal.js';
 import { ProblemError } from '../problem.js';
-import { withTimeout } from '../with-timeout.js';
+import { withTimeout } from '../../app/with-timeout.js';
 
 /** How long registering an endpoint waits for its host name to resolve. */
 const URL_CHECK_TIMEOUT_MS = 5_000;

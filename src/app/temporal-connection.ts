@@ -1,10 +1,11 @@
 import { Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
 
 /**
- * The API's connection to Temporal. Lazy, so the API starts (and answers 503s and `/readyz`)
- * while Temporal is down, and connects once it is back. The SDK's default retries an
- * unavailable server for about 20 s before failing a call; an HTTP caller is better served by
- * a fast 503 with Retry-After, so calls give up after three quick attempts.
+ * The connection to Temporal of the API and the command consumer. Lazy, so the process starts
+ * (and the API answers 503s and `/readyz`) while Temporal is down, and connects once it is back.
+ * The SDK's default retries an unavailable server for about 20 s before failing a call; a caller
+ * is better served by a fast `unavailable` (an HTTP 503 with Retry-After, a broker message held
+ * and retried), so calls give up after three quick attempts.
  */
 export function connectTemporal(address: string): Connection {
   return Connection.lazy({

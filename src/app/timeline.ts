@@ -1,6 +1,10 @@
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { optionalTsToMs } from '@temporalio/common/lib/time.js';
 import type { temporal } from '@temporalio/proto';
+import type { Activities } from '../activities/index.js';
+import type { Config } from '../config.js';
+import type { PaymentService } from './payments.js';
+import type { TemporalGateway } from './temporal.js';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
@@ -43,8 +47,17 @@ export interface TimelineStep {
   timeoutMs?: number | undefined;
 }
 
-/** Paysaga's activity types as an operator names the step; `compensation` marks the saga's undo steps. */
-export const ACTIVITY_STEPS: Record<string, { step: string; compensation?: boolean }> = {
+interface ActivityStep {
+  step: string;
+  compensation?: boolean;
+}
+
+/**
+ * Paysaga's activity types as an operator names the step; `compensation` marks the saga's undo
+ * steps. Keyed by the worker's own activities: renaming or adding one does not build until it
+ * is named here too.
+ */
+const ACTIVITY_STEPS = {
   holdWallet: { step: 'hold' },
   payFromWallet: { step: 'wallet payment' },
   authorizeCard: { step: 'authorize' },
@@ -62,7 +75,10 @@ export const ACTIVITY_STEPS: Record<string, { step: string; compensation?: boole
   reserveRefund: { step: 'reserve refund' },
   settleRefund: { step: 'settle refund' },
   markRefundPending: { step: 'refund pending' },
-};
+  // A payment's first write: it claims the order, or finds the payment an earlier run made.
+  claimPayment: { step: 'claim order' },
+  creditWallet: { step: 'credit wallet' },
+} satisfies Record<keyof Activities, ActivityStep>;
 
 const iso = (ms: number | undefined) => (ms === undefined ? '' : new Date(ms).toISOString());
 
@@ -97,8 +113,10 @@ function failureOf(
   return { failure: FAILURE_DESCRIPTIONS.error, ...(type ? { failureType: type } : {}) };
 }
 
-function activityStep(type: string): { step: string; compensation?: boolean } {
-  return ACTIVITY_STEPS[type] ?? { step: type };
+/** A type no worker has now (a history recorded by an older one) keeps its own name. */
+function activityStep(type: string): ActivityStep {
+  const steps: Record<string, ActivityStep> = ACTIVITY_STEPS;
+  return steps[type] ?? { step: type };
 }
 
 /** The local activity marker's data (the SDK core's `LocalActivityMarkerData`). */
@@ -292,4 +310,43 @@ export function timelineOf(events: readonly HistoryEvent[]): TimelineStep[] {
 /** The run's page in the Temporal Web UI. */
 export function webUiUrl(base: string, namespace: string, workflowId: string, runId: string): string {
   return `${base.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}/${encodeURIComponent(runId)}/history`;
+}
+
+export interface PaymentTimeline {
+  paymentId: string;
+  workflowId: string;
+  runId: string;
+  workflowStatus: string;
+  webUiUrl: string;
+  steps: TimelineStep[];
+}
+
+/** A payment's steps, read from its workflow's history (not from Paysaga's tables). */
+export class TimelineService {
+  constructor(
+    private readonly payments: Pick<PaymentService, 'get'>,
+    private readonly temporal: TemporalGateway,
+    private readonly config: Pick<Config, 'syncWaitMs' | 'temporalUiUrl' | 'temporalNamespace'>,
+  ) {}
+
+  async get(tenantId: string, paymentId: string): Promise<PaymentTimeline> {
+    const payment = await this.payments.get(tenantId, paymentId);
+    const [description, history] = await this.temporal.run(Date.now() + this.config.syncWaitMs, (client) => {
+      const handle = client.workflow.getHandle(payment.workflowId);
+      return Promise.all([handle.describe(), handle.fetchHistory()]);
+    });
+    return {
+      paymentId: payment.id,
+      workflowId: payment.workflowId,
+      runId: description.runId,
+      workflowStatus: description.status.name,
+      webUiUrl: webUiUrl(
+        this.config.temporalUiUrl,
+        this.config.temporalNamespace,
+        payment.workflowId,
+        description.runId,
+      ),
+      steps: timelineOf(history.events ?? []),
+    };
+  }
 }

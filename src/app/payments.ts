@@ -8,20 +8,20 @@ import {
   type Client,
 } from '@temporalio/client';
 import { ApplicationFailure, TypedSearchAttributes } from '@temporalio/common';
-import { connectorOf, type Config } from '../../config.js';
-import { paymentIdFor } from '../../payment-id.js';
-import type { Executor } from '../../db/client.js';
-import { findPayment, findPaymentByOrder, listPayments } from '../../db/payments.js';
-import { getWalletBalances } from '../../db/wallets.js';
-import { ErrorType } from '../../domain/errors.js';
-import { paymentWorkflowId } from '../../domain/ids.js';
+import { connectorOf, type Config } from '../config.js';
+import { paymentIdFor } from '../payment-id.js';
+import type { Executor } from '../db/client.js';
+import { findPayment, findPaymentByOrder, listPayments } from '../db/payments.js';
+import { getWalletBalances } from '../db/wallets.js';
+import { ErrorType } from '../domain/errors.js';
+import { paymentWorkflowId } from '../domain/ids.js';
 import {
   initialPaymentView,
   isSettled,
   type PaymentRequest,
   type PaymentStatus,
   type PaymentView,
-} from '../../domain/payment.js';
+} from '../domain/payment.js';
 import {
   cancelUpdate,
   captureUpdate,
@@ -30,13 +30,13 @@ import {
   statusQuery,
   TASK_QUEUE,
   type PaymentWorkflowInput,
-} from '../../workflows/contract.js';
-import { paymentWorkflow } from '../../workflows/payment.js';
-import { canonicalJson, sha256 } from '../../hash.js';
-import { outageOf } from '../../app/dependencies.js';
-import { TemporalGateway, type TemporalCall } from '../../app/temporal.js';
-import { ProblemError } from '../problem.js';
-import { withTimeout } from '../with-timeout.js';
+} from '../workflows/contract.js';
+import { paymentWorkflow } from '../workflows/payment.js';
+import { canonicalJson, sha256 } from '../hash.js';
+import { outageOf } from './dependencies.js';
+import { AppError } from './errors.js';
+import type { TemporalGateway } from './temporal.js';
+import { withTimeout } from './with-timeout.js';
 
 /** With `Prefer: respond-async`, how long to wait for the workflow to accept the request. */
 const ASYNC_ACCEPT_MS = 3_000;
@@ -60,13 +60,11 @@ export function requestHashOf(request: PaymentRequest): string {
 export class PaymentService {
   constructor(
     private readonly db: Executor,
-    private readonly temporal: Client,
+    private readonly temporal: TemporalGateway,
     private readonly config: Pick<
       Config,
       'timeouts' | 'syncWaitMs' | 'publicUrl' | 'defaultConnector' | 'tenantConnectors'
     >,
-    /** A Temporal call with a deadline, through the API's circuit breaker. */
-    private readonly temporalCall: TemporalCall = new TemporalGateway(temporal).call,
   ) {}
 
   /**
@@ -122,8 +120,8 @@ export class PaymentService {
     const deadline = Date.now() + (options.wait ? this.config.syncWaitMs : ASYNC_ACCEPT_MS);
     let update;
     try {
-      update = await this.temporalCall(deadline, () =>
-        this.temporal.workflow.startUpdateWithStart(settledUpdate, {
+      update = await this.temporal.run(deadline, (client) =>
+        client.workflow.startUpdateWithStart(settledUpdate, {
           args: [{ requestHash: input.requestHash }],
           waitForStage: WorkflowUpdateStage.ACCEPTED,
           startWorkflowOperation: start,
@@ -138,10 +136,13 @@ export class PaymentService {
       throw translate(error);
     }
     // A rejected update (the order is running with other parameters) comes back as a handle
-    // whose result is the rejection: known at once, so even an async caller gets its 409.
-    const result = update.result().catch((error: unknown) => {
-      throw translate(error);
-    });
+    // whose result is the rejection: known at once, so even an async caller gets its conflict.
+    // Its outcome is waited for until the deadline at most (undefined after it).
+    const result = this.temporal
+      .waitUntil(deadline, () => update.result())
+      .catch((error: unknown) => {
+        throw translate(error);
+      });
     if (!options.wait) {
       // Throws a rejection that is known already; does not wait for the payment to settle.
       await withTimeout(
@@ -157,17 +158,15 @@ export class PaymentService {
 
   async capture(tenantId: string, id: string, amount: number | undefined): Promise<PaymentView> {
     const payment = await this.get(tenantId, id);
-    return this.send(payment, () =>
-      this.temporal.workflow
-        .getHandle(payment.workflowId)
-        .executeUpdate(captureUpdate, { args: [{ amount }] }),
+    return this.send(payment, (client) =>
+      client.workflow.getHandle(payment.workflowId).executeUpdate(captureUpdate, { args: [{ amount }] }),
     );
   }
 
   async cancel(tenantId: string, id: string): Promise<PaymentView> {
     const payment = await this.get(tenantId, id);
-    return this.send(payment, () =>
-      this.temporal.workflow.getHandle(payment.workflowId).executeUpdate(cancelUpdate),
+    return this.send(payment, (client) =>
+      client.workflow.getHandle(payment.workflowId).executeUpdate(cancelUpdate),
     );
   }
 
@@ -188,17 +187,20 @@ export class PaymentService {
 
   async get(tenantId: string, id: string): Promise<PaymentView> {
     const payment = await findPayment(this.db, tenantId, id);
-    if (!payment) throw new ProblemError(404, 'payment_not_found', `no payment ${id}`);
+    if (!payment) throw new AppError('not_found', 'payment_not_found', `no payment ${id}`);
     return payment;
   }
 
-  private async send(payment: PaymentView, call: () => Promise<PaymentView>): Promise<PaymentView> {
+  private async send(
+    payment: PaymentView,
+    call: (client: Client) => Promise<PaymentView>,
+  ): Promise<PaymentView> {
     try {
-      return await this.temporalCall(Date.now() + this.config.syncWaitMs, call);
+      return await this.temporal.run(Date.now() + this.config.syncWaitMs, call);
     } catch (error) {
       if (isClosedWorkflow(error)) {
-        throw new ProblemError(
-          409,
+        throw new AppError(
+          'conflict',
           'invalid_state',
           `the payment is ${payment.status} and accepts no more changes`,
         );
@@ -220,8 +222,8 @@ export class PaymentService {
     const stored = await findPayment(this.db, input.tenantId, input.paymentId);
     if (stored) return stored;
     try {
-      return await this.temporalCall(Date.now() + QUICK_CALL_MS, () =>
-        this.temporal.workflow.getHandle(workflowId).query(statusQuery),
+      return await this.temporal.run(Date.now() + QUICK_CALL_MS, (client) =>
+        client.workflow.getHandle(workflowId).query(statusQuery),
       );
     } catch (error) {
       if (!isGrpcDeadlineError(error)) throw error;
@@ -236,8 +238,8 @@ export class PaymentService {
   private async startedWithoutAnswer(input: PaymentWorkflowInput, workflowId: string): Promise<PaymentView> {
     const stored = await findPayment(this.db, input.tenantId, input.paymentId);
     if (stored) return stored;
-    await this.temporalCall(Date.now() + QUICK_CALL_MS, () =>
-      this.temporal.workflow.getHandle(workflowId).describe(),
+    await this.temporal.run(Date.now() + QUICK_CALL_MS, (client) =>
+      client.workflow.getHandle(workflowId).describe(),
     );
     return this.initialView(workflowId, input);
   }
@@ -246,13 +248,13 @@ export class PaymentService {
     return initialPaymentView({ ...input, workflowId, now: new Date() });
   }
 
-  /** A wallet in another currency is a clear 422, never a conversion. */
+  /** A wallet in another currency is refused as invalid, never converted. */
   private async assertWalletCurrency(tenantId: string, request: PaymentRequest): Promise<void> {
     if (request.method.type === 'card') return;
     const balances = await getWalletBalances(this.db, tenantId, request.customerId);
     if (balances.length > 0 && !balances.some((b) => b.currency === request.currency)) {
-      throw new ProblemError(
-        422,
+      throw new AppError(
+        'invalid',
         'currency_mismatch',
         `the customer's wallet holds ${balances.map((b) => b.currency).join(', ')}, not ${request.currency}`,
       );
@@ -260,25 +262,25 @@ export class PaymentService {
   }
 }
 
-function orderAlreadyPaid(orderId: string): ProblemError {
-  return new ProblemError(
-    409,
+function orderAlreadyPaid(orderId: string): AppError {
+  return new AppError(
+    'conflict',
     'order_already_paid',
     `order ${orderId} already has a payment with different parameters`,
   );
 }
 
-/** Workflow validators reject updates with typed failures; turn them into problems. */
+/** Workflow validators reject updates with typed failures; turn them into the application's refusals. */
 function translate(error: unknown): unknown {
   const failure = error instanceof WorkflowUpdateFailedError ? error.cause : undefined;
   if (failure instanceof ApplicationFailure) {
     switch (failure.type) {
       case ErrorType.OrderAlreadyPaid:
-        return new ProblemError(409, 'order_already_paid', failure.message);
+        return new AppError('conflict', 'order_already_paid', failure.message);
       case ErrorType.InvalidPaymentState:
-        return new ProblemError(409, 'invalid_state', failure.message);
+        return new AppError('conflict', 'invalid_state', failure.message);
       case ErrorType.InvalidAmount:
-        return new ProblemError(422, 'invalid_amount', failure.message);
+        return new AppError('invalid', 'invalid_amount', failure.message);
       default:
         break;
     }
@@ -306,7 +308,7 @@ function decodeCursor(cursor: string | undefined): { createdAt: string; id: stri
     if (time >= 0 && time < MAX_CURSOR_TIME && typeof id === 'string' && /^pay_[0-9a-f]{1,64}$/.test(id))
       return { createdAt: new Date(time).toISOString(), id };
   } catch {
-    // fall through to the problem below
+    // fall through to the refusal below
   }
-  throw new ProblemError(400, 'invalid_cursor', 'cursor is not one this API returned');
+  throw new AppError('invalid_request', 'invalid_cursor', 'cursor is not one this API returned');
 }

@@ -1,0 +1,112 @@
+import { Client } from '@temporalio/client';
+import type { Config } from '../config.js';
+import { connectDatabase, migrateDatabase, type Database } from '../db/client.js';
+import { verifyLedger } from '../db/ledger-verify.js';
+import { EventHub } from '../events/hub.js';
+import { createConnectorRegistry } from '../gateway/registry.js';
+import { clientInterceptors } from '../tracing.js';
+import { GatewayWebhooks } from './gateway-webhooks.js';
+import { IdempotencyKeys } from './idempotency.js';
+import { SecretBox } from '../webhooks/secrets.js';
+import { PaymentService } from './payments.js';
+import { ReadinessCheck } from './readiness.js';
+import { RefundService } from './refunds.js';
+import { ReportService } from './reports.js';
+import { PaymentStreams } from './streams.js';
+import { TemporalGateway } from './temporal.js';
+import { connectTemporal } from './temporal-connection.js';
+import { TimelineService } from './timeline.js';
+import { WalletService } from './wallets.js';
+
+export interface ApplicationDeps {
+  config: Config;
+  db: Database;
+  temporal: Client;
+}
+
+/** What starts payments and refunds: all the broker consumer needs, and what the API shares with it. */
+export interface PaymentUseCases {
+  /** The one way to Temporal (breaker, deadlines) of the process. */
+  temporal: TemporalGateway;
+  payments: PaymentService;
+  refunds: RefundService;
+}
+
+/** The use cases of the API, over PostgreSQL and Temporal. */
+export interface Application extends PaymentUseCases {
+  config: Config;
+  wallets: WalletService;
+  timeline: TimelineService;
+  reports: ReportService;
+  gatewayWebhooks: GatewayWebhooks;
+  readiness: ReadinessCheck;
+  /** The live streams' reads (the LISTEN connection is opened by the first stream). */
+  streams: PaymentStreams;
+  idempotencyKeys: IdempotencyKeys;
+  ledger: { verify(): ReturnType<typeof verifyLedger> };
+}
+
+export function createPaymentUseCases({ config, db, temporal }: ApplicationDeps): PaymentUseCases {
+  const gateway = new TemporalGateway(temporal);
+  return {
+    temporal: gateway,
+    payments: new PaymentService(db, gateway, config),
+    refunds: new RefundService(db, gateway, config),
+  };
+}
+
+/** The API's composition root: each use case built once, over one Temporal gateway. */
+export function createApplication(deps: ApplicationDeps): Application {
+  const { config, db } = deps;
+  const core = createPaymentUseCases(deps);
+  const { temporal, payments } = core;
+  // The gateway connectors, built once per process: webhooks verify with them, readiness pings them.
+  const connectors = createConnectorRegistry(config);
+  return {
+    ...core,
+    config,
+    wallets: new WalletService(db, temporal, config),
+    timeline: new TimelineService(payments, temporal, config),
+    reports: new ReportService(db, config),
+    gatewayWebhooks: new GatewayWebhooks(db, temporal, connectors, config),
+    readiness: new ReadinessCheck(db, temporal, connectors, config),
+    streams: new PaymentStreams(db, new EventHub(config.databaseUrl), payments),
+    idempotencyKeys: new IdempotencyKeys(db, new SecretBox(config.webhookEncryptionKey), config.idempotency),
+    ledger: { verify: () => verifyLedger(db) },
+  };
+}
+
+export interface Connections {
+  db: Database;
+  temporal: Client;
+  /** Closes Temporal's connection, then PostgreSQL's pool. */
+  close(): Promise<void>;
+}
+
+/**
+ * A process's connections: PostgreSQL, migrated first (under an advisory lock, so processes may
+ * race), and Temporal, connected lazily so the process starts while Temporal is down.
+ */
+export async function openConnections(
+  config: Config,
+  pool: { max: number; connectionTimeoutMillis?: number },
+): Promise<Connections> {
+  if (!config.databaseUrl)
+    throw new Error('DATABASE_URL is required (npm run dev starts an embedded PostgreSQL for you)');
+  await migrateDatabase(config.databaseUrl);
+  const database = connectDatabase(config.databaseUrl, pool);
+  const connection = connectTemporal(config.temporalAddress ?? '127.0.0.1:7233');
+  const temporal = new Client({
+    connection,
+    namespace: config.temporalNamespace,
+    interceptors: clientInterceptors(),
+  });
+  return {
+    db: database.db,
+    temporal,
+    close: async () => {
+      await connection.close();
+      await database.close();
+    },
+  };
+}
