@@ -1,9 +1,9 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
-import type { WebhookActivities } from '../../src/activities/webhooks.js';
-import { ENDPOINT_GONE, webhookRetryDelayMs } from '../../src/domain/webhooks.js';
-import { webhookEndpointWorkflow } from '../../src/workflows/webhook-endpoint.js';
+import type { WebhookActivities } from '../../src/webhooks/activities.js';
+import { ENDPOINT_GONE, webhookRetryDelayMs } from '../../src/webhooks/domain.js';
+import { webhookEndpointWorkflow } from '../../src/webhooks/workflow.js';
 import { recordHistory } from '../support/fixtures.js';
 import { timeSkippingSuite } from '../support/time-skipping.js';
 

@@ -9,7 +9,7 @@ import { TemporalGateway } from '../../app/temporal.js';
 import { PaymentService } from '../services/payments.js';
 import { RefundService } from '../services/refunds.js';
 import { WalletService } from '../services/wallets.js';
-import { WebhookEndpointService } from '../services/webhook-endpoints.js';
+import { WebhookEndpointService } from '../../webhooks/endpoints.js';
 import { createLogger } from '../../logger.js';
 import { WebhookEgress } from '../../webhooks/egress.js';
 import { SecretBox } from '../../webhooks/secrets.js';

@@ -9,8 +9,8 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { WebhookActivities } from '../activities/webhooks.js';
-import { ENDPOINT_GONE, WEBHOOK_RETRY } from '../domain/webhooks.js';
+import type { WebhookActivities } from './activities.js';
+import { ENDPOINT_GONE, WEBHOOK_RETRY } from './domain.js';
 
 export interface WebhookEndpointInput {
   endpointId: string;
@@ -20,7 +20,7 @@ export function webhookEndpointWorkflowId(endpointId: string): string {
   return `webhook-endpoint:${endpointId}`;
 }
 
-/** New deliveries are waiting (sent by the event relay, only to an idle endpoint: src/events/webhook-sink.ts). */
+/** New deliveries are waiting (sent by the event relay, only to an idle endpoint: ./sink.ts). */
 export const deliveriesSignal = defineSignal('deliveries');
 
 const BATCH = 20;

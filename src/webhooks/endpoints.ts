@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
-import type { Executor } from '../../db/client.js';
+import type { Executor } from '../db/client.js';
 import {
   deliveryContext,
   findDeliveryWithAttempts,
@@ -13,15 +13,15 @@ import {
   type DeliveryPage,
   type DeliveryWithAttempts,
   type EndpointRow,
-} from '../../db/webhooks.js';
-import { MAX_ENDPOINTS_PER_TENANT } from '../../domain/webhooks.js';
-import type { DeliveryDeps } from '../../webhooks/deliver.js';
-import { newWebhookSecret } from '../../webhooks/secrets.js';
-import { TASK_QUEUE } from '../../workflows/contract.js';
-import { webhookManualRetry, webhookRetryWorkflowId } from '../../workflows/webhook-endpoint.js';
-import { TemporalGateway, type TemporalCall } from '../../app/temporal.js';
-import { ProblemError } from '../problem.js';
-import { withTimeout } from '../with-timeout.js';
+} from './store.js';
+import { MAX_ENDPOINTS_PER_TENANT } from './domain.js';
+import type { DeliveryDeps } from './deliver.js';
+import { newWebhookSecret } from './secrets.js';
+import { TASK_QUEUE } from '../workflows/contract.js';
+import { webhookManualRetry, webhookRetryWorkflowId } from './workflow.js';
+import { TemporalGateway, type TemporalCall } from '../app/temporal.js';
+import { ProblemError } from '../api/problem.js';
+import { withTimeout } from '../api/with-timeout.js';
 
 /** How long registering an endpoint waits for its host name to resolve. */
 const URL_CHECK_TIMEOUT_MS = 5_000;

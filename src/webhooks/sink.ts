@@ -1,13 +1,9 @@
 import type { Client } from '@temporalio/client';
 import type { Executor } from '../db/client.js';
-import { createDeliveries, endpointsToSweep, markEndpointsAwake, markEndpointsIdle } from '../db/webhooks.js';
+import { createDeliveries, endpointsToSweep, markEndpointsAwake, markEndpointsIdle } from './store.js';
 import type { CloudEvent } from '../domain/events.js';
-import {
-  deliveriesSignal,
-  webhookEndpointWorkflow,
-  webhookEndpointWorkflowId,
-} from '../workflows/webhook-endpoint.js';
-import type { EventSink } from './sink.js';
+import { deliveriesSignal, webhookEndpointWorkflow, webhookEndpointWorkflowId } from './workflow.js';
+import type { EventSink } from '../events/sink.js';
 
 /**
  * Merchants' webhook endpoints as a sink: each event becomes a delivery for every enabled
