@@ -14,11 +14,11 @@ import {
   type DeliveryWithAttempts,
   type EndpointRow,
 } from './store.js';
-import { MAX_ENDPOINTS_PER_TENANT } from './domain.js';
+import { MAX_ENDPOINTS_PER_TENANT, webhookRetryWorkflowId } from './domain.js';
 import type { DeliveryDeps } from './deliver.js';
 import { newWebhookSecret } from './secrets.js';
 import { TASK_QUEUE } from '../workflows/contract.js';
-import { webhookManualRetry, webhookRetryWorkflowId } from './workflow.js';
+import { webhookManualRetry } from './workflow.js';
 import { TemporalGateway, type TemporalCall } from '../app/temporal.js';
 import { ProblemError } from '../api/problem.js';
 import { withTimeout } from '../api/with-timeout.js';

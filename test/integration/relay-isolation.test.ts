@@ -17,7 +17,7 @@ import { collectFromRabbitMq, eventually, type Collector } from '../support/brok
 import { api, expectLedgerClean, topUp, uid } from '../support/http.js';
 import { TENANT_KEYS } from '../support/tenants.js';
 import { Receiver } from '../support/webhook-receiver.js';
-import { webhookEndpointWorkflowId } from '../../src/webhooks/workflow.js';
+import { webhookEndpointWorkflowId } from '../../src/webhooks/domain.js';
 import type { CloudEvent } from '../../src/domain/events.js';
 import { eq } from '../../src/db/orm.js';
 
