@@ -10,7 +10,7 @@ import { connectDatabase, migrateDatabase } from '../db/client.js';
 import { loadCommandOffsets, saveCommandOffset } from '../db/command-offsets.js';
 import { sql } from '../db/orm.js';
 import { brokerSinks } from '../domain/sinks.js';
-import { withTimeout } from '../api/with-timeout.js';
+import { withTimeout } from '../app/with-timeout.js';
 import { AMQP_COMMANDS_QUEUE, runAmqpCommands } from './amqp-source.js';
 import { CommandHandler } from './handler.js';
 import { KAFKA_COMMANDS_GROUP, KAFKA_COMMANDS_TOPIC, runKafkaCommands } from './kafka-source.js';

@@ -21,7 +21,7 @@ import { TASK_QUEUE } from '../workflows/contract.js';
 import { webhookManualRetry } from './workflow.js';
 import { TemporalGateway, type TemporalCall } from '../app/temporal.js';
 import { ProblemError } from '../api/problem.js';
-import { withTimeout } from '../api/with-timeout.js';
+import { withTimeout } from '../app/with-timeout.js';
 
 /** How long registering an endpoint waits for its host name to resolve. */
 const URL_CHECK_TIMEOUT_MS = 5_000;

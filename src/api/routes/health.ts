@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { sql } from '../../db/orm.js';
 import { relayLag, type SinkLag } from '../../db/outbox.js';
 import { brokerSinks } from '../../domain/sinks.js';
-import { withTimeout } from '../with-timeout.js';
+import { withTimeout } from '../../app/with-timeout.js';
 import { PROBLEM_CONTENT_TYPE, problemBody } from '../problem.js';
 
 const PROBE_TIMEOUT_MS = 1_000;

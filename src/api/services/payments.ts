@@ -36,7 +36,7 @@ import { canonicalJson, sha256 } from '../../hash.js';
 import { outageOf } from '../../app/dependencies.js';
 import { TemporalGateway, type TemporalCall } from '../../app/temporal.js';
 import { ProblemError } from '../problem.js';
-import { withTimeout } from '../with-timeout.js';
+import { withTimeout } from '../../app/with-timeout.js';
 
 /** With `Prefer: respond-async`, how long to wait for the workflow to accept the request. */
 const ASYNC_ACCEPT_MS = 3_000;

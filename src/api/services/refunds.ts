@@ -16,7 +16,7 @@ import { refundWorkflow } from '../../workflows/refund.js';
 import { sha256 } from '../../hash.js';
 import { TemporalGateway, type TemporalCall } from '../../app/temporal.js';
 import { ProblemError } from '../problem.js';
-import { withTimeout } from '../with-timeout.js';
+import { withTimeout } from '../../app/with-timeout.js';
 
 export class RefundService {
   constructor(

@@ -13,7 +13,7 @@ import { topUpWorkflow } from '../../workflows/top-up.js';
 import { connectorOf, type Config } from '../../config.js';
 import { TemporalGateway, type TemporalCall } from '../../app/temporal.js';
 import { ProblemError } from '../problem.js';
-import { withTimeout } from '../with-timeout.js';
+import { withTimeout } from '../../app/with-timeout.js';
 
 export interface TopUpRequest {
   amount: number;
