@@ -64,8 +64,7 @@ export function createServices({ config, db, temporal }: ServiceDeps): Services 
       db,
       box: new SecretBox(config.webhookEncryptionKey),
       egress: webhookEgress(config),
-      temporal,
-      temporalCall,
+      temporal: gateway,
     }),
     customerTokens: new CustomerTokens(config.customerTokenSecret),
     eventHub: new EventHub(config.databaseUrl),
@@ -74,7 +73,7 @@ export function createServices({ config, db, temporal }: ServiceDeps): Services 
   };
 }
 
-/** The API's way out to webhook endpoints (a manual retry sends from here); raw failures are logged. */
+/** The API's way out to webhook endpoints: it checks a URL at registration (workers send). */
 function webhookEgress(config: Config): WebhookEgress {
   const logger = createLogger(config.logLevel, 'api');
   return new WebhookEgress({
