@@ -103,6 +103,25 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // The webhook endpoint workflows live in their feature's folder, in the same sandbox: at run
+    // time they import only Temporal's workflow API, the domain and the workflow helpers.
+    files: ['src/webhooks/workflow.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(?!@temporalio/(workflow|common)$|\\./domain\\.js$|\\.\\./(domain|workflows)/)',
+              allowTypeImports: true,
+              message: 'Workflow code must stay deterministic: other modules are imported as types only.',
+            },
+          ],
+        },
+      ],
+    },
+  },
   { files: ['eslint.config.js', 'scripts/*.mjs', 'src/*.mjs'], ...tseslint.configs.disableTypeChecked },
   {
     files: ['scripts/*.mjs', 'src/*.mjs'],
