@@ -25,6 +25,8 @@ const API = ['^src/api/', '^src/webhooks/routes\\.ts$'];
 const COMMANDS = ['^src/commands/'];
 const WORKER = ['^src/worker/', '^src/activities/', '^src/webhooks/activities\\.ts$'];
 const ADAPTERS = [...API, ...COMMANDS, ...WORKER];
+/** The activities' interface: the worker's, but workflows and the timeline name steps by it. */
+const ACTIVITY_INTERFACE = ['^src/activities/index\\.ts$'];
 const HARNESS = ['^(tools|test|bench|chaos|scripts|sandbox)/'];
 
 /** A rule that `from` may not import `to` (runtime imports; type-only ones too unless `typesToo` is false). */
@@ -71,7 +73,14 @@ module.exports = {
       'app-below-adapters',
       'The application layer knows no door: no HTTP, broker or worker code.',
       APP,
-      ADAPTERS,
+      { to: ADAPTERS, not: ACTIVITY_INTERFACE },
+    ),
+    forbid(
+      'activity-interface-as-types',
+      'The activities interface (what workflows call) is read as a type only, as the timeline names steps by it.',
+      [...APP, ...WORKFLOWS],
+      ACTIVITY_INTERFACE,
+      { typesToo: false },
     ),
     forbid(
       'api-through-app',

@@ -84,7 +84,7 @@ export default tseslint.config(
   },
   {
     // Workflow code runs in Temporal's deterministic sandbox: no I/O, no Node built-ins.
-    files: ['src/workflows/**/*.ts', 'src/webhooks/workflow.ts'],
+    files: ['src/workflows/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -100,6 +100,25 @@ export default tseslint.config(
               group: ['../activities/*', '../db/*', '../api/*', '../gateway/*', 'pg', 'drizzle-orm*'],
               allowTypeImports: true,
               message: 'Workflows import activities and I/O modules as types only.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The webhook endpoint workflows live in their feature's folder, in the same sandbox: at run
+    // time they import only Temporal's workflow API, the domain and the workflow helpers.
+    files: ['src/webhooks/workflow.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(?!@temporalio/(workflow|common)$|\\./domain\\.js$|\\.\\./(domain|workflows)/)',
+              allowTypeImports: true,
+              message: 'Workflow code must stay deterministic: other modules are imported as types only.',
             },
           ],
         },

@@ -22,7 +22,7 @@ export interface RelayOutboxResult {
   batches: number;
 }
 
-/** How often the relay looks for endpoints whose wake-up was lost (src/events/webhook-sink.ts). */
+/** How often the relay looks for endpoints whose wake-up was lost (src/webhooks/sink.ts). */
 const SWEEP_MS = 60_000;
 
 /**

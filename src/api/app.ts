@@ -22,7 +22,7 @@ import { timelineRoutes } from './routes/timeline.js';
 import { reportRoutes } from './routes/reports.js';
 import { walletRoutes } from './routes/wallets.js';
 import { streamRoutes } from './routes/streams.js';
-import { webhookEndpointRoutes } from './routes/webhook-endpoints.js';
+import { webhookEndpointRoutes } from '../webhooks/routes.js';
 import { webhookRoutes } from './routes/webhooks.js';
 
 /** The largest WebSocket message a client may send (ws's default is 100 MiB). */

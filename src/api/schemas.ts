@@ -3,7 +3,7 @@
  * request bodies both doors take are in app/schemas.ts, re-exported here for the routes.
  */
 export * from '../app/schemas.js';
-import { WEBHOOK_DELIVERY_STATUSES, WEBHOOK_EVENT_TYPES } from '../domain/webhooks.js';
+import { WEBHOOK_DELIVERY_STATUSES, WEBHOOK_EVENT_TYPES } from '../webhooks/domain.js';
 import { z } from 'zod';
 import { amount, cardToken, currency, externalId, resourceId, text } from '../app/schemas.js';
 import { MAX_CUSTOMER_TOKEN_SECONDS } from './customer-tokens.js';

@@ -8,6 +8,9 @@ import { clientInterceptors } from '../tracing.js';
 import { GatewayWebhooks } from './gateway-webhooks.js';
 import { IdempotencyKeys } from './idempotency.js';
 import { SecretBox } from '../webhooks/secrets.js';
+import { WebhookEgress } from '../webhooks/egress.js';
+import { WebhookEndpointService } from '../webhooks/endpoints.js';
+import { createLogger } from '../logger.js';
 import { PaymentService } from './payments.js';
 import { ReadinessCheck } from './readiness.js';
 import { RefundService } from './refunds.js';
@@ -43,6 +46,7 @@ export interface Application extends PaymentUseCases {
   /** The live streams' reads (the LISTEN connection is opened by the first stream). */
   streams: PaymentStreams;
   idempotencyKeys: IdempotencyKeys;
+  webhookEndpoints: WebhookEndpointService;
   ledger: { verify(): ReturnType<typeof verifyLedger> };
 }
 
@@ -62,6 +66,8 @@ export function createApplication(deps: ApplicationDeps): Application {
   const { temporal, payments } = core;
   // The gateway connectors, built once per process: webhooks verify with them, readiness pings them.
   const connectors = createConnectorRegistry(config);
+  const box = new SecretBox(config.webhookEncryptionKey);
+  const logger = createLogger(config.logLevel, 'api');
   return {
     ...core,
     config,
@@ -71,7 +77,17 @@ export function createApplication(deps: ApplicationDeps): Application {
     gatewayWebhooks: new GatewayWebhooks(db, temporal, connectors, config),
     readiness: new ReadinessCheck(db, temporal, connectors, config),
     streams: new PaymentStreams(db, new EventHub(config.databaseUrl), payments),
-    idempotencyKeys: new IdempotencyKeys(db, new SecretBox(config.webhookEncryptionKey), config.idempotency),
+    idempotencyKeys: new IdempotencyKeys(db, box, config.idempotency),
+    webhookEndpoints: new WebhookEndpointService({
+      db,
+      box,
+      // Checks a URL at registration; the worker's endpoint workflows do the sending.
+      egress: new WebhookEgress({
+        allowedNetworks: config.webhookAllowedNetworks,
+        log: (fields, message) => logger.info(fields, message),
+      }),
+      temporal,
+    }),
     ledger: { verify: () => verifyLedger(db) },
   };
 }

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { Executor } from '../db/client.js';
-import { deliveryContext, recordAttempt, type EndpointRow } from '../db/webhooks.js';
-import { WEBHOOK_ATTEMPT_TIMEOUT_MS } from '../domain/webhooks.js';
+import { deliveryContext, recordAttempt, type EndpointRow } from './store.js';
+import { WEBHOOK_ATTEMPT_TIMEOUT_MS } from './domain.js';
 import { SIGNATURE_HEADER } from '../gateway/webhook-signature.js';
 import type { WebhookEgress } from './egress.js';
 import type { SecretBox } from './secrets.js';

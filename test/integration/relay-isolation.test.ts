@@ -8,8 +8,8 @@
 import { randomUUID } from 'node:crypto';
 import { stackTemporal } from '../support/temporal.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createDeliveries, endpointsToSweep } from '../../src/db/webhooks.js';
-import { WebhookSink } from '../../src/events/webhook-sink.js';
+import { createDeliveries, endpointsToSweep } from '../../src/webhooks/store.js';
+import { WebhookSink } from '../../src/webhooks/sink.js';
 import { TASK_QUEUE } from '../../src/workflows/contract.js';
 import { webhookDeliveries, webhookEndpoints } from '../../src/db/schema.js';
 import { count, testDatabase } from '../support/db.js';
@@ -17,7 +17,7 @@ import { collectFromRabbitMq, eventually, type Collector } from '../support/brok
 import { api, expectLedgerClean, topUp, uid } from '../support/http.js';
 import { TENANT_KEYS } from '../support/tenants.js';
 import { Receiver } from '../support/webhook-receiver.js';
-import { webhookEndpointWorkflowId } from '../../src/workflows/webhook-endpoint.js';
+import { webhookEndpointWorkflowId } from '../../src/webhooks/domain.js';
 import type { CloudEvent } from '../../src/domain/events.js';
 import { eq } from '../../src/db/orm.js';
 

@@ -4,7 +4,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { MAX_ENDPOINTS_PER_TENANT } from '../../src/domain/webhooks.js';
+import { MAX_ENDPOINTS_PER_TENANT } from '../../src/webhooks/domain.js';
 import { eventually } from '../support/brokers.js';
 import { testDatabase } from '../support/db.js';
 import { relayPassed } from '../support/relay.js';

@@ -4,7 +4,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, inject } from 'vitest';
 import type { EventActivities } from '../../src/activities/events.js';
-import type { WebhookActivities } from '../../src/activities/webhooks.js';
+import type { WebhookActivities } from '../../src/webhooks/activities.js';
 import type { Activities } from '../../src/activities/index.js';
 import { testingExecutable } from '../../tools/stack/temporal-binaries.js';
 

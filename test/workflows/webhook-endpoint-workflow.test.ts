@@ -1,25 +1,34 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { describe, expect, it } from 'vitest';
-import type { WebhookActivities } from '../../src/activities/webhooks.js';
-import { ENDPOINT_GONE, webhookRetryDelayMs } from '../../src/domain/webhooks.js';
-import { webhookEndpointWorkflow } from '../../src/workflows/webhook-endpoint.js';
+import { describe, expect, it, vi } from 'vitest';
+import type { WebhookActivities } from '../../src/webhooks/activities.js';
+import {
+  DELIVERIES_SIGNAL,
+  ENDPOINT_GONE,
+  WEBHOOK_ENDPOINT_WORKFLOW,
+  webhookEndpointWorkflowId,
+  webhookRetryDelayMs,
+} from '../../src/webhooks/domain.js';
+import { webhookEndpointWorkflow } from '../../src/webhooks/workflow.js';
 import { recordHistory } from '../support/fixtures.js';
 import { timeSkippingSuite } from '../support/time-skipping.js';
 
 const suite = timeSkippingSuite();
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
+/** How long a test waits for what the worker does at wall-clock speed (no timer to skip). */
+const WAIT = { timeout: 20_000, interval: 50 };
 
 /** An endpoint with deliveries d1..dN, and a receiver whose answer depends on (skipped) time. */
 function fakeEndpoint(deliveries: string[], answer: (sinceFirstMs: number) => number) {
   const pending = [...deliveries];
   const attempts: { deliveryId: string; attempt: number; at: number }[] = [];
   const delivered: string[] = [];
-  const state = { status: 'enabled' as 'enabled' | 'disabled', failed: [] as string[] };
+  const state = { status: 'enabled' as 'enabled' | 'disabled', failed: [] as string[], reads: 0 };
   let first: number | undefined;
   const activities: WebhookActivities = {
     async pendingWebhookDeliveries() {
+      state.reads++;
       return { status: state.status, deliveries: [...pending] };
     },
     async deliverWebhook({ deliveryId }) {
@@ -46,7 +55,7 @@ function fakeEndpoint(deliveries: string[], answer: (sinceFirstMs: number) => nu
       state.status = 'disabled';
     },
   };
-  return { activities, attempts, delivered, state };
+  return { activities, attempts, delivered, pending, state };
 }
 
 describe('webhookEndpointWorkflow (time-skipping server, fake activities)', () => {
@@ -75,6 +84,31 @@ describe('webhookEndpointWorkflow (time-skipping server, fake activities)', () =
     expect(d1.length).toBe(d1.at(-1)!.attempt);
     // The later deliveries waited their turn and went through at the first try.
     expect(endpoint.attempts.filter((a) => a.deliveryId !== 'd1').map((a) => a.attempt)).toEqual([1, 1]);
+  });
+
+  it('answers to the type, id and signal the relay wakes it by, named in the domain', async () => {
+    const endpoint = fakeEndpoint(['d1'], () => 200);
+    await suite.withWorker(endpoint.activities, async (taskQueue) => {
+      // As the relay's sink wakes an endpoint: by names, with no workflow code at hand.
+      const handle = await suite.env.client.workflow.signalWithStart(WEBHOOK_ENDPOINT_WORKFLOW, {
+        taskQueue,
+        workflowId: webhookEndpointWorkflowId(taskQueue),
+        args: [{ endpointId: 'we_4' }],
+        signal: DELIVERIES_SIGNAL,
+        signalArgs: [],
+      });
+      // d1 sent, then a read that finds nothing: the endpoint is idle and only a signal moves it.
+      await vi.waitFor(() => expect(endpoint.state.reads).toBe(2), WAIT);
+      endpoint.pending.push('d2');
+      await handle.signal(DELIVERIES_SIGNAL);
+      await vi.waitFor(() => expect(endpoint.delivered).toEqual(['d1', 'd2']), WAIT);
+      // Idle again; deleted now, the next wake-up ends the workflow.
+      await vi.waitFor(() => expect(endpoint.state.reads).toBe(4), WAIT);
+      endpoint.state.status = 'disabled';
+      await handle.signal(DELIVERIES_SIGNAL);
+      await handle.result();
+    });
+    expect(endpoint.state.reads).toBe(5);
   });
 
   it('a delivery not accepted within 3 days is marked failed and the next one goes', async () => {

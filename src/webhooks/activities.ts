@@ -1,8 +1,8 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
-import { deliveryContext, failDelivery, nextDeliveries, updateEndpoint } from '../db/webhooks.js';
-import { ENDPOINT_GONE, WEBHOOK_RETRY, webhookRetryDelayMs } from '../domain/webhooks.js';
-import { attemptDelivery, type DeliveryDeps } from '../webhooks/deliver.js';
+import { deliveryContext, failDelivery, nextDeliveries, updateEndpoint } from './store.js';
+import { ENDPOINT_GONE, WEBHOOK_RETRY, webhookRetryDelayMs } from './domain.js';
+import { attemptDelivery, type DeliveryDeps } from './deliver.js';
 
 /** The activities of a webhook endpoint's workflow. */
 export function createWebhookActivities(deps: DeliveryDeps) {

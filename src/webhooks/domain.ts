@@ -1,6 +1,7 @@
 /**
- * Outgoing webhooks: the retry schedule (shared by the endpoint workflow and the attempt records)
- * and the event types an endpoint may subscribe to. Nothing here does I/O.
+ * Outgoing webhooks: the retry schedule (shared by the endpoint workflow and the attempt records),
+ * the event types an endpoint may subscribe to, and the names the endpoint workflows answer to.
+ * Nothing here does I/O.
  */
 
 /** 1 min, 2, 4 ... doubling to at most 1 h apart, for 3 days from the first attempt. */
@@ -47,3 +48,22 @@ export function endpointWants(events: readonly string[] | null, type: string): b
 
 /** The failure type of an endpoint that answered 410 Gone: it is disabled, not retried. */
 export const ENDPOINT_GONE = 'EndpointGone';
+
+export interface WebhookEndpointInput {
+  endpointId: string;
+}
+
+/**
+ * The endpoint workflow's type and signal, by name: the relay's sink starts and wakes it without
+ * loading workflow code (./workflow.ts defines both under these names).
+ */
+export const WEBHOOK_ENDPOINT_WORKFLOW = 'webhookEndpointWorkflow';
+export const DELIVERIES_SIGNAL = 'deliveries';
+
+export function webhookEndpointWorkflowId(endpointId: string): string {
+  return `webhook-endpoint:${endpointId}`;
+}
+
+export function webhookRetryWorkflowId(deliveryId: string): string {
+  return `webhook-retry:${deliveryId}`;
+}

@@ -9,19 +9,11 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { WebhookActivities } from '../activities/webhooks.js';
-import { ENDPOINT_GONE, WEBHOOK_RETRY } from '../domain/webhooks.js';
+import type { WebhookActivities } from './activities.js';
+import { DELIVERIES_SIGNAL, ENDPOINT_GONE, WEBHOOK_RETRY, type WebhookEndpointInput } from './domain.js';
 
-export interface WebhookEndpointInput {
-  endpointId: string;
-}
-
-export function webhookEndpointWorkflowId(endpointId: string): string {
-  return `webhook-endpoint:${endpointId}`;
-}
-
-/** New deliveries are waiting (sent by the event relay, only to an idle endpoint: src/events/webhook-sink.ts). */
-export const deliveriesSignal = defineSignal('deliveries');
+/** New deliveries are waiting (sent by the event relay, only to an idle endpoint: ./sink.ts). */
+const deliveriesSignal = defineSignal(DELIVERIES_SIGNAL);
 
 const BATCH = 20;
 /**
@@ -95,10 +87,6 @@ export async function webhookEndpointWorkflow(input: WebhookEndpointInput): Prom
     if (next.deliveries.length > 0) poked = true;
   }
   await continueAsNew<typeof webhookEndpointWorkflow>(input);
-}
-
-export function webhookRetryWorkflowId(deliveryId: string): string {
-  return `webhook-retry:${deliveryId}`;
 }
 
 const sendNow = proxyActivities<WebhookActivities>({

@@ -1,13 +1,14 @@
 import type { Client } from '@temporalio/client';
 import type { Executor } from '../db/client.js';
-import { createDeliveries, endpointsToSweep, markEndpointsAwake, markEndpointsIdle } from '../db/webhooks.js';
+import { createDeliveries, endpointsToSweep, markEndpointsAwake, markEndpointsIdle } from './store.js';
 import type { CloudEvent } from '../domain/events.js';
 import {
-  deliveriesSignal,
-  webhookEndpointWorkflow,
+  DELIVERIES_SIGNAL,
+  WEBHOOK_ENDPOINT_WORKFLOW,
   webhookEndpointWorkflowId,
-} from '../workflows/webhook-endpoint.js';
-import type { EventSink } from './sink.js';
+  type WebhookEndpointInput,
+} from './domain.js';
+import type { EventSink } from '../events/sink.js';
 
 /**
  * Merchants' webhook endpoints as a sink: each event becomes a delivery for every enabled
@@ -43,11 +44,11 @@ export class WebhookSink implements EventSink {
     const idle = await markEndpointsAwake(this.db, endpointIds);
     const results = await Promise.allSettled(
       idle.map((endpointId) =>
-        this.temporal.workflow.signalWithStart(webhookEndpointWorkflow, {
+        this.temporal.workflow.signalWithStart(WEBHOOK_ENDPOINT_WORKFLOW, {
           workflowId: webhookEndpointWorkflowId(endpointId),
           taskQueue: this.taskQueue,
-          args: [{ endpointId }],
-          signal: deliveriesSignal,
+          args: [{ endpointId } satisfies WebhookEndpointInput],
+          signal: DELIVERIES_SIGNAL,
           signalArgs: [],
         }),
       ),

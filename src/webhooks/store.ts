@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { and, asc, desc, eq, gt, inArray, lt, sql } from './orm.js';
+import { and, asc, desc, eq, gt, inArray, lt, sql } from '../db/orm.js';
 import type { CloudEvent } from '../domain/events.js';
-import { endpointWants } from '../domain/webhooks.js';
-import type { Executor } from './client.js';
-import { toCloudEvent } from './outbox.js';
-import { events, webhookAttempts, webhookDeliveries, webhookEndpoints } from './schema.js';
+import { endpointWants } from './domain.js';
+import type { Executor } from '../db/client.js';
+import { toCloudEvent } from '../db/outbox.js';
+import { events, webhookAttempts, webhookDeliveries, webhookEndpoints } from '../db/schema.js';
 
 export type EndpointRow = typeof webhookEndpoints.$inferSelect;
 export type DeliveryRow = typeof webhookDeliveries.$inferSelect;

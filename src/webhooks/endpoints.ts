@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import type { Client } from '@temporalio/client';
-import type { Executor } from '../../db/client.js';
+import { AppError } from '../app/errors.js';
+import type { TemporalGateway } from '../app/temporal.js';
+import { withTimeout } from '../app/with-timeout.js';
+import type { Executor } from '../db/client.js';
 import {
   deliveryContext,
   findDeliveryWithAttempts,
@@ -13,15 +15,12 @@ import {
   type DeliveryPage,
   type DeliveryWithAttempts,
   type EndpointRow,
-} from '../../db/webhooks.js';
-import { MAX_ENDPOINTS_PER_TENANT } from '../../domain/webhooks.js';
-import type { DeliveryDeps } from '../../webhooks/deliver.js';
-import { newWebhookSecret } from '../../webhooks/secrets.js';
-import { TASK_QUEUE } from '../../workflows/contract.js';
-import { webhookManualRetry, webhookRetryWorkflowId } from '../../workflows/webhook-endpoint.js';
-import { TemporalGateway, type TemporalCall } from '../../app/temporal.js';
-import { ProblemError } from '../problem.js';
-import { withTimeout } from '../../app/with-timeout.js';
+} from './store.js';
+import { MAX_ENDPOINTS_PER_TENANT, webhookRetryWorkflowId } from './domain.js';
+import type { DeliveryDeps } from './deliver.js';
+import { newWebhookSecret } from './secrets.js';
+import { TASK_QUEUE } from '../workflows/contract.js';
+import { webhookManualRetry } from './workflow.js';
 
 /** How long registering an endpoint waits for its host name to resolve. */
 const URL_CHECK_TIMEOUT_MS = 5_000;
@@ -80,19 +79,16 @@ function deliveryView(row: DeliveryWithAttempts) {
 
 /** What the service uses: the egress only checks a URL at registration (workers send). */
 export interface WebhookEndpointDeps extends DeliveryDeps {
-  temporal: Client;
-  /** A Temporal call with a deadline, through the API's circuit breaker. */
-  temporalCall?: TemporalCall | undefined;
+  /** The process's one way to Temporal (breaker, deadlines), for manual retries. */
+  temporal: TemporalGateway;
 }
 
 /** A merchant's webhook endpoints; their deliveries are sent by the endpoint workflows. */
 export class WebhookEndpointService {
   private readonly db: Executor;
-  private readonly temporalCall: TemporalCall;
 
   constructor(private readonly deps: WebhookEndpointDeps) {
     this.db = deps.db;
-    this.temporalCall = deps.temporalCall ?? new TemporalGateway(deps.temporal).call;
   }
 
   /** Refused when the URL's host is not on the public internet, or the tenant has all its endpoints. */
@@ -102,8 +98,8 @@ export class WebhookEndpointService {
   ): Promise<WebhookEndpointView> {
     // A name whose DNS does not answer in time is refused like one that does not resolve.
     if ((await withTimeout(this.deps.egress.reaches(body.url), URL_CHECK_TIMEOUT_MS)) !== true)
-      throw new ProblemError(
-        422,
+      throw new AppError(
+        'invalid',
         'url_not_allowed',
         'webhooks go to the public internet only: the URL must name a public address, or a host name that resolves to public addresses only',
       );
@@ -119,8 +115,8 @@ export class WebhookEndpointService {
       status: 'enabled',
     });
     if (!row)
-      throw new ProblemError(
-        409,
+      throw new AppError(
+        'conflict',
         'webhook_endpoint_limit_reached',
         `a tenant has at most ${MAX_ENDPOINTS_PER_TENANT} webhook endpoints: delete one to add another`,
       );
@@ -179,9 +175,9 @@ export class WebhookEndpointService {
     await this.endpoint(tenantId, id);
     const context = await deliveryContext(this.db, deliveryId);
     if (!context || context.delivery.endpointId !== id)
-      throw new ProblemError(404, 'delivery_not_found', `no delivery ${deliveryId} for endpoint ${id}`);
-    await this.temporalCall(Date.now() + MANUAL_RETRY_DEADLINE_MS, () =>
-      this.deps.temporal.workflow.execute(webhookManualRetry, {
+      throw new AppError('not_found', 'delivery_not_found', `no delivery ${deliveryId} for endpoint ${id}`);
+    await this.deps.temporal.run(Date.now() + MANUAL_RETRY_DEADLINE_MS, (client) =>
+      client.workflow.execute(webhookManualRetry, {
         workflowId: webhookRetryWorkflowId(deliveryId),
         taskQueue: TASK_QUEUE,
         args: [{ deliveryId }],
@@ -199,6 +195,6 @@ export class WebhookEndpointService {
   }
 }
 
-function notFound(id: string): ProblemError {
-  return new ProblemError(404, 'webhook_endpoint_not_found', `no webhook endpoint ${id}`);
+function notFound(id: string): AppError {
+  return new AppError('not_found', 'webhook_endpoint_not_found', `no webhook endpoint ${id}`);
 }

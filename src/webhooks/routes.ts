@@ -10,7 +10,7 @@ import {
   webhookDelivery,
   webhookDeliveryParams,
   webhookEndpoint,
-} from '../schemas.js';
+} from '../api/schemas.js';
 
 export const webhookEndpointRoutes: FastifyPluginAsyncZod = async (app) => {
   const { webhookEndpoints } = app.services;
