@@ -49,7 +49,6 @@ const orderStockConfirmed = z.object({
 const command = z.discriminatedUnion('type', [paymentCreate, refundCreate, orderStockConfirmed]);
 export type CommandMessage = z.infer<typeof command>;
 
-export const COMMAND_TYPES = ['payment.create', 'refund.create', 'OrderStockConfirmed'] as const;
 
 export type ParsedCommand = { ok: true; command: CommandMessage } | { ok: false; reason: string };
 export type ParsedBody = { ok: true; json: unknown } | { ok: false; reason: string };

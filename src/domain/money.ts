@@ -41,14 +41,6 @@ export const CURRENCIES = Object.keys(CURRENCY_EXPONENTS) as [Currency, ...Curre
 /** Largest amount a single payment may carry, in minor units (as Stripe's 99,999,999.99 cap, times 10). */
 export const MAX_AMOUNT_MINOR = 99_999_999_999;
 
-export function isCurrency(value: string): value is Currency {
-  return Object.hasOwn(CURRENCY_EXPONENTS, value);
-}
-
-export function isValidAmount(amount: number): boolean {
-  return Number.isSafeInteger(amount) && amount > 0 && amount <= MAX_AMOUNT_MINOR;
-}
-
 /** Renders minor units as a decimal string for humans; never used for arithmetic. */
 export function formatMinor(amount: number, currency: Currency): string {
   const exponent = CURRENCY_EXPONENTS[currency];

@@ -202,11 +202,6 @@ export function paymentReference(paymentId: string, createdAt: Date): string {
   return `PAY-${day}-${hex}`;
 }
 
-/** How much of a captured payment can still be refunded. */
-export function refundableAmount(payment: Pick<PaymentView, 'amountCaptured' | 'amountRefunded'>): number {
-  return Math.max(0, payment.amountCaptured - payment.amountRefunded);
-}
-
 /** The payment as outsiders see it: no request hash, no internal ids. */
 export function publicPayment(view: PaymentView) {
   const {

@@ -1,13 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  CURRENCIES,
-  CURRENCY_EXPONENTS,
-  formatMinor,
-  isCurrency,
-  isValidAmount,
-  MAX_AMOUNT_MINOR,
-} from '../../src/domain/money.js';
+import { CURRENCIES, CURRENCY_EXPONENTS, formatMinor, MAX_AMOUNT_MINOR } from '../../src/domain/money.js';
+import { amount as amountSchema, currency as currencySchema } from '../../src/app/schemas.js';
 
 const currency = fc.constantFrom(...CURRENCIES);
 const RUNS = { numRuns: 500 };
@@ -34,7 +28,7 @@ describe('money (property)', () => {
     );
   });
 
-  it('isCurrency accepts exactly the table’s codes (not inherited object keys)', () => {
+  it('the currency schema accepts exactly the table’s codes (not inherited object keys)', () => {
     fc.assert(
       fc.property(
         fc.oneof(
@@ -43,14 +37,16 @@ describe('money (property)', () => {
           fc.stringMatching(/^[A-Z]{3}$/),
         ),
         (code) => {
-          expect(isCurrency(code)).toBe((CURRENCIES as readonly string[]).includes(code));
+          expect(currencySchema.safeParse(code).success).toBe(
+            (CURRENCIES as readonly string[]).includes(code),
+          );
         },
       ),
       RUNS,
     );
   });
 
-  it('a valid amount is always a positive safe integer within the cap', () => {
+  it('the amount schema takes exactly the positive integers within the cap', () => {
     fc.assert(
       fc.property(
         fc.oneof(
@@ -61,8 +57,7 @@ describe('money (property)', () => {
         ),
         (amount) => {
           const expected = Number.isInteger(amount) && amount >= 1 && amount <= MAX_AMOUNT_MINOR;
-          expect(isValidAmount(amount)).toBe(expected);
-          if (isValidAmount(amount)) expect(Number.isSafeInteger(amount)).toBe(true);
+          expect(amountSchema.safeParse(amount).success).toBe(expected);
         },
       ),
       RUNS,

@@ -1,12 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { formatMinor, isCurrency, isValidAmount, MAX_AMOUNT_MINOR } from '../../src/domain/money.js';
+import { formatMinor } from '../../src/domain/money.js';
 import {
   canTransition,
   isSettled,
   isTerminal,
   PAYMENT_STATUSES,
   paymentReference,
-  refundableAmount,
 } from '../../src/domain/payment.js';
 import {
   parsePaymentWorkflowId,
@@ -18,26 +17,12 @@ import { canonicalJson } from '../../src/hash.js';
 import { allocateRefund } from '../../src/domain/refund.js';
 
 describe('money', () => {
-  it('accepts only positive safe integers up to the cap', () => {
-    expect(isValidAmount(1)).toBe(true);
-    expect(isValidAmount(MAX_AMOUNT_MINOR)).toBe(true);
-    for (const bad of [0, -1, 1.5, Number.NaN, Infinity, MAX_AMOUNT_MINOR + 1, 2 ** 53])
-      expect(isValidAmount(bad)).toBe(false);
-  });
-
   it('knows zero- and three-decimal currencies', () => {
     expect(formatMinor(2500, 'USD')).toBe('25.00 USD');
     expect(formatMinor(2500, 'JPY')).toBe('2500 JPY');
     expect(formatMinor(2500, 'KWD')).toBe('2.500 KWD');
     expect(formatMinor(5, 'EUR')).toBe('0.05 EUR');
     expect(formatMinor(-5, 'BHD')).toBe('-0.005 BHD');
-  });
-
-  it('rejects unknown and lowercase currency codes', () => {
-    expect(isCurrency('USD')).toBe(true);
-    expect(isCurrency('usd')).toBe(false);
-    expect(isCurrency('XXX')).toBe(false);
-    expect(isCurrency('toString')).toBe(false);
   });
 });
 
@@ -60,11 +45,6 @@ describe('payment status rules', () => {
     expect(canTransition('canceled', 'processing')).toBe(false);
     expect(canTransition('refunded', 'partially_refunded')).toBe(false);
     expect(canTransition('requires_capture', 'succeeded')).toBe(true);
-  });
-
-  it('computes the refundable amount and never a negative one', () => {
-    expect(refundableAmount({ amountCaptured: 1000, amountRefunded: 300 })).toBe(700);
-    expect(refundableAmount({ amountCaptured: 1000, amountRefunded: 1000 })).toBe(0);
   });
 
   it('builds references like PAY-20251103-dd961ae0', () => {

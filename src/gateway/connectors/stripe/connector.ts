@@ -39,9 +39,6 @@ export interface StripeConnectorOptions {
   now?: () => number;
 }
 
-/** Stripe's API version the connector's mapping was written against (the SDK's own). */
-export const STRIPE_API_VERSION = Stripe.API_VERSION;
-
 /**
  * Stripe through its official SDK: a PaymentIntent per authorization (manual capture unless it
  * is a sale), captures, cancels as voids, Refunds, and the PaymentIntent re-read for status.
