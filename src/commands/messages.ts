@@ -49,7 +49,6 @@ const orderStockConfirmed = z.object({
 const command = z.discriminatedUnion('type', [paymentCreate, refundCreate, orderStockConfirmed]);
 export type CommandMessage = z.infer<typeof command>;
 
-
 export type ParsedCommand = { ok: true; command: CommandMessage } | { ok: false; reason: string };
 export type ParsedBody = { ok: true; json: unknown } | { ok: false; reason: string };
 
