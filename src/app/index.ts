@@ -10,7 +10,6 @@ import { IdempotencyKeys } from './idempotency.js';
 import { SecretBox } from '../webhooks/secrets.js';
 import { WebhookEgress } from '../webhooks/egress.js';
 import { WebhookEndpointService } from '../webhooks/endpoints.js';
-import { createLogger } from '../logger.js';
 import { PaymentService } from './payments.js';
 import { ReadinessCheck } from './readiness.js';
 import { RefundService } from './refunds.js';
@@ -67,7 +66,6 @@ export function createApplication(deps: ApplicationDeps): Application {
   // The gateway connectors, built once per process: webhooks verify with them, readiness pings them.
   const connectors = createConnectorRegistry(config);
   const box = new SecretBox(config.webhookEncryptionKey);
-  const logger = createLogger(config.logLevel, 'api');
   return {
     ...core,
     config,
@@ -84,7 +82,8 @@ export function createApplication(deps: ApplicationDeps): Application {
       // Checks a URL at registration; the worker's endpoint workflows do the sending.
       egress: new WebhookEgress({
         allowedNetworks: config.webhookAllowedNetworks,
-        log: (fields, message) => logger.info(fields, message),
+        // Only sends log (a failed POST); the API checks reachability and never sends.
+        log: () => undefined,
       }),
       temporal,
     }),
