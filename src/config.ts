@@ -17,6 +17,8 @@ export const DEV_WEBHOOK_SECRET = 'whsec_dev_paysaga';
 export const DEV_CUSTOMER_TOKEN_SECRET = 'paysaga-dev-customer-token-secret-0123456789';
 /** The development key that seals merchants' webhook secrets (32 bytes, base64). */
 export const DEV_WEBHOOK_ENCRYPTION_KEY = Buffer.from('paysaga-dev-webhook-secrets-key!').toString('base64');
+/** The development secret that signs the customer's return links after 3-D Secure. */
+export const DEV_RETURN_URL_SECRET = 'paysaga-dev-return-url-secret-0123456789';
 
 /** An empty variable is an unset one (`STRIPE_API_KEY= npm run dev`). */
 const unsetIfEmpty = <T extends z.ZodType>(schema: T) =>
@@ -47,6 +49,12 @@ const env = z.object({
   /** Where Stripe's API is: https://api.stripe.com unless set (stripe-mock, a proxy). */
   STRIPE_API_BASE: unsetIfEmpty(z.url().optional()),
   PUBLIC_URL: z.string().optional(),
+  /** `production` makes RETURN_URL_SECRET required and refuses http return URLs by default. */
+  NODE_ENV: unsetIfEmpty(z.string().optional()),
+  /** Signs the return links (`/pay/return/{id}?sig=`) the customer follows after 3-D Secure. */
+  RETURN_URL_SECRET: unsetIfEmpty(z.string().min(32).optional()),
+  /** Whether a payment's `returnUrl` may be `http:` on a loopback host (local shops in development). */
+  RETURN_URL_ALLOW_HTTP_LOOPBACK: unsetIfEmpty(z.stringbool().optional()),
   /** How long POST /v1/payments waits for a settled status before answering 202. */
   SYNC_WAIT_MS: z.coerce.number().int().min(0).default(10_000),
   AUTHORIZATION_WINDOW_MS: z.coerce.number().int().positive().default(DEFAULT_TIMEOUTS.authorizationWindowMs),
@@ -134,6 +142,10 @@ export interface Config {
   tenantConnectors: Map<string, string>;
   stripe: StripeConfig;
   publicUrl: string;
+  /** The HMAC key of the customer's return links after 3-D Secure. */
+  returnUrlSecret: string;
+  /** A merchant's `returnUrl` may be `http:` on a loopback host. */
+  returnUrlAllowHttpLoopback: boolean;
   syncWaitMs: number;
   timeouts: PaymentTimeouts;
   refundPendingWindowMs: number;
@@ -317,6 +329,7 @@ const DEV_DEFAULTS = [
   'GATEWAY_WEBHOOK_SECRET',
   'WEBHOOK_ENCRYPTION_KEY',
   'CUSTOMER_TOKEN_SECRET',
+  'RETURN_URL_SECRET',
 ] as const;
 
 function isLoopback(host: string): boolean {
@@ -334,6 +347,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
         'would fall back to the public development values: set them explicitly',
     );
   }
+  const production = e.NODE_ENV === 'production';
+  if (production && e.RETURN_URL_SECRET === undefined)
+    throw new Error('NODE_ENV=production needs RETURN_URL_SECRET (at least 32 characters)');
   const apiKeys = new Map(pairs(e.API_KEYS, 'API_KEYS', 'key:tenant'));
   const tenantConnectors = new Map(pairs(e.TENANT_CONNECTORS, 'TENANT_CONNECTORS', 'tenant:connector'));
   const tenants = new Set([...apiKeys.values(), ...tenantConnectors.keys(), e.COMMANDS_TENANT]);
@@ -357,6 +373,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     tenantConnectors,
     stripe: stripeConfig(source, e, tenants, tenantConnectors),
     publicUrl: e.PUBLIC_URL ?? `http://${e.HOST}:${e.PORT}`,
+    returnUrlSecret: e.RETURN_URL_SECRET ?? DEV_RETURN_URL_SECRET,
+    returnUrlAllowHttpLoopback: e.RETURN_URL_ALLOW_HTTP_LOOPBACK ?? !production,
     syncWaitMs: e.SYNC_WAIT_MS,
     timeouts: { authorizationWindowMs: e.AUTHORIZATION_WINDOW_MS, actionWindowMs: e.ACTION_WINDOW_MS },
     refundPendingWindowMs: e.REFUND_PENDING_WINDOW_MS,

@@ -18,6 +18,7 @@ import { adminRoutes } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
 import { paymentRoutes } from './routes/payments.js';
 import { refundRoutes } from './routes/refunds.js';
+import { returnPageRoutes } from './routes/return-page.js';
 import { timelineRoutes } from './routes/timeline.js';
 import { reportRoutes } from './routes/reports.js';
 import { walletRoutes } from './routes/wallets.js';
@@ -87,6 +88,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await api.register(streamRoutes);
     await api.register(adminRoutes);
     await api.register(reportRoutes);
+    await api.register(returnPageRoutes);
   });
   await app.register(webhookRoutes);
   return app;

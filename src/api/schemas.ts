@@ -38,6 +38,7 @@ export const payment = z
       .optional(),
     description: z.string().optional(),
     metadata: z.record(z.string(), z.string()).optional(),
+    returnUrl: z.string().optional(),
     reference: z.string(),
     createdAt: z.string(),
     updatedAt: z.string(),

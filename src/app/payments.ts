@@ -11,7 +11,7 @@ import { ApplicationFailure, TypedSearchAttributes } from '@temporalio/common';
 import { connectorOf, type Config } from '../config.js';
 import { paymentIdFor } from '../payment-id.js';
 import type { Executor } from '../db/client.js';
-import { findPayment, findPaymentByOrder, listPayments } from '../db/payments.js';
+import { findPayment, findPaymentByOrder, findPaymentForWebhook, listPayments } from '../db/payments.js';
 import { getWalletBalances } from '../db/wallets.js';
 import { ErrorType } from '../domain/errors.js';
 import { paymentWorkflowId } from '../domain/ids.js';
@@ -22,9 +22,11 @@ import {
   type PaymentStatus,
   type PaymentView,
 } from '../domain/payment.js';
+import { returnUrlRefusal } from '../domain/return-url.js';
 import {
   cancelUpdate,
   captureUpdate,
+  completeActionUpdate,
   SearchAttributes,
   settledUpdate,
   statusQuery,
@@ -35,6 +37,7 @@ import { paymentWorkflow } from '../workflows/payment.js';
 import { canonicalJson, sha256 } from '../hash.js';
 import { outageOf } from './dependencies.js';
 import { AppError } from './errors.js';
+import { ReturnLinks } from './return-links.js';
 import type { TemporalGateway } from './temporal.js';
 import { withTimeout } from './with-timeout.js';
 
@@ -42,6 +45,11 @@ import { withTimeout } from './with-timeout.js';
 const ASYNC_ACCEPT_MS = 3_000;
 /** Reads and checks that should answer at once. */
 const QUICK_CALL_MS = 2_000;
+/**
+ * How long the return page waits for the workflow to re-read the gateway: a customer's browser
+ * is waiting, and a payment still moving after it is shown as processing.
+ */
+const RETURN_WAIT_MS = 5_000;
 
 export interface CreateOutcome {
   payment: PaymentView;
@@ -57,15 +65,31 @@ export function requestHashOf(request: PaymentRequest): string {
   return sha256(canonicalJson(request));
 }
 
+/** A payment to create: the parameters a repeated request must match, and what may differ. */
+export type CreatePaymentRequest = PaymentRequest & {
+  /** The merchant's page the customer returns to after 3-D Secure. */
+  returnUrl?: string | undefined;
+};
+
 export class PaymentService {
+  private readonly returnLinks: ReturnLinks;
+
   constructor(
     private readonly db: Executor,
     private readonly temporal: TemporalGateway,
     private readonly config: Pick<
       Config,
-      'timeouts' | 'syncWaitMs' | 'publicUrl' | 'defaultConnector' | 'tenantConnectors'
+      | 'timeouts'
+      | 'syncWaitMs'
+      | 'publicUrl'
+      | 'defaultConnector'
+      | 'tenantConnectors'
+      | 'returnUrlSecret'
+      | 'returnUrlAllowHttpLoopback'
     >,
-  ) {}
+  ) {
+    this.returnLinks = new ReturnLinks(config.publicUrl, config.returnUrlSecret);
+  }
 
   /**
    * Update-with-start: starts `payment:{tenant}:{order}` (or attaches to it when it is already
@@ -76,9 +100,15 @@ export class PaymentService {
    */
   async create(
     tenantId: string,
-    request: PaymentRequest,
+    { returnUrl: merchantReturnUrl, ...request }: CreatePaymentRequest,
     options: { wait: boolean },
   ): Promise<CreateOutcome> {
+    if (merchantReturnUrl !== undefined) {
+      const refusal = returnUrlRefusal(merchantReturnUrl, {
+        allowHttpLoopback: this.config.returnUrlAllowHttpLoopback,
+      });
+      if (refusal) throw new AppError('invalid', 'return_url_not_allowed', refusal);
+    }
     // PostgreSQL unreachable: the workflow's first write claims the order and stops on a payment
     // an earlier run made, so the charge stays single and a card payment is still taken.
     const stored = await findPaymentByOrder(this.db, tenantId, request.orderId).catch((error: unknown) => {
@@ -96,7 +126,9 @@ export class PaymentService {
       request,
       requestHash: requestHashOf(request),
       timeouts: this.config.timeouts,
-      returnUrl: `${this.config.publicUrl}/v1/payments/${paymentId}`,
+      // The customer's browser comes back without an API key: a signed page of its own.
+      returnUrl: this.returnLinks.linkFor(paymentId),
+      merchantReturnUrl,
       connector: connectorOf(this.config, tenantId),
     };
     const start = new WithStartWorkflowOperation(paymentWorkflow, {
@@ -168,6 +200,32 @@ export class PaymentService {
     return this.send(payment, (client) =>
       client.workflow.getHandle(payment.workflowId).executeUpdate(cancelUpdate),
     );
+  }
+
+  /**
+   * The customer is back from 3-D Secure on the signed return link (`sig`): the payment it names,
+   * or not_found for a link Paysaga did not sign (nothing said about whether the payment exists).
+   * The gateway sends the browser back at once, possibly before its webhook reached Paysaga: a
+   * payment still waiting for the customer is told to re-read the gateway (as the webhook would),
+   * for a bounded wait, and is then read as stored.
+   */
+  async returnFromAction(paymentId: string, signature: string | undefined): Promise<PaymentView> {
+    const notFound = new AppError('not_found', 'payment_not_found', 'no such payment');
+    if (!this.returnLinks.verify(paymentId, signature)) throw notFound;
+    const payment = await findPaymentForWebhook(this.db, paymentId);
+    if (!payment) throw notFound;
+    if (payment.status !== 'requires_action') return payment;
+    const action = { authorizationId: payment.gatewayAuthorizationId ?? '' };
+    try {
+      await this.temporal.waitUntil(Date.now() + RETURN_WAIT_MS, (client) =>
+        client.workflow.getHandle(payment.workflowId).executeUpdate(completeActionUpdate, { args: [action] }),
+      );
+    } catch (error) {
+      // The webhook got there first (the payment needs no action any more) or the run has ended:
+      // either way the stored payment says what happened.
+      if (!(error instanceof WorkflowUpdateFailedError) && !isClosedWorkflow(error)) throw error;
+    }
+    return (await findPaymentForWebhook(this.db, paymentId)) ?? payment;
   }
 
   /** Newest first, a page at a time; the cursor is opaque to callers. */

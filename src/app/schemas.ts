@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { CURRENCIES, MAX_AMOUNT_MINOR } from '../domain/money.js';
 import { isStorableText, STORABLE_TEXT_MESSAGE, NO_NUL_PATTERN } from '../domain/text.js';
+import { MAX_RETURN_URL_LENGTH } from '../domain/return-url.js';
 
 /** Every free-text field: bounded, and only text PostgreSQL can store (see domain/text.ts). */
 export const text = (max: number) =>
@@ -87,6 +88,19 @@ export const metadata = z
       `with "${RESERVED_METADATA_PREFIX}" (reserved); values of at most ${METADATA_LIMITS.maxValueLength} characters`,
   );
 
+/**
+ * Where the customer's browser goes after 3-D Secure. The schema only parses it (400 when it is no
+ * URL); which URLs are allowed is the application's policy (422 `return_url_not_allowed`).
+ */
+export const returnUrl = text(MAX_RETURN_URL_LENGTH)
+  .refine((value) => URL.canParse(value), 'returnUrl must be an absolute URL')
+  .meta({ format: 'uri' })
+  .describe(
+    "The merchant's page the customer returns to after 3-D Secure, with `payment_id` and `status` added to its query: " +
+      '`https:` (`http:` only for a loopback host in development), no user name or password. Not part of the ' +
+      'parameters a repeated request must match.',
+  );
+
 export const createPaymentBody = z.strictObject({
   orderId: externalId,
   customerId: externalId,
@@ -96,6 +110,7 @@ export const createPaymentBody = z.strictObject({
   capture: z.enum(['automatic', 'manual']).default('automatic'),
   description: text(1000).optional(),
   metadata: metadata.optional(),
+  returnUrl: returnUrl.optional(),
 });
 export type CreatePaymentBody = z.infer<typeof createPaymentBody>;
 

@@ -114,6 +114,8 @@ export const payments = pgTable(
     nextAction: jsonb('next_action'),
     description: text('description'),
     metadata: jsonb('metadata'),
+    /** The merchant's page the customer returns to after 3-D Secure. */
+    returnUrl: text('return_url'),
     reference: text('reference').notNull(),
     requestHash: text('request_hash').notNull(),
     gatewayAuthorizationId: text('gateway_authorization_id'),

@@ -77,6 +77,8 @@ export interface PaymentView {
   nextAction?: NextAction | undefined;
   description?: string | undefined;
   metadata?: Record<string, string> | undefined;
+  /** The merchant's page the customer returns to after 3-D Secure (not part of the request hash). */
+  returnUrl?: string | undefined;
   reference: string;
   requestHash: string;
   workflowId: string;
@@ -166,6 +168,7 @@ export function initialPaymentView(args: {
   request: PaymentRequest;
   requestHash: string;
   connector: string;
+  merchantReturnUrl?: string | undefined;
   now: Date;
 }): PaymentView {
   const { request, now } = args;
@@ -186,6 +189,7 @@ export function initialPaymentView(args: {
     amountFromCard: 0,
     description: request.description,
     metadata: request.metadata,
+    returnUrl: args.merchantReturnUrl,
     reference: paymentReference(args.paymentId, now),
     requestHash: args.requestHash,
     connector: args.connector,

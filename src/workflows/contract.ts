@@ -30,8 +30,13 @@ export interface PaymentWorkflowInput {
   /** Hash of the caller's parameters: a repeated request for the order must match it. */
   requestHash: string;
   timeouts: PaymentTimeouts;
-  /** Where the customer returns after 3-D Secure. */
+  /** Where the gateway sends the customer after 3-D Secure (Paysaga's signed return page). */
   returnUrl?: string | undefined;
+  /**
+   * The merchant's page the return page sends the customer on to; kept out of `request`, since a
+   * repeated request with another one is the same payment.
+   */
+  merchantReturnUrl?: string | undefined;
   /**
    * The gateway connector for every card call of this payment (the API sets its default).
    * Histories from before it was recorded have none: the workflow reads `LEGACY_CONNECTOR`.

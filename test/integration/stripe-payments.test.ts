@@ -159,9 +159,11 @@ describe.skipIf(!stripeEmulatorUrl)('payments of a tenant on Stripe', () => {
       body: 'outcome=succeeded',
       redirect: 'manual',
     });
-    // Back to the return URL Paysaga gave, as Stripe redirects.
+    // Back to the return URL Paysaga gave (its signed return page), as Stripe redirects.
     expect(done.status).toBe(303);
-    expect(done.headers.get('location')).toBe(`${inject('apiUrl')}/v1/payments/${res.body.id}`);
+    const location = done.headers.get('location') ?? '';
+    expect(location.startsWith(`${inject('apiUrl')}/pay/return/${res.body.id}?sig=`)).toBe(true);
+    expect(location).toMatch(/\?sig=[\w-]{43}$/);
     await expect.poll(() => statusOf(res.body.id), { timeout: 15_000 }).toBe('succeeded');
     expect((await intentAtStripe(await intentOf(res.body.id))).amount_received).toBe(4200);
   });

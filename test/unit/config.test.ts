@@ -13,7 +13,7 @@ describe('configuration', () => {
 
   it('refuses to fall back to the public development keys on a reachable address', () => {
     expect(() => loadConfig({ HOST: '0.0.0.0' })).toThrow(
-      /API_KEYS, ADMIN_API_KEYS, GATEWAY_WEBHOOK_SECRET, WEBHOOK_ENCRYPTION_KEY, CUSTOMER_TOKEN_SECRET/,
+      /API_KEYS, ADMIN_API_KEYS, GATEWAY_WEBHOOK_SECRET, WEBHOOK_ENCRYPTION_KEY, CUSTOMER_TOKEN_SECRET, RETURN_URL_SECRET/,
     );
     expect(() =>
       loadConfig({ HOST: '0.0.0.0', API_KEYS: 'sk_live_x:acme', ADMIN_API_KEYS: 'sk_admin_x' }),
@@ -25,9 +25,20 @@ describe('configuration', () => {
       GATEWAY_WEBHOOK_SECRET: 'whsec_x',
       WEBHOOK_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
       CUSTOMER_TOKEN_SECRET: 'x'.repeat(40),
+      RETURN_URL_SECRET: 'r'.repeat(40),
     });
     expect(config.apiKeys.get('sk_live_x')).toBe('acme');
     expect(config.apiKeys.has(DEV_API_KEY)).toBe(false);
+  });
+
+  it('needs its own return link secret in production, and allows http return URLs on loopback only outside it', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/RETURN_URL_SECRET/);
+    expect(() => loadConfig({ RETURN_URL_SECRET: 'too-short' })).toThrow();
+    const production = loadConfig({ NODE_ENV: 'production', RETURN_URL_SECRET: 'r'.repeat(32) });
+    expect(production.returnUrlSecret).toBe('r'.repeat(32));
+    expect(production.returnUrlAllowHttpLoopback).toBe(false);
+    expect(loadConfig({}).returnUrlAllowHttpLoopback).toBe(true);
+    expect(loadConfig({ RETURN_URL_ALLOW_HTTP_LOOPBACK: 'false' }).returnUrlAllowHttpLoopback).toBe(false);
   });
 
   it('holds an Idempotency-Key a little longer than a request can wait', () => {
