@@ -28,9 +28,12 @@ export const REDACT_PATHS = [
   '*.method.token',
 ];
 
-/** A URL with the values of its secret query parameters replaced (customer tokens ride in `access_token`). */
+/**
+ * A URL with the values of its secret query parameters replaced (customer tokens ride in
+ * `access_token`, the return page's capability in `sig`).
+ */
 export function redactUrl(url: string): string {
-  return url.replace(/([?&](?:access_token|token|key)=)[^&#]*/gi, '$1[redacted]');
+  return url.replace(/([?&](?:access_token|token|key|sig)=)[^&#]*/gi, '$1[redacted]');
 }
 
 /** The pino options every Paysaga process logs with: JSON, ISO times, secrets redacted. */

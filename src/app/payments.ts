@@ -207,23 +207,40 @@ export class PaymentService {
    * or not_found for a link Paysaga did not sign (nothing said about whether the payment exists).
    * The gateway sends the browser back at once, possibly before its webhook reached Paysaga: a
    * payment still waiting for the customer is told to re-read the gateway (as the webhook would),
-   * for a bounded wait, and is then read as stored.
+   * and one that moves on is waited for until its next settled status, for a bounded wait; the
+   * payment is then read as stored (a status is stored before the workflow shows it).
    */
   async returnFromAction(paymentId: string, signature: string | undefined): Promise<PaymentView> {
     const notFound = new AppError('not_found', 'payment_not_found', 'no such payment');
     if (!this.returnLinks.verify(paymentId, signature)) throw notFound;
     const payment = await findPaymentForWebhook(this.db, paymentId);
     if (!payment) throw notFound;
-    if (payment.status !== 'requires_action') return payment;
+    if (payment.status !== 'requires_action' && payment.status !== 'processing') return payment;
     const action = { authorizationId: payment.gatewayAuthorizationId ?? '' };
     try {
-      await this.temporal.waitUntil(Date.now() + RETURN_WAIT_MS, (client) =>
-        client.workflow.getHandle(payment.workflowId).executeUpdate(completeActionUpdate, { args: [action] }),
-      );
+      await this.temporal.waitUntil(Date.now() + RETURN_WAIT_MS, async (client) => {
+        const handle = client.workflow.getHandle(payment.workflowId);
+        if (payment.status === 'requires_action') {
+          const checked = await handle
+            .executeUpdate(completeActionUpdate, { args: [action] })
+            .catch((error: unknown) => {
+              // The webhook got there first: the payment needs no action any more.
+              if (error instanceof WorkflowUpdateFailedError) return undefined;
+              throw error;
+            });
+          // Settled again: the gateway still waits for the customer, or the payment failed.
+          if (checked && checked.status !== 'processing') return;
+        }
+        // Authorized and being captured: its next settled status comes in moments.
+        await handle.executeUpdate(settledUpdate, { args: [{ requestHash: payment.requestHash }] });
+      });
     } catch (error) {
-      // The webhook got there first (the payment needs no action any more) or the run has ended:
-      // either way the stored payment says what happened.
-      if (!(error instanceof WorkflowUpdateFailedError) && !isClosedWorkflow(error)) throw error;
+      // The run has ended, or the wait is over: either way the stored payment says where it is.
+      const over =
+        isClosedWorkflow(error) ||
+        error instanceof WorkflowUpdateRPCTimeoutOrCancelledError ||
+        error instanceof WorkflowUpdateFailedError;
+      if (!over) throw error;
     }
     return (await findPaymentForWebhook(this.db, paymentId)) ?? payment;
   }

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ReturnLinks } from '../../src/app/return-links.js';
+import { redactUrl } from '../../src/logger.js';
 import { createPaymentBody } from '../../src/app/schemas.js';
 import { PAYMENT_STATUSES } from '../../src/domain/payment.js';
 import {
@@ -96,6 +97,12 @@ describe('return links', () => {
     expect(links.verify('pay_123', `${sig.slice(0, -1)}${sig.endsWith('A') ? 'B' : 'A'}`)).toBe(false);
     expect(links.verify('pay_123', '')).toBe(false);
     expect(links.verify('pay_123', undefined)).toBe(false);
+  });
+
+  it('keeps the signature out of request logs', () => {
+    expect(redactUrl('/pay/return/pay_1?sig=abc-_1&authorization=auth_1')).toBe(
+      '/pay/return/pay_1?sig=[redacted]&authorization=auth_1',
+    );
   });
 
   it('another secret makes other links', () => {

@@ -1,0 +1,165 @@
+/**
+ * The customer's way back after 3-D Secure, as a browser takes it: the sandbox's challenge form
+ * redirects to Paysaga's signed return page, which sends the customer on to the merchant's
+ * `returnUrl` with the outcome, or shows a page that says what happened.
+ */
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { count, testDatabase } from '../support/db.js';
+import { api, uid, type PaymentBody } from '../support/http.js';
+
+const db = testDatabase();
+afterAll(async () => {
+  await db.close();
+});
+
+const card = (token: string, extra: Partial<PaymentBody> = {}): PaymentBody => ({
+  orderId: uid('ord'),
+  customerId: uid('cus'),
+  amount: 4200,
+  currency: 'USD',
+  method: { type: 'card', token },
+  ...extra,
+});
+
+/** A 3-D Secure payment, waiting for the customer. */
+async function awaitingCustomer(extra: Partial<PaymentBody> = {}) {
+  const res = await api('POST', '/v1/payments', card('tok_test_3333', extra));
+  expect(res.status).toBe(200);
+  expect(res.body.status).toBe('requires_action');
+  return res.body as { id: string; nextAction: { url: string } };
+}
+
+/** The customer submits the sandbox's challenge form; the browser is sent to its Location. */
+async function submitChallenge(nextActionUrl: string, outcome: 'succeed' | 'fail'): Promise<string> {
+  const done = await fetch(`${nextActionUrl}/complete`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: `outcome=${outcome}`,
+    redirect: 'manual',
+  });
+  expect(done.status).toBe(303);
+  return done.headers.get('location') ?? '';
+}
+
+/** The browser follows the link to Paysaga's return page: no API key. */
+const openReturnPage = (link: string) => fetch(link, { redirect: 'manual' });
+
+function expectReturnLink(link: string, paymentId: string) {
+  expect(link.startsWith(`${inject('apiUrl')}/pay/return/${paymentId}?sig=`)).toBe(true);
+}
+
+describe('return URLs after 3-D Secure', () => {
+  it("sends the customer on to the merchant's returnUrl with the payment id and its status", async () => {
+    const returnUrl = 'https://shop.example/orders/42/done?lang=en';
+    const payment = await awaitingCustomer({ returnUrl });
+    const link = await submitChallenge(payment.nextAction.url, 'succeed');
+    expectReturnLink(link, payment.id);
+
+    const back = await openReturnPage(link);
+    expect(back.status).toBe(303);
+    expect(back.headers.get('cache-control')).toBe('no-store');
+    expect(back.headers.get('referrer-policy')).toBe('no-referrer');
+    const target = new URL(back.headers.get('location') ?? '');
+    expect(target.origin + target.pathname).toBe('https://shop.example/orders/42/done');
+    expect(Object.fromEntries(target.searchParams)).toEqual({
+      lang: 'en',
+      payment_id: payment.id,
+      status: 'succeeded',
+    });
+    // The return page moved the payment on: it is succeeded for the merchant too.
+    const read = await api('GET', `/v1/payments/${payment.id}`);
+    expect(read.body).toMatchObject({ status: 'succeeded', returnUrl });
+  });
+
+  it('shows a page saying the payment succeeded when the merchant gave no returnUrl', async () => {
+    const payment = await awaitingCustomer();
+    const link = await submitChallenge(payment.nextAction.url, 'succeed');
+    expectReturnLink(link, payment.id);
+
+    const page = await openReturnPage(link);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(page.headers.get('cache-control')).toBe('no-store');
+    expect(page.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(page.headers.get('content-security-policy')).toMatch(/default-src 'none'/);
+    const html = await page.text();
+    expect(html).toContain('<h1>Payment succeeded</h1>');
+    expect(html).toContain('<html lang="en">');
+    // Only the status: no amount, card or customer.
+    expect(html).not.toMatch(/4200|42\.00|4242|3333|visa|cus_/i);
+    expect((await api('GET', `/v1/payments/${payment.id}`)).body.returnUrl).toBeUndefined();
+  });
+
+  it('a failed 3-D Secure comes back as status failed', async () => {
+    const payment = await awaitingCustomer({ returnUrl: 'https://shop.example/done' });
+    const back = await openReturnPage(await submitChallenge(payment.nextAction.url, 'fail'));
+    expect(back.status).toBe(303);
+    const target = new URL(back.headers.get('location') ?? '');
+    expect(target.searchParams.get('payment_id')).toBe(payment.id);
+    expect(target.searchParams.get('status')).toBe('failed');
+    expect((await api('GET', `/v1/payments/${payment.id}`)).body.failureCode).toBe('authentication_failed');
+  });
+
+  it('a failed 3-D Secure without returnUrl shows the failure without its details', async () => {
+    const payment = await awaitingCustomer();
+    const page = await openReturnPage(await submitChallenge(payment.nextAction.url, 'fail'));
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('<h1>Payment failed</h1>');
+    const { failureMessage } = (await api('GET', `/v1/payments/${payment.id}`)).body;
+    expect(failureMessage).toBeTruthy();
+    expect(html).not.toContain(failureMessage);
+  });
+
+  it('a link with a tampered, missing or foreign signature is a plain 404 page', async () => {
+    const payment = await awaitingCustomer({ returnUrl: 'https://shop.example/done' });
+    const link = new URL(await submitChallenge(payment.nextAction.url, 'succeed'));
+    const sig = link.searchParams.get('sig') ?? '';
+    const tampered = new URL(link);
+    tampered.searchParams.set('sig', `${sig.slice(0, -1)}${sig.endsWith('A') ? 'B' : 'A'}`);
+    const missing = new URL(link);
+    missing.searchParams.delete('sig');
+    // Another payment's signature opens no other payment.
+    const other = await awaitingCustomer();
+    const foreign = new URL(link);
+    foreign.pathname = `/pay/return/${other.id}`;
+    const unknown = new URL(link);
+    unknown.pathname = '/pay/return/pay_0000000000000000';
+    for (const url of [tampered, missing, foreign, unknown]) {
+      const page = await openReturnPage(url.toString());
+      expect(page.status, url.toString()).toBe(404);
+      expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+      const html = await page.text();
+      expect(html).toContain('<h1>Page not found</h1>');
+      expect(html).not.toContain(payment.id);
+    }
+    // The untouched link still works.
+    expect((await openReturnPage(link.toString())).status).toBe(303);
+  });
+
+  it('refuses a returnUrl the policy does not allow with 422, and creates no payment', async () => {
+    const body = card('tok_test_4242', { returnUrl: 'http://example.com/return' });
+    const res = await api('POST', '/v1/payments', body);
+    expect(res.status).toBe(422);
+    expect(res.headers.get('content-type')).toMatch(/application\/problem\+json/);
+    expect(res.body.code).toBe('return_url_not_allowed');
+    expect(await count(db, 'SELECT 1 FROM payments WHERE order_id = $1', [body.orderId])).toBe(0);
+  });
+
+  it('answers 400 for a returnUrl that is no URL', async () => {
+    const res = await api('POST', '/v1/payments', card('tok_test_4242', { returnUrl: 'not a url' }));
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('validation_error');
+  });
+
+  it('returns the returnUrl with the payment; a repeat with another returnUrl is the same payment', async () => {
+    const body = card('tok_test_4242', { returnUrl: 'http://127.0.0.1:8080/shop/return' });
+    const res = await api('POST', '/v1/payments', body);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ status: 'succeeded', returnUrl: body.returnUrl });
+    expect((await api('GET', `/v1/payments/${res.body.id}`)).body.returnUrl).toBe(body.returnUrl);
+    const again = await api('POST', '/v1/payments', { ...body, returnUrl: 'https://shop.example/other' });
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ id: res.body.id, returnUrl: body.returnUrl });
+  });
+});
