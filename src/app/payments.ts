@@ -235,8 +235,10 @@ export class PaymentService {
         await handle.executeUpdate(settledUpdate, { args: [{ requestHash: payment.requestHash }] });
       });
     } catch (error) {
-      // The run has ended, or the wait is over: either way the stored payment says where it is.
+      // The run has ended, the wait is over, or Temporal is out of reach (the webhook will move
+      // the payment): the stored payment says where it is, which the customer is shown.
       const over =
+        outageOf(error) === 'temporal' ||
         isClosedWorkflow(error) ||
         error instanceof WorkflowUpdateRPCTimeoutOrCancelledError ||
         error instanceof WorkflowUpdateFailedError;

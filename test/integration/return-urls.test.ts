@@ -3,11 +3,15 @@
  * redirects to Paysaga's signed return page, which sends the customer on to the merchant's
  * `returnUrl` with the outcome, or shows a page that says what happened.
  */
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
 import { count, testDatabase } from '../support/db.js';
+import { resetFaults, setFaults } from '../support/gateway.js';
 import { api, uid, type PaymentBody } from '../support/http.js';
 
 const db = testDatabase();
+afterEach(async () => {
+  await resetFaults();
+});
 afterAll(async () => {
   await db.close();
 });
@@ -69,6 +73,21 @@ describe('return URLs after 3-D Secure', () => {
     // The return page moved the payment on: it is succeeded for the merchant too.
     const read = await api('GET', `/v1/payments/${payment.id}`);
     expect(read.body).toMatchObject({ status: 'succeeded', returnUrl });
+  });
+
+  it("moves the payment on itself when the customer is back before the gateway's webhook", async () => {
+    // The sandbox holds the 3-D Secure webhook back for 30 s (manual capture: no later event of
+    // this payment overtakes and releases it), and the page answers within its 5 s wait: only
+    // the return page can have moved the payment on.
+    await setFaults({ outOfOrderWebhooks: true, outOfOrderDelayMs: 30_000 });
+    const payment = await awaitingCustomer({ returnUrl: 'https://shop.example/done', capture: 'manual' });
+    const started = Date.now();
+    const back = await openReturnPage(await submitChallenge(payment.nextAction.url, 'succeed'));
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(back.status).toBe(303);
+    expect(new URL(back.headers.get('location') ?? '').searchParams.get('status')).toBe('requires_capture');
+    expect((await api('GET', `/v1/payments/${payment.id}`)).body.status).toBe('requires_capture');
+    expect((await api('POST', `/v1/payments/${payment.id}/cancel`)).body.status).toBe('canceled');
   });
 
   it('shows a page saying the payment succeeded when the merchant gave no returnUrl', async () => {
@@ -144,6 +163,14 @@ describe('return URLs after 3-D Secure', () => {
     expect(res.headers.get('content-type')).toMatch(/application\/problem\+json/);
     expect(res.body.code).toBe('return_url_not_allowed');
     expect(await count(db, 'SELECT 1 FROM payments WHERE order_id = $1', [body.orderId])).toBe(0);
+  });
+
+  it('documents returnUrl in the OpenAPI document, on the request and on the payment', async () => {
+    const spec = await api('GET', '/docs/json', undefined, { key: null });
+    const body = spec.body.paths['/v1/payments'].post.requestBody.content['application/json'].schema;
+    expect(body.properties.returnUrl).toMatchObject({ type: 'string', format: 'uri', maxLength: 2048 });
+    expect(body.required).not.toContain('returnUrl');
+    expect(spec.body.components.schemas.Payment.properties.returnUrl).toMatchObject({ type: 'string' });
   });
 
   it('answers 400 for a returnUrl that is no URL', async () => {
