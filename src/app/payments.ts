@@ -77,7 +77,13 @@ export class PaymentService {
   async create(
     tenantId: string,
     request: PaymentRequest,
-    options: { wait: boolean },
+    options: {
+      wait: boolean;
+      /** Where the gateway sends the customer after 3-D Secure (a checkout session's own route). */
+      gatewayReturnUrl?: string | undefined;
+      /** The checkout session the payment is made from: the workflow tells it how the payment ended. */
+      checkoutSessionId?: string | undefined;
+    },
   ): Promise<CreateOutcome> {
     // PostgreSQL unreachable: the workflow's first write claims the order and stops on a payment
     // an earlier run made, so the charge stays single and a card payment is still taken.
@@ -96,8 +102,9 @@ export class PaymentService {
       request,
       requestHash: requestHashOf(request),
       timeouts: this.config.timeouts,
-      returnUrl: `${this.config.publicUrl}/v1/payments/${paymentId}`,
+      returnUrl: options.gatewayReturnUrl ?? `${this.config.publicUrl}/v1/payments/${paymentId}`,
       connector: connectorOf(this.config, tenantId),
+      ...(options.checkoutSessionId ? { checkoutSessionId: options.checkoutSessionId } : {}),
     };
     const start = new WithStartWorkflowOperation(paymentWorkflow, {
       workflowId,
