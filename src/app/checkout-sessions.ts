@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Config } from '../config.js';
@@ -198,22 +199,35 @@ export class CheckoutSessionService {
    * gateway's webhook makes it do), so the page knows the outcome without waiting for the webhook.
    */
   async returned(session: CheckoutSessionView): Promise<PaymentView | undefined> {
-    const payment = await findPaymentByOrder(this.db, session.tenantId, session.orderId);
+    const read = () => findPaymentByOrder(this.db, session.tenantId, session.orderId);
+    const payment = await read();
     if (payment?.status !== 'requires_action' || !payment.gatewayAuthorizationId) return payment;
     const authorizationId = payment.gatewayAuthorizationId;
+    const deadline = Date.now() + this.config.syncWaitMs;
     try {
-      return await this.temporal.run(Date.now() + this.config.syncWaitMs, (client) =>
+      await this.temporal.run(deadline, (client) =>
         client.workflow
           .getHandle(payment.workflowId)
           .executeUpdate(completeActionUpdate, { args: [{ authorizationId }] }),
       );
     } catch (error) {
-      // The webhook moved it on first: read what it is now.
+      // The webhook moved it on first: what it is now is read below.
       if (!(error instanceof WorkflowUpdateFailedError) && !isClosedWorkflow(error)) throw error;
-      return findPaymentByOrder(this.db, session.tenantId, session.orderId);
     }
+    // The update answers once the gateway was re-read; the outcome is recorded a moment later.
+    let current = await read();
+    while (current && isWaiting(current.status) && Date.now() < deadline) {
+      await delay(RETURN_POLL_MS);
+      current = await read();
+    }
+    return current;
   }
 }
+
+/** How often the return route reads the payment while its outcome is being recorded. */
+const RETURN_POLL_MS = 100;
+
+const isWaiting = (status: PaymentView['status']) => status === 'processing' || status === 'requires_action';
 
 function isClosedWorkflow(error: unknown): boolean {
   const text = error instanceof Error ? `${error.name} ${error.message}` : '';
