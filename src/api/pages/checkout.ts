@@ -45,6 +45,7 @@ export function checkoutPage(
         action="${action}"
         data-gateway="${options.gatewayUrl}"
         aria-labelledby="card-title"
+        novalidate
       >
         <h2 id="card-title">Pay by card</h2>
         <input type="hidden" name="method" value="card" />

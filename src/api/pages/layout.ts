@@ -48,6 +48,7 @@ export function layout(args: { title: string; body: Html; lang?: string }): stri
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>${args.title}</title>
+        <link rel="icon" href="data:," />
         <link rel="stylesheet" href="${PAGE_ASSETS.style}" />
         <script src="${PAGE_ASSETS.script}" defer></script>
       </head>
@@ -69,7 +70,8 @@ h2{font-size:1.1rem;margin:1.5rem 0 .5rem}
 form{background:#fff;border:1px solid #c9ccd1;border-radius:.5rem;padding:1rem;margin-top:1rem}
 label{display:block;font-weight:600;margin:.75rem 0 .25rem}
 input{display:block;width:100%;font:inherit;padding:.65rem .75rem;border:1px solid #6b6f76;border-radius:.375rem;background:#fff;color:#1a1a1a}
-.row{display:flex;gap:.75rem}.row>div{flex:1}
+.row{display:flex;gap:.75rem;align-items:flex-end}.row>div{flex:1}
+form h2{margin-top:0}
 button,.link-button{display:block;width:100%;margin-top:1rem;font:inherit;font-weight:600;padding:.75rem;border-radius:.375rem;border:0;background:#0b57d0;color:#fff;cursor:pointer;text-align:center;text-decoration:none}
 button:disabled{background:#5f6368;cursor:not-allowed}
 .secondary{background:#fff;color:#0b57d0;border:2px solid #0b57d0}

@@ -104,7 +104,8 @@ export const checkoutPageRoutes: FastifyPluginAsync = async (app) => {
     );
     if (payment.status === 'requires_action' && payment.nextAction)
       return reply.redirect(payment.nextAction.url, 303);
-    return outcome(reply, session.id, payment, 402);
+    // A decline is the page again with its reason: a 200, as a form shown again is.
+    return outcome(reply, session.id, payment, 200);
   });
 
   app.get<IdParams>('/checkout/:id/return', open, async (request, reply) => {
