@@ -95,7 +95,7 @@ describe.skipIf(!chromium)('the hosted checkout page in a browser (Chromium, pho
 
   const shot = (page: Page, name: string) =>
     page.screenshot({
-      path: path.join(SCREENSHOTS, `checkout-${name}.png`) as `${string}.png`,
+      path: path.join(SCREENSHOTS, `checkout-${name}.png`),
       fullPage: true,
     });
 
