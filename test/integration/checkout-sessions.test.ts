@@ -262,4 +262,34 @@ describe('the hosted checkout page', () => {
     ]);
     expect(await chargesFor(rows[0]!.id)).toMatchObject({ captures: 0, capturedAmount: 0, voids: 1 });
   });
+
+  it("carries the session's events on the customer's WebSocket with the payment's", async () => {
+    const session = await createCheckout();
+    const token = (await apiRaw('POST', '/v1/customer-tokens', { customerId: session.customerId })).body
+      .token;
+    const socket = new WebSocket(`${inject('apiUrl').replace('http', 'ws')}/v1/stream?access_token=${token}`);
+    const received: { type: string; subject: string; data: Record<string, unknown> }[] = [];
+    socket.addEventListener('message', (event) => received.push(JSON.parse(String(event.data))));
+    await new Promise((resolve, reject) => {
+      socket.addEventListener('open', resolve);
+      socket.addEventListener('error', reject);
+    });
+    try {
+      expect((await postCheckoutForm(session.id, { method: 'card', token: 'tok_test_4242' })).status).toBe(
+        303,
+      );
+      await expect
+        .poll(() => received.map((event) => event.type), { timeout: 20_000 })
+        .toEqual(expect.arrayContaining(['payment.succeeded', 'checkout_session.completed']));
+      const completed = received.find((event) => event.type === 'checkout_session.completed')!;
+      expect(completed.subject).toBe(`checkout_sessions/${session.id}`);
+      expect(completed.data).toMatchObject({
+        id: session.id,
+        customerId: session.customerId,
+        status: 'complete',
+      });
+    } finally {
+      socket.close();
+    }
+  });
 });
