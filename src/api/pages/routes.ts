@@ -73,6 +73,9 @@ export const checkoutPageRoutes: FastifyPluginAsync = async (app) => {
     const page = await checkoutSessions.page(request.params.id);
     if (!page) return send(reply, 404, notFoundPage());
     const { session, payment } = page;
+    // Paid: the session completes a moment after its payment (a signal between workflows).
+    if (payment?.status === 'succeeded')
+      return send(reply, 200, endedPage({ ...session, status: 'complete' }), session);
     if (!isPayable(session)) return send(reply, 200, endedPage(session), session);
     if (payment?.status === 'requires_action' && payment.nextAction)
       return send(reply, 200, pendingPage(session, payment.nextAction.url), session);
@@ -86,6 +89,8 @@ export const checkoutPageRoutes: FastifyPluginAsync = async (app) => {
     const page = await checkoutSessions.page(request.params.id);
     if (!page) return send(reply, 404, notFoundPage());
     const { session } = page;
+    if (page.payment?.status === 'succeeded')
+      return reply.redirect(successRedirect(session.successUrl, session.id), 303);
     if (!isPayable(session)) return send(reply, 409, endedPage(session), session);
     const choice = choiceOf(request.body);
     const retry = (status: number, error: string) =>
