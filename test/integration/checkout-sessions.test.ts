@@ -5,6 +5,7 @@ import { count, testDatabase } from '../support/db.js';
 import { chargesFor } from '../support/gateway.js';
 import { apiRaw, expectLedgerClean, topUp, uid } from '../support/http.js';
 import { TENANT_KEYS } from '../support/tenants.js';
+import { Receiver } from '../support/webhook-receiver.js';
 
 const db = testDatabase();
 afterAll(async () => {
@@ -290,6 +291,43 @@ describe('the hosted checkout page', () => {
       });
     } finally {
       socket.close();
+    }
+  });
+
+  it('sends the session events to a webhook endpoint subscribed to them', async () => {
+    const receiver = new Receiver();
+    await receiver.start();
+    const endpoint = await apiRaw('POST', '/v1/webhook-endpoints', {
+      url: receiver.url,
+      events: ['checkout_session.completed', 'checkout_session.expired'],
+    });
+    expect(endpoint.status).toBe(201);
+    try {
+      const paid = await createCheckout();
+      const abandoned = await createCheckout();
+      expect((await postCheckoutForm(paid.id, { method: 'card', token: 'tok_test_4242' })).status).toBe(303);
+      expect((await apiRaw('POST', `/v1/checkout-sessions/${abandoned.id}/expire`)).status).toBe(200);
+      const subjects = [`checkout_sessions/${paid.id}`, `checkout_sessions/${abandoned.id}`];
+      await expect
+        .poll(
+          () => receiver.of(subjects).map((delivery) => `${delivery.event.subject} ${delivery.event.type}`),
+          {
+            timeout: 30_000,
+          },
+        )
+        .toEqual(
+          expect.arrayContaining([
+            `checkout_sessions/${paid.id} checkout_session.completed`,
+            `checkout_sessions/${abandoned.id} checkout_session.expired`,
+          ]),
+        );
+      // Subscribed to session events only: the payment's own events are not sent to it.
+      expect(receiver.received.every((delivery) => delivery.event.type.startsWith('checkout_session.'))).toBe(
+        true,
+      );
+    } finally {
+      await apiRaw('DELETE', `/v1/webhook-endpoints/${endpoint.body.id}`);
+      await receiver.stop();
     }
   });
 });
