@@ -13,6 +13,7 @@ import {
 } from '../../src/workflows/contract.js';
 import { paymentWorkflow } from '../../src/workflows/payment.js';
 import { fakeActivities } from '../support/fake-activities.js';
+import { recordHistory } from '../support/fixtures.js';
 import { timeSkippingSuite } from '../support/time-skipping.js';
 
 const suite = timeSkippingSuite();
@@ -64,6 +65,7 @@ describe('checkout session workflow (time-skipping server, fake activities)', ()
       expect(ended.status).toBe('expired');
       // The timer fired at expiresAt, not before.
       expect(Date.parse(ended.expiredAt!)).toBeGreaterThanOrEqual(Date.parse(expiresAt));
+      await recordHistory(handle, 'checkoutsession-expired');
     });
     expect(fakes.calls).toEqual(['expireCheckoutSession']);
     expect(fakes.checkoutEvents.map((event) => event.type)).toEqual(['checkout_session.expired']);
@@ -79,6 +81,8 @@ describe('checkout session workflow (time-skipping server, fake activities)', ()
       expect((await payment.result()).status).toBe('succeeded');
       const ended = await handle.result();
       expect(ended).toMatchObject({ status: 'complete', paymentId: (await payment.query(statusQuery)).id });
+      await recordHistory(handle, 'checkoutsession-complete');
+      await recordHistory(payment, 'payment-card-checkout-session');
       // Past the expiry: the workflow has ended, no timer is left to expire it.
       await suite.env.sleep(2 * HOUR);
     });
@@ -117,6 +121,7 @@ describe('checkout session workflow (time-skipping server, fake activities)', ()
         .toBe('requires_action');
       expect((await handle.result()).status).toBe('expired');
       expect(await payment.result()).toMatchObject({ status: 'canceled' });
+      await recordHistory(payment, 'payment-card-3ds-checkout-session-expired');
     });
     expect(fakes.calls).toContain('voidCard');
   });
