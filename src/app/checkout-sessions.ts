@@ -201,18 +201,20 @@ export class CheckoutSessionService {
   async returned(session: CheckoutSessionView): Promise<PaymentView | undefined> {
     const read = () => findPaymentByOrder(this.db, session.tenantId, session.orderId);
     const payment = await read();
-    if (payment?.status !== 'requires_action' || !payment.gatewayAuthorizationId) return payment;
-    const authorizationId = payment.gatewayAuthorizationId;
+    if (!payment || !isWaiting(payment.status)) return payment;
     const deadline = Date.now() + this.config.syncWaitMs;
-    try {
-      await this.temporal.run(deadline, (client) =>
-        client.workflow
-          .getHandle(payment.workflowId)
-          .executeUpdate(completeActionUpdate, { args: [{ authorizationId }] }),
-      );
-    } catch (error) {
-      // The webhook moved it on first: what it is now is read below.
-      if (!(error instanceof WorkflowUpdateFailedError) && !isClosedWorkflow(error)) throw error;
+    const authorizationId = payment.gatewayAuthorizationId;
+    if (payment.status === 'requires_action' && authorizationId) {
+      try {
+        await this.temporal.run(deadline, (client) =>
+          client.workflow
+            .getHandle(payment.workflowId)
+            .executeUpdate(completeActionUpdate, { args: [{ authorizationId }] }),
+        );
+      } catch (error) {
+        // The webhook moved it on first: what it is now is read below.
+        if (!(error instanceof WorkflowUpdateFailedError) && !isClosedWorkflow(error)) throw error;
+      }
     }
     // The update answers once the gateway was re-read; the outcome is recorded a moment later.
     let current = await read();
