@@ -190,6 +190,16 @@ export async function createSandboxServer(options: SandboxOptions): Promise<Sand
   }
 
   type IdParams = { Params: { id: string } };
+  // Browsers tokenize cards here from merchants' pages (as with Stripe.js): this route alone
+  // answers cross-origin calls; a token is useless without the merchant's own API.
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.url !== '/tokens') return;
+    void reply.header('access-control-allow-origin', '*');
+    void reply.header('access-control-allow-methods', 'POST');
+    void reply.header('access-control-allow-headers', 'content-type');
+    void reply.header('access-control-max-age', '600');
+  });
+  app.options('/tokens', (_request, reply) => reply.code(204).send());
   app.post('/tokens', (request) => store.tokenize(parse(schemas.token, request.body)));
   // Write handlers are synchronous on purpose: see `write`.
   app.post('/authorizations', (request, reply) => {

@@ -64,7 +64,8 @@ export class SandboxStore {
     if (expired) throw new ApiError(400, 'invalid_expiry', 'The expiry date is in the past.');
     const last4 = number.slice(-4);
     const card = { brand: cardBrand(number), last4, expMonth: input.expMonth, expYear: input.expYear };
-    const id = newId('tok');
+    // Letters and digits only, as Stripe's tokens: what merchants' APIs take as a token.
+    const id = `tok_${randomBytes(12).toString('hex')}`;
     this.tokens.set(id, { card, behavior: behaviorForLast4(last4) });
     return { id, card: { ...card } };
   }

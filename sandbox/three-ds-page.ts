@@ -12,7 +12,7 @@ export function renderChallengePage(authorization: WireAuthorization): string {
     `<form method="post" action="/3ds/${id}/complete"><input type="hidden" name="outcome" value="${outcome}">` +
     `<button type="submit">${label}</button></form>`;
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Sandbox 3-D Secure</title></head>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,"><title>Sandbox 3-D Secure</title></head>
 <body>
 <h1>Sandbox 3-D Secure</h1>
 <p>Authorize ${amount} for ${escapeHtml(authorization.reference)} with card ending ${escapeHtml(authorization.card.last4)}?</p>

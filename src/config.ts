@@ -38,6 +38,8 @@ const env = z.object({
   API_KEYS: z.string().default(`${DEV_API_KEY}:default`),
   ADMIN_API_KEYS: z.string().default(DEV_ADMIN_KEY),
   GATEWAY_URL: z.string().default('http://127.0.0.1:4010'),
+  /** The sandbox gateway as customers' browsers reach it (the checkout page tokenizes cards there). */
+  GATEWAY_PUBLIC_URL: z.url().optional(),
   GATEWAY_WEBHOOK_SECRET: z.string().default(DEV_WEBHOOK_SECRET),
   /** The connector new payments and top-ups go through (src/gateway/registry.ts lists them). */
   DEFAULT_CONNECTOR: z.string().min(1).default('sandbox'),
@@ -136,6 +138,8 @@ export interface Config {
   apiKeys: Map<string, string>;
   adminKeys: Set<string>;
   gatewayUrl: string;
+  /** The sandbox gateway's URL in customers' browsers (defaults to `gatewayUrl`). */
+  gatewayPublicUrl: string;
   webhookSecret: string;
   defaultConnector: string;
   /** Tenants whose payments go through another connector than `defaultConnector`. */
@@ -368,6 +372,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
         .filter(Boolean),
     ),
     gatewayUrl: e.GATEWAY_URL,
+    gatewayPublicUrl: (e.GATEWAY_PUBLIC_URL ?? e.GATEWAY_URL).replace(/\/+$/, ''),
     webhookSecret: e.GATEWAY_WEBHOOK_SECRET,
     defaultConnector: e.DEFAULT_CONNECTOR,
     tenantConnectors,

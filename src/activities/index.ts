@@ -1,6 +1,7 @@
 import type { Executor } from '../db/client.js';
 import type { ConnectorRegistry } from '../gateway/registry.js';
 import type { WorkerMetrics } from '../metrics.js';
+import { createCheckoutActivities } from './checkout.js';
 import { createGatewayActivities } from './gateway.js';
 import { createLedgerActivities } from './ledger.js';
 import { createPaymentActivities } from './payments.js';
@@ -21,6 +22,7 @@ export function createActivities(deps: ActivityDeps) {
     ...refusingPermanentErrors(createPaymentActivities(deps.db, deps.metrics)),
     ...createGatewayActivities(deps.connectors, deps.metrics),
     ...refusingPermanentErrors(createRefundActivities(deps.db, deps.metrics)),
+    ...refusingPermanentErrors(createCheckoutActivities(deps.db)),
   };
 }
 

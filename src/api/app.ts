@@ -15,6 +15,8 @@ import { createServices, servicesPlugin, type Services } from './plugins/service
 import { MAX_BODY_BYTES } from '../app/json-body.js';
 import { refuseNulInUrl, strictJsonBodies } from './input.js';
 import { adminRoutes } from './routes/admin.js';
+import { checkoutSessionRoutes } from './routes/checkout-sessions.js';
+import { checkoutPageRoutes } from './pages/routes.js';
 import { healthRoutes } from './routes/health.js';
 import { paymentRoutes } from './routes/payments.js';
 import { refundRoutes } from './routes/refunds.js';
@@ -89,7 +91,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await api.register(adminRoutes);
     await api.register(reportRoutes);
     await api.register(returnPageRoutes);
+    await api.register(checkoutSessionRoutes);
   });
   await app.register(webhookRoutes);
+  await app.register(checkoutPageRoutes);
   return app;
 }

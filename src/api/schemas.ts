@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { amount, cardToken, currency, externalId, resourceId, text } from '../app/schemas.js';
 import { MAX_CUSTOMER_TOKEN_SECONDS } from './customer-tokens.js';
 import { FAILURE_CODES, PAYMENT_STATUSES } from '../domain/payment.js';
+import { CHECKOUT_EXPIRY_SECONDS, CHECKOUT_METHODS, CHECKOUT_SESSION_STATUSES } from '../domain/checkout.js';
 import { REFUND_FAILURE_CODES, REFUND_STATUSES } from '../domain/refund.js';
 
 export const cardDetails = z.object({
@@ -233,3 +234,55 @@ export const customerTokenBody = z.strictObject({
   customerId: externalId,
   expiresInSeconds: z.number().int().min(60).max(MAX_CUSTOMER_TOKEN_SECONDS).default(900),
 });
+
+/** Where a checkout sends the customer: an absolute http(s) URL. */
+const redirectUrl = z
+  .url({ protocol: /^https?$/, error: 'an absolute http(s) URL' })
+  .max(2048)
+  .describe('An absolute http(s) URL, at most 2048 characters');
+
+export const createCheckoutSessionBody = z.strictObject({
+  orderId: externalId,
+  customerId: externalId,
+  amount,
+  currency,
+  description: text(1000).optional().describe('What the customer pays for, shown on the page'),
+  successUrl: redirectUrl.describe('Where the customer goes once paid; `session_id` is added to its query'),
+  cancelUrl: redirectUrl.describe('Where the page\'s "Cancel" link goes'),
+  expiresInSeconds: z
+    .number()
+    .int()
+    .min(CHECKOUT_EXPIRY_SECONDS.min)
+    .max(CHECKOUT_EXPIRY_SECONDS.max)
+    .default(CHECKOUT_EXPIRY_SECONDS.default)
+    .describe('How long the session stays open: 60 to 86400 seconds, default 86400 (24 h)'),
+  allowedMethods: z
+    .array(z.enum(CHECKOUT_METHODS))
+    .min(1)
+    .max(CHECKOUT_METHODS.length)
+    .refine((methods) => new Set(methods).size === methods.length, 'each method at most once')
+    .default(['card', 'wallet'])
+    .describe('What the page offers: `card`, `wallet` (shown when the wallet holds the amount)'),
+});
+
+export const checkoutSession = z
+  .object({
+    id: z.string(),
+    url: z.string(),
+    status: z.enum(CHECKOUT_SESSION_STATUSES),
+    orderId: z.string(),
+    customerId: z.string(),
+    amount: z.number().int(),
+    currency: z.string(),
+    description: z.string().optional(),
+    successUrl: z.string(),
+    cancelUrl: z.string(),
+    allowedMethods: z.array(z.enum(CHECKOUT_METHODS)),
+    paymentId: z.string().optional(),
+    expiresAt: z.string(),
+    completedAt: z.string().optional(),
+    expiredAt: z.string().optional(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .meta({ id: 'CheckoutSession' });

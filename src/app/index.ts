@@ -5,6 +5,7 @@ import { verifyLedger } from '../db/ledger-verify.js';
 import { EventHub } from '../events/hub.js';
 import { createConnectorRegistry } from '../gateway/registry.js';
 import { clientInterceptors } from '../tracing.js';
+import { CheckoutSessionService } from './checkout-sessions.js';
 import { GatewayWebhooks } from './gateway-webhooks.js';
 import { IdempotencyKeys } from './idempotency.js';
 import { SecretBox } from '../webhooks/secrets.js';
@@ -46,6 +47,7 @@ export interface Application extends PaymentUseCases {
   streams: PaymentStreams;
   idempotencyKeys: IdempotencyKeys;
   webhookEndpoints: WebhookEndpointService;
+  checkoutSessions: CheckoutSessionService;
   ledger: { verify(): ReturnType<typeof verifyLedger> };
 }
 
@@ -87,6 +89,7 @@ export function createApplication(deps: ApplicationDeps): Application {
       }),
       temporal,
     }),
+    checkoutSessions: new CheckoutSessionService(db, temporal, payments, config),
     ledger: { verify: () => verifyLedger(db) },
   };
 }

@@ -101,7 +101,13 @@ export class PaymentService {
   async create(
     tenantId: string,
     { returnUrl: merchantReturnUrl, ...request }: CreatePaymentRequest,
-    options: { wait: boolean },
+    options: {
+      wait: boolean;
+      /** Where the gateway sends the customer after 3-D Secure (a checkout session's own route). */
+      gatewayReturnUrl?: string | undefined;
+      /** The checkout session the payment is made from: the workflow tells it how the payment ended. */
+      checkoutSessionId?: string | undefined;
+    },
   ): Promise<CreateOutcome> {
     if (merchantReturnUrl !== undefined) {
       const refusal = returnUrlRefusal(merchantReturnUrl, {
@@ -126,10 +132,12 @@ export class PaymentService {
       request,
       requestHash: requestHashOf(request),
       timeouts: this.config.timeouts,
-      // The customer's browser comes back without an API key: a signed page of its own.
-      returnUrl: this.returnLinks.linkFor(paymentId),
+      // The customer's browser comes back without an API key: a signed page of its own, or the
+      // checkout session's route.
+      returnUrl: options.gatewayReturnUrl ?? this.returnLinks.linkFor(paymentId),
       merchantReturnUrl,
       connector: connectorOf(this.config, tenantId),
+      ...(options.checkoutSessionId ? { checkoutSessionId: options.checkoutSessionId } : {}),
     };
     const start = new WithStartWorkflowOperation(paymentWorkflow, {
       workflowId,

@@ -78,6 +78,8 @@ const ACTIVITY_STEPS = {
   // A payment's first write: it claims the order, or finds the payment an earlier run made.
   claimPayment: { step: 'claim order' },
   creditWallet: { step: 'credit wallet' },
+  completeCheckoutSession: { step: 'complete checkout session' },
+  expireCheckoutSession: { step: 'expire checkout session' },
 } satisfies Record<keyof Activities, ActivityStep>;
 
 const iso = (ms: number | undefined) => (ms === undefined ? '' : new Date(ms).toISOString());

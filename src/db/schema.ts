@@ -331,3 +331,35 @@ export const commandOffsets = pgTable(
   },
   (t) => [primaryKey({ columns: [t.consumerGroup, t.topic, t.partition] })],
 );
+
+/**
+ * Hosted checkout sessions (migrations/0016). The id is the capability in the page's URL. At most
+ * one session per order is open or complete; expired ones may be many.
+ */
+export const checkoutSessions = pgTable(
+  'checkout_sessions',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    orderId: text('order_id').notNull(),
+    customerId: text('customer_id').notNull(),
+    amount: money('amount').notNull(),
+    currency: text('currency').notNull(),
+    description: text('description'),
+    successUrl: text('success_url').notNull(),
+    cancelUrl: text('cancel_url').notNull(),
+    allowedMethods: text('allowed_methods').array().notNull(),
+    status: text('status', { enum: ['open', 'complete', 'expired'] }).notNull(),
+    paymentId: text('payment_id'),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    completedAt: timestamp('completed_at', { withTimezone: true }),
+    expiredAt: timestamp('expired_at', { withTimezone: true }),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('checkout_sessions_tenant_order_live')
+      .on(t.tenantId, t.orderId)
+      .where(sql`${t.status} <> 'expired'`),
+  ],
+);

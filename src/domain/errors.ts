@@ -12,6 +12,8 @@ export const ErrorType = {
   OrderAlreadyPaid: 'OrderAlreadyPaid',
   InvalidPaymentState: 'InvalidPaymentState',
   InvalidAmount: 'InvalidAmount',
+  /** A checkout session that has ended (complete or expired) takes no more changes. */
+  CheckoutSessionNotOpen: 'CheckoutSessionNotOpen',
   /** PostgreSQL refused the data itself (see db/errors.ts): no retry can store it. */
   PersistenceRejected: 'PersistenceRejected',
 } as const;

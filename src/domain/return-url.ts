@@ -16,23 +16,27 @@ export interface ReturnUrlPolicy {
  * host and only when the policy allows it. Any other scheme (`javascript:`, `data:`...) would run
  * or show something in Paysaga's name rather than take the customer back to the shop.
  */
-export function returnUrlRefusal(value: string, policy: ReturnUrlPolicy): string | undefined {
+export function returnUrlRefusal(
+  value: string,
+  policy: ReturnUrlPolicy,
+  field = 'returnUrl',
+): string | undefined {
   if (value.length > MAX_RETURN_URL_LENGTH)
-    return `returnUrl must be at most ${MAX_RETURN_URL_LENGTH} characters`;
+    return `${field} must be at most ${MAX_RETURN_URL_LENGTH} characters`;
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    return 'returnUrl must be an absolute URL';
+    return `${field} must be an absolute URL`;
   }
-  if (url.username !== '' || url.password !== '') return 'returnUrl must not contain a user name or password';
-  if (url.protocol === 'https:') return url.hostname === '' ? 'returnUrl must name a host' : undefined;
+  if (url.username !== '' || url.password !== '') return `${field} must not contain a user name or password`;
+  if (url.protocol === 'https:') return url.hostname === '' ? `${field} must name a host` : undefined;
   if (url.protocol === 'http:') {
-    if (!LOOPBACK_HOSTS.has(url.hostname)) return 'returnUrl must be https (http only for a loopback host)';
-    if (!policy.allowHttpLoopback) return 'returnUrl must be https';
+    if (!LOOPBACK_HOSTS.has(url.hostname)) return `${field} must be https (http only for a loopback host)`;
+    if (!policy.allowHttpLoopback) return `${field} must be https`;
     return undefined;
   }
-  return 'returnUrl must be an https URL';
+  return `${field} must be an https URL`;
 }
 
 /**

@@ -39,6 +39,8 @@ export const WEBHOOK_EVENT_TYPES = [
   'refund.failed',
   'refund.requires_attention',
   'wallet.updated',
+  'checkout_session.completed',
+  'checkout_session.expired',
 ] as const;
 
 /** Does an endpoint subscribed to `events` (null: all) want this event type? */

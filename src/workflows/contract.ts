@@ -5,7 +5,8 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey } from '@temporalio/common';
 import type { Currency } from '../domain/money.js';
-import type { FailureCode, PaymentRequest, PaymentView } from '../domain/payment.js';
+import type { FailureCode, PaymentRequest, PaymentStatus, PaymentView } from '../domain/payment.js';
+import type { CheckoutSessionStatus, CheckoutSessionView } from '../domain/checkout.js';
 import {
   DEFAULT_REFUND_PENDING_WINDOW_MS,
   DEFAULT_TIMEOUTS,
@@ -42,6 +43,8 @@ export interface PaymentWorkflowInput {
    * Histories from before it was recorded have none: the workflow reads `LEGACY_CONNECTOR`.
    */
   connector: string;
+  /** The checkout session this payment was made from: told when the payment ends. */
+  checkoutSessionId?: string | undefined;
 }
 
 export interface SettleRequest {
@@ -65,6 +68,8 @@ export const cancelUpdate = defineUpdate<PaymentView, []>('cancel');
 /** 3-D Secure finished (a gateway webhook); the workflow re-reads the authorization from the gateway. */
 export const completeActionUpdate = defineUpdate<PaymentView, [ActionResult]>('complete_action');
 export const completeActionSignal = defineSignal<[ActionResult]>('complete_action_signal');
+/** Cancel if the payment still may be (a checkout session that expired while its customer was away). */
+export const cancelSignal = defineSignal<[]>('cancel_signal');
 export const statusQuery = defineQuery<PaymentView>('status');
 
 export const SearchAttributes = {
@@ -122,3 +127,21 @@ export interface RefundSettlement {
 /** The gateway finished a pending refund (a signed webhook). */
 export const refundSettledSignal = defineSignal<[RefundSettlement]>('refund_settled');
 export const refundStatusQuery = defineQuery<RefundView | undefined>('refund_status');
+
+export interface CheckoutSessionWorkflowInput {
+  tenantId: string;
+  sessionId: string;
+  orderId: string;
+  expiresAt: string;
+}
+
+export interface CheckoutPaymentEnded {
+  paymentId: string;
+  status: PaymentStatus;
+}
+
+/** Sent by a payment made from a checkout session when it ends. */
+export const checkoutPaymentSignal = defineSignal<[CheckoutPaymentEnded]>('checkout_payment_ended');
+/** `POST /v1/checkout-sessions/{id}/expire`: answers the session once it is expired. */
+export const expireCheckoutUpdate = defineUpdate<CheckoutSessionView, []>('expire_checkout');
+export const checkoutStatusQuery = defineQuery<CheckoutSessionStatus>('checkout_status');

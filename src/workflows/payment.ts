@@ -2,6 +2,7 @@ import {
   allHandlersFinished,
   ApplicationFailure,
   condition,
+  getExternalWorkflowHandle,
   log,
   patched,
   setHandler,
@@ -12,6 +13,7 @@ import { gatewayActivities, store } from './activities.js';
 import { classifyFailure, Declined, failureType } from './failures.js';
 import { Saga } from './saga.js';
 import { ErrorType } from '../domain/errors.js';
+import { checkoutWorkflowId } from '../domain/checkout.js';
 import { gatewayIdempotencyKey, transferId } from '../domain/ids.js';
 import {
   canTransition,
@@ -24,8 +26,10 @@ import {
 import type { PaymentClaim } from '../db/payments.js';
 import type { Authorization } from '../gateway/port.js';
 import {
+  cancelSignal,
   cancelUpdate,
   captureUpdate,
+  checkoutPaymentSignal,
   completeActionSignal,
   completeActionUpdate,
   LEGACY_CONNECTOR,
@@ -116,8 +120,30 @@ class Payment {
   }
 
   private async finish(): Promise<PaymentView> {
+    await this.tellCheckoutSession();
     await condition(allHandlersFinished);
     return this.view;
+  }
+
+  /**
+   * A payment made from a checkout session tells the session how it ended (a succeeded one
+   * completes it). Only inputs with a session issue the signal, so older histories replay as
+   * they ran; a session that has ended meanwhile changes nothing here.
+   */
+  private async tellCheckoutSession(): Promise<void> {
+    const sessionId = this.input.checkoutSessionId;
+    if (!sessionId || !isTerminal(this.view.status)) return;
+    try {
+      await getExternalWorkflowHandle(checkoutWorkflowId(this.input.tenantId, sessionId)).signal(
+        checkoutPaymentSignal,
+        { paymentId: this.input.paymentId, status: this.view.status },
+      );
+    } catch (error) {
+      log.warn('the checkout session was not told how its payment ended', {
+        sessionId,
+        error: String(error),
+      });
+    }
   }
 
   /**
@@ -238,6 +264,11 @@ class Payment {
     );
     setHandler(completeActionSignal, () => {
       this.action.completed = true;
+    });
+    // As the cancel update, without an answer: a signal that comes too late changes nothing.
+    setHandler(cancelSignal, () => {
+      const waiting: readonly string[] = ['requires_action', 'requires_capture', 'requires_payment_method'];
+      if (waiting.includes(this.view.status) && !this.command) this.command = { kind: 'cancel' };
     });
   }
 

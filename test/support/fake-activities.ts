@@ -6,6 +6,9 @@ import { allocateRefund } from '../../src/domain/refund.js';
 import type { PaymentView } from '../../src/domain/payment.js';
 import { isStorableText } from '../../src/domain/text.js';
 import { createGatewayActivities } from '../../src/activities/gateway.js';
+import { checkoutEvent } from '../../src/activities/checkout.js';
+import type { CheckoutSessionView } from '../../src/domain/checkout.js';
+import type { CloudEvent } from '../../src/domain/events.js';
 import { ConnectorRegistry } from '../../src/gateway/registry.js';
 import { InMemoryGateway } from './in-memory-gateway.js';
 
@@ -82,7 +85,48 @@ export function fakeActivities(
     throw Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), { code: '22021' });
   };
 
+  /** Checkout sessions as this fake's store holds them, and the events their ends wrote. */
+  const sessions = new Map<string, CheckoutSessionView>();
+  const checkoutEvents: CloudEvent[] = [];
+  const endSession = (
+    input: { tenantId: string; sessionId: string; at: string; paymentId?: string },
+    status: 'complete' | 'expired',
+  ): CheckoutSessionView => {
+    calls.push(`${status === 'complete' ? 'completeCheckoutSession' : 'expireCheckoutSession'}`);
+    const stored = sessions.get(input.sessionId);
+    if (stored && stored.status !== 'open') return stored;
+    const ended: CheckoutSessionView = {
+      id: input.sessionId,
+      tenantId: input.tenantId,
+      orderId: stored?.orderId ?? 'ord_1',
+      customerId: 'cus_1',
+      amount: 1000,
+      currency: 'USD',
+      successUrl: 'https://merchant.example/success',
+      cancelUrl: 'https://merchant.example/cancel',
+      allowedMethods: ['card', 'wallet'],
+      expiresAt: input.at,
+      createdAt: input.at,
+      ...stored,
+      status,
+      paymentId: input.paymentId,
+      ...(status === 'complete' ? { completedAt: input.at } : { expiredAt: input.at }),
+      updatedAt: input.at,
+    };
+    sessions.set(input.sessionId, ended);
+    checkoutEvents.push(
+      checkoutEvent(ended, status === 'complete' ? 'checkout_session.completed' : 'checkout_session.expired'),
+    );
+    return ended;
+  };
+
   const activities: Activities = {
+    async completeCheckoutSession(input) {
+      return endSession(input, 'complete');
+    },
+    async expireCheckoutSession(input) {
+      return endSession(input, 'expired');
+    },
     async reserveRefund(input) {
       calls.push(`reserveRefund:${input.amount ?? 'rest'}`);
       if (options.settledRefund) {
@@ -267,6 +311,8 @@ export function fakeActivities(
   };
   return {
     activities,
+    sessions,
+    checkoutEvents,
     calls,
     connectors,
     recorded,

@@ -22,7 +22,14 @@ describe('replay', () => {
 
   it('has a recorded history for every workflow type', () => {
     const types = new Set(fixtures.map((f) => f.split('-')[0]));
-    expect([...types].sort()).toEqual(['eventrelay', 'payment', 'refund', 'topup', 'webhookendpoint']);
+    expect([...types].sort()).toEqual([
+      'checkoutsession',
+      'eventrelay',
+      'payment',
+      'refund',
+      'topup',
+      'webhookendpoint',
+    ]);
   });
 
   it.each(fixtures)('replays %s', async (file) => {

@@ -15,6 +15,9 @@ const TERMINAL_EVENTS = new Set([
 ]);
 const TERMINAL_STATUSES = new Set(['succeeded', 'failed', 'canceled', 'refunded']);
 const HEARTBEAT_MS = 15_000;
+/** What the WebSocket carries: payments' events and checkout sessions' (a rider waiting on the page). */
+const STREAMED_SUBJECTS = ['payments/', 'checkout_sessions/'];
+const isStreamed = (subject: string) => STREAMED_SUBJECTS.some((prefix) => subject.startsWith(prefix));
 /** WebSocket close code 1013 (Try Again Later): the server could not go on, a new connection may. */
 const CLOSE_TRY_AGAIN = 1013;
 /** WebSocket close code 1008 (Policy Violation): the customer token that opened the socket expired. */
@@ -190,8 +193,7 @@ export const streamRoutes: FastifyPluginAsyncZod = async (app) => {
         socket.send(data);
       };
       const unsubscribe = streams.subscribe((notice: EventNotice | 'resync') => {
-        if (notice === 'resync' || notice.tenantId !== tenantId || !notice.subject.startsWith('payments/'))
-          return;
+        if (notice === 'resync' || notice.tenantId !== tenantId || !isStreamed(notice.subject)) return;
         if (wanted !== undefined && notice.customerId !== wanted) return;
         streams.cloudEvent(notice.seq).then(
           (event) => {

@@ -1,0 +1,245 @@
+import { randomBytes } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Config } from '../config.js';
+import { returnUrlRefusal } from '../domain/return-url.js';
+import type { Executor } from '../db/client.js';
+import {
+  deleteCheckoutSession,
+  findCheckoutSession,
+  findCheckoutSessionById,
+  findLiveCheckoutSession,
+  insertCheckoutSession,
+} from '../db/checkout-sessions.js';
+import { findPaymentByOrder } from '../db/payments.js';
+import { getWalletBalances } from '../db/wallets.js';
+import {
+  CHECKOUT_SESSION_ID,
+  checkoutWorkflowId,
+  type CheckoutMethod,
+  type CheckoutSessionView,
+} from '../domain/checkout.js';
+import { ErrorType } from '../domain/errors.js';
+import type { Currency } from '../domain/money.js';
+import type { PaymentView } from '../domain/payment.js';
+import { completeActionUpdate, expireCheckoutUpdate, TASK_QUEUE } from '../workflows/contract.js';
+import { checkoutSessionWorkflow } from '../workflows/checkout-session.js';
+import { AppError } from './errors.js';
+import type { PaymentService } from './payments.js';
+import type { TemporalGateway } from './temporal.js';
+
+export interface CreateCheckoutSession {
+  orderId: string;
+  customerId: string;
+  amount: number;
+  currency: Currency;
+  description?: string | undefined;
+  successUrl: string;
+  cancelUrl: string;
+  expiresInSeconds: number;
+  allowedMethods: CheckoutMethod[];
+}
+
+/** What the customer chose on the page: a card token from the gateway, or the wallet. */
+export type CheckoutChoice = { method: 'card'; token: string } | { method: 'wallet' };
+
+/** What the hosted page shows. */
+export interface CheckoutPage {
+  session: CheckoutSessionView;
+  /** Wallet is allowed and the customer's wallet holds the amount in the session's currency. */
+  walletCovers: boolean;
+  /** The order's payment, if one was started. */
+  payment?: PaymentView | undefined;
+}
+
+/** Reads and the expire call answer within this. */
+const QUICK_CALL_MS = 5_000;
+
+const notFound = (id: string) =>
+  new AppError('not_found', 'checkout_session_not_found', `no checkout session ${id}`);
+const notOpen = (status: string) =>
+  new AppError('conflict', 'checkout_session_not_open', `the checkout session is ${status}`);
+
+/**
+ * Hosted checkout sessions: the merchant's API (create, read, expire) and the customer's page
+ * (show, pay, come back from 3-D Secure). Each session is a workflow that expires it on time;
+ * paying goes through the payments' own use case, for the session's order.
+ */
+export class CheckoutSessionService {
+  constructor(
+    private readonly db: Executor,
+    private readonly temporal: TemporalGateway,
+    private readonly payments: Pick<PaymentService, 'create'>,
+    private readonly config: Pick<Config, 'publicUrl' | 'syncWaitMs' | 'returnUrlAllowHttpLoopback'>,
+  ) {}
+
+  /**
+   * A new open session for the order. One order has at most one session open (or complete):
+   * another is refused with 409 naming the open one, so a customer is never sent two pages that
+   * could each charge the order; an expired one may be followed by a new one.
+   */
+  async create(tenantId: string, body: CreateCheckoutSession): Promise<CheckoutSessionView> {
+    // The customer's browser is sent to both: the same rule as a payment's returnUrl.
+    const policy = { allowHttpLoopback: this.config.returnUrlAllowHttpLoopback };
+    const refusals = [
+      returnUrlRefusal(body.successUrl, policy, 'successUrl'),
+      returnUrlRefusal(body.cancelUrl, policy, 'cancelUrl'),
+    ].filter((refusal) => refusal !== undefined);
+    if (refusals.length > 0) throw new AppError('invalid', 'return_url_not_allowed', refusals.join('; '));
+    const now = new Date();
+    const { expiresInSeconds, ...fields } = body;
+    const view: CheckoutSessionView = {
+      ...fields,
+      id: `cs_${randomBytes(16).toString('hex')}`,
+      tenantId,
+      status: 'open',
+      expiresAt: new Date(now.getTime() + expiresInSeconds * 1000).toISOString(),
+      createdAt: now.toISOString(),
+      updatedAt: now.toISOString(),
+    };
+    if (!(await insertCheckoutSession(this.db, view))) {
+      const live = await findLiveCheckoutSession(this.db, tenantId, body.orderId);
+      if (live?.status === 'complete')
+        throw new AppError(
+          'conflict',
+          'order_already_paid',
+          `order ${body.orderId} was paid through ${live.id}`,
+        );
+      throw new AppError(
+        'conflict',
+        'checkout_session_exists',
+        `order ${body.orderId} has an open checkout session${live ? ` ${live.id}` : ''}; expire it first`,
+        { extensions: live ? { checkoutSessionId: live.id } : {} },
+      );
+    }
+    try {
+      await this.temporal.run(Date.now() + QUICK_CALL_MS, (client) =>
+        client.workflow.start(checkoutSessionWorkflow, {
+          workflowId: checkoutWorkflowId(tenantId, view.id),
+          taskQueue: TASK_QUEUE,
+          args: [{ tenantId, sessionId: view.id, orderId: view.orderId, expiresAt: view.expiresAt }],
+        }),
+      );
+    } catch (error) {
+      // Nobody has seen the session yet: without its workflow it would never expire.
+      await deleteCheckoutSession(this.db, view.id).catch(() => undefined);
+      throw error;
+    }
+    return view;
+  }
+
+  async get(tenantId: string, id: string): Promise<CheckoutSessionView> {
+    const session = CHECKOUT_SESSION_ID.test(id)
+      ? await findCheckoutSession(this.db, tenantId, id)
+      : undefined;
+    if (!session) throw notFound(id);
+    return session;
+  }
+
+  /** Open → expired (the workflow writes it and its event); a session that has ended is a 409. */
+  async expire(tenantId: string, id: string): Promise<CheckoutSessionView> {
+    const session = await this.get(tenantId, id);
+    if (session.status !== 'open') throw notOpen(session.status);
+    try {
+      return await this.temporal.run(Date.now() + this.config.syncWaitMs, (client) =>
+        client.workflow.getHandle(checkoutWorkflowId(tenantId, id)).executeUpdate(expireCheckoutUpdate),
+      );
+    } catch (error) {
+      const cause = error instanceof WorkflowUpdateFailedError ? error.cause : undefined;
+      if (cause instanceof ApplicationFailure && cause.type === ErrorType.CheckoutSessionNotOpen)
+        throw notOpen((await this.get(tenantId, id)).status);
+      if (isClosedWorkflow(error)) throw notOpen((await this.get(tenantId, id)).status);
+      throw error;
+    }
+  }
+
+  /** The page of a session, by its id alone (the capability); undefined for an unknown one. */
+  async page(id: string): Promise<CheckoutPage | undefined> {
+    const session = CHECKOUT_SESSION_ID.test(id) ? await findCheckoutSessionById(this.db, id) : undefined;
+    if (!session) return undefined;
+    const [balances, payment] = await Promise.all([
+      session.allowedMethods.includes('wallet')
+        ? getWalletBalances(this.db, session.tenantId, session.customerId)
+        : Promise.resolve([]),
+      findPaymentByOrder(this.db, session.tenantId, session.orderId),
+    ]);
+    const walletCovers = balances.some(
+      (balance) => balance.currency === session.currency && Number(balance.available) >= session.amount,
+    );
+    return { session, walletCovers, payment };
+  }
+
+  /**
+   * Pays the session's order with the customer's choice. The payment is the order's, made with
+   * the session's amount and currency; the gateway sends the customer back to the session's
+   * return route after 3-D Secure. Throws `AppError` for what the customer is told on the page.
+   */
+  async pay(session: CheckoutSessionView, choice: CheckoutChoice): Promise<PaymentView> {
+    if (!session.allowedMethods.includes(choice.method))
+      throw new AppError(
+        'invalid',
+        'method_not_allowed',
+        `this checkout does not take ${choice.method} payments`,
+      );
+    const outcome = await this.payments.create(
+      session.tenantId,
+      {
+        orderId: session.orderId,
+        customerId: session.customerId,
+        amount: session.amount,
+        currency: session.currency,
+        method: choice.method === 'card' ? { type: 'card', token: choice.token } : { type: 'wallet' },
+        capture: 'automatic',
+        description: session.description,
+      },
+      {
+        wait: true,
+        gatewayReturnUrl: `${this.config.publicUrl}/checkout/${session.id}/return`,
+        checkoutSessionId: session.id,
+      },
+    );
+    return outcome.payment;
+  }
+
+  /**
+   * The customer is back from 3-D Secure: the payment's workflow re-reads the gateway (as the
+   * gateway's webhook makes it do), so the page knows the outcome without waiting for the webhook.
+   */
+  async returned(session: CheckoutSessionView): Promise<PaymentView | undefined> {
+    const read = () => findPaymentByOrder(this.db, session.tenantId, session.orderId);
+    const payment = await read();
+    if (!payment || !isWaiting(payment.status)) return payment;
+    const deadline = Date.now() + this.config.syncWaitMs;
+    const authorizationId = payment.gatewayAuthorizationId;
+    if (payment.status === 'requires_action' && authorizationId) {
+      try {
+        await this.temporal.run(deadline, (client) =>
+          client.workflow
+            .getHandle(payment.workflowId)
+            .executeUpdate(completeActionUpdate, { args: [{ authorizationId }] }),
+        );
+      } catch (error) {
+        // The webhook moved it on first: what it is now is read below.
+        if (!(error instanceof WorkflowUpdateFailedError) && !isClosedWorkflow(error)) throw error;
+      }
+    }
+    // The update answers once the gateway was re-read; the outcome is recorded a moment later.
+    let current = await read();
+    while (current && isWaiting(current.status) && Date.now() < deadline) {
+      await delay(RETURN_POLL_MS);
+      current = await read();
+    }
+    return current;
+  }
+}
+
+/** How often the return route reads the payment while its outcome is being recorded. */
+const RETURN_POLL_MS = 100;
+
+const isWaiting = (status: PaymentView['status']) => status === 'processing' || status === 'requires_action';
+
+function isClosedWorkflow(error: unknown): boolean {
+  const text = error instanceof Error ? `${error.name} ${error.message}` : '';
+  return /WorkflowNotFound|workflow execution already completed|not found/i.test(text);
+}

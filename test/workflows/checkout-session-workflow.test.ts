@@ -1,0 +1,139 @@
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { checkoutWorkflowId } from '../../src/domain/checkout.js';
+import { paymentWorkflowId } from '../../src/domain/ids.js';
+import type { PaymentRequest } from '../../src/domain/payment.js';
+import { checkoutSessionWorkflow } from '../../src/workflows/checkout-session.js';
+import {
+  checkoutStatusQuery,
+  DEFAULT_TIMEOUTS,
+  expireCheckoutUpdate,
+  statusQuery,
+  type PaymentWorkflowInput,
+} from '../../src/workflows/contract.js';
+import { paymentWorkflow } from '../../src/workflows/payment.js';
+import { fakeActivities } from '../support/fake-activities.js';
+import { recordHistory } from '../support/fixtures.js';
+import { timeSkippingSuite } from '../support/time-skipping.js';
+
+const suite = timeSkippingSuite();
+const HOUR = 3_600_000;
+
+async function startSession(taskQueue: string, orderId: string, expiresInMs: number) {
+  const sessionId = `cs_${randomUUID().replaceAll('-', '')}`;
+  const expiresAt = new Date((await suite.env.currentTimeMs()) + expiresInMs).toISOString();
+  const handle = await suite.env.client.workflow.start(checkoutSessionWorkflow, {
+    taskQueue,
+    workflowId: checkoutWorkflowId('default', sessionId),
+    args: [{ tenantId: 'default', sessionId, orderId, expiresAt }],
+  });
+  return { sessionId, expiresAt, handle };
+}
+
+function startPayment(taskQueue: string, orderId: string, token: string, checkoutSessionId: string) {
+  const request: PaymentRequest = {
+    orderId,
+    customerId: 'cus_1',
+    amount: 1000,
+    currency: 'USD',
+    method: { type: 'card', token },
+    capture: 'automatic',
+  };
+  const input: PaymentWorkflowInput = {
+    paymentId: `pay_${randomUUID().replaceAll('-', '')}`,
+    tenantId: 'default',
+    request,
+    requestHash: 'h',
+    timeouts: DEFAULT_TIMEOUTS,
+    connector: 'sandbox',
+    checkoutSessionId,
+  };
+  return suite.env.client.workflow.start(paymentWorkflow, {
+    taskQueue,
+    workflowId: paymentWorkflowId('default', orderId),
+    args: [input],
+  });
+}
+
+describe('checkout session workflow (time-skipping server, fake activities)', () => {
+  it('expires at its timer when nobody pays, writing checkout_session.expired', async () => {
+    const fakes = fakeActivities();
+    await suite.withWorker(fakes.activities, async (taskQueue) => {
+      const { handle, expiresAt } = await startSession(taskQueue, `ord_${randomUUID()}`, 24 * HOUR);
+      expect(await handle.query(checkoutStatusQuery)).toBe('open');
+      const ended = await handle.result();
+      expect(ended.status).toBe('expired');
+      // The timer fired at expiresAt, not before.
+      expect(Date.parse(ended.expiredAt!)).toBeGreaterThanOrEqual(Date.parse(expiresAt));
+      await recordHistory(handle, 'checkoutsession-expired');
+    });
+    expect(fakes.calls).toEqual(['expireCheckoutSession']);
+    expect(fakes.checkoutEvents.map((event) => event.type)).toEqual(['checkout_session.expired']);
+    expect(fakes.checkoutEvents[0]!.subject).toMatch(/^checkout_sessions\/cs_/);
+  });
+
+  it('completes when its payment succeeds and never expires afterwards', async () => {
+    const fakes = fakeActivities();
+    await suite.withWorker(fakes.activities, async (taskQueue) => {
+      const orderId = `ord_${randomUUID()}`;
+      const { handle, sessionId } = await startSession(taskQueue, orderId, HOUR);
+      const payment = await startPayment(taskQueue, orderId, 'tok_ok', sessionId);
+      expect((await payment.result()).status).toBe('succeeded');
+      const ended = await handle.result();
+      expect(ended).toMatchObject({ status: 'complete', paymentId: (await payment.query(statusQuery)).id });
+      await recordHistory(handle, 'checkoutsession-complete');
+      await recordHistory(payment, 'payment-card-checkout-session');
+      // Past the expiry: the workflow has ended, no timer is left to expire it.
+      await suite.env.sleep(2 * HOUR);
+    });
+    expect(fakes.calls.filter((call) => call.includes('CheckoutSession'))).toEqual([
+      'completeCheckoutSession',
+    ]);
+    expect(fakes.checkoutEvents.map((event) => event.type)).toEqual(['checkout_session.completed']);
+  });
+
+  it('stays open after a declined payment, then expires', async () => {
+    const fakes = fakeActivities();
+    await suite.withWorker(fakes.activities, async (taskQueue) => {
+      const orderId = `ord_${randomUUID()}`;
+      const { handle, sessionId } = await startSession(taskQueue, orderId, HOUR);
+      const payment = await startPayment(taskQueue, orderId, 'tok_decline', sessionId);
+      expect((await payment.result()).status).toBe('failed');
+      expect(await handle.query(checkoutStatusQuery)).toBe('open');
+      expect((await handle.result()).status).toBe('expired');
+    });
+    expect(fakes.checkoutEvents.map((event) => event.type)).toEqual(['checkout_session.expired']);
+  });
+
+  it('cancels a payment still waiting for 3-D Secure when it expires', async () => {
+    const fakes = fakeActivities();
+    await suite.withWorker(fakes.activities, async (taskQueue) => {
+      const orderId = `ord_${randomUUID()}`;
+      // Shorter than the payment's own action window: the session's expiry cancels it first.
+      const { handle, sessionId } = await startSession(
+        taskQueue,
+        orderId,
+        DEFAULT_TIMEOUTS.actionWindowMs / 2,
+      );
+      const payment = await startPayment(taskQueue, orderId, 'tok_3ds', sessionId);
+      await expect
+        .poll(async () => (await payment.query(statusQuery)).status, { timeout: 20_000 })
+        .toBe('requires_action');
+      expect((await handle.result()).status).toBe('expired');
+      expect(await payment.result()).toMatchObject({ status: 'canceled' });
+      await recordHistory(payment, 'payment-card-3ds-checkout-session-expired');
+    });
+    expect(fakes.calls).toContain('voidCard');
+  });
+
+  it('is expired on request before its timer', async () => {
+    const fakes = fakeActivities();
+    await suite.withWorker(fakes.activities, async (taskQueue) => {
+      const { handle } = await startSession(taskQueue, `ord_${randomUUID()}`, 24 * HOUR);
+      const ended = await handle.executeUpdate(expireCheckoutUpdate);
+      expect(ended.status).toBe('expired');
+      expect((await handle.result()).status).toBe('expired');
+    });
+    expect(fakes.checkoutEvents.map((event) => event.type)).toEqual(['checkout_session.expired']);
+  });
+});
