@@ -12,13 +12,7 @@ import {
   returnUrlRefusal,
   returnUrlWithOutcome,
 } from '../../src/domain/return-url.js';
-import {
-  escapeHtml,
-  NOT_FOUND_PAGE,
-  RETURN_PAGE_CSP,
-  renderPage,
-  returnPageText,
-} from '../../src/api/pages/return-page.js';
+import { NOT_FOUND_PAGE, returnPage, returnPageText } from '../../src/api/pages/return-page.js';
 
 const DEV = { allowHttpLoopback: true };
 const PRODUCTION = { allowHttpLoopback: false };
@@ -117,7 +111,7 @@ describe('return page', () => {
     for (const status of PAYMENT_STATUSES) {
       const text = returnPageText(status);
       expect(text.title.length).toBeGreaterThan(0);
-      expect(renderPage(text)).not.toMatch(/\d{3,}|card ending|customer/i);
+      expect(returnPage(text)).not.toMatch(/\d{3,}|card ending|customer/i);
     }
     expect(returnPageText('succeeded').title).toBe('Payment succeeded');
     expect(returnPageText('failed', 'authentication_failed').title).toBe('Payment failed');
@@ -125,19 +119,17 @@ describe('return page', () => {
     expect(returnPageText('canceled').title).toBe('Payment canceled');
   });
 
-  it('is an accessible document whose only style is allowed by the policy', () => {
-    const html = renderPage(NOT_FOUND_PAGE);
-    expect(html).toMatch(/^<!doctype html>\n<html lang="en">/);
+  it('is an accessible document without a script', () => {
+    const html = returnPage(NOT_FOUND_PAGE);
+    expect(html).toMatch(/^<!doctype html>\s*<html lang="en">/);
     expect(html).toContain('<title>Page not found · Paysaga</title>');
-    expect(html).toMatch(/<main>\n<h1>Page not found<\/h1>/);
+    expect(html).toMatch(/<main>\s*<h1>Page not found<\/h1>/);
     expect(html).not.toMatch(/<script/i);
-    expect(RETURN_PAGE_CSP).toMatch(/default-src 'none'; style-src 'sha256-[A-Za-z0-9+/]+=*'/);
   });
 
   it('escapes all text', () => {
-    expect(escapeHtml(`<a href="x">'&'</a>`)).toBe('&#60;a href=&#34;x&#34;&#62;&#39;&#38;&#39;&#60;/a&#62;');
-    const html = renderPage({ title: '<b>', paragraphs: ['"x" & <script>'] });
-    expect(html).toContain('<h1>&#60;b&#62;</h1>');
+    const html = returnPage({ title: '<b>', paragraphs: ['"x" & <script>'] });
+    expect(html).toContain('<h1>&lt;b&gt;</h1>');
     expect(html).not.toContain('<script>');
   });
 });

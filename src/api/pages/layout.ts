@@ -40,8 +40,11 @@ export function pageHeaders(options: PageHeadersOptions = {}): Record<string, st
   };
 }
 
-/** A whole page: language, phone viewport, title, one main landmark. */
-export function layout(args: { title: string; body: Html; lang?: string }): string {
+/**
+ * A whole page: language, phone viewport, title, one main landmark. Pages without a form leave
+ * the script out (`script: false`).
+ */
+export function layout(args: { title: string; body: Html; lang?: string; script?: boolean }): string {
   return html`<!doctype html>
     <html lang="${args.lang ?? 'en'}">
       <head>
@@ -50,7 +53,7 @@ export function layout(args: { title: string; body: Html; lang?: string }): stri
         <title>${args.title}</title>
         <link rel="icon" href="data:," />
         <link rel="stylesheet" href="${PAGE_ASSETS.style}" />
-        <script src="${PAGE_ASSETS.script}" defer></script>
+        ${args.script === false ? '' : html`<script src="${PAGE_ASSETS.script}" defer></script>`}
       </head>
       <body>
         <main>${args.body}</main>

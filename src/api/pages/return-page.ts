@@ -3,55 +3,24 @@
  * a server-rendered string, no script. It says what happened to the payment and nothing else
  * (no amount, card or customer): whoever holds the link sees it.
  */
-import { createHash } from 'node:crypto';
 import { assertNever } from '../../domain/assert-never.js';
 import type { FailureCode, PaymentStatus } from '../../domain/payment.js';
-
-/** The page's only style, allowed by its hash: the policy below allows nothing else. */
-const STYLE =
-  'body{font-family:system-ui,sans-serif;margin:0;padding:2rem 1rem;color:#1a1a1a;background:#f6f7f9}' +
-  'main{max-width:32rem;margin:0 auto;padding:2rem;background:#fff;border-radius:8px;border:1px solid #d8dce1}' +
-  'h1{font-size:1.5rem;margin:0 0 1rem}p{line-height:1.5;margin:0 0 .75rem}';
-
-/** Sent with every page of this module: no script, no frames, no forms, no other origin. */
-export const RETURN_PAGE_CSP = [
-  "default-src 'none'",
-  `style-src 'sha256-${createHash('sha256').update(STYLE).digest('base64')}'`,
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+import { html } from './html.js';
+import { layout } from './layout.js';
 
 export interface PageText {
   title: string;
   paragraphs: string[];
 }
 
-/** Every character HTML gives a meaning to, in text and in quoted attributes. */
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-export function renderPage({ title, paragraphs }: PageText): string {
-  return [
-    '<!doctype html>',
-    '<html lang="en">',
-    '<head>',
-    '<meta charset="utf-8">',
-    '<meta name="viewport" content="width=device-width, initial-scale=1">',
-    '<meta name="robots" content="noindex">',
-    `<title>${escapeHtml(title)} · Paysaga</title>`,
-    `<style>${STYLE}</style>`,
-    '</head>',
-    '<body>',
-    '<main>',
-    `<h1>${escapeHtml(title)}</h1>`,
-    ...paragraphs.map((p) => `<p>${escapeHtml(p)}</p>`),
-    '</main>',
-    '</body>',
-    '</html>',
-    '',
-  ].join('\n');
+/** The page, in the hosted pages' layout and style, without their script. */
+export function returnPage({ title, paragraphs }: PageText): string {
+  return layout({
+    title: `${title} · Paysaga`,
+    script: false,
+    body: html`<h1>${title}</h1>
+      ${paragraphs.map((paragraph) => html`<p>${paragraph}</p>`)}`,
+  });
 }
 
 const CLOSE = 'You can close this page and return to the shop.';

@@ -3,13 +3,8 @@ import { AppError } from '../../app/errors.js';
 import { publicPayment } from '../../domain/payment.js';
 import { returnUrlWithOutcome } from '../../domain/return-url.js';
 import { bindLog } from '../log-context.js';
-import {
-  NOT_FOUND_PAGE,
-  RETURN_PAGE_CSP,
-  renderPage,
-  returnPageText,
-  type PageText,
-} from '../pages/return-page.js';
+import { pageHeaders } from '../pages/layout.js';
+import { NOT_FOUND_PAGE, returnPage, returnPageText, type PageText } from '../pages/return-page.js';
 
 /**
  * `GET /pay/return/{paymentId}?sig=...`: where the gateway sends the customer's browser after
@@ -26,7 +21,7 @@ export const returnPageRoutes: FastifyPluginAsync = async (app) => {
     { config: { public: true }, schema: { hide: true } },
     async (request, reply) => {
       // The link must not reach the merchant's page (Referer), and no cache may keep the page.
-      void reply.header('Cache-Control', 'no-store').header('Referrer-Policy', 'no-referrer');
+      void reply.headers(pageHeaders());
       const { sig } = request.query;
       let payment;
       try {
@@ -49,9 +44,5 @@ export const returnPageRoutes: FastifyPluginAsync = async (app) => {
 };
 
 function page(reply: FastifyReply, status: number, text: PageText) {
-  return reply
-    .status(status)
-    .header('Content-Security-Policy', RETURN_PAGE_CSP)
-    .type('text/html; charset=utf-8')
-    .send(renderPage(text));
+  return reply.status(status).send(returnPage(text));
 }
