@@ -14,14 +14,8 @@ import {
 } from '../db/checkout-sessions.js';
 import { findPaymentByOrder } from '../db/payments.js';
 import { getWalletBalances } from '../db/wallets.js';
-import {
-  CHECKOUT_SESSION_ID,
-  checkoutWorkflowId,
-  type CheckoutMethod,
-  type CheckoutSessionView,
-} from '../domain/checkout.js';
+import { CHECKOUT_SESSION_ID, checkoutWorkflowId, type CheckoutSessionView } from '../domain/checkout.js';
 import { ErrorType } from '../domain/errors.js';
-import type { Currency } from '../domain/money.js';
 import type { PaymentView } from '../domain/payment.js';
 import { completeActionUpdate, expireCheckoutUpdate, TASK_QUEUE } from '../workflows/contract.js';
 import { checkoutSessionWorkflow } from '../workflows/checkout-session.js';
@@ -29,17 +23,17 @@ import { AppError } from './errors.js';
 import type { PaymentService } from './payments.js';
 import type { TemporalGateway } from './temporal.js';
 
-export interface CreateCheckoutSession {
-  orderId: string;
-  customerId: string;
-  amount: number;
-  currency: Currency;
-  description?: string | undefined;
-  successUrl: string;
-  cancelUrl: string;
-  expiresInSeconds: number;
-  allowedMethods: CheckoutMethod[];
-}
+export type CreateCheckoutSession = Pick<
+  CheckoutSessionView,
+  | 'orderId'
+  | 'customerId'
+  | 'amount'
+  | 'currency'
+  | 'description'
+  | 'successUrl'
+  | 'cancelUrl'
+  | 'allowedMethods'
+> & { expiresInSeconds: number };
 
 /** What the customer chose on the page: a card token from the gateway, or the wallet. */
 export type CheckoutChoice = { method: 'card'; token: string } | { method: 'wallet' };
