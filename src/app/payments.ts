@@ -15,20 +15,25 @@ import { findPayment, findPaymentByOrder, listPayments } from '../db/payments.js
 import { getWalletBalances } from '../db/wallets.js';
 import { ErrorType } from '../domain/errors.js';
 import { paymentWorkflowId } from '../domain/ids.js';
+import { ORDER_REPLY_METADATA } from '../domain/order-replies.js';
 import {
   initialPaymentView,
   isSettled,
+  type PaymentMethod,
   type PaymentRequest,
   type PaymentStatus,
   type PaymentView,
 } from '../domain/payment.js';
 import {
+  attemptUpdate,
   cancelUpdate,
   captureUpdate,
   SearchAttributes,
   settledUpdate,
   statusQuery,
   TASK_QUEUE,
+  type AttemptPolicy,
+  type AttemptRequest,
   type PaymentWorkflowInput,
 } from '../workflows/contract.js';
 import { paymentWorkflow } from '../workflows/payment.js';
@@ -57,13 +62,39 @@ export function requestHashOf(request: PaymentRequest): string {
   return sha256(canonicalJson(request));
 }
 
+/** The request without its method: what every attempt at paying the order must repeat. */
+export function baseRequestHashOf(request: PaymentRequest): string {
+  const { method: _method, ...base } = request;
+  return sha256(canonicalJson(base));
+}
+
+/** The request of a stored payment, paid with `method`: what a new attempt on it asks for. */
+function requestOf(payment: PaymentView, method: PaymentMethod): PaymentRequest {
+  return {
+    orderId: payment.orderId,
+    customerId: payment.customerId,
+    amount: payment.amount,
+    currency: payment.currency,
+    method,
+    capture: payment.capture,
+    description: payment.description,
+    metadata: payment.metadata,
+  };
+}
+
 export class PaymentService {
   constructor(
     private readonly db: Executor,
     private readonly temporal: TemporalGateway,
     private readonly config: Pick<
       Config,
-      'timeouts' | 'syncWaitMs' | 'publicUrl' | 'defaultConnector' | 'tenantConnectors'
+      | 'timeouts'
+      | 'syncWaitMs'
+      | 'publicUrl'
+      | 'defaultConnector'
+      | 'tenantConnectors'
+      | 'attemptWindowMs'
+      | 'singleAttemptTenants'
     >,
   ) {}
 
@@ -85,6 +116,8 @@ export class PaymentService {
       if (outageOf(error) === 'postgres') return undefined;
       throw error;
     });
+    // Declined for a reason the customer can fix: this request is the order's next attempt.
+    if (stored?.status === 'requires_payment_method') return this.runAttempt(stored, request, options);
     if (stored && (stored.requestHash !== requestHashOf(request) || isSettled(stored.status)))
       return this.existing(stored, request);
     await this.assertWalletCurrency(tenantId, request);
@@ -98,6 +131,7 @@ export class PaymentService {
       timeouts: this.config.timeouts,
       returnUrl: `${this.config.publicUrl}/v1/payments/${paymentId}`,
       connector: connectorOf(this.config, tenantId),
+      attempts: this.attemptPolicy(tenantId, request),
     };
     const start = new WithStartWorkflowOperation(paymentWorkflow, {
       workflowId,
@@ -154,6 +188,78 @@ export class PaymentService {
     const settled = await withTimeout(result, Math.max(0, deadline - Date.now()));
     if (settled) return { payment: settled, pending: false, runId: update.workflowRunId };
     return { payment: await this.current(workflowId, input), pending: true, runId: update.workflowRunId };
+  }
+
+  /** `POST /v1/payments/{id}/attempts`: a new attempt at a payment open for one, with `method`. */
+  async attempt(
+    tenantId: string,
+    id: string,
+    method: PaymentMethod,
+    options: { wait: boolean },
+  ): Promise<CreateOutcome> {
+    const payment = await this.get(tenantId, id);
+    if (payment.status !== 'requires_payment_method')
+      throw new AppError(
+        'conflict',
+        'invalid_state',
+        `a ${payment.status} payment is not open for a new attempt`,
+      );
+    return this.runAttempt(payment, requestOf(payment, method), options);
+  }
+
+  /**
+   * Sends the attempt to the payment's running workflow, which checks that the request is the
+   * payment's but for the method, and waits for its first settled status like a create.
+   */
+  private async runAttempt(
+    payment: PaymentView,
+    request: PaymentRequest,
+    options: { wait: boolean },
+  ): Promise<CreateOutcome> {
+    await this.assertWalletCurrency(payment.tenantId, request);
+    const attempt: AttemptRequest = {
+      method: request.method,
+      requestHash: requestHashOf(request),
+      baseRequestHash: baseRequestHashOf(request),
+    };
+    const deadline = Date.now() + (options.wait ? this.config.syncWaitMs : ASYNC_ACCEPT_MS);
+    let update;
+    try {
+      update = await this.temporal.run(deadline, (client) =>
+        client.workflow.getHandle(payment.workflowId).startUpdate(attemptUpdate, {
+          args: [attempt],
+          waitForStage: WorkflowUpdateStage.ACCEPTED,
+        }),
+      );
+    } catch (error) {
+      if (isClosedWorkflow(error)) {
+        // The attempt window closed meanwhile: the payment is failed (or canceled) for good.
+        throw new AppError('conflict', 'invalid_state', 'the payment is no longer open for a new attempt');
+      }
+      throw translate(error);
+    }
+    const result = this.temporal
+      .waitUntil(deadline, () => update.result())
+      .catch((error: unknown) => {
+        throw translate(error);
+      });
+    // Throws a rejection known already, without waiting for the attempt to settle when async.
+    const settled = await withTimeout(result, options.wait ? Math.max(0, deadline - Date.now()) : 0);
+    if (settled) return { payment: settled, pending: false, runId: update.workflowRunId };
+    const current = (await findPayment(this.db, payment.tenantId, payment.id)) ?? payment;
+    return { payment: current, pending: true, runId: update.workflowRunId };
+  }
+
+  /**
+   * Attempts allowed unless the tenant keeps one attempt per order. A payment answered to an
+   * order saga (a broker command) has one attempt too: its failure reply is final, and the saga
+   * has no customer to ask for another card.
+   */
+  private attemptPolicy(tenantId: string, request: PaymentRequest): AttemptPolicy | undefined {
+    if (this.config.singleAttemptTenants.has(tenantId)) return undefined;
+    const [replyKey] = Object.keys(ORDER_REPLY_METADATA);
+    if (replyKey !== undefined && request.metadata?.[replyKey] !== undefined) return undefined;
+    return { windowMs: this.config.attemptWindowMs, baseRequestHash: baseRequestHashOf(request) };
   }
 
   async capture(tenantId: string, id: string, amount: number | undefined): Promise<PaymentView> {

@@ -6,6 +6,7 @@ import {
   type CardDetails,
   type FailureCode,
   type NextAction,
+  type PaymentAttempt,
   type PaymentStatus,
   type PaymentView,
 } from '../domain/payment.js';
@@ -210,6 +211,7 @@ function toRow(view: PaymentView): typeof payments.$inferInsert {
     nextAction: view.nextAction ?? null,
     description: view.description ?? null,
     metadata: view.metadata ?? null,
+    attempts: view.attempts,
     reference: view.reference,
     requestHash: view.requestHash,
     gatewayAuthorizationId: view.gatewayAuthorizationId ?? null,
@@ -245,6 +247,7 @@ function toView(row: PaymentRow): PaymentView {
     nextAction: (row.nextAction as NextAction | null) ?? undefined,
     description: row.description ?? undefined,
     metadata: (row.metadata as Record<string, string> | null) ?? undefined,
+    attempts: row.attempts as PaymentAttempt[],
     reference: row.reference,
     requestHash: row.requestHash,
     gatewayAuthorizationId: row.gatewayAuthorizationId ?? undefined,

@@ -114,6 +114,8 @@ export const payments = pgTable(
     nextAction: jsonb('next_action'),
     description: text('description'),
     metadata: jsonb('metadata'),
+    /** PaymentAttempt[]: every try at paying the order, oldest first. */
+    attempts: jsonb('attempts').notNull().default([]),
     reference: text('reference').notNull(),
     requestHash: text('request_hash').notNull(),
     gatewayAuthorizationId: text('gateway_authorization_id'),
