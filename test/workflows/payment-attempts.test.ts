@@ -16,6 +16,7 @@ import {
 } from '../../src/workflows/contract.js';
 import { paymentWorkflow } from '../../src/workflows/payment.js';
 import { fakeActivities } from '../support/fake-activities.js';
+import { recordHistory } from '../support/fixtures.js';
 import { timeSkippingSuite } from '../support/time-skipping.js';
 
 const suite = timeSkippingSuite();
@@ -83,7 +84,7 @@ describe('PaymentWorkflow attempts (time-skipping server, fake activities)', () 
   it('a declined card, then a good one in the same workflow, with keys and transfer ids of its own', async () => {
     const fakes = fakeActivities({ walletBalance: 300 });
     let answer: PaymentView | undefined;
-    const { result, workflowId } = await runPayment(
+    const { result, workflowId, handle } = await runPayment(
       request({ type: 'split', token: 'tok_decline' }),
       fakes,
       POLICY,
@@ -100,6 +101,7 @@ describe('PaymentWorkflow attempts (time-skipping server, fake activities)', () 
         });
       },
     );
+    await recordHistory(handle, 'payment-split-declined-then-paid');
     expect(answer).toMatchObject({ status: 'succeeded', requestHash: 'h2' });
     expect(result).toMatchObject({
       status: 'succeeded',
@@ -213,7 +215,7 @@ describe('PaymentWorkflow attempts (time-skipping server, fake activities)', () 
 
   it('a wallet short of funds is paid by the identical request after a top-up', async () => {
     const fakes = fakeActivities({ walletBalance: 400 });
-    const { result, workflowId } = await runPayment(
+    const { result, workflowId, handle } = await runPayment(
       request({ type: 'wallet' }),
       fakes,
       POLICY,
@@ -226,6 +228,7 @@ describe('PaymentWorkflow attempts (time-skipping server, fake activities)', () 
         });
       },
     );
+    await recordHistory(handle, 'payment-wallet-topped-up-then-paid');
     expect(result).toMatchObject({ status: 'succeeded', amountFromWallet: 1000, requestHash: 'h1' });
     expect(fakes.balance()).toBe(0);
     expect(fakes.calls).toEqual(['payFromWallet:1000', 'holdWallet:1000', 'postWalletHold:1000']);
