@@ -112,13 +112,28 @@ export class PaymentService {
   ): Promise<CreateOutcome> {
     // PostgreSQL unreachable: the workflow's first write claims the order and stops on a payment
     // an earlier run made, so the charge stays single and a card payment is still taken.
-    const stored = await findPaymentByOrder(this.db, tenantId, request.orderId).catch((error: unknown) => {
-      if (outageOf(error) === 'postgres') return undefined;
-      throw error;
-    });
+    const find = () =>
+      findPaymentByOrder(this.db, tenantId, request.orderId).catch((error: unknown) => {
+        if (outageOf(error) === 'postgres') return undefined;
+        throw error;
+      });
+    let stored = await find();
     // Declined for a reason the customer can fix: this request is the order's next attempt.
-    if (stored?.status === 'requires_payment_method') return this.runAttempt(stored, request, options);
-    if (stored && (stored.requestHash !== requestHashOf(request) || isSettled(stored.status)))
+    if (stored?.status === 'requires_payment_method') {
+      const outcome = await this.runAttempt(stored, request, options).catch((error: unknown) => {
+        if (error instanceof AppError && error.code === 'invalid_state') return undefined;
+        throw error;
+      });
+      if (outcome) return outcome;
+      // A concurrent request's attempt (or a cancel) came first: answer as any request for the order.
+      // Still waiting for that attempt, the workflow tells whether this request is the same one.
+      stored = await find();
+    }
+    if (
+      stored &&
+      stored.status !== 'requires_payment_method' &&
+      (stored.requestHash !== requestHashOf(request) || isSettled(stored.status))
+    )
       return this.existing(stored, request);
     await this.assertWalletCurrency(tenantId, request);
     const workflowId = paymentWorkflowId(tenantId, request.orderId);

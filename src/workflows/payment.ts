@@ -266,14 +266,16 @@ class Payment {
     setHandler(
       settledUpdate,
       async ({ requestHash }) => {
-        await condition(() => isSettled(this.view.status) || this.earlierRun);
+        // A concurrent request that started the pending attempt: this one waits for its outcome too.
+        await condition(() => (isSettled(this.view.status) && !this.nextAttempt) || this.earlierRun);
         // The validator compared the request with this run's; an earlier run's may differ.
         if (requestHash !== this.view.requestHash) throw orderAlreadyPaid(this.request.orderId);
         return this.view;
       },
       {
         validator: ({ requestHash }) => {
-          if (requestHash !== this.requestHash) throw orderAlreadyPaid(this.request.orderId);
+          if (requestHash !== this.requestHash && requestHash !== this.nextAttempt?.requestHash)
+            throw orderAlreadyPaid(this.request.orderId);
         },
       },
     );

@@ -82,6 +82,21 @@ describe('attempts: a declined order can be paid again', () => {
     expect((await chargesFor(declined.body.id)).captures).toBe(1);
   });
 
+  it('concurrent identical requests after a decline run one attempt and all get its outcome', async () => {
+    const body = order('tok_test_0000');
+    const declined = await api('POST', '/v1/payments', body);
+    expect(declined.body.status).toBe('requires_payment_method');
+    const good = { ...body, method: { type: 'card' as const, token: 'tok_test_4242' } };
+    const answers = await Promise.all(Array.from({ length: 4 }, () => api('POST', '/v1/payments', good)));
+    for (const answer of answers) {
+      expect(answer.status).toBe(200);
+      expect(answer.body).toMatchObject({ id: declined.body.id, status: 'succeeded' });
+    }
+    const read = await api('GET', `/v1/payments/${declined.body.id}`);
+    expect(read.body.attempts.map((a) => a.status)).toEqual(['failed', 'succeeded']);
+    expect(await chargesFor(declined.body.id)).toMatchObject({ authorizations: 2, captures: 1 });
+  });
+
   it('another amount for a declined order is another payment: 409, the payment stays open', async () => {
     const body = order('tok_test_0000');
     const declined = await api('POST', '/v1/payments', body);
