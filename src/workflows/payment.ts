@@ -390,7 +390,8 @@ class Payment {
    * of the window, `canceled`) leaves its last attempt `failed` as it was.
    */
   private attemptsWith(patch: Partial<PaymentView>, from: PaymentView): PaymentAttempt[] {
-    const attempts = patch.attempts ?? from.attempts;
+    // A payment an earlier run stored before attempts were recorded has none.
+    const attempts = patch.attempts ?? from.attempts ?? [];
     const current = attempts[attempts.length - 1];
     if (!current || (from.status === 'requires_payment_method' && !patch.attempts)) return attempts;
     const merged = { ...from, ...patch };
