@@ -8,6 +8,7 @@ import type { PaymentMethod, PaymentRequest, PaymentView } from '../../src/domai
 import {
   attemptUpdate,
   cancelUpdate,
+  captureUpdate,
   DEFAULT_TIMEOUTS,
   settledUpdate,
   statusQuery,
@@ -174,6 +175,50 @@ describe('PaymentWorkflow attempts (time-skipping server, fake activities)', () 
       gatewayIdempotencyKey(workflowId, 'authorize'),
       gatewayIdempotencyKey(workflowId, 'authorize:2'),
       transferId(workflowId, 'card-capture:2'),
+    ]);
+  });
+
+  it('declined twice, then authorized for a manual capture: every attempt has its own keys', async () => {
+    const fakes = fakeActivities();
+    const attempt = (token: string, hash: string) => ({
+      args: [{ method: { type: 'card' as const, token }, requestHash: hash, baseRequestHash: 'base' }],
+    });
+    const { result, workflowId } = await runPayment(
+      { ...request({ type: 'card', token: 'tok_decline' }), capture: 'manual' },
+      fakes,
+      POLICY,
+      async (handle) => {
+        await waitForStatus(handle, 'requires_payment_method');
+        expect(
+          await handle.executeUpdate(attemptUpdate, attempt('tok_insufficient_funds', 'h2')),
+        ).toMatchObject({
+          status: 'requires_payment_method',
+          failureCode: 'insufficient_funds',
+        });
+        expect(await handle.executeUpdate(attemptUpdate, attempt('tok_ok', 'h3'))).toMatchObject({
+          status: 'requires_capture',
+        });
+        await handle.executeUpdate(captureUpdate, { args: [{ amount: 600 }] });
+      },
+    );
+    expect(result).toMatchObject({ status: 'succeeded', amountCaptured: 600, requestHash: 'h3' });
+    expect(result.attempts.map((a) => [a.number, a.status, a.failureCode])).toEqual([
+      [1, 'failed', 'card_declined'],
+      [2, 'failed', 'insufficient_funds'],
+      [3, 'succeeded', undefined],
+    ]);
+    expect(fakes.ids).toEqual([
+      gatewayIdempotencyKey(workflowId, 'authorize'),
+      gatewayIdempotencyKey(workflowId, 'authorize:2'),
+      gatewayIdempotencyKey(workflowId, 'authorize:3'),
+      gatewayIdempotencyKey(workflowId, 'capture:3'),
+      transferId(workflowId, 'card-capture:3'),
+    ]);
+    expect(fakes.events).toEqual([
+      'payment.attempt_failed',
+      'payment.attempt_failed',
+      'payment.requires_capture',
+      'payment.succeeded',
     ]);
   });
 
