@@ -47,6 +47,8 @@ import { withTimeout } from './with-timeout.js';
 const ASYNC_ACCEPT_MS = 3_000;
 /** Reads and checks that should answer at once. */
 const QUICK_CALL_MS = 2_000;
+/** How often an accepted attempt is looked at until the workflow has begun it. */
+const ATTEMPT_POLL_MS = 20;
 
 export interface CreateOutcome {
   payment: PaymentView;
@@ -258,11 +260,38 @@ export class PaymentService {
       .catch((error: unknown) => {
         throw translate(error);
       });
-    // Throws a rejection known already, without waiting for the attempt to settle when async.
-    const settled = await withTimeout(result, options.wait ? Math.max(0, deadline - Date.now()) : 0);
+    if (!options.wait) {
+      // Throws a rejection that is known already; does not wait for the attempt to settle.
+      const known = await withTimeout(result, 0);
+      return {
+        payment: known ?? (await this.begunAttempt(payment)),
+        pending: true,
+        runId: update.workflowRunId,
+      };
+    }
+    const settled = await withTimeout(result, Math.max(0, deadline - Date.now()));
     if (settled) return { payment: settled, pending: false, runId: update.workflowRunId };
-    const current = (await findPayment(this.db, payment.tenantId, payment.id)) ?? payment;
-    return { payment: current, pending: true, runId: update.workflowRunId };
+    return { payment: await this.begunAttempt(payment), pending: true, runId: update.workflowRunId };
+  }
+
+  /**
+   * An accepted attempt that has not settled: the payment once the workflow has begun it (a
+   * moment after accepting it), so the answer shows the new attempt, not the declined one.
+   */
+  private async begunAttempt(payment: PaymentView): Promise<PaymentView> {
+    const until = Date.now() + QUICK_CALL_MS;
+    try {
+      for (;;) {
+        const view = await this.temporal.run(Date.now() + QUICK_CALL_MS, (client) =>
+          client.workflow.getHandle(payment.workflowId).query(statusQuery),
+        );
+        if (view.attempts.length > payment.attempts.length || Date.now() >= until) return view;
+        await new Promise((resolve) => setTimeout(resolve, ATTEMPT_POLL_MS));
+      }
+    } catch (error) {
+      if (!isGrpcDeadlineError(error)) throw error;
+      return (await findPayment(this.db, payment.tenantId, payment.id)) ?? payment;
+    }
   }
 
   /**

@@ -142,6 +142,23 @@ describe('attempts: a declined order can be paid again', () => {
     expect((await chargesFor(declined.body.id)).captures).toBe(1);
   });
 
+  it('with Prefer: respond-async a new attempt answers 202 at once, then settles', async () => {
+    const declined = await api('POST', '/v1/payments', order('tok_test_0000'));
+    const accepted = await api(
+      'POST',
+      `/v1/payments/${declined.body.id}/attempts`,
+      { method: { type: 'card', token: 'tok_test_4242' } },
+      { headers: { prefer: 'respond-async' } },
+    );
+    expect(accepted.status).toBe(202);
+    expect(accepted.body.attempts.at(-1)).toMatchObject({ number: 2, method: { type: 'card' } });
+    await expect
+      .poll(async () => (await api('GET', `/v1/payments/${declined.body.id}`)).body.status, {
+        timeout: 15_000,
+      })
+      .toBe('succeeded');
+  });
+
   it('a declined payment can be canceled; then it takes no attempt', async () => {
     const declined = await api('POST', '/v1/payments', order('tok_test_0000'));
     const canceled = await api('POST', `/v1/payments/${declined.body.id}/cancel`);

@@ -13,6 +13,7 @@ import {
   settledUpdate,
   statusQuery,
   type AttemptPolicy,
+  type AttemptRequest,
   type PaymentWorkflowInput,
 } from '../../src/workflows/contract.js';
 import { paymentWorkflow } from '../../src/workflows/payment.js';
@@ -180,8 +181,8 @@ describe('PaymentWorkflow attempts (time-skipping server, fake activities)', () 
 
   it('declined twice, then authorized for a manual capture: every attempt has its own keys', async () => {
     const fakes = fakeActivities();
-    const attempt = (token: string, hash: string) => ({
-      args: [{ method: { type: 'card' as const, token }, requestHash: hash, baseRequestHash: 'base' }],
+    const attempt = (token: string, hash: string): { args: [AttemptRequest] } => ({
+      args: [{ method: { type: 'card', token }, requestHash: hash, baseRequestHash: 'base' }],
     });
     const { result, workflowId } = await runPayment(
       { ...request({ type: 'card', token: 'tok_decline' }), capture: 'manual' },
