@@ -14,5 +14,6 @@ UPDATE "payments" SET "attempts" = jsonb_build_array(jsonb_strip_nulls(jsonb_bui
 	'failureCode', CASE WHEN "status" = 'failed' THEN "failure_code" END,
 	'failureMessage', CASE WHEN "status" = 'failed' THEN "failure_message" END,
 	'gatewayReference', "gateway_authorization_id",
+	'connector', "connector",
 	'createdAt', to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
 )));

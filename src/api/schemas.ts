@@ -27,6 +27,7 @@ export const paymentAttempt = z
     failureCode: z.enum(FAILURE_CODES).optional(),
     failureMessage: z.string().optional(),
     gatewayReference: z.string().optional().describe("The gateway's authorization id of the card part"),
+    connector: z.string().describe('The gateway connector the card part went through'),
     createdAt: z.string(),
   })
   .meta({ id: 'PaymentAttempt' });

@@ -78,6 +78,8 @@ export interface PaymentAttempt {
   failureMessage?: string | undefined;
   /** The gateway's authorization id of this attempt's card part. */
   gatewayReference?: string | undefined;
+  /** The gateway connector this attempt's card calls went to. */
+  connector: string;
   createdAt: string;
 }
 
@@ -235,6 +237,7 @@ export function initialPaymentView(args: {
         number: 1,
         method: { type: request.method.type },
         status: 'processing',
+        connector: args.connector,
         createdAt: now.toISOString(),
       },
     ],

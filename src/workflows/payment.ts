@@ -200,6 +200,7 @@ class Payment {
       number: this.attempt,
       method: { type: next.method.type },
       status: 'processing',
+      connector: this.connector,
       createdAt: new Date().toISOString(),
     };
     await this.record({

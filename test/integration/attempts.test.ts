@@ -54,7 +54,12 @@ describe('attempts: a declined order can be paid again', () => {
     expect(paid.body.failureCode).toBeUndefined();
     expect(paid.body.attempts).toMatchObject([
       { number: 1, status: 'failed', failureCode: 'card_declined' },
-      { number: 2, status: 'succeeded', method: { type: 'card', card: { last4: '4242' } } },
+      {
+        number: 2,
+        status: 'succeeded',
+        method: { type: 'card', card: { last4: '4242' } },
+        connector: 'sandbox',
+      },
     ]);
     // Two authorizations at the gateway (the declined one and the sale), one charge.
     expect(await chargesFor(declined.body.id)).toMatchObject({

@@ -115,7 +115,13 @@ describe('PaymentWorkflow attempts (time-skipping server, fake activities)', () 
     expect(result.failureCode).toBeUndefined();
     expect(result.attempts).toMatchObject([
       { number: 1, status: 'failed', failureCode: 'card_declined', method: { type: 'split' } },
-      { number: 2, status: 'succeeded', method: { type: 'split' }, gatewayReference: expect.any(String) },
+      {
+        number: 2,
+        status: 'succeeded',
+        method: { type: 'split' },
+        gatewayReference: expect.any(String),
+        connector: 'sandbox',
+      },
     ]);
     expect(fakes.calls).toEqual([
       'holdWallet:1000',
