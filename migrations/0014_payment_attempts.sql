@@ -6,6 +6,8 @@ UPDATE "payments" SET "attempts" = jsonb_build_array(jsonb_strip_nulls(jsonb_bui
 	'method', jsonb_strip_nulls(jsonb_build_object('type', "method_type", 'card', "card")),
 	'status', CASE "status"
 		WHEN 'processing' THEN 'processing'
+		-- Money in doubt: an operator settles it; the attempt's outcome is not known.
+		WHEN 'requires_attention' THEN 'processing'
 		WHEN 'requires_action' THEN 'requires_action'
 		WHEN 'failed' THEN 'failed'
 		WHEN 'canceled' THEN 'canceled'
