@@ -112,6 +112,9 @@ function paymentRow(tenantId: string, orderId: string, customerId: string): Paym
     amountRefunded: 0,
     amountFromWallet: AMOUNT,
     amountFromCard: 0,
+    attempts: [
+      { number: 1, method: { type: 'wallet' }, status: 'succeeded', connector: 'sandbox', createdAt: now },
+    ],
     reference: `BENCH-${orderId}`,
     requestHash: 'bench',
     connector: 'sandbox',

@@ -170,6 +170,9 @@ async function main(report: ChaosReport): Promise<void> {
       SYNC_WAIT_MS: '5000',
       EVENT_SINKS: here.sinks.join(','),
       API_KEYS: `${DEV_API_KEY}:${TENANT},${NOISY_TENANT.apiKey}:${NOISY_TENANT.tenant}`,
+      // The checks wait for every payment's workflow to end: a decline ends it at once instead of
+      // leaving it open for another attempt for a day.
+      SINGLE_ATTEMPT_TENANTS: `${TENANT},${NOISY_TENANT.tenant}`,
     },
     supervise: { initialMs: 500, maxMs: 10_000, resetAfterMs: 10_000 },
     log: (line) => logFile.write(`${line}\n`),

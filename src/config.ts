@@ -62,6 +62,13 @@ const env = z.object({
   AUTHORIZATION_WINDOW_MS: z.coerce.number().int().positive().default(DEFAULT_TIMEOUTS.authorizationWindowMs),
   ACTION_WINDOW_MS: z.coerce.number().int().positive().default(DEFAULT_TIMEOUTS.actionWindowMs),
   REFUND_PENDING_WINDOW_MS: z.coerce.number().int().positive().default(DEFAULT_REFUND_PENDING_WINDOW_MS),
+  /**
+   * How long after its creation a declined payment accepts new attempts (`requires_payment_method`).
+   * Like Stripe's PaymentIntent it stays open for the customer, but bounded so its workflow ends.
+   */
+  PAYMENT_ATTEMPT_WINDOW_SECONDS: z.coerce.number().int().positive().default(86_400),
+  /** Tenants whose payments fail for good at the first decline (one attempt per order). */
+  SINGLE_ATTEMPT_TENANTS: z.string().default(''),
   IDEMPOTENCY_TTL_HOURS: z.coerce.number().int().min(24).default(24),
   /** How often each API process deletes expired Idempotency-Keys (0: never). */
   IDEMPOTENCY_SWEEP_INTERVAL_MS: z.coerce.number().int().min(0).default(60_000),
@@ -153,6 +160,9 @@ export interface Config {
   syncWaitMs: number;
   timeouts: PaymentTimeouts;
   refundPendingWindowMs: number;
+  /** How long a declined payment accepts new attempts, for tenants not in `singleAttemptTenants`. */
+  attemptWindowMs: number;
+  singleAttemptTenants: Set<string>;
   idempotencyTtlHours: number;
   /** Kept for `ttlHours`; a request holds its key for `leaseSeconds` before a retry may take it over. */
   idempotency: { ttlHours: number; leaseSeconds: number; sweepIntervalMs: number };
@@ -383,6 +393,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     syncWaitMs: e.SYNC_WAIT_MS,
     timeouts: { authorizationWindowMs: e.AUTHORIZATION_WINDOW_MS, actionWindowMs: e.ACTION_WINDOW_MS },
     refundPendingWindowMs: e.REFUND_PENDING_WINDOW_MS,
+    attemptWindowMs: e.PAYMENT_ATTEMPT_WINDOW_SECONDS * 1000,
+    singleAttemptTenants: new Set(
+      e.SINGLE_ATTEMPT_TENANTS.split(',')
+        .map((t) => t.trim())
+        .filter(Boolean),
+    ),
     idempotencyTtlHours: e.IDEMPOTENCY_TTL_HOURS,
     // Longer than any request can run (the sync wait plus Temporal's deadlines), no longer.
     idempotency: {

@@ -38,8 +38,9 @@ export function noteRecorded(
   if (metrics && previousStatus !== undefined && previousStatus !== view.status) {
     const labels = { status: view.status, method: view.method.type };
     metrics.payments.inc(labels);
-    // Leaving `processing` is the payment's first settled status: what the API waits for.
-    if (previousStatus === 'processing' && isSettled(view.status))
+    // Leaving `processing` is the payment's first settled status: what the API waits for. A later
+    // attempt leaves it again, timed from the payment's creation: that is the customer's time.
+    if (previousStatus === 'processing' && isSettled(view.status) && view.attempts.length <= 1)
       metrics.timeToSettled.observe(labels, (Date.parse(view.updatedAt) - Date.parse(view.createdAt)) / 1000);
   }
 }

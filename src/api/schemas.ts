@@ -5,10 +5,10 @@
 export * from '../app/schemas.js';
 import { WEBHOOK_DELIVERY_STATUSES, WEBHOOK_EVENT_TYPES } from '../webhooks/domain.js';
 import { z } from 'zod';
-import { amount, cardToken, currency, externalId, resourceId, text } from '../app/schemas.js';
+import { amount, cardToken, currency, externalId, paymentMethod, resourceId, text } from '../app/schemas.js';
 import { MAX_CUSTOMER_TOKEN_SECONDS } from './customer-tokens.js';
-import { FAILURE_CODES, PAYMENT_STATUSES } from '../domain/payment.js';
 import { CHECKOUT_EXPIRY_SECONDS, CHECKOUT_METHODS, CHECKOUT_SESSION_STATUSES } from '../domain/checkout.js';
+import { ATTEMPT_STATUSES, FAILURE_CODES, PAYMENT_STATUSES } from '../domain/payment.js';
 import { REFUND_FAILURE_CODES, REFUND_STATUSES } from '../domain/refund.js';
 
 export const cardDetails = z.object({
@@ -18,6 +18,21 @@ export const cardDetails = z.object({
   expYear: z.number().int(),
 });
 
+const methodView = z.object({ type: z.enum(['wallet', 'card', 'split']), card: cardDetails.optional() });
+
+export const paymentAttempt = z
+  .object({
+    number: z.number().int().describe('1 for the first attempt'),
+    method: methodView,
+    status: z.enum(ATTEMPT_STATUSES),
+    failureCode: z.enum(FAILURE_CODES).optional(),
+    failureMessage: z.string().optional(),
+    gatewayReference: z.string().optional().describe("The gateway's authorization id of the card part"),
+    connector: z.string().describe('The gateway connector the card part went through'),
+    createdAt: z.string(),
+  })
+  .meta({ id: 'PaymentAttempt' });
+
 export const payment = z
   .object({
     id: z.string(),
@@ -26,7 +41,7 @@ export const payment = z
     amount: z.number().int(),
     currency: z.string(),
     status: z.enum(PAYMENT_STATUSES),
-    method: z.object({ type: z.enum(['wallet', 'card', 'split']), card: cardDetails.optional() }),
+    method: methodView,
     capture: z.enum(['automatic', 'manual']),
     amountCaptured: z.number().int(),
     amountRefunded: z.number().int(),
@@ -40,6 +55,9 @@ export const payment = z
     description: z.string().optional(),
     metadata: z.record(z.string(), z.string()).optional(),
     returnUrl: z.string().optional(),
+    attempts: z
+      .array(paymentAttempt)
+      .describe('Every attempt at paying, oldest first; the last one is the current one'),
     reference: z.string(),
     createdAt: z.string(),
     updatedAt: z.string(),
@@ -54,6 +72,9 @@ export const listPaymentsQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().max(500).optional(),
 });
+
+/** A new attempt at a payment that is `requires_payment_method`: the same payment, another method. */
+export const createAttemptBody = z.strictObject({ method: paymentMethod });
 
 export const capturePaymentBody = z.strictObject({ amount: amount.optional() }).nullish();
 

@@ -15,15 +15,18 @@ import { findPayment, findPaymentByOrder, findPaymentForWebhook, listPayments } 
 import { getWalletBalances } from '../db/wallets.js';
 import { ErrorType } from '../domain/errors.js';
 import { paymentWorkflowId } from '../domain/ids.js';
+import { ORDER_REPLY_METADATA } from '../domain/order-replies.js';
 import {
   initialPaymentView,
   isSettled,
+  type PaymentMethod,
   type PaymentRequest,
   type PaymentStatus,
   type PaymentView,
 } from '../domain/payment.js';
 import { returnUrlRefusal } from '../domain/return-url.js';
 import {
+  attemptUpdate,
   cancelUpdate,
   captureUpdate,
   completeActionUpdate,
@@ -31,6 +34,8 @@ import {
   settledUpdate,
   statusQuery,
   TASK_QUEUE,
+  type AttemptPolicy,
+  type AttemptRequest,
   type PaymentWorkflowInput,
 } from '../workflows/contract.js';
 import { paymentWorkflow } from '../workflows/payment.js';
@@ -50,6 +55,8 @@ const QUICK_CALL_MS = 2_000;
  * is waiting, and a payment still moving after it is shown as processing.
  */
 const RETURN_WAIT_MS = 5_000;
+/** How often an accepted attempt is looked at until the workflow has begun it. */
+const ATTEMPT_POLL_MS = 20;
 
 export interface CreateOutcome {
   payment: PaymentView;
@@ -70,6 +77,25 @@ export type CreatePaymentRequest = PaymentRequest & {
   /** The merchant's page the customer returns to after 3-D Secure. */
   returnUrl?: string | undefined;
 };
+/** The request without its method: what every attempt at paying the order must repeat. */
+export function baseRequestHashOf(request: PaymentRequest): string {
+  const { method: _method, ...base } = request;
+  return sha256(canonicalJson(base));
+}
+
+/** The request of a stored payment, paid with `method`: what a new attempt on it asks for. */
+function requestOf(payment: PaymentView, method: PaymentMethod): PaymentRequest {
+  return {
+    orderId: payment.orderId,
+    customerId: payment.customerId,
+    amount: payment.amount,
+    currency: payment.currency,
+    method,
+    capture: payment.capture,
+    description: payment.description,
+    metadata: payment.metadata,
+  };
+}
 
 export class PaymentService {
   private readonly returnLinks: ReturnLinks;
@@ -86,6 +112,8 @@ export class PaymentService {
       | 'tenantConnectors'
       | 'returnUrlSecret'
       | 'returnUrlAllowHttpLoopback'
+      | 'attemptWindowMs'
+      | 'singleAttemptTenants'
     >,
   ) {
     this.returnLinks = new ReturnLinks(config.publicUrl, config.returnUrlSecret);
@@ -117,11 +145,28 @@ export class PaymentService {
     }
     // PostgreSQL unreachable: the workflow's first write claims the order and stops on a payment
     // an earlier run made, so the charge stays single and a card payment is still taken.
-    const stored = await findPaymentByOrder(this.db, tenantId, request.orderId).catch((error: unknown) => {
-      if (outageOf(error) === 'postgres') return undefined;
-      throw error;
-    });
-    if (stored && (stored.requestHash !== requestHashOf(request) || isSettled(stored.status)))
+    const find = () =>
+      findPaymentByOrder(this.db, tenantId, request.orderId).catch((error: unknown) => {
+        if (outageOf(error) === 'postgres') return undefined;
+        throw error;
+      });
+    let stored = await find();
+    // Declined for a reason the customer can fix: this request is the order's next attempt.
+    if (stored?.status === 'requires_payment_method') {
+      const outcome = await this.runAttempt(stored, request, options).catch((error: unknown) => {
+        if (error instanceof AppError && error.code === 'invalid_state') return undefined;
+        throw error;
+      });
+      if (outcome) return outcome;
+      // A concurrent request's attempt (or a cancel) came first: answer as any request for the order.
+      // Still waiting for that attempt, the workflow tells whether this request is the same one.
+      stored = await find();
+    }
+    if (
+      stored &&
+      stored.status !== 'requires_payment_method' &&
+      (stored.requestHash !== requestHashOf(request) || isSettled(stored.status))
+    )
       return this.existing(stored, request);
     await this.assertWalletCurrency(tenantId, request);
     const workflowId = paymentWorkflowId(tenantId, request.orderId);
@@ -138,6 +183,7 @@ export class PaymentService {
       merchantReturnUrl,
       connector: connectorOf(this.config, tenantId),
       ...(options.checkoutSessionId ? { checkoutSessionId: options.checkoutSessionId } : {}),
+      attempts: this.attemptPolicy(tenantId, request),
     };
     const start = new WithStartWorkflowOperation(paymentWorkflow, {
       workflowId,
@@ -194,6 +240,105 @@ export class PaymentService {
     const settled = await withTimeout(result, Math.max(0, deadline - Date.now()));
     if (settled) return { payment: settled, pending: false, runId: update.workflowRunId };
     return { payment: await this.current(workflowId, input), pending: true, runId: update.workflowRunId };
+  }
+
+  /** `POST /v1/payments/{id}/attempts`: a new attempt at a payment open for one, with `method`. */
+  async attempt(
+    tenantId: string,
+    id: string,
+    method: PaymentMethod,
+    options: { wait: boolean },
+  ): Promise<CreateOutcome> {
+    const payment = await this.get(tenantId, id);
+    if (payment.status !== 'requires_payment_method')
+      throw new AppError(
+        'conflict',
+        'invalid_state',
+        `a ${payment.status} payment is not open for a new attempt`,
+      );
+    return this.runAttempt(payment, requestOf(payment, method), options);
+  }
+
+  /**
+   * Sends the attempt to the payment's running workflow, which checks that the request is the
+   * payment's but for the method, and waits for its first settled status like a create.
+   */
+  private async runAttempt(
+    payment: PaymentView,
+    request: PaymentRequest,
+    options: { wait: boolean },
+  ): Promise<CreateOutcome> {
+    await this.assertWalletCurrency(payment.tenantId, request);
+    const attempt: AttemptRequest = {
+      method: request.method,
+      requestHash: requestHashOf(request),
+      baseRequestHash: baseRequestHashOf(request),
+    };
+    const deadline = Date.now() + (options.wait ? this.config.syncWaitMs : ASYNC_ACCEPT_MS);
+    let update;
+    try {
+      update = await this.temporal.run(deadline, (client) =>
+        client.workflow.getHandle(payment.workflowId).startUpdate(attemptUpdate, {
+          args: [attempt],
+          waitForStage: WorkflowUpdateStage.ACCEPTED,
+        }),
+      );
+    } catch (error) {
+      if (isClosedWorkflow(error)) {
+        // The attempt window closed meanwhile: the payment is failed (or canceled) for good.
+        throw new AppError('conflict', 'invalid_state', 'the payment is no longer open for a new attempt');
+      }
+      throw translate(error);
+    }
+    const result = this.temporal
+      .waitUntil(deadline, () => update.result())
+      .catch((error: unknown) => {
+        throw translate(error);
+      });
+    if (!options.wait) {
+      // Throws a rejection that is known already; does not wait for the attempt to settle.
+      const known = await withTimeout(result, 0);
+      return {
+        payment: known ?? (await this.begunAttempt(payment)),
+        pending: true,
+        runId: update.workflowRunId,
+      };
+    }
+    const settled = await withTimeout(result, Math.max(0, deadline - Date.now()));
+    if (settled) return { payment: settled, pending: false, runId: update.workflowRunId };
+    return { payment: await this.begunAttempt(payment), pending: true, runId: update.workflowRunId };
+  }
+
+  /**
+   * An accepted attempt that has not settled: the payment once the workflow has begun it (a
+   * moment after accepting it), so the answer shows the new attempt, not the declined one.
+   */
+  private async begunAttempt(payment: PaymentView): Promise<PaymentView> {
+    const until = Date.now() + QUICK_CALL_MS;
+    try {
+      for (;;) {
+        const view = await this.temporal.run(Date.now() + QUICK_CALL_MS, (client) =>
+          client.workflow.getHandle(payment.workflowId).query(statusQuery),
+        );
+        if (view.attempts.length > payment.attempts.length || Date.now() >= until) return view;
+        await new Promise((resolve) => setTimeout(resolve, ATTEMPT_POLL_MS));
+      }
+    } catch (error) {
+      if (!isGrpcDeadlineError(error)) throw error;
+      return (await findPayment(this.db, payment.tenantId, payment.id)) ?? payment;
+    }
+  }
+
+  /**
+   * Attempts allowed unless the tenant keeps one attempt per order. A payment answered to an
+   * order saga (a broker command) has one attempt too: its failure reply is final, and the saga
+   * has no customer to ask for another card.
+   */
+  private attemptPolicy(tenantId: string, request: PaymentRequest): AttemptPolicy | undefined {
+    if (this.config.singleAttemptTenants.has(tenantId)) return undefined;
+    const [replyKey] = Object.keys(ORDER_REPLY_METADATA);
+    if (replyKey !== undefined && request.metadata?.[replyKey] !== undefined) return undefined;
+    return { windowMs: this.config.attemptWindowMs, baseRequestHash: baseRequestHashOf(request) };
   }
 
   async capture(tenantId: string, id: string, amount: number | undefined): Promise<PaymentView> {

@@ -6,6 +6,7 @@ import {
   type CardDetails,
   type FailureCode,
   type NextAction,
+  type PaymentAttempt,
   type PaymentStatus,
   type PaymentView,
 } from '../domain/payment.js';
@@ -211,6 +212,7 @@ function toRow(view: PaymentView): typeof payments.$inferInsert {
     description: view.description ?? null,
     metadata: view.metadata ?? null,
     returnUrl: view.returnUrl ?? null,
+    attempts: view.attempts,
     reference: view.reference,
     requestHash: view.requestHash,
     gatewayAuthorizationId: view.gatewayAuthorizationId ?? null,
@@ -247,6 +249,7 @@ function toView(row: PaymentRow): PaymentView {
     description: row.description ?? undefined,
     metadata: (row.metadata as Record<string, string> | null) ?? undefined,
     returnUrl: row.returnUrl ?? undefined,
+    attempts: row.attempts as PaymentAttempt[],
     reference: row.reference,
     requestHash: row.requestHash,
     gatewayAuthorizationId: row.gatewayAuthorizationId ?? undefined,

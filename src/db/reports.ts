@@ -11,6 +11,8 @@ export interface SummaryQuery {
 
 /** Statuses whose money was taken (refunds included): the successes of the success rate. */
 const CAPTURED_STATUSES = ['succeeded', 'partially_refunded', 'refunded'];
+/** Not paid: failed for good, or declined and not (yet) paid by another attempt. */
+const DECLINED_STATUSES = ['failed', 'requires_payment_method'];
 
 export interface Summary {
   payments: {
@@ -116,7 +118,7 @@ export async function paymentsSummary(
     entry.refunded += exact(row.refunded);
     byCurrency.set(currency, entry);
     if (CAPTURED_STATUSES.includes(status)) captured += count;
-    if (status === 'failed') failed += count;
+    if (DECLINED_STATUSES.includes(status)) failed += count;
   }
   summary.payments.byCurrency = [...byCurrency.values()].sort((a, b) => a.currency.localeCompare(b.currency));
   if (captured + failed > 0)

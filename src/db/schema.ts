@@ -116,6 +116,8 @@ export const payments = pgTable(
     metadata: jsonb('metadata'),
     /** The merchant's page the customer returns to after 3-D Secure. */
     returnUrl: text('return_url'),
+    /** PaymentAttempt[]: every try at paying the order, oldest first. */
+    attempts: jsonb('attempts').notNull().default([]),
     reference: text('reference').notNull(),
     requestHash: text('request_hash').notNull(),
     gatewayAuthorizationId: text('gateway_authorization_id'),

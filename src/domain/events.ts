@@ -19,6 +19,7 @@ export type PaymentEventType =
   | 'payment.processing'
   | 'payment.requires_action'
   | 'payment.requires_capture'
+  | 'payment.attempt_failed'
   | 'payment.succeeded'
   | 'payment.failed'
   | 'payment.canceled'

@@ -5,6 +5,8 @@ export const PAYMENT_STATUSES = [
   'processing',
   'requires_action',
   'requires_capture',
+  /** The last attempt was declined for a reason the customer can fix: open for another attempt. */
+  'requires_payment_method',
   'succeeded',
   'failed',
   'canceled',
@@ -28,6 +30,25 @@ export const FAILURE_CODES = [
 ] as const;
 export type FailureCode = (typeof FAILURE_CODES)[number];
 
+/**
+ * Declines the customer can fix with another card, a top-up or a second go at 3-D Secure: with
+ * attempts allowed they leave the payment `requires_payment_method`. `fraud_suspected` is not
+ * among them (a fraud block invites card testing when another card may simply be tried), nor is
+ * `processing_error` (the payment could not be processed: nothing the customer did).
+ */
+export const CUSTOMER_FIXABLE_FAILURES: readonly FailureCode[] = [
+  'insufficient_funds',
+  'card_declined',
+  'expired_card',
+  'invalid_card',
+  'authentication_failed',
+  'expired',
+];
+
+export function isCustomerFixable(code: FailureCode): boolean {
+  return CUSTOMER_FIXABLE_FAILURES.includes(code);
+}
+
 export type PaymentMethod =
   { type: 'wallet' } | { type: 'card'; token: string } | { type: 'split'; token: string };
 export type CaptureMethod = 'automatic' | 'manual';
@@ -43,6 +64,23 @@ export interface NextAction {
   type: 'redirect_to_url';
   url: string;
   expiresAt: string;
+}
+
+export const ATTEMPT_STATUSES = ['processing', 'requires_action', 'succeeded', 'failed', 'canceled'] as const;
+export type AttemptStatus = (typeof ATTEMPT_STATUSES)[number];
+
+/** One try at paying: the method the customer gave and what became of it. */
+export interface PaymentAttempt {
+  number: number;
+  method: { type: PaymentMethod['type']; card?: CardDetails | undefined };
+  status: AttemptStatus;
+  failureCode?: FailureCode | undefined;
+  failureMessage?: string | undefined;
+  /** The gateway's authorization id of this attempt's card part. */
+  gatewayReference?: string | undefined;
+  /** The gateway connector this attempt's card calls went to. */
+  connector: string;
+  createdAt: string;
 }
 
 /** What the caller asked for; the part of a payment that must match on a repeated request. */
@@ -79,6 +117,8 @@ export interface PaymentView {
   metadata?: Record<string, string> | undefined;
   /** The merchant's page the customer returns to after 3-D Secure (not part of the request hash). */
   returnUrl?: string | undefined;
+  /** Every attempt at paying, oldest first; the last one is the current one. */
+  attempts: PaymentAttempt[];
   reference: string;
   requestHash: string;
   workflowId: string;
@@ -98,6 +138,7 @@ export function isSettled(status: PaymentStatus): boolean {
       return false;
     case 'requires_action':
     case 'requires_capture':
+    case 'requires_payment_method':
     case 'succeeded':
     case 'failed':
     case 'canceled':
@@ -116,6 +157,7 @@ export function isTerminal(status: PaymentStatus): boolean {
     case 'processing':
     case 'requires_action':
     case 'requires_capture':
+    case 'requires_payment_method':
       return false;
     case 'succeeded':
     case 'failed':
@@ -133,6 +175,7 @@ const TRANSITIONS: Record<PaymentStatus, readonly PaymentStatus[]> = {
   processing: [
     'requires_action',
     'requires_capture',
+    'requires_payment_method',
     'succeeded',
     'failed',
     'canceled',
@@ -141,12 +184,15 @@ const TRANSITIONS: Record<PaymentStatus, readonly PaymentStatus[]> = {
   requires_action: [
     'processing',
     'requires_capture',
+    'requires_payment_method',
     'succeeded',
     'failed',
     'canceled',
     'requires_attention',
   ],
   requires_capture: ['processing', 'succeeded', 'canceled', 'failed', 'requires_attention'],
+  // The next attempt, or the end: canceled, or failed once the attempt window is over.
+  requires_payment_method: ['processing', 'canceled', 'failed', 'requires_attention'],
   succeeded: ['partially_refunded', 'refunded'],
   partially_refunded: ['partially_refunded', 'refunded'],
   failed: [],
@@ -190,6 +236,15 @@ export function initialPaymentView(args: {
     description: request.description,
     metadata: request.metadata,
     returnUrl: args.merchantReturnUrl,
+    attempts: [
+      {
+        number: 1,
+        method: { type: request.method.type },
+        status: 'processing',
+        connector: args.connector,
+        createdAt: now.toISOString(),
+      },
+    ],
     reference: paymentReference(args.paymentId, now),
     requestHash: args.requestHash,
     connector: args.connector,
@@ -197,6 +252,33 @@ export function initialPaymentView(args: {
     createdAt: now.toISOString(),
     updatedAt: now.toISOString(),
   };
+}
+
+/**
+ * What a payment's status says of its current attempt; undefined where the attempt keeps what it
+ * was (an operator looks at a `requires_attention` payment; a refund does not undo the attempt).
+ */
+export function attemptStatusOf(status: PaymentStatus): AttemptStatus | undefined {
+  switch (status) {
+    case 'processing':
+    case 'requires_action':
+      return status;
+    // Authorized: the attempt did its part, whatever the merchant decides next.
+    case 'requires_capture':
+    case 'succeeded':
+      return 'succeeded';
+    case 'requires_payment_method':
+    case 'failed':
+      return 'failed';
+    case 'canceled':
+      return 'canceled';
+    case 'partially_refunded':
+    case 'refunded':
+    case 'requires_attention':
+      return undefined;
+    default:
+      return assertNever(status, 'payment status');
+  }
 }
 
 /** `PAY-20251103-dd961ae0`: the creation date (UTC) and the first eight hex digits of the id. */

@@ -57,6 +57,7 @@ export function refundRefusal(status: PaymentStatus): RefundRefusal | undefined 
     case 'processing':
     case 'requires_action':
     case 'requires_capture':
+    case 'requires_payment_method':
     case 'failed':
     case 'canceled':
     case 'requires_attention':

@@ -30,6 +30,7 @@ export const WEBHOOK_EVENT_TYPES = [
   'payment.created',
   'payment.requires_action',
   'payment.requires_capture',
+  'payment.attempt_failed',
   'payment.succeeded',
   'payment.failed',
   'payment.canceled',

@@ -5,8 +5,14 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey } from '@temporalio/common';
 import type { Currency } from '../domain/money.js';
-import type { FailureCode, PaymentRequest, PaymentStatus, PaymentView } from '../domain/payment.js';
 import type { CheckoutSessionStatus, CheckoutSessionView } from '../domain/checkout.js';
+import type {
+  FailureCode,
+  PaymentMethod,
+  PaymentRequest,
+  PaymentStatus,
+  PaymentView,
+} from '../domain/payment.js';
 import {
   DEFAULT_REFUND_PENDING_WINDOW_MS,
   DEFAULT_TIMEOUTS,
@@ -45,6 +51,28 @@ export interface PaymentWorkflowInput {
   connector: string;
   /** The checkout session this payment was made from: told when the payment ends. */
   checkoutSessionId?: string | undefined;
+  /**
+   * The tenant lets a payment declined for a reason the customer can fix stay open for another
+   * attempt. Absent (single attempt, and every history from before attempts): the first decline
+   * fails the payment.
+   */
+  attempts?: AttemptPolicy | undefined;
+}
+
+export interface AttemptPolicy {
+  /** How long after its creation the payment accepts new attempts. */
+  windowMs: number;
+  /** Hash of the caller's parameters without the method: a new attempt must match it. */
+  baseRequestHash: string;
+}
+
+/** Another try at paying an order whose last attempt was declined. */
+export interface AttemptRequest {
+  method: PaymentMethod;
+  /** Hash of the whole request with this method: the payment's request hash from now on. */
+  requestHash: string;
+  /** Hash of the request without the method: must be the payment's. */
+  baseRequestHash: string;
 }
 
 export interface SettleRequest {
@@ -63,6 +91,8 @@ export interface ActionResult {
 
 /** Used with update-with-start: returns the payment once it reaches a settled status. */
 export const settledUpdate = defineUpdate<PaymentView, [SettleRequest]>('settled');
+/** A new attempt; returns the payment once this attempt reaches a settled status. */
+export const attemptUpdate = defineUpdate<PaymentView, [AttemptRequest]>('attempt');
 export const captureUpdate = defineUpdate<PaymentView, [CaptureRequest]>('capture');
 export const cancelUpdate = defineUpdate<PaymentView, []>('cancel');
 /** 3-D Secure finished (a gateway webhook); the workflow re-reads the authorization from the gateway. */

@@ -16,10 +16,14 @@ import { ErrorType } from '../domain/errors.js';
 import { checkoutWorkflowId } from '../domain/checkout.js';
 import { gatewayIdempotencyKey, transferId } from '../domain/ids.js';
 import {
+  attemptStatusOf,
   canTransition,
   initialPaymentView,
+  isCustomerFixable,
   isSettled,
   isTerminal,
+  type PaymentAttempt,
+  type PaymentMethod,
   type PaymentStatus,
   type PaymentView,
 } from '../domain/payment.js';
@@ -27,6 +31,7 @@ import type { PaymentClaim } from '../db/payments.js';
 import type { Authorization } from '../gateway/port.js';
 import {
   cancelSignal,
+  attemptUpdate,
   cancelUpdate,
   captureUpdate,
   checkoutPaymentSignal,
@@ -36,6 +41,7 @@ import {
   SearchAttributes,
   settledUpdate,
   statusQuery,
+  type AttemptRequest,
   type PaymentWorkflowInput,
 } from './contract.js';
 
@@ -44,7 +50,10 @@ type Command = { kind: 'capture'; amount: number } | { kind: 'cancel' };
 /**
  * One payment, from the first request to its final status. Every step that moves money adds
  * its undo to a saga; a failure unwinds them in reverse. Money never moves twice: ledger
- * transfer ids and gateway idempotency keys are derived from this workflow's id and the step.
+ * transfer ids and gateway idempotency keys are derived from this workflow's id, the step and
+ * the attempt. When the tenant allows attempts, a decline the customer can fix unwinds the
+ * attempt and leaves the payment `requires_payment_method` until a new attempt, a cancel or the
+ * end of the attempt window.
  */
 export async function paymentWorkflow(input: PaymentWorkflowInput): Promise<PaymentView> {
   const payment = new Payment(input);
@@ -60,7 +69,15 @@ class Payment {
     workflowInfo().typedSearchAttributes.get(SearchAttributes.TenantId) !== undefined;
   private readonly saga = new Saga();
   private gatewayProxy: ReturnType<typeof gatewayActivities> | undefined;
-  private readonly walletHoldId = transferId(this.workflowId, 'wallet-hold');
+  /** The current attempt (1 first) and the method it pays with. */
+  private attempt = 1;
+  private method: PaymentMethod;
+  /** A new attempt the caller asked for, taken up by the loop in `run`. */
+  private nextAttempt: AttemptRequest | undefined;
+  /** The request hash every repeated request is compared with: the latest attempt's. */
+  private requestHash: string;
+  /** New attempts are accepted until then (workflow time). */
+  private readonly attemptDeadline: number;
   /** Every gateway call goes to the connector that authorized, captures and refunds included. */
   private readonly connector: string;
   /** The connector and the tenant's account on it (each tenant has its own credentials). */
@@ -80,6 +97,9 @@ class Payment {
   constructor(private readonly input: PaymentWorkflowInput) {
     // Typed as always present, but absent from the input of histories started before it was.
     this.connector = input.connector ?? LEGACY_CONNECTOR;
+    this.method = input.request.method;
+    this.requestHash = input.requestHash;
+    this.attemptDeadline = Date.now() + (input.attempts?.windowMs ?? 0);
     this.view = initialPaymentView({
       ...input,
       connector: this.connector,
@@ -97,26 +117,107 @@ class Payment {
     return this.input.request;
   }
 
-  /** The story of a payment: hold, authorize, wait for the customer or the merchant, capture. */
+  /** The ledger transfer id or gateway idempotency key of `step`: the first attempt's are unsuffixed. */
+  private stepId(step: string): string {
+    return this.attempt === 1 ? step : `${step}:${this.attempt}`;
+  }
+
+  private get walletHoldId() {
+    return transferId(this.workflowId, this.stepId('wallet-hold'));
+  }
+
+  /** Attempts until one settles the payment for good, or no new one comes. */
   async run(): Promise<PaymentView> {
-    try {
-      if (this.paysFromWalletAtOnce()) {
-        await this.payFromWallet();
-        return await this.finish();
+    for (;;) {
+      try {
+        await this.runAttempt();
+      } catch (error) {
+        if (!(await this.reopen(error))) await this.fail(error);
       }
-      if (!(await this.recordCreated())) return await this.finish();
-      const cardPart = this.request.amount - (await this.holdWallet());
-      const method = this.request.method;
-      if (method.type !== 'wallet' && cardPart > 0)
-        this.authorization = await this.authorizeCard(method.token, cardPart);
-      if (this.command?.kind !== 'cancel' && this.request.capture === 'manual') await this.awaitDecision();
-      if (this.command?.kind === 'cancel') await this.cancel();
-      else if (!isTerminal(this.view.status))
-        await this.capture(this.command?.kind === 'capture' ? this.command.amount : this.request.amount);
-    } catch (error) {
-      await this.fail(error);
+      if (this.earlierRun || this.view.status !== 'requires_payment_method') break;
+      if (!(await this.awaitNextAttempt())) break;
     }
     return this.finish();
+  }
+
+  /** The story of an attempt: hold, authorize, wait for the customer or the merchant, capture. */
+  private async runAttempt(): Promise<void> {
+    // Later attempts take the steps one by one: the one-step path also creates the payment.
+    if (this.attempt === 1 && this.paysFromWalletAtOnce()) return this.payFromWallet();
+    if (this.attempt === 1 && !(await this.recordCreated())) return;
+    const cardPart = this.request.amount - (await this.holdWallet());
+    const method = this.method;
+    if (method.type !== 'wallet' && cardPart > 0)
+      this.authorization = await this.authorizeCard(method.token, cardPart);
+    if (this.command?.kind !== 'cancel' && this.request.capture === 'manual') await this.awaitDecision();
+    if (this.command?.kind === 'cancel') await this.cancel();
+    else if (!isTerminal(this.view.status))
+      await this.capture(this.command?.kind === 'capture' ? this.command.amount : this.request.amount);
+  }
+
+  /**
+   * A decline the customer can fix, with attempts allowed and the window still open: the attempt's
+   * holds are released and the payment waits in `requires_payment_method`. False otherwise (the
+   * caller fails the payment), without a command, as in histories from before attempts.
+   */
+  private async reopen(error: unknown): Promise<boolean> {
+    if (!this.input.attempts || this.earlierRun) return false;
+    const failure = classifyFailure(error);
+    if (failure.kind !== 'declined' || !isCustomerFixable(failure.code)) return false;
+    if (Date.now() >= this.attemptDeadline) return false;
+    await this.unwind(
+      {
+        status: 'requires_payment_method',
+        failureCode: failure.code,
+        failureMessage: failure.message,
+        nextAction: undefined,
+      },
+      'payment.attempt_failed',
+    );
+    return true;
+  }
+
+  /**
+   * `requires_payment_method` until a new attempt (true: it has started), a cancel, or the end of
+   * the window, which fails the payment with the last attempt's decline.
+   */
+  private async awaitNextAttempt(): Promise<boolean> {
+    const remaining = this.attemptDeadline - Date.now();
+    if (remaining > 0)
+      await condition(() => this.nextAttempt !== undefined || this.command?.kind === 'cancel', remaining);
+    if (this.command?.kind === 'cancel') {
+      await this.record({ status: 'canceled' }, 'payment.canceled');
+      return false;
+    }
+    const next = this.nextAttempt;
+    if (!next) {
+      await this.record({ status: 'failed' }, 'payment.failed');
+      return false;
+    }
+    this.attempt++;
+    this.method = next.method;
+    this.requestHash = next.requestHash;
+    this.authorization = undefined;
+    this.sale = false;
+    this.action.completed = false;
+    const attempt: PaymentAttempt = {
+      number: this.attempt,
+      method: { type: next.method.type },
+      status: 'processing',
+      connector: this.connector,
+      createdAt: new Date().toISOString(),
+    };
+    await this.record({
+      status: 'processing',
+      method: { type: next.method.type },
+      requestHash: next.requestHash,
+      failureCode: undefined,
+      failureMessage: undefined,
+      gatewayAuthorizationId: undefined,
+      attempts: [...this.view.attempts, attempt],
+    });
+    this.nextAttempt = undefined;
+    return true;
   }
 
   private async finish(): Promise<PaymentView> {
@@ -151,9 +252,7 @@ class Payment {
    * both happen in one step. Histories started before this path took four.
    */
   private paysFromWalletAtOnce(): boolean {
-    return (
-      this.request.method.type === 'wallet' && this.request.capture !== 'manual' && patched('wallet-one-step')
-    );
+    return this.method.type === 'wallet' && this.request.capture !== 'manual' && patched('wallet-one-step');
   }
 
   /**
@@ -173,7 +272,7 @@ class Payment {
     try {
       claim = await store.payFromWallet({
         holdId: this.walletHoldId,
-        postId: transferId(this.workflowId, 'wallet-post'),
+        postId: transferId(this.workflowId, this.stepId('wallet-post')),
         created,
         succeeded,
       });
@@ -194,14 +293,36 @@ class Payment {
     setHandler(
       settledUpdate,
       async ({ requestHash }) => {
-        await condition(() => isSettled(this.view.status) || this.earlierRun);
+        // A concurrent request that started the pending attempt: this one waits for its outcome too.
+        await condition(() => (isSettled(this.view.status) && !this.nextAttempt) || this.earlierRun);
         // The validator compared the request with this run's; an earlier run's may differ.
         if (requestHash !== this.view.requestHash) throw orderAlreadyPaid(this.request.orderId);
         return this.view;
       },
       {
         validator: ({ requestHash }) => {
-          if (requestHash !== this.input.requestHash) throw orderAlreadyPaid(this.request.orderId);
+          if (requestHash !== this.requestHash && requestHash !== this.nextAttempt?.requestHash)
+            throw orderAlreadyPaid(this.request.orderId);
+        },
+      },
+    );
+    setHandler(
+      attemptUpdate,
+      async (next) => {
+        const number = this.view.attempts.length + 1;
+        this.nextAttempt = next;
+        await condition(() => this.view.attempts.length >= number && isSettled(this.view.status));
+        return this.view;
+      },
+      {
+        validator: ({ baseRequestHash }) => {
+          // Another amount, currency, customer or capture is another payment, not another attempt.
+          if (baseRequestHash !== this.input.attempts?.baseRequestHash)
+            throw orderAlreadyPaid(this.request.orderId);
+          rejectUnless(
+            this.view.status === 'requires_payment_method' && !this.nextAttempt && !this.command,
+            `a ${this.view.status} payment is not open for a new attempt`,
+          );
         },
       },
     );
@@ -238,8 +359,11 @@ class Payment {
       {
         validator: () =>
           rejectUnless(
-            (this.view.status === 'requires_capture' || this.view.status === 'requires_action') &&
-              !this.command,
+            (this.view.status === 'requires_capture' ||
+              this.view.status === 'requires_action' ||
+              this.view.status === 'requires_payment_method') &&
+              !this.command &&
+              !this.nextAttempt,
             `a ${this.view.status} payment cannot be canceled`,
           ),
       },
@@ -292,8 +416,38 @@ class Payment {
     if (patch.status) this.indexStatus();
   }
 
+  /**
+   * The attempts with the current one brought up to date by `patch`: its status, card, gateway
+   * reference and decline. A payment closed while it waited for a new attempt (`failed` at the end
+   * of the window, `canceled`) leaves its last attempt `failed` as it was.
+   */
+  private attemptsWith(patch: Partial<PaymentView>, from: PaymentView): PaymentAttempt[] {
+    // A payment an earlier run stored before attempts were recorded has none.
+    const attempts = patch.attempts ?? from.attempts ?? [];
+    const current = attempts[attempts.length - 1];
+    if (!current || (from.status === 'requires_payment_method' && !patch.attempts)) return attempts;
+    const merged = { ...from, ...patch };
+    const status = patch.status ? attemptStatusOf(patch.status) : undefined;
+    const updated: PaymentAttempt = {
+      ...current,
+      status: status ?? current.status,
+      method: merged.method,
+      gatewayReference: merged.gatewayAuthorizationId ?? current.gatewayReference,
+      ...(status === 'failed'
+        ? { failureCode: merged.failureCode, failureMessage: merged.failureMessage }
+        : {}),
+    };
+    return [...attempts.slice(0, -1), updated];
+  }
+
   private nextVersion(patch: Partial<PaymentView>, from: PaymentView = this.view): PaymentView {
-    return { ...from, ...patch, version: from.version + 1, updatedAt: new Date().toISOString() };
+    return {
+      ...from,
+      ...patch,
+      attempts: this.attemptsWith(patch, from),
+      version: from.version + 1,
+      updatedAt: new Date().toISOString(),
+    };
   }
 
   private indexStatus(): void {
@@ -344,10 +498,12 @@ class Payment {
 
   /** Wallet and split payments hold the wallet part first; returns what was held. */
   private async holdWallet(): Promise<number> {
-    const { method, customerId, currency, amount } = this.request;
+    const { customerId, currency, amount } = this.request;
+    const method = this.method;
     if (method.type !== 'wallet' && method.type !== 'split') return 0;
+    const holdId = this.walletHoldId;
     const { held } = await store.holdWallet({
-      transferId: this.walletHoldId,
+      transferId: holdId,
       tenantId: this.input.tenantId,
       customerId,
       currency,
@@ -356,9 +512,9 @@ class Payment {
     });
     this.saga.add('void wallet hold', () =>
       store.voidWalletHold({
-        transferId: transferId(this.workflowId, 'wallet-void'),
+        transferId: transferId(this.workflowId, this.stepId('wallet-void')),
         tenantId: this.input.tenantId,
-        pendingId: this.walletHoldId,
+        pendingId: holdId,
       }),
     );
     await this.record({ amountFromWallet: held });
@@ -372,14 +528,14 @@ class Payment {
    * this path authorized, then captured.
    */
   private sellsAtOnce(): boolean {
-    return this.request.method.type === 'card' && this.request.capture !== 'manual' && patched('card-sale');
+    return this.method.type === 'card' && this.request.capture !== 'manual' && patched('card-sale');
   }
 
   private async authorizeCard(token: string, amount: number): Promise<Authorization> {
     this.sale = this.sellsAtOnce();
     const auth = await this.gateway.authorizeCard({
       ...this.route,
-      idempotencyKey: gatewayIdempotencyKey(this.workflowId, 'authorize'),
+      idempotencyKey: gatewayIdempotencyKey(this.workflowId, this.stepId('authorize')),
       token,
       amount,
       currency: this.request.currency,
@@ -478,7 +634,7 @@ class Payment {
     if (authorization && fromCard > 0) {
       await this.gateway.captureCard({
         ...this.route,
-        idempotencyKey: gatewayIdempotencyKey(this.workflowId, 'capture'),
+        idempotencyKey: gatewayIdempotencyKey(this.workflowId, this.stepId('capture')),
         authorizationId: authorization.id,
         amount: fromCard,
         currency: this.request.currency,
@@ -490,7 +646,7 @@ class Payment {
     try {
       if (authorization && fromCard > 0) {
         await store.systemTransfer({
-          transferId: transferId(this.workflowId, 'card-capture'),
+          transferId: transferId(this.workflowId, this.stepId('card-capture')),
           tenantId: this.input.tenantId,
           currency: this.request.currency,
           amount: fromCard,
@@ -499,9 +655,9 @@ class Payment {
           description: 'card payment captured',
         });
       }
-      if (this.view.amountFromWallet > 0 || this.request.method.type !== 'card') {
+      if (this.view.amountFromWallet > 0 || this.method.type !== 'card') {
         await store.postWalletHold({
-          transferId: transferId(this.workflowId, 'wallet-post'),
+          transferId: transferId(this.workflowId, this.stepId('wallet-post')),
           tenantId: this.input.tenantId,
           pendingId: this.walletHoldId,
           amount: fromWallet,
@@ -544,7 +700,7 @@ class Payment {
     });
     try {
       await store.settleCardPayment({
-        transferId: transferId(this.workflowId, 'card-capture'),
+        transferId: transferId(this.workflowId, this.stepId('card-capture')),
         amount: total,
         succeeded,
         previousStatus: this.view.status,
@@ -598,7 +754,7 @@ class Payment {
   private voidCard(authorizationId: string) {
     return this.gateway.voidCard({
       ...this.route,
-      idempotencyKey: gatewayIdempotencyKey(this.workflowId, 'void'),
+      idempotencyKey: gatewayIdempotencyKey(this.workflowId, this.stepId('void')),
       authorizationId,
     });
   }

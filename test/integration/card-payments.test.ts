@@ -49,12 +49,20 @@ describe('card payments through the sandbox gateway', () => {
     ['tok_test_1111', 'insufficient_funds'],
     ['tok_test_2222', 'expired_card'],
     ['tok_unknown_card', 'invalid_card'],
-  ])('%s fails with %s and captures nothing', async (token, failureCode) => {
-    const res = await api('POST', '/v1/payments', card(token));
-    expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ status: 'failed', failureCode, amountCaptured: 0 });
-    expect((await chargesFor(res.body.id)).capturedAmount).toBe(0);
-  });
+  ])(
+    '%s is declined with %s, captures nothing and stays open for another attempt',
+    async (token, failureCode) => {
+      const res = await api('POST', '/v1/payments', card(token));
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({
+        status: 'requires_payment_method',
+        failureCode,
+        amountCaptured: 0,
+        attempts: [{ number: 1, status: 'failed', failureCode }],
+      });
+      expect((await chargesFor(res.body.id)).capturedAmount).toBe(0);
+    },
+  );
 
   it('tok_test_3333 waits for 3-D Secure and succeeds after the signed webhook', async () => {
     const res = await api('POST', '/v1/payments', card('tok_test_3333'));
@@ -65,10 +73,10 @@ describe('card payments through the sandbox gateway', () => {
     expect(await chargesFor(res.body.id)).toMatchObject({ captures: 1, capturedAmount: 4200 });
   });
 
-  it('fails with authentication_failed when 3-D Secure fails', async () => {
+  it('declines with authentication_failed when 3-D Secure fails, open for another attempt', async () => {
     const res = await api('POST', '/v1/payments', card('tok_test_3333'));
     await complete3ds(res.body.nextAction!.url, 'fail');
-    await expect.poll(() => paymentStatus(res.body.id), { timeout: 15_000 }).toBe('failed');
+    await expect.poll(() => paymentStatus(res.body.id), { timeout: 15_000 }).toBe('requires_payment_method');
     expect((await api('GET', `/v1/payments/${res.body.id}`)).body.failureCode).toBe('authentication_failed');
   });
 
@@ -215,7 +223,7 @@ describe('card payments through the sandbox gateway', () => {
       customerId,
       method: { type: 'split', token: 'tok_test_0000' },
     });
-    expect(res.body).toMatchObject({ status: 'failed', failureCode: 'card_declined' });
+    expect(res.body).toMatchObject({ status: 'requires_payment_method', failureCode: 'card_declined' });
     expect((await api('GET', `/v1/wallets/${customerId}`)).body.balances[0]).toMatchObject({
       available: 1000,
       pending: 0,

@@ -97,7 +97,7 @@ describe.skipIf(!kafkaBrokers || !amqpUrl)('events to Kafka and RabbitMQ', () =>
         method: { type: 'card', token: 'tok_test_0000' },
       })
     ).body;
-    expect(declined).toMatchObject({ status: 'failed', failureCode: 'card_declined' });
+    expect(declined).toMatchObject({ status: 'requires_payment_method', failureCode: 'card_declined' });
 
     const subjects = [
       `wallets/${customerId}`,
@@ -112,8 +112,8 @@ describe.skipIf(!kafkaBrokers || !amqpUrl)('events to Kafka and RabbitMQ', () =>
       'payment.succeeded',
       'refund.succeeded',
       'wallet.updated', // the refund back to the wallet
-      'payment.created', // the declined card payment
-      'payment.failed',
+      'payment.created', // the declined card payment, open for another attempt
+      'payment.attempt_failed',
     ]);
     // Each broker's cursor passes what it confirmed.
     await eventually(

@@ -45,7 +45,7 @@ describe('Prometheus metrics', () => {
     const paid = await api('POST', '/v1/payments', card('tok_test_4242'));
     expect(paid.body.status).toBe('succeeded');
     const declined = await api('POST', '/v1/payments', card('tok_test_0000'));
-    expect(declined.body.status).toBe('failed');
+    expect(declined.body.status).toBe('requires_payment_method');
     // A wallet payment captured at once is written in one step; it is counted all the same.
     const fromWallet = await api('POST', '/v1/payments', {
       orderId: uid('ord'),
@@ -80,10 +80,10 @@ describe('Prometheus metrics', () => {
     const apiSide = (name: string, labels: Record<string, string> = {}) =>
       delta(apiBefore, apiAfter, name, labels);
 
-    // Two card payments succeeded (one plain, one with a key), one failed; the refund is counted
+    // Two card payments succeeded (one plain, one with a key), one was declined; the refund is counted
     // by paysaga_refunds_total (above).
     expect(worker('paysaga_payments_total', { status: 'succeeded', method: 'card' })).toBe(2);
-    expect(worker('paysaga_payments_total', { status: 'failed', method: 'card' })).toBe(1);
+    expect(worker('paysaga_payments_total', { status: 'requires_payment_method', method: 'card' })).toBe(1);
     expect(worker('paysaga_payments_total', { status: 'succeeded', method: 'wallet' })).toBe(1);
     expect(
       worker('paysaga_payment_time_to_settled_seconds_count', { status: 'succeeded', method: 'wallet' }),
@@ -92,7 +92,10 @@ describe('Prometheus metrics', () => {
       worker('paysaga_payment_time_to_settled_seconds_count', { status: 'succeeded', method: 'card' }),
     ).toBe(2);
     expect(
-      worker('paysaga_payment_time_to_settled_seconds_count', { status: 'failed', method: 'card' }),
+      worker('paysaga_payment_time_to_settled_seconds_count', {
+        status: 'requires_payment_method',
+        method: 'card',
+      }),
     ).toBe(1);
     expect(worker('paysaga_payment_time_to_settled_seconds_sum', { status: 'succeeded' })).toBeGreaterThan(0);
     expect(

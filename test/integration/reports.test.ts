@@ -68,7 +68,7 @@ describe('GET /v1/reports/summary', () => {
   it('totals exactly what was created: counts by status, method and currency, volumes, refunds, success rate', async () => {
     await pay(1000, 'USD', 'tok_test_4242');
     await pay(2000, 'USD', 'tok_test_4242');
-    expect((await pay(500, 'USD', 'tok_test_0000')).status).toBe('failed');
+    expect((await pay(500, 'USD', 'tok_test_0000')).status).toBe('requires_payment_method');
     const refunded = await pay(3000, 'EUR', 'tok_test_4242');
     const refund = await api('POST', `/v1/payments/${refunded.id}/refunds`, { amount: 1000 }, { key });
     expect(refund.body.status).toBe('succeeded');
@@ -83,7 +83,7 @@ describe('GET /v1/reports/summary', () => {
       currency: null,
       payments: {
         count: 5,
-        byStatus: { succeeded: 2, failed: 1, partially_refunded: 1, requires_capture: 1 },
+        byStatus: { succeeded: 2, requires_payment_method: 1, partially_refunded: 1, requires_capture: 1 },
         byMethod: { card: 5 },
         byCurrency: [
           { currency: 'EUR', count: 2, amount: 7000, captured: 3000, refunded: 1000 },
@@ -95,7 +95,7 @@ describe('GET /v1/reports/summary', () => {
         byStatus: { succeeded: 1 },
         byCurrency: [{ currency: 'EUR', count: 1, amount: 1000 }],
       },
-      // 3 captured (2 succeeded, 1 partially refunded) against 1 failed.
+      // 3 captured (2 succeeded, 1 partially refunded) against 1 declined (open for another attempt).
       successRate: 0.75,
       timeToSettledMs: { p50: expect.any(Number) as unknown, p95: expect.any(Number) as unknown },
     });
@@ -104,7 +104,10 @@ describe('GET /v1/reports/summary', () => {
 
     // One currency; a window with nothing in it.
     const usd = await report(`from=${started}&to=${to}&currency=USD`);
-    expect(usd.body.payments).toMatchObject({ count: 3, byStatus: { succeeded: 2, failed: 1 } });
+    expect(usd.body.payments).toMatchObject({
+      count: 3,
+      byStatus: { succeeded: 2, requires_payment_method: 1 },
+    });
     expect(usd.body.refunds.count).toBe(0);
     const later = new Date(Date.now() + 3_600_000).toISOString();
     const empty = await report(`from=${later}&to=${new Date(Date.now() + 7_200_000).toISOString()}`);

@@ -7,6 +7,7 @@ import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
 import { count, testDatabase } from '../support/db.js';
 import { resetFaults, setFaults } from '../support/gateway.js';
 import { api, uid, type PaymentBody } from '../support/http.js';
+import { TENANT_KEYS } from '../support/tenants.js';
 
 const db = testDatabase();
 afterEach(async () => {
@@ -26,8 +27,8 @@ const card = (token: string, extra: Partial<PaymentBody> = {}): PaymentBody => (
 });
 
 /** A 3-D Secure payment, waiting for the customer. */
-async function awaitingCustomer(extra: Partial<PaymentBody> = {}) {
-  const res = await api('POST', '/v1/payments', card('tok_test_3333', extra));
+async function awaitingCustomer(extra: Partial<PaymentBody> = {}, key?: string) {
+  const res = await api('POST', '/v1/payments', card('tok_test_3333', extra), key ? { key } : {});
   expect(res.status).toBe(200);
   expect(res.body.status).toBe('requires_action');
   return res.body as { id: string; nextAction: { url: string } };
@@ -109,14 +110,18 @@ describe('return URLs after 3-D Secure', () => {
     expect((await api('GET', `/v1/payments/${payment.id}`)).body.returnUrl).toBeUndefined();
   });
 
-  it('a failed 3-D Secure comes back as status failed', async () => {
-    const payment = await awaitingCustomer({ returnUrl: 'https://shop.example/done' });
+  it.each([
+    ['open for another attempt', undefined, 'requires_payment_method'],
+    ['failed for a single-attempt tenant', TENANT_KEYS.single, 'failed'],
+  ])('a failed 3-D Secure comes back as its status (%s)', async (_name, key, status) => {
+    const payment = await awaitingCustomer({ returnUrl: 'https://shop.example/done' }, key);
     const back = await openReturnPage(await submitChallenge(payment.nextAction.url, 'fail'));
     expect(back.status).toBe(303);
     const target = new URL(back.headers.get('location') ?? '');
     expect(target.searchParams.get('payment_id')).toBe(payment.id);
-    expect(target.searchParams.get('status')).toBe('failed');
-    expect((await api('GET', `/v1/payments/${payment.id}`)).body.failureCode).toBe('authentication_failed');
+    expect(target.searchParams.get('status')).toBe(status);
+    const stored = await api('GET', `/v1/payments/${payment.id}`, undefined, key ? { key } : {});
+    expect(stored.body).toMatchObject({ status, failureCode: 'authentication_failed' });
   });
 
   it('a failed 3-D Secure without returnUrl shows the failure without its details', async () => {
@@ -124,7 +129,7 @@ describe('return URLs after 3-D Secure', () => {
     const page = await openReturnPage(await submitChallenge(payment.nextAction.url, 'fail'));
     expect(page.status).toBe(200);
     const html = await page.text();
-    expect(html).toContain('<h1>Payment failed</h1>');
+    expect(html).toContain('<h1>Payment not completed</h1>');
     const { failureMessage } = (await api('GET', `/v1/payments/${payment.id}`)).body;
     expect(failureMessage).toBeTruthy();
     expect(html).not.toContain(failureMessage);

@@ -168,25 +168,29 @@ describe.skipIf(!stripeEmulatorUrl)('payments of a tenant on Stripe', () => {
     expect((await intentAtStripe(await intentOf(res.body.id))).amount_received).toBe(4200);
   });
 
-  it('fails with authentication_failed when the customer fails 3-D Secure', async () => {
+  it('declines with authentication_failed when the customer fails 3-D Secure, open for another attempt', async () => {
     const res = await stripeco('POST', '/v1/payments', card('pm_card_threeDSecure2Required'));
     const intentId = await intentOf(res.body.id);
     const intent = await authenticate(intentId, 'failed');
     expect((await sendStripeWebhook(stripeEvent('payment_intent.payment_failed', intent))).status).toBe(200);
-    await expect.poll(() => statusOf(res.body.id), { timeout: 15_000 }).toBe('failed');
+    await expect.poll(() => statusOf(res.body.id), { timeout: 15_000 }).toBe('requires_payment_method');
     expect((await stripeco('GET', `/v1/payments/${res.body.id}`)).body.failureCode).toBe(
       'authentication_failed',
     );
   });
 
   it.each([
-    ['pm_card_chargeDeclinedInsufficientFunds', 'insufficient_funds'],
-    ['pm_card_chargeDeclinedExpiredCard', 'expired_card'],
-    ['pm_card_chargeDeclinedFraudulent', 'fraud_suspected'],
-  ])('a decline (%s) fails the payment with %s and moves no money', async (token, failureCode) => {
-    const res = await stripeco('POST', '/v1/payments', card(token));
-    expect(res.body).toMatchObject({ status: 'failed', failureCode, amountCaptured: 0 });
-  });
+    ['pm_card_chargeDeclinedInsufficientFunds', 'insufficient_funds', 'requires_payment_method'],
+    ['pm_card_chargeDeclinedExpiredCard', 'expired_card', 'requires_payment_method'],
+    // A fraud block is final: another card is not invited.
+    ['pm_card_chargeDeclinedFraudulent', 'fraud_suspected', 'failed'],
+  ])(
+    'a decline (%s) with %s leaves the payment %s and moves no money',
+    async (token, failureCode, status) => {
+      const res = await stripeco('POST', '/v1/payments', card(token));
+      expect(res.body).toMatchObject({ status, failureCode, amountCaptured: 0 });
+    },
+  );
 
   it('retries a Stripe 5xx with the same idempotency key: one PaymentIntent', async () => {
     await failNext(2, 503);

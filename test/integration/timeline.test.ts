@@ -97,7 +97,7 @@ describe('GET /v1/payments/{id}/timeline', () => {
       currency: 'USD',
       method: { type: 'split', token: 'tok_test_0000' },
     });
-    expect(res.body.status).toBe('failed');
+    expect(res.body.status).toBe('requires_payment_method');
     const { steps } = await timeline(res.body.id);
     const hold = indexOf(steps, (s) => s.step === 'hold');
     const authorize = indexOf(steps, (s) => s.step === 'authorize', hold);

@@ -93,7 +93,7 @@ describe('wallet payments through the API, Temporal and PostgreSQL', () => {
     expect(same.body).toMatchObject({ status: 'requires_capture', amount: 1200 });
   });
 
-  it('fails with insufficient_funds and leaves the ledger untouched', async () => {
+  it('declines with insufficient_funds and leaves the ledger untouched', async () => {
     const poor = uid('cus');
     await topUp(poor, 100);
     const transfersBefore = await count(db, 'SELECT 1 FROM ledger_transfers');
@@ -106,7 +106,7 @@ describe('wallet payments through the API, Temporal and PostgreSQL', () => {
     });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({
-      status: 'failed',
+      status: 'requires_payment_method',
       failureCode: 'insufficient_funds',
       amountCaptured: 0,
     });

@@ -92,8 +92,11 @@ export async function setup(project: TestProject): Promise<void> {
       API_KEYS:
         `${DEV_API_KEY}:default,${TENANT_KEYS.badinput}:badinput,${TENANT_KEYS.other}:other,` +
         `${TENANT_KEYS.ratelimitedA}:ratelimited,${TENANT_KEYS.ratelimitedB}:ratelimited,` +
-        `${TENANT_KEYS.reports}:reports,${TENANT_KEYS.reports1m}:reports-1m` +
+        `${TENANT_KEYS.reports}:reports,${TENANT_KEYS.reports1m}:reports-1m,` +
+        `${TENANT_KEYS.single}:single` +
         (stripe ? `,${TENANT_KEYS.stripeco}:stripeco` : ''),
+      // Every other tenant keeps a declined payment open for another attempt (the default).
+      SINGLE_ATTEMPT_TENANTS: 'single',
       METRICS_PORT: String(metricsPort),
       // Tenant `other` signs commands too, so a test can sign as one tenant for another.
       COMMAND_SECRETS: `default:${DEV_COMMAND_SECRET},other:${OTHER_COMMAND_SECRET}`,

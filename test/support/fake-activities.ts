@@ -45,6 +45,10 @@ export function fakeActivities(
   const holds = new Map<string, number>();
   const calls: string[] = [];
   const recorded: PaymentView[] = [];
+  /** The event type of every recorded state that has one, in order. */
+  const events: string[] = [];
+  /** Every ledger transfer id and gateway idempotency key a call carried, in call order. */
+  const ids: string[] = [];
   const attempts: Record<string, number> = {};
   /** The connector each gateway call was routed to, in call order. */
   const connectors: string[] = [];
@@ -186,6 +190,7 @@ export function fakeActivities(
     },
     async holdWallet(input) {
       calls.push(`holdWallet:${input.amount}`);
+      ids.push(input.transferId);
       const held = input.upToAvailable ? Math.min(balance, input.amount) : input.amount;
       if (held > balance) {
         throw ApplicationFailure.create({
@@ -200,12 +205,14 @@ export function fakeActivities(
     },
     async postWalletHold(input) {
       calls.push(`postWalletHold:${input.amount}`);
+      ids.push(input.transferId);
       const held = holds.get(input.pendingId) ?? 0;
       balance += held - (input.amount ?? held);
       holds.delete(input.pendingId);
     },
     async voidWalletHold(input) {
       calls.push('voidWalletHold');
+      ids.push(input.transferId);
       balance += holds.get(input.pendingId) ?? 0;
       holds.delete(input.pendingId);
     },
@@ -222,6 +229,7 @@ export function fakeActivities(
     },
     async systemTransfer(input) {
       calls.push(`systemTransfer:${input.from}->${input.to}:${input.amount}`);
+      ids.push(input.transferId);
       if (options.captureLedgerRefused) {
         throw ApplicationFailure.create({
           type: ErrorType.LedgerConflict,
@@ -232,8 +240,13 @@ export function fakeActivities(
     },
     // One statement: the ledger's posting and the succeeded state, or neither.
     settleCardPayment: refusingPermanentErrors({
-      settleCardPayment: async ({ amount, succeeded }: Parameters<Activities['settleCardPayment']>[0]) => {
+      settleCardPayment: async ({
+        amount,
+        succeeded,
+        transferId,
+      }: Parameters<Activities['settleCardPayment']>[0]) => {
         calls.push(`settleCardPayment:${amount}`);
+        ids.push(transferId);
         if (options.captureLedgerRefused) {
           throw ApplicationFailure.create({
             type: ErrorType.LedgerConflict,
@@ -256,15 +269,22 @@ export function fakeActivities(
     }).claimPayment,
     // As PostgreSQL does: text it cannot store is refused with SQLSTATE 22021, every time.
     recordPayment: refusingPermanentErrors({
-      recordPayment: async ({ view }: Parameters<Activities['recordPayment']>[0]) => {
+      recordPayment: async ({ view, eventType }: Parameters<Activities['recordPayment']>[0]) => {
         refuseUnstorable(view, 'recordPayment');
         recorded.push(view);
+        if (eventType) events.push(eventType);
       },
     }).recordPayment,
     // One transaction: a refusal (text or funds) writes nothing.
     payFromWallet: refusingPermanentErrors({
-      payFromWallet: async ({ created, succeeded }: Parameters<Activities['payFromWallet']>[0]) => {
+      payFromWallet: async ({
+        created,
+        succeeded,
+        holdId,
+        postId,
+      }: Parameters<Activities['payFromWallet']>[0]) => {
         calls.push(`payFromWallet:${succeeded.amount}`);
+        ids.push(holdId, postId);
         if (options.earlierRun) return { claimed: false, stored: options.earlierRun };
         refuseUnstorable(succeeded, 'payFromWallet');
         if (succeeded.amount > balance) {
@@ -287,6 +307,7 @@ export function fakeActivities(
       return gatewayActivities.refundCard(request);
     },
     async authorizeCard(request) {
+      ids.push(request.idempotencyKey);
       log(
         'authorizeCard',
         request.connector,
@@ -297,10 +318,12 @@ export function fakeActivities(
       return gatewayActivities.authorizeCard({ ...request, capture });
     },
     async captureCard(request) {
+      ids.push(request.idempotencyKey);
       log('captureCard', request.connector, `captureCard:${request.amount}`);
       return gatewayActivities.captureCard(request);
     },
     async voidCard(request) {
+      ids.push(request.idempotencyKey);
       log('voidCard', request.connector, 'voidCard');
       return gatewayActivities.voidCard(request);
     },
@@ -316,9 +339,15 @@ export function fakeActivities(
     calls,
     connectors,
     recorded,
+    events,
+    ids,
     attempts,
     settled,
     balance: () => balance,
+    /** The customer tops the wallet up (outside the payment). */
+    topUp: (amount: number) => {
+      balance += amount;
+    },
     gateway,
   };
 }

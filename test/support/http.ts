@@ -3,6 +3,7 @@ import { inject } from 'vitest';
 import type { z } from 'zod';
 import {
   capturePaymentBody,
+  createAttemptBody,
   createPaymentBody,
   createRefundBody,
   createWebhookEndpointBody,
@@ -78,22 +79,24 @@ type PostRoute<P extends string> =
       ? Route<z.input<typeof capturePaymentBody>, Payment>
       : P extends `/v1/payments/${string}/cancel`
         ? Route<undefined, Payment>
-        : P extends `/v1/payments/${string}/refunds`
-          ? Route<RefundBody, Refund>
-          : P extends `/v1/wallets/${string}/top-ups`
-            ? Route<z.input<typeof topUpBody>, Wallet>
-            : P extends '/v1/webhook-endpoints'
-              ? Route<WebhookEndpointBody, WebhookEndpoint>
-              : P extends `/v1/webhook-endpoints/${string}/rotate-secret`
-                ? Route<z.input<typeof rotateWebhookSecretBody>, WebhookEndpoint>
-                : P extends `/v1/webhook-endpoints/${string}/deliveries/${string}/retry`
-                  ? Route<undefined, WebhookDelivery>
-                  : P extends '/v1/customer-tokens'
-                    ? Route<
-                        z.input<typeof customerTokenBody>,
-                        { token: string; customerId: string; expiresAt: string }
-                      >
-                    : Unknown;
+        : P extends `/v1/payments/${string}/attempts`
+          ? Route<z.input<typeof createAttemptBody>, Payment>
+          : P extends `/v1/payments/${string}/refunds`
+            ? Route<RefundBody, Refund>
+            : P extends `/v1/wallets/${string}/top-ups`
+              ? Route<z.input<typeof topUpBody>, Wallet>
+              : P extends '/v1/webhook-endpoints'
+                ? Route<WebhookEndpointBody, WebhookEndpoint>
+                : P extends `/v1/webhook-endpoints/${string}/rotate-secret`
+                  ? Route<z.input<typeof rotateWebhookSecretBody>, WebhookEndpoint>
+                  : P extends `/v1/webhook-endpoints/${string}/deliveries/${string}/retry`
+                    ? Route<undefined, WebhookDelivery>
+                    : P extends '/v1/customer-tokens'
+                      ? Route<
+                          z.input<typeof customerTokenBody>,
+                          { token: string; customerId: string; expiresAt: string }
+                        >
+                      : Unknown;
 
 /** What a GET of `P` answers (more specific patterns first: `${string}` takes slashes too). */
 type GetAnswer<P extends string> =

@@ -9,6 +9,8 @@ export const TENANT_KEYS = {
   reports: 'sk_test_reports',
   /** Tenant `reports-1m`: the million payments the report's speed is measured on. */
   reports1m: 'sk_test_reports_1m',
+  /** Tenant `single`: one attempt per order (SINGLE_ATTEMPT_TENANTS), the first decline is final. */
+  single: 'sk_test_single',
   /** Tenant `stripeco`, whose payments go through the Stripe connector (stripe-mock). */
   stripeco: 'sk_test_stripeco',
 } as const;

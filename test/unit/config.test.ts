@@ -41,6 +41,21 @@ describe('configuration', () => {
     expect(loadConfig({ RETURN_URL_ALLOW_HTTP_LOOPBACK: 'false' }).returnUrlAllowHttpLoopback).toBe(false);
   });
 
+  it('keeps declined payments open for a day unless the tenant has one attempt per order', () => {
+    const defaults = loadConfig({});
+    expect(defaults.attemptWindowMs).toBe(86_400_000);
+    expect(defaults.singleAttemptTenants.size).toBe(0);
+    const config = loadConfig({
+      PAYMENT_ATTEMPT_WINDOW_SECONDS: '600',
+      SINGLE_ATTEMPT_TENANTS: ' acme, shop ,',
+    });
+    expect(config.attemptWindowMs).toBe(600_000);
+    expect([...config.singleAttemptTenants]).toEqual(['acme', 'shop']);
+    expect(() => loadConfig({ PAYMENT_ATTEMPT_WINDOW_SECONDS: '0' })).toThrow(
+      /PAYMENT_ATTEMPT_WINDOW_SECONDS/,
+    );
+  });
+
   it('holds an Idempotency-Key a little longer than a request can wait', () => {
     expect(loadConfig({ SYNC_WAIT_MS: '10000' }).idempotency.leaseSeconds).toBe(20);
   });

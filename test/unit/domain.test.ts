@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { formatMinor } from '../../src/domain/money.js';
 import {
+  attemptStatusOf,
   canTransition,
+  CUSTOMER_FIXABLE_FAILURES,
+  FAILURE_CODES,
   isSettled,
   isTerminal,
   PAYMENT_STATUSES,
@@ -36,7 +39,33 @@ describe('payment status rules', () => {
       'processing',
       'requires_action',
       'requires_capture',
+      'requires_payment_method',
     ]);
+  });
+
+  it('keeps a declined payment open for the next attempt, a cancel or the end of its window', () => {
+    for (const from of ['processing', 'requires_action'] as const)
+      expect(canTransition(from, 'requires_payment_method')).toBe(true);
+    for (const to of ['processing', 'canceled', 'failed'] as const)
+      expect(canTransition('requires_payment_method', to)).toBe(true);
+    // Never straight to paid: a new attempt runs first.
+    expect(canTransition('requires_payment_method', 'succeeded')).toBe(false);
+    expect(canTransition('failed', 'requires_payment_method')).toBe(false);
+    expect(canTransition('succeeded', 'requires_payment_method')).toBe(false);
+  });
+
+  it('reopens only for declines the customer can fix', () => {
+    expect(FAILURE_CODES.filter((code) => !CUSTOMER_FIXABLE_FAILURES.includes(code))).toEqual([
+      'fraud_suspected',
+      'processing_error',
+    ]);
+  });
+
+  it("maps the payment's status to its current attempt's", () => {
+    expect(attemptStatusOf('requires_payment_method')).toBe('failed');
+    expect(attemptStatusOf('requires_capture')).toBe('succeeded');
+    expect(attemptStatusOf('requires_action')).toBe('requires_action');
+    expect(attemptStatusOf('refunded')).toBeUndefined();
   });
 
   it('allows refunds only after success and nothing after failure', () => {

@@ -42,6 +42,14 @@ export function returnPageText(status: PaymentStatus, failureCode?: FailureCode)
         title: 'Payment failed',
         paragraphs: [failureText(failureCode), 'No payment was taken. Return to the shop to try again.'],
       };
+    case 'requires_payment_method':
+      return {
+        title: 'Payment not completed',
+        paragraphs: [
+          failureText(failureCode),
+          'No payment was taken. Return to the shop to try again, with this card or another.',
+        ],
+      };
     case 'canceled':
       return { title: 'Payment canceled', paragraphs: ['This payment was canceled.', CLOSE] };
     case 'processing':

@@ -4,6 +4,7 @@ import { ownedBy } from '../customer-access.js';
 import { publicPayment } from '../../domain/payment.js';
 import {
   capturePaymentBody,
+  createAttemptBody,
   createPaymentBody,
   errorResponses,
   listPaymentsQuery,
@@ -82,6 +83,37 @@ export const paymentRoutes: FastifyPluginAsyncZod = async (app) => {
   );
 
   app.post(
+    '/v1/payments/:id/attempts',
+    {
+      config: {
+        idempotent: true,
+        replayAccepted: async (request, recorded) => {
+          const now = await payments.get(request.tenantId, (recorded as { id: string }).id);
+          return { status: now.status === 'processing' ? 202 : 200, body: publicPayment(now) };
+        },
+      },
+      schema: {
+        summary: 'Pay a declined payment with another method',
+        description:
+          'A payment in `requires_payment_method` (its last attempt was declined for a reason the customer can fix) runs a new attempt with this method. Answers like a create: 200 with the status this attempt settled in, 202 with `processing` when not settled within the wait or with `Prefer: respond-async`; 409 `invalid_state` when the payment is not open for an attempt.',
+        tags: ['payments'],
+        params: paymentIdParams,
+        body: createAttemptBody,
+        response: { 200: payment, 202: payment, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const outcome = await payments.attempt(request.tenantId, request.params.id, request.body.method, {
+        wait: !respondAsync(request.headers.prefer),
+      });
+      const { workflowId, status } = outcome.payment;
+      bindLog(request, reply, { paymentId: request.params.id, workflowId, runId: outcome.runId });
+      request.log.info({ status, attempt: outcome.payment.attempts.length }, 'payment attempt answered');
+      return reply.status(outcome.pending ? 202 : 200).send(publicPayment(outcome.payment));
+    },
+  );
+
+  app.post(
     '/v1/payments/:id/capture',
     {
       config: { idempotent: true },
@@ -105,7 +137,7 @@ export const paymentRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       config: { idempotent: true },
       schema: {
-        summary: 'Cancel a payment that is not captured yet',
+        summary: 'Cancel a payment that is not captured yet, or one waiting for a new attempt',
         tags: ['payments'],
         params: paymentIdParams,
         response: { 200: payment, ...errorResponses },
