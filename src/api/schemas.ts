@@ -5,7 +5,16 @@
 export * from '../app/schemas.js';
 import { WEBHOOK_DELIVERY_STATUSES, WEBHOOK_EVENT_TYPES } from '../webhooks/domain.js';
 import { z } from 'zod';
-import { amount, cardToken, currency, externalId, paymentMethod, resourceId, text } from '../app/schemas.js';
+import {
+  amount,
+  cardToken,
+  currency,
+  externalId,
+  paymentMethod,
+  resourceId,
+  returnUrl,
+  text,
+} from '../app/schemas.js';
 import { MAX_CUSTOMER_TOKEN_SECONDS } from './customer-tokens.js';
 import { CHECKOUT_EXPIRY_SECONDS, CHECKOUT_METHODS, CHECKOUT_SESSION_STATUSES } from '../domain/checkout.js';
 import { ATTEMPT_STATUSES, FAILURE_CODES, PAYMENT_STATUSES } from '../domain/payment.js';
@@ -74,7 +83,12 @@ export const listPaymentsQuery = z.strictObject({
 });
 
 /** A new attempt at a payment that is `requires_payment_method`: the same payment, another method. */
-export const createAttemptBody = z.strictObject({ method: paymentMethod });
+export const createAttemptBody = z.strictObject({
+  method: paymentMethod,
+  returnUrl: returnUrl
+    .optional()
+    .describe("The merchant's page after 3-D Secure from this attempt on; omitted: the payment's stays"),
+});
 
 export const capturePaymentBody = z.strictObject({ amount: amount.optional() }).nullish();
 

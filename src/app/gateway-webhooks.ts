@@ -1,4 +1,4 @@
-import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Config } from '../config.js';
 import type { Executor } from '../db/client.js';
 import { gatewayEventSeen, recordGatewayEvent } from '../db/gateway-events.js';
@@ -75,8 +75,10 @@ export class GatewayWebhooks {
               .executeUpdate(completeActionUpdate, { args: [action] }),
           );
         } catch (error) {
-          // A duplicate that lost the race with the first delivery: already handled.
-          if (!(error instanceof WorkflowUpdateFailedError)) throw error;
+          // A duplicate that lost the race with the first delivery, or a payment the customer's
+          // return to the shop moved on and finished meanwhile: already handled.
+          if (!(error instanceof WorkflowUpdateFailedError || error instanceof WorkflowNotFoundError))
+            throw error;
         }
       }
     }

@@ -137,12 +137,7 @@ export class PaymentService {
       checkoutSessionId?: string | undefined;
     },
   ): Promise<CreateOutcome> {
-    if (merchantReturnUrl !== undefined) {
-      const refusal = returnUrlRefusal(merchantReturnUrl, {
-        allowHttpLoopback: this.config.returnUrlAllowHttpLoopback,
-      });
-      if (refusal) throw new AppError('invalid', 'return_url_not_allowed', refusal);
-    }
+    this.assertReturnUrlAllowed(merchantReturnUrl);
     // PostgreSQL unreachable: the workflow's first write claims the order and stops on a payment
     // an earlier run made, so the charge stays single and a card payment is still taken.
     const find = () =>
@@ -153,7 +148,10 @@ export class PaymentService {
     let stored = await find();
     // Declined for a reason the customer can fix: this request is the order's next attempt.
     if (stored?.status === 'requires_payment_method') {
-      const outcome = await this.runAttempt(stored, request, options).catch((error: unknown) => {
+      const outcome = await this.runAttempt(stored, request, {
+        ...options,
+        returnUrl: merchantReturnUrl,
+      }).catch((error: unknown) => {
         if (error instanceof AppError && error.code === 'invalid_state') return undefined;
         throw error;
       });
@@ -247,8 +245,9 @@ export class PaymentService {
     tenantId: string,
     id: string,
     method: PaymentMethod,
-    options: { wait: boolean },
+    options: { wait: boolean; returnUrl?: string | undefined },
   ): Promise<CreateOutcome> {
+    this.assertReturnUrlAllowed(options.returnUrl);
     const payment = await this.get(tenantId, id);
     if (payment.status !== 'requires_payment_method')
       throw new AppError(
@@ -266,13 +265,14 @@ export class PaymentService {
   private async runAttempt(
     payment: PaymentView,
     request: PaymentRequest,
-    options: { wait: boolean },
+    options: { wait: boolean; returnUrl?: string | undefined },
   ): Promise<CreateOutcome> {
     await this.assertWalletCurrency(payment.tenantId, request);
     const attempt: AttemptRequest = {
       method: request.method,
       requestHash: requestHashOf(request),
       baseRequestHash: baseRequestHashOf(request),
+      returnUrl: options.returnUrl,
     };
     const deadline = Date.now() + (options.wait ? this.config.syncWaitMs : ASYNC_ACCEPT_MS);
     let update;
@@ -476,6 +476,15 @@ export class PaymentService {
 
   private initialView(workflowId: string, input: PaymentWorkflowInput): PaymentView {
     return initialPaymentView({ ...input, workflowId, now: new Date() });
+  }
+
+  /** The merchant's `returnUrl`: where the customer's browser is sent after 3-D Secure. */
+  private assertReturnUrlAllowed(returnUrl: string | undefined): void {
+    if (returnUrl === undefined) return;
+    const refusal = returnUrlRefusal(returnUrl, {
+      allowHttpLoopback: this.config.returnUrlAllowHttpLoopback,
+    });
+    if (refusal) throw new AppError('invalid', 'return_url_not_allowed', refusal);
   }
 
   /** A wallet in another currency is refused as invalid, never converted. */

@@ -73,6 +73,8 @@ export interface AttemptRequest {
   requestHash: string;
   /** Hash of the request without the method: must be the payment's. */
   baseRequestHash: string;
+  /** The merchant's page after 3-D Secure from this attempt on; absent: the payment's stays. */
+  returnUrl?: string | undefined;
 }
 
 export interface SettleRequest {

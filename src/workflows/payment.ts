@@ -215,6 +215,7 @@ class Payment {
       failureMessage: undefined,
       gatewayAuthorizationId: undefined,
       attempts: [...this.view.attempts, attempt],
+      ...(next.returnUrl === undefined ? {} : { returnUrl: next.returnUrl }),
     });
     this.nextAttempt = undefined;
     return true;

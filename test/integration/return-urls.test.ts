@@ -135,6 +135,55 @@ describe('return URLs after 3-D Secure', () => {
     expect(html).not.toContain(failureMessage);
   });
 
+  it.each([
+    ['POST /v1/payments/{id}/attempts', 'route'],
+    ['POST /v1/payments for the order', 'create'],
+  ])(
+    'a new attempt (%s) may name another returnUrl: after its 3-D Secure the customer goes there',
+    async (_name, via) => {
+      const first = await awaitingCustomer({ returnUrl: 'https://shop.example/first' });
+      const declined = await openReturnPage(await submitChallenge(first.nextAction.url, 'fail'));
+      expect(new URL(declined.headers.get('location') ?? '').searchParams.get('status')).toBe(
+        'requires_payment_method',
+      );
+      const returnUrl = 'https://shop.example/second?try=2';
+      const method = { type: 'card' as const, token: 'tok_test_3333' };
+      const again =
+        via === 'route'
+          ? await api('POST', `/v1/payments/${first.id}/attempts`, { method, returnUrl })
+          : await api('POST', '/v1/payments', {
+              ...card('tok_test_3333'),
+              orderId: (await api('GET', `/v1/payments/${first.id}`)).body.orderId,
+              customerId: (await api('GET', `/v1/payments/${first.id}`)).body.customerId,
+              returnUrl,
+            });
+      expect(again.status).toBe(200);
+      expect(again.body).toMatchObject({ id: first.id, status: 'requires_action', returnUrl });
+      const back = await openReturnPage(await submitChallenge(again.body.nextAction!.url, 'succeed'));
+      const target = new URL(back.headers.get('location') ?? '');
+      expect(target.origin + target.pathname).toBe('https://shop.example/second');
+      expect(Object.fromEntries(target.searchParams)).toEqual({
+        try: '2',
+        payment_id: first.id,
+        status: 'succeeded',
+      });
+    },
+  );
+
+  it('refuses a new attempt whose returnUrl the policy does not allow, and runs none', async () => {
+    const first = await awaitingCustomer();
+    await openReturnPage(await submitChallenge(first.nextAction.url, 'fail'));
+    const refused = await api('POST', `/v1/payments/${first.id}/attempts`, {
+      method: { type: 'card', token: 'tok_test_4242' },
+      returnUrl: 'http://shop.example/plain',
+    });
+    expect(refused.status).toBe(422);
+    expect(refused.body).toMatchObject({ code: 'return_url_not_allowed' });
+    const read = await api('GET', `/v1/payments/${first.id}`);
+    expect(read.body.status).toBe('requires_payment_method');
+    expect(read.body.attempts).toHaveLength(1);
+  });
+
   it('a link with a tampered, missing or foreign signature is a plain 404 page', async () => {
     const payment = await awaitingCustomer({ returnUrl: 'https://shop.example/done' });
     const link = new URL(await submitChallenge(payment.nextAction.url, 'succeed'));

@@ -103,8 +103,10 @@ export const paymentRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
-      const outcome = await payments.attempt(request.tenantId, request.params.id, request.body.method, {
+      const { method, returnUrl } = request.body;
+      const outcome = await payments.attempt(request.tenantId, request.params.id, method, {
         wait: !respondAsync(request.headers.prefer),
+        returnUrl,
       });
       const { workflowId, status } = outcome.payment;
       bindLog(request, reply, { paymentId: request.params.id, workflowId, runId: outcome.runId });
