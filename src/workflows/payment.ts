@@ -544,8 +544,11 @@ class Payment {
       capture: this.sale,
       returnUrl: this.input.returnUrl,
     });
-    if (auth.status === 'declined')
+    if (auth.status === 'declined') {
+      // The attempt keeps the gateway's reference of its decline (recorded with the failure).
+      if (auth.id) this.view = { ...this.view, gatewayAuthorizationId: auth.id };
       throw new Declined(auth.failureCode ?? 'card_declined', auth.failureMessage ?? 'declined');
+    }
     // A captured sale has nothing to void: only its recording is left.
     if (auth.status !== 'captured') this.saga.add('void card', () => this.voidCard(auth.id));
     await this.record({

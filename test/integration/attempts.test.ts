@@ -53,14 +53,18 @@ describe('attempts: a declined order can be paid again', () => {
     });
     expect(paid.body.failureCode).toBeUndefined();
     expect(paid.body.attempts).toMatchObject([
-      { number: 1, status: 'failed', failureCode: 'card_declined' },
+      { number: 1, status: 'failed', failureCode: 'card_declined', gatewayReference: expect.any(String) },
       {
         number: 2,
         status: 'succeeded',
         method: { type: 'card', card: { last4: '4242' } },
         connector: 'sandbox',
+        gatewayReference: expect.any(String),
       },
     ]);
+    // Each attempt names its own authorization at the gateway.
+    const [first, second] = paid.body.attempts as { gatewayReference: string }[];
+    expect(first!.gatewayReference).not.toBe(second!.gatewayReference);
     // Two authorizations at the gateway (the declined one and the sale), one charge.
     expect(await chargesFor(declined.body.id)).toMatchObject({
       authorizations: 2,
