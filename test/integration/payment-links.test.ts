@@ -71,6 +71,22 @@ describe('payment links API', () => {
     expect((await apiRaw('GET', `/v1/payment-links/plink_${'0'.repeat(32)}`)).status).toBe(404);
   });
 
+  it('documents the routes in the OpenAPI document, not the public visit', async () => {
+    const spec = await apiRaw('GET', '/docs/json', undefined, { key: null });
+    const paths = Object.keys(spec.body.paths);
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        '/v1/payment-links',
+        '/v1/payment-links/{id}',
+        '/v1/payment-links/{id}/deactivate',
+      ]),
+    );
+    expect(paths).not.toContain('/l/{id}');
+    const body = spec.body.paths['/v1/payment-links'].post.requestBody.content['application/json'].schema;
+    expect(body.properties.amount.type).toBe('integer');
+    expect(body.properties.allowedMethods.default).toEqual(['card']);
+  });
+
   it("lists the tenant's links newest first, a page at a time", async () => {
     const a = await createLink();
     const b = await createLink();
