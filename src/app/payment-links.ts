@@ -106,11 +106,11 @@ export class PaymentLinkService {
     const link = PAYMENT_LINK_ID.test(id) ? await findPaymentLinkById(this.db, id) : undefined;
     if (!link) return { outcome: 'not_found' };
     if (!link.active) return { outcome: 'inactive', link };
-    if (!(await takePaymentLinkSlot(this.db, link.id, this.config.paymentLinkSessionsPerMinute))) {
+    const slot = await takePaymentLinkSlot(this.db, link.id, this.config.paymentLinkSessionsPerMinute);
+    if (!slot.taken) {
       // Deactivated since it was read, or its minute is used up.
-      const now = await findPaymentLinkById(this.db, id);
-      if (!now?.active) return { outcome: 'inactive', link: now ?? link };
-      return { outcome: 'limited', link, retryAfterSeconds: 60 };
+      if (slot.reason !== 'limited') return { outcome: 'inactive', link: { ...link, active: false } };
+      return { outcome: 'limited', link, retryAfterSeconds: slot.retryAfterSeconds };
     }
     const session = await this.checkoutSessions.create(link.tenantId, {
       orderId: `${link.id}_${randomBytes(8).toString('hex')}`,

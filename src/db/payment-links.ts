@@ -87,12 +87,18 @@ export async function deactivatePaymentLink(
   return updated ? toView(updated) : findPaymentLink(db, tenantId, id);
 }
 
+/** A slot of the link's minute, or why none was taken. */
+export type LinkSlot =
+  | { taken: true }
+  | { taken: false; reason: 'inactive' | 'not_found' }
+  | { taken: false; reason: 'limited'; retryAfterSeconds: number };
+
 /**
  * Takes one of the link's session slots of the current minute: one conditional UPDATE, so
- * concurrent visits (in any number of API processes) never take more than `perMinute`. False
- * when the link is inactive or its minute is used up (then nothing changes).
+ * concurrent visits (in any number of API processes) never take more than `perMinute`. When
+ * none is taken nothing changes, and the answer says why (with the seconds left in the minute).
  */
-export async function takePaymentLinkSlot(db: Executor, id: string, perMinute: number): Promise<boolean> {
+export async function takePaymentLinkSlot(db: Executor, id: string, perMinute: number): Promise<LinkSlot> {
   const windowOver = sql`${paymentLinks.windowStartedAt} <= now() - interval '1 minute'`;
   const rows = await db
     .update(paymentLinks)
@@ -108,7 +114,17 @@ export async function takePaymentLinkSlot(db: Executor, id: string, perMinute: n
       ),
     )
     .returning({ id: paymentLinks.id });
-  return rows.length > 0;
+  if (rows.length > 0) return { taken: true };
+  const [row] = await db
+    .select({
+      active: paymentLinks.active,
+      left: sql<string>`ceil(extract(epoch from ${paymentLinks.windowStartedAt} + interval '1 minute' - now()))`,
+    })
+    .from(paymentLinks)
+    .where(eq(paymentLinks.id, id));
+  if (!row) return { taken: false, reason: 'not_found' };
+  if (!row.active) return { taken: false, reason: 'inactive' };
+  return { taken: false, reason: 'limited', retryAfterSeconds: Math.min(60, Math.max(1, Number(row.left))) };
 }
 
 function toView(row: LinkRow): PaymentLinkView {

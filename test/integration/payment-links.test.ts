@@ -260,11 +260,21 @@ describe('visiting a payment link', () => {
     const refused = await visit(link.id);
     expect(refused.status).toBe(429);
     expect(refused.location).toBeNull();
-    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    const retryAfter = Number(refused.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(60);
     expect(refused.text).toContain('Try again in');
     expect(await sessionsOf(link.id)).toBe(SESSIONS_PER_MINUTE);
     // The limit is the link's: another link of the tenant still opens sessions.
     expect((await visit(neighbour.id)).status).toBe(303);
+  });
+
+  it('holds the limit under concurrent visits', async () => {
+    const link = await createLink();
+    const visits = await Promise.all(Array.from({ length: SESSIONS_PER_MINUTE + 3 }, () => visit(link.id)));
+    const statuses = visits.map((page) => page.status).sort();
+    expect(statuses).toEqual([...Array(SESSIONS_PER_MINUTE).fill(303), 429, 429, 429]);
+    expect(await sessionsOf(link.id)).toBe(SESSIONS_PER_MINUTE);
   });
 
   it('answers an unknown link with a 404 page', async () => {
