@@ -69,6 +69,8 @@ const env = z.object({
   PAYMENT_ATTEMPT_WINDOW_SECONDS: z.coerce.number().int().positive().default(86_400),
   /** Tenants whose payments fail for good at the first decline (one attempt per order). */
   SINGLE_ATTEMPT_TENANTS: z.string().default(''),
+  /** Checkout sessions one payment link may open per minute (each visit opens one); beyond: 429. */
+  PAYMENT_LINK_SESSIONS_PER_MINUTE: z.coerce.number().int().positive().default(60),
   IDEMPOTENCY_TTL_HOURS: z.coerce.number().int().min(24).default(24),
   /** How often each API process deletes expired Idempotency-Keys (0: never). */
   IDEMPOTENCY_SWEEP_INTERVAL_MS: z.coerce.number().int().min(0).default(60_000),
@@ -163,6 +165,8 @@ export interface Config {
   /** How long a declined payment accepts new attempts, for tenants not in `singleAttemptTenants`. */
   attemptWindowMs: number;
   singleAttemptTenants: Set<string>;
+  /** Sessions a payment link opens per minute at most (its visitors are anonymous). */
+  paymentLinkSessionsPerMinute: number;
   idempotencyTtlHours: number;
   /** Kept for `ttlHours`; a request holds its key for `leaseSeconds` before a retry may take it over. */
   idempotency: { ttlHours: number; leaseSeconds: number; sweepIntervalMs: number };
@@ -399,6 +403,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
         .map((t) => t.trim())
         .filter(Boolean),
     ),
+    paymentLinkSessionsPerMinute: e.PAYMENT_LINK_SESSIONS_PER_MINUTE,
     idempotencyTtlHours: e.IDEMPOTENCY_TTL_HOURS,
     // Longer than any request can run (the sync wait plus Temporal's deadlines), no longer.
     idempotency: {

@@ -17,6 +17,8 @@ import { refuseNulInUrl, strictJsonBodies } from './input.js';
 import { adminRoutes } from './routes/admin.js';
 import { checkoutSessionRoutes } from './routes/checkout-sessions.js';
 import { checkoutPageRoutes } from './pages/routes.js';
+import { paymentLinkPageRoutes } from './pages/payment-link-routes.js';
+import { paymentLinkRoutes } from './routes/payment-links.js';
 import { healthRoutes } from './routes/health.js';
 import { paymentRoutes } from './routes/payments.js';
 import { refundRoutes } from './routes/refunds.js';
@@ -92,8 +94,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await api.register(reportRoutes);
     await api.register(returnPageRoutes);
     await api.register(checkoutSessionRoutes);
+    await api.register(paymentLinkRoutes);
   });
   await app.register(webhookRoutes);
   await app.register(checkoutPageRoutes);
+  await app.register(paymentLinkPageRoutes);
   return app;
 }

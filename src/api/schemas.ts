@@ -17,6 +17,10 @@ import {
 } from '../app/schemas.js';
 import { MAX_CUSTOMER_TOKEN_SECONDS } from './customer-tokens.js';
 import { CHECKOUT_EXPIRY_SECONDS, CHECKOUT_METHODS, CHECKOUT_SESSION_STATUSES } from '../domain/checkout.js';
+import {
+  PAYMENT_LINK_DEFAULT_METHODS,
+  PAYMENT_LINK_SESSION_EXPIRY_DEFAULT_SECONDS,
+} from '../domain/payment-link.js';
 import { ATTEMPT_STATUSES, FAILURE_CODES, PAYMENT_STATUSES } from '../domain/payment.js';
 import { REFUND_FAILURE_CODES, REFUND_STATUSES } from '../domain/refund.js';
 
@@ -276,6 +280,13 @@ const redirectUrl = z
   .max(2048)
   .describe('An absolute http(s) URL, at most 2048 characters');
 
+/** The methods a page offers: each at most once. */
+const checkoutMethods = z
+  .array(z.enum(CHECKOUT_METHODS))
+  .min(1)
+  .max(CHECKOUT_METHODS.length)
+  .refine((methods) => new Set(methods).size === methods.length, 'each method at most once');
+
 export const createCheckoutSessionBody = z.strictObject({
   orderId: externalId,
   customerId: externalId,
@@ -291,11 +302,7 @@ export const createCheckoutSessionBody = z.strictObject({
     .max(CHECKOUT_EXPIRY_SECONDS.max)
     .default(CHECKOUT_EXPIRY_SECONDS.default)
     .describe('How long the session stays open: 60 to 86400 seconds, default 86400 (24 h)'),
-  allowedMethods: z
-    .array(z.enum(CHECKOUT_METHODS))
-    .min(1)
-    .max(CHECKOUT_METHODS.length)
-    .refine((methods) => new Set(methods).size === methods.length, 'each method at most once')
+  allowedMethods: checkoutMethods
     .default(['card', 'wallet'])
     .describe('What the page offers: `card`, `wallet` (shown when the wallet holds the amount)'),
 });
@@ -314,6 +321,7 @@ export const checkoutSession = z
     cancelUrl: z.string(),
     allowedMethods: z.array(z.enum(CHECKOUT_METHODS)),
     paymentId: z.string().optional(),
+    paymentLinkId: z.string().optional().describe('The payment link whose visit opened the session'),
     expiresAt: z.string(),
     completedAt: z.string().optional(),
     expiredAt: z.string().optional(),
@@ -321,3 +329,44 @@ export const checkoutSession = z
     updatedAt: z.string(),
   })
   .meta({ id: 'CheckoutSession' });
+
+export const createPaymentLinkBody = z.strictObject({
+  amount,
+  currency,
+  description: text(1000).optional().describe('What the customer pays for, shown on the page'),
+  successUrl: redirectUrl.describe('Where the customer goes once paid; `session_id` is added to its query'),
+  cancelUrl: redirectUrl.describe('Where the page\'s "Cancel" link goes'),
+  expiresInSeconds: z
+    .number()
+    .int()
+    .min(CHECKOUT_EXPIRY_SECONDS.min)
+    .max(CHECKOUT_EXPIRY_SECONDS.max)
+    .default(PAYMENT_LINK_SESSION_EXPIRY_DEFAULT_SECONDS)
+    .describe('How long each session the link opens stays open: 60 to 86400 seconds, default 1800'),
+  allowedMethods: checkoutMethods
+    .default([...PAYMENT_LINK_DEFAULT_METHODS])
+    .describe('What the page offers; default `card` alone (a visitor is a guest, who has no wallet)'),
+});
+
+export const paymentLink = z
+  .object({
+    id: z.string(),
+    url: z.string().describe('The public URL to share: each visit opens a new checkout session'),
+    active: z.boolean(),
+    amount: z.number().int(),
+    currency: z.string(),
+    description: z.string().optional(),
+    successUrl: z.string(),
+    cancelUrl: z.string(),
+    allowedMethods: z.array(z.enum(CHECKOUT_METHODS)),
+    expiresInSeconds: z.number().int().describe('The lifetime of each session the link opens'),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .meta({ id: 'PaymentLink' });
+
+export const listPaymentLinksQuery = z.strictObject({
+  active: z.enum(['true', 'false']).optional().describe('Only active (`true`) or inactive (`false`) links'),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().max(500).optional(),
+});

@@ -33,6 +33,7 @@ export type CreateCheckoutSession = Pick<
   | 'successUrl'
   | 'cancelUrl'
   | 'allowedMethods'
+  | 'paymentLinkId'
 > & { expiresInSeconds: number };
 
 /** What the customer chose on the page: a card token from the gateway, or the wallet. */

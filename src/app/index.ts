@@ -11,6 +11,7 @@ import { IdempotencyKeys } from './idempotency.js';
 import { SecretBox } from '../webhooks/secrets.js';
 import { WebhookEgress } from '../webhooks/egress.js';
 import { WebhookEndpointService } from '../webhooks/endpoints.js';
+import { PaymentLinkService } from './payment-links.js';
 import { PaymentService } from './payments.js';
 import { ReadinessCheck } from './readiness.js';
 import { RefundService } from './refunds.js';
@@ -48,6 +49,7 @@ export interface Application extends PaymentUseCases {
   idempotencyKeys: IdempotencyKeys;
   webhookEndpoints: WebhookEndpointService;
   checkoutSessions: CheckoutSessionService;
+  paymentLinks: PaymentLinkService;
   ledger: { verify(): ReturnType<typeof verifyLedger> };
 }
 
@@ -68,6 +70,7 @@ export function createApplication(deps: ApplicationDeps): Application {
   // The gateway connectors, built once per process: webhooks verify with them, readiness pings them.
   const connectors = createConnectorRegistry(config);
   const box = new SecretBox(config.webhookEncryptionKey);
+  const checkoutSessions = new CheckoutSessionService(db, temporal, payments, config);
   return {
     ...core,
     config,
@@ -89,7 +92,8 @@ export function createApplication(deps: ApplicationDeps): Application {
       }),
       temporal,
     }),
-    checkoutSessions: new CheckoutSessionService(db, temporal, payments, config),
+    checkoutSessions,
+    paymentLinks: new PaymentLinkService(db, checkoutSessions, config),
     ledger: { verify: () => verifyLedger(db) },
   };
 }

@@ -353,6 +353,8 @@ export const checkoutSessions = pgTable(
     allowedMethods: text('allowed_methods').array().notNull(),
     status: text('status', { enum: ['open', 'complete', 'expired'] }).notNull(),
     paymentId: text('payment_id'),
+    /** The payment link whose visit opened the session (migrations/0017), if any. */
+    paymentLinkId: text('payment_link_id'),
     expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
     completedAt: timestamp('completed_at', { withTimezone: true }),
     expiredAt: timestamp('expired_at', { withTimezone: true }),
@@ -364,4 +366,30 @@ export const checkoutSessions = pgTable(
       .on(t.tenantId, t.orderId)
       .where(sql`${t.status} <> 'expired'`),
   ],
+);
+
+/**
+ * Payment links (migrations/0017): a reusable URL for a fixed amount; each visit opens a new
+ * checkout session. `window_started_at` / `window_sessions` count the sessions opened in the
+ * current minute, so one conditional UPDATE both checks and takes the per-link limit.
+ */
+export const paymentLinks = pgTable(
+  'payment_links',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    amount: money('amount').notNull(),
+    currency: text('currency').notNull(),
+    description: text('description'),
+    successUrl: text('success_url').notNull(),
+    cancelUrl: text('cancel_url').notNull(),
+    allowedMethods: text('allowed_methods').array().notNull(),
+    sessionExpiresInSeconds: integer('session_expires_in_seconds').notNull(),
+    active: boolean('active').notNull().default(true),
+    windowStartedAt: timestamp('window_started_at', { withTimezone: true }).notNull().defaultNow(),
+    windowSessions: integer('window_sessions').notNull().default(0),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('payment_links_tenant_created').on(t.tenantId, t.createdAt, t.id)],
 );

@@ -46,6 +46,8 @@ export interface CheckoutSessionView {
   status: CheckoutSessionStatus;
   /** The payment that completed the session (set when it is `complete`). */
   paymentId?: string | undefined;
+  /** The payment link whose visit opened the session, if one did. */
+  paymentLinkId?: string | undefined;
   expiresAt: string;
   completedAt?: string | undefined;
   expiredAt?: string | undefined;

@@ -110,6 +110,8 @@ export async function setup(project: TestProject): Promise<void> {
       // Expired Idempotency-Keys go within a second (test/integration/http-edges.test.ts).
       IDEMPOTENCY_SWEEP_INTERVAL_MS: '1000',
       TENANT_RATE_LIMITS: 'ratelimited:100',
+      // A payment link's limit a test reaches in a few visits (test/integration/payment-links.test.ts).
+      PAYMENT_LINK_SESSIONS_PER_MINUTE: '3',
       // A STRIPE_API_KEY in the shell is for the live Stripe test (test/live), not this stack.
       STRIPE_API_KEY: '',
       STRIPE_WEBHOOK_SECRET: '',
