@@ -300,6 +300,13 @@ export const checkoutSession = z
     cancelUrl: z.string(),
     allowedMethods: z.array(z.enum(CHECKOUT_METHODS)),
     paymentId: z.string().optional(),
+    connector: z.string().optional().meta({
+      description: "Set when the customer pays on the connector's own hosted page (`url`): `stripe`",
+    }),
+    gatewaySessionId: z
+      .string()
+      .optional()
+      .meta({ description: "The connector's id for its page (a Stripe Checkout Session `cs_...`)" }),
     expiresAt: z.string(),
     completedAt: z.string().optional(),
     expiredAt: z.string().optional(),

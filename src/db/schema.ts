@@ -353,6 +353,10 @@ export const checkoutSessions = pgTable(
     allowedMethods: text('allowed_methods').array().notNull(),
     status: text('status', { enum: ['open', 'complete', 'expired'] }).notNull(),
     paymentId: text('payment_id'),
+    /** Set when the session is on the connector's own hosted page (migrations/0017). */
+    connector: text('connector'),
+    gatewaySessionId: text('gateway_session_id'),
+    gatewayUrl: text('gateway_url'),
     expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
     completedAt: timestamp('completed_at', { withTimezone: true }),
     expiredAt: timestamp('expired_at', { withTimezone: true }),
