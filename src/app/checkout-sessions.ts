@@ -278,6 +278,9 @@ export class CheckoutSessionService {
    * return route after 3-D Secure. Throws `AppError` for what the customer is told on the page.
    */
   async pay(session: CheckoutSessionView, choice: CheckoutChoice): Promise<PaymentView> {
+    // Its customer pays on the gateway's page; a payment here too could charge the order twice.
+    if (session.gateway)
+      throw new AppError('conflict', 'checkout_on_gateway', "this checkout is paid on the gateway's page");
     if (!session.allowedMethods.includes(choice.method))
       throw new AppError(
         'invalid',

@@ -1,5 +1,5 @@
-import { afterAll, describe, expect, it } from 'vitest';
-import { checkoutBody } from '../support/checkout.js';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { checkoutBody, postCheckoutForm } from '../support/checkout.js';
 import { testDatabase } from '../support/db.js';
 import { apiRaw, expectLedgerClean } from '../support/http.js';
 import {
@@ -96,6 +96,13 @@ describe.skipIf(!stripeEmulatorUrl)('checkout sessions of a tenant on Stripe', (
     const expiresAt = Number(create!.params.expires_at);
     expect(expiresAt).toBeGreaterThanOrEqual(before + 30 * 60);
     expect(expiresAt).toBeLessThan(before + 24 * 60 * 60);
+    // Paysaga's own page sends the customer to Stripe's and takes no payment itself.
+    const page = await fetch(`${inject('apiUrl')}/checkout/${session.id}`, { redirect: 'manual' });
+    expect(page.status).toBe(303);
+    expect(page.headers.get('location')).toBe(session.url);
+    const posted = await postCheckoutForm(session.id, { method: 'card', token: 'tok_test_4242' });
+    expect(posted).toMatchObject({ status: 303, location: session.url });
+    expect((await stripeco('GET', `/v1/payments?customerId=${session.customerId}`)).body.data).toEqual([]);
     await stripeco('POST', `/v1/checkout-sessions/${session.id}/expire`);
   });
 
