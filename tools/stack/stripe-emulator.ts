@@ -13,7 +13,9 @@
  * its buttons finish or fail the challenge, and the emulator then sends Stripe's webhook, signed
  * like Stripe's, to the URL set with `sendWebhooksTo`. Tests also drive it directly through
  * `/__emulator/...` on the same port: finish 3-D Secure without a webhook, settle a pending
- * refund, fail the next requests, read the request log. A refund whose Paysaga reason is
+ * refund, fail the next requests, read the request log. It keeps Checkout Sessions (create,
+ * retrieve, expire) and pays or expires one as Stripe's page or clock would, sending
+ * `checkout.session.completed` / `.expired`. A refund whose Paysaga reason is
  * `settle later` stays pending until it is settled that way. The recorded bodies are in
  * test/fixtures/stripe/.
  */
