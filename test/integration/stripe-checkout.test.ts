@@ -133,7 +133,12 @@ describe.skipIf(!stripeEmulatorUrl)('checkout sessions of a tenant on Stripe', (
     expect(await intentAtStripe(intentId)).toMatchObject({ status: 'succeeded', amount_received: 4200 });
     const events = await sessionEvents(session.id);
     expect(events.map((event) => event.type)).toEqual(['checkout_session.completed']);
-    expect(events[0]!.data).toMatchObject({ status: 'complete', paymentId: payment.id });
+    expect(events[0]!.data).toMatchObject({
+      status: 'complete',
+      paymentId: payment.id,
+      connector: 'stripe',
+      gatewaySessionId: session.gatewaySessionId,
+    });
     const { rows } = await db.pool.query<{ type: string }>(
       "SELECT type FROM events WHERE subject = $1 AND type = 'payment.succeeded'",
       [`payments/${payment.id}`],
