@@ -83,16 +83,29 @@ export async function checkoutSessionWorkflow(
 /** How long a session whose gateway page was paid waits for that payment's webhook. */
 const GATEWAY_PAYMENT_WAIT = '1 day';
 
-/** The connector's page for the session ends with it; returns how it ended there. */
+/**
+ * The connector's page for the session ends with it; returns how it ended there. A gateway that
+ * refuses or stays down past the retry budget does not keep Paysaga's session open: its page then
+ * ends on the gateway's own clock, and a payment made there meanwhile is still recorded (its
+ * webhook makes the order's payment), as a payment that outlives an expired session is.
+ */
 async function expireGatewayPage(input: CheckoutSessionWorkflowInput): Promise<string> {
   const gateway = input.gateway!;
-  const ended = await gatewayActivities().expireGatewayCheckoutSession({
-    connector: gateway.connector,
-    tenantId: input.tenantId,
-    idempotencyKey: gatewayIdempotencyKey(checkoutWorkflowId(input.tenantId, input.sessionId), 'expire'),
-    sessionId: gateway.sessionId,
-  });
-  return ended.status;
+  try {
+    const ended = await gatewayActivities().expireGatewayCheckoutSession({
+      connector: gateway.connector,
+      tenantId: input.tenantId,
+      idempotencyKey: gatewayIdempotencyKey(checkoutWorkflowId(input.tenantId, input.sessionId), 'expire'),
+      sessionId: gateway.sessionId,
+    });
+    return ended.status;
+  } catch (error) {
+    log.warn("the gateway's checkout page was not expired", {
+      gatewaySessionId: gateway.sessionId,
+      error: String(error),
+    });
+    return 'unknown';
+  }
 }
 
 /** The order's payment, if it is waiting for the customer, is canceled; otherwise nothing changes. */

@@ -5,6 +5,7 @@ import { apiRaw, expectLedgerClean } from '../support/http.js';
 import {
   checkoutAtStripe,
   expireCheckoutAtStripe,
+  failNext,
   intentAtStripe,
   payCheckoutAtStripe,
   sendStripeWebhook,
@@ -104,6 +105,21 @@ describe.skipIf(!stripeEmulatorUrl)('checkout sessions of a tenant on Stripe', (
     expect(posted).toMatchObject({ status: 303, location: session.url });
     expect((await stripeco('GET', `/v1/payments?customerId=${session.customerId}`)).body.data).toEqual([]);
     await stripeco('POST', `/v1/checkout-sessions/${session.id}/expire`);
+  });
+
+  it('answers 503 and keeps nothing when Stripe does not answer the create; a retry creates it', async () => {
+    const body = checkoutBody({ currency: 'EUR', amount: 4200 });
+    await failNext(1, 500);
+    const refused = await stripeco('POST', '/v1/checkout-sessions', body);
+    expect(refused.status).toBe(503);
+    expect(refused.body.code).toBe('gateway_unavailable');
+    const { rows } = await db.pool.query('SELECT id FROM checkout_sessions WHERE order_id = $1', [
+      body.orderId,
+    ]);
+    expect(rows).toEqual([]);
+    const created = await stripeco('POST', '/v1/checkout-sessions', body);
+    expect(created.status).toBe(201);
+    await stripeco('POST', `/v1/checkout-sessions/${created.body.id}/expire`);
   });
 
   it('paid on Stripe: the order is a succeeded payment of the PaymentIntent, and the session completes', async () => {

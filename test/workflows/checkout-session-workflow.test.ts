@@ -12,6 +12,7 @@ import {
   type PaymentWorkflowInput,
 } from '../../src/workflows/contract.js';
 import { paymentWorkflow } from '../../src/workflows/payment.js';
+import { GATEWAY_RETRY_BUDGET } from '../../src/workflows/activities.js';
 import { fakeActivities } from '../support/fake-activities.js';
 import { recordHistory } from '../support/fixtures.js';
 import { timeSkippingSuite } from '../support/time-skipping.js';
@@ -247,5 +248,16 @@ describe('checkout session workflow (time-skipping server, fake activities)', ()
       expect(await payment.result()).toMatchObject({ status: 'failed', failureCode: 'processing_error' });
     });
     expect(fakes.calls).not.toContain('settleCardPayment:1000');
+  });
+
+  it('expires even when the gateway stays down past its retry budget', async () => {
+    const fakes = fakeActivities();
+    await suite.withWorker(fakes.activities, async (taskQueue) => {
+      const { handle } = await startGatewaySession(taskQueue, fakes, `ord_${randomUUID()}`, HOUR);
+      fakes.gateway.goDown('checkout');
+      expect((await handle.executeUpdate(expireCheckoutUpdate)).status).toBe('expired');
+    });
+    expect(fakes.attempts.expireGatewayCheckoutSession).toBe(GATEWAY_RETRY_BUDGET.maximumAttempts);
+    expect(fakes.checkoutEvents.map((event) => event.type)).toEqual(['checkout_session.expired']);
   });
 });
