@@ -9,7 +9,11 @@ import { activityInfo } from './log.js';
  * so a retried activity writes it once. The data is the session as the API shows it.
  */
 export function checkoutEvent(view: CheckoutSessionView, type: string): CloudEvent {
-  const { tenantId: _tenant, ...data } = view;
+  const { tenantId: _tenant, gateway, ...rest } = view;
+  // The gateway's page as the API names it.
+  const data = gateway
+    ? { ...rest, connector: gateway.connector, gatewaySessionId: gateway.sessionId }
+    : rest;
   return cloudEvent({
     workflowId: checkoutWorkflowId(view.tenantId, view.id),
     seq: 1,

@@ -6,6 +6,8 @@ import type {
   Authorization,
   AuthorizeRequest,
   CaptureRequest,
+  ExpireCheckoutSessionRequest,
+  GatewayCheckoutSession,
   GatewayRefund,
   PaymentGateway,
   RefundRequest,
@@ -109,5 +111,18 @@ export function createGatewayActivities(connectors: ConnectorRegistry, metrics?:
     },
     refundCard: (request: Routed<RefundRequest>): Promise<GatewayRefund> =>
       call(request, (connector) => connector.refund(withGatewayKey(request))),
+    /** A checkout session's page on the gateway ends with Paysaga's session. */
+    expireGatewayCheckoutSession: (
+      request: Routed<ExpireCheckoutSessionRequest>,
+    ): Promise<GatewayCheckoutSession> =>
+      call(request, (connector) => {
+        if (!connector.expireCheckoutSession)
+          throw new GatewayRequestError(
+            'not_supported',
+            `connector ${connector.name} has no checkout sessions`,
+            400,
+          );
+        return connector.expireCheckoutSession(withGatewayKey(request));
+      }),
   };
 }

@@ -322,6 +322,13 @@ export const checkoutSession = z
     allowedMethods: z.array(z.enum(CHECKOUT_METHODS)),
     paymentId: z.string().optional(),
     paymentLinkId: z.string().optional().describe('The payment link whose visit opened the session'),
+    connector: z.string().optional().meta({
+      description: "Set when the customer pays on the connector's own hosted page (`url`): `stripe`",
+    }),
+    gatewaySessionId: z
+      .string()
+      .optional()
+      .meta({ description: "The connector's id for its page (a Stripe Checkout Session `cs_...`)" }),
     expiresAt: z.string(),
     completedAt: z.string().optional(),
     expiredAt: z.string().optional(),

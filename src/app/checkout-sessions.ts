@@ -11,7 +11,13 @@ import {
   findCheckoutSessionById,
   findLiveCheckoutSession,
   insertCheckoutSession,
+  setCheckoutGatewaySession,
 } from '../db/checkout-sessions.js';
+import { GatewayRequestError } from '../gateway/errors.js';
+import { gatewayIdempotencyKeyFor } from '../gateway/idempotency-key.js';
+import type { WebhookEvent } from '../gateway/port.js';
+import type { ConnectorRegistry } from '../gateway/registry.js';
+import { gatewayIdempotencyKey } from '../domain/ids.js';
 import { findPaymentByOrder } from '../db/payments.js';
 import { getWalletBalances } from '../db/wallets.js';
 import { CHECKOUT_SESSION_ID, checkoutWorkflowId, type CheckoutSessionView } from '../domain/checkout.js';
@@ -67,6 +73,7 @@ export class CheckoutSessionService {
     private readonly temporal: TemporalGateway,
     private readonly payments: Pick<PaymentService, 'create'>,
     private readonly config: Pick<Config, 'publicUrl' | 'syncWaitMs' | 'returnUrlAllowHttpLoopback'>,
+    private readonly connectors?: Pick<ConnectorRegistry, 'connectorFor' | 'find'>,
   ) {}
 
   /**
@@ -109,11 +116,21 @@ export class CheckoutSessionService {
       );
     }
     try {
+      const gateway = await this.openGatewayPage(view);
+      if (gateway) view.gateway = gateway;
       await this.temporal.run(Date.now() + QUICK_CALL_MS, (client) =>
         client.workflow.start(checkoutSessionWorkflow, {
           workflowId: checkoutWorkflowId(tenantId, view.id),
           taskQueue: TASK_QUEUE,
-          args: [{ tenantId, sessionId: view.id, orderId: view.orderId, expiresAt: view.expiresAt }],
+          args: [
+            {
+              tenantId,
+              sessionId: view.id,
+              orderId: view.orderId,
+              expiresAt: view.expiresAt,
+              ...(gateway ? { gateway: { connector: gateway.connector, sessionId: gateway.sessionId } } : {}),
+            },
+          ],
         }),
       );
     } catch (error) {
@@ -122,6 +139,49 @@ export class CheckoutSessionService {
       throw error;
     }
     return view;
+  }
+
+  /**
+   * A tenant whose connector has its own hosted page (Stripe Checkout) gets a session there, and
+   * its customer is sent to it. Called here rather than from the session's workflow: the create
+   * answers with that page's URL in the same round trip, and the gateway's Idempotency-Key (from
+   * the session's id) makes the call once whatever the retries. A failure deletes the session
+   * (the caller retries); a page the gateway made anyway is never sent to anyone and expires on
+   * the gateway's clock. Expiring it, which must happen with nobody asking, is the workflow's.
+   */
+  private async openGatewayPage(view: CheckoutSessionView): Promise<CheckoutSessionView['gateway']> {
+    if (!this.connectors) return undefined;
+    const connector = this.connectors.connectorFor(view.tenantId);
+    const gateway = this.connectors.find(connector, view.tenantId);
+    if (!gateway?.createCheckoutSession) return undefined;
+    let page;
+    try {
+      page = await gateway.createCheckoutSession({
+        idempotencyKey: gatewayIdempotencyKeyFor(
+          gatewayIdempotencyKey(checkoutWorkflowId(view.tenantId, view.id), 'create'),
+        ),
+        reference: view.id,
+        tenantId: view.tenantId,
+        orderId: view.orderId,
+        amount: view.amount,
+        currency: view.currency,
+        name: view.description ?? `Order ${view.orderId}`,
+        successUrl: view.successUrl,
+        cancelUrl: view.cancelUrl,
+        expiresAt: view.expiresAt,
+      });
+    } catch (error) {
+      if (error instanceof GatewayRequestError)
+        throw new AppError(
+          'invalid',
+          error.code,
+          `the gateway refused the checkout session: ${error.message}`,
+        );
+      throw new AppError('unavailable', 'gateway_unavailable', 'the gateway did not answer; retry');
+    }
+    const recorded = { connector, sessionId: page.id, url: page.url };
+    await setCheckoutGatewaySession(this.db, view.id, recorded);
+    return recorded;
   }
 
   async get(tenantId: string, id: string): Promise<CheckoutSessionView> {
@@ -149,6 +209,54 @@ export class CheckoutSessionService {
     }
   }
 
+  /**
+   * The gateway's webhook about a session's page on it (verified, and signed by the account
+   * `serves` tells the tenants of). Paid: the order's payment is made from the charge the page
+   * made, and it completes the session as a payment on Paysaga's page does. Expired: the session
+   * expires. Anything naming a session that is not this connector's page for a served tenant
+   * moves nothing.
+   */
+  async gatewayUpdated(
+    connector: string,
+    serves: (tenantId: string) => boolean,
+    event: Extract<WebhookEvent, { type: 'checkout_session.updated' }>,
+  ): Promise<void> {
+    const session = CHECKOUT_SESSION_ID.test(event.reference)
+      ? await findCheckoutSessionById(this.db, event.reference)
+      : undefined;
+    if (
+      !session ||
+      session.tenantId !== event.tenantId ||
+      !serves(session.tenantId) ||
+      session.gateway?.connector !== connector ||
+      session.gateway.sessionId !== event.session.id
+    )
+      return;
+    const authorizationId = event.session.authorizationId;
+    if (event.session.status === 'complete' && authorizationId) {
+      // Also after Paysaga's session expired: the customer was charged, so the order's payment
+      // records it (refundable as any other).
+      await this.payments.create(
+        session.tenantId,
+        {
+          orderId: session.orderId,
+          customerId: session.customerId,
+          amount: session.amount,
+          currency: session.currency,
+          method: { type: 'card', token: authorizationId },
+          capture: 'automatic',
+          description: session.description,
+        },
+        { wait: false, checkoutSessionId: session.id, paidOnGateway: { authorizationId } },
+      );
+    } else if (event.session.status === 'expired' && session.status === 'open') {
+      await this.expire(session.tenantId, session.id).catch((error: unknown) => {
+        // Ended meanwhile (paid, or expired by Paysaga): nothing left to do.
+        if (!(error instanceof AppError && error.code === 'checkout_session_not_open')) throw error;
+      });
+    }
+  }
+
   /** The page of a session, by its id alone (the capability); undefined for an unknown one. */
   async page(id: string): Promise<CheckoutPage | undefined> {
     const session = CHECKOUT_SESSION_ID.test(id) ? await findCheckoutSessionById(this.db, id) : undefined;
@@ -171,6 +279,9 @@ export class CheckoutSessionService {
    * return route after 3-D Secure. Throws `AppError` for what the customer is told on the page.
    */
   async pay(session: CheckoutSessionView, choice: CheckoutChoice): Promise<PaymentView> {
+    // Its customer pays on the gateway's page; a payment here too could charge the order twice.
+    if (session.gateway)
+      throw new AppError('conflict', 'checkout_on_gateway', "this checkout is paid on the gateway's page");
     if (!session.allowedMethods.includes(choice.method))
       throw new AppError(
         'invalid',

@@ -8,6 +8,7 @@ import type { WebhookEvent } from '../gateway/port.js';
 import type { ConnectorRegistry } from '../gateway/registry.js';
 import { WebhookSignatureError } from '../gateway/webhook-signature.js';
 import { completeActionSignal, completeActionUpdate, refundSettledSignal } from '../workflows/contract.js';
+import type { CheckoutSessionService } from './checkout-sessions.js';
 import { AppError } from './errors.js';
 import type { TemporalGateway } from './temporal.js';
 
@@ -27,6 +28,7 @@ export class GatewayWebhooks {
     private readonly temporal: TemporalGateway,
     private readonly connectors: ConnectorRegistry,
     private readonly config: Pick<Config, 'syncWaitMs'>,
+    private readonly checkoutSessions?: Pick<CheckoutSessionService, 'gatewayUpdated'>,
   ) {}
 
   /** `body`: the raw bytes the signature covers, or undefined when the request carried none. */
@@ -82,6 +84,8 @@ export class GatewayWebhooks {
         }
       }
     }
+    if (event.type === 'checkout_session.updated' && event.session.status !== 'open')
+      await this.checkoutSessions?.gatewayUpdated(connector, serves, event);
     if (event.type === 'refund.updated' && event.refund.status !== 'pending') {
       const refund = await findRefundByGatewayId(this.db, event.refund.id);
       if (!refund) {

@@ -70,14 +70,14 @@ export function createApplication(deps: ApplicationDeps): Application {
   // The gateway connectors, built once per process: webhooks verify with them, readiness pings them.
   const connectors = createConnectorRegistry(config);
   const box = new SecretBox(config.webhookEncryptionKey);
-  const checkoutSessions = new CheckoutSessionService(db, temporal, payments, config);
+  const checkoutSessions = new CheckoutSessionService(db, temporal, payments, config, connectors);
   return {
     ...core,
     config,
     wallets: new WalletService(db, temporal, config),
     timeline: new TimelineService(payments, temporal, config),
     reports: new ReportService(db, config),
-    gatewayWebhooks: new GatewayWebhooks(db, temporal, connectors, config),
+    gatewayWebhooks: new GatewayWebhooks(db, temporal, connectors, config, checkoutSessions),
     readiness: new ReadinessCheck(db, temporal, connectors, config),
     streams: new PaymentStreams(db, new EventHub(config.databaseUrl), payments),
     idempotencyKeys: new IdempotencyKeys(db, box, config.idempotency),

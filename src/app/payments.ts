@@ -135,6 +135,8 @@ export class PaymentService {
       gatewayReturnUrl?: string | undefined;
       /** The checkout session the payment is made from: the workflow tells it how the payment ended. */
       checkoutSessionId?: string | undefined;
+      /** The customer paid on the gateway's hosted page: the charge the payment records. */
+      paidOnGateway?: { authorizationId: string } | undefined;
     },
   ): Promise<CreateOutcome> {
     this.assertReturnUrlAllowed(merchantReturnUrl);
@@ -181,7 +183,10 @@ export class PaymentService {
       merchantReturnUrl,
       connector: connectorOf(this.config, tenantId),
       ...(options.checkoutSessionId ? { checkoutSessionId: options.checkoutSessionId } : {}),
-      attempts: this.attemptPolicy(tenantId, request),
+      // A charge made on the gateway's page is the payment's only one: no other attempt follows.
+      ...(options.paidOnGateway
+        ? { paidOnGateway: options.paidOnGateway }
+        : { attempts: this.attemptPolicy(tenantId, request) }),
     };
     const start = new WithStartWorkflowOperation(paymentWorkflow, {
       workflowId,

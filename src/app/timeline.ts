@@ -80,6 +80,7 @@ const ACTIVITY_STEPS = {
   creditWallet: { step: 'credit wallet' },
   completeCheckoutSession: { step: 'complete checkout session' },
   expireCheckoutSession: { step: 'expire checkout session' },
+  expireGatewayCheckoutSession: { step: 'expire gateway checkout page' },
 } satisfies Record<keyof Activities, ActivityStep>;
 
 const iso = (ms: number | undefined) => (ms === undefined ? '' : new Date(ms).toISOString());

@@ -1,5 +1,5 @@
 import { and, eq, ne } from './orm.js';
-import type { CheckoutMethod, CheckoutSessionView } from '../domain/checkout.js';
+import type { CheckoutGatewaySession, CheckoutMethod, CheckoutSessionView } from '../domain/checkout.js';
 import type { CloudEvent } from '../domain/events.js';
 import type { Currency } from '../domain/money.js';
 import type { Executor } from './client.js';
@@ -32,6 +32,18 @@ export async function insertCheckoutSession(db: Executor, view: CheckoutSessionV
     .onConflictDoNothing()
     .returning({ id: checkoutSessions.id });
   return rows.length > 0;
+}
+
+/** The session's page on its connector, recorded before anyone is sent to it. */
+export async function setCheckoutGatewaySession(
+  db: Executor,
+  id: string,
+  gateway: CheckoutGatewaySession,
+): Promise<void> {
+  await db
+    .update(checkoutSessions)
+    .set({ connector: gateway.connector, gatewaySessionId: gateway.sessionId, gatewayUrl: gateway.url })
+    .where(eq(checkoutSessions.id, id));
 }
 
 /** Only for a session whose workflow never started: nobody has seen it. */
@@ -144,6 +156,9 @@ function toView(row: SessionRow): CheckoutSessionView {
     status: row.status,
     paymentId: row.paymentId ?? undefined,
     paymentLinkId: row.paymentLinkId ?? undefined,
+    ...(row.connector && row.gatewaySessionId && row.gatewayUrl
+      ? { gateway: { connector: row.connector, sessionId: row.gatewaySessionId, url: row.gatewayUrl } }
+      : {}),
     expiresAt: row.expiresAt.toISOString(),
     completedAt: iso(row.completedAt),
     expiredAt: iso(row.expiredAt),

@@ -355,6 +355,10 @@ export const checkoutSessions = pgTable(
     paymentId: text('payment_id'),
     /** The payment link whose visit opened the session (migrations/0017), if any. */
     paymentLinkId: text('payment_link_id'),
+    /** Set when the session is on the connector's own hosted page (migrations/0018). */
+    connector: text('connector'),
+    gatewaySessionId: text('gateway_session_id'),
+    gatewayUrl: text('gateway_url'),
     expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
     completedAt: timestamp('completed_at', { withTimezone: true }),
     expiredAt: timestamp('expired_at', { withTimezone: true }),

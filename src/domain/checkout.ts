@@ -48,6 +48,8 @@ export interface CheckoutSessionView {
   paymentId?: string | undefined;
   /** The payment link whose visit opened the session, if one did. */
   paymentLinkId?: string | undefined;
+  /** Set when the customer pays on the connector's own hosted page (Stripe Checkout). */
+  gateway?: CheckoutGatewaySession | undefined;
   expiresAt: string;
   completedAt?: string | undefined;
   expiredAt?: string | undefined;
@@ -55,10 +57,24 @@ export interface CheckoutSessionView {
   updatedAt: string;
 }
 
-/** The session as the API and its events show it: without the tenant. */
+/** A session's page on its connector: the connector's id for it and its URL. */
+export interface CheckoutGatewaySession {
+  connector: string;
+  sessionId: string;
+  url: string;
+}
+
+/**
+ * The session as the API shows it: without the tenant; its `url` is the connector's page when it
+ * has one, with that session's id as `gatewaySessionId`.
+ */
 export function publicCheckoutSession(view: CheckoutSessionView, publicUrl: string) {
-  const { tenantId: _tenant, ...rest } = view;
-  return { ...rest, url: checkoutUrl(publicUrl, view.id) };
+  const { tenantId: _tenant, gateway, ...rest } = view;
+  return {
+    ...rest,
+    url: gateway?.url ?? checkoutUrl(publicUrl, view.id),
+    ...(gateway ? { connector: gateway.connector, gatewaySessionId: gateway.sessionId } : {}),
+  };
 }
 
 export function checkoutUrl(publicUrl: string, sessionId: string): string {

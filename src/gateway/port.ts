@@ -69,9 +69,53 @@ export interface GatewayRefund {
   failureMessage?: string | undefined;
 }
 
+/**
+ * A checkout session on the gateway's own hosted page, for one Paysaga checkout session: the
+ * customer pays there, and the gateway's webhook says so.
+ */
+export interface CheckoutSessionRequest {
+  idempotencyKey: string;
+  /** Paysaga's checkout session id; the gateway echoes it in webhooks. */
+  reference: string;
+  tenantId: string;
+  orderId: string;
+  amount: number;
+  currency: Currency;
+  /** What the page says the customer pays for. */
+  name: string;
+  successUrl: string;
+  cancelUrl: string;
+  expiresAt: string;
+}
+
+export type GatewayCheckoutStatus = 'open' | 'complete' | 'expired';
+
+export interface GatewayCheckoutSession {
+  /** The gateway's id for it. */
+  id: string;
+  /** The gateway's hosted page: where the customer is sent. */
+  url: string;
+  status: GatewayCheckoutStatus;
+  /** The authorization the customer's payment made (set once it is `complete`). */
+  authorizationId?: string | undefined;
+}
+
+export interface ExpireCheckoutSessionRequest {
+  idempotencyKey: string;
+  sessionId: string;
+}
+
 export type WebhookEvent =
   | { type: 'authorization.updated'; eventId: string; authorization: Authorization; reference: string }
-  | { type: 'refund.updated'; eventId: string; refund: GatewayRefund; reference: string };
+  | { type: 'refund.updated'; eventId: string; refund: GatewayRefund; reference: string }
+  | {
+      type: 'checkout_session.updated';
+      eventId: string;
+      session: GatewayCheckoutSession;
+      /** Paysaga's checkout session id and tenant, from the session's metadata. */
+      reference: string;
+      tenantId: string;
+    };
 
 export interface PaymentGateway {
   readonly name: string;
@@ -85,6 +129,13 @@ export interface PaymentGateway {
    * verified event that moves nothing); throws `WebhookSignatureError` on a bad signature.
    */
   parseWebhook(rawBody: Buffer, headers: Record<string, string | string[] | undefined>): WebhookEvent[];
+  /**
+   * A checkout session on the gateway's hosted page (optional: a connector without one leaves
+   * Paysaga's own page in use). Idempotent by the request's key.
+   */
+  createCheckoutSession?(request: CheckoutSessionRequest): Promise<GatewayCheckoutSession>;
+  /** Ends an open one; one that has ended already is answered as it is. */
+  expireCheckoutSession?(request: ExpireCheckoutSessionRequest): Promise<GatewayCheckoutSession>;
   /** Resolves when the provider answers (for /readyz); throws otherwise. */
   ping(): Promise<void>;
 }

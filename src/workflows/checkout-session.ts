@@ -6,10 +6,14 @@ import {
   log,
   setHandler,
 } from '@temporalio/workflow';
-import { store } from './activities.js';
-import type { CheckoutSessionStatus, CheckoutSessionView } from '../domain/checkout.js';
+import { gatewayActivities, store } from './activities.js';
+import {
+  checkoutWorkflowId,
+  type CheckoutSessionStatus,
+  type CheckoutSessionView,
+} from '../domain/checkout.js';
 import { ErrorType } from '../domain/errors.js';
-import { paymentWorkflowId } from '../domain/ids.js';
+import { gatewayIdempotencyKey, paymentWorkflowId } from '../domain/ids.js';
 import {
   cancelSignal,
   checkoutPaymentSignal,
@@ -60,6 +64,11 @@ export async function checkoutSessionWorkflow(
   if (remaining > 0) await condition(() => paidWith !== undefined || expireAsked, remaining);
   const at = new Date().toISOString();
   const session = { tenantId: input.tenantId, sessionId: input.sessionId, at };
+  // The connector's page is expired first, so nobody pays there once Paysaga's session has
+  // ended. If its customer paid in the meantime, the payment the gateway's webhook starts
+  // completes the session instead (within a day of the webhook's retries).
+  if (paidWith === undefined && input.gateway && (await expireGatewayPage(input)) === 'complete')
+    await condition(() => paidWith !== undefined, GATEWAY_PAYMENT_WAIT);
   if (paidWith !== undefined) {
     ended = await store.completeCheckoutSession({ ...session, paymentId: paidWith });
   } else {
@@ -69,6 +78,34 @@ export async function checkoutSessionWorkflow(
   status = ended.status;
   await condition(allHandlersFinished);
   return ended;
+}
+
+/** How long a session whose gateway page was paid waits for that payment's webhook. */
+const GATEWAY_PAYMENT_WAIT = '1 day';
+
+/**
+ * The connector's page for the session ends with it; returns how it ended there. A gateway that
+ * refuses or stays down past the retry budget does not keep Paysaga's session open: its page then
+ * ends on the gateway's own clock, and a payment made there meanwhile is still recorded (its
+ * webhook makes the order's payment), as a payment that outlives an expired session is.
+ */
+async function expireGatewayPage(input: CheckoutSessionWorkflowInput): Promise<string> {
+  const gateway = input.gateway!;
+  try {
+    const ended = await gatewayActivities().expireGatewayCheckoutSession({
+      connector: gateway.connector,
+      tenantId: input.tenantId,
+      idempotencyKey: gatewayIdempotencyKey(checkoutWorkflowId(input.tenantId, input.sessionId), 'expire'),
+      sessionId: gateway.sessionId,
+    });
+    return ended.status;
+  } catch (error) {
+    log.warn("the gateway's checkout page was not expired", {
+      gatewaySessionId: gateway.sessionId,
+      error: String(error),
+    });
+    return 'unknown';
+  }
 }
 
 /** The order's payment, if it is waiting for the customer, is canceled; otherwise nothing changes. */

@@ -52,6 +52,11 @@ export interface PaymentWorkflowInput {
   /** The checkout session this payment was made from: told when the payment ends. */
   checkoutSessionId?: string | undefined;
   /**
+   * The customer paid on the connector's hosted page (a Stripe Checkout Session): this is the
+   * charge it made, captured there. The payment records it instead of charging a card.
+   */
+  paidOnGateway?: { authorizationId: string } | undefined;
+  /**
    * The tenant lets a payment declined for a reason the customer can fix stay open for another
    * attempt. Absent (single attempt, and every history from before attempts): the first decline
    * fails the payment.
@@ -165,6 +170,8 @@ export interface CheckoutSessionWorkflowInput {
   sessionId: string;
   orderId: string;
   expiresAt: string;
+  /** The session's page on its connector (Stripe Checkout), which expires with it. */
+  gateway?: { connector: string; sessionId: string } | undefined;
 }
 
 export interface CheckoutPaymentEnded {

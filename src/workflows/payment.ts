@@ -534,16 +534,19 @@ class Payment {
 
   private async authorizeCard(token: string, amount: number): Promise<Authorization> {
     this.sale = this.sellsAtOnce();
-    const auth = await this.gateway.authorizeCard({
-      ...this.route,
-      idempotencyKey: gatewayIdempotencyKey(this.workflowId, this.stepId('authorize')),
-      token,
-      amount,
-      currency: this.request.currency,
-      reference: this.input.paymentId,
-      capture: this.sale,
-      returnUrl: this.input.returnUrl,
-    });
+    const paid = this.input.paidOnGateway;
+    const auth = paid
+      ? await this.paidOnGateway(paid.authorizationId, amount)
+      : await this.gateway.authorizeCard({
+          ...this.route,
+          idempotencyKey: gatewayIdempotencyKey(this.workflowId, this.stepId('authorize')),
+          token,
+          amount,
+          currency: this.request.currency,
+          reference: this.input.paymentId,
+          capture: this.sale,
+          returnUrl: this.input.returnUrl,
+        });
     if (auth.status === 'declined') {
       // The attempt keeps the gateway's reference of its decline (recorded with the failure).
       if (auth.id) this.view = { ...this.view, gatewayAuthorizationId: auth.id };
@@ -558,6 +561,21 @@ class Payment {
     });
     if (auth.status !== 'requires_action') return auth;
     return this.awaitCustomer(auth);
+  }
+
+  /**
+   * The customer paid on the gateway's hosted page: the charge it made is read, not made, and
+   * recorded as a sale (the same ledger posting as a card sale). A charge that is not a captured
+   * one of this amount and currency is not this order's payment.
+   */
+  private async paidOnGateway(authorizationId: string, amount: number): Promise<Authorization> {
+    const auth = await this.gateway.getAuthorization({ ...this.route, authorizationId });
+    if (auth.status !== 'captured' || auth.amount !== amount || auth.currency !== this.request.currency)
+      throw new Declined(
+        'processing_error',
+        `the gateway's charge ${authorizationId} is ${auth.status} for ${auth.amount} ${auth.currency}, not a captured ${amount} ${this.request.currency}`,
+      );
+    return auth;
   }
 
   /**

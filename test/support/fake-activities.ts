@@ -331,6 +331,10 @@ export function fakeActivities(
       log('getAuthorization', request.connector, 'getAuthorization');
       return gatewayActivities.getAuthorization(request);
     },
+    async expireGatewayCheckoutSession(request) {
+      log('expireGatewayCheckoutSession', request.connector, 'expireGatewayCheckoutSession');
+      return gatewayActivities.expireGatewayCheckoutSession(request);
+    },
   };
   return {
     activities,

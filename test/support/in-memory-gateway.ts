@@ -4,6 +4,9 @@ import type {
   Authorization,
   AuthorizeRequest,
   CaptureRequest,
+  CheckoutSessionRequest,
+  ExpireCheckoutSessionRequest,
+  GatewayCheckoutSession,
   GatewayRefund,
   PaymentGateway,
   RefundRequest,
@@ -33,8 +36,16 @@ const DECLINES: ReadonlyMap<string, FailureCode> = new Map(
   IN_MEMORY_CARDS.declined.map(({ token, failureCode }) => [token, failureCode]),
 );
 
-export type GatewayOperation = 'authorize' | 'capture' | 'void' | 'refund' | 'status' | 'ping';
-const OPERATIONS: readonly GatewayOperation[] = ['authorize', 'capture', 'void', 'refund', 'status', 'ping'];
+export type GatewayOperation = 'authorize' | 'capture' | 'void' | 'refund' | 'status' | 'ping' | 'checkout';
+const OPERATIONS: readonly GatewayOperation[] = [
+  'authorize',
+  'capture',
+  'void',
+  'refund',
+  'status',
+  'ping',
+  'checkout',
+];
 
 interface Charge {
   authorization: Authorization;
@@ -53,6 +64,10 @@ export class InMemoryGateway implements PaymentGateway {
   private readonly charges = new Map<string, Charge>();
   private readonly refunds = new Map<string, GatewayRefund>();
   private readonly replies = new Map<string, unknown>();
+  private readonly checkouts = new Map<
+    string,
+    GatewayCheckoutSession & { request: CheckoutSessionRequest }
+  >();
   private lostAnswers = 0;
   private readonly unavailable = new Set<GatewayOperation>();
   /** How a new refund settles: at once, or later (`pending`), as some gateways do. */
@@ -172,6 +187,43 @@ export class InMemoryGateway implements PaymentGateway {
 
   async ping(): Promise<void> {
     this.reach('ping');
+  }
+
+  /** A checkout session on this gateway's own page: `gcs_1`, `gcs_2`, ... */
+  async createCheckoutSession(request: CheckoutSessionRequest): Promise<GatewayCheckoutSession> {
+    return this.once('checkout', request.idempotencyKey, () => {
+      const id = `gcs_${this.checkouts.size + 1}`;
+      const session = { id, url: `https://gateway.test/pay/${id}`, status: 'open' as const };
+      this.checkouts.set(id, { ...session, request });
+      return session;
+    });
+  }
+
+  /** Ends an open page; one that ended is answered as it is. */
+  async expireCheckoutSession(request: ExpireCheckoutSessionRequest): Promise<GatewayCheckoutSession> {
+    this.reach('checkout');
+    const session = this.checkouts.get(request.sessionId);
+    if (!session) throw new GatewayRequestError('not_found', `No checkout session ${request.sessionId}`, 404);
+    if (session.status === 'open') session.status = 'expired';
+    const { request: _request, ...answer } = session;
+    return answer;
+  }
+
+  /** The customer pays on the page: a captured sale of its amount; returns its authorization id. */
+  payCheckout(sessionId: string): string {
+    const session = this.checkouts.get(sessionId);
+    if (session?.status !== 'open') throw new Error(`checkout session ${sessionId} is not open`);
+    const { amount, currency, reference } = session.request;
+    const sale = this.create({
+      idempotencyKey: `pay ${sessionId}`,
+      token: IN_MEMORY_CARDS.approved,
+      amount,
+      currency,
+      reference,
+      capture: true,
+    });
+    Object.assign(session, { status: 'complete', authorizationId: sale.id });
+    return sale.id;
   }
 
   /** A write done once per idempotency key: a retry gets the first answer (or refusal) again. */

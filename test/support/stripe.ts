@@ -49,3 +49,15 @@ export async function sendStripeWebhook(payload: string, secret: string = STRIPE
   });
   return { status: response.status, body: (await response.json()) as any };
 }
+
+/** The customer pays a Checkout Session on Stripe's page; Stripe sends `checkout.session.completed`. */
+export const payCheckoutAtStripe = (sessionId: string) =>
+  control<Stripe.Checkout.Session>('POST', `/checkout_sessions/${sessionId}/pay`);
+/** Stripe's own clock expires a Checkout Session; Stripe sends `checkout.session.expired`. */
+export const expireCheckoutAtStripe = (sessionId: string) =>
+  control<Stripe.Checkout.Session>('POST', `/checkout_sessions/${sessionId}/expire`);
+export const checkoutAtStripe = (sessionId: string) =>
+  control<Stripe.Checkout.Session>('GET', `/checkout_sessions/${sessionId}`);
+/** The webhooks the emulator sent, with the API's answer. */
+export const stripeWebhooksSent = async () =>
+  (await control<{ webhooks: { type: string; status: number }[] }>('GET', '/webhooks')).webhooks;

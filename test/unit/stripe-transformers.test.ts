@@ -9,14 +9,17 @@ import {
   toAuthorization,
   toAuthorizeOutcome,
   toCaptureParams,
+  toCheckoutSessionParams,
+  toCheckoutStatus,
   toGatewayError,
   toPaymentIntentParams,
   toRefund,
   toRefundParams,
+  toStripeExpiresAt,
   toWebhookEvents,
 } from '../../src/gateway/connectors/stripe/transformers.js';
 import { GatewayRequestError, GatewayUnavailableError } from '../../src/gateway/errors.js';
-import type { AuthorizeRequest } from '../../src/gateway/port.js';
+import type { AuthorizeRequest, CheckoutSessionRequest } from '../../src/gateway/port.js';
 import { WebhookSignatureError } from '../../src/gateway/webhook-signature.js';
 
 /** Stripe response and event bodies, shaped after stripe-mock's fixtures of Stripe's OpenAPI. */
@@ -396,5 +399,105 @@ describe('Stripe webhooks', () => {
     expect(() => connector.parseWebhook(Buffer.from(tampered), { 'stripe-signature': header })).toThrow(
       WebhookSignatureError,
     );
+  });
+});
+
+describe('Stripe Checkout Sessions', () => {
+  const now = Date.parse('2026-01-01T00:00:00Z');
+  const nowSeconds = now / 1000;
+  const request = (extra: Partial<CheckoutSessionRequest> = {}): CheckoutSessionRequest => ({
+    idempotencyKey: 'checkout:acme:cs_1#create',
+    reference: `cs_${'a'.repeat(32)}`,
+    tenantId: 'acme',
+    orderId: 'ride_981',
+    amount: 1250,
+    currency: 'EUR',
+    name: 'Ride to the airport',
+    successUrl: 'https://rides.example/done?ride=42',
+    cancelUrl: 'https://rides.example/cancel',
+    expiresAt: new Date(now + 2 * 3600_000).toISOString(),
+    ...extra,
+  });
+
+  it('asks for a payment-mode session of one line, with Paysaga ids in its and its PaymentIntent metadata', () => {
+    const metadata = { paysaga_session_id: `cs_${'a'.repeat(32)}`, tenant: 'acme' };
+    expect(toCheckoutSessionParams(request(), now)).toEqual({
+      mode: 'payment',
+      line_items: [
+        {
+          quantity: 1,
+          price_data: { currency: 'eur', unit_amount: 1250, product_data: { name: 'Ride to the airport' } },
+        },
+      ],
+      success_url: `https://rides.example/done?ride=42&session_id=cs_${'a'.repeat(32)}`,
+      cancel_url: 'https://rides.example/cancel',
+      client_reference_id: 'ride_981',
+      expires_at: nowSeconds + 2 * 3600,
+      metadata,
+      payment_intent_data: { metadata },
+    });
+    // Stripe's units: ISK in hundredths.
+    const isk = toCheckoutSessionParams(request({ currency: 'ISK', amount: 500 }), now);
+    expect(isk.line_items?.[0]?.price_data?.unit_amount).toBe(50_000);
+  });
+
+  it("keeps expires_at within Stripe's 30 minutes to 24 hours", () => {
+    const at = (seconds: number) => new Date(now + seconds * 1000).toISOString();
+    expect(toStripeExpiresAt(at(60), now)).toBe(nowSeconds + 31 * 60);
+    expect(toStripeExpiresAt(at(3600), now)).toBe(nowSeconds + 3600);
+    expect(toStripeExpiresAt(at(86_400), now)).toBe(nowSeconds + 86_400 - 60);
+  });
+
+  const session = (extra: Record<string, unknown> = {}) => ({
+    id: 'cs_test_1',
+    object: 'checkout.session',
+    status: 'complete',
+    payment_status: 'paid',
+    payment_intent: 'pi_1',
+    url: null,
+    metadata: { paysaga_session_id: 'cs_paysaga', tenant: 'acme' },
+    ...extra,
+  });
+  const event = (type: string, object: unknown) =>
+    ({ id: 'evt_1', object: 'event', type, data: { object } }) as unknown as Stripe.Event;
+
+  it('maps checkout.session.completed (paid) and .expired to the Paysaga session they name', () => {
+    expect(toWebhookEvents(event('checkout.session.completed', session()))).toEqual([
+      {
+        type: 'checkout_session.updated',
+        eventId: 'evt_1',
+        reference: 'cs_paysaga',
+        tenantId: 'acme',
+        session: { id: 'cs_test_1', url: '', status: 'complete', authorizationId: 'pi_1' },
+      },
+    ]);
+    const expired = session({ status: 'expired', payment_status: 'unpaid', payment_intent: null });
+    expect(toWebhookEvents(event('checkout.session.expired', expired))).toEqual([
+      expect.objectContaining({ session: expect.objectContaining({ status: 'expired' }) as unknown }),
+    ]);
+    const later = session({ payment_intent: { id: 'pi_2', object: 'payment_intent' } });
+    expect(toWebhookEvents(event('checkout.session.async_payment_succeeded', later))[0]).toMatchObject({
+      session: { status: 'complete', authorizationId: 'pi_2' },
+    });
+  });
+
+  it('moves nothing for an unpaid completion or a session made outside Paysaga', () => {
+    const unpaid = session({ payment_status: 'unpaid' });
+    expect(toWebhookEvents(event('checkout.session.completed', unpaid))).toEqual([]);
+    expect(toWebhookEvents(event('checkout.session.completed', session({ metadata: {} })))).toEqual([]);
+    expect(
+      toWebhookEvents(
+        event('checkout.session.completed', session({ metadata: { paysaga_session_id: 'x' } })),
+      ),
+    ).toEqual([]);
+  });
+
+  it.each([
+    ['open', 'open'],
+    ['complete', 'complete'],
+    ['expired', 'expired'],
+    [null, 'open'],
+  ] as const)('reads status %s as %s', (status, expected) => {
+    expect(toCheckoutStatus(status)).toBe(expected);
   });
 });

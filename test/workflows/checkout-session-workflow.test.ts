@@ -12,6 +12,7 @@ import {
   type PaymentWorkflowInput,
 } from '../../src/workflows/contract.js';
 import { paymentWorkflow } from '../../src/workflows/payment.js';
+import { GATEWAY_RETRY_BUDGET } from '../../src/workflows/activities.js';
 import { fakeActivities } from '../support/fake-activities.js';
 import { recordHistory } from '../support/fixtures.js';
 import { timeSkippingSuite } from '../support/time-skipping.js';
@@ -19,18 +20,55 @@ import { timeSkippingSuite } from '../support/time-skipping.js';
 const suite = timeSkippingSuite();
 const HOUR = 3_600_000;
 
-async function startSession(taskQueue: string, orderId: string, expiresInMs: number) {
+async function startSession(
+  taskQueue: string,
+  orderId: string,
+  expiresInMs: number,
+  gateway?: { connector: string; sessionId: string },
+) {
   const sessionId = `cs_${randomUUID().replaceAll('-', '')}`;
   const expiresAt = new Date((await suite.env.currentTimeMs()) + expiresInMs).toISOString();
   const handle = await suite.env.client.workflow.start(checkoutSessionWorkflow, {
     taskQueue,
     workflowId: checkoutWorkflowId('default', sessionId),
-    args: [{ tenantId: 'default', sessionId, orderId, expiresAt }],
+    args: [{ tenantId: 'default', sessionId, orderId, expiresAt, ...(gateway ? { gateway } : {}) }],
   });
   return { sessionId, expiresAt, handle };
 }
 
-function startPayment(taskQueue: string, orderId: string, token: string, checkoutSessionId: string) {
+/** A session whose page is on the (in-memory) gateway, as a Stripe tenant's is. */
+async function startGatewaySession(
+  taskQueue: string,
+  fakes: ReturnType<typeof fakeActivities>,
+  orderId: string,
+  expiresInMs: number,
+) {
+  const page = await fakes.gateway.createCheckoutSession({
+    idempotencyKey: `create ${orderId}`,
+    reference: 'cs_paysaga',
+    tenantId: 'default',
+    orderId,
+    amount: 1000,
+    currency: 'USD',
+    name: `Order ${orderId}`,
+    successUrl: 'https://merchant.example/success',
+    cancelUrl: 'https://merchant.example/cancel',
+    expiresAt: new Date(Date.now() + expiresInMs).toISOString(),
+  });
+  const started = await startSession(taskQueue, orderId, expiresInMs, {
+    connector: 'sandbox',
+    sessionId: page.id,
+  });
+  return { ...started, page };
+}
+
+function startPayment(
+  taskQueue: string,
+  orderId: string,
+  token: string,
+  checkoutSessionId: string,
+  paidOnGateway?: { authorizationId: string },
+) {
   const request: PaymentRequest = {
     orderId,
     customerId: 'cus_1',
@@ -47,6 +85,7 @@ function startPayment(taskQueue: string, orderId: string, token: string, checkou
     timeouts: DEFAULT_TIMEOUTS,
     connector: 'sandbox',
     checkoutSessionId,
+    ...(paidOnGateway ? { paidOnGateway } : {}),
   };
   return suite.env.client.workflow.start(paymentWorkflow, {
     taskQueue,
@@ -135,6 +174,90 @@ describe('checkout session workflow (time-skipping server, fake activities)', ()
       expect(ended.status).toBe('expired');
       expect((await handle.result()).status).toBe('expired');
     });
+    expect(fakes.checkoutEvents.map((event) => event.type)).toEqual(['checkout_session.expired']);
+  });
+
+  it("expires the gateway's page with the session, at its timer", async () => {
+    const fakes = fakeActivities();
+    let pageId = '';
+    await suite.withWorker(fakes.activities, async (taskQueue) => {
+      const { handle, page } = await startGatewaySession(taskQueue, fakes, `ord_${randomUUID()}`, HOUR);
+      pageId = page.id;
+      expect((await handle.result()).status).toBe('expired');
+    });
+    expect(fakes.calls).toEqual(['expireGatewayCheckoutSession', 'expireCheckoutSession']);
+    const page = await fakes.gateway.expireCheckoutSession({ idempotencyKey: 'again', sessionId: pageId });
+    expect(page.status).toBe('expired');
+    expect(fakes.checkoutEvents.map((event) => event.type)).toEqual(['checkout_session.expired']);
+  });
+
+  it('paid on the gateway: the payment records its sale (no card call) and completes the session', async () => {
+    const fakes = fakeActivities();
+    await suite.withWorker(fakes.activities, async (taskQueue) => {
+      const orderId = `ord_${randomUUID()}`;
+      const { handle, sessionId, page } = await startGatewaySession(taskQueue, fakes, orderId, HOUR);
+      const authorizationId = fakes.gateway.payCheckout(page.id);
+      const payment = await startPayment(taskQueue, orderId, authorizationId, sessionId, { authorizationId });
+      expect(await payment.result()).toMatchObject({
+        status: 'succeeded',
+        amountCaptured: 1000,
+        amountFromCard: 1000,
+        gatewayAuthorizationId: authorizationId,
+      });
+      expect(await handle.result()).toMatchObject({ status: 'complete' });
+      await recordHistory(payment, 'payment-card-paid-on-gateway');
+    });
+    expect(fakes.calls.filter((call) => !call.startsWith('record'))).toEqual([
+      'getAuthorization',
+      'settleCardPayment:1000',
+      'completeCheckoutSession',
+    ]);
+    expect(fakes.checkoutEvents.map((event) => event.type)).toEqual(['checkout_session.completed']);
+  });
+
+  it("expired while its gateway page was being paid: the page's payment completes it", async () => {
+    const fakes = fakeActivities();
+    await suite.withWorker(fakes.activities, async (taskQueue) => {
+      const orderId = `ord_${randomUUID()}`;
+      const { handle, sessionId, page } = await startGatewaySession(taskQueue, fakes, orderId, HOUR);
+      const authorizationId = fakes.gateway.payCheckout(page.id);
+      const expiring = handle.executeUpdate(expireCheckoutUpdate);
+      await expect.poll(() => fakes.calls.includes('expireGatewayCheckoutSession')).toBe(true);
+      // The gateway's webhook makes the order's payment from the page's charge.
+      await startPayment(taskQueue, orderId, authorizationId, sessionId, { authorizationId });
+      expect(await expiring).toMatchObject({ status: 'complete' });
+    });
+    expect(fakes.checkoutEvents.map((event) => event.type)).toEqual(['checkout_session.completed']);
+  });
+
+  it("fails a payment whose gateway charge is not a captured one of the order's amount", async () => {
+    const fakes = fakeActivities();
+    await suite.withWorker(fakes.activities, async (taskQueue) => {
+      const orderId = `ord_${randomUUID()}`;
+      const other = await fakes.gateway.authorize({
+        idempotencyKey: 'other',
+        token: 'tok_ok',
+        amount: 999,
+        currency: 'USD',
+        reference: 'pay_other',
+        capture: true,
+      });
+      const payment = await startPayment(taskQueue, orderId, other.id, 'cs_none', {
+        authorizationId: other.id,
+      });
+      expect(await payment.result()).toMatchObject({ status: 'failed', failureCode: 'processing_error' });
+    });
+    expect(fakes.calls).not.toContain('settleCardPayment:1000');
+  });
+
+  it('expires even when the gateway stays down past its retry budget', async () => {
+    const fakes = fakeActivities();
+    await suite.withWorker(fakes.activities, async (taskQueue) => {
+      const { handle } = await startGatewaySession(taskQueue, fakes, `ord_${randomUUID()}`, HOUR);
+      fakes.gateway.goDown('checkout');
+      expect((await handle.executeUpdate(expireCheckoutUpdate)).status).toBe('expired');
+    });
+    expect(fakes.attempts.expireGatewayCheckoutSession).toBe(GATEWAY_RETRY_BUDGET.maximumAttempts);
     expect(fakes.checkoutEvents.map((event) => event.type)).toEqual(['checkout_session.expired']);
   });
 });

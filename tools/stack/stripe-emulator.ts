@@ -13,7 +13,9 @@
  * its buttons finish or fail the challenge, and the emulator then sends Stripe's webhook, signed
  * like Stripe's, to the URL set with `sendWebhooksTo`. Tests also drive it directly through
  * `/__emulator/...` on the same port: finish 3-D Secure without a webhook, settle a pending
- * refund, fail the next requests, read the request log. A refund whose Paysaga reason is
+ * refund, fail the next requests, read the request log. It keeps Checkout Sessions (create,
+ * retrieve, expire) and pays or expires one as Stripe's page or clock would, sending
+ * `checkout.session.completed` / `.expired`. A refund whose Paysaga reason is
  * `settle later` stays pending until it is settled that way. The recorded bodies are in
  * test/fixtures/stripe/.
  */
@@ -91,6 +93,18 @@ interface Intent {
   chargeId: string | null;
 }
 
+interface CheckoutState {
+  id: string;
+  amount: number;
+  currency: string;
+  status: 'open' | 'complete' | 'expired';
+  params: Record<string, string>;
+  metadata: Record<string, string>;
+  /** The metadata its PaymentIntent gets (`payment_intent_data[metadata]`). */
+  intentMetadata: Record<string, string>;
+  intentId: string | null;
+}
+
 interface RefundState {
   id: string;
   intentId: string;
@@ -125,6 +139,7 @@ const id = (prefix: string) => `${prefix}_${randomBytes(12).toString('base64url'
 export async function startStripeEmulator(stripeMockUrl: string): Promise<StripeEmulator> {
   const intents = new Map<string, Intent>();
   const refunds = new Map<string, RefundState>();
+  const checkouts = new Map<string, CheckoutState>();
   const replays = new Map<string, Answer>();
   const rejections: { method: string; path: string; status: number; body: unknown }[] = [];
   const log: LoggedRequest[] = [];
@@ -224,6 +239,7 @@ export async function startStripeEmulator(stripeMockUrl: string): Promise<Stripe
         return ok(intentBody(intent, mock, expandCharge));
       }
     }
+    if (parts[1] === 'checkout' && parts[2] === 'sessions') return checkoutRoute(method, parts, params, mock);
     if (parts[1] === 'refunds' && parts.length === 2 && method === 'POST') {
       const intent = intents.get(params.payment_intent ?? '');
       if (!intent) return missing('payment_intent', params.payment_intent ?? '');
@@ -256,6 +272,68 @@ export async function startStripeEmulator(stripeMockUrl: string): Promise<Stripe
       return ok(refundBody(refund, mock));
     }
     return ok(mock);
+  }
+
+  /** Checkout Sessions: create, retrieve, expire (v1, checkout, sessions, id, action). */
+  function checkoutRoute(
+    method: string,
+    parts: string[],
+    params: Record<string, string>,
+    mock: Json,
+  ): Answer {
+    if (parts.length === 3 && method === 'POST') {
+      const session: CheckoutState = {
+        id: `cs_test_${randomBytes(24).toString('hex')}`,
+        amount: Number(params['line_items[0][price_data][unit_amount]'] ?? 0),
+        currency: params['line_items[0][price_data][currency]'] ?? 'usd',
+        status: 'open',
+        params,
+        metadata: metadataOf(params),
+        intentMetadata: metadataOf(params, 'payment_intent_data[metadata]'),
+        intentId: null,
+      };
+      checkouts.set(session.id, session);
+      return ok(checkoutBody(session, mock));
+    }
+    const session = checkouts.get(parts[3] ?? '');
+    if (!session) return missing('checkout session', parts[3] ?? '');
+    if (parts.length === 4 && method === 'GET') return ok(checkoutBody(session, mock));
+    if (parts[4] === 'expire' && method === 'POST') {
+      if (session.status !== 'open')
+        return invalid(
+          'checkout_session_unexpected_state',
+          'session',
+          `Only Checkout Sessions with a status in ["open"] can be expired. This Checkout Session has a status of "${session.status}".`,
+        );
+      session.status = 'expired';
+      const body = checkoutBody(session, mock);
+      // Stripe sends the event after answering: whoever expired it is not held by its delivery.
+      setImmediate(() => void sendWebhook('checkout.session.expired', body));
+      return ok(body);
+    }
+    return ok(mock);
+  }
+
+  function checkoutBody(session: CheckoutState, mock: Json): Json {
+    const { params } = session;
+    return {
+      ...(mock.object === 'checkout.session' ? mock : {}),
+      id: session.id,
+      object: 'checkout.session',
+      mode: 'payment',
+      amount_subtotal: session.amount,
+      amount_total: session.amount,
+      currency: session.currency,
+      status: session.status,
+      payment_status: session.status === 'complete' ? 'paid' : 'unpaid',
+      payment_intent: session.intentId,
+      client_reference_id: params.client_reference_id ?? null,
+      success_url: params.success_url ?? null,
+      cancel_url: params.cancel_url ?? null,
+      expires_at: Number(params.expires_at ?? 0),
+      metadata: session.metadata,
+      url: session.status === 'open' ? `${url}/__emulator/checkout/${session.id}` : null,
+    };
   }
 
   function createIntent(params: Record<string, string>, mock: Json, expandCharge: boolean): Answer {
@@ -407,6 +485,44 @@ export async function startStripeEmulator(stripeMockUrl: string): Promise<Stripe
       }
       return send(response, 200, refundBody(refund, {}));
     }
+    if (method === 'POST' && parts[1] === 'checkout_sessions' && parts[3] === 'pay') {
+      // The customer pays on Stripe's page: a captured PaymentIntent, then Stripe's webhook.
+      const session = checkouts.get(parts[2] ?? '');
+      if (!session || session.status !== 'open') return send(response, 409, { error: 'not an open session' });
+      const intent: Intent = {
+        id: id('pi'),
+        amount: session.amount,
+        currency: session.currency,
+        captureMethod: 'automatic',
+        status: 'requires_payment_method',
+        amountCapturable: 0,
+        amountReceived: 0,
+        amountRefunded: 0,
+        metadata: session.intentMetadata,
+        returnUrl: undefined,
+        lastPaymentError: null,
+        chargeId: null,
+      };
+      authorize(intent);
+      intents.set(intent.id, intent);
+      Object.assign(session, { status: 'complete', intentId: intent.id });
+      const body = checkoutBody(session, {});
+      await sendWebhook('checkout.session.completed', body);
+      return send(response, 200, body);
+    }
+    if (method === 'POST' && parts[1] === 'checkout_sessions' && parts[3] === 'expire') {
+      // Stripe's own clock ends it (its `expires_at` passed).
+      const session = checkouts.get(parts[2] ?? '');
+      if (!session || session.status !== 'open') return send(response, 409, { error: 'not an open session' });
+      session.status = 'expired';
+      const body = checkoutBody(session, {});
+      await sendWebhook('checkout.session.expired', body);
+      return send(response, 200, body);
+    }
+    if (method === 'GET' && parts[1] === 'checkout_sessions' && parts[2]) {
+      const session = checkouts.get(parts[2]);
+      return session ? send(response, 200, checkoutBody(session, {})) : send(response, 404, {});
+    }
     if (method === 'POST' && parts[1] === 'faults') {
       faults = {
         remaining: Number(input.count ?? 1),
@@ -492,11 +608,12 @@ export async function startStripeEmulator(stripeMockUrl: string): Promise<Stripe
   };
 }
 
-function metadataOf(params: Record<string, string>): Record<string, string> {
+function metadataOf(params: Record<string, string>, prefix = 'metadata'): Record<string, string> {
   const metadata: Record<string, string> = {};
   for (const [key, value] of Object.entries(params)) {
-    const match = /^metadata\[(.+)\]$/.exec(key);
-    if (match?.[1]) metadata[match[1]] = value;
+    if (!key.startsWith(`${prefix}[`) || !key.endsWith(']')) continue;
+    const name = key.slice(prefix.length + 1, -1);
+    if (name && !name.includes('[')) metadata[name] = value;
   }
   return metadata;
 }

@@ -59,7 +59,9 @@ export async function startStripeMock(options: {
   const running = await startChildServer({
     name: 'stripe-mock',
     command: ensureStripeMock(log),
-    args: ['-http-addr', address],
+    // Its HTTPS listener (unused) takes a free port: the default 12112 would clash with any other
+    // stripe-mock on the machine, and stripe-mock exits when it cannot bind it.
+    args: ['-http-addr', address, '-https-addr', '127.0.0.1:'],
     ready: /Listening for HTTP/,
     // Its request log echoes request bodies: only a crash is worth passing on.
     notable: /panic/i,

@@ -77,6 +77,8 @@ export const checkoutPageRoutes: FastifyPluginAsync = async (app) => {
     if (payment?.status === 'succeeded')
       return send(reply, 200, endedPage({ ...session, status: 'complete' }), session);
     if (!isPayable(session)) return send(reply, 200, endedPage(session), session);
+    // Paid on the gateway's own page (a Stripe tenant's): this one sends the customer there.
+    if (session.gateway) return reply.redirect(session.gateway.url, 303);
     if (payment?.status === 'requires_action' && payment.nextAction)
       return send(reply, 200, pendingPage(session, payment.nextAction.url), session);
     // A payment that did not go through: its reason stays on the page until the next try.
@@ -92,6 +94,7 @@ export const checkoutPageRoutes: FastifyPluginAsync = async (app) => {
     if (page.payment?.status === 'succeeded')
       return reply.redirect(successRedirect(session.successUrl, session.id), 303);
     if (!isPayable(session)) return send(reply, 409, endedPage(session), session);
+    if (session.gateway) return reply.redirect(session.gateway.url, 303);
     const choice = choiceOf(request.body);
     const retry = (status: number, error: string) =>
       send(reply, status, checkoutPage(page, { gatewayUrl: config.gatewayPublicUrl, error }), session);

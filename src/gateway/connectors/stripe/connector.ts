@@ -4,6 +4,9 @@ import type {
   Authorization,
   AuthorizeRequest,
   CaptureRequest,
+  CheckoutSessionRequest,
+  ExpireCheckoutSessionRequest,
+  GatewayCheckoutSession,
   GatewayRefund,
   PaymentGateway,
   RefundRequest,
@@ -17,6 +20,8 @@ import {
   toAuthorization,
   toAuthorizeOutcome,
   toCaptureParams,
+  toCheckoutSessionParams,
+  toGatewayCheckoutSession,
   toGatewayError,
   toPaymentIntentParams,
   toRefund,
@@ -125,6 +130,39 @@ export class StripeConnector implements PaymentGateway {
 
   async status(authorizationId: string): Promise<Authorization> {
     return toAuthorization(await this.retrieve(authorizationId));
+  }
+
+  /** A Stripe Checkout Session (Stripe's hosted page) for a Paysaga checkout session. */
+  async createCheckoutSession(request: CheckoutSessionRequest): Promise<GatewayCheckoutSession> {
+    const params = toCheckoutSessionParams(request, (this.options.now ?? Date.now)());
+    const session = await this.call(() =>
+      this.stripe.checkout.sessions.create(params, { idempotencyKey: request.idempotencyKey }),
+    );
+    return toGatewayCheckoutSession(session);
+  }
+
+  /**
+   * Expires an open Checkout Session. Stripe refuses to expire one that has ended (paid, or
+   * expired by its own clock or a webhook's path): that one is read and answered as it is.
+   */
+  async expireCheckoutSession(request: ExpireCheckoutSessionRequest): Promise<GatewayCheckoutSession> {
+    try {
+      const session = await this.call(() =>
+        this.stripe.checkout.sessions.expire(
+          request.sessionId,
+          {},
+          { idempotencyKey: request.idempotencyKey },
+        ),
+      );
+      return toGatewayCheckoutSession(session);
+    } catch (error) {
+      if (!(error instanceof GatewayRequestError)) throw error;
+      const current = toGatewayCheckoutSession(
+        await this.call(() => this.stripe.checkout.sessions.retrieve(request.sessionId)),
+      );
+      if (current.status !== 'open') return current;
+      throw error;
+    }
   }
 
   /**

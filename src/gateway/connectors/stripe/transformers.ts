@@ -6,6 +6,9 @@ import type {
   Authorization,
   AuthorizationStatus,
   AuthorizeRequest,
+  CheckoutSessionRequest,
+  GatewayCheckoutSession,
+  GatewayCheckoutStatus,
   GatewayRefund,
   RefundRequest,
   RefundStatus,
@@ -74,6 +77,88 @@ export function toPaymentIntentParams(request: AuthorizeRequest): Stripe.Payment
     ...(returnUrl ? { return_url: returnUrl } : {}),
     metadata: { [PAYMENT_ID_METADATA]: reference },
     expand: ['latest_charge'],
+  };
+}
+
+/** The Checkout Session metadata keys that carry Paysaga's checkout session id and tenant. */
+export const CHECKOUT_SESSION_METADATA = 'paysaga_session_id';
+export const TENANT_METADATA = 'tenant';
+
+/** Stripe keeps a Checkout Session open at least 30 minutes and at most 24 hours. */
+export const STRIPE_CHECKOUT_EXPIRY_SECONDS = { min: 30 * 60, max: 24 * 60 * 60 } as const;
+/** Room for the time the request takes to reach Stripe. */
+const EXPIRY_MARGIN_SECONDS = 60;
+
+/**
+ * Stripe's `expires_at` for a session Paysaga expires at `expiresAt`: within Stripe's window.
+ * Paysaga's shorter sessions (from 60 s) get Stripe's 30 minutes: Paysaga's own timer expires
+ * the Stripe session at Paysaga's time.
+ */
+export function toStripeExpiresAt(expiresAt: string, nowMs: number): number {
+  const now = Math.floor(nowMs / 1000);
+  const wanted = Math.floor(Date.parse(expiresAt) / 1000);
+  const earliest = now + STRIPE_CHECKOUT_EXPIRY_SECONDS.min + EXPIRY_MARGIN_SECONDS;
+  const latest = now + STRIPE_CHECKOUT_EXPIRY_SECONDS.max - EXPIRY_MARGIN_SECONDS;
+  return Math.min(Math.max(wanted, earliest), latest);
+}
+
+/** `url` with `session_id` set (Paysaga's session id, as on Paysaga's own page). */
+function withSessionId(url: string, sessionId: string): string {
+  const parsed = new URL(url);
+  parsed.searchParams.set('session_id', sessionId);
+  return parsed.toString();
+}
+
+/**
+ * A Checkout Session in `payment` mode for one line: the order's amount, named by the session's
+ * description. The PaymentIntent it makes carries Paysaga's ids in its metadata too, so its own
+ * webhooks are known as a checkout's.
+ */
+export function toCheckoutSessionParams(
+  request: CheckoutSessionRequest,
+  nowMs: number,
+): Stripe.Checkout.SessionCreateParams {
+  const metadata = { [CHECKOUT_SESSION_METADATA]: request.reference, [TENANT_METADATA]: request.tenantId };
+  return {
+    mode: 'payment',
+    line_items: [
+      {
+        quantity: 1,
+        price_data: {
+          currency: request.currency.toLowerCase(),
+          unit_amount: toStripeAmount(request.amount, request.currency),
+          product_data: { name: request.name },
+        },
+      },
+    ],
+    success_url: withSessionId(request.successUrl, request.reference),
+    cancel_url: request.cancelUrl,
+    client_reference_id: request.orderId,
+    expires_at: toStripeExpiresAt(request.expiresAt, nowMs),
+    metadata,
+    payment_intent_data: { metadata },
+  };
+}
+
+export function toCheckoutStatus(status: Stripe.Checkout.Session.Status | null): GatewayCheckoutStatus {
+  switch (status) {
+    case 'complete':
+      return 'complete';
+    case 'expired':
+      return 'expired';
+    // `open`, and a session Stripe has not given a status.
+    default:
+      return 'open';
+  }
+}
+
+export function toGatewayCheckoutSession(session: Stripe.Checkout.Session): GatewayCheckoutSession {
+  const intent = session.payment_intent;
+  return {
+    id: session.id,
+    url: session.url ?? '',
+    status: toCheckoutStatus(session.status),
+    authorizationId: typeof intent === 'string' ? intent : (intent?.id ?? undefined),
   };
 }
 
@@ -357,6 +442,12 @@ export const STRIPE_PAYMENT_INTENT_EVENTS = [
   'payment_intent.canceled',
 ] as const;
 export const STRIPE_REFUND_EVENTS = ['charge.refund.updated', 'refund.updated', 'refund.failed'] as const;
+/** A Checkout Session paid (at once, or later for delayed methods) or expired. */
+export const STRIPE_CHECKOUT_EVENTS = [
+  'checkout.session.completed',
+  'checkout.session.async_payment_succeeded',
+  'checkout.session.expired',
+] as const;
 
 /** A verified Stripe event as port events (none, one, or one per refund of a charge). */
 export function toWebhookEvents(event: Stripe.Event): WebhookEvent[] {
@@ -372,6 +463,25 @@ export function toWebhookEvents(event: Stripe.Event): WebhookEvent[] {
   if ((STRIPE_REFUND_EVENTS as readonly string[]).includes(type)) {
     const refund = event.data.object as Stripe.Refund;
     return [refundEvent(event.id, refund)];
+  }
+  if ((STRIPE_CHECKOUT_EVENTS as readonly string[]).includes(type)) {
+    const session = event.data.object as Stripe.Checkout.Session;
+    const reference = session.metadata?.[CHECKOUT_SESSION_METADATA];
+    const tenantId = session.metadata?.[TENANT_METADATA];
+    // A Checkout Session made outside Paysaga names none of its sessions: nothing to move.
+    if (!reference || !tenantId) return [];
+    // Paid, but not yet (a delayed payment method): its `async_payment_succeeded` follows.
+    if (type === 'checkout.session.completed' && session.payment_status === 'unpaid') return [];
+    const mapped = toGatewayCheckoutSession(session);
+    return [
+      {
+        type: 'checkout_session.updated',
+        eventId: event.id,
+        session: type === 'checkout.session.expired' ? { ...mapped, status: 'expired' } : mapped,
+        reference,
+        tenantId,
+      },
+    ];
   }
   if (type === 'charge.refunded') {
     // The charge lists its refunds only on API versions before 2022-11-15; later ones send
