@@ -37,9 +37,11 @@ describe('API surface', () => {
     const ready = await api('GET', '/readyz', undefined, { key: null });
     expect(ready.status).toBe(200);
     expect(ready.body).toMatchObject({
-      status: 'ready',
       dependencies: { postgres: { ok: true }, temporal: { ok: true, circuit: 'closed' } },
     });
+    // Other test files share this stack and may hold a sink or a gateway down meanwhile: that is
+    // `degraded` (still ready for payments), never unready.
+    expect(['ready', 'degraded']).toContain(ready.body.status);
   });
 });
 
