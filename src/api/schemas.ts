@@ -285,7 +285,9 @@ const checkoutMethods = z
   .array(z.enum(CHECKOUT_METHODS))
   .min(1)
   .max(CHECKOUT_METHODS.length)
-  .refine((methods) => new Set(methods).size === methods.length, 'each method at most once');
+  .refine((methods) => new Set(methods).size === methods.length, 'each method at most once')
+  // The refinement does not reach the OpenAPI document: say it there too.
+  .meta({ uniqueItems: true });
 
 export const createCheckoutSessionBody = z.strictObject({
   orderId: externalId,
