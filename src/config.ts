@@ -114,6 +114,8 @@ const env = z.object({
   RATE_LIMIT_WINDOW_MS: z.coerce.number().int().positive().default(60_000),
   /** Requests per client address per window without a valid API key or customer token. */
   RATE_LIMIT_ANONYMOUS_MAX: z.coerce.number().int().positive().default(100),
+  /** Requests per client address per window to the customer's pages (checkout, return, links). */
+  RATE_LIMIT_PAGES_MAX: z.coerce.number().int().positive().default(300),
   /** `tenant:max` pairs: a tenant's keys get this many requests per window instead. */
   TENANT_RATE_LIMITS: z.string().default(''),
   /** 503 with Retry-After when the event loop lags more than this (0: off). */
@@ -183,7 +185,13 @@ export interface Config {
   webhookAllowedNetworks: Network[];
   customerTokenSecret: string;
   logLevel: string;
-  rateLimit: { max: number; anonymousMax: number; windowMs: number; perTenant: Map<string, number> };
+  rateLimit: {
+    max: number;
+    anonymousMax: number;
+    pagesMax: number;
+    windowMs: number;
+    perTenant: Map<string, number>;
+  };
   pressure: { maxEventLoopDelayMs: number; maxHeapBytes: number; maxRssBytes: number };
   streams: { perTenant: number; perCustomerToken: number; maxBufferedBytes: number };
   reportStatementTimeoutMs: number;
@@ -428,6 +436,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     rateLimit: {
       max: e.RATE_LIMIT_MAX,
       anonymousMax: e.RATE_LIMIT_ANONYMOUS_MAX,
+      pagesMax: e.RATE_LIMIT_PAGES_MAX,
       windowMs: e.RATE_LIMIT_WINDOW_MS,
       perTenant: new Map(
         pairs(e.TENANT_RATE_LIMITS, 'TENANT_RATE_LIMITS', 'tenant:max').map(([tenant, max]) => {

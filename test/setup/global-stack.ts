@@ -107,6 +107,7 @@ export async function setup(project: TestProject): Promise<void> {
       // `ratelimited` has a limit a test can reach.
       RATE_LIMIT_MAX: '1000000000',
       RATE_LIMIT_ANONYMOUS_MAX: '1000000000',
+      RATE_LIMIT_PAGES_MAX: '1000000000',
       // Expired Idempotency-Keys go within a second (test/integration/http-edges.test.ts).
       IDEMPOTENCY_SWEEP_INTERVAL_MS: '1000',
       TENANT_RATE_LIMITS: 'ratelimited:100',

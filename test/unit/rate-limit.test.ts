@@ -53,3 +53,32 @@ describe('rate limits for requests without a valid key', () => {
     expect(tenant.headers['x-ratelimit-remaining']).toBe('993');
   });
 });
+
+describe("rate limits for the customer's pages", () => {
+  let app: FastifyInstance;
+  beforeAll(
+    async () =>
+      ({ app } = await appWithUnreachableServices({
+        RATE_LIMIT_ANONYMOUS_MAX: '10',
+        RATE_LIMIT_PAGES_MAX: '5',
+      })),
+  );
+  afterAll(async () => app.close());
+
+  const page = (remoteAddress: string) =>
+    app.inject({ method: 'GET', url: '/checkout/assets/checkout.js', remoteAddress });
+
+  it('counts page requests by address in buckets of their own', async () => {
+    const answers = [];
+    for (let i = 0; i < 6; i++) answers.push(await page('192.0.2.7'));
+    expect(answers.slice(0, 5).map((res) => res.statusCode)).toEqual([200, 200, 200, 200, 200]);
+    expect(answers[5]!.statusCode).toBe(429);
+    expect(answers[5]!.headers['retry-after']).toBeDefined();
+    expect(answers[5]!.json().detail).toContain('to these pages from this address');
+    // Another address pays on; the same address still has its whole budget for keyless API calls.
+    expect((await page('192.0.2.8')).statusCode).toBe(200);
+    const api = await request(app, undefined, '192.0.2.7');
+    expect(api.statusCode).toBe(401);
+    expect(api.headers['x-ratelimit-remaining']).toBe('9');
+  });
+});

@@ -21,7 +21,7 @@ export const paymentLinkPageRoutes: FastifyPluginAsync = async (app) => {
   // own route that opens nothing (link checkers and previewers send it).
   app.get<IdParams>(
     '/l/:id',
-    { config: { public: true }, schema: { hide: true }, exposeHeadRoute: false },
+    { config: { public: true, page: true }, schema: { hide: true }, exposeHeadRoute: false },
     async (request, reply) => {
       const visit = await paymentLinks.visit(request.params.id);
       switch (visit.outcome) {
@@ -47,7 +47,7 @@ export const paymentLinkPageRoutes: FastifyPluginAsync = async (app) => {
 
   app.head<IdParams>(
     '/l/:id',
-    { config: { public: true }, schema: { hide: true } },
+    { config: { public: true, page: true }, schema: { hide: true } },
     async (request, reply) => {
       const state = await paymentLinks.peek(request.params.id);
       return reply

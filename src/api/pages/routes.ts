@@ -20,7 +20,7 @@ const FORM_BODY_LIMIT = 4096;
  */
 export const checkoutPageRoutes: FastifyPluginAsync = async (app) => {
   const { checkoutSessions, config } = app.services;
-  const open = { config: { public: true }, schema: { hide: true } } as const;
+  const open = { config: { public: true, page: true }, schema: { hide: true } } as const;
   app.addContentTypeParser(
     'application/x-www-form-urlencoded',
     { parseAs: 'string', bodyLimit: FORM_BODY_LIMIT },

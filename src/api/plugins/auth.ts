@@ -16,6 +16,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Routes open without an API key (health, docs, signed webhooks). */
     public?: boolean;
+    /** A customer's page (checkout, return, payment link): public, rate-limited per address. */
+    page?: boolean;
     admin?: boolean;
     /** Routes a customer token may use (each checks that the data is that customer's). */
     customer?: boolean;

@@ -7,7 +7,7 @@ import fp from 'fastify-plugin';
 import type { Config } from '../../config.js';
 import { looksLikeJwt, type CustomerTokens } from '../customer-tokens.js';
 import { PROBLEM_CONTENT_TYPE, ProblemError, problemBody } from '../problem.js';
-import { ANONYMOUS_PREFIX, SplitRateLimitStore } from './rate-limit-store.js';
+import { ANONYMOUS_PREFIX, PAGES_PREFIX, SplitRateLimitStore } from './rate-limit-store.js';
 
 export type ProtectionOptions = Pick<Config, 'apiKeys' | 'adminKeys' | 'rateLimit' | 'pressure'> & {
   customerTokens: CustomerTokens;
@@ -33,8 +33,12 @@ const hashed = (value: string) => createHash('sha256').update(value).digest('hex
  *   Keys are counted by a hash, never stored. A request without a valid credential (none, an
  *   unknown key, a bad token) counts by client address, `RATE_LIMIT_ANONYMOUS_MAX` per window,
  *   in a bucket space of its own ({@link SplitRateLimitStore}): guessing keys is slow, and it
- *   cannot evict a tenant's counter. Health, metrics, docs and gateway webhooks are not limited:
- *   they have no key, and a gateway retrying its webhooks must not be turned away;
+ *   cannot evict a tenant's counter. The customer's pages (checkout, the return page, payment
+ *   links: routes with `config.page`) count by address too, `RATE_LIMIT_PAGES_MAX` per window in
+ *   buckets of their own, so a customer paying spends nothing of the key-guessing budget and a
+ *   flood of page requests is turned away before it opens sessions. Health, metrics, docs and
+ *   gateway webhooks are not limited: they have no key, and a gateway retrying its webhooks must
+ *   not be turned away;
  * - load shedding (`@fastify/under-pressure`): 503 problem+json with `Retry-After` while the
  *   event loop lags or memory is past its limit, so a saturated process answers fast instead of
  *   queueing work it cannot finish.
@@ -44,10 +48,11 @@ export const protectionPlugin = fp(
   async (app: FastifyInstance, options: ProtectionOptions) => {
     await app.register(helmet, { contentSecurityPolicy: false, global: true });
 
-    const { max, anonymousMax, windowMs, perTenant } = options.rateLimit;
+    const { max, anonymousMax, pagesMax, windowMs, perTenant } = options.rateLimit;
     /** The bucket a request counts in: its valid credential's, or its address's. */
     const anonymous = new WeakSet<FastifyRequest>();
     const bucketOf = async (request: FastifyRequest): Promise<string> => {
+      if (request.routeOptions.config.page) return `${PAGES_PREFIX}${request.ip}`;
       const credential = bearer(request);
       if (credential && (options.apiKeys.has(credential) || options.adminKeys.has(credential)))
         return `key:${hashed(credential)}`;
@@ -56,6 +61,10 @@ export const protectionPlugin = fp(
       if (claims) return `customer:${hashed(`${claims.tenantId}/${claims.customerId}`)}`;
       anonymous.add(request);
       return `${ANONYMOUS_PREFIX}${request.ip}`;
+    };
+    const callerOf = (request: FastifyRequest) => {
+      if (request.routeOptions.config.page) return 'to these pages from this address';
+      return anonymous.has(request) ? 'from this address without a valid API key' : 'for this API key';
     };
     await app.register(rateLimit, {
       // Not per route: a route's hooks run after the app's, so a request the auth hook refuses
@@ -66,19 +75,21 @@ export const protectionPlugin = fp(
       store: SplitRateLimitStore,
       keyGenerator: bucketOf,
       max: (request, bucket) => {
+        if (bucket.startsWith(PAGES_PREFIX)) return pagesMax;
         if (bucket.startsWith(ANONYMOUS_PREFIX)) return anonymousMax;
         const tenant = options.apiKeys.get(bearer(request) ?? '');
         return (tenant !== undefined ? perTenant.get(tenant) : undefined) ?? max;
       },
       allowList: (request) => {
         const url = request.routeOptions.url ?? '';
-        return Boolean(request.routeOptions.config.public) || url.startsWith('/docs') || url === '/metrics';
+        const { public: open, page } = request.routeOptions.config;
+        return (Boolean(open) && !page) || url.startsWith('/docs') || url === '/metrics';
       },
       errorResponseBuilder: (request, context) =>
         new ProblemError(
           429,
           'rate_limited',
-          `more than ${context.max} requests in ${Math.round(windowMs / 1000)} s ${anonymous.has(request) ? 'from this address without a valid API key' : 'for this API key'}; retry after ${context.after}`,
+          `more than ${context.max} requests in ${Math.round(windowMs / 1000)} s ${callerOf(request)}; retry after ${context.after}`,
           {},
           { 'Retry-After': String(Math.max(1, Math.ceil(context.ttl / 1000))) },
         ),

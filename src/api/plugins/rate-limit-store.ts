@@ -23,6 +23,9 @@ const LocalStore = createRequire(import.meta.url)('@fastify/rate-limit/store/Loc
 /** The prefix of the keys of callers without a valid credential (counted by address). */
 export const ANONYMOUS_PREFIX = 'anon:';
 
+/** The customer's pages, counted by address among the callers without a credential. */
+export const PAGES_PREFIX = `${ANONYMOUS_PREFIX}page:`;
+
 /**
  * Two bucket spaces: callers with a valid credential in one LRU, the rest in another. Each LRU
  * holds a bounded number of counters and forgets the least recent when full, so a flood of

@@ -18,7 +18,7 @@ export const returnPageRoutes: FastifyPluginAsync = async (app) => {
 
   app.get<{ Params: { paymentId: string }; Querystring: { sig?: string | string[] } }>(
     '/pay/return/:paymentId',
-    { config: { public: true }, schema: { hide: true } },
+    { config: { public: true, page: true }, schema: { hide: true } },
     async (request, reply) => {
       // The link must not reach the merchant's page (Referer), and no cache may keep the page.
       void reply.headers(pageHeaders());
