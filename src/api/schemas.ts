@@ -289,21 +289,33 @@ const checkoutMethods = z
   // The refinement does not reach the OpenAPI document: say it there too.
   .meta({ uniqueItems: true });
 
+/** What a checkout session and a payment link both show and where both send the customer. */
+const pageFields = {
+  description: text(1000).optional().describe('What the customer pays for, shown on the page'),
+  successUrl: redirectUrl.describe('Where the customer goes once paid; `session_id` is added to its query'),
+  cancelUrl: redirectUrl.describe('Where the page\'s "Cancel" link goes'),
+};
+
+/** A session's lifetime in seconds, within the range every session has. */
+const sessionLifetime = (defaultSeconds: number, description: string) =>
+  z
+    .number()
+    .int()
+    .min(CHECKOUT_EXPIRY_SECONDS.min)
+    .max(CHECKOUT_EXPIRY_SECONDS.max)
+    .default(defaultSeconds)
+    .describe(description);
+
 export const createCheckoutSessionBody = z.strictObject({
   orderId: externalId,
   customerId: externalId,
   amount,
   currency,
-  description: text(1000).optional().describe('What the customer pays for, shown on the page'),
-  successUrl: redirectUrl.describe('Where the customer goes once paid; `session_id` is added to its query'),
-  cancelUrl: redirectUrl.describe('Where the page\'s "Cancel" link goes'),
-  expiresInSeconds: z
-    .number()
-    .int()
-    .min(CHECKOUT_EXPIRY_SECONDS.min)
-    .max(CHECKOUT_EXPIRY_SECONDS.max)
-    .default(CHECKOUT_EXPIRY_SECONDS.default)
-    .describe('How long the session stays open: 60 to 86400 seconds, default 86400 (24 h)'),
+  ...pageFields,
+  expiresInSeconds: sessionLifetime(
+    CHECKOUT_EXPIRY_SECONDS.default,
+    'How long the session stays open: 60 to 86400 seconds, default 86400 (24 h)',
+  ),
   allowedMethods: checkoutMethods
     .default(['card', 'wallet'])
     .describe('What the page offers: `card`, `wallet` (shown when the wallet holds the amount)'),
@@ -342,16 +354,11 @@ export const checkoutSession = z
 export const createPaymentLinkBody = z.strictObject({
   amount,
   currency,
-  description: text(1000).optional().describe('What the customer pays for, shown on the page'),
-  successUrl: redirectUrl.describe('Where the customer goes once paid; `session_id` is added to its query'),
-  cancelUrl: redirectUrl.describe('Where the page\'s "Cancel" link goes'),
-  expiresInSeconds: z
-    .number()
-    .int()
-    .min(CHECKOUT_EXPIRY_SECONDS.min)
-    .max(CHECKOUT_EXPIRY_SECONDS.max)
-    .default(PAYMENT_LINK_SESSION_EXPIRY_DEFAULT_SECONDS)
-    .describe('How long each session the link opens stays open: 60 to 86400 seconds, default 1800'),
+  ...pageFields,
+  expiresInSeconds: sessionLifetime(
+    PAYMENT_LINK_SESSION_EXPIRY_DEFAULT_SECONDS,
+    'How long each session the link opens stays open: 60 to 86400 seconds, default 1800',
+  ),
   allowedMethods: checkoutMethods
     .default([...PAYMENT_LINK_DEFAULT_METHODS])
     .describe('What the page offers; default `card` alone (a visitor is a guest, who has no wallet)'),

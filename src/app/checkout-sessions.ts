@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { setTimeout as delay } from 'node:timers/promises';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Config } from '../config.js';
@@ -23,11 +22,11 @@ import { getWalletBalances } from '../db/wallets.js';
 import { CHECKOUT_SESSION_ID, checkoutWorkflowId, type CheckoutSessionView } from '../domain/checkout.js';
 import { ErrorType } from '../domain/errors.js';
 import type { PaymentView } from '../domain/payment.js';
-import { completeActionUpdate, expireCheckoutUpdate, TASK_QUEUE } from '../workflows/contract.js';
+import { expireCheckoutUpdate, TASK_QUEUE } from '../workflows/contract.js';
 import { checkoutSessionWorkflow } from '../workflows/checkout-session.js';
 import { AppError } from './errors.js';
 import type { PaymentService } from './payments.js';
-import type { TemporalGateway } from './temporal.js';
+import { isClosedWorkflow, type TemporalGateway } from './temporal.js';
 
 export type CreateCheckoutSession = Pick<
   CheckoutSessionView,
@@ -71,7 +70,7 @@ export class CheckoutSessionService {
   constructor(
     private readonly db: Executor,
     private readonly temporal: TemporalGateway,
-    private readonly payments: Pick<PaymentService, 'create'>,
+    private readonly payments: Pick<PaymentService, 'create' | 'afterCustomerAction'>,
     private readonly config: Pick<Config, 'publicUrl' | 'syncWaitMs' | 'returnUrlAllowHttpLoopback'>,
     private readonly connectors?: Pick<ConnectorRegistry, 'connectorFor' | 'find'>,
   ) {}
@@ -313,39 +312,7 @@ export class CheckoutSessionService {
    * gateway's webhook makes it do), so the page knows the outcome without waiting for the webhook.
    */
   async returned(session: CheckoutSessionView): Promise<PaymentView | undefined> {
-    const read = () => findPaymentByOrder(this.db, session.tenantId, session.orderId);
-    const payment = await read();
-    if (!payment || !isWaiting(payment.status)) return payment;
-    const deadline = Date.now() + this.config.syncWaitMs;
-    const authorizationId = payment.gatewayAuthorizationId;
-    if (payment.status === 'requires_action' && authorizationId) {
-      try {
-        await this.temporal.run(deadline, (client) =>
-          client.workflow
-            .getHandle(payment.workflowId)
-            .executeUpdate(completeActionUpdate, { args: [{ authorizationId }] }),
-        );
-      } catch (error) {
-        // The webhook moved it on first: what it is now is read below.
-        if (!(error instanceof WorkflowUpdateFailedError) && !isClosedWorkflow(error)) throw error;
-      }
-    }
-    // The update answers once the gateway was re-read; the outcome is recorded a moment later.
-    let current = await read();
-    while (current && isWaiting(current.status) && Date.now() < deadline) {
-      await delay(RETURN_POLL_MS);
-      current = await read();
-    }
-    return current;
+    const payment = await findPaymentByOrder(this.db, session.tenantId, session.orderId);
+    return payment && this.payments.afterCustomerAction(payment, this.config.syncWaitMs);
   }
-}
-
-/** How often the return route reads the payment while its outcome is being recorded. */
-const RETURN_POLL_MS = 100;
-
-const isWaiting = (status: PaymentView['status']) => status === 'processing' || status === 'requires_action';
-
-function isClosedWorkflow(error: unknown): boolean {
-  const text = error instanceof Error ? `${error.name} ${error.message}` : '';
-  return /WorkflowNotFound|workflow execution already completed|not found/i.test(text);
 }

@@ -1,4 +1,4 @@
-import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Config } from '../config.js';
 import type { Executor } from '../db/client.js';
 import { gatewayEventSeen, recordGatewayEvent } from '../db/gateway-events.js';
@@ -10,7 +10,7 @@ import { WebhookSignatureError } from '../gateway/webhook-signature.js';
 import { completeActionSignal, completeActionUpdate, refundSettledSignal } from '../workflows/contract.js';
 import type { CheckoutSessionService } from './checkout-sessions.js';
 import { AppError } from './errors.js';
-import type { TemporalGateway } from './temporal.js';
+import { isClosedWorkflow, type TemporalGateway } from './temporal.js';
 
 export type WebhookHeaders = Record<string, string | string[] | undefined>;
 
@@ -79,8 +79,7 @@ export class GatewayWebhooks {
         } catch (error) {
           // A duplicate that lost the race with the first delivery, or a payment the customer's
           // return to the shop moved on and finished meanwhile: already handled.
-          if (!(error instanceof WorkflowUpdateFailedError || error instanceof WorkflowNotFoundError))
-            throw error;
+          if (!(error instanceof WorkflowUpdateFailedError || isClosedWorkflow(error))) throw error;
         }
       }
     }

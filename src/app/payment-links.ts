@@ -13,6 +13,7 @@ import type { CheckoutSessionView } from '../domain/checkout.js';
 import { PAYMENT_LINK_ID, type PaymentLinkView } from '../domain/payment-link.js';
 import { returnUrlRefusal } from '../domain/return-url.js';
 import type { CheckoutSessionService } from './checkout-sessions.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
 import { AppError } from './errors.js';
 
 export type CreatePaymentLink = Pick<
@@ -75,7 +76,10 @@ export class PaymentLinkService {
     tenantId: string,
     query: { active?: boolean | undefined; limit: number; cursor?: string | undefined },
   ): Promise<{ data: PaymentLinkView[]; nextCursor: string | null }> {
-    const rows = await listPaymentLinks(this.db, tenantId, { ...query, after: decodeCursor(query.cursor) });
+    const rows = await listPaymentLinks(this.db, tenantId, {
+      ...query,
+      after: decodeCursor(query.cursor, PAYMENT_LINK_ID),
+    });
     const last = rows.length === query.limit ? rows[rows.length - 1] : undefined;
     return { data: rows, nextCursor: last ? encodeCursor(last.createdAt, last.id) : null };
   }
@@ -126,24 +130,4 @@ export class PaymentLinkService {
     });
     return { outcome: 'session', link, session };
   }
-}
-
-function encodeCursor(createdAt: string, id: string): string {
-  return Buffer.from(JSON.stringify([createdAt, id])).toString('base64url');
-}
-
-const MAX_CURSOR_TIME = Date.UTC(10000, 0, 1);
-
-function decodeCursor(cursor: string | undefined): { createdAt: string; id: string } | undefined {
-  if (!cursor) return undefined;
-  try {
-    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as unknown[];
-    // Only what encodeCursor writes: a time PostgreSQL can compare and a link id.
-    const time = typeof createdAt === 'string' ? Date.parse(createdAt) : Number.NaN;
-    if (time >= 0 && time < MAX_CURSOR_TIME && typeof id === 'string' && PAYMENT_LINK_ID.test(id))
-      return { createdAt: new Date(time).toISOString(), id };
-  } catch {
-    // fall through to the refusal below
-  }
-  throw new AppError('invalid_request', 'invalid_cursor', 'cursor is not one this API returned');
 }

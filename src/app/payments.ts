@@ -41,13 +41,16 @@ import {
 import { paymentWorkflow } from '../workflows/payment.js';
 import { canonicalJson, sha256 } from '../hash.js';
 import { outageOf } from './dependencies.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
 import { AppError } from './errors.js';
 import { ReturnLinks } from './return-links.js';
-import type { TemporalGateway } from './temporal.js';
+import { isClosedWorkflow, type TemporalGateway } from './temporal.js';
 import { withTimeout } from './with-timeout.js';
 
 /** With `Prefer: respond-async`, how long to wait for the workflow to accept the request. */
 const ASYNC_ACCEPT_MS = 3_000;
+/** The payment ids a list holds (`pay_` and hex). */
+const PAYMENT_ID = /^pay_[0-9a-f]{1,64}$/;
 /** Reads and checks that should answer at once. */
 const QUICK_CALL_MS = 2_000;
 /**
@@ -373,10 +376,20 @@ export class PaymentService {
     if (!this.returnLinks.verify(paymentId, signature)) throw notFound;
     const payment = await findPaymentForWebhook(this.db, paymentId);
     if (!payment) throw notFound;
+    return this.afterCustomerAction(payment);
+  }
+
+  /**
+   * The customer's browser is back from the gateway (3-D Secure): a payment still waiting for
+   * the customer has its workflow re-read the gateway, as the webhook would, and one that moves
+   * on is waited for until its next settled status, for at most `waitMs`; then it is read as
+   * stored. The signed return page and a checkout session's return route both come here.
+   */
+  async afterCustomerAction(payment: PaymentView, waitMs = RETURN_WAIT_MS): Promise<PaymentView> {
     if (payment.status !== 'requires_action' && payment.status !== 'processing') return payment;
     const action = { authorizationId: payment.gatewayAuthorizationId ?? '' };
     try {
-      await this.temporal.waitUntil(Date.now() + RETURN_WAIT_MS, async (client) => {
+      await this.temporal.waitUntil(Date.now() + waitMs, async (client) => {
         const handle = client.workflow.getHandle(payment.workflowId);
         if (payment.status === 'requires_action') {
           const checked = await handle
@@ -402,7 +415,7 @@ export class PaymentService {
         error instanceof WorkflowUpdateFailedError;
       if (!over) throw error;
     }
-    return (await findPaymentForWebhook(this.db, paymentId)) ?? payment;
+    return (await findPaymentForWebhook(this.db, payment.id)) ?? payment;
   }
 
   /** Newest first, a page at a time; the cursor is opaque to callers. */
@@ -415,7 +428,10 @@ export class PaymentService {
       cursor?: string | undefined;
     },
   ): Promise<{ data: PaymentView[]; nextCursor: string | null }> {
-    const rows = await listPayments(this.db, tenantId, { ...query, after: decodeCursor(query.cursor) });
+    const rows = await listPayments(this.db, tenantId, {
+      ...query,
+      after: decodeCursor(query.cursor, PAYMENT_ID),
+    });
     const last = rows.length === query.limit ? rows[rows.length - 1] : undefined;
     return { data: rows, nextCursor: last ? encodeCursor(last.createdAt, last.id) : null };
   }
@@ -530,29 +546,4 @@ function translate(error: unknown): unknown {
     }
   }
   return error;
-}
-
-function isClosedWorkflow(error: unknown): boolean {
-  const text = error instanceof Error ? `${error.name} ${error.message}` : '';
-  return /WorkflowNotFound|workflow execution already completed|not found/i.test(text);
-}
-
-function encodeCursor(createdAt: string, id: string): string {
-  return Buffer.from(JSON.stringify([createdAt, id])).toString('base64url');
-}
-
-const MAX_CURSOR_TIME = Date.UTC(10000, 0, 1);
-
-function decodeCursor(cursor: string | undefined): { createdAt: string; id: string } | undefined {
-  if (!cursor) return undefined;
-  try {
-    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as unknown[];
-    // Only what encodeCursor writes: a time PostgreSQL can compare and a payment id.
-    const time = typeof createdAt === 'string' ? Date.parse(createdAt) : Number.NaN;
-    if (time >= 0 && time < MAX_CURSOR_TIME && typeof id === 'string' && /^pay_[0-9a-f]{1,64}$/.test(id))
-      return { createdAt: new Date(time).toISOString(), id };
-  } catch {
-    // fall through to the refusal below
-  }
-  throw new AppError('invalid_request', 'invalid_cursor', 'cursor is not one this API returned');
 }

@@ -50,3 +50,9 @@ export class TemporalGateway {
     return this.circuit.state;
   }
 }
+
+/** The workflow has closed (or Temporal no longer knows it): a message to it finds no one. */
+export function isClosedWorkflow(error: unknown): boolean {
+  const text = error instanceof Error ? `${error.name} ${error.message}` : '';
+  return /WorkflowNotFound|workflow execution already completed|not found/i.test(text);
+}

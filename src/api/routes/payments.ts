@@ -1,3 +1,4 @@
+import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { bindLog } from '../log-context.js';
 import { ownedBy } from '../customer-access.js';
@@ -16,17 +17,18 @@ import {
 
 export const paymentRoutes: FastifyPluginAsyncZod = async (app) => {
   const { payments } = app.services;
+  /** Still `processing` when first answered: a replay says what the payment is now. */
+  const replayPaymentNow = async (request: FastifyRequest, recorded: unknown) => {
+    const now = await payments.get(request.tenantId, (recorded as { id: string }).id);
+    return { status: now.status === 'processing' ? 202 : 200, body: publicPayment(now) };
+  };
 
   app.post(
     '/v1/payments',
     {
       config: {
         idempotent: true,
-        // Still `processing` when first answered: a replay says what the payment is now.
-        replayAccepted: async (request, recorded) => {
-          const now = await payments.get(request.tenantId, (recorded as { id: string }).id);
-          return { status: now.status === 'processing' ? 202 : 200, body: publicPayment(now) };
-        },
+        replayAccepted: replayPaymentNow,
       },
       schema: {
         summary: 'Create a payment for an order',
@@ -87,10 +89,7 @@ export const paymentRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       config: {
         idempotent: true,
-        replayAccepted: async (request, recorded) => {
-          const now = await payments.get(request.tenantId, (recorded as { id: string }).id);
-          return { status: now.status === 'processing' ? 202 : 200, body: publicPayment(now) };
-        },
+        replayAccepted: replayPaymentNow,
       },
       schema: {
         summary: 'Pay a declined payment with another method',
