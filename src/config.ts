@@ -96,6 +96,11 @@ const env = z.object({
   COMMAND_SECRETS: z.string().default(''),
   /** `source:tenant` pairs: a Kafka topic / RabbitMQ queue whose every message is that tenant's. */
   TENANT_COMMAND_SOURCES: z.string().default(''),
+  /**
+   * Integration profiles (docs/profiles.md): `name` (a shipped one, profiles/name.yaml) or a path
+   * to a profile file, each optionally `:tenant` (default COMMANDS_TENANT), comma-separated.
+   */
+  PROFILES: z.string().default(''),
   /** How far a command's signed timestamp may be from the time it is read. */
   COMMAND_SIGNATURE_TOLERANCE_SECONDS: z.coerce.number().int().positive().default(86_400),
   /** Failed attempts of one command (dependencies up) before it is dead-lettered. */
@@ -178,6 +183,8 @@ export interface Config {
   kafkaBrokers: string[] | undefined;
   amqpUrl: string | undefined;
   commandsTenant: string;
+  /** The integration profiles to load, each bound to one tenant (src/profiles/). */
+  profiles: { ref: string; tenantId: string }[];
   commands: CommandsConfig;
   kafkaSecurity: KafkaSecurity;
   webhookEncryptionKey: string;
@@ -291,6 +298,22 @@ function pairs(value: string, setting: string, what: string): [string, string][]
       const [left, right, ...rest] = pair.split(':');
       if (!left || !right || rest.length > 0) throw new Error(`${setting} entry "${pair}" is not ${what}`);
       return [left, right];
+    });
+}
+
+/** `transit,food-ordering:acme` → each profile with the tenant it acts for (a known one). */
+function profileRefs(value: string, defaultTenant: string, tenants: Set<string>) {
+  return value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const at = entry.lastIndexOf(':');
+      const [ref, tenantId] = at > 0 ? [entry.slice(0, at), entry.slice(at + 1)] : [entry, defaultTenant];
+      if (!ref || !tenantId) throw new Error(`PROFILES entry "${entry}" is not profile[:tenant]`);
+      if (!tenants.has(tenantId))
+        throw new Error(`PROFILES binds ${ref} to tenant ${tenantId}, which is not a tenant of API_KEYS`);
+      return { ref, tenantId };
     });
 }
 
@@ -427,6 +450,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       .filter(Boolean),
     amqpUrl: e.AMQP_URL,
     commandsTenant: e.COMMANDS_TENANT,
+    profiles: profileRefs(e.PROFILES, e.COMMANDS_TENANT, tenants),
     commands: commandsConfig(e, tenants),
     kafkaSecurity: kafkaSecurity(e),
     webhookEncryptionKey: e.WEBHOOK_ENCRYPTION_KEY,

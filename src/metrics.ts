@@ -145,3 +145,22 @@ export async function serveMetrics(options: {
     server.listen(options.port, options.host ?? '0.0.0.0', () => resolve(server));
   });
 }
+
+/**
+ * Events an integration profile's binding could not map or publish, parked and retried on their
+ * own (src/events/profile-sink.ts), read from PostgreSQL at each scrape. Alert on any above 0.
+ */
+export function parkedEventMetrics(
+  registry: Registry,
+  read: () => Promise<{ sink: string; parked: number }[]>,
+): void {
+  new Gauge({
+    name: 'paysaga_profile_parked_events',
+    help: "Events a profile's outbound binding could not map or publish, waiting to be retried",
+    labelNames: ['sink'] as const,
+    registers: [registry],
+    async collect() {
+      for (const { sink, parked } of await read()) this.set({ sink }, parked);
+    },
+  });
+}

@@ -8,6 +8,9 @@ import { z } from 'zod';
 import {
   amount,
   cardToken,
+  checkoutMethods,
+  pageFields,
+  sessionLifetime,
   currency,
   externalId,
   paymentMethod,
@@ -16,7 +19,7 @@ import {
   text,
 } from '../app/schemas.js';
 import { MAX_CUSTOMER_TOKEN_SECONDS } from './customer-tokens.js';
-import { CHECKOUT_EXPIRY_SECONDS, CHECKOUT_METHODS, CHECKOUT_SESSION_STATUSES } from '../domain/checkout.js';
+import { CHECKOUT_METHODS, CHECKOUT_SESSION_STATUSES } from '../domain/checkout.js';
 import {
   PAYMENT_LINK_DEFAULT_METHODS,
   PAYMENT_LINK_SESSION_EXPIRY_DEFAULT_SECONDS,
@@ -272,53 +275,6 @@ export const webhookDeliveriesQuery = z.strictObject({
 export const customerTokenBody = z.strictObject({
   customerId: externalId,
   expiresInSeconds: z.number().int().min(60).max(MAX_CUSTOMER_TOKEN_SECONDS).default(900),
-});
-
-/** Where a checkout sends the customer: an absolute http(s) URL. */
-const redirectUrl = z
-  .url({ protocol: /^https?$/, error: 'an absolute http(s) URL' })
-  .max(2048)
-  .describe('An absolute http(s) URL, at most 2048 characters');
-
-/** The methods a page offers: each at most once. */
-const checkoutMethods = z
-  .array(z.enum(CHECKOUT_METHODS))
-  .min(1)
-  .max(CHECKOUT_METHODS.length)
-  .refine((methods) => new Set(methods).size === methods.length, 'each method at most once')
-  // The refinement does not reach the OpenAPI document: say it there too.
-  .meta({ uniqueItems: true });
-
-/** What a checkout session and a payment link both show and where both send the customer. */
-const pageFields = {
-  description: text(1000).optional().describe('What the customer pays for, shown on the page'),
-  successUrl: redirectUrl.describe('Where the customer goes once paid; `session_id` is added to its query'),
-  cancelUrl: redirectUrl.describe('Where the page\'s "Cancel" link goes'),
-};
-
-/** A session's lifetime in seconds, within the range every session has. */
-const sessionLifetime = (defaultSeconds: number, description: string) =>
-  z
-    .number()
-    .int()
-    .min(CHECKOUT_EXPIRY_SECONDS.min)
-    .max(CHECKOUT_EXPIRY_SECONDS.max)
-    .default(defaultSeconds)
-    .describe(description);
-
-export const createCheckoutSessionBody = z.strictObject({
-  orderId: externalId,
-  customerId: externalId,
-  amount,
-  currency,
-  ...pageFields,
-  expiresInSeconds: sessionLifetime(
-    CHECKOUT_EXPIRY_SECONDS.default,
-    'How long the session stays open: 60 to 86400 seconds, default 86400 (24 h)',
-  ),
-  allowedMethods: checkoutMethods
-    .default(['card', 'wallet'])
-    .describe('What the page offers: `card`, `wallet` (shown when the wallet holds the amount)'),
 });
 
 export const checkoutSession = z

@@ -1,3 +1,5 @@
+import { ProfileStreams } from './profile-streams.js';
+import { loadProfiles } from '../profiles/registry.js';
 import { Client } from '@temporalio/client';
 import type { Config } from '../config.js';
 import { connectDatabase, migrateDatabase, type Database } from '../db/client.js';
@@ -34,6 +36,7 @@ export interface PaymentUseCases {
   temporal: TemporalGateway;
   payments: PaymentService;
   refunds: RefundService;
+  checkoutSessions: CheckoutSessionService;
 }
 
 /** The use cases of the API, over PostgreSQL and Temporal. */
@@ -48,29 +51,35 @@ export interface Application extends PaymentUseCases {
   streams: PaymentStreams;
   idempotencyKeys: IdempotencyKeys;
   webhookEndpoints: WebhookEndpointService;
-  checkoutSessions: CheckoutSessionService;
   paymentLinks: PaymentLinkService;
+  /** Integration profiles' messages on customers' live streams (PROFILES). */
+  profileStreams: ProfileStreams;
   ledger: { verify(): ReturnType<typeof verifyLedger> };
 }
 
-export function createPaymentUseCases({ config, db, temporal }: ApplicationDeps): PaymentUseCases {
+export function createPaymentUseCases(
+  { config, db, temporal }: ApplicationDeps,
+  // The gateway connectors, built once per process: sessions open their pages with them.
+  connectors = createConnectorRegistry(config),
+): PaymentUseCases {
   const gateway = new TemporalGateway(temporal);
+  const payments = new PaymentService(db, gateway, config);
   return {
     temporal: gateway,
-    payments: new PaymentService(db, gateway, config),
+    payments,
     refunds: new RefundService(db, gateway, config),
+    checkoutSessions: new CheckoutSessionService(db, gateway, payments, config, connectors),
   };
 }
 
 /** The API's composition root: each use case built once, over one Temporal gateway. */
 export function createApplication(deps: ApplicationDeps): Application {
   const { config, db } = deps;
-  const core = createPaymentUseCases(deps);
-  const { temporal, payments } = core;
   // The gateway connectors, built once per process: webhooks verify with them, readiness pings them.
   const connectors = createConnectorRegistry(config);
+  const core = createPaymentUseCases(deps, connectors);
+  const { temporal, payments, checkoutSessions } = core;
   const box = new SecretBox(config.webhookEncryptionKey);
-  const checkoutSessions = new CheckoutSessionService(db, temporal, payments, config, connectors);
   return {
     ...core,
     config,
@@ -94,6 +103,7 @@ export function createApplication(deps: ApplicationDeps): Application {
     }),
     checkoutSessions,
     paymentLinks: new PaymentLinkService(db, checkoutSessions, config),
+    profileStreams: new ProfileStreams(loadProfiles(config.profiles)),
     ledger: { verify: () => verifyLedger(db) },
   };
 }

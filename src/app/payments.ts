@@ -140,6 +140,8 @@ export class PaymentService {
       checkoutSessionId?: string | undefined;
       /** The customer paid on the gateway's hosted page: the charge the payment records. */
       paidOnGateway?: { authorizationId: string } | undefined;
+      /** A decline ends the payment whatever the tenant's policy (a saga with no customer to ask). */
+      singleAttempt?: boolean | undefined;
     },
   ): Promise<CreateOutcome> {
     this.assertReturnUrlAllowed(merchantReturnUrl);
@@ -189,7 +191,7 @@ export class PaymentService {
       // A charge made on the gateway's page is the payment's only one: no other attempt follows.
       ...(options.paidOnGateway
         ? { paidOnGateway: options.paidOnGateway }
-        : { attempts: this.attemptPolicy(tenantId, request) }),
+        : { attempts: options.singleAttempt ? undefined : this.attemptPolicy(tenantId, request) }),
     };
     const start = new WithStartWorkflowOperation(paymentWorkflow, {
       workflowId,
@@ -434,6 +436,11 @@ export class PaymentService {
     });
     const last = rows.length === query.limit ? rows[rows.length - 1] : undefined;
     return { data: rows, nextCursor: last ? encodeCursor(last.createdAt, last.id) : null };
+  }
+
+  /** The order's payment, if it has one. */
+  async findByOrder(tenantId: string, orderId: string): Promise<PaymentView | undefined> {
+    return findPaymentByOrder(this.db, tenantId, orderId);
   }
 
   async get(tenantId: string, id: string): Promise<PaymentView> {

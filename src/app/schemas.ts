@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { CURRENCIES, MAX_AMOUNT_MINOR } from '../domain/money.js';
 import { isStorableText, STORABLE_TEXT_MESSAGE, NO_NUL_PATTERN } from '../domain/text.js';
 import { MAX_RETURN_URL_LENGTH } from '../domain/return-url.js';
+import { CHECKOUT_EXPIRY_SECONDS, CHECKOUT_METHODS } from '../domain/checkout.js';
 
 /** Every free-text field: bounded, and only text PostgreSQL can store (see domain/text.ts). */
 export const text = (max: number) =>
@@ -120,3 +121,50 @@ export const resourceId = z
   .min(1)
   .max(100)
   .regex(/^[A-Za-z0-9_]+$/, 'letters, digits and "_" only');
+
+/** Where a checkout sends the customer: an absolute http(s) URL. */
+const redirectUrl = z
+  .url({ protocol: /^https?$/, error: 'an absolute http(s) URL' })
+  .max(2048)
+  .describe('An absolute http(s) URL, at most 2048 characters');
+
+/** The methods a page offers: each at most once. */
+export const checkoutMethods = z
+  .array(z.enum(CHECKOUT_METHODS))
+  .min(1)
+  .max(CHECKOUT_METHODS.length)
+  .refine((methods) => new Set(methods).size === methods.length, 'each method at most once')
+  // The refinement does not reach the OpenAPI document: say it there too.
+  .meta({ uniqueItems: true });
+
+/** What a checkout session and a payment link both show and where both send the customer. */
+export const pageFields = {
+  description: text(1000).optional().describe('What the customer pays for, shown on the page'),
+  successUrl: redirectUrl.describe('Where the customer goes once paid; `session_id` is added to its query'),
+  cancelUrl: redirectUrl.describe('Where the page\'s "Cancel" link goes'),
+};
+
+/** A session's lifetime in seconds, within the range every session has. */
+export const sessionLifetime = (defaultSeconds: number, description: string) =>
+  z
+    .number()
+    .int()
+    .min(CHECKOUT_EXPIRY_SECONDS.min)
+    .max(CHECKOUT_EXPIRY_SECONDS.max)
+    .default(defaultSeconds)
+    .describe(description);
+
+export const createCheckoutSessionBody = z.strictObject({
+  orderId: externalId,
+  customerId: externalId,
+  amount,
+  currency,
+  ...pageFields,
+  expiresInSeconds: sessionLifetime(
+    CHECKOUT_EXPIRY_SECONDS.default,
+    'How long the session stays open: 60 to 86400 seconds, default 86400 (24 h)',
+  ),
+  allowedMethods: checkoutMethods
+    .default(['card', 'wallet'])
+    .describe('What the page offers: `card`, `wallet` (shown when the wallet holds the amount)'),
+});

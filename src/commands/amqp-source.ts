@@ -17,11 +17,28 @@ const PREFETCH = 8;
  * published with. A lost connection is opened again with backoff; unacknowledged messages are
  * redelivered.
  */
-export function runAmqpCommands(url: string, queues: string[], deps: ProcessDeps): Promise<void> {
+export function runAmqpCommands(
+  url: string,
+  sources: (string | AmqpQueue)[],
+  deps: ProcessDeps,
+): Promise<void> {
+  const queues = sources.map((source) => (typeof source === 'string' ? { queue: source } : source));
   return untilStopped('RabbitMQ commands', () => session(url, queues, deps), deps);
 }
 
-async function session(url: string, queues: string[], deps: ProcessDeps): Promise<void> {
+/**
+ * A queue to consume; with an exchange, the queue is bound to it with each routing key (an
+ * integration profile's source: the system publishes to its own exchange, as it always has).
+ */
+export interface AmqpQueue {
+  queue: string;
+  exchange?: string | undefined;
+  exchangeType?: 'topic' | 'direct' | 'fanout' | undefined;
+  routingKeys?: string[] | undefined;
+}
+
+async function session(url: string, sources: AmqpQueue[], deps: ProcessDeps): Promise<void> {
+  const queues = sources.map((source) => source.queue);
   const connection = await amqp.connect(url, { timeout: 5_000 });
   const closed = new Promise<void>((resolve, reject) => {
     connection.on('close', (error?: Error) => (error ? reject(error) : resolve()));
@@ -31,6 +48,12 @@ async function session(url: string, queues: string[], deps: ProcessDeps): Promis
     const channel = await connection.createConfirmChannel();
     channel.on('error', () => undefined);
     for (const queue of [...queues, AMQP_COMMANDS_DLQ]) await channel.assertQueue(queue, { durable: true });
+    for (const { queue, exchange, exchangeType, routingKeys } of sources) {
+      if (!exchange) continue;
+      await channel.assertExchange(exchange, exchangeType ?? 'topic', { durable: true });
+      for (const key of routingKeys?.length ? routingKeys : [''])
+        await channel.bindQueue(queue, exchange, key);
+    }
     await channel.prefetch(PREFETCH);
     const onMessage = async (queue: string, message: ConsumeMessage) => {
       const routed = message.fields.routingKey !== queue ? message.fields.routingKey : undefined;
@@ -41,6 +64,7 @@ async function session(url: string, queues: string[], deps: ProcessDeps): Promis
           type: (message.properties.type as string | undefined) ?? routed,
           signature: typeof signature === 'string' ? signature : undefined,
           source: queue,
+          broker: 'amqp',
         },
         async (reason) => {
           channel.sendToQueue(AMQP_COMMANDS_DLQ, message.content, {

@@ -87,6 +87,7 @@ async function session(options: KafkaCommandsOptions, deps: ProcessDeps): Promis
             type: message.headers.get('type'),
             signature: message.headers.get(COMMAND_SIGNATURE_HEADER),
             source: message.topic,
+            broker: 'kafka',
           },
           async (reason) => {
             await deadLetters.send({

@@ -7,6 +7,11 @@ import { installProcessPolicy } from '../process-policy.js';
 import { setupTracing } from '../tracing.js';
 import { loadCommandOffsets, saveCommandOffset } from '../db/command-offsets.js';
 import { brokerSinks } from '../domain/sinks.js';
+import { findProfileMessage, latestEventOf, recordProfileMessage } from '../db/profiles.js';
+import { messagesFor, ProfilePublisher } from '../events/profile-sink.js';
+import { loadProfiles } from '../profiles/registry.js';
+import type { Inbound } from '../profiles/profile.js';
+import type { ProfileSources } from './process.js';
 import { AMQP_COMMANDS_QUEUE, runAmqpCommands } from './amqp-source.js';
 import { CommandHandler } from './handler.js';
 import { KAFKA_COMMANDS_GROUP, KAFKA_COMMANDS_TOPIC, runKafkaCommands } from './kafka-source.js';
@@ -27,6 +32,56 @@ const connections = await openConnections(config, { max: 10 });
 // Only what commands start: payments and refunds, through the process's Temporal gateway.
 const useCases = createPaymentUseCases({ config, db: connections.db, temporal: connections.temporal });
 const handler = new CommandHandler(useCases, new Set(config.apiKeys.values()));
+const profiles = loadProfiles(config.profiles);
+const brokerSettings = {
+  kafka: config.kafkaBrokers?.length
+    ? { brokers: config.kafkaBrokers, security: config.kafkaSecurity }
+    : undefined,
+  amqpUrl: config.amqpUrl,
+};
+for (const { source, inbound } of profiles.sources()) {
+  const name = source.broker === 'kafka' ? source.topic : source.queue;
+  if (name.startsWith('paysaga.') || config.commands.tenantSources.has(name))
+    throw new Error(
+      `profile ${inbound.profile.name} reads ${name}, which is Paysaga's own or bound to a tenant`,
+    );
+  if (!brokers.includes(source.broker))
+    throw new Error(
+      `profile ${inbound.profile.name} reads ${source.broker} ${name}, but EVENT_SINKS does not name ${source.broker}`,
+    );
+}
+// Duplicates answered again go out as the relay sends results: through the profile's bindings.
+const republisher = new ProfilePublisher(brokerSettings);
+const TERMINAL = ['payment.succeeded', 'payment.failed', 'payment.canceled'];
+const messageKey = (inbound: Inbound, key: string) => ({
+  tenantId: inbound.profile.tenantId,
+  profile: inbound.profile.name,
+  binding: inbound.binding.name,
+  idempotencyKey: key,
+});
+const profileSources: ProfileSources = {
+  inboundFor: (broker, source) => (broker ? profiles.inboundFor(broker, source) : undefined),
+  seen: (inbound, key) => findProfileMessage(connections.db, messageKey(inbound, key)),
+  record: (inbound, key, resourceId) =>
+    recordProfileMessage(connections.db, messageKey(inbound, key), resourceId),
+  async republish(inbound, paymentId) {
+    const profile = profiles.profile(inbound.profile.tenantId, inbound.profile.name);
+    const event = await latestEventOf(
+      connections.db,
+      inbound.profile.tenantId,
+      `payments/${paymentId}`,
+      TERMINAL,
+    );
+    if (!profile || !event) return;
+    const messages = await messagesFor(connections.db, profile, event, async (outbound, error) => {
+      logger.warn(
+        `${profile.name}: not publishing ${event.type} ${event.id} again for ${outbound.binding.name}: ${error.message}`,
+      );
+    });
+    await republisher.publish(messages);
+    log(`${profile.name}: published the result of ${paymentId} again (${messages.length} messages)`);
+  },
+};
 const stopping = new AbortController();
 const log = (line: string) => logger.info(line);
 const PROBE_TIMEOUT_MS = 2_000;
@@ -34,6 +89,7 @@ const PROBE_TIMEOUT_MS = 2_000;
 const dependenciesUp = () => dependenciesAnswer(connections.db, useCases.temporal, PROBE_TIMEOUT_MS);
 const deps = {
   handler,
+  profiles: profiles.empty ? undefined : profileSources,
   trust: {
     secrets: config.commands.secrets,
     tenantSources: config.commands.tenantSources,
@@ -47,26 +103,37 @@ const deps = {
 };
 const sources = (shared: string) => [shared, ...config.commands.tenantSources.keys()];
 
-const running = brokers.map((broker) => {
+const running = brokers.flatMap((broker) => {
   if (broker === 'kafka') {
     if (!config.kafkaBrokers?.length) throw new Error('EVENT_SINKS names kafka but KAFKA_BROKERS is unset');
-    return runKafkaCommands(
-      {
-        connection: { brokers: config.kafkaBrokers, security: config.kafkaSecurity },
-        topics: sources(KAFKA_COMMANDS_TOPIC),
-        group: KAFKA_COMMANDS_GROUP,
-        offsets: {
-          load: (group, topic) => loadCommandOffsets(connections.db, group, topic),
-          save: (group, topic, partition, next) =>
-            saveCommandOffset(connections.db, group, topic, partition, next),
+    const connection = { brokers: config.kafkaBrokers, security: config.kafkaSecurity };
+    // Paysaga's own topics in its group; each profile's topics in the group its binding names.
+    const groups = new Map<string, string[]>([[KAFKA_COMMANDS_GROUP, sources(KAFKA_COMMANDS_TOPIC)]]);
+    for (const { source } of profiles.sources())
+      if (source.broker === 'kafka')
+        groups.set(source.group, [...(groups.get(source.group) ?? []), source.topic]);
+    return [...groups].map(([group, topics]) =>
+      runKafkaCommands(
+        {
+          connection,
+          topics,
+          group,
+          offsets: {
+            load: (group, topic) => loadCommandOffsets(connections.db, group, topic),
+            save: (group, topic, partition, next) =>
+              saveCommandOffset(connections.db, group, topic, partition, next),
+          },
+          start: config.commands.kafkaStart,
         },
-        start: config.commands.kafkaStart,
-      },
-      deps,
+        deps,
+      ),
     );
   }
   if (!config.amqpUrl) throw new Error('EVENT_SINKS names amqp but AMQP_URL is unset');
-  return runAmqpCommands(config.amqpUrl, sources(AMQP_COMMANDS_QUEUE), deps);
+  const profileQueues = profiles
+    .sources()
+    .flatMap(({ source }) => (source.broker === 'amqp' ? [source] : []));
+  return [runAmqpCommands(config.amqpUrl, [...sources(AMQP_COMMANDS_QUEUE), ...profileQueues], deps)];
 });
 lifecycle(logger).info(`consumer listening for commands on ${brokers.join(', ')}`);
 
@@ -74,5 +141,6 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => st
 const results = await Promise.allSettled(running);
 for (const result of results)
   if (result.status === 'rejected') logger.error({ err: result.reason }, 'consumer failed');
+await republisher.close();
 await connections.close();
 process.exitCode = results.some((result) => result.status === 'rejected') && !stopping.signal.aborted ? 1 : 0;

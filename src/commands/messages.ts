@@ -6,6 +6,7 @@ import { z } from 'zod';
 import {
   amount,
   cardToken,
+  createCheckoutSessionBody,
   createPaymentBody,
   currency,
   externalId,
@@ -21,15 +22,33 @@ const tenantId = z.string().min(1).max(64);
 /** `POST /v1/payments`'s body, plus the tenant it is for. */
 const paymentCreate = createPaymentBody.extend({ type: z.literal('payment.create'), tenantId });
 
-/** `POST /v1/payments/{id}/refunds`'s body; the key makes a redelivered message the same refund. */
-const refundCreate = z.strictObject({
-  type: z.literal('refund.create'),
-  tenantId,
-  paymentId: resourceId,
-  amount: amount.optional(),
-  reason: text(500).min(1).optional(),
-  idempotencyKey: z.string().min(1).max(255),
-});
+/**
+ * The order's payment tried again (a new attempt, as a second `POST /v1/payments` for the order
+ * would): refused when the order has no payment yet.
+ */
+const paymentRetry = createPaymentBody.extend({ type: z.literal('payment.retry'), tenantId });
+
+/** `POST /v1/checkout-sessions`'s body, plus the tenant it is for. */
+const checkoutCreate = createCheckoutSessionBody.extend({ type: z.literal('checkout.create'), tenantId });
+
+/**
+ * `POST /v1/payments/{id}/refunds`'s body, the payment named by its id or by its order's; the key
+ * makes a redelivered message the same refund.
+ */
+const refundCreate = z
+  .strictObject({
+    type: z.literal('refund.create'),
+    tenantId,
+    paymentId: resourceId.optional(),
+    orderId: externalId.optional(),
+    amount: amount.optional(),
+    reason: text(500).min(1).optional(),
+    idempotencyKey: z.string().min(1).max(255),
+  })
+  .refine((refund) => (refund.paymentId === undefined) !== (refund.orderId === undefined), {
+    message: 'name the payment by paymentId or by orderId, not both',
+    path: ['paymentId'],
+  });
 
 /**
  * The food-ordering service's event (its order service publishes it once stock is reserved):
@@ -46,7 +65,13 @@ const orderStockConfirmed = z.object({
   token: cardToken,
 });
 
-const command = z.discriminatedUnion('type', [paymentCreate, refundCreate, orderStockConfirmed]);
+const command = z.discriminatedUnion('type', [
+  paymentCreate,
+  paymentRetry,
+  checkoutCreate,
+  refundCreate,
+  orderStockConfirmed,
+]);
 export type CommandMessage = z.infer<typeof command>;
 
 export type ParsedCommand = { ok: true; command: CommandMessage } | { ok: false; reason: string };

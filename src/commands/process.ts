@@ -1,12 +1,25 @@
 import { unavailableDependency } from '../app/dependencies.js';
 import { AppError, isRetryable } from '../app/errors.js';
+import { interpret, type Inbound } from '../profiles/profile.js';
 import type { CommandHandler } from './handler.js';
 import { claimedTenant, parseBody, parseCommand } from './messages.js';
 import { authenticate, type CommandDelivery, type CommandTrust } from './trust.js';
 
+/** What the consumer does for the sources of integration profiles (src/profiles/). */
+export interface ProfileSources {
+  /** The inbound binding that reads this topic / queue, if a profile's does. */
+  inboundFor(broker: CommandDelivery['broker'], source: string): Inbound | undefined;
+  /** The resource a message with this idempotency key started before, if any. */
+  seen(inbound: Inbound, key: string): Promise<string | undefined>;
+  record(inbound: Inbound, key: string, resourceId: string): Promise<void>;
+  /** Publishes the ended payment's result again through the profile's outbound bindings. */
+  republish(inbound: Inbound, paymentId: string): Promise<void>;
+}
+
 export interface ProcessDeps {
   handler: Pick<CommandHandler, 'handle'>;
   trust: CommandTrust;
+  profiles?: ProfileSources | undefined;
   /**
    * Whether PostgreSQL and Temporal answer now: tells a command that keeps failing on its own
    * (dead-lettered after `maxAttempts`) from an outage of a dependency (held, however long).
@@ -48,6 +61,8 @@ export async function settleCommand(
   };
   const body = parseBody(delivery.body);
   if (!body.ok) return deadLettered('an invalid command', body.reason);
+  const inbound = deps.profiles?.inboundFor(delivery.broker, delivery.source);
+  if (inbound) return settleProfileMessage(inbound, body.json, deadLettered, deps);
   const tenant = authenticate(deps.trust, delivery, claimedTenant(body.json), Math.floor(Date.now() / 1000));
   if (!tenant.ok) return deadLettered('an unauthenticated command', tenant.reason);
   const parsed = parseCommand(body.json, delivery.type);
@@ -56,6 +71,67 @@ export async function settleCommand(
   if (outcome.kind === 'stopped') return 'stopped';
   if (outcome.kind === 'failed') return deadLettered(parsed.command.type, outcome.reason);
   if (outcome.value.kind === 'rejected') return deadLettered(parsed.command.type, outcome.value.reason);
+  return 'started';
+}
+
+/**
+ * A system's own message on a profile's source: mapped to a command by the binding, validated as
+ * the HTTP API validates, and started for the binding's tenant (a message cannot name another).
+ * A message whose idempotency key was seen is not started again; when the binding asks for it,
+ * the result of an ended payment is published again, for a duplicate and for a message about an
+ * order that has ended.
+ */
+async function settleProfileMessage(
+  inbound: Inbound,
+  json: unknown,
+  deadLettered: (what: string, reason: string) => Promise<Settled>,
+  deps: ProcessDeps,
+): Promise<Settled> {
+  const profiles = deps.profiles!;
+  const { binding, profile } = inbound;
+  const what = `a ${profile.name}/${binding.name} message`;
+  const interpreted = await interpret(inbound, json);
+  if (!interpreted.ok) return deadLettered(what, `unmappable: ${interpreted.reason}`);
+  const { idempotencyKey } = interpreted;
+  const body = interpreted.body as Record<string, unknown>;
+  const parsed = parseCommand({
+    ...(interpreted.command === 'refund.create' && idempotencyKey !== undefined ? { idempotencyKey } : {}),
+    ...body,
+    type: interpreted.command,
+    tenantId: profile.tenantId,
+  });
+  if (!parsed.ok)
+    return deadLettered(what, `the ${interpreted.command} it maps to is invalid: ${parsed.reason}`);
+  let resource: string | undefined;
+  let ended = false;
+  if (idempotencyKey !== undefined) {
+    const seen = await attempt(() => profiles.seen(inbound, idempotencyKey), deps);
+    if (seen.kind === 'stopped') return 'stopped';
+    if (seen.kind === 'done' && seen.value !== undefined) {
+      resource = seen.value;
+      ended = true;
+      deps.log(`${what} with key ${idempotencyKey} was seen before (${resource})`);
+    }
+  }
+  if (resource === undefined) {
+    const origin = { profile: profile.name, singleAttempt: binding.attempts === 'single' };
+    const outcome = await attempt(() => deps.handler.handle(parsed.command, profile.tenantId, origin), deps);
+    if (outcome.kind === 'stopped') return 'stopped';
+    if (outcome.kind === 'failed') return deadLettered(what, outcome.reason);
+    if (outcome.value.kind === 'rejected') return deadLettered(what, outcome.value.reason);
+    resource = outcome.value.resource;
+    ended = outcome.value.ended ?? false;
+    if (idempotencyKey !== undefined) {
+      const started = resource;
+      const recorded = await untilDone(() => profiles.record(inbound, idempotencyKey, started), deps);
+      if (!recorded) return 'stopped';
+    }
+  }
+  if (ended && binding.onDuplicate === 'republish' && resource.startsWith('pay_')) {
+    const paymentId = resource;
+    const republished = await untilDone(() => profiles.republish(inbound, paymentId), deps);
+    if (!republished) return 'stopped';
+  }
   return 'started';
 }
 

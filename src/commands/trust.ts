@@ -35,6 +35,8 @@ export interface CommandDelivery {
   signature?: string | undefined;
   /** The Kafka topic or RabbitMQ queue it was read from. */
   source: string;
+  /** The broker it came from (integration profiles' sources are told apart by it). */
+  broker?: 'kafka' | 'amqp' | undefined;
 }
 
 export type Authenticated = { ok: true; tenantId: string } | { ok: false; reason: string };

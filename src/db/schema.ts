@@ -397,3 +397,43 @@ export const paymentLinks = pgTable(
   },
   (t) => [index('payment_links_tenant_created').on(t.tenantId, t.createdAt, t.id)],
 );
+
+/** The messages a profile's inbound binding acted on, by the message's own idempotency key. */
+export const profileMessages = pgTable(
+  'profile_messages',
+  {
+    tenantId: text('tenant_id').notNull(),
+    profile: text('profile').notNull(),
+    binding: text('binding').notNull(),
+    idempotencyKey: text('idempotency_key').notNull(),
+    resourceId: text('resource_id').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({
+      name: 'profile_messages_pk',
+      columns: [t.tenantId, t.profile, t.binding, t.idempotencyKey],
+    }),
+  ],
+);
+
+/** A stable number per payment, for contracts whose payment ids are numbers. */
+export const paymentNumbers = pgTable('payment_numbers', {
+  paymentId: text('payment_id').primaryKey(),
+  number: bigint('number', { mode: 'number' }).generatedAlwaysAsIdentity().notNull().unique(),
+});
+
+/** Events an outbound binding could not map or publish, each retried on its own. */
+export const profileFailures = pgTable(
+  'profile_failures',
+  {
+    sink: text('sink').notNull(),
+    eventId: text('event_id').notNull(),
+    binding: text('binding').notNull(),
+    reason: text('reason').notNull(),
+    attempts: integer('attempts').notNull().default(1),
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ name: 'profile_failures_pk', columns: [t.sink, t.eventId, t.binding] })],
+);

@@ -5,9 +5,12 @@ import { connectDatabase, migrateDatabase } from '../db/client.js';
 import { createConnectorRegistry } from '../gateway/registry.js';
 import { EventHub } from '../events/hub.js';
 import { createEventSinks } from '../events/sinks.js';
+import { ProfilePublisher, ProfileSink } from '../events/profile-sink.js';
+import { countProfileFailures } from '../db/profiles.js';
+import { loadProfiles } from '../profiles/registry.js';
 import { freePort } from '../free-port.js';
 import { createLogger, lifecycle, temporalLogger } from '../logger.js';
-import { relayLagMetrics, serveMetrics, workerMetrics } from '../metrics.js';
+import { parkedEventMetrics, relayLagMetrics, serveMetrics, workerMetrics } from '../metrics.js';
 import { relayLag } from '../db/outbox.js';
 import { installProcessPolicy, RESTART_EXIT_CODE } from '../process-policy.js';
 import { setupTracing } from '../tracing.js';
@@ -90,6 +93,28 @@ const sinks = await createEventSinks({
   kafkaSecurity: config.kafkaSecurity,
   amqpUrl: config.amqpUrl,
 });
+// Integration profiles (PROFILES): each a sink of its own, on its own cursor.
+const profiles = loadProfiles(config.profiles);
+const brokers = {
+  kafka: config.kafkaBrokers?.length
+    ? { brokers: config.kafkaBrokers, security: config.kafkaSecurity }
+    : undefined,
+  amqpUrl: config.amqpUrl,
+};
+for (const profile of profiles.profiles) {
+  const missing = ProfilePublisher.missingBroker(profile, brokers);
+  if (missing) throw new Error(missing);
+}
+const profilePublisher = new ProfilePublisher(brokers);
+const profileSinks = profiles.profiles.map(
+  (profile) => new ProfileSink(profile, database.db, profilePublisher, (line) => logger.warn(line)),
+);
+sinks.push(...profileSinks);
+if (profileSinks.length > 0)
+  parkedEventMetrics(metrics.registry, async () => {
+    const parked = await countProfileFailures(database.db);
+    return profileSinks.map((sink) => ({ sink: sink.name, parked: parked.get(sink.name) ?? 0 }));
+  });
 // The relay always runs: merchants' webhook endpoints are a sink of every deployment.
 const workers = [
   worker,
@@ -132,6 +157,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 await Promise.all(workers.map((each) => each.run()));
 await Promise.all(sinks.map((sink) => sink.close()));
+await profilePublisher.close();
 await hub.close();
 metricsServer?.close();
 await connection.close();

@@ -93,10 +93,15 @@ export async function setup(project: TestProject): Promise<void> {
         `${DEV_API_KEY}:default,${TENANT_KEYS.badinput}:badinput,${TENANT_KEYS.other}:other,` +
         `${TENANT_KEYS.ratelimitedA}:ratelimited,${TENANT_KEYS.ratelimitedB}:ratelimited,` +
         `${TENANT_KEYS.reports}:reports,${TENANT_KEYS.reports1m}:reports-1m,` +
-        `${TENANT_KEYS.single}:single` +
+        `${TENANT_KEYS.single}:single,${TENANT_KEYS.transit}:transit,${TENANT_KEYS.rides}:rides,` +
+        `${TENANT_KEYS.foodies}:foodies` +
         (stripe ? `,${TENANT_KEYS.stripeco}:stripeco` : ''),
       // Every other tenant keeps a declined payment open for another attempt (the default).
       SINGLE_ATTEMPT_TENANTS: 'single',
+      // The shipped integration profiles, each for a tenant of its own, where both brokers run.
+      ...(sinks.includes('kafka') && sinks.includes('amqp')
+        ? { PROFILES: 'transit:transit,ride-hailing:rides,food-ordering:foodies' }
+        : {}),
       METRICS_PORT: String(metricsPort),
       // Tenant `other` signs commands too, so a test can sign as one tenant for another.
       COMMAND_SECRETS: `default:${DEV_COMMAND_SECRET},other:${OTHER_COMMAND_SECRET}`,

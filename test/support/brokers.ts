@@ -131,3 +131,72 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/** A message as a system's own consumer reads it: where it came from and its body. */
+export interface RawMessage {
+  /** Kafka: the topic. RabbitMQ: the routing key. */
+  destination: string;
+  /** Kafka: the record key. */
+  key?: string | undefined;
+  body: string;
+  json: any;
+}
+
+/** A consumer group of its own reading these topics from the start (a system's own consumer). */
+export async function collectTopics(
+  brokers: string,
+  topics: string[],
+): Promise<{ received: RawMessage[]; close(): Promise<void> }> {
+  for (const topic of topics) await ensureKafkaTopic({ brokers: [brokers] }, topic);
+  const consumer = new Consumer({
+    groupId: `paysaga-test-${Date.now()}-${Math.random().toString(36).slice(2)}`,
+    clientId: 'paysaga-test',
+    bootstrapBrokers: [brokers],
+    deserializers: stringDeserializers,
+  });
+  const stream: MessagesStream<string, string, string, string> = await consumer.consume({
+    topics,
+    mode: 'earliest',
+    autocommit: false,
+  });
+  const received: RawMessage[] = [];
+  stream.on('data', (message) => {
+    received.push({
+      destination: message.topic,
+      key: message.key,
+      body: message.value,
+      json: JSON.parse(message.value),
+    });
+  });
+  return {
+    received,
+    close: async () => {
+      await stream.close();
+      await consumer.close(true);
+    },
+  };
+}
+
+/** A queue of its own bound to `exchange` with `pattern` (a system's own consumer). */
+export async function collectExchange(
+  url: string,
+  exchange: string,
+  pattern: string,
+): Promise<{ received: RawMessage[]; close(): Promise<void> }> {
+  const connection = await amqp.connect(url);
+  const channel = await connection.createChannel();
+  await channel.assertExchange(exchange, 'topic', { durable: true });
+  const { queue } = await channel.assertQueue('', { exclusive: true });
+  await channel.bindQueue(queue, exchange, pattern);
+  const received: RawMessage[] = [];
+  await channel.consume(
+    queue,
+    (message) => {
+      if (!message) return;
+      const body = message.content.toString();
+      received.push({ destination: message.fields.routingKey, body, json: JSON.parse(body) });
+    },
+    { noAck: true },
+  );
+  return { received, close: () => connection.close() };
+}

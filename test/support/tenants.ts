@@ -11,6 +11,10 @@ export const TENANT_KEYS = {
   reports1m: 'sk_test_reports_1m',
   /** Tenant `single`: one attempt per order (SINGLE_ATTEMPT_TENANTS), the first decline is final. */
   single: 'sk_test_single',
+  /** Tenants bound to the shipped integration profiles (test/integration/profiles.test.ts). */
+  transit: 'sk_test_transit',
+  rides: 'sk_test_rides',
+  foodies: 'sk_test_foodies',
   /** Tenant `stripeco`, whose payments go through the Stripe connector (stripe-mock). */
   stripeco: 'sk_test_stripeco',
 } as const;

@@ -83,7 +83,7 @@ function refusingHandler(error: Error): CommandHandler {
   const refuse = () => Promise.reject(error);
   const useCases = { payments: { create: refuse }, refunds: { create: refuse } };
   return new CommandHandler(
-    useCases as unknown as Pick<PaymentUseCases, 'payments' | 'refunds'>,
+    useCases as unknown as Pick<PaymentUseCases, 'payments' | 'refunds' | 'checkoutSessions'>,
     new Set(['default']),
   );
 }

@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { migrateDatabase } from '../../src/db/client.js';
 import { brokerSinks, parseEventSinks } from '../../src/domain/sinks.js';
+import { loadProfiles } from '../../src/profiles/registry.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
 import { startKafka } from './kafka.js';
 import { startRabbitMq, type RabbitMqControl } from './rabbitmq.js';
@@ -313,7 +314,17 @@ async function startBrokers(
   rabbitmqControl: RabbitMqControl | undefined;
 }> {
   const env = { ...process.env, ...options.env };
-  const wanted = brokerSinks(parseEventSinks(env.EVENT_SINKS ?? 'outbox'));
+  // The brokers EVENT_SINKS names, and those the integration profiles in PROFILES use.
+  const profiles = loadProfiles(
+    (env.PROFILES ?? '')
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter(Boolean)
+      .map((entry) => ({ ref: entry.replace(/:[^:]*$/, ''), tenantId: 'any' })),
+  );
+  const wanted = [
+    ...new Set([...brokerSinks(parseEventSinks(env.EVENT_SINKS ?? 'outbox')), ...profiles.brokers()]),
+  ];
   const dataDir = options.brokerDataDir ?? path.join(options.postgresDir, '..', 'brokers');
   const log = (name: string) => (line: string) => options.log(`[${name}] ${line}`);
   const started = {

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { EVENTS_PAGE, paymentSubject, type EventNotice } from '../../app/streams.js';
 import { publicPayment } from '../../domain/payment.js';
+import { AppError } from '../../app/errors.js';
 import { onlyCustomer, ownedBy } from '../customer-access.js';
 import { StreamSlots } from '../stream-slots.js';
 import { customerTokenBody, errorResponses, paymentIdParams } from '../schemas.js';
@@ -34,7 +35,7 @@ function onTokenExpiry(request: FastifyRequest, expire: () => void): () => void 
 }
 
 export const streamRoutes: FastifyPluginAsyncZod = async (app) => {
-  const { payments, customerTokens, streams, config } = app.services;
+  const { payments, customerTokens, streams, profileStreams, config } = app.services;
   const slots = new StreamSlots(config.streams);
   const { maxBufferedBytes } = config.streams;
   // Open SSE streams end when the API closes; their clients resume elsewhere with Last-Event-ID.
@@ -175,11 +176,14 @@ export const streamRoutes: FastifyPluginAsyncZod = async (app) => {
         querystring: z.object({
           customerId: z.string().max(200).optional(),
           access_token: z.string().optional(),
+          /** An integration profile's name: its stream bindings' messages instead of CloudEvents. */
+          profile: z.string().max(63).optional(),
         }),
       },
     },
     (socket, request) => {
       const { tenantId } = request;
+      const { profile } = request.query;
       // Checked before the upgrade too (below); this is the count that holds.
       if (slots.refusal(tenantId, request.customerToken?.value))
         return socket.close(CLOSE_TRY_AGAIN, 'too many open streams');
@@ -196,8 +200,13 @@ export const streamRoutes: FastifyPluginAsyncZod = async (app) => {
         if (notice === 'resync' || notice.tenantId !== tenantId || !isStreamed(notice.subject)) return;
         if (wanted !== undefined && notice.customerId !== wanted) return;
         streams.cloudEvent(notice.seq).then(
-          (event) => {
-            if (event) send(JSON.stringify(event));
+          async (event) => {
+            if (!event) return;
+            if (profile === undefined) return send(JSON.stringify(event));
+            const messages = await profileStreams.messages(tenantId, profile, event, (error) =>
+              request.log.warn({ err: error, profile }, "a profile's stream mapping failed"),
+            );
+            for (const message of messages) send(message);
           },
           // The socket has no replay: rather than skip an event, it closes, and the client
           // reconnects and reads the current state (docs/streams.md).
@@ -220,8 +229,14 @@ export const streamRoutes: FastifyPluginAsyncZod = async (app) => {
   // customer, and there must be room for one more stream.
   app.addHook('preValidation', async (request) => {
     if (request.routeOptions.url !== '/v1/stream') return;
-    const asked = (request.query as { customerId?: string }).customerId;
+    const { customerId: asked, profile } = request.query as { customerId?: string; profile?: string };
     if (asked !== undefined) onlyCustomer(request, asked);
+    if (profile !== undefined && !profileStreams.streams(request.tenantId, profile))
+      throw new AppError(
+        'not_found',
+        'profile_not_found',
+        `no profile "${profile}" with stream messages for this tenant`,
+      );
     const refused = slots.refusal(request.tenantId, request.customerToken?.value);
     if (refused) throw refused;
   });
