@@ -13,6 +13,8 @@ export interface ActivityDeps {
   connectors: ConnectorRegistry;
   /** Prometheus counters of the worker process (none in tests that do not read them). */
   metrics?: WorkerMetrics | undefined;
+  /** The API's public base URL (PUBLIC_URL): checkout session events carry their page's URL. */
+  publicUrl: string;
 }
 
 /** All activities over injected ports; workflows import the type only. */
@@ -22,7 +24,7 @@ export function createActivities(deps: ActivityDeps) {
     ...refusingPermanentErrors(createPaymentActivities(deps.db, deps.metrics)),
     ...createGatewayActivities(deps.connectors, deps.metrics),
     ...refusingPermanentErrors(createRefundActivities(deps.db, deps.metrics)),
-    ...refusingPermanentErrors(createCheckoutActivities(deps.db)),
+    ...refusingPermanentErrors(createCheckoutActivities(deps.db, deps.publicUrl)),
   };
 }
 

@@ -78,6 +78,7 @@ const ACTIVITY_STEPS = {
   // A payment's first write: it claims the order, or finds the payment an earlier run made.
   claimPayment: { step: 'claim order' },
   creditWallet: { step: 'credit wallet' },
+  announceCheckoutSession: { step: 'announce checkout session' },
   completeCheckoutSession: { step: 'complete checkout session' },
   expireCheckoutSession: { step: 'expire checkout session' },
   expireGatewayCheckoutSession: { step: 'expire gateway checkout page' },

@@ -17,7 +17,11 @@ export type CheckoutMethod = (typeof CHECKOUT_METHODS)[number];
  */
 export const CHECKOUT_EXPIRY_SECONDS = { min: 60, max: 86_400, default: 86_400 } as const;
 
-export const CHECKOUT_EVENT_TYPES = ['checkout_session.completed', 'checkout_session.expired'] as const;
+export const CHECKOUT_EVENT_TYPES = [
+  'checkout_session.created',
+  'checkout_session.completed',
+  'checkout_session.expired',
+] as const;
 export type CheckoutEventType = (typeof CHECKOUT_EVENT_TYPES)[number];
 
 const CHECKOUT_PREFIX = 'checkout';

@@ -40,6 +40,7 @@ export const WEBHOOK_EVENT_TYPES = [
   'refund.failed',
   'refund.requires_attention',
   'wallet.updated',
+  'checkout_session.created',
   'checkout_session.completed',
   'checkout_session.expired',
 ] as const;

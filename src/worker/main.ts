@@ -82,6 +82,7 @@ const worker = await createPaysagaWorker({
   taskQueue: config.taskQueue,
   db: database.db,
   connectors: createConnectorRegistry(config),
+  publicUrl: config.publicUrl,
   box,
   egress,
   metrics,

@@ -21,6 +21,8 @@ export interface PaysagaWorkerOptions {
   namespace: string;
   db: Executor;
   connectors: ConnectorRegistry;
+  /** The API's public base URL (PUBLIC_URL), which checkout session events name pages by. */
+  publicUrl: string;
   box: SecretBox;
   /** The way out to merchants' webhook endpoints, held to the address policy. */
   egress: WebhookEgress;
@@ -44,7 +46,12 @@ export async function createPaysagaWorker(options: PaysagaWorkerOptions): Promis
     namespace: options.namespace,
     taskQueue: options.taskQueue ?? TASK_QUEUE,
     activities: {
-      ...createActivities({ db: options.db, connectors: options.connectors, metrics: options.metrics }),
+      ...createActivities({
+        db: options.db,
+        connectors: options.connectors,
+        metrics: options.metrics,
+        publicUrl: options.publicUrl,
+      }),
       ...createWebhookActivities({ db: options.db, box: options.box, egress: options.egress }),
     },
     workflowBundle: options.workflowBundle ?? (await bundleWorkflowsInChild()),

@@ -4,6 +4,7 @@ import {
   condition,
   getExternalWorkflowHandle,
   log,
+  patched,
   setHandler,
 } from '@temporalio/workflow';
 import { gatewayActivities, store } from './activities.js';
@@ -28,7 +29,8 @@ import {
  * on its page signals how it ended; only a succeeded one completes the session (a declined card
  * leaves it open for another try). An expired session cancels a payment still waiting for its
  * customer (3-D Secure, or a declined attempt left open), so an abandoned page holds nothing.
- * The end and its event are written together (the outbox), once.
+ * Its first step writes `checkout_session.created` (the session and its page's URL); the end and
+ * its event are written together (the outbox), once.
  */
 export async function checkoutSessionWorkflow(
   input: CheckoutSessionWorkflowInput,
@@ -59,6 +61,10 @@ export async function checkoutSessionWorkflow(
       },
     },
   );
+
+  // Sessions started before the announcement existed have no such step in their history.
+  if (patched('checkout-session-created'))
+    await store.announceCheckoutSession({ tenantId: input.tenantId, sessionId: input.sessionId });
 
   const remaining = Date.parse(input.expiresAt) - Date.now();
   if (remaining > 0) await condition(() => paidWith !== undefined || expireAsked, remaining);

@@ -2,10 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createCheckoutActivities } from '../../src/activities/checkout.js';
 import { createLedgerActivities } from '../../src/activities/ledger.js';
 import { createPaymentActivities } from '../../src/activities/payments.js';
 import { refusingPermanentErrors } from '../../src/activities/permanent.js';
 import { createRefundActivities } from '../../src/activities/refunds.js';
+import { insertCheckoutSession, setCheckoutGatewaySession } from '../../src/db/checkout-sessions.js';
 import type { PaymentClaim } from '../../src/db/payments.js';
 import { getWalletBalances } from '../../src/db/wallets.js';
 import { ErrorType } from '../../src/domain/errors.js';
@@ -20,6 +22,8 @@ const handle = testDatabase();
 const payments = refusingPermanentErrors(createPaymentActivities(handle.db));
 const ledger = refusingPermanentErrors(createLedgerActivities(handle.db));
 const refunds = createRefundActivities(handle.db);
+const PUBLIC_URL = 'https://pay.activities.test';
+const checkout = refusingPermanentErrors(createCheckoutActivities(handle.db, PUBLIC_URL));
 const env = new MockActivityEnvironment();
 afterAll(() => handle.close());
 
@@ -184,5 +188,75 @@ describe('ledger activities', () => {
     const error = await env.run(() => broken.ping()).catch((e: unknown) => e);
     expect(error).not.toBeInstanceOf(ApplicationFailure);
     expect((error as Error).message).toContain('administrator command');
+  });
+});
+
+describe('checkout activities', () => {
+  /** A stored open session of tenant `activities`, as the API's create writes it. */
+  async function storedSession() {
+    const id = `cs_${randomUUID().replaceAll('-', '')}`;
+    const now = new Date().toISOString();
+    expect(
+      await insertCheckoutSession(handle.db, {
+        id,
+        tenantId: 'activities',
+        orderId: `ord_${id}`,
+        customerId: 'cus_activities',
+        amount: 1250,
+        currency: 'USD',
+        successUrl: 'https://merchant.example/done',
+        cancelUrl: 'https://merchant.example/cancel',
+        allowedMethods: ['card'],
+        status: 'open',
+        expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+        createdAt: now,
+        updatedAt: now,
+      }),
+    ).toBe(true);
+    return id;
+  }
+  const announce = (sessionId: string) =>
+    env.run(
+      (input: Parameters<typeof checkout.announceCheckoutSession>[0]) =>
+        checkout.announceCheckoutSession(input),
+      { tenantId: 'activities', sessionId },
+    );
+  const createdEvents = async (sessionId: string) =>
+    (
+      await handle.pool.query<{ data: Record<string, unknown> }>(
+        "SELECT data FROM events WHERE subject = $1 AND type = 'checkout_session.created'",
+        [`checkout_sessions/${sessionId}`],
+      )
+    ).rows;
+
+  it('announces a session once, however often it is retried, with its hosted page', async () => {
+    const id = await storedSession();
+    for (let i = 0; i < 3; i++) expect(await announce(id)).toBe(true);
+    const events = await createdEvents(id);
+    expect(events).toHaveLength(1);
+    expect(events[0]!.data).toMatchObject({ id, status: 'open', url: `${PUBLIC_URL}/checkout/${id}` });
+    expect(events[0]!.data).not.toHaveProperty('tenantId');
+  });
+
+  it("names the connector's page when the session has one", async () => {
+    const id = await storedSession();
+    const page = {
+      connector: 'stripe',
+      sessionId: 'cs_test_page',
+      url: 'https://checkout.stripe.test/c/pay',
+    };
+    await setCheckoutGatewaySession(handle.db, id, page);
+    expect(await announce(id)).toBe(true);
+    expect((await createdEvents(id))[0]!.data).toMatchObject({
+      url: page.url,
+      connector: 'stripe',
+      gatewaySessionId: 'cs_test_page',
+    });
+  });
+
+  it('writes nothing for a session that is not stored', async () => {
+    const id = `cs_${randomUUID().replaceAll('-', '')}`;
+    expect(await announce(id)).toBe(false);
+    expect(await createdEvents(id)).toEqual([]);
   });
 });

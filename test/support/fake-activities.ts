@@ -6,7 +6,7 @@ import { allocateRefund } from '../../src/domain/refund.js';
 import type { PaymentView } from '../../src/domain/payment.js';
 import { isStorableText } from '../../src/domain/text.js';
 import { createGatewayActivities } from '../../src/activities/gateway.js';
-import { checkoutEvent } from '../../src/activities/checkout.js';
+import { checkoutCreatedEvent, checkoutEvent } from '../../src/activities/checkout.js';
 import type { CheckoutSessionView } from '../../src/domain/checkout.js';
 import type { CloudEvent } from '../../src/domain/events.js';
 import { ConnectorRegistry } from '../../src/gateway/registry.js';
@@ -14,6 +14,9 @@ import { InMemoryGateway } from './in-memory-gateway.js';
 
 /** The connectors the workflow tests route payments to: one in-memory gateway answers for each. */
 const CONNECTORS = ['sandbox', 'acme'];
+
+/** The API's public base URL the fake's checkout events name the hosted page by. */
+export const FAKE_PUBLIC_URL = 'https://pay.paysaga.test';
 
 /** A card whose sales this fake's gateway answers with an authorization only. */
 const AUTHORIZES_SALES_ONLY = 'tok_authorize_only';
@@ -89,7 +92,7 @@ export function fakeActivities(
     throw Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), { code: '22021' });
   };
 
-  /** Checkout sessions as this fake's store holds them, and the events their ends wrote. */
+  /** Checkout sessions as this fake's store holds them, and the events they wrote. */
   const sessions = new Map<string, CheckoutSessionView>();
   const checkoutEvents: CloudEvent[] = [];
   const endSession = (
@@ -125,6 +128,31 @@ export function fakeActivities(
   };
 
   const activities: Activities = {
+    async announceCheckoutSession(input) {
+      calls.push('announceCheckoutSession');
+      const stored = sessions.get(input.sessionId);
+      const now = new Date().toISOString();
+      const view: CheckoutSessionView = stored ?? {
+        id: input.sessionId,
+        tenantId: input.tenantId,
+        orderId: 'ord_1',
+        customerId: 'cus_1',
+        amount: 1000,
+        currency: 'USD',
+        successUrl: 'https://merchant.example/success',
+        cancelUrl: 'https://merchant.example/cancel',
+        allowedMethods: ['card', 'wallet'],
+        status: 'open',
+        expiresAt: now,
+        createdAt: now,
+        updatedAt: now,
+      };
+      sessions.set(input.sessionId, view);
+      // As the outbox's unique event id does: a retried write adds nothing.
+      const event = checkoutCreatedEvent(view, FAKE_PUBLIC_URL);
+      if (!checkoutEvents.some((each) => each.id === event.id)) checkoutEvents.push(event);
+      return true;
+    },
     async completeCheckoutSession(input) {
       return endSession(input, 'complete');
     },

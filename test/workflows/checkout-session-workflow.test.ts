@@ -13,7 +13,7 @@ import {
 } from '../../src/workflows/contract.js';
 import { paymentWorkflow } from '../../src/workflows/payment.js';
 import { GATEWAY_RETRY_BUDGET } from '../../src/workflows/activities.js';
-import { fakeActivities } from '../support/fake-activities.js';
+import { FAKE_PUBLIC_URL, fakeActivities } from '../support/fake-activities.js';
 import { recordHistory } from '../support/fixtures.js';
 import { timeSkippingSuite } from '../support/time-skipping.js';
 
@@ -95,6 +95,40 @@ function startPayment(
 }
 
 describe('checkout session workflow (time-skipping server, fake activities)', () => {
+  it('announces the session as its first step, once, with its page in checkout_session.created', async () => {
+    const fakes = fakeActivities();
+    await suite.withWorker(fakes.activities, async (taskQueue) => {
+      const { handle, sessionId } = await startSession(taskQueue, `ord_${randomUUID()}`, 24 * HOUR);
+      await expect.poll(() => fakes.calls).toEqual(['announceCheckoutSession']);
+      // Still open: the announcement does not end it.
+      expect(await handle.query(checkoutStatusQuery)).toBe('open');
+      expect((await handle.executeUpdate(expireCheckoutUpdate)).status).toBe('expired');
+      await handle.result();
+
+      const created = fakes.checkoutEvents[0]!;
+      expect(created).toMatchObject({
+        type: 'checkout_session.created',
+        subject: `checkout_sessions/${sessionId}`,
+        tenantid: 'default',
+        data: { id: sessionId, status: 'open', url: `${FAKE_PUBLIC_URL}/checkout/${sessionId}` },
+      });
+      // As the API shows the session: no tenant.
+      expect(created.data).not.toHaveProperty('tenantId');
+      // Its own id, apart from the end's (both derived from the session's workflow).
+      expect(created.id).not.toBe(fakes.checkoutEvents[1]!.id);
+
+      // The workflow's first step is the announcement (before its expiry timer), and it ran once.
+      const steps = ((await handle.fetchHistory()).events ?? []).flatMap((event) => {
+        if (event.timerStartedEventAttributes) return ['timer'];
+        const payload = event.markerRecordedEventAttributes?.details?.data?.payloads?.[0]?.data;
+        return payload ? [JSON.parse(Buffer.from(payload).toString()).activity_type as string] : [];
+      });
+      expect(steps).toEqual(['announceCheckoutSession', 'timer', 'expireCheckoutSession']);
+      await recordHistory(handle, 'checkoutsession-created-expired');
+    });
+    expect(fakes.calls).toEqual(['announceCheckoutSession', 'expireCheckoutSession']);
+  });
+
   it('expires at its timer when nobody pays, writing checkout_session.expired', async () => {
     const fakes = fakeActivities();
     await suite.withWorker(fakes.activities, async (taskQueue) => {
@@ -106,9 +140,12 @@ describe('checkout session workflow (time-skipping server, fake activities)', ()
       expect(Date.parse(ended.expiredAt!)).toBeGreaterThanOrEqual(Date.parse(expiresAt));
       await recordHistory(handle, 'checkoutsession-expired');
     });
-    expect(fakes.calls).toEqual(['expireCheckoutSession']);
-    expect(fakes.checkoutEvents.map((event) => event.type)).toEqual(['checkout_session.expired']);
-    expect(fakes.checkoutEvents[0]!.subject).toMatch(/^checkout_sessions\/cs_/);
+    expect(fakes.calls).toEqual(['announceCheckoutSession', 'expireCheckoutSession']);
+    expect(fakes.checkoutEvents.map((event) => event.type)).toEqual([
+      'checkout_session.created',
+      'checkout_session.expired',
+    ]);
+    expect(fakes.checkoutEvents[1]!.subject).toMatch(/^checkout_sessions\/cs_/);
   });
 
   it('completes when its payment succeeds and never expires afterwards', async () => {
@@ -126,9 +163,13 @@ describe('checkout session workflow (time-skipping server, fake activities)', ()
       await suite.env.sleep(2 * HOUR);
     });
     expect(fakes.calls.filter((call) => call.includes('CheckoutSession'))).toEqual([
+      'announceCheckoutSession',
       'completeCheckoutSession',
     ]);
-    expect(fakes.checkoutEvents.map((event) => event.type)).toEqual(['checkout_session.completed']);
+    expect(fakes.checkoutEvents.map((event) => event.type)).toEqual([
+      'checkout_session.created',
+      'checkout_session.completed',
+    ]);
   });
 
   it('stays open after a declined payment, then expires', async () => {
@@ -140,9 +181,12 @@ describe('checkout session workflow (time-skipping server, fake activities)', ()
       expect((await payment.result()).status).toBe('failed');
       expect((await handle.result()).status).toBe('expired');
       // Ended by its timer (the test server may skip to it while the payment runs), not by the decline.
-      expect(Date.parse(fakes.checkoutEvents[0]!.time)).toBeGreaterThanOrEqual(Date.parse(expiresAt));
+      expect(Date.parse(fakes.checkoutEvents.at(-1)!.time)).toBeGreaterThanOrEqual(Date.parse(expiresAt));
     });
-    expect(fakes.checkoutEvents.map((event) => event.type)).toEqual(['checkout_session.expired']);
+    expect(fakes.checkoutEvents.map((event) => event.type)).toEqual([
+      'checkout_session.created',
+      'checkout_session.expired',
+    ]);
   });
 
   it('cancels a payment still waiting for 3-D Secure when it expires', async () => {
@@ -174,7 +218,10 @@ describe('checkout session workflow (time-skipping server, fake activities)', ()
       expect(ended.status).toBe('expired');
       expect((await handle.result()).status).toBe('expired');
     });
-    expect(fakes.checkoutEvents.map((event) => event.type)).toEqual(['checkout_session.expired']);
+    expect(fakes.checkoutEvents.map((event) => event.type)).toEqual([
+      'checkout_session.created',
+      'checkout_session.expired',
+    ]);
   });
 
   it("expires the gateway's page with the session, at its timer", async () => {
@@ -185,10 +232,17 @@ describe('checkout session workflow (time-skipping server, fake activities)', ()
       pageId = page.id;
       expect((await handle.result()).status).toBe('expired');
     });
-    expect(fakes.calls).toEqual(['expireGatewayCheckoutSession', 'expireCheckoutSession']);
+    expect(fakes.calls).toEqual([
+      'announceCheckoutSession',
+      'expireGatewayCheckoutSession',
+      'expireCheckoutSession',
+    ]);
     const page = await fakes.gateway.expireCheckoutSession({ idempotencyKey: 'again', sessionId: pageId });
     expect(page.status).toBe('expired');
-    expect(fakes.checkoutEvents.map((event) => event.type)).toEqual(['checkout_session.expired']);
+    expect(fakes.checkoutEvents.map((event) => event.type)).toEqual([
+      'checkout_session.created',
+      'checkout_session.expired',
+    ]);
   });
 
   it('paid on the gateway: the payment records its sale (no card call) and completes the session', async () => {
@@ -207,12 +261,14 @@ describe('checkout session workflow (time-skipping server, fake activities)', ()
       expect(await handle.result()).toMatchObject({ status: 'complete' });
       await recordHistory(payment, 'payment-card-paid-on-gateway');
     });
-    expect(fakes.calls.filter((call) => !call.startsWith('record'))).toEqual([
-      'getAuthorization',
-      'settleCardPayment:1000',
-      'completeCheckoutSession',
+    // The session's own first step runs alongside the payment: its order among these is not the point.
+    expect(
+      fakes.calls.filter((call) => !call.startsWith('record') && call !== 'announceCheckoutSession'),
+    ).toEqual(['getAuthorization', 'settleCardPayment:1000', 'completeCheckoutSession']);
+    expect(fakes.checkoutEvents.map((event) => event.type)).toEqual([
+      'checkout_session.created',
+      'checkout_session.completed',
     ]);
-    expect(fakes.checkoutEvents.map((event) => event.type)).toEqual(['checkout_session.completed']);
   });
 
   it("expired while its gateway page was being paid: the page's payment completes it", async () => {
@@ -227,7 +283,10 @@ describe('checkout session workflow (time-skipping server, fake activities)', ()
       await startPayment(taskQueue, orderId, authorizationId, sessionId, { authorizationId });
       expect(await expiring).toMatchObject({ status: 'complete' });
     });
-    expect(fakes.checkoutEvents.map((event) => event.type)).toEqual(['checkout_session.completed']);
+    expect(fakes.checkoutEvents.map((event) => event.type)).toEqual([
+      'checkout_session.created',
+      'checkout_session.completed',
+    ]);
   });
 
   it("fails a payment whose gateway charge is not a captured one of the order's amount", async () => {
@@ -258,6 +317,9 @@ describe('checkout session workflow (time-skipping server, fake activities)', ()
       expect((await handle.executeUpdate(expireCheckoutUpdate)).status).toBe('expired');
     });
     expect(fakes.attempts.expireGatewayCheckoutSession).toBe(GATEWAY_RETRY_BUDGET.maximumAttempts);
-    expect(fakes.checkoutEvents.map((event) => event.type)).toEqual(['checkout_session.expired']);
+    expect(fakes.checkoutEvents.map((event) => event.type)).toEqual([
+      'checkout_session.created',
+      'checkout_session.expired',
+    ]);
   });
 });
