@@ -18,6 +18,7 @@ import {
   toStripeExpiresAt,
   toWebhookEvents,
 } from '../../src/gateway/connectors/stripe/transformers.js';
+import { connectorAmountRefusal } from '../../src/gateway/amount-rules.js';
 import { GatewayRequestError, GatewayUnavailableError } from '../../src/gateway/errors.js';
 import type { AuthorizeRequest, CheckoutSessionRequest } from '../../src/gateway/port.js';
 import { WebhookSignatureError } from '../../src/gateway/webhook-signature.js';
@@ -89,6 +90,14 @@ describe('Stripe request mapping', () => {
     expect(toCaptureParams(1250, 'TWD').amount_to_capture).toBe(1250);
     expect(toCaptureParams(1250, 'UGX').amount_to_capture).toBe(1250);
     expect(toCaptureParams(1250, 'NAD').amount_to_capture).toBe(1250);
+  });
+
+  it('names the amounts a Stripe tenant cannot be charged, and none for another connector', () => {
+    expect(connectorAmountRefusal('stripe', 150_050, 'MGA')).toMatch(/MGA only in whole units/);
+    expect(connectorAmountRefusal('stripe', 1234, 'KWD')).toMatch(/multiples of 10/);
+    expect(connectorAmountRefusal('stripe', 150_000, 'MGA')).toBeUndefined();
+    expect(connectorAmountRefusal('stripe', 1250, 'NAD')).toBeUndefined();
+    expect(connectorAmountRefusal('sandbox', 150_050, 'MGA')).toBeUndefined();
   });
 
   it("reads Stripe's units back as ISO 4217 minor units", () => {
