@@ -39,7 +39,7 @@ COPY package.json ./
 COPY --from=dependencies /app/node_modules ./node_modules
 # The sandbox's imports from Paysaga: the currency table, the Node version check and the
 # process policy (pure, or pino only).
-COPY --from=build /app/dist/src/domain/money.js ./dist/src/domain/money.js
+COPY --from=build /app/dist/src/domain/money.js /app/dist/src/domain/iso4217.js ./dist/src/domain/
 COPY --from=build /app/dist/src/require-node.mjs /app/dist/src/process-policy.js ./dist/src/
 COPY --from=build /app/dist/sandbox ./dist/sandbox
 USER node

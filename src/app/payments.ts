@@ -13,6 +13,7 @@ import { paymentIdFor } from '../payment-id.js';
 import type { Executor } from '../db/client.js';
 import { findPayment, findPaymentByOrder, findPaymentForWebhook, listPayments } from '../db/payments.js';
 import { getWalletBalances } from '../db/wallets.js';
+import { connectorAmountRefusal } from '../gateway/amount-rules.js';
 import { ErrorType } from '../domain/errors.js';
 import { paymentWorkflowId } from '../domain/ids.js';
 import { ORDER_REPLY_METADATA } from '../domain/order-replies.js';
@@ -174,6 +175,7 @@ export class PaymentService {
     )
       return this.existing(stored, request);
     await this.assertWalletCurrency(tenantId, request);
+    this.assertGatewayCarries(tenantId, request);
     const workflowId = paymentWorkflowId(tenantId, request.orderId);
     const paymentId = paymentIdFor(tenantId, request.orderId);
     const input: PaymentWorkflowInput = {
@@ -278,6 +280,7 @@ export class PaymentService {
     options: { wait: boolean; returnUrl?: string | undefined },
   ): Promise<CreateOutcome> {
     await this.assertWalletCurrency(payment.tenantId, request);
+    this.assertGatewayCarries(payment.tenantId, request);
     const attempt: AttemptRequest = {
       method: request.method,
       requestHash: requestHashOf(request),
@@ -513,6 +516,21 @@ export class PaymentService {
       allowHttpLoopback: this.config.returnUrlAllowHttpLoopback,
     });
     if (refusal) throw new AppError('invalid', 'return_url_not_allowed', refusal);
+  }
+
+  /**
+   * A card payment of an amount the tenant's gateway cannot carry (a fraction of an ariary on
+   * Stripe) is refused as invalid before it starts, never rounded. A split's card part is known
+   * only when the wallet has paid its share: the gateway's refusal then fails the payment.
+   */
+  private assertGatewayCarries(tenantId: string, request: PaymentRequest): void {
+    if (request.method.type !== 'card') return;
+    const refusal = connectorAmountRefusal(
+      connectorOf(this.config, tenantId),
+      request.amount,
+      request.currency,
+    );
+    if (refusal) throw new AppError('invalid', 'amount_not_supported', refusal);
   }
 
   /** A wallet in another currency is refused as invalid, never converted. */

@@ -7,6 +7,7 @@ import {
   type WalletTransaction,
 } from '../db/wallets.js';
 import { topUpWorkflowId } from '../domain/ids.js';
+import { connectorAmountRefusal } from '../gateway/amount-rules.js';
 import type { Currency } from '../domain/money.js';
 import { TASK_QUEUE } from '../workflows/contract.js';
 import { topUpWorkflow } from '../workflows/top-up.js';
@@ -65,6 +66,13 @@ export class WalletService {
    */
   async topUp(tenantId: string, customerId: string, key: string, request: TopUpRequest): Promise<Wallet> {
     const workflowId = topUpWorkflowId(tenantId, customerId, key);
+    // What the tenant's gateway cannot charge is refused as invalid before anything starts.
+    const refusal = connectorAmountRefusal(
+      connectorOf(this.config, tenantId),
+      request.amount,
+      request.currency,
+    );
+    if (refusal) throw new AppError('invalid', 'amount_not_supported', refusal);
     const deadline = Date.now() + this.config.syncWaitMs;
     try {
       await this.temporal.run(deadline, (client) =>

@@ -192,6 +192,56 @@ describe.skipIf(!stripeEmulatorUrl)('payments of a tenant on Stripe', () => {
     },
   );
 
+  it('sends Stripe its own units where they differ from ISO 4217: MGA in whole ariary, NAD as is', async () => {
+    const mga = await stripeco(
+      'POST',
+      '/v1/payments',
+      card('pm_card_visa', { amount: 150_000, currency: 'MGA' }),
+    );
+    expect(mga.body).toMatchObject({ status: 'succeeded', currency: 'MGA', amountCaptured: 150_000 });
+    expect(await intentAtStripe(await intentOf(mga.body.id))).toMatchObject({
+      amount_received: 1500,
+      currency: 'mga',
+    });
+    const nad = await stripeco(
+      'POST',
+      '/v1/payments',
+      card('pm_card_visa', { amount: 1250, currency: 'NAD' }),
+    );
+    expect(nad.body).toMatchObject({ status: 'succeeded', currency: 'NAD', amountCaptured: 1250 });
+    expect(await intentAtStripe(await intentOf(nad.body.id))).toMatchObject({
+      amount_received: 1250,
+      currency: 'nad',
+    });
+  });
+
+  it('refuses an MGA amount with a fraction of an ariary with a 422, before anything starts', async () => {
+    const body = card('pm_card_visa', { amount: 150_050, currency: 'MGA' });
+    const res = await stripeco('POST', '/v1/payments', body);
+    expect(res.status).toBe(422);
+    expect(res.body).toMatchObject({ code: 'amount_not_supported' });
+    expect(res.body.detail).toContain('MGA only in whole units');
+    const customerId = uid('cus');
+    const topUp = await stripeco('POST', `/v1/wallets/${customerId}/top-ups`, {
+      amount: 1234,
+      currency: 'KWD',
+      token: 'pm_card_visa',
+    });
+    expect(topUp.status).toBe(422);
+    expect(topUp.body).toMatchObject({ code: 'amount_not_supported' });
+    const { rows } = await db.pool.query(
+      'SELECT 1 FROM payments WHERE order_id = $1 UNION ALL SELECT 1 FROM ledger_accounts WHERE customer_id = $2',
+      [body.orderId, customerId],
+    );
+    expect(rows).toEqual([]);
+    const creates = (await stripeRequests()).filter(
+      (r) =>
+        r.path === '/v1/payment_intents' &&
+        (r.params.currency === 'kwd' || (r.params.currency === 'mga' && r.params.amount !== '1500')),
+    );
+    expect(creates).toEqual([]);
+  });
+
   it('retries a Stripe 5xx with the same idempotency key: one PaymentIntent', async () => {
     await failNext(2, 503);
     const res = await stripeco('POST', '/v1/payments', card('pm_card_visa'));

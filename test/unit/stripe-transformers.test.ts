@@ -18,6 +18,7 @@ import {
   toStripeExpiresAt,
   toWebhookEvents,
 } from '../../src/gateway/connectors/stripe/transformers.js';
+import { connectorAmountRefusal } from '../../src/gateway/amount-rules.js';
 import { GatewayRequestError, GatewayUnavailableError } from '../../src/gateway/errors.js';
 import type { AuthorizeRequest, CheckoutSessionRequest } from '../../src/gateway/port.js';
 import { WebhookSignatureError } from '../../src/gateway/webhook-signature.js';
@@ -79,6 +80,41 @@ describe('Stripe request mapping', () => {
     expect(toPaymentIntentParams(authorizeRequest({ currency: 'JPY', amount: 1500 })).amount).toBe(1500);
     expect(toCaptureParams(1230, 'KWD')).toEqual({ amount_to_capture: 1230, expand: ['latest_charge'] });
     expect(() => toCaptureParams(1234, 'KWD')).toThrow(GatewayRequestError);
+    // MGA: two decimals in ISO 4217, zero-decimal at Stripe; only whole ariary can be sent.
+    expect(toPaymentIntentParams(authorizeRequest({ currency: 'MGA', amount: 150_000 })).amount).toBe(1500);
+    expect(() => toPaymentIntentParams(authorizeRequest({ currency: 'MGA', amount: 150_050 }))).toThrow(
+      /MGA only in whole units/,
+    );
+    // HUF and TWD are charged in hundredths as in ISO; UGX is zero-decimal in both; NAD is plain.
+    expect(toCaptureParams(1250, 'HUF').amount_to_capture).toBe(1250);
+    expect(toCaptureParams(1250, 'TWD').amount_to_capture).toBe(1250);
+    expect(toCaptureParams(1250, 'UGX').amount_to_capture).toBe(1250);
+    expect(toCaptureParams(1250, 'NAD').amount_to_capture).toBe(1250);
+  });
+
+  it('names the amounts a Stripe tenant cannot be charged, and none for another connector', () => {
+    expect(connectorAmountRefusal('stripe', 150_050, 'MGA')).toMatch(/MGA only in whole units/);
+    expect(connectorAmountRefusal('stripe', 1234, 'KWD')).toMatch(/multiples of 10/);
+    expect(connectorAmountRefusal('stripe', 150_000, 'MGA')).toBeUndefined();
+    expect(connectorAmountRefusal('stripe', 1250, 'NAD')).toBeUndefined();
+    expect(connectorAmountRefusal('sandbox', 150_050, 'MGA')).toBeUndefined();
+  });
+
+  it("reads Stripe's units back as ISO 4217 minor units", () => {
+    const intent = (currency: string, amount: number) =>
+      ({
+        id: 'pi_1',
+        object: 'payment_intent',
+        status: 'succeeded',
+        amount,
+        amount_received: amount,
+        currency,
+        latest_charge: null,
+        metadata: {},
+      }) as unknown as Stripe.PaymentIntent;
+    expect(toAuthorization(intent('isk', 150_000))).toMatchObject({ amount: 1500, currency: 'ISK' });
+    expect(toAuthorization(intent('mga', 1500))).toMatchObject({ amount: 150_000, amountCaptured: 150_000 });
+    expect(toAuthorization(intent('nad', 1250))).toMatchObject({ amount: 1250, currency: 'NAD' });
   });
 
   it('refunds a PaymentIntent and keeps the free-text reason in metadata', () => {

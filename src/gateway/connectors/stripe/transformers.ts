@@ -1,5 +1,5 @@
 import type Stripe from 'stripe';
-import { CURRENCIES, type Currency } from '../../../domain/money.js';
+import { CURRENCIES, CURRENCY_EXPONENTS, type Currency } from '../../../domain/money.js';
 import type { FailureCode } from '../../../domain/payment.js';
 import { GatewayRequestError, GatewayUnavailableError } from '../../errors.js';
 import type {
@@ -27,13 +27,43 @@ export const PAYMENT_ID_METADATA = 'paysaga_payment_id';
 export const REFUND_REASON_METADATA = 'paysaga_refund_reason';
 
 /**
- * Amount in Stripe's units. Stripe's minor units match ISO 4217 except ISK, which Stripe counts
- * in hundredths (and only whole krónur). Stripe also accepts three-decimal currencies only in
- * multiples of 10; anything else would be refused, so it is refused here with a clear message.
+ * Stripe's own exponent where it differs from ISO 4217's (https://docs.stripe.com/currencies,
+ * "zero-decimal" and "special cases"): ISK is zero-decimal in ISO, but Stripe still counts it
+ * in hundredths (that must end in 00); MGA has two decimals in ISO, but Stripe takes it as a
+ * zero-decimal currency. HUF and TWD, which Stripe pays out only in whole units, are charged in
+ * hundredths as in ISO; UGX is zero-decimal in both.
+ */
+const STRIPE_EXPONENTS: Partial<Record<Currency, number>> = { ISK: 2, MGA: 0 };
+
+/** Three-decimal currencies, which Stripe takes only in multiples of 10 minor units. */
+const STRIPE_THREE_DECIMAL: readonly Currency[] = ['KWD', 'BHD', 'JOD', 'OMR', 'TND'];
+
+/** Powers of ten from ISO minor units to Stripe's units: positive multiplies, negative divides. */
+function stripeShift(currency: Currency): number {
+  const stripe = STRIPE_EXPONENTS[currency];
+  return stripe === undefined ? 0 : stripe - CURRENCY_EXPONENTS[currency];
+}
+
+/**
+ * Amount in Stripe's units. An amount Stripe cannot carry (a fraction of an ariary, a
+ * three-decimal amount not a multiple of 10) is refused here with a clear message rather than
+ * rounded.
  */
 export function toStripeAmount(amount: number, currency: Currency): number {
-  if (currency === 'ISK') return amount * 100;
-  if (['KWD', 'BHD', 'JOD', 'OMR', 'TND'].includes(currency) && amount % 10 !== 0) {
+  const shift = stripeShift(currency);
+  if (shift > 0) return amount * 10 ** shift;
+  if (shift < 0) {
+    const divisor = 10 ** -shift;
+    if (amount % divisor !== 0) {
+      throw new GatewayRequestError(
+        'amount_not_supported',
+        `Stripe accepts ${currency} only in whole units (amounts in multiples of ${divisor} minor units)`,
+        400,
+      );
+    }
+    return amount / divisor;
+  }
+  if (STRIPE_THREE_DECIMAL.includes(currency) && amount % 10 !== 0) {
     throw new GatewayRequestError(
       'amount_not_supported',
       `Stripe accepts ${currency} amounts only in multiples of 10 minor units`,
@@ -44,7 +74,9 @@ export function toStripeAmount(amount: number, currency: Currency): number {
 }
 
 export function fromStripeAmount(amount: number, currency: Currency): number {
-  return currency === 'ISK' ? Math.round(amount / 100) : amount;
+  const shift = stripeShift(currency);
+  if (shift < 0) return amount * 10 ** -shift;
+  return shift > 0 ? Math.round(amount / 10 ** shift) : amount;
 }
 
 export function fromStripeCurrency(currency: string): Currency {
