@@ -16,7 +16,10 @@ const PLATFORM = [
   '^src/(config|logger|metrics|tracing|payment-id|process-policy|project-root|hash|free-port)\\.ts$',
   '^src/require-node\\.mjs$',
 ];
-const INFRA = ['^src/(db|gateway|events|profiles)/', '^src/webhooks/(store|deliver|egress|secrets|sink)\\.ts$'];
+const INFRA = [
+  '^src/(db|gateway|events|profiles)/',
+  '^src/webhooks/(store|deliver|egress|secrets|sink)\\.ts$',
+];
 /** The workflows' published interface (names, signals, inputs): what callers start and signal. */
 const WORKFLOW_CONTRACT = ['^src/workflows/contract\\.ts$'];
 const WORKFLOWS = ['^src/workflows/', '^src/webhooks/workflow\\.ts$'];
