@@ -7,6 +7,7 @@
 import { Producer, stringSerializers } from '@platformatic/kafka';
 import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
 import { randomUUID } from 'node:crypto';
+import { WebSocket as WsClient } from 'ws';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { AMQP_COMMANDS_DLQ } from '../../src/commands/amqp-source.js';
 import { KAFKA_COMMANDS_DLQ_TOPIC } from '../../src/commands/kafka-source.js';
@@ -14,6 +15,7 @@ import { collectExchange, collectTopics, eventually, type RawMessage } from '../
 import { chargesFor } from '../support/gateway.js';
 import { api, expectLedgerClean } from '../support/http.js';
 import { TENANT_KEYS } from '../support/tenants.js';
+import { postCheckoutForm } from '../support/checkout.js';
 
 const kafkaBrokers = inject('kafkaBrokers');
 const amqpUrl = inject('amqpUrl');
@@ -257,5 +259,96 @@ describe.skipIf(!both)('food ordering on RabbitMQ (profile food-ordering)', () =
       /unmappable: .*"49\.999" has more decimal places than the 2 of EUR/,
     );
     expect(deadLetters.find((d) => d.body === 'not json')!.reason).toMatch(/invalid JSON/);
+  });
+});
+
+describe.skipIf(!both)('ride hailing on Kafka and WebSocket (profile ride-hailing)', () => {
+  let producer: Producer<string, string, string, string>;
+  const key = TENANT_KEYS.rides;
+
+  beforeAll(() => {
+    producer = new Producer({
+      clientId: 'rides-test',
+      bootstrapBrokers: [kafkaBrokers!],
+      serializers: stringSerializers,
+    });
+  });
+  afterAll(() => producer?.close());
+
+  /** The rider's app: a customer token from the ride service, then Paysaga's stream in the profile's words. */
+  async function riderStream(userId: string) {
+    const token = (await api('POST', '/v1/customer-tokens', { customerId: userId }, { key })).body.token;
+    const socket = new WebSocket(
+      `${inject('apiUrl').replace('http', 'ws')}/v1/stream?profile=ride-hailing&access_token=${token}`,
+    );
+    const messages: Record<string, unknown>[] = [];
+    socket.addEventListener('message', (event) => messages.push(JSON.parse(String(event.data))));
+    await new Promise((resolve, reject) => {
+      socket.addEventListener('open', resolve);
+      socket.addEventListener('error', reject);
+    });
+    return { socket, messages };
+  }
+
+  it("turns a ride's fare into a checkout whose payment_url, then its status, reach the rider's stream", async () => {
+    const rideId = `ride${randomUUID().slice(0, 8)}`;
+    const userId = `user${randomUUID().slice(0, 8)}`;
+    const rider = await riderStream(userId);
+    try {
+      await producer.send({
+        messages: [
+          {
+            topic: 'payment-events',
+            value: `{ "rideId": "${rideId}", "userId": "${userId}", "fare": "25.50" }`,
+          },
+        ],
+      });
+      await expect.poll(() => rider.messages, { timeout: 30_000 }).toHaveLength(1);
+      const [first] = rider.messages as { paymentUrl: string }[];
+      expect(first).toEqual({
+        type: 'payment_url',
+        rideId,
+        paymentUrl: expect.stringMatching(new RegExp(`^${inject('apiUrl')}/checkout/cs_[0-9a-f]+$`)),
+        status: 'pending',
+      });
+      const sessionId = first!.paymentUrl.split('/').pop()!;
+      const session = await api('GET', `/v1/checkout-sessions/${sessionId}`, undefined, { key });
+      expect(session.body).toMatchObject({
+        orderId: rideId,
+        customerId: userId,
+        amount: 2550,
+        currency: 'USD',
+      });
+
+      expect((await postCheckoutForm(sessionId, { method: 'card', token: 'tok_test_4242' })).status).toBe(
+        303,
+      );
+      await expect.poll(() => rider.messages, { timeout: 30_000 }).toHaveLength(2);
+      expect(rider.messages[1]).toEqual({
+        type: 'payment_status',
+        rideId,
+        status: 'completed',
+        paymentId: expect.stringMatching(/^pay_/),
+      });
+    } finally {
+      rider.socket.close();
+    }
+  });
+
+  it('refuses a stream in the words of a profile the tenant does not have, before the upgrade', async () => {
+    const token = (await api('POST', '/v1/customer-tokens', { customerId: 'u1' }, { key })).body.token;
+    const refused = new WsClient(
+      `${inject('apiUrl').replace('http', 'ws')}/v1/stream?profile=transit&access_token=${token}`,
+    );
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      refused.on('open', () => reject(new Error('the stream opened')));
+      refused.on('unexpected-response', (_request, response) => {
+        let body = '';
+        response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+      });
+    });
+    expect(answer.status).toBe(404);
+    expect(JSON.parse(answer.body)).toMatchObject({ code: 'profile_not_found' });
   });
 });
