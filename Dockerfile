@@ -54,6 +54,8 @@ COPY package.json ./
 COPY --from=dependencies /app/node_modules ./node_modules
 # The migrations are applied by the api and the worker at start (under an advisory lock).
 COPY migrations ./migrations
+# The shipped integration profiles (PROFILES=transit reads profiles/transit.yaml).
+COPY profiles ./profiles
 COPY --from=build /app/dist/src ./dist/src
 USER node
 # 3000: API (PORT). Listen on every interface inside the container (the default is 127.0.0.1).

@@ -107,8 +107,8 @@ export function compileProfile(raw: unknown, tenantId: string, where: string): P
   const file = parsed.data;
   const context = { currency: file.defaults.currency };
   const profile = { name: file.profile, tenantId };
-  const at = (list: string, index: number, field: string) =>
-    `profile ${file.profile} ${list}[${index}].${field}`;
+  const at = (list: 'inbound' | 'outbound', index: number, field: string) =>
+    `profile ${file.profile} ${list} ${file[list][index]!.name} (${list}[${index}].${field})`;
   return {
     ...profile,
     file,
