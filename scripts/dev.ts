@@ -139,5 +139,7 @@ function brokerLines(running: Stack): string {
   const lines = [`  Events        ${sinks}   (EVENT_SINKS; the outbox is the events table)`];
   if (running.kafkaBrokers) lines.push(`  Kafka         ${running.kafkaBrokers}    (topic paysaga.events)`);
   if (running.amqpUrl) lines.push(`  RabbitMQ      ${running.amqpUrl}    (exchange paysaga.events)`);
+  const profiles = running.env.PROFILES ?? process.env.PROFILES;
+  if (profiles) lines.push(`  Profiles      ${profiles}   (PROFILES; docs/profiles.md)`);
   return lines.join('\n') + '\n';
 }

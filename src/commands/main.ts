@@ -33,12 +33,6 @@ const connections = await openConnections(config, { max: 10 });
 const useCases = createPaymentUseCases({ config, db: connections.db, temporal: connections.temporal });
 const handler = new CommandHandler(useCases, new Set(config.apiKeys.values()));
 const profiles = loadProfiles(config.profiles);
-const brokerSettings = {
-  kafka: config.kafkaBrokers?.length
-    ? { brokers: config.kafkaBrokers, security: config.kafkaSecurity }
-    : undefined,
-  amqpUrl: config.amqpUrl,
-};
 for (const { source, inbound } of profiles.sources()) {
   const name = source.broker === 'kafka' ? source.topic : source.queue;
   if (name.startsWith('paysaga.') || config.commands.tenantSources.has(name))
@@ -51,7 +45,7 @@ for (const { source, inbound } of profiles.sources()) {
     );
 }
 // Duplicates answered again go out as the relay sends results: through the profile's bindings.
-const republisher = new ProfilePublisher(brokerSettings);
+const republisher = ProfilePublisher.forProfiles(profiles.profiles, config);
 const TERMINAL = ['payment.succeeded', 'payment.failed', 'payment.canceled'];
 const messageKey = (inbound: Inbound, key: string) => ({
   tenantId: inbound.profile.tenantId,

@@ -7,6 +7,7 @@
  */
 import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
 import { Producer, stringSerializers } from '@platformatic/kafka';
+import type { Config } from '../config.js';
 import type { Executor } from '../db/client.js';
 import {
   clearProfileFailure,
@@ -154,6 +155,24 @@ export class ProfilePublisher {
     this.#amqpUrl = settings.amqpUrl;
   }
 
+  /** The publisher for a process's profiles; throws when one publishes to a broker not configured. */
+  static forProfiles(
+    profiles: readonly Profile[],
+    config: Pick<Config, 'kafkaBrokers' | 'kafkaSecurity' | 'amqpUrl'>,
+  ): ProfilePublisher {
+    const settings = {
+      kafka: config.kafkaBrokers?.length
+        ? { brokers: config.kafkaBrokers, security: config.kafkaSecurity }
+        : undefined,
+      amqpUrl: config.amqpUrl,
+    };
+    for (const profile of profiles) {
+      const missing = ProfilePublisher.missingBroker(profile, settings);
+      if (missing) throw new Error(missing);
+    }
+    return new ProfilePublisher(settings);
+  }
+
   /** Whether each broker a profile publishes to is configured; the reason when one is not. */
   static missingBroker(
     profile: Profile,
@@ -166,6 +185,25 @@ export class ProfilePublisher {
         return `profile ${profile.name} publishes ${binding.name} to RabbitMQ, but AMQP_URL is unset`;
     }
     return undefined;
+  }
+
+  /**
+   * Creates the topics and exchanges the profiles publish to, so a system's consumers can
+   * subscribe before the first message (each is created on first use too).
+   */
+  async declare(profiles: readonly Profile[]): Promise<void> {
+    const targets = profiles.flatMap((profile) =>
+      profile.outbound.map((outbound) => outbound.binding.target),
+    );
+    for (const target of targets)
+      if ('kafka' in target && this.#kafka) await this.#ensureTopic(this.#kafka, target.kafka.topic);
+    const exchanges = targets.flatMap((target) => ('amqp' in target ? [target.amqp] : []));
+    if (exchanges.length === 0 || !this.#amqpUrl) return;
+    const { channel } = await this.#connectAmqp(this.#amqpUrl);
+    for (const { exchange, exchangeType } of exchanges) {
+      await channel.assertExchange(exchange, exchangeType, { durable: true });
+      this.#exchanges.add(exchange);
+    }
   }
 
   async publish(messages: readonly OutboundMessage[]): Promise<void> {

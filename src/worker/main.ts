@@ -96,17 +96,11 @@ const sinks = await createEventSinks({
 });
 // Integration profiles (PROFILES): each a sink of its own, on its own cursor.
 const profiles = loadProfiles(config.profiles);
-const brokers = {
-  kafka: config.kafkaBrokers?.length
-    ? { brokers: config.kafkaBrokers, security: config.kafkaSecurity }
-    : undefined,
-  amqpUrl: config.amqpUrl,
-};
-for (const profile of profiles.profiles) {
-  const missing = ProfilePublisher.missingBroker(profile, brokers);
-  if (missing) throw new Error(missing);
-}
-const profilePublisher = new ProfilePublisher(brokers);
+const profilePublisher = ProfilePublisher.forProfiles(profiles.profiles, config);
+// Best effort: a broker that is down now gets them on the first message instead.
+void profilePublisher
+  .declare(profiles.profiles)
+  .catch((error: unknown) => logger.warn({ err: error }, "profiles' topics and exchanges not declared yet"));
 const profileSinks = profiles.profiles.map(
   (profile) => new ProfileSink(profile, database.db, profilePublisher, (line) => logger.warn(line)),
 );
