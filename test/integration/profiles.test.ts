@@ -68,7 +68,7 @@ describe.skipIf(!both)('transit ticketing on Kafka (profile transit)', () => {
         { key },
       );
     expect((await topUp(300)).status).toBe(200);
-    const ofTicket = (message: RawMessage) => message.json.ticketId === ticketId;
+    const ofTicket = (message: RawMessage) => message.json?.ticketId === ticketId;
 
     // Exactly as the ticketing service writes it: numbers for ids, a decimal amount in NAD.
     const purchase = `{ "ticketId": ${ticketId}, "userId": ${userId}, "amount": 12.50, "paymentMethod": "WALLET", "requestId": "${randomUUID()}" }`;
@@ -96,7 +96,7 @@ describe.skipIf(!both)('transit ticketing on Kafka (profile transit)', () => {
     expect((await topUp(2000)).status).toBe(200);
     const [updated] = await received(
       out.received,
-      (m) => m.destination === 'wallet.updated' && m.json.userId === userId && m.json.amount === 20,
+      (m) => m.destination === 'wallet.updated' && m.json?.userId === userId && m.json?.amount === 20,
       1,
       'wallet.updated',
     );
@@ -123,7 +123,7 @@ describe.skipIf(!both)('transit ticketing on Kafka (profile transit)', () => {
     });
     const notices = await received(
       out.received,
-      (m) => m.destination === 'notifications.send' && m.json.userId === userId,
+      (m) => m.destination === 'notifications.send' && m.json?.userId === userId,
       2,
       'two rider notices',
     );
@@ -191,7 +191,7 @@ describe.skipIf(!both)('food ordering on RabbitMQ (profile food-ordering)', () =
     const orderId = 100_000 + Math.floor(Math.random() * 800_000);
     const eventId = randomUUID();
     await stockConfirmed(message(orderId, eventId, 'tok_test_4242'));
-    const ofOrder = (m: RawMessage) => m.destination === 'payment.succeeded' && m.json.orderId === orderId;
+    const ofOrder = (m: RawMessage) => m.destination === 'payment.succeeded' && m.json?.orderId === orderId;
     const [first] = await received(replies.received, ofOrder, 1, 'payment.succeeded');
     expect(first!.json).toEqual({
       eventId: expect.any(String),
@@ -219,7 +219,7 @@ describe.skipIf(!both)('food ordering on RabbitMQ (profile food-ordering)', () =
     await stockConfirmed(message(orderId, randomUUID(), 'tok_test_0000'));
     const [failed] = await received(
       replies.received,
-      (m) => m.destination === 'payment.failed' && m.json.orderId === orderId,
+      (m) => m.destination === 'payment.failed' && m.json?.orderId === orderId,
       1,
       'payment.failed',
     );

@@ -165,7 +165,7 @@ export async function collectTopics(
       destination: message.topic,
       key: message.key,
       body: message.value,
-      json: JSON.parse(message.value),
+      json: jsonOrUndefined(message.value),
     });
   });
   return {
@@ -194,9 +194,18 @@ export async function collectExchange(
     (message) => {
       if (!message) return;
       const body = message.content.toString();
-      received.push({ destination: message.fields.routingKey, body, json: JSON.parse(body) });
+      received.push({ destination: message.fields.routingKey, body, json: jsonOrUndefined(body) });
     },
     { noAck: true },
   );
   return { received, close: () => connection.close() };
+}
+
+/** A dead-letter topic holds what was not JSON too. */
+function jsonOrUndefined(text: string): any {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
