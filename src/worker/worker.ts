@@ -13,7 +13,7 @@ import { WebhookSink } from '../webhooks/sink.js';
 import type { WebhookEgress } from '../webhooks/egress.js';
 import type { SecretBox } from '../webhooks/secrets.js';
 import { TASK_QUEUE } from '../workflows/contract.js';
-import { EVENT_RELAY_WORKFLOW_ID, type eventRelay } from '../workflows/event-relay.js';
+import { EVENT_RELAY_WORKFLOW_ID, relaySinksChangedSignal, type eventRelay } from '../workflows/event-relay.js';
 import { bundleWorkflowsInChild } from './bundle.js';
 
 export interface PaysagaWorkerOptions {
@@ -103,11 +103,14 @@ export async function createEventRelayWorker(options: {
     // One attempt per sink at a time; a second slot each lets a retry start while a stuck one ends.
     maxConcurrentActivityTaskExecutions: 2 * sinks.length,
   });
-  await client.workflow.start<typeof eventRelay>('eventRelay', {
+  // Started, or told that this worker's sinks may be new: a running relay hands over to a run
+  // that asks for them (a sink added would otherwise wait for the run's natural end).
+  await client.workflow.signalWithStart<typeof eventRelay, []>('eventRelay', {
     workflowId: eventRelayWorkflowId(taskQueue),
     taskQueue,
     args: [{ activityTaskQueue: eventsTaskQueue(taskQueue) }],
-    workflowIdConflictPolicy: 'USE_EXISTING',
+    signal: relaySinksChangedSignal,
+    signalArgs: [],
   });
   return worker;
 }

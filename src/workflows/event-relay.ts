@@ -2,6 +2,8 @@ import {
   CancellationScope,
   condition,
   continueAsNew,
+  defineSignal,
+  setHandler,
   isCancellation,
   patched,
   proxyActivities,
@@ -10,6 +12,12 @@ import {
 import type { EventActivities } from '../activities/events.js';
 
 export const EVENT_RELAY_WORKFLOW_ID = 'paysaga-event-relay';
+
+/**
+ * A worker (re)started, maybe with other sinks (a broker or an integration profile added): the
+ * run hands over to a new one, which asks the workers for their sinks again.
+ */
+export const relaySinksChangedSignal = defineSignal('relaySinksChanged');
 
 export interface EventRelayInput {
   /** The task queue of the relay worker (only it runs the relay's activities). */
@@ -55,6 +63,10 @@ export async function eventRelay(input: EventRelayInput): Promise<void> {
     }
     return continueAsNew<typeof eventRelay>(input);
   }
+  let sinksChanged = false;
+  setHandler(relaySinksChangedSignal, () => {
+    sinksChanged = true;
+  });
   const sinks = await relaySinks();
   let completed = 0;
   const loops = new CancellationScope();
@@ -69,7 +81,9 @@ export async function eventRelay(input: EventRelayInput): Promise<void> {
     ),
   );
   relaying.catch(() => undefined);
-  await condition(() => completed >= ATTEMPTS_PER_RUN || workflowInfo().continueAsNewSuggested);
+  await condition(
+    () => sinksChanged || completed >= ATTEMPTS_PER_RUN || workflowInfo().continueAsNewSuggested,
+  );
   // The attempts under way are abandoned (their sinks' cursors keep what they did) and the new
   // run starts its own; a sink that is down does not hold the hand-over.
   loops.cancel();

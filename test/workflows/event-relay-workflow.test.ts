@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { describe, expect, it } from 'vitest';
 import type { EventActivities, RelayOutboxInput } from '../../src/activities/events.js';
-import { eventRelay } from '../../src/workflows/event-relay.js';
+import { eventRelay, relaySinksChangedSignal } from '../../src/workflows/event-relay.js';
 import { recordHistory } from '../support/fixtures.js';
 import { timeSkippingSuite } from '../support/time-skipping.js';
 
@@ -53,6 +53,35 @@ describe('eventRelay (time-skipping server, fake activity)', () => {
       forMs: 1000,
       batchSize: 500,
       idlePollMs: 1000,
+    });
+  });
+
+  it('a worker that starts with a sink added hands the run over to one that relays to it too', async () => {
+    let sinks = ['webhooks'];
+    const relayed = new Set<string>();
+    const activities: EventActivities = {
+      async relaySinks() {
+        return sinks;
+      },
+      async relayOutbox(input) {
+        relayed.add(input.sink ?? '');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        return { published: 0, batches: 0 };
+      },
+    };
+    await suite.withWorker(activities, async (taskQueue) => {
+      const handle = await suite.env.client.workflow.start(eventRelay, {
+        taskQueue,
+        workflowId: `relay-${taskQueue}`,
+        args: [{ activityTaskQueue: taskQueue, forMs: 1000 }],
+      });
+      await until(() => relayed.has('webhooks'));
+      sinks = ['webhooks', 'profile:default:transit'];
+      await handle.signal(relaySinksChangedSignal);
+      await until(() => relayed.has('profile:default:transit'));
+      const latest = await suite.env.client.workflow.getHandle(handle.workflowId).describe();
+      expect(latest.runId).not.toBe(handle.firstExecutionRunId);
+      await handle.terminate('test over');
     });
   });
 
