@@ -89,16 +89,21 @@ export class CommandHandler {
     }
   }
 
+  /**
+   * `ended`: the order's payment had ended before this message came (its result went out then);
+   * one this message starts may end before `create` returns, and its result goes out as usual.
+   */
   private async pay(
     tenantId: string,
     request: PaymentRequest,
     singleAttempt: boolean,
   ): Promise<CommandOutcome> {
+    const before = await this.services.payments.findByOrder(tenantId, request.orderId);
     const { payment } = await this.services.payments.create(tenantId, request, {
       wait: false,
       singleAttempt,
     });
-    return { kind: 'started', resource: payment.id, ended: ENDED.has(payment.status) };
+    return { kind: 'started', resource: payment.id, ended: before !== undefined && ENDED.has(before.status) };
   }
 
   private async paymentOfOrder(tenantId: string, orderId: string): Promise<string | undefined> {

@@ -81,7 +81,10 @@ const refundCommand: CommandMessage = {
 /** A handler whose use cases refuse every command with `error`. */
 function refusingHandler(error: Error): CommandHandler {
   const refuse = () => Promise.reject(error);
-  const useCases = { payments: { create: refuse }, refunds: { create: refuse } };
+  const useCases = {
+    payments: { create: refuse, findByOrder: () => Promise.resolve(undefined) },
+    refunds: { create: refuse },
+  };
   return new CommandHandler(
     useCases as unknown as Pick<PaymentUseCases, 'payments' | 'refunds' | 'checkoutSessions'>,
     new Set(['default']),

@@ -3,7 +3,7 @@
  * which tenant a message acts for, when a message is a duplicate, when a result is published again.
  */
 import { describe, expect, it } from 'vitest';
-import type { CommandOrigin, CommandOutcome } from '../../src/commands/handler.js';
+import { CommandHandler, type CommandOrigin, type CommandOutcome } from '../../src/commands/handler.js';
 import type { CommandMessage } from '../../src/commands/messages.js';
 import { settleCommand, type ProcessDeps, type ProfileSources } from '../../src/commands/process.js';
 import { compileProfile, type Inbound } from '../../src/profiles/profile.js';
@@ -112,5 +112,38 @@ describe("a profile's inbound binding", () => {
       expect.stringMatching(/^the payment.create it maps to is invalid: amount: amount must be positive/),
       expect.stringMatching(/^unmappable: order-paid: the message has no idempotency key/),
     ]);
+  });
+});
+
+describe('the command handler, for republishing', () => {
+  const request = {
+    type: 'payment.create' as const,
+    tenantId: 't',
+    orderId: 'o1',
+    customerId: 'c1',
+    amount: 100,
+    currency: 'EUR' as const,
+    method: { type: 'wallet' as const },
+    capture: 'automatic' as const,
+  };
+  const handlerWith = (before: { status: string } | undefined) =>
+    new CommandHandler(
+      {
+        payments: {
+          findByOrder: async () => before,
+          create: async () => ({ payment: { id: 'pay_1', status: 'succeeded' }, pending: false }),
+        },
+      } as unknown as ConstructorParameters<typeof CommandHandler>[0],
+      new Set(['t']),
+    );
+
+  it('says the order had ended only when its payment had ended before the message, not when this one ended it at once', async () => {
+    expect(await handlerWith(undefined).handle(request, 't')).toEqual({
+      kind: 'started',
+      resource: 'pay_1',
+      ended: false,
+    });
+    expect(await handlerWith({ status: 'processing' }).handle(request, 't')).toMatchObject({ ended: false });
+    expect(await handlerWith({ status: 'succeeded' }).handle(request, 't')).toMatchObject({ ended: true });
   });
 });
