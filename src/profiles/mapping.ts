@@ -5,6 +5,7 @@
  * and the money conversions below. Each evaluation is bounded in time, depth and sequence length,
  * so a runaway expression fails its one message instead of holding a consumer or the relay.
  */
+import { createHash } from 'node:crypto';
 import jsonata from 'jsonata';
 import { CURRENCIES, toMajorUnits, toMinorUnits, type Currency } from '../domain/money.js';
 
@@ -114,6 +115,9 @@ function registerMoney(expression: jsonata.Expression, context: MappingContext):
       DECIMAL_MARK + money('$decimal', () => toMajorUnits(minor, currencyOf(code, context, '$decimal'))),
     '<ns?:s>',
   );
+  // $uuid("payment:t:o#payment.succeeded#2") → the same UUID every time for the same text (v5
+  // layout over SHA-1), for contracts whose event ids are UUIDs.
+  expression.registerFunction('uuid', (text: string) => nameUuid(text), '<s:s>');
   // $decimalString(1250) → "12.50".
   expression.registerFunction(
     'decimalString',
@@ -121,6 +125,15 @@ function registerMoney(expression: jsonata.Expression, context: MappingContext):
       money('$decimalString', () => toMajorUnits(minor, currencyOf(code, context, '$decimalString'))),
     '<ns?:s>',
   );
+}
+
+/** A name-based UUID (RFC 9562 version 5 layout) of `text`. */
+function nameUuid(text: string): string {
+  const bytes = createHash('sha1').update(`paysaga:${text}`).digest().subarray(0, 16);
+  bytes[6] = (bytes[6]! & 0x0f) | 0x50;
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 /** JSONata's results carry sequences and functions; what leaves a mapping is plain JSON only. */

@@ -194,7 +194,7 @@ describe.skipIf(!both)('food ordering on RabbitMQ (profile food-ordering)', () =
     const ofOrder = (m: RawMessage) => m.destination === 'payment.succeeded' && m.json?.orderId === orderId;
     const [first] = await received(replies.received, ofOrder, 1, 'payment.succeeded');
     expect(first!.json).toEqual({
-      eventId: expect.any(String),
+      eventId: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/),
       orderId,
       paymentId: expect.any(Number),
       transactionId: expect.any(String),
@@ -224,7 +224,7 @@ describe.skipIf(!both)('food ordering on RabbitMQ (profile food-ordering)', () =
       'payment.failed',
     );
     expect(failed!.json).toEqual({
-      eventId: expect.any(String),
+      eventId: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/),
       orderId,
       failureReason: expect.any(String),
       failureCode: 'CARD_DECLINED',

@@ -198,6 +198,8 @@ describe('transit', () => {
   });
 });
 
+const UUID = expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+
 describe('food ordering', () => {
   const stockConfirmed = {
     eventId: '7f3c1a2e-0000-4000-8000-000000000001',
@@ -243,9 +245,23 @@ describe('food ordering', () => {
     expect(succeeded.target).toEqual({
       amqp: { exchange: 'foodies.events', exchangeType: 'topic', routingKey: 'payment.succeeded' },
     });
-    expect(succeeded.body).toBe(
-      '{"eventId":"evt_1","orderId":12345,"paymentId":7,"transactionId":"auth_1","amount":49.99,"currency":"EUR","processedAt":"2026-12-05T10:00:00.000Z"}',
+    expect(succeeded.body).toMatch(
+      /^\{"eventId":"[0-9a-f-]{36}","orderId":12345,"paymentId":7,"transactionId":"auth_1","amount":49.99,"currency":"EUR","processedAt":"2026-12-05T10:00:00.000Z"\}$/,
     );
+    // The event's id as a UUID: the same for the same event, another for another.
+    const again = await render(
+      outbound('food-ordering', 'payment-succeeded'),
+      event('payment.succeeded', payment),
+      { paymentNumber: 7 },
+    );
+    const other = await render(
+      outbound('food-ordering', 'payment-succeeded'),
+      { ...event('payment.succeeded', payment), id: 'evt_2' },
+      { paymentNumber: 7 },
+    );
+    expect(JSON.parse(again.body).eventId).toEqual(UUID);
+    expect(again.body).toBe(succeeded.body);
+    expect(JSON.parse(other.body).eventId).not.toBe(JSON.parse(succeeded.body).eventId);
     const failedBinding = outbound('food-ordering', 'payment-failed');
     for (const [code, expected] of [
       ['insufficient_funds', 'INSUFFICIENT_FUNDS'],
@@ -264,7 +280,7 @@ describe('food ordering', () => {
       });
       const body = JSON.parse((await render(failedBinding, failed, {})).body) as Record<string, unknown>;
       expect(body).toEqual({
-        eventId: 'evt_1',
+        eventId: UUID,
         orderId: 12345,
         failureReason: code ? `declined: ${code}` : 'the payment failed',
         failureCode: expected,
