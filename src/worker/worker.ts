@@ -13,7 +13,11 @@ import { WebhookSink } from '../webhooks/sink.js';
 import type { WebhookEgress } from '../webhooks/egress.js';
 import type { SecretBox } from '../webhooks/secrets.js';
 import { TASK_QUEUE } from '../workflows/contract.js';
-import { EVENT_RELAY_WORKFLOW_ID, relaySinksChangedSignal, type eventRelay } from '../workflows/event-relay.js';
+import {
+  EVENT_RELAY_WORKFLOW_ID,
+  relaySinksChangedSignal,
+  type eventRelay,
+} from '../workflows/event-relay.js';
 import { bundleWorkflowsInChild } from './bundle.js';
 
 export interface PaysagaWorkerOptions {
