@@ -80,7 +80,15 @@ export class CheckoutSessionService {
    * another is refused with 409 naming the open one, so a customer is never sent two pages that
    * could each charge the order; an expired one may be followed by a new one.
    */
-  async create(tenantId: string, body: CreateCheckoutSession): Promise<CheckoutSessionView> {
+  /**
+   * `announce`: the session's workflow writes `checkout_session.created` first (a session an
+   * integration profile opens: its system learns the page's URL from that event).
+   */
+  async create(
+    tenantId: string,
+    body: CreateCheckoutSession,
+    options: { announce?: boolean | undefined } = {},
+  ): Promise<CheckoutSessionView> {
     // The customer's browser is sent to both: the same rule as a payment's returnUrl.
     const policy = { allowHttpLoopback: this.config.returnUrlAllowHttpLoopback };
     const refusals = [
@@ -128,6 +136,7 @@ export class CheckoutSessionService {
               orderId: view.orderId,
               expiresAt: view.expiresAt,
               ...(gateway ? { gateway: { connector: gateway.connector, sessionId: gateway.sessionId } } : {}),
+              ...(options.announce ? { announce: true } : {}),
             },
           ],
         }),

@@ -58,7 +58,10 @@ export class CommandHandler {
         case 'checkout.create': {
           const { type: _type, tenantId: _tenant, ...body } = message;
           try {
-            const session = await this.services.checkoutSessions.create(tenantId, body);
+            // Opened for a profile: its system learns the page's URL from checkout_session.created.
+            const session = await this.services.checkoutSessions.create(tenantId, body, {
+              announce: origin !== undefined,
+            });
             return { kind: 'started', resource: session.id };
           } catch (error) {
             // The order's session was opened by this same message, delivered before.

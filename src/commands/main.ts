@@ -8,7 +8,9 @@ import { setupTracing } from '../tracing.js';
 import { loadCommandOffsets, saveCommandOffset } from '../db/command-offsets.js';
 import { brokerSinks } from '../domain/sinks.js';
 import { findProfileMessage, latestEventOf, recordProfileMessage } from '../db/profiles.js';
-import { messagesFor, ProfilePublisher } from '../events/profile-sink.js';
+import { messagesFor, ProfilePublisher, profileSinkName } from '../events/profile-sink.js';
+import { ensureRelayCursors } from '../db/outbox.js';
+import { findPayment } from '../db/payments.js';
 import { loadProfiles } from '../profiles/registry.js';
 import type { Inbound } from '../profiles/profile.js';
 import type { ProfileSources } from './process.js';
@@ -44,9 +46,13 @@ for (const { source, inbound } of profiles.sources()) {
       `profile ${inbound.profile.name} reads ${source.broker} ${name}, but EVENT_SINKS does not name ${source.broker}`,
     );
 }
+// The profiles' relay cursors exist before any of their payments starts: none of their results
+// falls before a cursor made later.
+await ensureRelayCursors(connections.db, profiles.profiles.map(profileSinkName));
 // Duplicates answered again go out as the relay sends results: through the profile's bindings.
 const republisher = ProfilePublisher.forProfiles(profiles.profiles, config);
 const TERMINAL = ['payment.succeeded', 'payment.failed', 'payment.canceled'];
+const TERMINAL_STATUSES = new Set(['succeeded', 'failed', 'canceled', 'partially_refunded', 'refunded']);
 const messageKey = (inbound: Inbound, key: string) => ({
   tenantId: inbound.profile.tenantId,
   profile: inbound.profile.name,
@@ -60,6 +66,9 @@ const profileSources: ProfileSources = {
     recordProfileMessage(connections.db, messageKey(inbound, key), resourceId),
   async republish(inbound, paymentId) {
     const profile = profiles.profile(inbound.profile.tenantId, inbound.profile.name);
+    // Answered again only while its result stands (not a payment running again: its next result goes out).
+    const payment = await findPayment(connections.db, inbound.profile.tenantId, paymentId);
+    if (!payment || !TERMINAL_STATUSES.has(payment.status)) return;
     const event = await latestEventOf(
       connections.db,
       inbound.profile.tenantId,
@@ -127,7 +136,13 @@ const running = brokers.flatMap((broker) => {
   const profileQueues = profiles
     .sources()
     .flatMap(({ source }) => (source.broker === 'amqp' ? [source] : []));
-  return [runAmqpCommands(config.amqpUrl, [...sources(AMQP_COMMANDS_QUEUE), ...profileQueues], deps)];
+  // Each profile's queue in a session of its own: a queue or exchange declared otherwise by its
+  // system (a refused declaration closes the channel) holds only that binding.
+  const url = config.amqpUrl;
+  return [
+    runAmqpCommands(url, sources(AMQP_COMMANDS_QUEUE), deps),
+    ...profileQueues.map((queue) => runAmqpCommands(url, [queue], deps)),
+  ];
 });
 lifecycle(logger).info(`consumer listening for commands on ${brokers.join(', ')}`);
 

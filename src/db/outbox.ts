@@ -37,6 +37,46 @@ export const LAG_COUNT_CAP = 100_000;
  * no cursor yet starts at the first event in a new deployment and at the newest one when other
  * sinks already relay (a sink added later receives events from then on).
  */
+/** A new sink's cursor: at the head of the outbox, or at its start when no sink has relayed yet. */
+async function insertCursor(tx: Executor, sink: string): Promise<void> {
+  await tx.execute(sql`
+    INSERT INTO event_relay_cursors (sink, txid, seq)
+    SELECT ${sink}, coalesce(head.txid, '0'::xid8), coalesce(head.seq, 0)
+      FROM (SELECT 1) AS one
+      LEFT JOIN LATERAL (
+        SELECT e.txid, e.seq FROM events e
+         WHERE EXISTS (SELECT 1 FROM event_relay_cursors)
+           AND e.txid < pg_snapshot_xmin(pg_current_snapshot())
+         ORDER BY e.txid DESC, e.seq DESC LIMIT 1
+      ) AS head ON true
+    ON CONFLICT (sink) DO NOTHING`);
+}
+
+/**
+ * Gives each sink named a cursor now, if it has none (a sink added: events from now on). Called
+ * at start by the processes whose work a new sink must see (an integration profile's results),
+ * before that work begins, rather than at the sink's first relay, which may come later.
+ */
+export async function ensureRelayCursors(db: Executor, sinks: readonly string[]): Promise<void> {
+  const missing = sinks.filter((sink) => !cursorsMade.has(sink));
+  if (missing.length === 0) return;
+  await db.transaction(async (tx) => {
+    // The first cursors of an outbox start at its beginning, all of them alike.
+    const { rows } = await tx.execute<{ any: boolean }>(
+      sql`SELECT EXISTS (SELECT 1 FROM event_relay_cursors) AS any`,
+    );
+    for (const sink of missing) {
+      await tx.execute(sql`SELECT pg_advisory_xact_lock(${RELAY_LOCK}, hashtext(${sink}))`);
+      if (rows[0]?.any) await insertCursor(tx, sink);
+      else
+        await tx.execute(sql`
+          INSERT INTO event_relay_cursors (sink, txid, seq) VALUES (${sink}, '0'::xid8, 0)
+          ON CONFLICT (sink) DO NOTHING`);
+    }
+  });
+  for (const sink of missing) cursorsMade.add(sink);
+}
+
 export async function relaySinkBatch(
   db: Executor,
   sink: string,
@@ -45,19 +85,7 @@ export async function relaySinkBatch(
 ): Promise<RelayedBatch> {
   const batch = await db.transaction(async (tx): Promise<RelayedBatch> => {
     await tx.execute(sql`SELECT pg_advisory_xact_lock(${RELAY_LOCK}, hashtext(${sink}))`);
-    if (!cursorsMade.has(sink)) {
-      await tx.execute(sql`
-        INSERT INTO event_relay_cursors (sink, txid, seq)
-        SELECT ${sink}, coalesce(head.txid, '0'::xid8), coalesce(head.seq, 0)
-          FROM (SELECT 1) AS one
-          LEFT JOIN LATERAL (
-            SELECT e.txid, e.seq FROM events e
-             WHERE EXISTS (SELECT 1 FROM event_relay_cursors)
-               AND e.txid < pg_snapshot_xmin(pg_current_snapshot())
-             ORDER BY e.txid DESC, e.seq DESC LIMIT 1
-          ) AS head ON true
-        ON CONFLICT (sink) DO NOTHING`);
-    }
+    if (!cursorsMade.has(sink)) await insertCursor(tx, sink);
     const { rows } = await tx.execute<RelayRow>(sql`
       SELECT e.id, e.tenant_id, e.type, e.source, e.subject, e.time, e.data, e.seq, e.txid
         FROM events e, event_relay_cursors c

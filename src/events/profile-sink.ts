@@ -95,8 +95,10 @@ export class ProfileSink implements EventSink {
     const messages: OutboundMessage[] = [];
     for (const event of events) {
       if (event.tenantid !== this.profile.tenantId) continue;
+      // Looked up outside the relay's transaction: a payment's number, once given, stays given
+      // even when this batch is rolled back and sent again.
       messages.push(
-        ...(await messagesFor(db, this.profile, event, async (outbound, error) => {
+        ...(await messagesFor(this.db, this.profile, event, async (outbound, error) => {
           this.log(
             `${this.name}: parked ${event.type} ${event.id} for ${outbound.binding.name}: ${error.message}`,
           );
@@ -117,11 +119,22 @@ export class ProfileSink implements EventSink {
     for (const { failure, event } of await dueProfileFailures(this.db, this.name, SWEEP_BATCH)) {
       const outbound = this.profile.outbound.find((each) => each.binding.name === failure.binding);
       try {
-        // The event or the binding is gone (outbox pruned, profile changed): nothing to send.
-        if (event && outbound && (await takes(outbound, event)))
-          await this.publisher.publish([
-            await render(outbound, event, await enrichmentFor(this.db, outbound, event)),
-          ]);
+        if (!event || !outbound || !(await takes(outbound, event))) {
+          // The event left the outbox, or the profile changed since: there is nothing to send.
+          await clearProfileFailure(this.db, failure);
+          this.log(
+            `${this.name}: dropped parked ${failure.eventId} for ${failure.binding}: ` +
+              (!event
+                ? 'the event is gone'
+                : !outbound
+                  ? 'the binding is gone'
+                  : 'the binding no longer takes it'),
+          );
+          continue;
+        }
+        await this.publisher.publish([
+          await render(outbound, event, await enrichmentFor(this.db, outbound, event)),
+        ]);
         await clearProfileFailure(this.db, failure);
         this.log(
           `${this.name}: ${failure.eventId} for ${failure.binding} went out after ${failure.attempts} failures`,
@@ -133,7 +146,7 @@ export class ProfileSink implements EventSink {
   }
 
   async close(): Promise<void> {
-    // The publisher is shared; its owner closes it.
+    await this.publisher.close();
   }
 }
 
@@ -158,8 +171,13 @@ export class ProfilePublisher {
   /** The publisher for a process's profiles; throws when one publishes to a broker not configured. */
   static forProfiles(
     profiles: readonly Profile[],
-    config: Pick<Config, 'kafkaBrokers' | 'kafkaSecurity' | 'amqpUrl'>,
+    config: Pick<Config, 'kafkaBrokers' | 'kafkaSecurity' | 'amqpUrl' | 'commands'>,
   ): ProfilePublisher {
+    for (const { profile, binding } of profiles.flatMap((each) => each.outbound))
+      if ('kafka' in binding.target && config.commands.tenantSources.has(binding.target.kafka.topic))
+        throw new Error(
+          `profile ${profile.name} outbound ${binding.name}: ${binding.target.kafka.topic} is a tenant's command source (TENANT_COMMAND_SOURCES)`,
+        );
     const settings = {
       kafka: config.kafkaBrokers?.length
         ? { brokers: config.kafkaBrokers, security: config.kafkaSecurity }

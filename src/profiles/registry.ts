@@ -33,6 +33,7 @@ export class ProfileRegistry {
   readonly #bySource = new Map<string, Inbound>();
 
   constructor(readonly profiles: readonly Profile[]) {
+    refuseLoops(profiles);
     for (const profile of profiles)
       for (const inbound of profile.inbound) {
         const key = sourceKey(sourceOf(inbound));
@@ -109,6 +110,69 @@ export function loadProfiles(
     names.add(key);
   }
   return new ProfileRegistry(profiles);
+}
+
+/**
+ * What no profile may do: read from or publish to Paysaga's own topics, queues and exchanges
+ * (`paysaga.*`: its commands, its events, every tenant's), or publish where a profile's inbound
+ * binding reads (one tenant's events would become another's, or the same profile's, commands).
+ */
+function refuseLoops(profiles: readonly Profile[]): void {
+  const own = (name: string) => name.startsWith('paysaga.');
+  const inbound = profiles.flatMap((profile) => profile.inbound);
+  for (const { profile, binding } of inbound) {
+    const where = `profile ${profile.name} inbound ${binding.name}`;
+    if ('kafka' in binding.source && own(binding.source.kafka.topic))
+      throw new Error(`${where}: ${binding.source.kafka.topic} is Paysaga's own`);
+    if (
+      'amqp' in binding.source &&
+      (own(binding.source.amqp.queue) || own(binding.source.amqp.exchange ?? ''))
+    )
+      throw new Error(
+        `${where}: ${binding.source.amqp.exchange ?? binding.source.amqp.queue} is Paysaga's own`,
+      );
+  }
+  for (const { profile, binding } of profiles.flatMap((each) => each.outbound)) {
+    const where = `profile ${profile.name} outbound ${binding.name}`;
+    const { target } = binding;
+    if ('kafka' in target) {
+      if (own(target.kafka.topic)) throw new Error(`${where}: ${target.kafka.topic} is Paysaga's own`);
+      const reader = inbound.find(
+        (each) => 'kafka' in each.binding.source && each.binding.source.kafka.topic === target.kafka.topic,
+      );
+      if (reader)
+        throw new Error(
+          `${where}: publishes to ${target.kafka.topic}, which profile ${reader.profile.name} reads`,
+        );
+    }
+    if ('amqp' in target) {
+      if (own(target.amqp.exchange)) throw new Error(`${where}: ${target.amqp.exchange} is Paysaga's own`);
+      const reader = inbound.find(
+        (each) =>
+          'amqp' in each.binding.source &&
+          each.binding.source.amqp.exchange === target.amqp.exchange &&
+          (each.binding.source.amqp.exchangeType === 'fanout' ||
+            each.binding.source.amqp.routingKeys.some((pattern) => routes(pattern, target.amqp.routingKey))),
+      );
+      if (reader)
+        throw new Error(
+          `${where}: publishes to ${target.amqp.exchange} ${target.amqp.routingKey}, which profile ${reader.profile.name} reads`,
+        );
+    }
+  }
+}
+
+/** Whether a topic exchange binding `pattern` routes `key` (`*` one word, `#` any number). */
+export function routes(pattern: string, key: string): boolean {
+  const words = (text: string) => text.split('.');
+  const match = (p: string[], k: string[]): boolean => {
+    if (p.length === 0) return k.length === 0;
+    const [head, ...rest] = p;
+    if (head === '#') return match(rest, k) || (k.length > 0 && match(p, k.slice(1)));
+    if (k.length === 0) return false;
+    return (head === '*' || head === k[0]) && match(rest, k.slice(1));
+  };
+  return match(words(pattern), words(key));
 }
 
 function sourceOf(inbound: Inbound): InboundSource {

@@ -41,13 +41,18 @@ const kafkaSource = z.strictObject({
   /** The consumer group (the system's own, when its contract names one). */
   group: brokerName.optional(),
 });
-const amqpSource = z.strictObject({
-  queue: brokerName,
-  /** Declared (durable) and bound to the queue with each routing key. */
-  exchange: brokerName.optional(),
-  exchangeType: z.enum(['topic', 'direct', 'fanout']).default('topic'),
-  routingKeys: z.array(routingPattern).max(20).default([]),
-});
+const amqpSource = z
+  .strictObject({
+    queue: brokerName,
+    /** Declared (durable) and bound to the queue with each routing key. */
+    exchange: brokerName.optional(),
+    exchangeType: z.enum(['topic', 'direct', 'fanout']).default('topic'),
+    routingKeys: z.array(routingPattern).max(20).default([]),
+  })
+  .refine((source) => !source.exchange || source.exchangeType === 'fanout' || source.routingKeys.length > 0, {
+    message: 'a topic or direct exchange needs at least one routing key (the queue would receive nothing)',
+    path: ['routingKeys'],
+  });
 
 const inbound = z.strictObject({
   name,

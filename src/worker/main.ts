@@ -11,7 +11,7 @@ import { loadProfiles } from '../profiles/registry.js';
 import { freePort } from '../free-port.js';
 import { createLogger, lifecycle, temporalLogger } from '../logger.js';
 import { parkedEventMetrics, relayLagMetrics, serveMetrics, workerMetrics } from '../metrics.js';
-import { relayLag } from '../db/outbox.js';
+import { ensureRelayCursors, relayLag } from '../db/outbox.js';
 import { installProcessPolicy, RESTART_EXIT_CODE } from '../process-policy.js';
 import { setupTracing } from '../tracing.js';
 import { WebhookEgress } from '../webhooks/egress.js';
@@ -96,20 +96,25 @@ const sinks = await createEventSinks({
 });
 // Integration profiles (PROFILES): each a sink of its own, on its own cursor.
 const profiles = loadProfiles(config.profiles);
-const profilePublisher = ProfilePublisher.forProfiles(profiles.profiles, config);
-// Best effort: a broker that is down now gets them on the first message instead.
-void profilePublisher
-  .declare(profiles.profiles)
-  .catch((error: unknown) => logger.warn({ err: error }, "profiles' topics and exchanges not declared yet"));
-const profileSinks = profiles.profiles.map(
-  (profile) => new ProfileSink(profile, database.db, profilePublisher, (line) => logger.warn(line)),
-);
+// A publisher (connections) per profile: one system's broker refusing holds no other profile.
+const profileSinks = profiles.profiles.map((profile) => {
+  const publisher = ProfilePublisher.forProfiles([profile], config);
+  // Best effort: a broker that is down now gets them on the first message instead.
+  void publisher
+    .declare([profile])
+    .catch((error: unknown) =>
+      logger.warn({ err: error }, `profile ${profile.name}: topics and exchanges not declared yet`),
+    );
+  return new ProfileSink(profile, database.db, publisher, (line) => logger.warn(line));
+});
 sinks.push(...profileSinks);
 if (profileSinks.length > 0)
   parkedEventMetrics(metrics.registry, async () => {
     const parked = await countProfileFailures(database.db);
     return profileSinks.map((sink) => ({ sink: sink.name, parked: parked.get(sink.name) ?? 0 }));
   });
+// Every sink's cursor before anything relays: a sink added (a profile) sees what happens from now.
+await ensureRelayCursors(database.db, ['webhooks', ...sinks.map((sink) => sink.name)]);
 // The relay always runs: merchants' webhook endpoints are a sink of every deployment.
 const workers = [
   worker,
@@ -152,7 +157,6 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 await Promise.all(workers.map((each) => each.run()));
 await Promise.all(sinks.map((sink) => sink.close()));
-await profilePublisher.close();
 await hub.close();
 metricsServer?.close();
 await connection.close();

@@ -29,8 +29,8 @@ import {
  * on its page signals how it ended; only a succeeded one completes the session (a declined card
  * leaves it open for another try). An expired session cancels a payment still waiting for its
  * customer (3-D Secure, or a declined attempt left open), so an abandoned page holds nothing.
- * Its first step writes `checkout_session.created` (the session and its page's URL); the end and
- * its event are written together (the outbox), once.
+ * Opened by an integration profile (`announce`), its first step writes `checkout_session.created`
+ * (the session and its page's URL); the end and its event are written together (the outbox), once.
  */
 export async function checkoutSessionWorkflow(
   input: CheckoutSessionWorkflowInput,
@@ -63,7 +63,7 @@ export async function checkoutSessionWorkflow(
   );
 
   // Sessions started before the announcement existed have no such step in their history.
-  if (patched('checkout-session-created'))
+  if (input.announce && patched('checkout-session-created'))
     await store.announceCheckoutSession({ tenantId: input.tenantId, sessionId: input.sessionId });
 
   const remaining = Date.parse(input.expiresAt) - Date.now();

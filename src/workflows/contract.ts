@@ -172,6 +172,12 @@ export interface CheckoutSessionWorkflowInput {
   expiresAt: string;
   /** The session's page on its connector (Stripe Checkout), which expires with it. */
   gateway?: { connector: string; sessionId: string } | undefined;
+  /**
+   * Write `checkout_session.created` (the session and its page's URL) first: for sessions an
+   * integration profile opens, whose system learns the page's URL from that event alone. Absent:
+   * the session's events are its end's only, as they always were.
+   */
+  announce?: boolean | undefined;
 }
 
 export interface CheckoutPaymentEnded {

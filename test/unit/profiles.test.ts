@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { CloudEvent } from '../../src/domain/events.js';
 import { compileMapping, toJson } from '../../src/profiles/mapping.js';
 import { compileProfile, interpret, render, takes, type Outbound } from '../../src/profiles/profile.js';
-import { loadProfiles } from '../../src/profiles/registry.js';
+import { loadProfiles, ProfileRegistry, routes } from '../../src/profiles/registry.js';
 
 const registry = loadProfiles([
   { ref: 'transit', tenantId: 'default' },
@@ -316,5 +316,93 @@ describe('ride hailing', () => {
     expect((await render(binding, created, {})).body).toBe(
       '{"type":"payment_url","rideId":"ride123","paymentUrl":"http://127.0.0.1:3000/checkout/cs_1","status":"pending"}',
     );
+  });
+});
+
+describe('what a profile may not do', () => {
+  const outboundTo = (target: unknown) => ({
+    profile: 'loop',
+    version: 1,
+    outbound: [{ name: 'out', events: ['payment.succeeded'], target, map: '{}' }],
+  });
+  const load = (...files: unknown[]) =>
+    new ProfileRegistry(files.map((file, i) => compileProfile(file, `tenant-${i}`, 'test')));
+
+  it("reads or publishes to Paysaga's own topics and exchanges", () => {
+    expect(() => load(outboundTo({ kafka: { topic: 'paysaga.commands' } }))).toThrow(
+      /paysaga.commands is Paysaga's own/,
+    );
+    expect(() => load(outboundTo({ amqp: { exchange: 'paysaga.events', routingKey: 'x' } }))).toThrow(
+      /Paysaga's own/,
+    );
+    expect(() =>
+      load({
+        profile: 'spy',
+        version: 1,
+        inbound: [
+          {
+            name: 'all-events',
+            source: { amqp: { queue: 'spy', exchange: 'paysaga.events', routingKeys: ['#'] } },
+            command: 'payment.create',
+            map: '{}',
+          },
+        ],
+      }),
+    ).toThrow(/paysaga.events is Paysaga's own/);
+  });
+
+  it("publishes where a profile's inbound binding reads (another tenant's commands)", () => {
+    const reader = {
+      profile: 'reader',
+      version: 1,
+      inbound: [
+        { name: 'in', source: { kafka: { topic: 'orders.in' } }, command: 'payment.create', map: '{}' },
+        {
+          name: 'q',
+          source: { amqp: { queue: 'q1', exchange: 'shop', routingKeys: ['order.*'] } },
+          command: 'payment.create',
+          map: '{}',
+        },
+      ],
+    };
+    expect(() => load(reader, outboundTo({ kafka: { topic: 'orders.in' } }))).toThrow(
+      /which profile reader reads/,
+    );
+    expect(() => load(reader, outboundTo({ amqp: { exchange: 'shop', routingKey: 'order.paid' } }))).toThrow(
+      /which profile reader reads/,
+    );
+    expect(() =>
+      load(reader, outboundTo({ amqp: { exchange: 'shop', routingKey: 'payment.paid' } })),
+    ).not.toThrow();
+  });
+
+  it('binds a queue to a topic exchange with no routing key (it would receive nothing)', () => {
+    expect(() =>
+      compileProfile(
+        {
+          profile: 'deaf',
+          version: 1,
+          inbound: [
+            {
+              name: 'q',
+              source: { amqp: { queue: 'q', exchange: 'x' } },
+              command: 'payment.create',
+              map: '{}',
+            },
+          ],
+        },
+        't',
+        'test',
+      ),
+    ).toThrow(/at least one routing key/);
+  });
+
+  it('matches topic patterns as RabbitMQ does', () => {
+    expect(routes('order.*', 'order.paid')).toBe(true);
+    expect(routes('order.*', 'order.paid.twice')).toBe(false);
+    expect(routes('order.#', 'order')).toBe(true);
+    expect(routes('#.paid', 'order.x.paid')).toBe(true);
+    expect(routes('order.stock-confirmed', 'order.stock-confirmed')).toBe(true);
+    expect(routes('order.stock-confirmed', 'order.paid')).toBe(false);
   });
 });

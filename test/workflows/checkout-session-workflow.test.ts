@@ -31,7 +31,10 @@ async function startSession(
   const handle = await suite.env.client.workflow.start(checkoutSessionWorkflow, {
     taskQueue,
     workflowId: checkoutWorkflowId('default', sessionId),
-    args: [{ tenantId: 'default', sessionId, orderId, expiresAt, ...(gateway ? { gateway } : {}) }],
+    // As an integration profile opens them: announced (checkout_session.created first).
+    args: [
+      { tenantId: 'default', sessionId, orderId, expiresAt, announce: true, ...(gateway ? { gateway } : {}) },
+    ],
   });
   return { sessionId, expiresAt, handle };
 }
@@ -95,6 +98,29 @@ function startPayment(
 }
 
 describe('checkout session workflow (time-skipping server, fake activities)', () => {
+  it('a session opened over the API is not announced: its only event is its end, as before', async () => {
+    const fakes = fakeActivities();
+    await suite.withWorker(fakes.activities, async (taskQueue) => {
+      const sessionId = `cs_${randomUUID().replaceAll('-', '')}`;
+      const handle = await suite.env.client.workflow.start(checkoutSessionWorkflow, {
+        taskQueue,
+        workflowId: checkoutWorkflowId('default', sessionId),
+        args: [
+          {
+            tenantId: 'default',
+            sessionId,
+            orderId: `ord_${randomUUID()}`,
+            expiresAt: new Date((await suite.env.currentTimeMs()) + HOUR).toISOString(),
+          },
+        ],
+      });
+      expect((await handle.executeUpdate(expireCheckoutUpdate)).status).toBe('expired');
+      await handle.result();
+    });
+    expect(fakes.calls).toEqual(['expireCheckoutSession']);
+    expect(fakes.checkoutEvents.map((event) => event.type)).toEqual(['checkout_session.expired']);
+  });
+
   it('announces the session as its first step, once, with its page in checkout_session.created', async () => {
     const fakes = fakeActivities();
     await suite.withWorker(fakes.activities, async (taskQueue) => {

@@ -16,7 +16,7 @@ export const checkoutSessionRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         summary: 'Create a checkout session: a hosted page where the customer pays for an order',
         description:
-          "Send the customer to `url` (also in the event `checkout_session.created`, written once the session's workflow runs). The session is `open` until its payment succeeds (`complete`, event `checkout_session.completed`) or it expires (`expired`, event `checkout_session.expired`) after `expiresInSeconds` or on `POST .../expire`. An order has at most one open session: another is `409 checkout_session_exists` (naming it in `checkoutSessionId`); an order paid through a session is `409 order_already_paid`.",
+          'Send the customer to `url`. The session is `open` until its payment succeeds (`complete`, event `checkout_session.completed`) or it expires (`expired`, event `checkout_session.expired`) after `expiresInSeconds` or on `POST .../expire`. An order has at most one open session: another is `409 checkout_session_exists` (naming it in `checkoutSessionId`); an order paid through a session is `409 order_already_paid`.',
         tags,
         body: createCheckoutSessionBody,
         response: { 201: checkoutSession, ...errorResponses },
