@@ -264,6 +264,24 @@ describe('customers API', () => {
     expect((await apiRaw('GET', `/v1/customers/${id}`)).body).toEqual(created);
   });
 
+  it('documents the routes in the OpenAPI document under the customers tag', async () => {
+    const spec = await apiRaw('GET', '/docs/json', undefined, { key: null });
+    expect(spec.status).toBe(200);
+    const collection = spec.body.paths['/v1/customers'];
+    const item = spec.body.paths['/v1/customers/{id}'];
+    expect(Object.keys(collection).sort()).toEqual(['get', 'post']);
+    expect(Object.keys(item).sort()).toEqual(['get', 'patch']);
+    for (const operation of [collection.get, collection.post, item.get, item.patch])
+      expect(operation.tags).toEqual(['customers']);
+    const body = collection.post.requestBody.content['application/json'].schema;
+    expect(body.required).toEqual(['id']);
+    expect(body.properties.email).toMatchObject({ format: 'email', maxLength: 254 });
+    expect(body.properties.name.maxLength).toBe(200);
+    expect(collection.post.responses['201'].links.GetCustomer.parameters).toEqual({
+      id: '$response.body#/id',
+    });
+  });
+
   it('never writes an email to the log', async () => {
     // The request line of a marker request reaches the log after every request before it.
     const marker = uid('cus');
