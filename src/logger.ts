@@ -4,9 +4,9 @@ import { parsePaymentWorkflowId } from './domain/ids.js';
 import { paymentIdFor } from './payment-id.js';
 
 /**
- * What no log line may carry: credentials in headers, and any field named like a secret or a
- * card token, wherever it is nested (pino's redaction works on paths, so the usual nestings are
- * listed). The connectors mask keys inside error messages themselves.
+ * What no log line may carry: credentials in headers, and any field named like a secret, a
+ * card token or an email, wherever it is nested (pino's redaction works on paths, so the usual
+ * nestings are listed). The connectors mask keys inside error messages themselves.
  */
 export const REDACT_PATHS = [
   'req.headers.authorization',
@@ -26,6 +26,10 @@ export const REDACT_PATHS = [
   '*.*.token',
   'method.token',
   '*.method.token',
+  // A customer's email is personal data: no code path logs it, and a slip would print this.
+  'email',
+  '*.email',
+  '*.*.email',
 ];
 
 /**

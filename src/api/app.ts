@@ -16,6 +16,7 @@ import { MAX_BODY_BYTES } from '../app/json-body.js';
 import { refuseNulInUrl, strictJsonBodies } from './input.js';
 import { adminRoutes } from './routes/admin.js';
 import { checkoutSessionRoutes } from './routes/checkout-sessions.js';
+import { customerRoutes } from './routes/customers.js';
 import { checkoutPageRoutes } from './pages/routes.js';
 import { paymentLinkPageRoutes } from './pages/payment-link-routes.js';
 import { paymentLinkRoutes } from './routes/payment-links.js';
@@ -95,6 +96,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await api.register(returnPageRoutes);
     await api.register(checkoutSessionRoutes);
     await api.register(paymentLinkRoutes);
+    await api.register(customerRoutes);
   });
   await app.register(webhookRoutes);
   await app.register(checkoutPageRoutes);

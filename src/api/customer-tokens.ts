@@ -2,7 +2,7 @@ import { jwtVerify, SignJWT } from 'jose';
 
 /**
  * Short-lived tokens a merchant hands to its customer's app (a rider waiting on a 3-D Secure
- * page): they read that customer's payments, wallet and streams, nothing else, and never carry
+ * page): they read that customer's payments, wallet, streams and customer record, nothing else, and never carry
  * the merchant's key. HS256 JWTs signed with `CUSTOMER_TOKEN_SECRET`.
  */
 export interface CustomerClaims {

@@ -8,6 +8,7 @@ import { EventHub } from '../events/hub.js';
 import { createConnectorRegistry } from '../gateway/registry.js';
 import { clientInterceptors } from '../tracing.js';
 import { CheckoutSessionService } from './checkout-sessions.js';
+import { CustomerService } from './customers.js';
 import { GatewayWebhooks } from './gateway-webhooks.js';
 import { IdempotencyKeys } from './idempotency.js';
 import { SecretBox } from '../webhooks/secrets.js';
@@ -52,6 +53,7 @@ export interface Application extends PaymentUseCases {
   idempotencyKeys: IdempotencyKeys;
   webhookEndpoints: WebhookEndpointService;
   paymentLinks: PaymentLinkService;
+  customers: CustomerService;
   /** Integration profiles' messages on customers' live streams (PROFILES). */
   profileStreams: ProfileStreams;
   ledger: { verify(): ReturnType<typeof verifyLedger> };
@@ -103,6 +105,7 @@ export function createApplication(deps: ApplicationDeps): Application {
     }),
     checkoutSessions,
     paymentLinks: new PaymentLinkService(db, checkoutSessions, config),
+    customers: new CustomerService(db),
     profileStreams: new ProfileStreams(loadProfiles(config.profiles)),
     ledger: { verify: () => verifyLedger(db) },
   };

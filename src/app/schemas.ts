@@ -168,3 +168,28 @@ export const createCheckoutSessionBody = z.strictObject({
     .default(['card', 'wallet'])
     .describe('What the page offers: `card`, `wallet` (shown when the wallet holds the amount)'),
 });
+
+/**
+ * A customer's email: at most 254 characters (RFC 5321's path limit). Its validation message
+ * names the field, never the value: an email is personal data and a problem may be logged.
+ */
+export const customerEmail = z
+  .email({ error: 'email must be an email address' })
+  .max(254, 'email must be at most 254 characters');
+
+export const customerName = text(200);
+
+export const createCustomerBody = z.strictObject({
+  id: externalId.describe("The merchant's own id of the customer (a payment's `customerId`)"),
+  email: customerEmail.optional(),
+  name: customerName.optional(),
+  metadata: metadata.optional(),
+});
+export type CreateCustomerBody = z.infer<typeof createCustomerBody>;
+
+export const updateCustomerBody = z.strictObject({
+  email: customerEmail.nullable().optional().describe('`null` clears it'),
+  name: customerName.nullable().optional().describe('`null` clears it'),
+  metadata: metadata.optional().describe('Replaces the whole map; `{}` clears it'),
+});
+export type UpdateCustomerBody = z.infer<typeof updateCustomerBody>;

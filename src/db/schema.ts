@@ -437,3 +437,24 @@ export const profileFailures = pgTable(
   },
   (t) => [primaryKey({ name: 'profile_failures_pk', columns: [t.sink, t.eventId, t.binding] })],
 );
+
+/**
+ * The merchant's customers, by the id the merchant already uses (a payment's `customerId`).
+ * Email and name are personal data: they stay in this table and are never logged.
+ */
+export const customers = pgTable(
+  'customers',
+  {
+    tenantId: text('tenant_id').notNull(),
+    id: text('id').notNull(),
+    email: text('email'),
+    name: text('name'),
+    metadata: jsonb('metadata').$type<Record<string, string>>().notNull().default({}),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ name: 'customers_pk', columns: [t.tenantId, t.id] }),
+    index('customers_tenant_created').on(t.tenantId, t.createdAt, t.id),
+  ],
+);

@@ -17,6 +17,7 @@ const snapshot = async () => ({
   payments: await count(db, "SELECT 1 FROM payments WHERE tenant_id = 'badinput'"),
   transfers: await count(db, "SELECT 1 FROM ledger_transfers WHERE tenant_id = 'badinput'"),
   keys: await count(db, "SELECT 1 FROM idempotency_keys WHERE tenant_id = 'badinput'"),
+  customers: await count(db, "SELECT 1 FROM customers WHERE tenant_id = 'badinput'"),
 });
 
 beforeAll(async () => {

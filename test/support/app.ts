@@ -36,6 +36,7 @@ export async function appWithUnreachableServices(
     'streams',
     'idempotencyKeys',
     'webhookEndpoints',
+    'customers',
     'ledger',
   ] as const satisfies readonly (keyof Services)[])
     (services as Record<string, unknown>)[name] = unreachable(name);

@@ -71,7 +71,7 @@ export const authPlugin = fp(
           throw new ProblemError(
             403,
             'forbidden_for_customer_token',
-            "a customer token reads only its customer's payments, wallet and streams",
+            "a customer token reads only its customer's payments, wallet, streams and customer record",
           );
         request.tenantId = claims.tenantId;
         request.customerId = claims.customerId;

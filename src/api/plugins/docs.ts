@@ -36,7 +36,7 @@ const problemContent = (document: OpenApiDocument): ResponseObject['content'] =>
 /**
  * OpenAPI links: which response supplies the ids the next operations need. Clients (and
  * Schemathesis's stateful phase) follow them from a created payment to its capture, cancel,
- * refunds and wallet, and from a refund to its read.
+ * refunds and wallet, from a refund to its read, and from a created customer to its read and update.
  */
 const LINKS: { from: [method: string, path: string]; to: [name: string, method: string, path: string][] }[] =
   [
@@ -59,6 +59,13 @@ const LINKS: { from: [method: string, path: string]; to: [name: string, method: 
     {
       from: ['post', '/v1/wallets/{customerId}/top-ups'],
       to: [['ListTransactions', 'get', '/v1/wallets/{customerId}/transactions']],
+    },
+    {
+      from: ['post', '/v1/customers'],
+      to: [
+        ['GetCustomer', 'get', '/v1/customers/{id}'],
+        ['UpdateCustomer', 'patch', '/v1/customers/{id}'],
+      ],
     },
   ];
 

@@ -50,7 +50,7 @@ export const streamRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         summary: "A short-lived token for a customer's app",
         description:
-          "For the customer's app (never give it your API key): it reads only this customer's payments, wallet and live streams, for `expiresInSeconds` (default 15 minutes, at most 1 hour). Send it as `Authorization: Bearer <token>`, or as `?access_token=` where a browser cannot set headers (EventSource, WebSocket).",
+          "For the customer's app (never give it your API key): it reads only this customer's payments, wallet, live streams and customer record, for `expiresInSeconds` (default 15 minutes, at most 1 hour). Send it as `Authorization: Bearer <token>`, or as `?access_token=` where a browser cannot set headers (EventSource, WebSocket).",
         tags: ['streams'],
         body: customerTokenBody,
         response: {
