@@ -170,12 +170,14 @@ export const createCheckoutSessionBody = z.strictObject({
 });
 
 /**
- * A customer's email: at most 254 characters (RFC 5321's path limit). Its validation message
- * names the field, never the value: an email is personal data and a problem may be logged.
+ * A customer's email: at most 254 characters (RFC 5321's path limit), a local part of at most 64
+ * (RFC 5321 too, which zod's pattern does not check). Its validation messages name the field,
+ * never the value: an email is personal data and a problem may be logged.
  */
 export const customerEmail = z
   .email({ error: 'email must be an email address' })
-  .max(254, 'email must be at most 254 characters');
+  .max(254, 'email must be at most 254 characters')
+  .refine((email) => email.slice(0, email.lastIndexOf('@')).length <= 64, 'email must be an email address');
 
 export const customerName = text(200);
 

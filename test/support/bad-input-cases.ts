@@ -333,6 +333,14 @@ export function badInputCases({ customerId, manualPaymentId }: CaseContext): Cas
       400,
       'validation_error',
     ],
+    [
+      'customer email whose local part is over 64 characters',
+      'POST',
+      () => '/v1/customers',
+      { id: customerId, email: `${'a'.repeat(65)}@example.com` },
+      400,
+      'validation_error',
+    ],
     ['customer id with a space', 'POST', () => '/v1/customers', { id: 'cus 1' }, 400, 'validation_error'],
     [
       'customer with an unknown field',
