@@ -93,6 +93,47 @@ function ensureSchemathesis(): void {
   if (version !== SCHEMATHESIS_VERSION) throw new Error(`schemathesis ${version ?? 'missing'} after install`);
 }
 
+/**
+ * CPython 3.11 keeps the AST constructor's recursion depth in state that every thread shares, so
+ * two threads parsing at once can fail with "SystemError: AST constructor recursion depth
+ * mismatch" (python/cpython#106905). Hypothesis parses lambda sources to describe strategies, and
+ * with `--workers 2` Schemathesis's two threads did so together: one CI run reported that crash as
+ * a Runtime Error on an operation the API had answered correctly. A `.pth` file in the venv makes
+ * `ast.parse` take a lock, so the fuzzer's own threads cannot race; the API is not involved.
+ */
+function ensureAstParseLock(): void {
+  const python = path.join(VENV, 'bin', 'python');
+  const result = spawnSync(python, ['-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])'], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  const sitePackages = result.stdout?.trim();
+  if (result.status !== 0 || !sitePackages)
+    throw new Error(`cannot find the fuzz venv's site-packages: ${result.stderr}`);
+  writeFileSync(path.join(sitePackages, 'paysaga_ast_lock.py'), AST_LOCK_MODULE);
+  writeFileSync(path.join(sitePackages, 'paysaga_ast_lock.pth'), 'import paysaga_ast_lock\n');
+}
+
+const AST_LOCK_MODULE = [
+  '"""Serializes ast.parse across threads (python/cpython#106905). Written by scripts/fuzz.ts."""',
+  'import ast',
+  'import functools',
+  'import threading',
+  '',
+  '_lock = threading.RLock()',
+  '_parse = ast.parse',
+  '',
+  '',
+  '@functools.wraps(_parse)',
+  'def _locked_parse(*args, **kwargs):',
+  '    with _lock:',
+  '        return _parse(*args, **kwargs)',
+  '',
+  '',
+  'ast.parse = _locked_parse',
+  '',
+].join('\n');
+
 interface Outcome {
   exitCode: number | null;
   timedOut: boolean;
@@ -213,6 +254,7 @@ async function main(): Promise<number> {
   const seed = process.env.FUZZ_SEED;
 
   ensureSchemathesis();
+  ensureAstParseLock();
 
   mkdirSync(path.dirname(STACK_LOG), { recursive: true });
   writeFileSync(STACK_LOG, '');
