@@ -100,6 +100,7 @@ function ensureSchemathesis(): void {
  * with `--workers 2` Schemathesis's two threads did so together: one CI run reported that crash as
  * a Runtime Error on an operation the API had answered correctly. A `.pth` file in the venv makes
  * `ast.parse` take a lock, so the fuzzer's own threads cannot race; the API is not involved.
+ * Written on every run, not only at install: a venv installed before the hook existed gets it too.
  */
 function ensureAstParseLock(): void {
   const python = path.join(VENV, 'bin', 'python');
@@ -117,14 +118,12 @@ function ensureAstParseLock(): void {
 const AST_LOCK_MODULE = [
   '"""Serializes ast.parse across threads (python/cpython#106905). Written by scripts/fuzz.ts."""',
   'import ast',
-  'import functools',
   'import threading',
   '',
-  '_lock = threading.RLock()',
+  '_lock = threading.Lock()',
   '_parse = ast.parse',
   '',
   '',
-  '@functools.wraps(_parse)',
   'def _locked_parse(*args, **kwargs):',
   '    with _lock:',
   '        return _parse(*args, **kwargs)',
