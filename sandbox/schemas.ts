@@ -18,6 +18,15 @@ export const schemas = {
     reference: z.string().min(1).max(255),
     capture: z.boolean(),
     returnUrl: z.url().max(2048).optional(),
+    /** The token is a stored card charged without the customer present. */
+    offSession: z.boolean().optional(),
+    /** The network transaction id of the customer's earlier authenticated payment. */
+    previousNetworkTransactionId: z.string().min(1).max(255).optional(),
+  }),
+  savePaymentMethod: z.strictObject({
+    token: z.string().min(1).max(255),
+    reference: z.string().min(1).max(255),
+    returnUrl: z.url().max(2048).optional(),
   }),
   capture: z.strictObject({ amount: amount.optional() }),
   void: z.strictObject({}),

@@ -217,19 +217,32 @@ export async function createSandboxServer(options: SandboxOptions): Promise<Sand
     );
   });
   app.get<IdParams>('/authorizations/:id', (request) => store.get(request.params.id));
+  app.post('/payment_methods', (request, reply) => {
+    write(request, reply, schemas.savePaymentMethod, false, (input) => store.savePaymentMethod(input));
+  });
+  app.get<IdParams>('/payment_methods/:id', (request) => store.getPaymentMethod(request.params.id));
+  app.post<IdParams>('/payment_methods/:id/detach', (request, reply) => {
+    write(request, reply, schemas.void, false, () => store.detachPaymentMethod(request.params.id));
+  });
   app.get<IdParams>('/refunds/:id', (request) => store.getRefund(request.params.id));
 
   app.get<IdParams>('/3ds/:id', (request, reply) => {
-    void reply.type('text/html; charset=utf-8').send(renderChallengePage(store.get(request.params.id)));
+    void reply.type('text/html; charset=utf-8').send(renderChallengePage(store.challenge(request.params.id)));
   });
   app.post<IdParams>('/3ds/:id/complete', (request, reply) => {
     const { outcome } = parse(schemas.complete3ds, request.body);
+    const fromForm = request.headers['content-type']?.startsWith('application/x-www-form-urlencoded');
+    const setup = store.complete3dsSetup(request.params.id, outcome);
+    if (setup) {
+      if (!(fromForm && setup.returnUrl)) return setup.paymentMethod;
+      const target = new URL(setup.returnUrl);
+      target.searchParams.set('payment_method', setup.paymentMethod.id);
+      void reply.redirect(target.toString(), 303);
+      return undefined;
+    }
     const result = store.complete3ds(request.params.id, outcome);
     // A browser form goes back to the merchant; an API call gets the authorization.
-    if (
-      request.headers['content-type']?.startsWith('application/x-www-form-urlencoded') &&
-      result.returnUrl
-    ) {
+    if (fromForm && result.returnUrl) {
       const target = new URL(result.returnUrl);
       target.searchParams.set('authorization', result.authorization.id);
       void reply.redirect(target.toString(), 303);

@@ -17,6 +17,7 @@ import type {
   WebhookPayload,
   WireAuthorization,
   WireCard,
+  WirePaymentMethod,
   WireRefund,
 } from './wire.js';
 
@@ -25,6 +26,18 @@ interface TokenRecord {
   card: WireCard;
   behavior: CardBehavior;
 }
+
+interface PaymentMethodRecord {
+  wire: WirePaymentMethod;
+  behavior: CardBehavior;
+  returnUrl: string | undefined;
+}
+
+/**
+ * Cards whose issuer refuses to store them: a setup with one fails. A short balance (1111) or an
+ * expiry only the issuer knows of (2222) shows at the charge, as a zero-amount setup checks neither.
+ */
+const REFUSED_AT_SETUP: readonly string[] = ['card_declined', 'fraud_suspected', 'invalid_card'];
 
 interface AuthorizationRecord {
   wire: WireAuthorization;
@@ -41,13 +54,15 @@ export interface StoreDeps {
 
 const newId = (prefix: string): string => `${prefix}_${randomBytes(12).toString('base64url')}`;
 const nowSec = (): number => Math.floor(Date.now() / 1000);
+const newNetworkTransactionId = (): string => `ntx_${randomBytes(8).toString('hex')}`;
 
 export class SandboxStore {
   private readonly tokens = new Map<string, TokenRecord>();
   private readonly authorizations = new Map<string, AuthorizationRecord>();
   private readonly refunds = new Map<string, WireRefund>();
+  private readonly paymentMethods = new Map<string, PaymentMethodRecord>();
   private readonly timers = new Set<NodeJS.Timeout>();
-  private readonly counters = { charges: 0, captures: 0, voids: 0, refunds: 0 };
+  private readonly counters = { charges: 0, captures: 0, voids: 0, refunds: 0, paymentMethods: 0 };
   // A Map, not an object: references come from callers and could be `__proto__`.
   private readonly byReference = new Map<string, ReferenceStats>();
 
@@ -70,7 +85,116 @@ export class SandboxStore {
     return { id, card: { ...card } };
   }
 
+  /**
+   * Stores the token's card for later charges. A card that asks for 3-D Secure needs the customer
+   * once, on setup (`requires_action` with a challenge URL); a webhook tells how it ended.
+   */
+  savePaymentMethod(input: {
+    token: string;
+    reference: string;
+    returnUrl?: string | undefined;
+  }): WirePaymentMethod {
+    const token = this.token(input.token);
+    if (!token) throw new ApiError(400, TOKEN_NOT_FOUND, `No such token: ${input.token}`);
+    const wire: WirePaymentMethod = {
+      id: newId('pm'),
+      object: 'payment_method',
+      status: 'active',
+      card: { ...token.card },
+      reference: input.reference,
+      created: nowSec(),
+    };
+    const { behavior } = token;
+    if (behavior.kind === 'decline' && REFUSED_AT_SETUP.includes(behavior.code)) {
+      Object.assign(wire, { status: 'failed', failureCode: behavior.code, failureMessage: behavior.message });
+    } else if (behavior.kind === 'three_ds') {
+      Object.assign(wire, { status: 'requires_action', actionUrl: this.deps.actionUrl(wire.id) });
+    } else {
+      wire.networkTransactionId = newNetworkTransactionId();
+    }
+    this.paymentMethods.set(wire.id, { wire, behavior, returnUrl: input.returnUrl });
+    this.counters.paymentMethods += 1;
+    return { ...wire, card: { ...wire.card } };
+  }
+
+  getPaymentMethod(id: string): WirePaymentMethod {
+    const wire = this.paymentMethod(id).wire;
+    return { ...wire, card: { ...wire.card } };
+  }
+
+  /** It can no longer be charged; detaching one detached already answers it as it is. */
+  detachPaymentMethod(id: string): WirePaymentMethod {
+    const { wire } = this.paymentMethod(id);
+    wire.status = 'detached';
+    delete wire.actionUrl;
+    return { ...wire, card: { ...wire.card } };
+  }
+
+  private paymentMethod(id: string): PaymentMethodRecord {
+    const record = this.paymentMethods.get(id);
+    if (!record) throw new ApiError(404, 'payment_method_not_found', `No such payment method: ${id}`);
+    return record;
+  }
+
+  private completeSetup(
+    record: PaymentMethodRecord,
+    outcome: 'succeed' | 'fail',
+  ): { paymentMethod: WirePaymentMethod; returnUrl?: string } {
+    const { wire } = record;
+    if (wire.status !== 'requires_action')
+      throw new ApiError(
+        409,
+        'invalid_state',
+        `Cannot complete the setup of a ${wire.status} payment method.`,
+      );
+    delete wire.actionUrl;
+    if (outcome === 'succeed') {
+      wire.status = 'active';
+      wire.networkTransactionId = newNetworkTransactionId();
+    } else {
+      Object.assign(wire, {
+        status: 'failed',
+        failureCode: 'authentication_failed',
+        failureMessage: 'The customer failed 3-D Secure authentication.',
+      });
+    }
+    const paymentMethod = { ...wire, card: { ...wire.card } };
+    this.deps.emit({ type: 'payment_method.updated', data: { paymentMethod, reference: wire.reference } });
+    return { paymentMethod, ...(record.returnUrl ? { returnUrl: record.returnUrl } : {}) };
+  }
+
+  /** The 3-D Secure page's subject: a charge or a card being saved. */
+  challenge(id: string): {
+    id: string;
+    status: string;
+    reference: string;
+    last4: string;
+    amount?: { amount: number; currency: Currency };
+  } {
+    const method = this.paymentMethods.get(id);
+    if (method)
+      return {
+        id,
+        status: method.wire.status,
+        reference: method.wire.reference,
+        last4: method.wire.card.last4,
+      };
+    const { wire } = this.record(id);
+    return {
+      id,
+      status: wire.status,
+      reference: wire.reference,
+      last4: wire.card.last4,
+      amount: { amount: wire.amount, currency: wire.currency },
+    };
+  }
+
   private token(id: string): TokenRecord | undefined {
+    const method = this.paymentMethods.get(id);
+    if (method)
+      return method.wire.status === 'active'
+        ? { card: method.wire.card, behavior: method.behavior }
+        : undefined;
     const stored = this.tokens.get(id);
     if (stored || !id.startsWith(TEST_TOKEN_PREFIX)) return stored;
     const test = testCardByLast4(id.slice(TEST_TOKEN_PREFIX.length));
@@ -85,7 +209,11 @@ export class SandboxStore {
     reference: string;
     capture: boolean;
     returnUrl?: string | undefined;
+    offSession?: boolean | undefined;
+    previousNetworkTransactionId?: string | undefined;
   }): WireAuthorization {
+    if (input.offSession && !this.paymentMethods.has(input.token))
+      throw new ApiError(400, 'invalid_request', 'Only a stored payment method can be charged off-session.');
     const token = this.token(input.token);
     if (!token) throw new ApiError(400, TOKEN_NOT_FOUND, `No such token: ${input.token}`);
     const id = newId('auth');
@@ -109,7 +237,19 @@ export class SandboxStore {
     const { behavior } = token;
     switch (behavior.kind) {
       case 'succeed':
+        // A merchant-initiated charge cites the chain's first transaction; others start their own.
+        wire.networkTransactionId = input.previousNetworkTransactionId ?? newNetworkTransactionId();
         if (input.capture) this.applyCapture(record, input.amount);
+        break;
+      case 'three_ds':
+        // This issuer asks for authentication on every charge: off-session, nobody can give it.
+        if (input.offSession)
+          Object.assign(wire, {
+            status: 'declined',
+            failureCode: 'authentication_required',
+            failureMessage: 'The card needs the customer to authenticate this payment.',
+          });
+        else Object.assign(wire, { status: 'requires_action', actionUrl: this.deps.actionUrl(id) });
         break;
       case 'decline':
         Object.assign(wire, {
@@ -117,9 +257,6 @@ export class SandboxStore {
           failureCode: behavior.code,
           failureMessage: behavior.message,
         });
-        break;
-      case 'three_ds':
-        Object.assign(wire, { status: 'requires_action', actionUrl: this.deps.actionUrl(id) });
         break;
     }
     return { ...wire };
@@ -185,6 +322,15 @@ export class SandboxStore {
     return { ...refund };
   }
 
+  /** A card being saved: its setup ends. */
+  complete3dsSetup(
+    id: string,
+    outcome: 'succeed' | 'fail',
+  ): { paymentMethod: WirePaymentMethod; returnUrl?: string } | undefined {
+    const method = this.paymentMethods.get(id);
+    return method && this.completeSetup(method, outcome);
+  }
+
   complete3ds(
     id: string,
     outcome: 'succeed' | 'fail',
@@ -194,6 +340,7 @@ export class SandboxStore {
     if (wire.status !== 'requires_action') throw invalidState(wire, 'complete authentication');
     delete wire.actionUrl;
     if (outcome === 'succeed') {
+      wire.networkTransactionId = newNetworkTransactionId();
       if (wire.capture) this.applyCapture(record, wire.amount);
       else wire.status = 'authorized';
     } else {

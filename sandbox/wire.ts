@@ -21,6 +21,8 @@ export const DECLINE_CODES = [
   'invalid_card',
   'fraud_suspected',
   'authentication_failed',
+  /** A saved card charged off-session needs the customer to authenticate. */
+  'authentication_required',
   'processing_error',
 ] as const;
 export type DeclineCode = (typeof DECLINE_CODES)[number];
@@ -52,6 +54,25 @@ export interface WireAuthorization {
   actionUrl?: string;
   failureCode?: DeclineCode;
   failureMessage?: string;
+  /** The card network's id of this transaction (customer-initiated ones start a chain). */
+  networkTransactionId?: string;
+  created: number;
+}
+
+export const PAYMENT_METHOD_STATUSES = ['active', 'requires_action', 'failed', 'detached'] as const;
+export type PaymentMethodStatus = (typeof PAYMENT_METHOD_STATUSES)[number];
+
+/** A card stored for later charges: its id is the token those authorizations name. */
+export interface WirePaymentMethod {
+  id: string;
+  object: 'payment_method';
+  status: PaymentMethodStatus;
+  card: WireCard;
+  reference: string;
+  actionUrl?: string;
+  networkTransactionId?: string;
+  failureCode?: DeclineCode;
+  failureMessage?: string;
   created: number;
 }
 
@@ -68,7 +89,8 @@ export interface WireRefund {
 
 export type WebhookPayload =
   | { type: 'authorization.updated'; data: { authorization: WireAuthorization; reference: string } }
-  | { type: 'refund.updated'; data: { refund: WireRefund; reference: string } };
+  | { type: 'refund.updated'; data: { refund: WireRefund; reference: string } }
+  | { type: 'payment_method.updated'; data: { paymentMethod: WirePaymentMethod; reference: string } };
 
 export type RefundMode = 'succeed' | 'pending' | 'fail' | 'pending_fail';
 
@@ -97,5 +119,7 @@ export interface SandboxStats {
   captures: number;
   voids: number;
   refunds: number;
+  /** Cards stored (setups started), never replays. */
+  paymentMethods: number;
   byReference: Record<string, ReferenceStats>;
 }

@@ -16,6 +16,7 @@ import {
   paymentMethod,
   resourceId,
   returnUrl,
+  savedPaymentMethodId,
   text,
 } from '../app/schemas.js';
 import { MAX_CUSTOMER_TOKEN_SECONDS } from './customer-tokens.js';
@@ -34,7 +35,12 @@ export const cardDetails = z.object({
   expYear: z.number().int(),
 });
 
-const methodView = z.object({ type: z.enum(['wallet', 'card', 'split']), card: cardDetails.optional() });
+const methodView = z.object({
+  type: z.enum(['wallet', 'card', 'split']),
+  card: cardDetails.optional(),
+  paymentMethodId: z.string().optional().describe('The saved card charged, when the payment named one'),
+  offSession: z.boolean().optional().describe('The saved card was charged without the customer present'),
+});
 
 export const paymentAttempt = z
   .object({
@@ -45,6 +51,10 @@ export const paymentAttempt = z
     failureMessage: z.string().optional(),
     gatewayReference: z.string().optional().describe("The gateway's authorization id of the card part"),
     connector: z.string().describe('The gateway connector the card part went through'),
+    networkTransactionId: z
+      .string()
+      .optional()
+      .describe("The card network's id of this attempt's charge, where the gateway gives it"),
     createdAt: z.string(),
   })
   .meta({ id: 'PaymentAttempt' });
@@ -125,11 +135,22 @@ export const refund = z
 
 export const customerParams = z.strictObject({ customerId: externalId });
 
-export const topUpBody = z.strictObject({
-  amount,
-  currency,
-  token: cardToken,
-});
+export const topUpBody = z.union([
+  z.strictObject({ amount, currency, token: cardToken }),
+  z
+    .strictObject({
+      amount,
+      currency,
+      method: z.strictObject({
+        type: z.literal('saved'),
+        paymentMethodId: savedPaymentMethodId
+          .optional()
+          .describe("A card the customer saved; omitted: the customer's default"),
+        offSession: z.boolean().optional().describe('Charged without the customer present'),
+      }),
+    })
+    .describe('Charges a card the customer saved'),
+]);
 
 export const walletBalance = z.object({
   currency: z.string(),
@@ -349,10 +370,40 @@ export const customer = z
     email: z.string().optional(),
     name: z.string().optional(),
     metadata: z.record(z.string(), z.string()),
+    defaultPaymentMethodId: z
+      .string()
+      .optional()
+      .describe('The saved card a `saved` payment without `paymentMethodId` charges'),
     createdAt: z.string(),
     updatedAt: z.string(),
   })
   .meta({ id: 'Customer' });
+
+export const savedPaymentMethod = z
+  .object({
+    id: z.string().describe("Paysaga's id of the saved card, `pm_...`"),
+    customerId: z.string(),
+    status: z
+      .enum(['active', 'requires_action', 'failed'])
+      .describe(
+        '`requires_action`: the customer must authenticate the card (3-D Secure on setup) at `nextAction.url`',
+      ),
+    connector: z.string().describe('The gateway that keeps the card'),
+    brand: z.string().optional(),
+    last4: z.string().optional(),
+    expMonth: z.number().int().optional(),
+    expYear: z.number().int().optional(),
+    isDefault: z.boolean(),
+    nextAction: z.object({ type: z.literal('redirect_to_url'), url: z.string() }).optional(),
+    failureCode: z.string().optional(),
+    failureMessage: z.string().optional(),
+    createdAt: z.string(),
+  })
+  .meta({ id: 'SavedPaymentMethod' });
+
+export const paymentMethodParams = z.strictObject({ id: externalId, paymentMethodId: savedPaymentMethodId });
+
+export const deletedPaymentMethod = z.object({ id: z.string(), deleted: z.literal(true) });
 
 export const customerIdParams = z.strictObject({ id: externalId });
 

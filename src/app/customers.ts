@@ -8,6 +8,7 @@ import {
 } from '../db/customers.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { AppError } from './errors.js';
+import type { PaymentMethodService } from './payment-methods.js';
 import type { CreateCustomerBody, UpdateCustomerBody } from './schemas.js';
 
 export type Customer = CustomerRecord;
@@ -23,7 +24,11 @@ const notFound = (id: string) => new AppError('not_found', 'customer_not_found',
  * no message here carries them, and no event is written for a customer.
  */
 export class CustomerService {
-  constructor(private readonly db: Executor) {}
+  constructor(
+    private readonly db: Executor,
+    /** A customer's default must be one of its active saved cards. */
+    private readonly paymentMethods?: Pick<PaymentMethodService, 'assertUsable'>,
+  ) {}
 
   async create(tenantId: string, body: CreateCustomerBody): Promise<Customer> {
     const created = await insertCustomer(this.db, tenantId, { ...body, metadata: body.metadata ?? {} });
@@ -43,7 +48,12 @@ export class CustomerService {
       email?: string | null;
       name?: string | null;
       metadata?: Record<string, string>;
+      defaultPaymentMethodId?: string | null;
     };
+    if (typeof given.defaultPaymentMethodId === 'string') {
+      if (!(await findCustomer(this.db, tenantId, id))) throw notFound(id);
+      await this.paymentMethods?.assertUsable(tenantId, id, given.defaultPaymentMethodId);
+    }
     const customer =
       Object.keys(given).length === 0
         ? await findCustomer(this.db, tenantId, id)

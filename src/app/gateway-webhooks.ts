@@ -10,6 +10,7 @@ import { WebhookSignatureError } from '../gateway/webhook-signature.js';
 import { completeActionSignal, completeActionUpdate, refundSettledSignal } from '../workflows/contract.js';
 import type { CheckoutSessionService } from './checkout-sessions.js';
 import { AppError } from './errors.js';
+import type { PaymentMethodService } from './payment-methods.js';
 import { isClosedWorkflow, type TemporalGateway } from './temporal.js';
 
 export type WebhookHeaders = Record<string, string | string[] | undefined>;
@@ -29,6 +30,7 @@ export class GatewayWebhooks {
     private readonly connectors: ConnectorRegistry,
     private readonly config: Pick<Config, 'syncWaitMs'>,
     private readonly checkoutSessions?: Pick<CheckoutSessionService, 'gatewayUpdated'>,
+    private readonly paymentMethods?: Pick<PaymentMethodService, 'gatewayUpdated'>,
   ) {}
 
   /** `body`: the raw bytes the signature covers, or undefined when the request carried none. */
@@ -83,6 +85,8 @@ export class GatewayWebhooks {
         }
       }
     }
+    if (event.type === 'payment_method.updated')
+      await this.paymentMethods?.gatewayUpdated(connector, serves, event);
     if (event.type === 'checkout_session.updated' && event.session.status !== 'open')
       await this.checkoutSessions?.gatewayUpdated(connector, serves, event);
     if (event.type === 'refund.updated' && event.refund.status !== 'pending') {

@@ -10,6 +10,7 @@ import { clientInterceptors } from '../tracing.js';
 import { CheckoutSessionService } from './checkout-sessions.js';
 import { CustomerService } from './customers.js';
 import { GatewayWebhooks } from './gateway-webhooks.js';
+import { PaymentMethodService } from './payment-methods.js';
 import { IdempotencyKeys } from './idempotency.js';
 import { SecretBox } from '../webhooks/secrets.js';
 import { WebhookEgress } from '../webhooks/egress.js';
@@ -38,6 +39,7 @@ export interface PaymentUseCases {
   payments: PaymentService;
   refunds: RefundService;
   checkoutSessions: CheckoutSessionService;
+  paymentMethods: PaymentMethodService;
 }
 
 /** The use cases of the API, over PostgreSQL and Temporal. */
@@ -65,10 +67,12 @@ export function createPaymentUseCases(
   connectors = createConnectorRegistry(config),
 ): PaymentUseCases {
   const gateway = new TemporalGateway(temporal);
-  const payments = new PaymentService(db, gateway, config);
+  const paymentMethods = new PaymentMethodService(db, connectors, config);
+  const payments = new PaymentService(db, gateway, paymentMethods, config);
   return {
     temporal: gateway,
     payments,
+    paymentMethods,
     refunds: new RefundService(db, gateway, config),
     checkoutSessions: new CheckoutSessionService(db, gateway, payments, config, connectors),
   };
@@ -85,10 +89,17 @@ export function createApplication(deps: ApplicationDeps): Application {
   return {
     ...core,
     config,
-    wallets: new WalletService(db, temporal, config),
+    wallets: new WalletService(db, temporal, config, core.paymentMethods),
     timeline: new TimelineService(payments, temporal, config),
     reports: new ReportService(db, config),
-    gatewayWebhooks: new GatewayWebhooks(db, temporal, connectors, config, checkoutSessions),
+    gatewayWebhooks: new GatewayWebhooks(
+      db,
+      temporal,
+      connectors,
+      config,
+      checkoutSessions,
+      core.paymentMethods,
+    ),
     readiness: new ReadinessCheck(db, temporal, connectors, config),
     streams: new PaymentStreams(db, new EventHub(config.databaseUrl), payments),
     idempotencyKeys: new IdempotencyKeys(db, box, config.idempotency),
@@ -105,7 +116,7 @@ export function createApplication(deps: ApplicationDeps): Application {
     }),
     checkoutSessions,
     paymentLinks: new PaymentLinkService(db, checkoutSessions, config),
-    customers: new CustomerService(db),
+    customers: new CustomerService(db, core.paymentMethods),
     profileStreams: new ProfileStreams(loadProfiles(config.profiles)),
     ledger: { verify: () => verifyLedger(db) },
   };

@@ -20,12 +20,13 @@ import { ORDER_REPLY_METADATA } from '../domain/order-replies.js';
 import {
   initialPaymentView,
   isSettled,
-  type PaymentMethod,
   type PaymentRequest,
   type PaymentStatus,
   type PaymentView,
 } from '../domain/payment.js';
 import { returnUrlRefusal } from '../domain/return-url.js';
+import type { PaymentMethodService } from './payment-methods.js';
+import type { PaymentMethodInput } from './schemas.js';
 import {
   attemptUpdate,
   cancelUpdate,
@@ -72,23 +73,29 @@ export interface CreateOutcome {
 
 export { paymentIdFor };
 
-export function requestHashOf(request: PaymentRequest): string {
+/**
+ * The request as the caller gave it: a saved card is hashed by the id the caller named (or its
+ * absence), not by what it resolved to, so a repeated request matches however the card was found.
+ */
+export type CallerPaymentRequest = Omit<PaymentRequest, 'method'> & { method: PaymentMethodInput };
+
+export function requestHashOf(request: CallerPaymentRequest): string {
   return sha256(canonicalJson(request));
 }
 
 /** A payment to create: the parameters a repeated request must match, and what may differ. */
-export type CreatePaymentRequest = PaymentRequest & {
+export type CreatePaymentRequest = CallerPaymentRequest & {
   /** The merchant's page the customer returns to after 3-D Secure. */
   returnUrl?: string | undefined;
 };
 /** The request without its method: what every attempt at paying the order must repeat. */
-export function baseRequestHashOf(request: PaymentRequest): string {
+export function baseRequestHashOf(request: Omit<PaymentRequest, 'method'> & { method: unknown }): string {
   const { method: _method, ...base } = request;
   return sha256(canonicalJson(base));
 }
 
 /** The request of a stored payment, paid with `method`: what a new attempt on it asks for. */
-function requestOf(payment: PaymentView, method: PaymentMethod): PaymentRequest {
+function requestOf(payment: PaymentView, method: PaymentMethodInput): CallerPaymentRequest {
   return {
     orderId: payment.orderId,
     customerId: payment.customerId,
@@ -107,6 +114,8 @@ export class PaymentService {
   constructor(
     private readonly db: Executor,
     private readonly temporal: TemporalGateway,
+    /** Cards customers saved: what a `saved` method (or a split with `paymentMethodId`) charges. */
+    private readonly savedMethods: Pick<PaymentMethodService, 'resolve'>,
     private readonly config: Pick<
       Config,
       | 'timeouts'
@@ -132,7 +141,7 @@ export class PaymentService {
    */
   async create(
     tenantId: string,
-    { returnUrl: merchantReturnUrl, ...request }: CreatePaymentRequest,
+    { returnUrl: merchantReturnUrl, ...asked }: CreatePaymentRequest,
     options: {
       wait: boolean;
       /** Where the gateway sends the customer after 3-D Secure (a checkout session's own route). */
@@ -149,14 +158,14 @@ export class PaymentService {
     // PostgreSQL unreachable: the workflow's first write claims the order and stops on a payment
     // an earlier run made, so the charge stays single and a card payment is still taken.
     const find = () =>
-      findPaymentByOrder(this.db, tenantId, request.orderId).catch((error: unknown) => {
+      findPaymentByOrder(this.db, tenantId, asked.orderId).catch((error: unknown) => {
         if (outageOf(error) === 'postgres') return undefined;
         throw error;
       });
     let stored = await find();
     // Declined for a reason the customer can fix: this request is the order's next attempt.
     if (stored?.status === 'requires_payment_method') {
-      const outcome = await this.runAttempt(stored, request, {
+      const outcome = await this.runAttempt(stored, asked, {
         ...options,
         returnUrl: merchantReturnUrl,
       }).catch((error: unknown) => {
@@ -171,9 +180,10 @@ export class PaymentService {
     if (
       stored &&
       stored.status !== 'requires_payment_method' &&
-      (stored.requestHash !== requestHashOf(request) || isSettled(stored.status))
+      (stored.requestHash !== requestHashOf(asked) || isSettled(stored.status))
     )
-      return this.existing(stored, request);
+      return this.existing(stored, asked);
+    const request = await this.resolved(tenantId, asked);
     await this.assertWalletCurrency(tenantId, request);
     this.assertGatewayCarries(tenantId, request);
     const workflowId = paymentWorkflowId(tenantId, request.orderId);
@@ -182,7 +192,7 @@ export class PaymentService {
       paymentId,
       tenantId,
       request,
-      requestHash: requestHashOf(request),
+      requestHash: requestHashOf(asked),
       timeouts: this.config.timeouts,
       // The customer's browser comes back without an API key: a signed page of its own, or the
       // checkout session's route.
@@ -256,7 +266,7 @@ export class PaymentService {
   async attempt(
     tenantId: string,
     id: string,
-    method: PaymentMethod,
+    method: PaymentMethodInput,
     options: { wait: boolean; returnUrl?: string | undefined },
   ): Promise<CreateOutcome> {
     this.assertReturnUrlAllowed(options.returnUrl);
@@ -276,15 +286,16 @@ export class PaymentService {
    */
   private async runAttempt(
     payment: PaymentView,
-    request: PaymentRequest,
+    asked: CallerPaymentRequest,
     options: { wait: boolean; returnUrl?: string | undefined },
   ): Promise<CreateOutcome> {
+    const request = await this.resolved(payment.tenantId, asked);
     await this.assertWalletCurrency(payment.tenantId, request);
     this.assertGatewayCarries(payment.tenantId, request);
     const attempt: AttemptRequest = {
       method: request.method,
-      requestHash: requestHashOf(request),
-      baseRequestHash: baseRequestHashOf(request),
+      requestHash: requestHashOf(asked),
+      baseRequestHash: baseRequestHashOf(asked),
       returnUrl: options.returnUrl,
     };
     const deadline = Date.now() + (options.wait ? this.config.syncWaitMs : ASYNC_ACCEPT_MS);
@@ -470,8 +481,16 @@ export class PaymentService {
     }
   }
 
+  /** A saved card named by the caller, looked up: the request the workflow runs. */
+  private async resolved(tenantId: string, asked: CallerPaymentRequest): Promise<PaymentRequest> {
+    const { method } = asked;
+    if (method.type === 'saved' || (method.type === 'split' && 'paymentMethodId' in method))
+      return { ...asked, method: await this.savedMethods.resolve(tenantId, asked.customerId, method) };
+    return { ...asked, method };
+  }
+
   /** The order has a payment already: answer from it as stored. */
-  private existing(stored: PaymentView | undefined, request: PaymentRequest): CreateOutcome {
+  private existing(stored: PaymentView | undefined, request: CallerPaymentRequest): CreateOutcome {
     if (!stored)
       throw new Error(`payment workflow for order ${request.orderId} exists but no payment is stored`);
     if (stored.requestHash !== requestHashOf(request)) throw orderAlreadyPaid(request.orderId);

@@ -46,11 +46,41 @@ export const cardToken = z
   )
   .meta({ examples: ['tok_test_4242', 'pm_card_visa'] });
 
-export const paymentMethod = z.discriminatedUnion('type', [
+/** Paysaga's id of a card a customer saved (`POST /v1/customers/{id}/payment-methods`). */
+export const savedPaymentMethodId = z
+  .string()
+  .max(100)
+  .regex(/^pm_[A-Za-z0-9]+$/, "a saved payment method's id: pm_...")
+  .describe("A card the customer saved: Paysaga's `pm_...` id");
+
+const offSession = z
+  .boolean()
+  .describe(
+    'Charged without the customer present (a merchant-initiated charge): a card that needs 3-D Secure is declined `authentication_required` instead of asking the customer',
+  );
+
+export const paymentMethod = z.union([
   z.strictObject({ type: z.literal('wallet') }),
   z.strictObject({ type: z.literal('card'), token: cardToken }),
   z.strictObject({ type: z.literal('split'), token: cardToken }),
+  z
+    .strictObject({
+      type: z.literal('split'),
+      paymentMethodId: savedPaymentMethodId,
+      offSession: offSession.optional(),
+    })
+    .describe("The wallet's balance first, the rest from a saved card"),
+  z
+    .strictObject({
+      type: z.literal('saved'),
+      paymentMethodId: savedPaymentMethodId
+        .optional()
+        .describe("A card the customer saved; omitted: the customer's default"),
+      offSession: offSession.optional(),
+    })
+    .describe('A card the customer saved, charged by its gateway id: no token'),
 ]);
+export type PaymentMethodInput = z.infer<typeof paymentMethod>;
 
 /**
  * Metadata keys Paysaga sets itself (`paysaga.reply` makes the event relay answer the food-ordering
@@ -192,6 +222,24 @@ export type CreateCustomerBody = z.infer<typeof createCustomerBody>;
 export const updateCustomerBody = z.strictObject({
   email: customerEmail.nullable().optional().describe('`null` clears it'),
   name: customerName.nullable().optional().describe('`null` clears it'),
+  defaultPaymentMethodId: savedPaymentMethodId
+    .nullable()
+    .optional()
+    .describe('An active saved card of the customer; `null` clears it'),
   metadata: metadata.optional().describe('Replaces the whole map; `{}` clears it'),
 });
 export type UpdateCustomerBody = z.infer<typeof updateCustomerBody>;
+
+export const savePaymentMethodBody = z.strictObject({
+  token: cardToken,
+  setAsDefault: z
+    .boolean()
+    .optional()
+    .describe("Make it the customer's default (the first active card becomes the default anyway)"),
+  returnUrl: returnUrl
+    .optional()
+    .describe(
+      "The merchant's page the customer returns to after 3-D Secure on setup, with `payment_method` added",
+    ),
+});
+export type SavePaymentMethodBody = z.infer<typeof savePaymentMethodBody>;

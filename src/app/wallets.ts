@@ -9,17 +9,21 @@ import {
 import { topUpWorkflowId } from '../domain/ids.js';
 import { connectorAmountRefusal } from '../gateway/amount-rules.js';
 import type { Currency } from '../domain/money.js';
+import type { SavedCardUse } from '../domain/payment.js';
+import type { PaymentMethodService } from './payment-methods.js';
 import { TASK_QUEUE } from '../workflows/contract.js';
 import { topUpWorkflow } from '../workflows/top-up.js';
 import { connectorOf, type Config } from '../config.js';
 import { AppError } from './errors.js';
 import type { TemporalGateway } from './temporal.js';
 
-export interface TopUpRequest {
-  amount: number;
-  currency: Currency;
-  token: string;
-}
+export type TopUpRequest =
+  | { amount: number; currency: Currency; token: string }
+  | {
+      amount: number;
+      currency: Currency;
+      method: { type: 'saved'; paymentMethodId?: string | undefined; offSession?: boolean | undefined };
+    };
 
 export interface Wallet {
   customerId: string;
@@ -31,6 +35,8 @@ export class WalletService {
     private readonly db: Executor,
     private readonly temporal: TemporalGateway,
     private readonly config: Pick<Config, 'syncWaitMs' | 'defaultConnector' | 'tenantConnectors'>,
+    /** Cards customers saved: what a top-up with a `saved` method charges. */
+    private readonly savedMethods?: Pick<PaymentMethodService, 'resolve'>,
   ) {}
 
   /** The customer's balances, one per currency. */
@@ -73,13 +79,23 @@ export class WalletService {
       request.currency,
     );
     if (refusal) throw new AppError('invalid', 'amount_not_supported', refusal);
+    const card = await this.cardOf(tenantId, customerId, request);
     const deadline = Date.now() + this.config.syncWaitMs;
     try {
       await this.temporal.run(deadline, (client) =>
         client.workflow.start(topUpWorkflow, {
           workflowId,
           taskQueue: TASK_QUEUE,
-          args: [{ tenantId, customerId, ...request, connector: connectorOf(this.config, tenantId) }],
+          args: [
+            {
+              tenantId,
+              customerId,
+              amount: request.amount,
+              currency: request.currency,
+              ...card,
+              connector: connectorOf(this.config, tenantId),
+            },
+          ],
           workflowIdConflictPolicy: 'USE_EXISTING',
           workflowIdReusePolicy: 'REJECT_DUPLICATE',
         }),
@@ -104,5 +120,19 @@ export class WalletService {
       throw new AppError('declined', result.failureCode, result.failureMessage);
     }
     return this.get(tenantId, customerId);
+  }
+
+  /** The card to charge: the token given, or the saved card named (or the customer's default). */
+  private async cardOf(
+    tenantId: string,
+    customerId: string,
+    request: TopUpRequest,
+  ): Promise<{ token: string; saved?: SavedCardUse | undefined }> {
+    if ('token' in request) return { token: request.token };
+    if (!this.savedMethods)
+      throw new AppError('invalid', 'payment_methods_not_supported', 'saved cards are not available here');
+    const method = await this.savedMethods.resolve(tenantId, customerId, request.method);
+    if (method.type === 'wallet') throw new Error('a saved card resolved to a wallet');
+    return { token: method.token, saved: method.saved };
   }
 }

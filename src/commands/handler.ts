@@ -1,6 +1,6 @@
 import { AppError, isRetryable } from '../app/errors.js';
 import type { PaymentUseCases } from '../app/index.js';
-import type { PaymentRequest } from '../domain/payment.js';
+import type { CallerPaymentRequest } from '../app/payments.js';
 import { PROFILE_METADATA_KEY } from '../profiles/profile.js';
 import { orderPaymentRequest, type CommandMessage } from './messages.js';
 
@@ -98,7 +98,7 @@ export class CommandHandler {
    */
   private async pay(
     tenantId: string,
-    request: PaymentRequest,
+    request: CallerPaymentRequest,
     singleAttempt: boolean,
   ): Promise<CommandOutcome> {
     const before = await this.services.payments.findByOrder(tenantId, request.orderId);
@@ -115,7 +115,7 @@ export class CommandHandler {
 }
 
 /** The request with its profile in the metadata (a key callers may not set: added after validation). */
-function withOrigin<T extends PaymentRequest>(request: T, origin: CommandOrigin | undefined): T {
+function withOrigin<T extends CallerPaymentRequest>(request: T, origin: CommandOrigin | undefined): T {
   if (!origin) return request;
   return { ...request, metadata: { ...request.metadata, [PROFILE_METADATA_KEY]: origin.profile } };
 }

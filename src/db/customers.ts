@@ -10,6 +10,8 @@ export interface CustomerRecord {
   email?: string | undefined;
   name?: string | undefined;
   metadata: Record<string, string>;
+  /** The saved payment method a payment uses when it names none. */
+  defaultPaymentMethodId?: string | undefined;
   createdAt: string;
   updatedAt: string;
 }
@@ -63,7 +65,12 @@ export async function updateCustomer(
   db: Executor,
   tenantId: string,
   id: string,
-  changes: { email?: string | null; name?: string | null; metadata?: Record<string, string> },
+  changes: {
+    email?: string | null;
+    name?: string | null;
+    metadata?: Record<string, string>;
+    defaultPaymentMethodId?: string | null;
+  },
 ): Promise<CustomerRecord | undefined> {
   const [row] = await db
     .update(customers)
@@ -105,6 +112,7 @@ function toRecord(row: CustomerRow): CustomerRecord {
     email: row.email ?? undefined,
     name: row.name ?? undefined,
     metadata: row.metadata,
+    defaultPaymentMethodId: row.defaultPaymentMethodId ?? undefined,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
   };

@@ -4,6 +4,7 @@ import {
   boolean,
   check,
   customType,
+  date,
   index,
   integer,
   jsonb,
@@ -450,11 +451,79 @@ export const customers = pgTable(
     email: text('email'),
     name: text('name'),
     metadata: jsonb('metadata').$type<Record<string, string>>().notNull().default({}),
+    defaultPaymentMethodId: text('default_payment_method_id'),
     createdAt: createdAt(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
     primaryKey({ name: 'customers_pk', columns: [t.tenantId, t.id] }),
     index('customers_tenant_created').on(t.tenantId, t.createdAt, t.id),
+  ],
+);
+
+/** Cards customers saved at a gateway: the gateway's id and the card's public details, never a number. */
+export const paymentMethods = pgTable(
+  'payment_methods',
+  {
+    tenantId: text('tenant_id').notNull(),
+    id: text('id').notNull(),
+    customerId: text('customer_id').notNull(),
+    connector: text('connector').notNull(),
+    status: text('status').$type<'active' | 'requires_action' | 'failed' | 'deleted'>().notNull(),
+    gatewayMethodId: text('gateway_method_id').notNull(),
+    gatewaySetupId: text('gateway_setup_id'),
+    gatewayCustomerId: text('gateway_customer_id'),
+    networkTransactionId: text('network_transaction_id'),
+    brand: text('brand'),
+    last4: text('last4'),
+    expMonth: integer('exp_month'),
+    expYear: integer('exp_year'),
+    actionUrl: text('action_url'),
+    failureCode: text('failure_code'),
+    failureMessage: text('failure_message'),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ name: 'payment_methods_pk', columns: [t.tenantId, t.id] }),
+    index('payment_methods_customer').on(t.tenantId, t.customerId, t.createdAt),
+    uniqueIndex('payment_methods_id').on(t.id),
+    check('payment_methods_status', sql`${t.status} IN ('active', 'requires_action', 'failed', 'deleted')`),
+  ],
+);
+
+/** A wallet that tops itself up from a saved card when a payment would leave it short. */
+export const walletAutoTopUps = pgTable(
+  'wallet_auto_top_ups',
+  {
+    tenantId: text('tenant_id').notNull(),
+    customerId: text('customer_id').notNull(),
+    currency: text('currency').notNull(),
+    threshold: money('threshold').notNull(),
+    amount: money('amount').notNull(),
+    dailyLimit: money('daily_limit').notNull(),
+    paymentMethodId: text('payment_method_id').notNull(),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ name: 'wallet_auto_top_ups_pk', columns: [t.tenantId, t.customerId] })],
+);
+
+/** Each automatic top-up, at most one per payment: the day's sum is held against the daily limit. */
+export const walletAutoTopUpRuns = pgTable(
+  'wallet_auto_top_up_runs',
+  {
+    tenantId: text('tenant_id').notNull(),
+    paymentId: text('payment_id').notNull(),
+    customerId: text('customer_id').notNull(),
+    currency: text('currency').notNull(),
+    amount: money('amount').notNull(),
+    day: date('day', { mode: 'string' }).notNull(),
+    status: text('status').$type<'reserved' | 'succeeded' | 'failed' | 'reversed'>().notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ name: 'wallet_auto_top_up_runs_pk', columns: [t.tenantId, t.paymentId] }),
+    index('wallet_auto_top_up_runs_day').on(t.tenantId, t.customerId, t.day),
   ],
 );

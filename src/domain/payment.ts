@@ -25,6 +25,8 @@ export const FAILURE_CODES = [
   'invalid_card',
   'fraud_suspected',
   'authentication_failed',
+  /** A saved card charged without the customer needs them to authenticate: pay again on-session. */
+  'authentication_required',
   'expired',
   'processing_error',
 ] as const;
@@ -42,6 +44,7 @@ export const CUSTOMER_FIXABLE_FAILURES: readonly FailureCode[] = [
   'expired_card',
   'invalid_card',
   'authentication_failed',
+  'authentication_required',
   'expired',
 ];
 
@@ -49,8 +52,49 @@ export function isCustomerFixable(code: FailureCode): boolean {
   return CUSTOMER_FIXABLE_FAILURES.includes(code);
 }
 
+/**
+ * A card the customer saved (a payment method `pm_…`), as a payment charges it: the method's
+ * `token` is then the gateway's id of the saved card.
+ */
+export interface SavedCardUse {
+  /** Paysaga's payment method id. */
+  paymentMethodId: string;
+  /** Charged without the customer present (a merchant-initiated charge). */
+  offSession: boolean;
+  gatewayCustomerId?: string | undefined;
+  networkTransactionId?: string | undefined;
+  /** The card's expiry as saved: an expired card is refused before the gateway is called. */
+  expMonth: number;
+  expYear: number;
+}
+
 export type PaymentMethod =
-  { type: 'wallet' } | { type: 'card'; token: string } | { type: 'split'; token: string };
+  | { type: 'wallet' }
+  | { type: 'card'; token: string; saved?: SavedCardUse | undefined }
+  | { type: 'split'; token: string; saved?: SavedCardUse | undefined };
+
+/** A payment's method as the API shows it: the type, the card, and the saved method it was. */
+export interface MethodView {
+  type: PaymentMethod['type'];
+  card?: CardDetails | undefined;
+  paymentMethodId?: string | undefined;
+  offSession?: boolean | undefined;
+}
+
+export function methodView(method: PaymentMethod): MethodView {
+  if (method.type === 'wallet' || !method.saved) return { type: method.type };
+  return {
+    type: method.type,
+    paymentMethodId: method.saved.paymentMethodId,
+    offSession: method.saved.offSession,
+  };
+}
+
+/** Expired once the last day of its expiry month has passed (UTC). */
+export function isCardExpired(card: { expMonth: number; expYear: number }, now: Date): boolean {
+  const year = now.getUTCFullYear();
+  return card.expYear < year || (card.expYear === year && card.expMonth < now.getUTCMonth() + 1);
+}
 export type CaptureMethod = 'automatic' | 'manual';
 
 export interface CardDetails {
@@ -72,7 +116,7 @@ export type AttemptStatus = (typeof ATTEMPT_STATUSES)[number];
 /** One try at paying: the method the customer gave and what became of it. */
 export interface PaymentAttempt {
   number: number;
-  method: { type: PaymentMethod['type']; card?: CardDetails | undefined };
+  method: MethodView;
   status: AttemptStatus;
   failureCode?: FailureCode | undefined;
   failureMessage?: string | undefined;
@@ -80,6 +124,8 @@ export interface PaymentAttempt {
   gatewayReference?: string | undefined;
   /** The gateway connector this attempt's card calls went to. */
   connector: string;
+  /** The card network's transaction id of this attempt's charge, where the gateway gives it. */
+  networkTransactionId?: string | undefined;
   createdAt: string;
 }
 
@@ -104,7 +150,7 @@ export interface PaymentView {
   amount: number;
   currency: Currency;
   status: PaymentStatus;
-  method: { type: PaymentMethod['type']; card?: CardDetails | undefined };
+  method: MethodView;
   capture: CaptureMethod;
   amountCaptured: number;
   amountRefunded: number;
@@ -227,7 +273,7 @@ export function initialPaymentView(args: {
     amount: request.amount,
     currency: request.currency,
     status: 'processing',
-    method: { type: request.method.type },
+    method: methodView(request.method),
     capture: request.capture,
     amountCaptured: 0,
     amountRefunded: 0,
@@ -239,7 +285,7 @@ export function initialPaymentView(args: {
     attempts: [
       {
         number: 1,
-        method: { type: request.method.type },
+        method: methodView(request.method),
         status: 'processing',
         connector: args.connector,
         createdAt: now.toISOString(),

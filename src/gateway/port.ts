@@ -19,6 +19,20 @@ export interface AuthorizeRequest {
   capture: boolean;
   /** Where the customer returns after 3-D Secure. */
   returnUrl?: string | undefined;
+  /**
+   * The card is one the customer saved (`token` is the gateway's id of it, from `saveMethod`).
+   * Off-session: the customer is not there, so a card that needs authentication is declined
+   * `authentication_required` instead of asking for 3-D Secure.
+   */
+  saved?: SavedCardCharge | undefined;
+}
+
+export interface SavedCardCharge {
+  offSession: boolean;
+  /** The gateway's customer the method is attached to (gateways with customer objects). */
+  gatewayCustomerId?: string | undefined;
+  /** The network's id of the customer's first authenticated payment (merchant-initiated charges cite it). */
+  networkTransactionId?: string | undefined;
 }
 
 export type AuthorizationStatus = 'authorized' | 'captured' | 'requires_action' | 'declined' | 'voided';
@@ -37,6 +51,8 @@ export interface Authorization {
   /** Set when `status` is `declined`. */
   failureCode?: FailureCode | undefined;
   failureMessage?: string | undefined;
+  /** The card network's transaction id, where the gateway gives it. */
+  networkTransactionId?: string | undefined;
 }
 
 export interface CaptureRequest {
@@ -105,6 +121,54 @@ export interface ExpireCheckoutSessionRequest {
   sessionId: string;
 }
 
+/**
+ * Saving a card for later (Stripe's SetupIntent, a vault's stored token): the gateway keeps the
+ * card and answers with its own id to charge later. Idempotent by the request's key.
+ */
+export interface SaveMethodRequest {
+  idempotencyKey: string;
+  /** The one-time token the customer's device made. */
+  token: string;
+  /** Paysaga's payment method id; the gateway echoes it in webhooks. */
+  reference: string;
+  tenantId: string;
+  /** Paysaga's customer (the merchant's id). */
+  customerId: string;
+  /** The gateway's customer for this customer, from an earlier save (gateways with customer objects). */
+  gatewayCustomerId?: string | undefined;
+  /** Where the customer returns after 3-D Secure on setup. */
+  returnUrl?: string | undefined;
+}
+
+export type SavedMethodStatus = 'active' | 'requires_action' | 'failed';
+
+export interface GatewaySavedMethod {
+  /** The gateway's id of the saved card: the `token` of later authorizations. */
+  id: string;
+  status: SavedMethodStatus;
+  card?: CardDetails | undefined;
+  gatewayCustomerId?: string | undefined;
+  /** The gateway's id of the setup (a SetupIntent), to read it again while it waits for the customer. */
+  setupId?: string | undefined;
+  /** Set when `status` is `requires_action`: where to send the customer. */
+  actionUrl?: string | undefined;
+  networkTransactionId?: string | undefined;
+  /** Set when `status` is `failed`. */
+  failureCode?: FailureCode | undefined;
+  failureMessage?: string | undefined;
+}
+
+export interface SavedMethodRef {
+  /** The gateway's id of the saved card. */
+  id: string;
+  setupId?: string | undefined;
+}
+
+export interface DeleteMethodRequest {
+  idempotencyKey: string;
+  id: string;
+}
+
 export type WebhookEvent =
   | { type: 'authorization.updated'; eventId: string; authorization: Authorization; reference: string }
   | { type: 'refund.updated'; eventId: string; refund: GatewayRefund; reference: string }
@@ -115,6 +179,13 @@ export type WebhookEvent =
       /** Paysaga's checkout session id and tenant, from the session's metadata. */
       reference: string;
       tenantId: string;
+    }
+  | {
+      type: 'payment_method.updated';
+      eventId: string;
+      method: GatewaySavedMethod;
+      /** Paysaga's payment method id. */
+      reference: string;
     };
 
 export interface PaymentGateway {
@@ -136,6 +207,14 @@ export interface PaymentGateway {
   createCheckoutSession?(request: CheckoutSessionRequest): Promise<GatewayCheckoutSession>;
   /** Ends an open one; one that has ended already is answered as it is. */
   expireCheckoutSession?(request: ExpireCheckoutSessionRequest): Promise<GatewayCheckoutSession>;
+  /**
+   * Saved cards (optional: a connector without them refuses to save one). `saveMethod` may answer
+   * `requires_action` (3-D Secure on setup); the gateway's webhook, or `savedMethod`, tells the rest.
+   */
+  saveMethod?(request: SaveMethodRequest): Promise<GatewaySavedMethod>;
+  savedMethod?(ref: SavedMethodRef): Promise<GatewaySavedMethod>;
+  /** Detaches it at the gateway: it can no longer be charged. One gone already is no error. */
+  deleteMethod?(request: DeleteMethodRequest): Promise<void>;
   /** Resolves when the provider answers (for /readyz); throws otherwise. */
   ping(): Promise<void>;
 }

@@ -12,6 +12,7 @@ import type {
   PaymentRequest,
   PaymentStatus,
   PaymentView,
+  SavedCardUse,
 } from '../domain/payment.js';
 import {
   DEFAULT_REFUND_PENDING_WINDOW_MS,
@@ -136,6 +137,8 @@ export interface TopUpWorkflowInput {
   token: string;
   /** The gateway connector to charge through; missing in older histories (`LEGACY_CONNECTOR`). */
   connector?: string | undefined;
+  /** `token` is a card the customer saved (the gateway's id of it). */
+  saved?: SavedCardUse | undefined;
 }
 
 export type TopUpResult =

@@ -19,16 +19,19 @@ import {
   attemptStatusOf,
   canTransition,
   initialPaymentView,
+  isCardExpired,
   isCustomerFixable,
+  methodView,
   isSettled,
   isTerminal,
   type PaymentAttempt,
   type PaymentMethod,
   type PaymentStatus,
   type PaymentView,
+  type SavedCardUse,
 } from '../domain/payment.js';
 import type { PaymentClaim } from '../db/payments.js';
-import type { Authorization } from '../gateway/port.js';
+import type { Authorization, SavedCardCharge } from '../gateway/port.js';
 import {
   cancelSignal,
   attemptUpdate,
@@ -148,7 +151,7 @@ class Payment {
     const cardPart = this.request.amount - (await this.holdWallet());
     const method = this.method;
     if (method.type !== 'wallet' && cardPart > 0)
-      this.authorization = await this.authorizeCard(method.token, cardPart);
+      this.authorization = await this.authorizeCard(method, cardPart);
     if (this.command?.kind !== 'cancel' && this.request.capture === 'manual') await this.awaitDecision();
     if (this.command?.kind === 'cancel') await this.cancel();
     else if (!isTerminal(this.view.status))
@@ -202,14 +205,14 @@ class Payment {
     this.action.completed = false;
     const attempt: PaymentAttempt = {
       number: this.attempt,
-      method: { type: next.method.type },
+      method: methodView(next.method),
       status: 'processing',
       connector: this.connector,
       createdAt: new Date().toISOString(),
     };
     await this.record({
       status: 'processing',
-      method: { type: next.method.type },
+      method: methodView(next.method),
       requestHash: next.requestHash,
       failureCode: undefined,
       failureMessage: undefined,
@@ -532,20 +535,31 @@ class Payment {
     return this.method.type === 'card' && this.request.capture !== 'manual' && patched('card-sale');
   }
 
-  private async authorizeCard(token: string, amount: number): Promise<Authorization> {
+  private async authorizeCard(
+    method: Exclude<PaymentMethod, { type: 'wallet' }>,
+    amount: number,
+  ): Promise<Authorization> {
     this.sale = this.sellsAtOnce();
     const paid = this.input.paidOnGateway;
+    const { saved } = method;
+    // A saved card past its expiry is refused here: no gateway call, nothing to undo.
+    if (saved && isCardExpired(saved, new Date()))
+      throw new Declined(
+        'expired_card',
+        `the saved card expired at the end of ${saved.expMonth}/${saved.expYear}`,
+      );
     const auth = paid
       ? await this.paidOnGateway(paid.authorizationId, amount)
       : await this.gateway.authorizeCard({
           ...this.route,
           idempotencyKey: gatewayIdempotencyKey(this.workflowId, this.stepId('authorize')),
-          token,
+          token: method.token,
           amount,
           currency: this.request.currency,
           reference: this.input.paymentId,
           capture: this.sale,
           returnUrl: this.input.returnUrl,
+          ...(saved ? { saved: savedCharge(saved) } : {}),
         });
     if (auth.status === 'declined') {
       // The attempt keeps the gateway's reference of its decline (recorded with the failure).
@@ -556,11 +570,21 @@ class Payment {
     if (auth.status !== 'captured') this.saga.add('void card', () => this.voidCard(auth.id));
     await this.record({
       amountFromCard: amount,
-      method: { type: this.view.method.type, card: auth.card },
+      method: { ...this.view.method, card: auth.card },
       gatewayAuthorizationId: auth.id,
+      ...(auth.networkTransactionId
+        ? { attempts: this.withNetworkTransactionId(auth.networkTransactionId) }
+        : {}),
     });
     if (auth.status !== 'requires_action') return auth;
     return this.awaitCustomer(auth);
+  }
+
+  /** The attempts, the current one carrying the card network's id of its charge. */
+  private withNetworkTransactionId(networkTransactionId: string): PaymentAttempt[] {
+    const attempts = this.view.attempts;
+    const current = attempts[attempts.length - 1];
+    return current ? [...attempts.slice(0, -1), { ...current, networkTransactionId }] : attempts;
   }
 
   /**
@@ -780,6 +804,15 @@ class Payment {
       authorizationId,
     });
   }
+}
+
+/** What a charge of a saved card tells the gateway: who is there, and the chain it continues. */
+export function savedCharge(saved: SavedCardUse): SavedCardCharge {
+  return {
+    offSession: saved.offSession,
+    gatewayCustomerId: saved.gatewayCustomerId,
+    networkTransactionId: saved.networkTransactionId,
+  };
 }
 
 function orderAlreadyPaid(orderId: string): ApplicationFailure {

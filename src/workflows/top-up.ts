@@ -4,7 +4,8 @@ import { classifyFailure } from './failures.js';
 import { Saga } from './saga.js';
 import { cloudEvent } from '../domain/events.js';
 import { gatewayIdempotencyKey, transferId } from '../domain/ids.js';
-import type { FailureCode } from '../domain/payment.js';
+import { isCardExpired, type FailureCode } from '../domain/payment.js';
+import { savedCharge } from './payment.js';
 import { LEGACY_CONNECTOR, type TopUpResult, type TopUpWorkflowInput } from './contract.js';
 
 /**
@@ -24,6 +25,10 @@ export async function topUpWorkflow(input: TopUpWorkflowInput): Promise<TopUpRes
     failureMessage,
   });
 
+  const { saved } = input;
+  // A saved card past its expiry is refused before the gateway is called.
+  if (saved && isCardExpired(saved, new Date()))
+    return fail('expired_card', `the saved card expired at the end of ${saved.expMonth}/${saved.expYear}`);
   let charge;
   try {
     charge = await gateway.authorizeCard({
@@ -34,6 +39,7 @@ export async function topUpWorkflow(input: TopUpWorkflowInput): Promise<TopUpRes
       currency: input.currency,
       reference: workflowId,
       capture: true,
+      ...(saved ? { saved: savedCharge(saved) } : {}),
     });
   } catch (error) {
     classifyFailure(error); // rethrows what is not an activity's failure

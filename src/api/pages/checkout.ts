@@ -14,6 +14,7 @@ const DECLINE_REASONS: Record<FailureCode, string> = {
   invalid_card: 'The card details are not valid. Check them or try another card.',
   fraud_suspected: 'Your card was declined. Try another card.',
   authentication_failed: 'The card could not be verified (3-D Secure failed). Try again or use another card.',
+  authentication_required: 'Your bank asks you to confirm this payment. Pay again to verify it.',
   expired: 'The verification took too long. Try again.',
   processing_error: 'The payment could not be processed. Try again in a moment.',
 };

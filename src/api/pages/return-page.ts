@@ -71,6 +71,8 @@ function failureText(code: FailureCode | undefined): string {
   switch (code) {
     case 'authentication_failed':
       return 'The card could not be verified.';
+    case 'authentication_required':
+      return 'Your bank asks you to confirm this payment.';
     case 'card_declined':
     case 'insufficient_funds':
     case 'fraud_suspected':

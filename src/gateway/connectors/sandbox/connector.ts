@@ -2,7 +2,11 @@ import type {
   Authorization,
   AuthorizeRequest,
   CaptureRequest,
+  DeleteMethodRequest,
   GatewayRefund,
+  GatewaySavedMethod,
+  SaveMethodRequest,
+  SavedMethodRef,
   PaymentGateway,
   RefundRequest,
   VoidRequest,
@@ -18,10 +22,13 @@ import {
   toAuthorizeBody,
   toRefund,
   toRefundBody,
+  toSavedMethod,
+  toSavePaymentMethodBody,
   toWebhookEvent,
   unknownTokenDecline,
   unreachable,
   wireAuthorization,
+  wirePaymentMethod,
   wireRefund,
   type SandboxResponse,
 } from './transformers.js';
@@ -82,6 +89,31 @@ export class SandboxConnector implements PaymentGateway {
   async status(authorizationId: string): Promise<Authorization> {
     const response = await this.send('GET', `/authorizations/${encodeURIComponent(authorizationId)}`);
     return toAuthorization(expectBody(response, wireAuthorization));
+  }
+
+  /** The sandbox stores the card itself (no customer object): its id is the token to charge. */
+  async saveMethod(request: SaveMethodRequest): Promise<GatewaySavedMethod> {
+    const response = await this.send(
+      'POST',
+      '/payment_methods',
+      toSavePaymentMethodBody(request),
+      request.idempotencyKey,
+    );
+    if (errorCode(response) === SANDBOX_TOKEN_NOT_FOUND)
+      return { id: '', status: 'failed', failureCode: 'invalid_card', failureMessage: 'Unknown card token' };
+    return toSavedMethod(expectBody(response, wirePaymentMethod));
+  }
+
+  async savedMethod(ref: SavedMethodRef): Promise<GatewaySavedMethod> {
+    const response = await this.send('GET', `/payment_methods/${encodeURIComponent(ref.id)}`);
+    return toSavedMethod(expectBody(response, wirePaymentMethod));
+  }
+
+  async deleteMethod(request: DeleteMethodRequest): Promise<void> {
+    const path = `/payment_methods/${encodeURIComponent(request.id)}/detach`;
+    const response = await this.send('POST', path, {}, request.idempotencyKey);
+    if (response.status === 404) return;
+    expectBody(response, wirePaymentMethod);
   }
 
   async ping(): Promise<void> {

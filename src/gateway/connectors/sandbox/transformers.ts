@@ -8,8 +8,11 @@ import type {
   AuthorizationStatus,
   AuthorizeRequest,
   GatewayRefund,
+  GatewaySavedMethod,
   RefundRequest,
   RefundStatus,
+  SaveMethodRequest,
+  SavedMethodStatus,
   WebhookEvent,
 } from '../../port.js';
 
@@ -36,9 +39,13 @@ export const SANDBOX_DECLINE_CODES = [
   'invalid_card',
   'fraud_suspected',
   'authentication_failed',
+  'authentication_required',
   'processing_error',
 ] as const;
 export type SandboxDeclineCode = (typeof SANDBOX_DECLINE_CODES)[number];
+
+export const SANDBOX_PAYMENT_METHOD_STATUSES = ['active', 'requires_action', 'failed', 'detached'] as const;
+export type SandboxPaymentMethodStatus = (typeof SANDBOX_PAYMENT_METHOD_STATUSES)[number];
 
 export const SANDBOX_REFUND_STATUSES = ['succeeded', 'pending', 'failed'] as const;
 export type SandboxRefundStatus = (typeof SANDBOX_REFUND_STATUSES)[number];
@@ -51,8 +58,24 @@ const SANDBOX_KEY_IN_USE = 'idempotency_key_in_use';
 // ---- Request mapping -------------------------------------------------------------------------
 
 export function toAuthorizeBody(request: AuthorizeRequest) {
-  const { token, amount, currency, reference, capture, returnUrl } = request;
-  return { token, amount, currency, reference, capture, ...(returnUrl ? { returnUrl } : {}) };
+  const { token, amount, currency, reference, capture, returnUrl, saved } = request;
+  return {
+    token,
+    amount,
+    currency,
+    reference,
+    capture,
+    ...(returnUrl ? { returnUrl } : {}),
+    ...(saved?.offSession ? { offSession: true } : {}),
+    ...(saved?.offSession && saved.networkTransactionId
+      ? { previousNetworkTransactionId: saved.networkTransactionId }
+      : {}),
+  };
+}
+
+export function toSavePaymentMethodBody(request: SaveMethodRequest) {
+  const { token, reference, returnUrl } = request;
+  return { token, reference, ...(returnUrl ? { returnUrl } : {}) };
 }
 
 export function toRefundBody(request: RefundRequest) {
@@ -96,6 +119,8 @@ export function toFailureCode(code: SandboxDeclineCode): FailureCode {
       return 'fraud_suspected';
     case 'authentication_failed':
       return 'authentication_failed';
+    case 'authentication_required':
+      return 'authentication_required';
     case 'processing_error':
       return 'processing_error';
     default:
@@ -124,6 +149,21 @@ export function toRefundStatus(status: SandboxRefundStatus): RefundStatus {
   }
 }
 
+/** A detached method can no longer be charged: to Paysaga it has failed. */
+export function toSavedMethodStatus(status: SandboxPaymentMethodStatus): SavedMethodStatus {
+  switch (status) {
+    case 'active':
+      return 'active';
+    case 'requires_action':
+      return 'requires_action';
+    case 'failed':
+    case 'detached':
+      return 'failed';
+    default:
+      return assertNever(status, 'sandbox payment method status');
+  }
+}
+
 /** Response and webhook bodies as the connector parses them; unknown extra fields are ignored. */
 const wireCard = z.object({ brand: z.string(), last4: z.string(), expMonth: z.int(), expYear: z.int() });
 export const wireAuthorization = z.object({
@@ -135,6 +175,16 @@ export const wireAuthorization = z.object({
   currency: z.enum(CURRENCIES),
   card: wireCard.optional(),
   actionUrl: z.string().optional(),
+  failureCode: z.string().optional(),
+  failureMessage: z.string().optional(),
+  networkTransactionId: z.string().optional(),
+});
+export const wirePaymentMethod = z.object({
+  id: z.string(),
+  status: z.enum(SANDBOX_PAYMENT_METHOD_STATUSES),
+  card: wireCard,
+  actionUrl: z.string().optional(),
+  networkTransactionId: z.string().optional(),
   failureCode: z.string().optional(),
   failureMessage: z.string().optional(),
 });
@@ -157,6 +207,11 @@ export const wireEvent = z.discriminatedUnion('type', [
     type: z.literal('refund.updated'),
     data: z.object({ refund: wireRefund, reference: z.string() }),
   }),
+  z.object({
+    id: z.string(),
+    type: z.literal('payment_method.updated'),
+    data: z.object({ paymentMethod: wirePaymentMethod, reference: z.string() }),
+  }),
 ]);
 
 export function toAuthorization(wire: z.infer<typeof wireAuthorization>): Authorization {
@@ -171,6 +226,25 @@ export function toAuthorization(wire: z.infer<typeof wireAuthorization>): Author
     actionUrl: wire.actionUrl,
     failureCode: wire.status === 'declined' ? declineCodeToFailureCode(wire.failureCode) : undefined,
     failureMessage: wire.failureMessage,
+    networkTransactionId: wire.networkTransactionId,
+  };
+}
+
+export function toSavedMethod(wire: z.infer<typeof wirePaymentMethod>): GatewaySavedMethod {
+  const status = toSavedMethodStatus(wire.status);
+  return {
+    id: wire.id,
+    status,
+    card: wire.card,
+    actionUrl: wire.actionUrl,
+    networkTransactionId: wire.networkTransactionId,
+    ...(status === 'failed'
+      ? {
+          failureCode:
+            wire.status === 'detached' ? 'card_declined' : declineCodeToFailureCode(wire.failureCode),
+          failureMessage: wire.status === 'detached' ? 'The card was removed.' : wire.failureMessage,
+        }
+      : {}),
   };
 }
 
@@ -219,6 +293,13 @@ export function toWebhookEvent(rawBody: Buffer): WebhookEvent {
         type: event.type,
         eventId: event.id,
         refund: toRefund(event.data.refund),
+        reference: event.data.reference,
+      };
+    case 'payment_method.updated':
+      return {
+        type: event.type,
+        eventId: event.id,
+        method: toSavedMethod(event.data.paymentMethod),
         reference: event.data.reference,
       };
   }
