@@ -1,6 +1,7 @@
 import type { Executor } from '../db/client.js';
 import type { ConnectorRegistry } from '../gateway/registry.js';
 import type { WorkerMetrics } from '../metrics.js';
+import { createAutoTopUpActivities } from './auto-top-up.js';
 import { createCheckoutActivities } from './checkout.js';
 import { createGatewayActivities } from './gateway.js';
 import { createLedgerActivities } from './ledger.js';
@@ -25,6 +26,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createGatewayActivities(deps.connectors, deps.metrics),
     ...refusingPermanentErrors(createRefundActivities(deps.db, deps.metrics)),
     ...refusingPermanentErrors(createCheckoutActivities(deps.db, deps.publicUrl)),
+    ...refusingPermanentErrors(createAutoTopUpActivities(deps.db)),
   };
 }
 

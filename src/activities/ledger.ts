@@ -85,6 +85,16 @@ export interface WalletPaymentInput {
   succeeded: PaymentView;
 }
 
+export interface WalletDebitInput {
+  transferId: string;
+  tenantId: string;
+  customerId: string;
+  currency: Currency;
+  amount: number;
+  to: SystemAccount;
+  description?: string | undefined;
+}
+
 export function createLedgerActivities(db: Executor, metrics?: WorkerMetrics) {
   // Accounts never disappear, so one successful ensure per process is enough.
   const ensured = new Set<string>();
@@ -256,6 +266,13 @@ export function createLedgerActivities(db: Executor, metrics?: WorkerMetrics) {
       const from = system(input.tenantId, input.from, input.currency);
       const to = wallet(input.tenantId, input.customerId, input.currency);
       await post(from, to, { ...input, description: input.description ?? 'wallet credit' });
+    },
+
+    /** Takes money back out of a wallet (an automatic top-up undone); refused if it was spent. */
+    async debitWallet(input: WalletDebitInput): Promise<void> {
+      const from = wallet(input.tenantId, input.customerId, input.currency);
+      const to = system(input.tenantId, input.to, input.currency);
+      await post(from, to, { ...input, description: input.description ?? 'wallet debit' });
     },
 
     /** Money between two system accounts, e.g. a captured card charge into merchant revenue. */

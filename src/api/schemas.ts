@@ -405,6 +405,21 @@ export const paymentMethodParams = z.strictObject({ id: externalId, paymentMetho
 
 export const deletedPaymentMethod = z.object({ id: z.string(), deleted: z.literal(true) });
 
+export const autoTopUp = z
+  .object({
+    customerId: z.string(),
+    currency: z.string(),
+    threshold: z.number().int(),
+    amount: z.number().int(),
+    dailyLimit: z.number().int(),
+    paymentMethodId: z.string(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .meta({ id: 'AutoTopUp' });
+
+export const deletedAutoTopUp = z.object({ customerId: z.string(), deleted: z.literal(true) });
+
 export const customerIdParams = z.strictObject({ id: externalId });
 
 export const listCustomersQuery = z.strictObject({

@@ -13,6 +13,7 @@ import { paymentIdFor } from '../payment-id.js';
 import type { Executor } from '../db/client.js';
 import { findPayment, findPaymentByOrder, findPaymentForWebhook, listPayments } from '../db/payments.js';
 import { getWalletBalances } from '../db/wallets.js';
+import { findAutoTopUp } from '../db/auto-top-ups.js';
 import { connectorAmountRefusal } from '../gateway/amount-rules.js';
 import { ErrorType } from '../domain/errors.js';
 import { paymentWorkflowId } from '../domain/ids.js';
@@ -186,6 +187,7 @@ export class PaymentService {
     const request = await this.resolved(tenantId, asked);
     await this.assertWalletCurrency(tenantId, request);
     this.assertGatewayCarries(tenantId, request);
+    const autoTopUp = await this.topsItselfUp(tenantId, request);
     const workflowId = paymentWorkflowId(tenantId, request.orderId);
     const paymentId = paymentIdFor(tenantId, request.orderId);
     const input: PaymentWorkflowInput = {
@@ -200,6 +202,7 @@ export class PaymentService {
       merchantReturnUrl,
       connector: connectorOf(this.config, tenantId),
       ...(options.checkoutSessionId ? { checkoutSessionId: options.checkoutSessionId } : {}),
+      ...(autoTopUp ? { autoTopUp } : {}),
       // A charge made on the gateway's page is the payment's only one: no other attempt follows.
       ...(options.paidOnGateway
         ? { paidOnGateway: options.paidOnGateway }
@@ -550,6 +553,13 @@ export class PaymentService {
       request.currency,
     );
     if (refusal) throw new AppError('invalid', 'amount_not_supported', refusal);
+  }
+
+  /** A wallet payment from a wallet with an automatic top-up in its currency: the workflow asks. */
+  private async topsItselfUp(tenantId: string, request: PaymentRequest): Promise<boolean> {
+    if (request.method.type !== 'wallet') return false;
+    const settings = await findAutoTopUp(this.db, tenantId, request.customerId);
+    return settings?.currency === request.currency;
   }
 
   /** A wallet in another currency is refused as invalid, never converted. */

@@ -243,3 +243,26 @@ export const savePaymentMethodBody = z.strictObject({
     ),
 });
 export type SavePaymentMethodBody = z.infer<typeof savePaymentMethodBody>;
+
+/** With no `dailyLimit`, a wallet tops itself up at most this many times its `amount` a day. */
+export const AUTO_TOP_UP_DAILY_TOP_UPS = 5;
+
+export const autoTopUpBody = z.strictObject({
+  threshold: z
+    .number()
+    .int('threshold must be an integer in minor units')
+    .min(0)
+    .max(MAX_AMOUNT_MINOR)
+    .describe(
+      'Top up when a payment would leave less than this available, in minor units (or could not be paid)',
+    ),
+  amount: amount.describe('How much each automatic top-up adds, in minor units'),
+  currency,
+  paymentMethodId: savedPaymentMethodId.describe('The saved card the top-ups charge (off-session)'),
+  dailyLimit: amount
+    .optional()
+    .describe(
+      `The most the wallet is topped up automatically in one UTC day, in minor units; at least \`amount\`. Default: ${AUTO_TOP_UP_DAILY_TOP_UPS} times \`amount\``,
+    ),
+});
+export type AutoTopUpBody = z.infer<typeof autoTopUpBody>;

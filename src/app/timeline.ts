@@ -78,6 +78,9 @@ const ACTIVITY_STEPS = {
   // A payment's first write: it claims the order, or finds the payment an earlier run made.
   claimPayment: { step: 'claim order' },
   creditWallet: { step: 'credit wallet' },
+  debitWallet: { step: 'take the automatic top-up back', compensation: true },
+  planAutoTopUp: { step: 'automatic top-up check' },
+  settleAutoTopUp: { step: 'automatic top-up recorded' },
   announceCheckoutSession: { step: 'announce checkout session' },
   completeCheckoutSession: { step: 'complete checkout session' },
   expireCheckoutSession: { step: 'expire checkout session' },

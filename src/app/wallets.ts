@@ -15,6 +15,10 @@ import { TASK_QUEUE } from '../workflows/contract.js';
 import { topUpWorkflow } from '../workflows/top-up.js';
 import { connectorOf, type Config } from '../config.js';
 import { AppError } from './errors.js';
+import { AUTO_TOP_UP_DAILY_TOP_UPS, type AutoTopUpBody } from './schemas.js';
+import { deleteAutoTopUp, findAutoTopUp, upsertAutoTopUp, type AutoTopUpRecord } from '../db/auto-top-ups.js';
+import { findCustomer } from '../db/customers.js';
+import { MAX_AMOUNT_MINOR } from '../domain/money.js';
 import type { TemporalGateway } from './temporal.js';
 
 export type TopUpRequest =
@@ -36,8 +40,58 @@ export class WalletService {
     private readonly temporal: TemporalGateway,
     private readonly config: Pick<Config, 'syncWaitMs' | 'defaultConnector' | 'tenantConnectors'>,
     /** Cards customers saved: what a top-up with a `saved` method charges. */
-    private readonly savedMethods?: Pick<PaymentMethodService, 'resolve'>,
+    private readonly savedMethods?: Pick<PaymentMethodService, 'resolve' | 'assertUsable'>,
   ) {}
+
+  /**
+   * The wallet tops itself up from a saved card when a payment would leave it short: one setting
+   * per customer, replaced by the next PUT. The card must be the customer's and active, the
+   * currency the wallet's.
+   */
+  async setAutoTopUp(tenantId: string, customerId: string, body: AutoTopUpBody): Promise<AutoTopUpRecord> {
+    const dailyLimit = Math.min(body.dailyLimit ?? body.amount * AUTO_TOP_UP_DAILY_TOP_UPS, MAX_AMOUNT_MINOR);
+    if (dailyLimit < body.amount)
+      throw new AppError('invalid', 'daily_limit_too_low', 'dailyLimit must be at least amount');
+    if (!(await findCustomer(this.db, tenantId, customerId)))
+      throw new AppError('not_found', 'customer_not_found', `no customer ${customerId}`);
+    if (!this.savedMethods)
+      throw new AppError('invalid', 'payment_methods_not_supported', 'saved cards are not available here');
+    await this.savedMethods.assertUsable(tenantId, customerId, body.paymentMethodId);
+    const balances = await getWalletBalances(this.db, tenantId, customerId);
+    if (balances.length > 0 && !balances.some((b) => b.currency === body.currency))
+      throw new AppError(
+        'invalid',
+        'currency_mismatch',
+        `the customer's wallet holds ${balances.map((b) => b.currency).join(', ')}, not ${body.currency}`,
+      );
+    const refusal = connectorAmountRefusal(connectorOf(this.config, tenantId), body.amount, body.currency);
+    if (refusal) throw new AppError('invalid', 'amount_not_supported', refusal);
+    return upsertAutoTopUp(this.db, tenantId, { customerId, ...body, dailyLimit });
+  }
+
+  async getAutoTopUp(tenantId: string, customerId: string): Promise<AutoTopUpRecord> {
+    const settings = await findAutoTopUp(this.db, tenantId, customerId);
+    if (!settings)
+      throw new AppError(
+        'not_found',
+        'auto_top_up_not_found',
+        `customer ${customerId} has no automatic top-up`,
+      );
+    return settings;
+  }
+
+  async deleteAutoTopUp(
+    tenantId: string,
+    customerId: string,
+  ): Promise<{ customerId: string; deleted: true }> {
+    if (!(await deleteAutoTopUp(this.db, tenantId, customerId)))
+      throw new AppError(
+        'not_found',
+        'auto_top_up_not_found',
+        `customer ${customerId} has no automatic top-up`,
+      );
+    return { customerId, deleted: true };
+  }
 
   /** The customer's balances, one per currency. */
   async get(tenantId: string, customerId: string): Promise<Wallet> {

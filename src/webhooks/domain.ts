@@ -40,6 +40,8 @@ export const WEBHOOK_EVENT_TYPES = [
   'refund.failed',
   'refund.requires_attention',
   'wallet.updated',
+  'wallet.auto_top_up.succeeded',
+  'wallet.auto_top_up.failed',
   'checkout_session.created',
   'checkout_session.completed',
   'checkout_session.expired',

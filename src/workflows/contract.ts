@@ -63,6 +63,11 @@ export interface PaymentWorkflowInput {
    * fails the payment.
    */
   attempts?: AttemptPolicy | undefined;
+  /**
+   * The customer's wallet tops itself up from a saved card (PUT /v1/wallets/{id}/auto-top-up): a
+   * wallet payment asks first whether it needs to. Absent: no wallet top-up is tried.
+   */
+  autoTopUp?: boolean | undefined;
 }
 
 export interface AttemptPolicy {
@@ -142,7 +147,12 @@ export interface TopUpWorkflowInput {
 }
 
 export type TopUpResult =
-  { status: 'succeeded' } | { status: 'failed'; failureCode: FailureCode; failureMessage: string };
+  | {
+      status: 'succeeded';
+      /** The card charge (absent in results from before it was returned). */
+      authorizationId?: string | undefined;
+    }
+  | { status: 'failed'; failureCode: FailureCode; failureMessage: string };
 
 export interface RefundWorkflowInput {
   refundId: string;

@@ -2,6 +2,7 @@ import {
   allHandlersFinished,
   ApplicationFailure,
   condition,
+  executeChild,
   getExternalWorkflowHandle,
   log,
   patched,
@@ -14,7 +15,9 @@ import { classifyFailure, Declined, failureType } from './failures.js';
 import { Saga } from './saga.js';
 import { ErrorType } from '../domain/errors.js';
 import { checkoutWorkflowId } from '../domain/checkout.js';
-import { gatewayIdempotencyKey, transferId } from '../domain/ids.js';
+import { cloudEvent } from '../domain/events.js';
+import { gatewayIdempotencyKey, topUpWorkflowId, transferId } from '../domain/ids.js';
+import { topUpWorkflow } from './top-up.js';
 import {
   attemptStatusOf,
   canTransition,
@@ -28,10 +31,10 @@ import {
   type PaymentMethod,
   type PaymentStatus,
   type PaymentView,
-  type SavedCardUse,
 } from '../domain/payment.js';
 import type { PaymentClaim } from '../db/payments.js';
-import type { Authorization, SavedCardCharge } from '../gateway/port.js';
+import type { Authorization } from '../gateway/port.js';
+import { savedCharge } from './saved-card.js';
 import {
   cancelSignal,
   attemptUpdate,
@@ -96,6 +99,8 @@ class Payment {
   private sale = false;
   /** An earlier run of this order wrote its payment: this run moves nothing and ends with it. */
   private earlierRun = false;
+  /** The wallet's automatic top-up was considered: once per payment, whatever came of it. */
+  private autoTopUpAsked = false;
 
   constructor(private readonly input: PaymentWorkflowInput) {
     // Typed as always present, but absent from the input of histories started before it was.
@@ -145,6 +150,7 @@ class Payment {
 
   /** The story of an attempt: hold, authorize, wait for the customer or the merchant, capture. */
   private async runAttempt(): Promise<void> {
+    if (this.input.autoTopUp && this.method.type === 'wallet' && !this.autoTopUpAsked) await this.autoTopUp();
     // Later attempts take the steps one by one: the one-step path also creates the payment.
     if (this.attempt === 1 && this.paysFromWalletAtOnce()) return this.payFromWallet();
     if (this.attempt === 1 && !(await this.recordCreated())) return;
@@ -156,6 +162,103 @@ class Payment {
     if (this.command?.kind === 'cancel') await this.cancel();
     else if (!isTerminal(this.view.status))
       await this.capture(this.command?.kind === 'capture' ? this.command.amount : this.request.amount);
+  }
+
+  /**
+   * The wallet tops itself up from the customer's saved card before it pays, when the payment
+   * would not be covered or would leave it under its threshold: a child top-up workflow (its own
+   * charge, idempotency keys and credit), then the payment as usual. If the payment then fails,
+   * the saga takes the top-up back out of the wallet and refunds its charge. Whatever happens, an
+   * event says so; a top-up that fails leaves the payment to the balance there is.
+   */
+  private async autoTopUp(): Promise<void> {
+    this.autoTopUpAsked = true;
+    const { tenantId, paymentId } = this.input;
+    const { customerId, currency, amount } = this.request;
+    const plan = await store.planAutoTopUp({
+      tenantId,
+      customerId,
+      paymentId,
+      currency,
+      amount,
+      day: new Date().toISOString().slice(0, 10),
+    });
+    if (plan.kind === 'none') return;
+    const about = {
+      customerId,
+      paymentId,
+      currency,
+      amount: plan.amount,
+      paymentMethodId: plan.paymentMethodId,
+    };
+    if (plan.kind === 'refused') {
+      await this.publishWalletEvent('wallet.auto_top_up.failed', {
+        ...about,
+        failureCode: plan.failureCode,
+        failureMessage: plan.reason,
+      });
+      return;
+    }
+    const route = { connector: plan.connector, tenantId };
+    const result = await executeChild(topUpWorkflow, {
+      workflowId: topUpWorkflowId(tenantId, customerId, `auto-${paymentId}`),
+      args: [
+        {
+          customerId,
+          amount: plan.amount,
+          currency,
+          token: plan.token,
+          saved: plan.saved,
+          ...route,
+        },
+      ],
+    });
+    await store.settleAutoTopUp({ tenantId, paymentId, status: result.status });
+    if (result.status === 'failed') {
+      await this.publishWalletEvent('wallet.auto_top_up.failed', {
+        ...about,
+        failureCode: result.failureCode,
+        failureMessage: result.failureMessage,
+      });
+      return;
+    }
+    await this.publishWalletEvent('wallet.auto_top_up.succeeded', about);
+    this.saga.add('take the automatic top-up back', async () => {
+      await store.debitWallet({
+        transferId: transferId(this.workflowId, 'auto-top-up-reversal'),
+        tenantId,
+        customerId,
+        currency,
+        amount: plan.amount,
+        to: 'gateway_clearing',
+        description: 'automatic top-up taken back: its payment failed',
+      });
+      if (result.authorizationId)
+        await this.gateway.refundCard({
+          ...route,
+          idempotencyKey: gatewayIdempotencyKey(this.workflowId, 'auto-top-up-refund'),
+          authorizationId: result.authorizationId,
+          amount: plan.amount,
+          reason: 'the payment the automatic top-up was for failed',
+        });
+      await store.settleAutoTopUp({ tenantId, paymentId, status: 'reversed' });
+    });
+  }
+
+  private async publishWalletEvent(type: string, data: Record<string, unknown>): Promise<void> {
+    const customerId = this.request.customerId;
+    await store.publishEvent(
+      cloudEvent({
+        workflowId: this.workflowId,
+        // The id is the workflow's, the type's and this: once per payment, as the top-up.
+        seq: 1,
+        type,
+        subject: `wallets/${customerId}`,
+        tenantId: this.input.tenantId,
+        time: new Date().toISOString(),
+        data,
+      }),
+    );
   }
 
   /**
@@ -804,15 +907,6 @@ class Payment {
       authorizationId,
     });
   }
-}
-
-/** What a charge of a saved card tells the gateway: who is there, and the chain it continues. */
-export function savedCharge(saved: SavedCardUse): SavedCardCharge {
-  return {
-    offSession: saved.offSession,
-    gatewayCustomerId: saved.gatewayCustomerId,
-    networkTransactionId: saved.networkTransactionId,
-  };
 }
 
 function orderAlreadyPaid(orderId: string): ApplicationFailure {

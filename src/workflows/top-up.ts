@@ -5,7 +5,7 @@ import { Saga } from './saga.js';
 import { cloudEvent } from '../domain/events.js';
 import { gatewayIdempotencyKey, transferId } from '../domain/ids.js';
 import { isCardExpired, type FailureCode } from '../domain/payment.js';
-import { savedCharge } from './payment.js';
+import { savedCharge } from './saved-card.js';
 import { LEGACY_CONNECTOR, type TopUpResult, type TopUpWorkflowInput } from './contract.js';
 
 /**
@@ -115,5 +115,5 @@ export async function topUpWorkflow(input: TopUpWorkflowInput): Promise<TopUpRes
       },
     }),
   );
-  return { status: 'succeeded' };
+  return { status: 'succeeded', authorizationId: charge.id };
 }

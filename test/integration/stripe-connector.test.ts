@@ -1,14 +1,20 @@
 import { randomUUID } from 'node:crypto';
+import Stripe from 'stripe';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { StripeConnector } from '../../src/gateway/connectors/stripe/connector.js';
 import { GatewayRequestError, GatewayUnavailableError } from '../../src/gateway/errors.js';
-import type { AuthorizeRequest } from '../../src/gateway/port.js';
+import type { AuthorizeRequest, GatewaySavedMethod, SaveMethodRequest } from '../../src/gateway/port.js';
 import {
+  authenticateSetup,
   failNext,
   intentAtStripe,
+  paymentMethodAtStripe,
+  setupIntentAtStripe,
   stripeEmulatorUrl,
+  stripeEvent,
   stripeRejections,
   stripeRequests,
+  stripeWebhooksSent,
 } from '../support/stripe.js';
 
 const stripeMockUrl = inject('stripeMockUrl');
@@ -23,6 +29,23 @@ const request = (token: string, extra: Partial<AuthorizeRequest> = {}): Authoriz
   returnUrl: 'http://127.0.0.1:3000/v1/payments/pay_x',
   ...extra,
 });
+
+const saveRequest = (token: string, extra: Partial<SaveMethodRequest> = {}): SaveMethodRequest => ({
+  idempotencyKey: `save-${randomUUID()}`,
+  token,
+  reference: `pm_${randomUUID()}`,
+  tenantId: 'acme',
+  customerId: `cus_${randomUUID()}`,
+  returnUrl: 'http://127.0.0.1:3000/v1/customers/c/payment-methods/return',
+  ...extra,
+});
+
+/** A charge of a saved card, with the customer there or not. */
+const savedCharge = (
+  method: GatewaySavedMethod,
+  offSession: boolean,
+  extra: Partial<AuthorizeRequest> = {},
+) => request(method.id, { saved: { offSession, gatewayCustomerId: method.gatewayCustomerId }, ...extra });
 
 describe.skipIf(!stripeEmulatorUrl)('the Stripe connector against stripe-mock', () => {
   const stripe = new StripeConnector({
@@ -158,5 +181,269 @@ describe.skipIf(!stripeEmulatorUrl)('the Stripe connector against stripe-mock', 
       direct.refund({ idempotencyKey: 'd-ref', authorizationId: 'pi_1', amount: 100, reason: 'r' }),
     ).resolves.toMatchObject({ status: 'succeeded' });
     await expect(direct.status('pi_1')).resolves.toBeDefined();
+    // stripe-mock's SetupIntent never succeeds, and its PaymentMethod has no Customer: both failed.
+    await expect(direct.saveMethod(saveRequest('pm_card_visa'))).resolves.toMatchObject({ status: 'failed' });
+    await expect(direct.savedMethod({ id: 'pm_1', setupId: 'seti_1' })).resolves.toMatchObject({
+      status: 'failed',
+    });
+    await expect(direct.savedMethod({ id: 'pm_1' })).resolves.toMatchObject({ status: 'failed' });
+    await expect(direct.deleteMethod({ idempotencyKey: 'd-del', id: 'pm_1' })).resolves.toBeUndefined();
+    await expect(
+      direct.authorize(request('pm_1', { saved: { offSession: true, gatewayCustomerId: 'cus_1' } })),
+    ).resolves.toMatchObject({ status: 'declined' });
+  });
+
+  describe('saved cards', () => {
+    const webhookSecret = 'whsec_x';
+    const sign = (payload: string) =>
+      Stripe.webhooks.generateTestHeaderString({ payload, secret: webhookSecret });
+    const webhooksOf = async (type: string) =>
+      (await stripeWebhooksSent()).filter((hook) => hook.type === type).length;
+
+    it("saves a card on a new Customer that carries Paysaga's ids only, with a confirmed off-session SetupIntent", async () => {
+      const req = saveRequest('pm_card_visa');
+      const saved = await stripe.saveMethod(req);
+      expect(saved).toMatchObject({
+        status: 'active',
+        card: { brand: 'visa', last4: '4242', expMonth: 12, expYear: 2034 },
+      });
+      // Stripe's test PaymentMethod stands for a card: the saved one is a PaymentMethod of its own.
+      expect(saved.id).toMatch(/^pm_/);
+      expect(saved.id).not.toBe('pm_card_visa');
+      expect(saved.gatewayCustomerId).toMatch(/^cus_/);
+      expect(saved.setupId).toMatch(/^seti_/);
+      expect((await paymentMethodAtStripe(saved.id)).customer).toBe(saved.gatewayCustomerId);
+
+      const requests = await stripeRequests();
+      const customer = requests.find((r) => r.idempotencyKey === `${req.idempotencyKey}:customer`);
+      expect(customer).toMatchObject({ method: 'POST', path: '/v1/customers' });
+      expect(customer?.params).toEqual({
+        'metadata[paysaga_tenant]': 'acme',
+        'metadata[paysaga_customer]': req.customerId,
+      });
+      const setup = requests.find((r) => r.idempotencyKey === req.idempotencyKey);
+      expect(setup).toMatchObject({ method: 'POST', path: '/v1/setup_intents' });
+      expect(setup?.params).toMatchObject({
+        customer: saved.gatewayCustomerId,
+        payment_method: 'pm_card_visa',
+        confirm: 'true',
+        usage: 'off_session',
+        return_url: req.returnUrl,
+        'allowed_payment_method_types[0]': 'card',
+        'metadata[paysaga_payment_method]': req.reference,
+        'metadata[paysaga_tenant]': 'acme',
+      });
+
+      expect(await stripe.savedMethod({ id: saved.id, setupId: saved.setupId })).toEqual(saved);
+      expect(await stripe.savedMethod({ id: saved.id })).toEqual({
+        id: saved.id,
+        status: 'active',
+        card: saved.card,
+        gatewayCustomerId: saved.gatewayCustomerId,
+      });
+    });
+
+    it("reuses the customer's Stripe Customer, and a repeated save replays the first", async () => {
+      const firstRequest = saveRequest('pm_card_visa');
+      const first = await stripe.saveMethod(firstRequest);
+      expect(await stripe.saveMethod(firstRequest)).toEqual(first);
+
+      const req = saveRequest('pm_card_mastercard', {
+        customerId: firstRequest.customerId,
+        gatewayCustomerId: first.gatewayCustomerId,
+      });
+      const second = await stripe.saveMethod(req);
+      expect(second).toMatchObject({
+        status: 'active',
+        gatewayCustomerId: first.gatewayCustomerId,
+        card: { brand: 'mastercard', last4: '4444' },
+      });
+      expect(second.id).not.toBe(first.id);
+      expect(await stripe.saveMethod(req)).toEqual(second);
+      const requests = await stripeRequests();
+      expect(
+        requests.filter(
+          (r) => r.path === '/v1/customers' && r.idempotencyKey?.startsWith(req.idempotencyKey),
+        ),
+      ).toEqual([]);
+      // The first save's Customer, asked for twice with one key: one Customer.
+      const customers = requests.filter(
+        (r) => r.idempotencyKey === `${firstRequest.idempotencyKey}:customer`,
+      );
+      expect(customers).toHaveLength(2);
+    });
+
+    it('retries a lost SetupIntent answer with the same key: Stripe replays the first', async () => {
+      const first = await stripe.saveMethod(saveRequest('pm_card_visa'));
+      const req = saveRequest('pm_card_visa', { gatewayCustomerId: first.gatewayCustomerId });
+      await failNext(1, 500, 'after');
+      await expect(stripe.saveMethod(req)).rejects.toBeInstanceOf(GatewayUnavailableError);
+      const saved = await stripe.saveMethod(req);
+      expect(saved.status).toBe('active');
+      expect(await stripe.saveMethod(req)).toEqual(saved);
+    });
+
+    it('charges a saved card off-session with its Customer, carrying the network transaction id', async () => {
+      const saved = await stripe.saveMethod(saveRequest('pm_card_visa'));
+      const req = savedCharge(saved, true);
+      const auth = await stripe.authorize(req);
+      expect(auth).toMatchObject({ status: 'authorized', card: { brand: 'visa', last4: '4242' } });
+      expect(auth.networkTransactionId).toMatch(/^\d{15}$/);
+      const sent = (await stripeRequests()).find((r) => r.idempotencyKey === req.idempotencyKey);
+      expect(sent?.params).toMatchObject({
+        customer: saved.gatewayCustomerId,
+        payment_method: saved.id,
+        off_session: 'true',
+        confirm: 'true',
+      });
+      // No customer to send back anywhere.
+      expect(sent?.params).not.toHaveProperty('return_url');
+
+      const onSession = savedCharge(saved, false, { capture: true });
+      expect(await stripe.authorize(onSession)).toMatchObject({ status: 'captured', amountCaptured: 4200 });
+      const sentOnSession = (await stripeRequests()).find(
+        (r) => r.idempotencyKey === onSession.idempotencyKey,
+      );
+      expect(sentOnSession?.params).toMatchObject({
+        customer: saved.gatewayCustomerId,
+        return_url: onSession.returnUrl,
+      });
+      expect(sentOnSession?.params).not.toHaveProperty('off_session');
+
+      // Stripe refuses an attached PaymentMethod charged without its Customer.
+      await expect(stripe.authorize(request(saved.id))).rejects.toBeInstanceOf(GatewayRequestError);
+    });
+
+    it('saves a 3-D Secure card once the customer authenticates; off-session Stripe still declines it authentication_required', async () => {
+      const req = saveRequest('pm_card_authenticationRequired');
+      const pending = await stripe.saveMethod(req);
+      expect(pending).toMatchObject({
+        status: 'requires_action',
+        actionUrl: `${stripeEmulatorUrl}/__emulator/3ds/${pending.setupId}`,
+        card: { last4: '3184' },
+      });
+      const ref = { id: pending.id, setupId: pending.setupId };
+      expect(await stripe.savedMethod(ref)).toMatchObject({ status: 'requires_action' });
+      // Attached only once the setup succeeds.
+      expect((await paymentMethodAtStripe(pending.id)).customer).toBeNull();
+
+      const sentBefore = await webhooksOf('setup_intent.succeeded');
+      const setup = await authenticateSetup(pending.setupId!, 'succeeded');
+      expect(await webhooksOf('setup_intent.succeeded')).toBe(sentBefore + 1);
+      const active = await stripe.savedMethod(ref);
+      expect(active).toMatchObject({
+        id: pending.id,
+        status: 'active',
+        gatewayCustomerId: pending.gatewayCustomerId,
+        card: { brand: 'visa', last4: '3184' },
+      });
+      expect(active.actionUrl).toBeUndefined();
+
+      // Stripe's webhook, as the connector reads it: the method, by Paysaga's id.
+      const payload = stripeEvent('setup_intent.succeeded', setup);
+      expect(stripe.parseWebhook(Buffer.from(payload), { 'stripe-signature': sign(payload) })).toEqual([
+        {
+          type: 'payment_method.updated',
+          eventId: expect.stringMatching(/^evt_/) as unknown,
+          reference: req.reference,
+          method: {
+            id: pending.id,
+            status: 'active',
+            card: undefined,
+            gatewayCustomerId: pending.gatewayCustomerId,
+            setupId: pending.setupId,
+          },
+        },
+      ]);
+
+      // This card needs 3-D Secure on every payment, however it was saved.
+      const offSession = await stripe.authorize(savedCharge(active, true));
+      expect(offSession).toMatchObject({ status: 'declined', failureCode: 'authentication_required' });
+      expect(await intentAtStripe(offSession.id)).toMatchObject({
+        status: 'requires_payment_method',
+        last_payment_error: {
+          type: 'card_error',
+          code: 'authentication_required',
+          decline_code: 'authentication_required',
+        },
+      });
+      expect(await stripe.authorize(savedCharge(active, false))).toMatchObject({ status: 'requires_action' });
+    });
+
+    it('charges off-session a card that needs 3-D Secure only when it is saved', async () => {
+      const req = saveRequest('pm_card_authenticationRequiredOnSetup');
+      const pending = await stripe.saveMethod(req);
+      expect(pending.status).toBe('requires_action');
+      // The customer authenticates on the page Stripe sends them to, and returns to the shop.
+      const page = await fetch(pending.actionUrl!);
+      expect(await page.text()).toContain('Complete authentication');
+      const done = await fetch(`${pending.actionUrl}/complete`, {
+        method: 'POST',
+        body: new URLSearchParams({ outcome: 'succeeded' }),
+        redirect: 'manual',
+      });
+      expect(done.status).toBe(303);
+      expect(done.headers.get('location')).toBe(req.returnUrl);
+      const active = await stripe.savedMethod({ id: pending.id, setupId: pending.setupId });
+      expect(await stripe.authorize(savedCharge(active, true))).toMatchObject({ status: 'authorized' });
+    });
+
+    it('fails the method when 3-D Secure on setup fails, and Stripe says so', async () => {
+      const pending = await stripe.saveMethod(saveRequest('pm_card_threeDSecure2Required'));
+      const sentBefore = await webhooksOf('setup_intent.setup_failed');
+      await authenticateSetup(pending.setupId!, 'failed');
+      expect(await webhooksOf('setup_intent.setup_failed')).toBe(sentBefore + 1);
+      expect(await stripe.savedMethod({ id: pending.id, setupId: pending.setupId })).toMatchObject({
+        id: pending.id,
+        status: 'failed',
+        failureCode: 'authentication_failed',
+      });
+      expect((await setupIntentAtStripe(pending.setupId!)).status).toBe('requires_payment_method');
+      expect((await paymentMethodAtStripe(pending.id)).customer).toBeNull();
+    });
+
+    it.each([
+      ['pm_card_chargeDeclined', 'card_declined'],
+      ['pm_card_chargeDeclinedInsufficientFunds', 'insufficient_funds'],
+      ['pm_card_chargeDeclinedExpiredCard', 'expired_card'],
+      ['pm_does_not_exist', 'invalid_card'],
+    ])('fails to save %s (declined on setup) as %s', async (token, failureCode) => {
+      const failed = await stripe.saveMethod(saveRequest(token));
+      expect(failed).toMatchObject({ status: 'failed', failureCode });
+      expect(failed.gatewayCustomerId).toMatch(/^cus_/);
+      if (token !== 'pm_does_not_exist') expect(failed.setupId).toMatch(/^seti_/);
+    });
+
+    it('deletes (detaches) a saved card: it reads failed, Stripe will not charge it, and deleting again is fine', async () => {
+      const saved = await stripe.saveMethod(saveRequest('pm_card_visa'));
+      const key = `del-${saved.id}`;
+      await failNext(1, 503);
+      await expect(stripe.deleteMethod({ idempotencyKey: key, id: saved.id })).rejects.toBeInstanceOf(
+        GatewayUnavailableError,
+      );
+      await stripe.deleteMethod({ idempotencyKey: key, id: saved.id });
+      expect((await paymentMethodAtStripe(saved.id)).customer).toBeNull();
+      expect(await stripe.savedMethod({ id: saved.id })).toMatchObject({
+        status: 'failed',
+        failureCode: 'invalid_card',
+      });
+      expect(await stripe.savedMethod({ id: saved.id, setupId: saved.setupId })).toMatchObject({
+        status: 'failed',
+      });
+
+      await expect(stripe.deleteMethod({ idempotencyKey: key, id: saved.id })).resolves.toBeUndefined();
+      await expect(
+        stripe.deleteMethod({ idempotencyKey: `del2-${saved.id}`, id: saved.id }),
+      ).resolves.toBeUndefined();
+      await expect(
+        stripe.deleteMethod({ idempotencyKey: `del3-${saved.id}`, id: 'pm_never_issued' }),
+      ).resolves.toBeUndefined();
+
+      // Stripe refuses a detached PaymentMethod for good: a card that can no longer be charged.
+      expect(await stripe.authorize(savedCharge(saved, true))).toMatchObject({
+        status: 'declined',
+        failureCode: 'invalid_card',
+      });
+    });
   });
 });

@@ -255,6 +255,17 @@ export function fakeActivities(
       }
       balance += input.amount;
     },
+    async debitWallet(input) {
+      calls.push(`debitWallet:${input.amount}`);
+      ids.push(input.transferId);
+    },
+    async planAutoTopUp() {
+      calls.push('planAutoTopUp');
+      return { kind: 'none' };
+    },
+    async settleAutoTopUp(input) {
+      calls.push(`settleAutoTopUp:${input.status}`);
+    },
     async systemTransfer(input) {
       calls.push(`systemTransfer:${input.from}->${input.to}:${input.amount}`);
       ids.push(input.transferId);

@@ -24,6 +24,16 @@ export const settleRefund = (refundId: string, status: 'succeeded' | 'failed') =
   control<Stripe.Refund>('POST', `/refunds/${refundId}/settle`, { status });
 export const intentAtStripe = (intentId: string) =>
   control<Stripe.PaymentIntent>('GET', `/payment_intents/${intentId}`);
+/**
+ * The customer finishes (or fails) 3-D Secure on a SetupIntent; Stripe sends
+ * `setup_intent.succeeded` (or `.setup_failed`). Returns the SetupIntent as Stripe then has it.
+ */
+export const authenticateSetup = (setupIntentId: string, outcome: 'succeeded' | 'failed') =>
+  control<Stripe.SetupIntent>('POST', `/setup_intents/${setupIntentId}/authenticate`, { outcome });
+export const setupIntentAtStripe = (setupIntentId: string) =>
+  control<Stripe.SetupIntent>('GET', `/setup_intents/${setupIntentId}`);
+export const paymentMethodAtStripe = (paymentMethodId: string) =>
+  control<Stripe.PaymentMethod>('GET', `/payment_methods/${paymentMethodId}`);
 /** The next `count` API requests fail with `status`, before Stripe acts on them or after. */
 export const failNext = (count: number, status = 500, when: 'before' | 'after' = 'before') =>
   control('POST', '/faults', { count, status, when });

@@ -242,9 +242,10 @@ const EXPECTED_DECLINES: [string, string][] = [
   ['pickup_card', 'fraud_suspected'],
   ['merchant_blacklist', 'fraud_suspected'],
   ['security_violation', 'fraud_suspected'],
-  ['authentication_required', 'authentication_failed'],
+  ['authentication_required', 'authentication_required'],
   ['authentication_not_handled', 'authentication_failed'],
   ['payment_intent_authentication_failure', 'authentication_failed'],
+  ['setup_intent_authentication_failure', 'authentication_failed'],
   ['processing_error', 'processing_error'],
   ['issuer_not_available', 'processing_error'],
   ['try_again_later', 'processing_error'],
@@ -278,6 +279,28 @@ describe('Stripe decline codes', () => {
       failureCode: 'insufficient_funds',
       failureMessage: 'Your card has insufficient funds.',
     });
+  });
+
+  it('declines an off-session charge of a card that needs authentication as authentication_required, not authentication_failed', () => {
+    const error = stripeError(fixture('error-authentication-required').error, 402);
+    expect(error).toBeInstanceOf(Stripe.errors.StripeCardError);
+    expect(toAuthorizeOutcome(error, authorizeRequest())).toMatchObject({
+      id: 'pi_3QxPaysagaFixture05',
+      status: 'declined',
+      failureCode: 'authentication_required',
+      failureMessage: 'Your card was declined. This transaction requires authentication.',
+    });
+    // The PaymentIntent as a webhook or a re-read shows it afterwards.
+    const intent = fixture('error-authentication-required').error.payment_intent;
+    expect(toAuthorization(intent)).toMatchObject({
+      status: 'declined',
+      failureCode: 'authentication_required',
+    });
+    // 3-D Secure the customer failed or never did stays authentication_failed.
+    expect(
+      toAuthorizeOutcome(cardError('card_declined', 'authentication_not_handled'), authorizeRequest())
+        .failureCode,
+    ).toBe('authentication_failed');
   });
 
   it('declines an unknown PaymentMethod as invalid_card', () => {

@@ -37,7 +37,10 @@ async function runTopUp(
 describe('TopUpWorkflow (time-skipping server, fake activities)', () => {
   it('charges the card, then credits the wallet and publishes wallet.updated', async () => {
     const fakes = fakeActivities();
-    expect(await runTopUp(fakes, 'tok_ok', 'topup')).toEqual({ status: 'succeeded' });
+    expect(await runTopUp(fakes, 'tok_ok', 'topup')).toEqual({
+      status: 'succeeded',
+      authorizationId: expect.any(String),
+    });
     expect(fakes.calls).toEqual([
       'authorizeCard:2500:sale',
       'creditWallet:2500',
@@ -48,7 +51,10 @@ describe('TopUpWorkflow (time-skipping server, fake activities)', () => {
 
   it('captures a charge the gateway only authorized', async () => {
     const fakes = fakeActivities();
-    expect(await runTopUp(fakes, 'tok_authorize_only')).toEqual({ status: 'succeeded' });
+    expect(await runTopUp(fakes, 'tok_authorize_only')).toEqual({
+      status: 'succeeded',
+      authorizationId: expect.any(String),
+    });
     expect(fakes.calls).toEqual([
       'authorizeCard:2500:sale',
       'captureCard:2500',

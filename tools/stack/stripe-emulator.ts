@@ -18,6 +18,13 @@
  * `checkout.session.completed` / `.expired`. A refund whose Paysaga reason is
  * `settle later` stays pending until it is settled that way. The recorded bodies are in
  * test/fixtures/stripe/.
+ *
+ * Saved cards: Customers, and SetupIntents confirmed on one (a test PaymentMethod becomes a new
+ * `pm_...` attached to the Customer when the setup succeeds; 3-D Secure cards wait on the same
+ * challenge page, then `setup_intent.succeeded` / `.setup_failed` is sent), PaymentMethods read
+ * and detached, and PaymentIntents charging them: with their Customer, refused once detached, and
+ * off-session (`off_session`) declined `authentication_required` when the card needs 3-D Secure
+ * on every payment, however it was saved, as Stripe's `pm_card_authenticationRequired` does.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -76,7 +83,42 @@ export const DECLINING_TEST_CARDS: Record<string, { code: string; declineCode?: 
       'Your card was declined for making repeated attempts too frequently or exceeding its amount limit.',
   },
 };
-const THREE_DS_CARDS = new Set(['pm_card_authenticationRequired', 'pm_card_threeDSecure2Required']);
+const THREE_DS_CARDS = new Set([
+  'pm_card_authenticationRequired',
+  'pm_card_threeDSecure2Required',
+  'pm_card_authenticationRequiredOnSetup',
+]);
+/** 3-D Secure cards that need it no more once saved with it (Stripe's card ending 3155). */
+const AUTHENTICATED_BY_SETUP = new Set(['pm_card_authenticationRequiredOnSetup']);
+/** Stripe's off-session decline of a card that needs authentication. */
+const AUTHENTICATION_REQUIRED = {
+  code: 'authentication_required',
+  declineCode: 'authentication_required',
+  message: 'Your card was declined. This transaction requires authentication.',
+};
+
+interface CardState {
+  brand: string;
+  last4: string;
+  expMonth: number;
+  expYear: number;
+}
+
+/** The card behind a Stripe test PaymentMethod, as its saved copy shows it (Visa 4242 unless listed). */
+const TEST_CARD_NUMBERS: Record<string, { brand: string; last4: string }> = {
+  pm_card_mastercard: { brand: 'mastercard', last4: '4444' },
+  pm_card_amex: { brand: 'amex', last4: '8431' },
+  pm_card_authenticationRequired: { brand: 'visa', last4: '3184' },
+  pm_card_threeDSecure2Required: { brand: 'visa', last4: '3220' },
+  pm_card_authenticationRequiredOnSetup: { brand: 'visa', last4: '3155' },
+  pm_card_chargeDeclined: { brand: 'visa', last4: '0002' },
+  pm_card_chargeDeclinedInsufficientFunds: { brand: 'visa', last4: '9995' },
+};
+const testCard = (paymentMethod: string): CardState => ({
+  ...(TEST_CARD_NUMBERS[paymentMethod] ?? { brand: 'visa', last4: '4242' }),
+  expMonth: 12,
+  expYear: 2034,
+});
 
 interface Intent {
   id: string;
@@ -91,6 +133,38 @@ interface Intent {
   returnUrl: string | undefined;
   lastPaymentError: Json | null;
   chargeId: string | null;
+  customer: string | null;
+  paymentMethod: string | null;
+  /** A saved card's details, shown on the charge (the recorded Visa 4242 otherwise). */
+  card: CardState | undefined;
+  networkTransactionId: string | null;
+}
+
+interface CustomerState {
+  id: string;
+  metadata: Record<string, string>;
+}
+
+interface SetupState {
+  id: string;
+  customer: string | null;
+  /** The PaymentMethod being saved; none once the setup failed, as at Stripe. */
+  paymentMethod: string | null;
+  status: string;
+  usage: string;
+  metadata: Record<string, string>;
+  returnUrl: string | undefined;
+  lastSetupError: Json | null;
+}
+
+interface MethodState {
+  id: string;
+  /** The Stripe test PaymentMethod it was made from: what it does when charged. */
+  testCard: string;
+  customer: string | null;
+  card: CardState;
+  /** 3-D Secure was done when it was saved. */
+  authenticated: boolean;
 }
 
 interface CheckoutState {
@@ -138,6 +212,9 @@ const id = (prefix: string) => `${prefix}_${randomBytes(12).toString('base64url'
 
 export async function startStripeEmulator(stripeMockUrl: string): Promise<StripeEmulator> {
   const intents = new Map<string, Intent>();
+  const customers = new Map<string, CustomerState>();
+  const setups = new Map<string, SetupState>();
+  const methods = new Map<string, MethodState>();
   const refunds = new Map<string, RefundState>();
   const checkouts = new Map<string, CheckoutState>();
   const replays = new Map<string, Answer>();
@@ -204,9 +281,9 @@ export async function startStripeEmulator(stripeMockUrl: string): Promise<Stripe
 
   function route(method: string, pathname: string, params: Record<string, string>, mock: Json): Answer {
     const parts = pathname.split('/').filter(Boolean); // v1, payment_intents, id, action
-    const expandCharge = Object.entries(params).some(
-      ([k, v]) => k.startsWith('expand') && v === 'latest_charge',
-    );
+    const expands = (field: string) =>
+      Object.entries(params).some(([k, v]) => k.startsWith('expand') && v === field);
+    const expandCharge = expands('latest_charge');
     if (parts[1] === 'payment_intents' && parts.length === 2 && method === 'POST')
       return createIntent(params, mock, expandCharge);
     if (parts[1] === 'payment_intents' && parts[2]) {
@@ -240,6 +317,10 @@ export async function startStripeEmulator(stripeMockUrl: string): Promise<Stripe
       }
     }
     if (parts[1] === 'checkout' && parts[2] === 'sessions') return checkoutRoute(method, parts, params, mock);
+    if (parts[1] === 'customers') return customerRoute(method, parts, params, mock);
+    if (parts[1] === 'setup_intents')
+      return setupRoute(method, parts, params, mock, expands('payment_method'));
+    if (parts[1] === 'payment_methods') return methodRoute(method, parts, mock);
     if (parts[1] === 'refunds' && parts.length === 2 && method === 'POST') {
       const intent = intents.get(params.payment_intent ?? '');
       if (!intent) return missing('payment_intent', params.payment_intent ?? '');
@@ -314,6 +395,190 @@ export async function startStripeEmulator(stripeMockUrl: string): Promise<Stripe
     return ok(mock);
   }
 
+  /** Customers: create, retrieve (v1, customers, id). */
+  function customerRoute(
+    method: string,
+    parts: string[],
+    params: Record<string, string>,
+    mock: Json,
+  ): Answer {
+    if (parts.length === 2 && method === 'POST') {
+      const customer: CustomerState = { id: id('cus'), metadata: metadataOf(params) };
+      customers.set(customer.id, customer);
+      return ok(customerBody(customer, mock));
+    }
+    const customer = customers.get(parts[2] ?? '');
+    if (!customer) return missing('customer', parts[2] ?? '');
+    if (parts.length === 3 && method === 'GET') return ok(customerBody(customer, mock));
+    return ok(mock);
+  }
+
+  function customerBody(customer: CustomerState, mock: Json): Json {
+    return {
+      ...(mock.object === 'customer' ? mock : {}),
+      id: customer.id,
+      object: 'customer',
+      metadata: customer.metadata,
+    };
+  }
+
+  /** SetupIntents: create (confirmed at once when asked), retrieve (v1, setup_intents, id). */
+  function setupRoute(
+    method: string,
+    parts: string[],
+    params: Record<string, string>,
+    mock: Json,
+    expandMethod: boolean,
+  ): Answer {
+    if (parts.length === 2 && method === 'POST') return createSetup(params, mock, expandMethod);
+    const setup = setups.get(parts[2] ?? '');
+    if (!setup) return missing('setup_intent', parts[2] ?? '');
+    if (parts.length === 3 && method === 'GET') return ok(setupBody(setup, mock, expandMethod));
+    return ok(mock);
+  }
+
+  function createSetup(params: Record<string, string>, mock: Json, expandMethod: boolean): Answer {
+    const customer = params.customer ?? null;
+    if (customer !== null && !customers.has(customer)) return missing('customer', customer, 'customer');
+    const token = params.payment_method ?? '';
+    let paymentMethod = methods.get(token);
+    if (paymentMethod) {
+      // Saving one already saved: only again for its own Customer.
+      const refusal = customer === null ? undefined : savedMethodRefusal(paymentMethod, customer);
+      if (refusal) return refusal;
+    } else if (token.startsWith('pm_card_')) {
+      // A test PaymentMethod stands for a card: saving it makes a PaymentMethod of its own.
+      paymentMethod = {
+        id: id('pm'),
+        testCard: token,
+        customer: null,
+        card: testCard(token),
+        authenticated: false,
+      };
+      methods.set(paymentMethod.id, paymentMethod);
+    } else if (token !== '') {
+      return { status: 400, body: fixture('error-resource-missing-payment-method') };
+    }
+    const setup: SetupState = {
+      id: id('seti'),
+      customer,
+      paymentMethod: paymentMethod?.id ?? null,
+      status: paymentMethod ? 'requires_confirmation' : 'requires_payment_method',
+      usage: params.usage ?? 'off_session',
+      metadata: metadataOf(params),
+      returnUrl: params.return_url,
+      lastSetupError: null,
+    };
+    setups.set(setup.id, setup);
+    if (!paymentMethod || params.confirm !== 'true') return ok(setupBody(setup, mock, expandMethod));
+    const decline = DECLINING_TEST_CARDS[paymentMethod.testCard];
+    if (decline) {
+      // The card check on setup declines: the SetupIntent waits for another method.
+      const error: Json = { ...cardError(decline), payment_method: methodBody(paymentMethod, {}) };
+      Object.assign(setup, { status: 'requires_payment_method', paymentMethod: null, lastSetupError: error });
+      return { status: 402, body: { error: { ...error, setup_intent: setupBody(setup, mock, false) } } };
+    }
+    if (THREE_DS_CARDS.has(paymentMethod.testCard)) setup.status = 'requires_action';
+    else finishSetup(setup, true);
+    return ok(setupBody(setup, mock, expandMethod));
+  }
+
+  /** The setup's outcome: the card attached to the Customer, or the setup failed (3-D Secure failed). */
+  function finishSetup(setup: SetupState, succeeded: boolean): void {
+    const paymentMethod = methods.get(setup.paymentMethod ?? '');
+    if (!paymentMethod) return;
+    if (succeeded) {
+      setup.status = 'succeeded';
+      paymentMethod.customer = setup.customer ?? paymentMethod.customer;
+      paymentMethod.authenticated ||= THREE_DS_CARDS.has(paymentMethod.testCard);
+      return;
+    }
+    Object.assign(setup, {
+      status: 'requires_payment_method',
+      paymentMethod: null,
+      lastSetupError: {
+        code: 'setup_intent_authentication_failure',
+        doc_url: 'https://docs.stripe.com/error-codes/setup-intent-authentication-failure',
+        message: 'The latest attempt to set up the payment method has failed because authentication failed.',
+        payment_method: methodBody(paymentMethod, {}),
+        type: 'invalid_request_error',
+      },
+    });
+  }
+
+  function setupBody(setup: SetupState, mock: Json, expandMethod: boolean): Json {
+    const paymentMethod = methods.get(setup.paymentMethod ?? '');
+    const recorded = fixture('setup-intent-succeeded');
+    return {
+      ...(mock.object === 'setup_intent' ? mock : recorded),
+      id: setup.id,
+      object: 'setup_intent',
+      client_secret: `${setup.id}_secret_emulator`,
+      customer: setup.customer,
+      payment_method: paymentMethod
+        ? expandMethod
+          ? methodBody(paymentMethod, {})
+          : paymentMethod.id
+        : null,
+      status: setup.status,
+      usage: setup.usage,
+      metadata: setup.metadata,
+      last_setup_error: setup.lastSetupError,
+      next_action:
+        setup.status === 'requires_action'
+          ? {
+              type: 'redirect_to_url',
+              redirect_to_url: {
+                url: `${url}/__emulator/3ds/${setup.id}`,
+                return_url: setup.returnUrl ?? null,
+              },
+            }
+          : null,
+    };
+  }
+
+  /** PaymentMethods: retrieve, detach (v1, payment_methods, id, action). */
+  function methodRoute(method: string, parts: string[], mock: Json): Answer {
+    const key = parts[2] ?? '';
+    const paymentMethod = methods.get(key);
+    if (!paymentMethod) {
+      // Stripe's test PaymentMethods are read as stripe-mock has them, and were never attached.
+      if (!key.startsWith('pm_card_')) return missing('PaymentMethod', key);
+      if (parts[3] === 'detach') return notAttached();
+      return ok(mock);
+    }
+    if (parts.length === 3 && method === 'GET') return ok(methodBody(paymentMethod, mock));
+    if (parts[3] === 'detach' && method === 'POST') {
+      if (paymentMethod.customer === null) return notAttached();
+      // Detached for good: Stripe never lets it be attached or charged again.
+      paymentMethod.customer = null;
+      return ok(methodBody(paymentMethod, mock));
+    }
+    return ok(mock);
+  }
+
+  function methodBody(paymentMethod: MethodState, mock: Json): Json {
+    const recorded = mock.object === 'payment_method' ? mock : fixture('payment-method-card');
+    const { card } = paymentMethod;
+    return {
+      ...recorded,
+      id: paymentMethod.id,
+      object: 'payment_method',
+      type: 'card',
+      customer: paymentMethod.customer,
+      metadata: {},
+      card: {
+        ...(recorded.card as Json),
+        brand: card.brand,
+        display_brand: card.brand,
+        last4: card.last4,
+        exp_month: card.expMonth,
+        exp_year: card.expYear,
+        networks: { available: [card.brand], preferred: null },
+      },
+    };
+  }
+
   function checkoutBody(session: CheckoutState, mock: Json): Json {
     const { params } = session;
     return {
@@ -338,6 +603,14 @@ export async function startStripeEmulator(stripeMockUrl: string): Promise<Stripe
 
   function createIntent(params: Record<string, string>, mock: Json, expandCharge: boolean): Answer {
     const paymentMethod = params.payment_method ?? '';
+    const customer = params.customer ?? null;
+    if (customer !== null && !customers.has(customer)) return missing('customer', customer, 'customer');
+    const saved = methods.get(paymentMethod);
+    if (saved) {
+      const refusal = savedMethodRefusal(saved, customer);
+      if (refusal) return refusal;
+    } else if (!paymentMethod.startsWith('pm_card_'))
+      return { status: 400, body: fixture('error-resource-missing-payment-method') };
     const intent: Intent = {
       id: id('pi'),
       amount: Number(params.amount),
@@ -351,30 +624,19 @@ export async function startStripeEmulator(stripeMockUrl: string): Promise<Stripe
       returnUrl: params.return_url,
       lastPaymentError: null,
       chargeId: null,
+      customer,
+      paymentMethod,
+      card: saved?.card,
+      networkTransactionId: null,
     };
-    if (!paymentMethod.startsWith('pm_card_'))
-      return { status: 400, body: fixture('error-resource-missing-payment-method') };
     intents.set(intent.id, intent);
-    const decline = DECLINING_TEST_CARDS[paymentMethod];
-    if (decline) {
-      intent.chargeId = id('ch');
-      const {
-        payment_intent: _intent,
-        request_log_url: _log,
-        ...recorded
-      } = fixture('error-card-declined-insufficient-funds').error as Json;
-      const error: Json = {
-        ...recorded,
-        charge: intent.chargeId,
-        code: decline.code,
-        message: decline.message,
-      };
-      if (decline.declineCode) error.decline_code = decline.declineCode;
-      else delete error.decline_code;
-      intent.lastPaymentError = error;
-      return { status: 402, body: { error: { ...error, payment_intent: intentBody(intent, mock, false) } } };
-    }
-    if (THREE_DS_CARDS.has(paymentMethod)) {
+    const card = saved?.testCard ?? paymentMethod;
+    const decline = DECLINING_TEST_CARDS[card];
+    if (decline) return declineIntent(intent, mock, decline);
+    const offSession = params.off_session !== undefined && params.off_session !== 'false';
+    if (THREE_DS_CARDS.has(card) && !(saved?.authenticated && AUTHENTICATED_BY_SETUP.has(card))) {
+      // Without the customer there is no one to authenticate: Stripe declines instead.
+      if (offSession) return declineIntent(intent, mock, AUTHENTICATION_REQUIRED);
       intent.status = 'requires_action';
     } else {
       authorize(intent);
@@ -382,8 +644,40 @@ export async function startStripeEmulator(stripeMockUrl: string): Promise<Stripe
     return ok(intentBody(intent, mock, expandCharge));
   }
 
+  /** A saved PaymentMethod's charge that Stripe refuses: detached, or not with its Customer. */
+  function savedMethodRefusal(method: MethodState, customer: string | null): Answer | undefined {
+    if (method.customer === null)
+      return refusal(
+        'The provided PaymentMethod was previously used with a PaymentIntent without Customer attachment, shared with a connected account without Customer attachment, or was detached from a Customer. It may not be used again. To use a PaymentMethod multiple times, you must attach it to a Customer first.',
+      );
+    if (customer === null)
+      return refusal(
+        'If the payment method is attached to a Customer, you must also provide the ID of that Customer as the customer parameter of this PaymentIntent.',
+        'customer',
+      );
+    if (customer !== method.customer)
+      return refusal(
+        `The PaymentMethod ${method.id} does not belong to the Customer you supplied ${customer}. Please use this PaymentMethod with the Customer that it belongs to instead.`,
+        'payment_method',
+      );
+    return undefined;
+  }
+
+  /** The card declines: the PaymentIntent waits for another method, and Stripe answers a 402. */
+  function declineIntent(
+    intent: Intent,
+    mock: Json,
+    decline: { code: string; declineCode?: string; message: string },
+  ): Answer {
+    intent.chargeId = id('ch');
+    const error: Json = { ...cardError(decline), charge: intent.chargeId };
+    intent.lastPaymentError = error;
+    return { status: 402, body: { error: { ...error, payment_intent: intentBody(intent, mock, false) } } };
+  }
+
   function authorize(intent: Intent): void {
     intent.chargeId = id('ch');
+    intent.networkTransactionId = randomDigits(15);
     if (intent.captureMethod === 'manual')
       Object.assign(intent, { status: 'requires_capture', amountCapturable: intent.amount });
     else Object.assign(intent, { status: 'succeeded', amountReceived: intent.amount });
@@ -391,9 +685,25 @@ export async function startStripeEmulator(stripeMockUrl: string): Promise<Stripe
 
   function intentBody(intent: Intent, mock: Json, expandCharge: boolean): Json {
     const recorded = fixture('payment-intent-requires-capture');
+    const recordedCharge = recorded.latest_charge as Json;
+    const recordedDetails = recordedCharge.payment_method_details as Json;
+    const recordedCard = recordedDetails.card as Json;
+    const card = intent.card
+      ? {
+          brand: intent.card.brand,
+          last4: intent.card.last4,
+          exp_month: intent.card.expMonth,
+          exp_year: intent.card.expYear,
+          network: intent.card.brand,
+        }
+      : {};
     const charge = intent.chargeId
       ? {
-          ...(recorded.latest_charge as Json),
+          ...recordedCharge,
+          payment_method_details: {
+            ...recordedDetails,
+            card: { ...recordedCard, ...card, network_transaction_id: intent.networkTransactionId },
+          },
           id: intent.chargeId,
           amount: intent.amount,
           amount_captured: intent.amountReceived,
@@ -416,6 +726,8 @@ export async function startStripeEmulator(stripeMockUrl: string): Promise<Stripe
       currency: intent.currency,
       status: intent.status,
       metadata: intent.metadata,
+      customer: intent.customer,
+      payment_method: intent.status === 'requires_payment_method' ? null : intent.paymentMethod,
       last_payment_error: intent.lastPaymentError,
       latest_charge: charge && expandCharge ? charge : intent.chargeId,
       canceled_at: intent.status === 'canceled' ? Math.floor(Date.now() / 1000) : null,
@@ -444,14 +756,20 @@ export async function startStripeEmulator(stripeMockUrl: string): Promise<Stripe
     };
   }
 
-  /** stripe-mock's PaymentIntent, the base of the bodies the control routes answer: fetched once. */
-  let mockIntentBody: Promise<Json> | undefined;
-  function mockIntentShape(): Promise<Json> {
-    mockIntentBody ??= fetch(`${stripeMockUrl}/v1/payment_intents/pi_1`, {
-      headers: { authorization: 'Bearer sk_test_emulator' },
-    }).then(async (answer) => (await answer.json()) as Json);
-    return mockIntentBody;
+  /** stripe-mock's object at `path`, the base of the bodies the control routes answer: fetched once. */
+  const mockShapes = new Map<string, Promise<Json>>();
+  function mockShape(path: string): Promise<Json> {
+    let shape = mockShapes.get(path);
+    if (!shape) {
+      shape = fetch(`${stripeMockUrl}${path}`, {
+        headers: { authorization: 'Bearer sk_test_emulator' },
+      }).then(async (answer) => (await answer.json()) as Json);
+      mockShapes.set(path, shape);
+    }
+    return shape;
   }
+  const mockIntentShape = () => mockShape('/v1/payment_intents/pi_1');
+  const mockSetupShape = () => mockShape('/v1/setup_intents/seti_1');
 
   /** What the customer or Stripe does, and what the tests read. */
   async function control(
@@ -473,6 +791,24 @@ export async function startStripeEmulator(stripeMockUrl: string): Promise<Stripe
         intent.lastPaymentError = fixture('payment-intent-authentication-failed').last_payment_error as Json;
       } else authorize(intent);
       return send(response, 200, intentBody(intent, mockIntent, false));
+    }
+    if (method === 'POST' && parts[1] === 'setup_intents' && parts[3] === 'authenticate') {
+      // The customer finishes (or fails) 3-D Secure on setup; Stripe sends the webhook.
+      const setup = setups.get(parts[2] ?? '');
+      if (!setup || setup.status !== 'requires_action')
+        return send(response, 409, { error: 'not awaiting 3-D Secure' });
+      const body = await completeSetup(setup, input.outcome !== 'failed');
+      return send(response, 200, body);
+    }
+    if (method === 'GET' && parts[1] === 'setup_intents' && parts[2]) {
+      const setup = setups.get(parts[2]);
+      return setup
+        ? send(response, 200, setupBody(setup, await mockSetupShape(), false))
+        : send(response, 404, {});
+    }
+    if (method === 'GET' && parts[1] === 'payment_methods' && parts[2]) {
+      const paymentMethod = methods.get(parts[2]);
+      return paymentMethod ? send(response, 200, methodBody(paymentMethod, {})) : send(response, 404, {});
     }
     if (method === 'POST' && parts[1] === 'refunds' && parts[3] === 'settle') {
       const refund = refunds.get(parts[2] ?? '');
@@ -502,6 +838,10 @@ export async function startStripeEmulator(stripeMockUrl: string): Promise<Stripe
         returnUrl: undefined,
         lastPaymentError: null,
         chargeId: null,
+        customer: null,
+        paymentMethod: 'pm_card_visa',
+        card: undefined,
+        networkTransactionId: null,
       };
       authorize(intent);
       intents.set(intent.id, intent);
@@ -549,9 +889,20 @@ export async function startStripeEmulator(stripeMockUrl: string): Promise<Stripe
     body: string,
     response: ServerResponse,
   ): Promise<void> {
+    const setup = setups.get(intentId);
+    if (setup) return setupChallenge(method, setup, action, body, response);
     const intent = intents.get(intentId);
     if (!intent) return sendHtml(response, 404, '<p>No such PaymentIntent.</p>');
-    if (method === 'GET' && action === undefined) return sendHtml(response, 200, challengePage(intent));
+    if (method === 'GET' && action === undefined)
+      return sendHtml(
+        response,
+        200,
+        challengePage(
+          intent.id,
+          `Authorize ${intent.amount} ${escapeHtml(intent.currency.toUpperCase())} (minor units) for PaymentIntent ${escapeHtml(intent.id)}?`,
+          intent.status,
+        ),
+      );
     if (method !== 'POST' || action !== 'complete') return sendHtml(response, 404, '<p>Not found.</p>');
     if (intent.status !== 'requires_action')
       return sendHtml(response, 409, `<p>This challenge is no longer pending (${intent.status}).</p>`);
@@ -573,6 +924,45 @@ export async function startStripeEmulator(stripeMockUrl: string): Promise<Stripe
       return;
     }
     sendHtml(response, 200, `<p>Authentication ${failed ? 'failed' : 'complete'}.</p>`);
+  }
+
+  /** The 3-D Secure page of a SetupIntent: saving the card, no amount. */
+  async function setupChallenge(
+    method: string,
+    setup: SetupState,
+    action: string | undefined,
+    body: string,
+    response: ServerResponse,
+  ): Promise<void> {
+    if (method === 'GET' && action === undefined)
+      return sendHtml(
+        response,
+        200,
+        challengePage(
+          setup.id,
+          `Save your card for later payments (SetupIntent ${escapeHtml(setup.id)})?`,
+          setup.status,
+        ),
+      );
+    if (method !== 'POST' || action !== 'complete') return sendHtml(response, 404, '<p>Not found.</p>');
+    if (setup.status !== 'requires_action')
+      return sendHtml(response, 409, `<p>This challenge is no longer pending (${setup.status}).</p>`);
+    const failed = new URLSearchParams(body).get('outcome') === 'failed';
+    await completeSetup(setup, !failed);
+    if (setup.returnUrl) {
+      response.writeHead(303, { location: setup.returnUrl });
+      response.end();
+      return;
+    }
+    sendHtml(response, 200, `<p>Authentication ${failed ? 'failed' : 'complete'}.</p>`);
+  }
+
+  /** 3-D Secure on setup finished: the outcome, then Stripe's webhook. Answers the SetupIntent. */
+  async function completeSetup(setup: SetupState, succeeded: boolean): Promise<Json> {
+    finishSetup(setup, succeeded);
+    const body = setupBody(setup, await mockSetupShape(), false);
+    await sendWebhook(succeeded ? 'setup_intent.succeeded' : 'setup_intent.setup_failed', body);
+    return body;
   }
 
   /** One delivery of a Stripe event, signed as Stripe signs; a failed delivery is logged, not retried. */
@@ -624,9 +1014,42 @@ function invalid(code: string, param: string, message: string): Answer {
   return { status: 400, body: { error: { type: 'invalid_request_error', code, param, message } } };
 }
 
-function missing(kind: string, value: string): Answer {
-  return invalid('resource_missing', 'id', `No such ${kind}: '${value}'`);
+function missing(kind: string, value: string, param = 'id'): Answer {
+  return invalid('resource_missing', param, `No such ${kind}: '${value}'`);
 }
+
+/** A refusal Stripe sends with no code of its own. */
+function refusal(message: string, param?: string): Answer {
+  return {
+    status: 400,
+    body: { error: { type: 'invalid_request_error', message, ...(param ? { param } : {}) } },
+  };
+}
+
+function notAttached(): Answer {
+  return refusal(
+    'The payment method you provided is not attached to a customer so detachment is impossible.',
+    'payment_method',
+  );
+}
+
+/** A card error body as Stripe sends it (the recorded one, with this decline's codes and message). */
+function cardError(decline: { code: string; declineCode?: string; message: string }): Json {
+  const {
+    payment_intent: _intent,
+    request_log_url: _log,
+    charge: _charge,
+    ...recorded
+  } = fixture('error-card-declined-insufficient-funds').error as Json;
+  const error: Json = { ...recorded, code: decline.code, message: decline.message };
+  if (decline.declineCode) error.decline_code = decline.declineCode;
+  else delete error.decline_code;
+  return error;
+}
+
+/** A card network's transaction id: digits, as Visa's 15. */
+const randomDigits = (count: number): string =>
+  Array.from(randomBytes(count), (byte) => String(byte % 10)).join('');
 
 function unexpectedState(intent: Intent, action: string): Answer {
   return invalid(
@@ -653,19 +1076,18 @@ export function stripeEventPayload(type: string, object: unknown, eventId: strin
 
 const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
 
-function challengePage(intent: Intent): string {
-  const id = escapeHtml(intent.id);
-  const amount = `${intent.amount} ${escapeHtml(intent.currency.toUpperCase())} (minor units)`;
+function challengePage(objectId: string, question: string, status: string): string {
+  const id = escapeHtml(objectId);
   const button = (outcome: 'succeeded' | 'failed', label: string): string =>
     `<form method="post" action="/__emulator/3ds/${id}/complete"><input type="hidden" name="outcome" value="${outcome}">` +
     `<button type="submit">${label}</button></form>`;
-  const pending = intent.status === 'requires_action';
+  const pending = status === 'requires_action';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>3-D Secure (Stripe emulator)</title></head>
 <body>
 <h1>3-D Secure</h1>
-<p>Authorize ${amount} for PaymentIntent ${id}?</p>
-${pending ? button('succeeded', 'Complete authentication') + button('failed', 'Fail authentication') : `<p>This challenge is no longer pending (status: ${escapeHtml(intent.status)}).</p>`}
+<p>${question}</p>
+${pending ? button('succeeded', 'Complete authentication') + button('failed', 'Fail authentication') : `<p>This challenge is no longer pending (status: ${escapeHtml(status)}).</p>`}
 </body></html>`;
 }
 

@@ -1,31 +1,42 @@
 import Stripe from 'stripe';
 import { GatewayRequestError } from '../../errors.js';
+import { gatewayIdempotencyKeyFor } from '../../idempotency-key.js';
 import type {
   Authorization,
   AuthorizeRequest,
   CaptureRequest,
   CheckoutSessionRequest,
+  DeleteMethodRequest,
   ExpireCheckoutSessionRequest,
   GatewayCheckoutSession,
   GatewayRefund,
+  GatewaySavedMethod,
   PaymentGateway,
   RefundRequest,
+  SavedMethodRef,
+  SaveMethodRequest,
   VoidRequest,
   WebhookEvent,
 } from '../../port.js';
 import { WebhookSignatureError } from '../../webhook-signature.js';
 import {
   fromStripeCurrency,
+  isAlreadyDetached,
   PAYMENT_ID_METADATA,
   toAuthorization,
   toAuthorizeOutcome,
   toCaptureParams,
   toCheckoutSessionParams,
+  toCustomerParams,
   toGatewayCheckoutSession,
   toGatewayError,
   toPaymentIntentParams,
   toRefund,
   toRefundParams,
+  toSavedMethod,
+  toSavedMethodFromPaymentMethod,
+  toSaveMethodOutcome,
+  toSetupIntentParams,
   toWebhookEvents,
   type StripeErrorLike,
 } from './transformers.js';
@@ -46,7 +57,8 @@ export interface StripeConnectorOptions {
 
 /**
  * Stripe through its official SDK: a PaymentIntent per authorization (manual capture unless it
- * is a sale), captures, cancels as voids, Refunds, and the PaymentIntent re-read for status.
+ * is a sale), captures, cancels as voids, Refunds, and the PaymentIntent re-read for status;
+ * saved cards as a SetupIntent on a Customer, detached to delete them.
  * Every write carries the workflow's idempotency key as Stripe's `Idempotency-Key`, and the SDK
  * never retries on its own: Temporal retries the activity with the same key, and Stripe replays
  * the first answer. Every translation lives in transformers.ts.
@@ -162,6 +174,57 @@ export class StripeConnector implements PaymentGateway {
       );
       if (current.status !== 'open') return current;
       throw error;
+    }
+  }
+
+  /**
+   * Saves a card: a Stripe Customer first unless the customer has one from an earlier save (its
+   * own key, so a retry finds the same Customer), then a confirmed SetupIntent. A card that
+   * declines on setup is a failed method, not an error.
+   */
+  async saveMethod(request: SaveMethodRequest): Promise<GatewaySavedMethod> {
+    const gatewayCustomerId =
+      request.gatewayCustomerId ??
+      (
+        await this.call(() =>
+          this.stripe.customers.create(toCustomerParams(request), {
+            idempotencyKey: gatewayIdempotencyKeyFor(`${request.idempotencyKey}:customer`),
+          }),
+        )
+      ).id;
+    let setup: Stripe.SetupIntent;
+    try {
+      setup = await this.stripe.setupIntents.create(toSetupIntentParams(request, gatewayCustomerId), {
+        idempotencyKey: request.idempotencyKey,
+      });
+    } catch (error) {
+      return toSaveMethodOutcome(asStripeError(error), gatewayCustomerId);
+    }
+    return toSavedMethod(setup);
+  }
+
+  /**
+   * The SetupIntent re-read while it may still wait for 3-D Secure (its outcome, and whether its
+   * PaymentMethod is still attached); without one, the PaymentMethod itself.
+   */
+  async savedMethod(ref: SavedMethodRef): Promise<GatewaySavedMethod> {
+    const { setupId } = ref;
+    if (setupId) {
+      return toSavedMethod(
+        await this.call(() => this.stripe.setupIntents.retrieve(setupId, { expand: ['payment_method'] })),
+      );
+    }
+    return toSavedMethodFromPaymentMethod(await this.call(() => this.stripe.paymentMethods.retrieve(ref.id)));
+  }
+
+  /** Detaches the PaymentMethod from its Customer: Stripe never charges it again. */
+  async deleteMethod(request: DeleteMethodRequest): Promise<void> {
+    try {
+      await this.stripe.paymentMethods.detach(request.id, {}, { idempotencyKey: request.idempotencyKey });
+    } catch (error) {
+      const stripeError = asStripeError(error);
+      if (isAlreadyDetached(stripeError)) return;
+      throw toGatewayError(stripeError);
     }
   }
 

@@ -10,8 +10,11 @@ import type {
   GatewayCheckoutSession,
   GatewayCheckoutStatus,
   GatewayRefund,
+  GatewaySavedMethod,
   RefundRequest,
   RefundStatus,
+  SavedMethodStatus,
+  SaveMethodRequest,
   WebhookEvent,
 } from '../../port.js';
 
@@ -25,6 +28,11 @@ import type {
 export const PAYMENT_ID_METADATA = 'paysaga_payment_id';
 /** Paysaga's free-text refund reason (Stripe's own `reason` is a short enum). */
 export const REFUND_REASON_METADATA = 'paysaga_refund_reason';
+/** The SetupIntent metadata key that carries Paysaga's payment method id. */
+export const PAYMENT_METHOD_METADATA = 'paysaga_payment_method';
+/** Paysaga's tenant and customer ids on a Stripe Customer and SetupIntent. */
+export const TENANT_ID_METADATA = 'paysaga_tenant';
+export const CUSTOMER_ID_METADATA = 'paysaga_customer';
 
 /**
  * Stripe's own exponent where it differs from ISO 4217's (https://docs.stripe.com/currencies,
@@ -95,10 +103,15 @@ export function fromStripeCurrency(currency: string): Currency {
  * One PaymentIntent, created and confirmed in one call: `capture_method: manual` to only
  * authorize, card only (so no redirect-based method is offered), and Paysaga's payment id in the
  * metadata so webhooks find the payment. The card token is a PaymentMethod id (`pm_...`), made by
- * Stripe.js or Stripe's mobile SDKs on the customer's device.
+ * Stripe.js or Stripe's mobile SDKs on the customer's device, or a saved one (`saveMethod`): that
+ * one is charged with its Customer, as Stripe requires of an attached PaymentMethod. Off-session,
+ * Stripe declines a card that needs authentication instead of asking for it, and no customer
+ * returns from anywhere. Stripe cites the setup's network transaction id on merchant-initiated
+ * charges itself: there is no parameter to pass one.
  */
 export function toPaymentIntentParams(request: AuthorizeRequest): Stripe.PaymentIntentCreateParams {
-  const { token, amount, currency, reference, capture, returnUrl } = request;
+  const { token, amount, currency, reference, capture, returnUrl, saved } = request;
+  const offSession = saved?.offSession === true;
   return {
     amount: toStripeAmount(amount, currency),
     currency: currency.toLowerCase(),
@@ -106,9 +119,40 @@ export function toPaymentIntentParams(request: AuthorizeRequest): Stripe.Payment
     confirm: true,
     allowed_payment_method_types: ['card'],
     payment_method: token,
-    ...(returnUrl ? { return_url: returnUrl } : {}),
+    ...(saved?.gatewayCustomerId ? { customer: saved.gatewayCustomerId } : {}),
+    ...(offSession ? { off_session: true } : {}),
+    ...(returnUrl && !offSession ? { return_url: returnUrl } : {}),
     metadata: { [PAYMENT_ID_METADATA]: reference },
     expand: ['latest_charge'],
+  };
+}
+
+/** The Stripe Customer a saved card is attached to: Paysaga's ids only, no personal data. */
+export function toCustomerParams(request: SaveMethodRequest): Stripe.CustomerCreateParams {
+  return {
+    metadata: { [TENANT_ID_METADATA]: request.tenantId, [CUSTOMER_ID_METADATA]: request.customerId },
+  };
+}
+
+/**
+ * One SetupIntent, created and confirmed in one call, for later charges without the customer
+ * (`usage: off_session`, so Stripe asks for 3-D Secure now if the card wants it). Card only, as
+ * for PaymentIntents; Paysaga's payment method id in the metadata so webhooks find the method;
+ * the PaymentMethod expanded for its card.
+ */
+export function toSetupIntentParams(
+  request: SaveMethodRequest,
+  gatewayCustomerId: string,
+): Stripe.SetupIntentCreateParams {
+  return {
+    customer: gatewayCustomerId,
+    payment_method: request.token,
+    confirm: true,
+    usage: 'off_session',
+    allowed_payment_method_types: ['card'],
+    ...(request.returnUrl ? { return_url: request.returnUrl } : {}),
+    metadata: { [PAYMENT_METHOD_METADATA]: request.reference, [TENANT_ID_METADATA]: request.tenantId },
+    expand: ['payment_method'],
   };
 }
 
@@ -266,10 +310,12 @@ export const STRIPE_DECLINE_CODES: Readonly<Record<string, FailureCode>> = {
   pickup_card: 'fraud_suspected',
   merchant_blacklist: 'fraud_suspected',
   security_violation: 'fraud_suspected',
+  // A card that needs authentication, charged off-session: the customer must pay on-session.
+  authentication_required: 'authentication_required',
   // 3-D Secure was needed and failed, or was not done.
-  authentication_required: 'authentication_failed',
   authentication_not_handled: 'authentication_failed',
   payment_intent_authentication_failure: 'authentication_failed',
+  setup_intent_authentication_failure: 'authentication_failed',
   // The issuer or network failed: declined, the customer may try again.
   processing_error: 'processing_error',
   issuer_not_available: 'processing_error',
@@ -349,7 +395,88 @@ export function toAuthorization(intent: Stripe.PaymentIntent): Authorization {
     actionUrl: status === 'requires_action' ? (redirect?.url ?? undefined) : undefined,
     failureCode: status === 'declined' ? toFailureCode(error?.decline_code, error?.code) : undefined,
     failureMessage: status === 'declined' ? (error?.message ?? 'The card was declined') : undefined,
+    networkTransactionId: card?.network_transaction_id ?? undefined,
   };
+}
+
+/**
+ * A SetupIntent's status as a saved method's. `requires_payment_method` after a confirmation is
+ * a failed setup (the card was declined, or 3-D Secure failed), as is a canceled one;
+ * `processing`, `requires_confirmation` and any newer status have no outcome yet: undefined.
+ */
+export function toSavedMethodStatus(status: Stripe.SetupIntent.Status): SavedMethodStatus | undefined {
+  switch (status) {
+    case 'succeeded':
+      return 'active';
+    case 'requires_action':
+      return 'requires_action';
+    case 'requires_payment_method':
+    case 'canceled':
+      return 'failed';
+    default:
+      return undefined;
+  }
+}
+
+const idOf = (value: string | { id: string } | null | undefined): string | undefined =>
+  typeof value === 'string' ? value : (value?.id ?? undefined);
+
+function toCard(method: Stripe.PaymentMethod | undefined): GatewaySavedMethod['card'] {
+  const card = method?.card;
+  return card
+    ? { brand: card.brand, last4: card.last4, expMonth: card.exp_month, expYear: card.exp_year }
+    : undefined;
+}
+
+const DETACHED_MESSAGE = 'The card is no longer attached to a Stripe Customer';
+
+/**
+ * A SetupIntent (with `payment_method` expanded when the card is wanted) as a saved method. A
+ * setup that succeeded whose PaymentMethod has since been detached can no longer be charged:
+ * failed. Stripe does not show the setup's network transaction id; it cites it itself.
+ */
+export function toSavedMethod(setup: Stripe.SetupIntent): GatewaySavedMethod {
+  const status = toSavedMethodStatus(setup.status);
+  if (status === undefined) {
+    throw new GatewayUnavailableError(`Stripe SetupIntent ${setup.id} is still ${setup.status}`);
+  }
+  const method =
+    setup.payment_method !== null && typeof setup.payment_method === 'object'
+      ? setup.payment_method
+      : undefined;
+  const error = setup.last_setup_error;
+  const base: GatewaySavedMethod = {
+    // A failed setup keeps its PaymentMethod only in the error.
+    id: idOf(setup.payment_method) ?? idOf(error?.payment_method) ?? '',
+    status,
+    card: toCard(method ?? error?.payment_method),
+    gatewayCustomerId: idOf(setup.customer),
+    setupId: setup.id,
+  };
+  if (status === 'active' && method && method.customer === null)
+    return { ...base, status: 'failed', failureCode: 'invalid_card', failureMessage: DETACHED_MESSAGE };
+  if (status === 'requires_action')
+    return { ...base, actionUrl: setup.next_action?.redirect_to_url?.url ?? undefined };
+  if (status === 'failed') {
+    return {
+      ...base,
+      failureCode: toFailureCode(error?.decline_code, error?.code),
+      failureMessage: maskSecrets(
+        error?.message ??
+          (setup.status === 'canceled' ? 'The card setup was canceled' : 'The card was declined'),
+      ),
+    };
+  }
+  return base;
+}
+
+/** A saved PaymentMethod read on its own: attached to a Customer is active, detached is failed. */
+export function toSavedMethodFromPaymentMethod(method: Stripe.PaymentMethod): GatewaySavedMethod {
+  const gatewayCustomerId = idOf(method.customer);
+  const base = { id: method.id, card: toCard(method), gatewayCustomerId };
+  return gatewayCustomerId
+    ? { ...base, status: 'active' }
+    : { ...base, status: 'failed', failureCode: 'invalid_card', failureMessage: DETACHED_MESSAGE };
 }
 
 export function toRefundStatus(status: string | null): RefundStatus {
@@ -396,20 +523,34 @@ function declinedIntent(error: StripeErrorLike): Stripe.PaymentIntent | undefine
   return raw?.payment_intent && typeof raw.payment_intent === 'object' ? raw.payment_intent : undefined;
 }
 
+const isCardError = (error: StripeErrorLike): boolean =>
+  error.type === 'StripeCardError' || error.type === 'card_error';
+const isInvalidRequest = (error: StripeErrorLike): boolean =>
+  error.type === 'StripeInvalidRequestError' || error.type === 'invalid_request_error';
+
 /**
- * What an authorization's error means: a decline (a value), a fault to retry, or a refusal.
- * Card errors decline; so does a PaymentMethod Stripe does not know (an unusable card, as an
- * unknown token is on the sandbox).
+ * A PaymentMethod that cannot be charged: one Stripe does not know (an unusable card, as an
+ * unknown token is on the sandbox), or one used once without a Customer or detached from its
+ * Customer (a deleted saved card), which Stripe refuses with no code of its own.
  */
-export function toAuthorizeOutcome(error: StripeErrorLike, request: AuthorizeRequest): Authorization {
-  const isCardError = error.type === 'StripeCardError' || error.type === 'card_error';
-  const unknownMethod =
-    (error.type === 'StripeInvalidRequestError' || error.type === 'invalid_request_error') &&
-    error.code === 'resource_missing' &&
-    /payment_method|token/.test(
+function isUnusableMethod(error: StripeErrorLike): boolean {
+  if (!isInvalidRequest(error)) return false;
+  if (error.code === 'resource_missing')
+    return /payment_method|token/.test(
       String((error.raw as { param?: string } | undefined)?.param ?? error.message),
     );
-  if (!isCardError && !unknownMethod) throw toGatewayError(error);
+  return (
+    error.code === undefined && /detached from a Customer|may not be used again/i.test(error.message ?? '')
+  );
+}
+
+/**
+ * What an authorization's error means: a decline (a value), a fault to retry, or a refusal.
+ * Card errors decline; so does a PaymentMethod that cannot be charged.
+ */
+export function toAuthorizeOutcome(error: StripeErrorLike, request: AuthorizeRequest): Authorization {
+  const unusable = isUnusableMethod(error);
+  if (!isCardError(error) && !unusable) throw toGatewayError(error);
   const intent = declinedIntent(error);
   return {
     id: intent?.id ?? '',
@@ -418,9 +559,42 @@ export function toAuthorizeOutcome(error: StripeErrorLike, request: AuthorizeReq
     amountCaptured: 0,
     amountRefunded: 0,
     currency: request.currency,
-    failureCode: unknownMethod ? 'invalid_card' : toFailureCode(error.decline_code, error.code),
+    failureCode: unusable ? 'invalid_card' : toFailureCode(error.decline_code, error.code),
     failureMessage: maskSecrets(error.message ?? 'The card was declined'),
   };
+}
+
+/**
+ * What a SetupIntent's error means: the card declined on setup (Stripe returns the SetupIntent
+ * with a 402) or a PaymentMethod that cannot be saved is a failed method; the rest is a fault to
+ * retry or a refusal, as for authorizations.
+ */
+export function toSaveMethodOutcome(error: StripeErrorLike, gatewayCustomerId: string): GatewaySavedMethod {
+  const unusable = isUnusableMethod(error);
+  if (!isCardError(error) && !unusable) throw toGatewayError(error);
+  const raw = error.raw as
+    { setup_intent?: Stripe.SetupIntent; payment_method?: Stripe.PaymentMethod } | undefined;
+  const setup = raw?.setup_intent && typeof raw.setup_intent === 'object' ? raw.setup_intent : undefined;
+  return {
+    id: idOf(raw?.payment_method) ?? idOf(setup?.payment_method) ?? '',
+    status: 'failed',
+    card: toCard(raw?.payment_method),
+    gatewayCustomerId,
+    setupId: setup?.id,
+    failureCode: unusable ? 'invalid_card' : toFailureCode(error.decline_code, error.code),
+    failureMessage: maskSecrets(error.message ?? 'The card was declined'),
+  };
+}
+
+/**
+ * A detach of a PaymentMethod that is gone already: unknown to Stripe, or not attached to a
+ * Customer (detached before, or never saved), which Stripe refuses with no code of its own.
+ */
+export function isAlreadyDetached(error: StripeErrorLike): boolean {
+  return (
+    isInvalidRequest(error) &&
+    (error.code === 'resource_missing' || /not attached to a customer/i.test(error.message ?? ''))
+  );
 }
 
 /**
@@ -481,9 +655,27 @@ export const STRIPE_CHECKOUT_EVENTS = [
   'checkout.session.expired',
 ] as const;
 
+/**
+ * A card saved (at once, or after 3-D Secure), failing to be, or waiting for the customer. Stripe
+ * sends the SetupIntent with its PaymentMethod's id only: no card in these events.
+ */
+export const STRIPE_SETUP_INTENT_EVENTS = [
+  'setup_intent.succeeded',
+  'setup_intent.setup_failed',
+  'setup_intent.requires_action',
+  'setup_intent.canceled',
+] as const;
+
 /** A verified Stripe event as port events (none, one, or one per refund of a charge). */
 export function toWebhookEvents(event: Stripe.Event): WebhookEvent[] {
   const type = event.type as string;
+  if ((STRIPE_SETUP_INTENT_EVENTS as readonly string[]).includes(type)) {
+    const setup = event.data.object as Stripe.SetupIntent;
+    const reference = setup.metadata?.[PAYMENT_METHOD_METADATA];
+    // A SetupIntent made outside Paysaga names none of its payment methods: nothing to move.
+    if (!reference || toSavedMethodStatus(setup.status) === undefined) return [];
+    return [{ type: 'payment_method.updated', eventId: event.id, method: toSavedMethod(setup), reference }];
+  }
   if ((STRIPE_PAYMENT_INTENT_EVENTS as readonly string[]).includes(type)) {
     const intent = event.data.object as Stripe.PaymentIntent;
     const reference = intent.metadata?.[PAYMENT_ID_METADATA];

@@ -1,0 +1,99 @@
+import { findAutoTopUp, reserveAutoTopUpRun, settleAutoTopUpRun } from '../db/auto-top-ups.js';
+import type { Executor } from '../db/client.js';
+import { findPaymentMethod } from '../db/payment-methods.js';
+import { getWalletBalances } from '../db/wallets.js';
+import type { Currency } from '../domain/money.js';
+import type { FailureCode, SavedCardUse } from '../domain/payment.js';
+
+export interface AutoTopUpQuestion {
+  tenantId: string;
+  customerId: string;
+  paymentId: string;
+  currency: Currency;
+  /** What the payment takes from the wallet. */
+  amount: number;
+  /** The workflow's UTC day (`2026-12-05`): the day whose limit the top-up counts against. */
+  day: string;
+}
+
+/** What the payment does about its wallet before it pays: nothing, a top-up, or a refused one. */
+export type AutoTopUpPlan =
+  | { kind: 'none' }
+  | {
+      kind: 'top_up';
+      amount: number;
+      paymentMethodId: string;
+      connector: string;
+      token: string;
+      saved: SavedCardUse;
+    }
+  | { kind: 'refused'; amount: number; paymentMethodId: string; failureCode: FailureCode; reason: string };
+
+/**
+ * A wallet's automatic top-up, as a payment from it asks: needed when the payment would not be
+ * covered, or would leave less than the threshold; refused (an event says why) when the saved
+ * card cannot be used, the top-up would still not cover the payment, or the day's limit is
+ * reached. A top-up granted is reserved against the day's limit, once per payment.
+ */
+export function createAutoTopUpActivities(db: Executor) {
+  return {
+    async planAutoTopUp(question: AutoTopUpQuestion): Promise<AutoTopUpPlan> {
+      const { tenantId, customerId, currency } = question;
+      const settings = await findAutoTopUp(db, tenantId, customerId);
+      if (!settings || settings.currency !== currency) return { kind: 'none' };
+      const balance = (await getWalletBalances(db, tenantId, customerId)).find(
+        (b) => b.currency === currency,
+      );
+      const available = Number(balance?.available ?? 0);
+      const after = available - question.amount;
+      if (after >= settings.threshold) return { kind: 'none' };
+      const { amount, paymentMethodId } = settings;
+      const refused = (failureCode: FailureCode, reason: string): AutoTopUpPlan => ({
+        kind: 'refused',
+        amount,
+        paymentMethodId,
+        failureCode,
+        reason,
+      });
+      if (after + amount < 0)
+        return refused('insufficient_funds', `a top-up of ${amount} would not cover the payment`);
+      const method = await findPaymentMethod(db, tenantId, paymentMethodId);
+      if (!method || method.status !== 'active' || !method.card || method.customerId !== customerId)
+        return refused('card_declined', `the saved card ${paymentMethodId} can no longer be charged`);
+      const reserved = await reserveAutoTopUpRun(db, {
+        ...question,
+        amount,
+        dailyLimit: settings.dailyLimit,
+      });
+      if (!reserved)
+        return refused(
+          'card_declined',
+          `the wallet's daily top-up limit of ${settings.dailyLimit} is reached`,
+        );
+      return {
+        kind: 'top_up',
+        amount,
+        paymentMethodId,
+        connector: method.connector,
+        token: method.gatewayMethodId,
+        saved: {
+          paymentMethodId,
+          // Nobody is asked: the wallet tops itself up as the payment runs.
+          offSession: true,
+          gatewayCustomerId: method.gatewayCustomerId,
+          networkTransactionId: method.networkTransactionId,
+          expMonth: method.card.expMonth,
+          expYear: method.card.expYear,
+        },
+      };
+    },
+
+    async settleAutoTopUp(input: {
+      tenantId: string;
+      paymentId: string;
+      status: 'succeeded' | 'failed' | 'reversed';
+    }): Promise<void> {
+      await settleAutoTopUpRun(db, input.tenantId, input.paymentId, input.status);
+    },
+  };
+}
