@@ -135,22 +135,27 @@ export const refund = z
 
 export const customerParams = z.strictObject({ customerId: externalId });
 
-export const topUpBody = z.union([
-  z.strictObject({ amount, currency, token: cardToken }),
-  z
-    .strictObject({
-      amount,
-      currency,
-      method: z.strictObject({
+export const topUpBody = z
+  .strictObject({
+    amount,
+    currency,
+    token: cardToken.optional(),
+    method: z
+      .strictObject({
         type: z.literal('saved'),
         paymentMethodId: savedPaymentMethodId
           .optional()
           .describe("A card the customer saved; omitted: the customer's default"),
         offSession: z.boolean().optional().describe('Charged without the customer present'),
-      }),
-    })
-    .describe('Charges a card the customer saved'),
-]);
+      })
+      .optional()
+      .describe('Charges a card the customer saved instead of a token'),
+  })
+  .refine((body) => (body.token === undefined) !== (body.method === undefined), {
+    message: 'a top-up takes either a token or a saved method',
+    path: ['token'],
+  })
+  .meta({ oneOf: [{ required: ['token'] }, { required: ['method'] }] });
 
 export const walletBalance = z.object({
   currency: z.string(),

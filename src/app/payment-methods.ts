@@ -115,17 +115,19 @@ export class PaymentMethodService {
         saved.failureCode ?? 'card_declined',
         saved.failureMessage ?? 'the card could not be saved',
       );
-    const record = await insertPaymentMethod(this.db, tenantId, {
-      id,
-      customerId,
-      connector,
-      gatewayMethodId: saved.id,
-      gatewaySetupId: saved.setupId,
-      ...changesFrom(saved),
-      status: saved.status,
+    // One transaction: a reader that sees the method active sees whether it is the default too.
+    return this.db.transaction(async (tx) => {
+      const record = await insertPaymentMethod(tx, tenantId, {
+        id,
+        customerId,
+        connector,
+        gatewayMethodId: saved.id,
+        gatewaySetupId: saved.setupId,
+        ...changesFrom(saved),
+        status: saved.status,
+      });
+      return view(record, await makeDefault(tx, tenantId, record, body.setAsDefault ?? false));
     });
-    const isDefault = await this.makeDefault(tenantId, record, body.setAsDefault ?? false);
-    return view(record, isDefault);
   }
 
   /** A method waiting for the customer is read from the gateway again, in case its webhook is late. */
@@ -248,26 +250,17 @@ export class PaymentMethodService {
     record: PaymentMethodRecord,
     current: GatewaySavedMethod,
   ): Promise<PaymentMethodRecord> {
-    const updated = await updatePaymentMethod(this.db, tenantId, record.id, {
-      ...changesFrom(current),
-      status: current.status,
-      actionUrl: undefined,
+    // One transaction: a reader that sees the method active sees it as the default too.
+    const updated = await this.db.transaction(async (tx) => {
+      const changed = await updatePaymentMethod(tx, tenantId, record.id, {
+        ...changesFrom(current),
+        status: current.status,
+        actionUrl: undefined,
+      });
+      if (changed) await makeDefault(tx, tenantId, changed, false);
+      return changed;
     });
-    if (updated) await this.makeDefault(tenantId, updated, false);
     return updated ?? record;
-  }
-
-  /** Asked for, or the customer's first active method: it becomes the default. */
-  private async makeDefault(tenantId: string, record: PaymentMethodRecord, asked: boolean): Promise<boolean> {
-    if (record.status !== 'active') return false;
-    if (asked) {
-      await updateCustomer(this.db, tenantId, record.customerId, { defaultPaymentMethodId: record.id });
-      return true;
-    }
-    return (
-      (await setDefaultIfNone(this.db, tenantId, record.customerId, record.id)) ||
-      this.isDefault(tenantId, record)
-    );
   }
 
   private async isDefault(tenantId: string, record: PaymentMethodRecord): Promise<boolean> {
@@ -280,6 +273,19 @@ export class PaymentMethodService {
     if (!record || record.customerId !== customerId || record.status === 'deleted') throw notFound(id);
     return record;
   }
+}
+
+/** Asked for, or the customer's first active method: it becomes the default. */
+async function makeDefault(
+  db: Executor,
+  tenantId: string,
+  record: PaymentMethodRecord,
+  asked: boolean,
+): Promise<boolean> {
+  if (record.status !== 'active') return false;
+  if (!asked) return setDefaultIfNone(db, tenantId, record.customerId, record.id);
+  await updateCustomer(db, tenantId, record.customerId, { defaultPaymentMethodId: record.id });
+  return true;
 }
 
 function changesFrom(saved: GatewaySavedMethod): PaymentMethodChanges {

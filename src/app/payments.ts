@@ -487,8 +487,9 @@ export class PaymentService {
   /** A saved card named by the caller, looked up: the request the workflow runs. */
   private async resolved(tenantId: string, asked: CallerPaymentRequest): Promise<PaymentRequest> {
     const { method } = asked;
-    if (method.type === 'saved' || (method.type === 'split' && 'paymentMethodId' in method))
+    if (method.type === 'saved' || (method.type === 'split' && method.paymentMethodId !== undefined))
       return { ...asked, method: await this.savedMethods.resolve(tenantId, asked.customerId, method) };
+    if (method.type === 'split') return { ...asked, method: { type: 'split', token: method.token ?? '' } };
     return { ...asked, method };
   }
 

@@ -59,17 +59,27 @@ const offSession = z
     'Charged without the customer present (a merchant-initiated charge): a card that needs 3-D Secure is declined `authentication_required` instead of asking the customer',
   );
 
-export const paymentMethod = z.union([
+export const paymentMethod = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('wallet') }),
   z.strictObject({ type: z.literal('card'), token: cardToken }),
-  z.strictObject({ type: z.literal('split'), token: cardToken }),
   z
     .strictObject({
       type: z.literal('split'),
-      paymentMethodId: savedPaymentMethodId,
+      token: cardToken.optional(),
+      paymentMethodId: savedPaymentMethodId.optional(),
       offSession: offSession.optional(),
     })
-    .describe("The wallet's balance first, the rest from a saved card"),
+    .refine((m) => (m.token === undefined) !== (m.paymentMethodId === undefined), {
+      message: 'a split takes either a token or a paymentMethodId',
+      path: ['token'],
+    })
+    .refine((m) => m.offSession === undefined || m.paymentMethodId !== undefined, {
+      message: 'offSession goes with a saved card (paymentMethodId)',
+      path: ['offSession'],
+    })
+    // What the refinements say, for the OpenAPI document and its fuzzers.
+    .meta({ oneOf: [{ required: ['token'] }, { required: ['paymentMethodId'] }] })
+    .describe("The wallet's balance first, the rest from a card: a token, or a saved card"),
   z
     .strictObject({
       type: z.literal('saved'),

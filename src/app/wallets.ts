@@ -21,13 +21,14 @@ import { findCustomer } from '../db/customers.js';
 import { MAX_AMOUNT_MINOR } from '../domain/money.js';
 import type { TemporalGateway } from './temporal.js';
 
-export type TopUpRequest =
-  | { amount: number; currency: Currency; token: string }
-  | {
-      amount: number;
-      currency: Currency;
-      method: { type: 'saved'; paymentMethodId?: string | undefined; offSession?: boolean | undefined };
-    };
+/** A card token, or a saved card (exactly one: the schema sees to it). */
+export interface TopUpRequest {
+  amount: number;
+  currency: Currency;
+  token?: string | undefined;
+  method?:
+    { type: 'saved'; paymentMethodId?: string | undefined; offSession?: boolean | undefined } | undefined;
+}
 
 export interface Wallet {
   customerId: string;
@@ -182,7 +183,7 @@ export class WalletService {
     customerId: string,
     request: TopUpRequest,
   ): Promise<{ token: string; saved?: SavedCardUse | undefined }> {
-    if ('token' in request) return { token: request.token };
+    if (request.token !== undefined || !request.method) return { token: request.token ?? '' };
     if (!this.savedMethods)
       throw new AppError('invalid', 'payment_methods_not_supported', 'saved cards are not available here');
     const method = await this.savedMethods.resolve(tenantId, customerId, request.method);
