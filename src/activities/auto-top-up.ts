@@ -3,7 +3,7 @@ import type { Executor } from '../db/client.js';
 import { findPaymentMethod } from '../db/payment-methods.js';
 import { getWalletBalances } from '../db/wallets.js';
 import type { Currency } from '../domain/money.js';
-import type { FailureCode, SavedCardUse } from '../domain/payment.js';
+import type { SavedCardUse } from '../domain/payment.js';
 
 export interface AutoTopUpQuestion {
   tenantId: string;
@@ -27,7 +27,16 @@ export type AutoTopUpPlan =
       token: string;
       saved: SavedCardUse;
     }
-  | { kind: 'refused'; amount: number; paymentMethodId: string; failureCode: FailureCode; reason: string };
+  | {
+      kind: 'refused';
+      amount: number;
+      paymentMethodId: string;
+      reason: AutoTopUpRefusal;
+      message: string;
+    };
+
+/** Why a wallet was not topped up (a top-up the card declined says `declined` and its code). */
+export type AutoTopUpRefusal = 'daily_limit_reached' | 'would_not_cover' | 'payment_method_unusable';
 
 /**
  * A wallet's automatic top-up, as a payment from it asks: needed when the payment would not be
@@ -48,26 +57,31 @@ export function createAutoTopUpActivities(db: Executor) {
       const after = available - question.amount;
       if (after >= settings.threshold) return { kind: 'none' };
       const { amount, paymentMethodId } = settings;
-      const refused = (failureCode: FailureCode, reason: string): AutoTopUpPlan => ({
+      const refused = (reason: AutoTopUpRefusal, message: string): AutoTopUpPlan => ({
         kind: 'refused',
         amount,
         paymentMethodId,
-        failureCode,
         reason,
+        message,
       });
       if (after + amount < 0)
-        return refused('insufficient_funds', `a top-up of ${amount} would not cover the payment`);
+        return refused('would_not_cover', `a top-up of ${amount} would not cover the payment`);
       const method = await findPaymentMethod(db, tenantId, paymentMethodId);
       if (!method || method.status !== 'active' || !method.card || method.customerId !== customerId)
-        return refused('card_declined', `the saved card ${paymentMethodId} can no longer be charged`);
-      const reserved = await reserveAutoTopUpRun(db, {
+        return refused(
+          'payment_method_unusable',
+          `the saved card ${paymentMethodId} can no longer be charged`,
+        );
+      const reservation = await reserveAutoTopUpRun(db, {
         ...question,
         amount,
         dailyLimit: settings.dailyLimit,
       });
-      if (!reserved)
+      // An earlier run of this order topped the wallet up already: once per payment.
+      if (reservation === 'done') return { kind: 'none' };
+      if (reservation === 'limit')
         return refused(
-          'card_declined',
+          'daily_limit_reached',
           `the wallet's daily top-up limit of ${settings.dailyLimit} is reached`,
         );
       return {

@@ -78,7 +78,15 @@ export const paymentMethod = z.discriminatedUnion('type', [
       path: ['offSession'],
     })
     // What the refinements say, for the OpenAPI document and its fuzzers.
-    .meta({ oneOf: [{ required: ['token'] }, { required: ['paymentMethodId'] }] })
+    .meta({
+      oneOf: [
+        {
+          required: ['token'],
+          not: { anyOf: [{ required: ['paymentMethodId'] }, { required: ['offSession'] }] },
+        },
+        { required: ['paymentMethodId'], not: { required: ['token'] } },
+      ],
+    })
     .describe("The wallet's balance first, the rest from a card: a token, or a saved card"),
   z
     .strictObject({

@@ -67,9 +67,9 @@ export async function deleteAutoTopUp(db: Executor, tenantId: string, customerId
 export type AutoTopUpRunStatus = (typeof walletAutoTopUpRuns.$inferSelect)['status'];
 
 /**
- * Reserves the payment's automatic top-up against the day's limit: false when the day's
- * reserved and succeeded top-ups leave no room for it. One per payment: a second reservation for
- * the same payment answers as the first did. Reservations of one wallet are serialized by a
+ * Reserves the payment's automatic top-up against the day's limit: `limit` when the day's
+ * reserved and succeeded top-ups leave no room for it. One per payment: a retried reservation
+ * answers `reserved` again, and one for a payment whose top-up has ended answers `done`. Reservations of one wallet are serialized by a
  * transaction-scoped advisory lock, so two payments cannot both take the day's last room.
  */
 export async function reserveAutoTopUpRun(
@@ -83,7 +83,7 @@ export async function reserveAutoTopUpRun(
     day: string;
     dailyLimit: number;
   },
-): Promise<boolean> {
+): Promise<'reserved' | 'done' | 'limit'> {
   return db.transaction(async (tx) => {
     await tx.execute(
       sql`SELECT pg_advisory_xact_lock(hashtextextended(${`auto-top-up:${run.tenantId}:${run.customerId}`}, 0))`,
@@ -94,7 +94,7 @@ export async function reserveAutoTopUpRun(
       .where(
         and(eq(walletAutoTopUpRuns.tenantId, run.tenantId), eq(walletAutoTopUpRuns.paymentId, run.paymentId)),
       );
-    if (existing) return existing.status === 'reserved';
+    if (existing) return existing.status === 'reserved' ? 'reserved' : 'done';
     const [used] = await tx
       .select({ total: sql<string>`COALESCE(SUM(${walletAutoTopUpRuns.amount}), 0)` })
       .from(walletAutoTopUpRuns)
@@ -106,7 +106,7 @@ export async function reserveAutoTopUpRun(
           sql`${walletAutoTopUpRuns.status} IN ('reserved', 'succeeded')`,
         ),
       );
-    if (Number(used?.total ?? 0) + run.amount > run.dailyLimit) return false;
+    if (Number(used?.total ?? 0) + run.amount > run.dailyLimit) return 'limit';
     await tx.insert(walletAutoTopUpRuns).values({
       tenantId: run.tenantId,
       paymentId: run.paymentId,
@@ -116,7 +116,7 @@ export async function reserveAutoTopUpRun(
       day: run.day,
       status: 'reserved',
     });
-    return true;
+    return 'reserved';
   });
 }
 

@@ -194,8 +194,8 @@ class Payment {
     if (plan.kind === 'refused') {
       await this.publishWalletEvent('wallet.auto_top_up.failed', {
         ...about,
-        failureCode: plan.failureCode,
-        failureMessage: plan.reason,
+        reason: plan.reason,
+        failureMessage: plan.message,
       });
       return;
     }
@@ -217,6 +217,7 @@ class Payment {
     if (result.status === 'failed') {
       await this.publishWalletEvent('wallet.auto_top_up.failed', {
         ...about,
+        reason: 'declined',
         failureCode: result.failureCode,
         failureMessage: result.failureMessage,
       });

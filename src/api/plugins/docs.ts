@@ -36,38 +36,62 @@ const problemContent = (document: OpenApiDocument): ResponseObject['content'] =>
 /**
  * OpenAPI links: which response supplies the ids the next operations need. Clients (and
  * Schemathesis's stateful phase) follow them from a created payment to its capture, cancel,
- * refunds and wallet, from a refund to its read, and from a created customer to its read and update.
+ * refunds and wallet, from a refund to its read, from a created customer to its read, update, saved
+ * cards and wallet top-up setting, and from a saved card to its read and deletion. A target's id
+ * is the source body's field of the same name unless `fields` names another.
  */
-const LINKS: { from: [method: string, path: string]; to: [name: string, method: string, path: string][] }[] =
-  [
-    {
-      from: ['post', '/v1/payments'],
-      to: [
-        ['GetPayment', 'get', '/v1/payments/{id}'],
-        ['CapturePayment', 'post', '/v1/payments/{id}/capture'],
-        ['CancelPayment', 'post', '/v1/payments/{id}/cancel'],
-        ['RefundPayment', 'post', '/v1/payments/{id}/refunds'],
-        ['ListRefunds', 'get', '/v1/payments/{id}/refunds'],
-        ['GetWallet', 'get', '/v1/wallets/{customerId}'],
+type LinkTarget = [name: string, method: string, path: string, fields?: Record<string, string>];
+const LINKS: { from: [method: string, path: string]; to: LinkTarget[] }[] = [
+  {
+    from: ['post', '/v1/payments'],
+    to: [
+      ['GetPayment', 'get', '/v1/payments/{id}'],
+      ['CapturePayment', 'post', '/v1/payments/{id}/capture'],
+      ['CancelPayment', 'post', '/v1/payments/{id}/cancel'],
+      ['RefundPayment', 'post', '/v1/payments/{id}/refunds'],
+      ['ListRefunds', 'get', '/v1/payments/{id}/refunds'],
+      ['GetWallet', 'get', '/v1/wallets/{customerId}'],
+    ],
+  },
+  {
+    from: ['post', '/v1/payments/{id}/capture'],
+    to: [['RefundPayment', 'post', '/v1/payments/{id}/refunds']],
+  },
+  { from: ['post', '/v1/payments/{id}/refunds'], to: [['GetRefund', 'get', '/v1/refunds/{id}']] },
+  {
+    from: ['post', '/v1/wallets/{customerId}/top-ups'],
+    to: [['ListTransactions', 'get', '/v1/wallets/{customerId}/transactions']],
+  },
+  {
+    from: ['post', '/v1/customers'],
+    to: [
+      ['GetCustomer', 'get', '/v1/customers/{id}'],
+      ['UpdateCustomer', 'patch', '/v1/customers/{id}'],
+      ['SavePaymentMethod', 'post', '/v1/customers/{id}/payment-methods'],
+      ['ListPaymentMethods', 'get', '/v1/customers/{id}/payment-methods'],
+      ['SetAutoTopUp', 'put', '/v1/wallets/{customerId}/auto-top-up', { customerId: 'id' }],
+      ['GetAutoTopUp', 'get', '/v1/wallets/{customerId}/auto-top-up', { customerId: 'id' }],
+      ['DeleteAutoTopUp', 'delete', '/v1/wallets/{customerId}/auto-top-up', { customerId: 'id' }],
+    ],
+  },
+  {
+    from: ['post', '/v1/customers/{id}/payment-methods'],
+    to: [
+      [
+        'GetPaymentMethod',
+        'get',
+        '/v1/customers/{id}/payment-methods/{paymentMethodId}',
+        { id: 'customerId', paymentMethodId: 'id' },
       ],
-    },
-    {
-      from: ['post', '/v1/payments/{id}/capture'],
-      to: [['RefundPayment', 'post', '/v1/payments/{id}/refunds']],
-    },
-    { from: ['post', '/v1/payments/{id}/refunds'], to: [['GetRefund', 'get', '/v1/refunds/{id}']] },
-    {
-      from: ['post', '/v1/wallets/{customerId}/top-ups'],
-      to: [['ListTransactions', 'get', '/v1/wallets/{customerId}/transactions']],
-    },
-    {
-      from: ['post', '/v1/customers'],
-      to: [
-        ['GetCustomer', 'get', '/v1/customers/{id}'],
-        ['UpdateCustomer', 'patch', '/v1/customers/{id}'],
+      [
+        'DeletePaymentMethod',
+        'delete',
+        '/v1/customers/{id}/payment-methods/{paymentMethodId}',
+        { id: 'customerId', paymentMethodId: 'id' },
       ],
-    },
-  ];
+    ],
+  },
+];
 
 const operationRef = (method: string, path: string) =>
   `#/paths/${path.replaceAll('~', '~0').replaceAll('/', '~1')}/${method}`;
@@ -79,11 +103,13 @@ function addLinks(document: OpenApiDocument): void {
     for (const status of ['200', '201', '202']) {
       const response = responses[status];
       if (!response) continue;
-      for (const [name, method, path] of to) {
+      for (const [name, method, path, fields = {}] of to) {
         if (!document.paths?.[path]?.[method]) continue;
-        // Every id a target needs is a field of the same name in the source's body.
         const parameters = Object.fromEntries(
-          [...path.matchAll(/\{(\w+)\}/g)].map(([, param]) => [param!, `$response.body#/${param!}`]),
+          [...path.matchAll(/\{(\w+)\}/g)].map(([, param]) => [
+            param!,
+            `$response.body#/${fields[param!] ?? param!}`,
+          ]),
         );
         response.links = {
           ...response.links,
