@@ -15,6 +15,7 @@ import { startKafka } from './kafka.js';
 import { startRabbitMq, type RabbitMqControl } from './rabbitmq.js';
 import { exitCode, Supervisor, type Backoff, type Running } from './supervisor.js';
 import { PROJECT_ROOT } from '../../src/project-root.js';
+import { startTemporalServer } from './temporal-server.js';
 import { startTemporalDevServer, stopChild } from './temporal-dev-server.js';
 
 /**
@@ -41,6 +42,11 @@ export interface StackOptions {
   temporalDbFile?: string | undefined;
   /** Dynamic-config values for the dev server it starts (limits a test wants to reach). */
   temporalDynamicConfig?: Record<string, number> | undefined;
+  /**
+   * The Temporal it starts: the CLI dev server (`dev`, SQLite), or a real Temporal Server on this
+   * stack's PostgreSQL (`server`, tools/stack/temporal-server.ts). Default: `PAYSAGA_ENGINE`, else `dev`.
+   */
+  engine?: TemporalEngine | undefined;
   /**
    * Where a Kafka or RabbitMQ started here keeps its data (`kafka/`, `rabbitmq/`). They are
    * started when `EVENT_SINKS` (in `env` or the environment) names them and no `KAFKA_BROKERS`
@@ -73,6 +79,17 @@ export interface StackOptions {
   onSupervisorLog?: (line: string) => void;
   /** Aborting it while the stack starts stops what already runs and rejects (Ctrl-C during start). */
   signal?: AbortSignal;
+}
+
+export type TemporalEngine = 'dev' | 'server';
+
+/** The engine a stack starts: the option, else `PAYSAGA_ENGINE` (`server`), else the dev server. */
+export function temporalEngine(options: { engine?: TemporalEngine | undefined }): TemporalEngine {
+  if (options.engine) return options.engine;
+  const wanted = process.env.PAYSAGA_ENGINE;
+  if (wanted === undefined || wanted === '' || wanted === 'dev') return 'dev';
+  if (wanted === 'server') return 'server';
+  throw new Error(`PAYSAGA_ENGINE must be "dev" or "server", not "${wanted}"`);
 }
 
 /** What `kill` and `restart` accept: the started infrastructure and every spawned process. */
@@ -199,16 +216,33 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     let temporalUiUrl: string | undefined;
     if (!temporalAddress) {
       const port = options.temporalPort ?? (await freePort());
+      const log = (line: string) => options.log(`[temporal] ${line.trimEnd()}`);
+      const url = new URL(databaseUrl);
       const started = await supervisor.add({
         name: 'temporal',
         start: () =>
-          startTemporalDevServer({
-            port,
-            uiPort: options.temporalUiPort,
-            dbFile: options.temporalDbFile,
-            dynamicConfig: options.temporalDynamicConfig,
-            log: (line) => options.log(`[temporal] ${line.trimEnd()}`),
-          }),
+          temporalEngine(options) === 'server'
+            ? startTemporalServer({
+                port,
+                uiPort: options.temporalUiPort,
+                postgres: {
+                  host: url.hostname,
+                  port: Number(url.port || 5432),
+                  user: decodeURIComponent(url.username),
+                  password: decodeURIComponent(url.password),
+                },
+                // Beside the stack's PostgreSQL data: its config and the internal ports it keeps.
+                dataDir: `${options.postgresDir.replace(/\/+$/, '')}-temporal`,
+                dynamicConfig: options.temporalDynamicConfig,
+                log,
+              })
+            : startTemporalDevServer({
+                port,
+                uiPort: options.temporalUiPort,
+                dbFile: options.temporalDbFile,
+                dynamicConfig: options.temporalDynamicConfig,
+                log,
+              }),
       });
       temporalAddress = started.address;
       temporalUiUrl = started.uiUrl;
