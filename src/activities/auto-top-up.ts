@@ -1,6 +1,6 @@
 import { findAutoTopUp, reserveAutoTopUpRun, settleAutoTopUpRun } from '../db/auto-top-ups.js';
 import type { Executor } from '../db/client.js';
-import { findPaymentMethod } from '../db/payment-methods.js';
+import { findPaymentMethod, savedCardUse } from '../db/payment-methods.js';
 import { getWalletBalances } from '../db/wallets.js';
 import type { Currency } from '../domain/money.js';
 import type { SavedCardUse } from '../domain/payment.js';
@@ -90,15 +90,8 @@ export function createAutoTopUpActivities(db: Executor) {
         paymentMethodId,
         connector: method.connector,
         token: method.gatewayMethodId,
-        saved: {
-          paymentMethodId,
-          // Nobody is asked: the wallet tops itself up as the payment runs.
-          offSession: true,
-          gatewayCustomerId: method.gatewayCustomerId,
-          networkTransactionId: method.networkTransactionId,
-          expMonth: method.card.expMonth,
-          expYear: method.card.expYear,
-        },
+        // Nobody is asked: the wallet tops itself up as the payment runs.
+        saved: savedCardUse(method, method.card, true),
       };
     },
 

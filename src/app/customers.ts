@@ -8,7 +8,6 @@ import {
 } from '../db/customers.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { AppError } from './errors.js';
-import type { PaymentMethodService } from './payment-methods.js';
 import type { CreateCustomerBody, UpdateCustomerBody } from './schemas.js';
 
 export type Customer = CustomerRecord;
@@ -19,6 +18,13 @@ const CUSTOMER_ID = /^[A-Za-z0-9._-]{1,200}$/;
 // The message names the id, which the merchant chose and is no personal data; never the email.
 const notFound = (id: string) => new AppError('not_found', 'customer_not_found', `no customer ${id}`);
 
+/** The tenant's customer, or a 404 `customer_not_found`: what every route under a customer starts with. */
+export async function requireCustomer(db: Executor, tenantId: string, id: string): Promise<Customer> {
+  const customer = await findCustomer(db, tenantId, id);
+  if (!customer) throw notFound(id);
+  return customer;
+}
+
 /**
  * The tenant's customers, by the merchant's own ids. Their email and name are personal data:
  * no message here carries them, and no event is written for a customer.
@@ -27,7 +33,9 @@ export class CustomerService {
   constructor(
     private readonly db: Executor,
     /** A customer's default must be one of its active saved cards. */
-    private readonly paymentMethods?: Pick<PaymentMethodService, 'assertUsable'>,
+    private readonly paymentMethods?: {
+      assertUsable(tenantId: string, customerId: string, id: string): Promise<void>;
+    },
   ) {}
 
   async create(tenantId: string, body: CreateCustomerBody): Promise<Customer> {
@@ -37,9 +45,7 @@ export class CustomerService {
   }
 
   async get(tenantId: string, id: string): Promise<Customer> {
-    const customer = await findCustomer(this.db, tenantId, id);
-    if (!customer) throw notFound(id);
-    return customer;
+    return requireCustomer(this.db, tenantId, id);
   }
 
   /** Only the fields given change; with none, the customer is answered as it is. */
@@ -51,7 +57,7 @@ export class CustomerService {
       defaultPaymentMethodId?: string | null;
     };
     if (typeof given.defaultPaymentMethodId === 'string') {
-      if (!(await findCustomer(this.db, tenantId, id))) throw notFound(id);
+      await requireCustomer(this.db, tenantId, id);
       await this.paymentMethods?.assertUsable(tenantId, id, given.defaultPaymentMethodId);
     }
     const customer =

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { connectorOf, type Config } from '../config.js';
 import type { Executor } from '../db/client.js';
 import { findCustomer, updateCustomer } from '../db/customers.js';
+import { requireCustomer } from './customers.js';
 import {
   deletePaymentMethod,
   findGatewayCustomerId,
@@ -9,6 +10,7 @@ import {
   findPaymentMethodForWebhook,
   insertPaymentMethod,
   listPaymentMethods,
+  savedCardUse,
   setDefaultIfNone,
   updatePaymentMethod,
   type PaymentMethodChanges,
@@ -76,8 +78,7 @@ export class PaymentMethodService {
       });
       if (refusal) throw new AppError('invalid', 'return_url_not_allowed', refusal);
     }
-    const customer = await findCustomer(this.db, tenantId, customerId);
-    if (!customer) throw new AppError('not_found', 'customer_not_found', `no customer ${customerId}`);
+    await requireCustomer(this.db, tenantId, customerId);
     const connector = connectorOf(this.config, tenantId);
     const gateway = this.connectors.get(connector, tenantId);
     if (!gateway.saveMethod)
@@ -145,8 +146,7 @@ export class PaymentMethodService {
   }
 
   async list(tenantId: string, customerId: string): Promise<{ data: PaymentMethodView[] }> {
-    const customer = await findCustomer(this.db, tenantId, customerId);
-    if (!customer) throw new AppError('not_found', 'customer_not_found', `no customer ${customerId}`);
+    const customer = await requireCustomer(this.db, tenantId, customerId);
     const rows = await listPaymentMethods(this.db, tenantId, customerId);
     return { data: rows.map((row) => view(row, row.id === customer.defaultPaymentMethodId)) };
   }
@@ -169,13 +169,7 @@ export class PaymentMethodService {
 
   /** For a customer's default: the method must be the customer's and usable. */
   async assertUsable(tenantId: string, customerId: string, id: string): Promise<void> {
-    const record = await findPaymentMethod(this.db, tenantId, id);
-    if (!record || record.customerId !== customerId || record.status === 'deleted')
-      throw new AppError(
-        'invalid',
-        'payment_method_not_found',
-        `no payment method ${id} for customer ${customerId}`,
-      );
+    const record = await this.named(tenantId, customerId, id);
     if (record.status !== 'active')
       throw new AppError('invalid', 'payment_method_not_usable', `payment method ${id} is ${record.status}`);
   }
@@ -197,13 +191,7 @@ export class PaymentMethodService {
           `customer ${customerId} has no default payment method; name one with paymentMethodId`,
         );
     }
-    const record = await findPaymentMethod(this.db, tenantId, id);
-    if (!record || record.customerId !== customerId || record.status === 'deleted')
-      throw new AppError(
-        'invalid',
-        'payment_method_not_found',
-        `no payment method ${id} for customer ${customerId}`,
-      );
+    const record = await this.named(tenantId, customerId, id);
     if (record.status === 'requires_action')
       throw new AppError(
         'invalid',
@@ -219,15 +207,11 @@ export class PaymentMethodService {
           ? `payment method ${id} was saved on ${record.connector}, not this tenant's ${connector}`
           : `payment method ${id} is ${record.status}`,
       );
-    const saved = {
-      paymentMethodId: id,
-      offSession: choice.offSession ?? false,
-      gatewayCustomerId: record.gatewayCustomerId,
-      networkTransactionId: record.networkTransactionId,
-      expMonth: record.card.expMonth,
-      expYear: record.card.expYear,
+    return {
+      type: choice.type === 'saved' ? 'card' : 'split',
+      token: record.gatewayMethodId,
+      saved: savedCardUse(record, record.card, choice.offSession ?? false),
     };
-    return { type: choice.type === 'saved' ? 'card' : 'split', token: record.gatewayMethodId, saved };
   }
 
   /**
@@ -268,9 +252,28 @@ export class PaymentMethodService {
     return customer?.defaultPaymentMethodId === record.id;
   }
 
-  private async find(tenantId: string, customerId: string, id: string): Promise<PaymentMethodRecord> {
+  /** The customer's method (not deleted), or undefined: another customer's is not this one's. */
+  private async owned(tenantId: string, customerId: string, id: string) {
     const record = await findPaymentMethod(this.db, tenantId, id);
-    if (!record || record.customerId !== customerId || record.status === 'deleted') throw notFound(id);
+    return record && record.customerId === customerId && record.status !== 'deleted' ? record : undefined;
+  }
+
+  /** A method the caller addressed by its route: 404 when it is not the customer's. */
+  private async find(tenantId: string, customerId: string, id: string): Promise<PaymentMethodRecord> {
+    const record = await this.owned(tenantId, customerId, id);
+    if (!record) throw notFound(id);
+    return record;
+  }
+
+  /** A method a request's body names: 422 when it is not the customer's. */
+  private async named(tenantId: string, customerId: string, id: string): Promise<PaymentMethodRecord> {
+    const record = await this.owned(tenantId, customerId, id);
+    if (!record)
+      throw new AppError(
+        'invalid',
+        'payment_method_not_found',
+        `no payment method ${id} for customer ${customerId}`,
+      );
     return record;
   }
 }

@@ -12,7 +12,6 @@ import { connectorOf, type Config } from '../config.js';
 import { paymentIdFor } from '../payment-id.js';
 import type { Executor } from '../db/client.js';
 import { findPayment, findPaymentByOrder, findPaymentForWebhook, listPayments } from '../db/payments.js';
-import { getWalletBalances } from '../db/wallets.js';
 import { findAutoTopUp } from '../db/auto-top-ups.js';
 import { connectorAmountRefusal } from '../gateway/amount-rules.js';
 import { ErrorType } from '../domain/errors.js';
@@ -26,6 +25,7 @@ import {
   type PaymentView,
 } from '../domain/payment.js';
 import { returnUrlRefusal } from '../domain/return-url.js';
+import { assertWalletHolds } from './wallets.js';
 import type { PaymentMethodService } from './payment-methods.js';
 import type { PaymentMethodInput } from './schemas.js';
 import {
@@ -185,9 +185,12 @@ export class PaymentService {
     )
       return this.existing(stored, asked);
     const request = await this.resolved(tenantId, asked);
-    await this.assertWalletCurrency(tenantId, request);
     this.assertGatewayCarries(tenantId, request);
-    const autoTopUp = await this.topsItselfUp(tenantId, request);
+    // Both reads at once: a wallet payment's start waits for one round trip, not two.
+    const [, autoTopUp] = await Promise.all([
+      this.assertWalletCurrency(tenantId, request),
+      this.topsItselfUp(tenantId, request),
+    ]);
     const workflowId = paymentWorkflowId(tenantId, request.orderId);
     const paymentId = paymentIdFor(tenantId, request.orderId);
     const input: PaymentWorkflowInput = {
@@ -566,14 +569,7 @@ export class PaymentService {
   /** A wallet in another currency is refused as invalid, never converted. */
   private async assertWalletCurrency(tenantId: string, request: PaymentRequest): Promise<void> {
     if (request.method.type === 'card') return;
-    const balances = await getWalletBalances(this.db, tenantId, request.customerId);
-    if (balances.length > 0 && !balances.some((b) => b.currency === request.currency)) {
-      throw new AppError(
-        'invalid',
-        'currency_mismatch',
-        `the customer's wallet holds ${balances.map((b) => b.currency).join(', ')}, not ${request.currency}`,
-      );
-    }
+    await assertWalletHolds(this.db, tenantId, request.customerId, request.currency);
   }
 }
 

@@ -17,7 +17,7 @@ import { connectorOf, type Config } from '../config.js';
 import { AppError } from './errors.js';
 import { AUTO_TOP_UP_DAILY_TOP_UPS, type AutoTopUpBody } from './schemas.js';
 import { deleteAutoTopUp, findAutoTopUp, upsertAutoTopUp, type AutoTopUpRecord } from '../db/auto-top-ups.js';
-import { findCustomer } from '../db/customers.js';
+import { requireCustomer } from './customers.js';
 import { MAX_AMOUNT_MINOR } from '../domain/money.js';
 import type { TemporalGateway } from './temporal.js';
 
@@ -33,6 +33,22 @@ export interface TopUpRequest {
 export interface Wallet {
   customerId: string;
   balances: WalletBalance[];
+}
+
+/** A wallet in another currency is refused as invalid, never converted; an empty one takes any. */
+export async function assertWalletHolds(
+  db: Executor,
+  tenantId: string,
+  customerId: string,
+  currency: Currency,
+): Promise<void> {
+  const balances = await getWalletBalances(db, tenantId, customerId);
+  if (balances.length > 0 && !balances.some((b) => b.currency === currency))
+    throw new AppError(
+      'invalid',
+      'currency_mismatch',
+      `the customer's wallet holds ${balances.map((b) => b.currency).join(', ')}, not ${currency}`,
+    );
 }
 
 export class WalletService {
@@ -53,18 +69,11 @@ export class WalletService {
     const dailyLimit = Math.min(body.dailyLimit ?? body.amount * AUTO_TOP_UP_DAILY_TOP_UPS, MAX_AMOUNT_MINOR);
     if (dailyLimit < body.amount)
       throw new AppError('invalid', 'daily_limit_too_low', 'dailyLimit must be at least amount');
-    if (!(await findCustomer(this.db, tenantId, customerId)))
-      throw new AppError('not_found', 'customer_not_found', `no customer ${customerId}`);
+    await requireCustomer(this.db, tenantId, customerId);
     if (!this.savedMethods)
       throw new AppError('invalid', 'payment_methods_not_supported', 'saved cards are not available here');
     await this.savedMethods.assertUsable(tenantId, customerId, body.paymentMethodId);
-    const balances = await getWalletBalances(this.db, tenantId, customerId);
-    if (balances.length > 0 && !balances.some((b) => b.currency === body.currency))
-      throw new AppError(
-        'invalid',
-        'currency_mismatch',
-        `the customer's wallet holds ${balances.map((b) => b.currency).join(', ')}, not ${body.currency}`,
-      );
+    await assertWalletHolds(this.db, tenantId, customerId, body.currency);
     const refusal = connectorAmountRefusal(connectorOf(this.config, tenantId), body.amount, body.currency);
     if (refusal) throw new AppError('invalid', 'amount_not_supported', refusal);
     return upsertAutoTopUp(this.db, tenantId, { customerId, ...body, dailyLimit });

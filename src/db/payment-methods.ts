@@ -1,6 +1,7 @@
 import { and, desc, eq, isNull, ne, sql } from './orm.js';
 import type { Executor } from './client.js';
 import { customers, paymentMethods } from './schema.js';
+import type { SavedCardUse } from '../domain/payment.js';
 
 type PaymentMethodRow = typeof paymentMethods.$inferSelect;
 export type PaymentMethodStatus = PaymentMethodRow['status'];
@@ -188,6 +189,22 @@ export async function setDefaultIfNone(db: Executor, tenantId: string, customerI
     )
     .returning({ id: customers.id });
   return rows.length > 0;
+}
+
+/** A stored method as a payment or top-up charges it: the gateway's ids and the card's expiry. */
+export function savedCardUse(
+  record: PaymentMethodRecord,
+  card: { expMonth: number; expYear: number },
+  offSession: boolean,
+): SavedCardUse {
+  return {
+    paymentMethodId: record.id,
+    offSession,
+    gatewayCustomerId: record.gatewayCustomerId,
+    networkTransactionId: record.networkTransactionId,
+    expMonth: card.expMonth,
+    expYear: card.expYear,
+  };
 }
 
 function columns(changes: PaymentMethodChanges) {
