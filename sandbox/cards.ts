@@ -73,6 +73,14 @@ export const TEST_CARDS: readonly TestCard[] = [
     behavior: decline('invalid_card', 'The card number is not valid for this payment.'),
     description: 'Declined (invalid_card)',
   },
+  {
+    last4: '0119',
+    number: '4000000000000119',
+    brand: 'visa',
+    behavior: decline('processing_error', 'An error occurred while processing the card.'),
+    description:
+      "Declined (processing_error): the gateway's own failure, which routing may move to another connector",
+  },
 ];
 
 export const TEST_TOKEN_PREFIX = 'tok_test_';

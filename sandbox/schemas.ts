@@ -2,7 +2,10 @@ import { z } from 'zod';
 import { CURRENCIES, MAX_AMOUNT_MINOR } from '../src/domain/money.js';
 import { ApiError } from './wire.js';
 
-/** Request bodies the sandbox accepts; anything else is a 400 that is not recorded for idempotency. */
+/**
+ * Request bodies (and the lookup's query string) the sandbox accepts; anything else is a 400 that
+ * is not recorded for idempotency.
+ */
 const amount = z.int().positive().max(MAX_AMOUNT_MINOR);
 export const schemas = {
   token: z.strictObject({
@@ -22,6 +25,11 @@ export const schemas = {
     offSession: z.boolean().optional(),
     /** The network transaction id of the customer's earlier authenticated payment. */
     previousNetworkTransactionId: z.string().min(1).max(255).optional(),
+  }),
+  /** `GET /authorizations`: the query string of a lookup by the authorizing request's key. */
+  findAuthorizations: z.strictObject({
+    idempotency_key: z.string().min(1).max(255),
+    reference: z.string().min(1).max(255).optional(),
   }),
   savePaymentMethod: z.strictObject({
     token: z.string().min(1).max(255),

@@ -7,7 +7,7 @@ import { TEST_CARDS } from './cards.js';
 import { parse, schemas, stableStringify } from './schemas.js';
 import { SandboxStore } from './store.js';
 import { ApiError } from './wire.js';
-import type { RefundMode, SandboxStats } from './wire.js';
+import type { RefundMode, SandboxStats, WireAuthorization, WireList } from './wire.js';
 import { WebhookSender } from './webhooks.js';
 import type { WebhookDeliveryStats } from './webhooks.js';
 import { renderChallengePage } from './three-ds-page.js';
@@ -77,6 +77,13 @@ export async function createSandboxServer(options: SandboxOptions): Promise<Sand
   let faults = { ...defaults };
   let publicUrl = options.publicUrl ?? '';
   const idempotency = new Map<string, StoredResponse>();
+  /**
+   * The authorization each `POST /authorizations` created, by the Idempotency-Key it came with:
+   * what `GET /authorizations?idempotency_key=` reads. Kept when the idempotency keys are
+   * forgotten (it stands for the key as the authorization's own record, as Stripe's metadata
+   * would); a key used again after that names the newer authorization.
+   */
+  const authorizationByKey = new Map<string, string>();
   const hanging = new Set<Socket>();
 
   const webhooks = new WebhookSender({
@@ -124,7 +131,7 @@ export async function createSandboxServer(options: SandboxOptions): Promise<Sand
     reply: FastifyReply,
     schema: z.ZodType<T>,
     charges: boolean,
-    execute: (input: T) => unknown,
+    execute: (input: T, key: string) => unknown,
   ): void {
     if (faults.failNext > 0) {
       faults.failNext -= 1;
@@ -159,7 +166,7 @@ export async function createSandboxServer(options: SandboxOptions): Promise<Sand
     // No await from lookup to record: two requests with one key cannot both execute.
     let response: StoredResponse;
     try {
-      response = { fingerprint, statusCode: 200, body: JSON.stringify(execute(input)) };
+      response = { fingerprint, statusCode: 200, body: JSON.stringify(execute(input, key)) };
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
       const body = JSON.stringify({ error: { code: error.code, message: error.message } });
@@ -203,7 +210,26 @@ export async function createSandboxServer(options: SandboxOptions): Promise<Sand
   app.post('/tokens', (request) => store.tokenize(parse(schemas.token, request.body)));
   // Write handlers are synchronous on purpose: see `write`.
   app.post('/authorizations', (request, reply) => {
-    write(request, reply, schemas.authorize, true, (input) => store.authorize(input));
+    write(request, reply, schemas.authorize, true, (input, key) => {
+      const authorization = store.authorize(input);
+      authorizationByKey.set(key, authorization.id);
+      return authorization;
+    });
+  });
+  /**
+   * A read, never a write: the authorization a `POST /authorizations` with this Idempotency-Key
+   * created, as it is now, in a list (`{ data: [authorization] }`, or `{ data: [] }` when there
+   * is none, or when `reference` names another payment). Not subject to `failNext`, which fails
+   * writes only: a client asks this when a write's answer never came.
+   */
+  app.get('/authorizations', (request): WireList<WireAuthorization> => {
+    const query = parse(schemas.findAuthorizations, request.query);
+    const id = authorizationByKey.get(query.idempotency_key);
+    const authorization = id === undefined ? undefined : store.get(id);
+    const matches =
+      authorization !== undefined &&
+      (query.reference === undefined || authorization.reference === query.reference);
+    return { object: 'list', data: matches ? [authorization] : [] };
   });
   app.post<IdParams>('/authorizations/:id/capture', (request, reply) => {
     write(request, reply, schemas.capture, true, (input) => store.capture(request.params.id, input.amount));

@@ -59,6 +59,12 @@ export interface WireAuthorization {
   created: number;
 }
 
+/** A list answer, as `GET /authorizations?idempotency_key=` gives (at most one item there). */
+export interface WireList<T> {
+  object: 'list';
+  data: T[];
+}
+
 export const PAYMENT_METHOD_STATUSES = ['active', 'requires_action', 'failed', 'detached'] as const;
 export type PaymentMethodStatus = (typeof PAYMENT_METHOD_STATUSES)[number];
 

@@ -5,11 +5,15 @@
  * started again (same port, same data) with exponential backoff while the rest keeps running;
  * Ctrl-C stops all of it. With STRIPE_MOCK=1 it also starts Stripe's stripe-mock with the
  * emulator in front of it (tools/stack/stripe-emulator.ts) and a tenant `stripe-demo` on Stripe.
+ * With PAYPAL_MOCK=1 it starts the PayPal emulator (tools/stack/paypal-emulator.ts) and a tenant
+ * `paypal-demo` that pays cards on the sandbox and PayPal on PayPal (with STRIPE_MOCK=1 too, its
+ * EUR cards are routed sandbox first, Stripe second).
  */
 import '../src/require-node.mjs';
 import { connectorOf, DEV_ADMIN_KEY, DEV_API_KEY, loadConfig, tenantEnvSuffix } from '../src/config.js';
 import { takeOverShutdownSignals } from '../tools/stack/embedded-postgres.js';
 import { projectPath, startStack, type Stack } from '../tools/stack/stack.js';
+import { startPayPalEmulator, type PayPalEmulator } from '../tools/stack/paypal-emulator.js';
 import { startStripeEmulator, type StripeEmulator } from '../tools/stack/stripe-emulator.js';
 import { startStripeMock, type StripeMock } from '../tools/stack/stripe-mock.js';
 
@@ -21,6 +25,17 @@ const STRIPE_DEMO = {
   webhookSecret: 'whsec_stripe_mock_demo',
 };
 let stripe: { mock: StripeMock; emulator: StripeEmulator } | undefined;
+/** The tenant PAYPAL_MOCK=1 adds, and its PayPal (emulator) credentials. */
+const PAYPAL_DEMO = {
+  tenant: 'paypal-demo',
+  apiKey: 'sk_test_paypal_demo',
+  clientId: 'paypal-demo-client',
+  clientSecret: 'paypal-demo-client-secret',
+  webhookId: 'WH-PAYPAL-DEMO',
+  stripeKey: 'sk_test_paypalDemoOnStripeMock',
+  stripeWebhookSecret: 'whsec_paypal_demo_on_stripe_mock',
+};
+let paypal: PayPalEmulator | undefined;
 
 const started = Date.now();
 const say = (line: string) => console.log(`[dev] ${line}`);
@@ -39,6 +54,7 @@ async function stopAll(code: number): Promise<void> {
   await stack?.stop();
   await stripe?.emulator.close();
   await stripe?.mock.stop();
+  await paypal?.close();
   process.exit(code);
 }
 takeOverShutdownSignals();
@@ -48,7 +64,7 @@ process.on('SIGTERM', () => void stopAll(0));
 try {
   const stripeEnv = await stripeMockHere();
   const pending = startStack({
-    env: stripeEnv,
+    env: { ...stripeEnv, ...(await paypalMockHere(stripeEnv)) },
     signal: starting.signal,
     postgresDir: projectPath('.data', 'postgres'),
     persistentPostgres: true,
@@ -73,6 +89,7 @@ try {
   startup = pending;
   stack = await pending;
   stripe?.emulator.sendWebhooksTo(`${stack.apiUrl}/v1/webhooks/stripe`, STRIPE_DEMO.webhookSecret);
+  paypal?.sendWebhooksTo(`${stack.apiUrl}/v1/webhooks/paypal`, PAYPAL_DEMO.webhookId);
   say(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   console.log(`
   API           ${stack.apiUrl}    (Authorization: Bearer ${DEV_API_KEY}, tenant "default")
@@ -117,6 +134,39 @@ async function stripeMockHere(): Promise<Record<string, string>> {
   };
 }
 
+/**
+ * PAYPAL_MOCK=1: the PayPal emulator and tenant `paypal-demo` (cards on the sandbox, PayPal on
+ * PayPal), added to API_KEYS. With Stripe here too, the tenant also has a Stripe account and its
+ * EUR cards are routed sandbox first, Stripe second (ROUTING_RULES).
+ */
+async function paypalMockHere(stripeEnv: Record<string, string>): Promise<Record<string, string>> {
+  if (process.env.PAYPAL_MOCK !== '1') return {};
+  paypal = await startPayPalEmulator({
+    clientId: PAYPAL_DEMO.clientId,
+    clientSecret: PAYPAL_DEMO.clientSecret,
+    webhookId: PAYPAL_DEMO.webhookId,
+  });
+  const suffix = tenantEnvSuffix(PAYPAL_DEMO.tenant);
+  const keys = stripeEnv.API_KEYS ?? process.env.API_KEYS ?? `${DEV_API_KEY}:default`;
+  return {
+    API_KEYS: `${keys},${PAYPAL_DEMO.apiKey}:${PAYPAL_DEMO.tenant}`,
+    PAYPAL_API_BASE: paypal.url,
+    PAYPAL_CERT_HOSTS: paypal.host,
+    [`PAYPAL_CLIENT_ID__${suffix}`]: PAYPAL_DEMO.clientId,
+    [`PAYPAL_CLIENT_SECRET__${suffix}`]: PAYPAL_DEMO.clientSecret,
+    [`PAYPAL_WEBHOOK_ID__${suffix}`]: PAYPAL_DEMO.webhookId,
+    ...(stripe && !process.env.ROUTING_RULES
+      ? {
+          [`STRIPE_API_KEY__${suffix}`]: PAYPAL_DEMO.stripeKey,
+          [`STRIPE_WEBHOOK_SECRET__${suffix}`]: PAYPAL_DEMO.stripeWebhookSecret,
+          ROUTING_RULES: JSON.stringify({
+            [PAYPAL_DEMO.tenant]: [{ match: { currency: 'EUR' }, connectors: ['sandbox', 'stripe'] }],
+          }),
+        }
+      : {}),
+  };
+}
+
 /** Which connector each tenant's payments go through (TENANT_CONNECTORS, DEFAULT_CONNECTOR). */
 function connectorLines(running: Stack): string {
   const config = loadConfig({ ...process.env, ...running.env });
@@ -125,6 +175,10 @@ function connectorLines(running: Stack): string {
   if (config.stripe.accounts.length > 0)
     lines.push(
       `  Stripe        ${config.stripe.apiBase ?? 'https://api.stripe.com'}    (webhooks: ${running.apiUrl}/v1/webhooks/stripe)`,
+    );
+  if (paypal)
+    lines.push(
+      `  PayPal        ${paypal.url} (emulator; webhooks: ${running.apiUrl}/v1/webhooks/paypal); tenant "${PAYPAL_DEMO.tenant}": Bearer ${PAYPAL_DEMO.apiKey}, method {"type":"paypal"}`,
     );
   if (stripe)
     lines.push(

@@ -6,6 +6,7 @@ import {
   type PaymentTimeouts,
 } from './domain/defaults.js';
 import { parseEventSinks, type SinkName } from './domain/sinks.js';
+import { parseRoutingRules, type RoutingRule } from './domain/routing.js';
 import { parseAllowedNetworks, type Network } from './webhooks/address-policy.js';
 
 /** The documented development key; `npm run dev` and the tests accept it for tenant `default`. */
@@ -50,6 +51,22 @@ const env = z.object({
   STRIPE_WEBHOOK_SECRET: unsetIfEmpty(z.string().optional()),
   /** Where Stripe's API is: https://api.stripe.com unless set (stripe-mock, a proxy). */
   STRIPE_API_BASE: unsetIfEmpty(z.url().optional()),
+  /** PayPal REST credentials of every tenant on `paypal` without its own (`PAYPAL_CLIENT_ID__<TENANT>`). */
+  PAYPAL_CLIENT_ID: unsetIfEmpty(z.string().optional()),
+  PAYPAL_CLIENT_SECRET: unsetIfEmpty(z.string().optional()),
+  /** The id PayPal gave the webhook pointing at /v1/webhooks/paypal (it is part of what PayPal signs). */
+  PAYPAL_WEBHOOK_ID: unsetIfEmpty(z.string().optional()),
+  /** Where PayPal's API is: PayPal's sandbox unless set (https://api-m.paypal.com for live money). */
+  PAYPAL_API_BASE: unsetIfEmpty(z.url().optional()),
+  /** Hosts (`host:port`) besides PayPal's own trusted to serve webhook certificates (the emulator). */
+  PAYPAL_CERT_HOSTS: z.string().default(''),
+  /** Per tenant, ordered routing rules as JSON (src/gateway/routing.ts). */
+  ROUTING_RULES: unsetIfEmpty(z.string().optional()),
+  /** The circuit breaker of each connector (src/gateway/circuit-breaker.ts). */
+  CIRCUIT_WINDOW_SECONDS: z.coerce.number().positive().default(30),
+  CIRCUIT_MINIMUM_CALLS: z.coerce.number().int().min(1).default(5),
+  CIRCUIT_FAILURE_RATE: z.coerce.number().gt(0).max(1).default(0.5),
+  CIRCUIT_OPEN_SECONDS: z.coerce.number().positive().default(15),
   PUBLIC_URL: z.string().optional(),
   /** `production` makes RETURN_URL_SECRET required and refuses http return URLs by default. */
   NODE_ENV: unsetIfEmpty(z.string().optional()),
@@ -161,6 +178,11 @@ export interface Config {
   /** Tenants whose payments go through another connector than `defaultConnector`. */
   tenantConnectors: Map<string, string>;
   stripe: StripeConfig;
+  paypal: PayPalConfig;
+  /** Per tenant, ordered routing rules; tenants without any use their one connector. */
+  routing: Map<string, RoutingRule[]>;
+  /** When a connector's circuit opens (src/gateway/circuit-breaker.ts). */
+  circuit: { windowMs: number; minimumCalls: number; failureRate: number; openMs: number };
   publicUrl: string;
   /** The HMAC key of the customer's return links after 3-D Secure. */
   returnUrlSecret: string;
@@ -231,6 +253,20 @@ export interface StripeAccountConfig {
   webhookSecret: string;
 }
 
+/** One set of PayPal credentials: a tenant's own, or the shared one (`tenants` undefined). */
+export interface PayPalAccountConfig {
+  tenants?: string[] | undefined;
+  clientId: string;
+  clientSecret: string;
+  webhookId: string;
+}
+
+export interface PayPalConfig {
+  apiBase: string | undefined;
+  certHosts: string[];
+  accounts: PayPalAccountConfig[];
+}
+
 export interface StripeConfig {
   apiBase: string | undefined;
   accounts: StripeAccountConfig[];
@@ -287,6 +323,36 @@ function stripeConfig(
       );
   }
   return { apiBase: e.STRIPE_API_BASE, accounts };
+}
+
+/**
+ * PayPal accounts, as Stripe's: the shared credentials (all three settings, or none) and each
+ * known tenant's own (`PAYPAL_CLIENT_ID__<TENANT>`, `PAYPAL_CLIENT_SECRET__…`, `PAYPAL_WEBHOOK_ID__…`).
+ */
+function paypalConfig(source: NodeJS.ProcessEnv, e: z.infer<typeof env>, tenants: Set<string>): PayPalConfig {
+  const settings = ['PAYPAL_CLIENT_ID', 'PAYPAL_CLIENT_SECRET', 'PAYPAL_WEBHOOK_ID'] as const;
+  const account = (suffix: string) => {
+    const [clientId, clientSecret, webhookId] = settings.map(
+      (name) => source[`${name}${suffix}`] || undefined,
+    );
+    if (!clientId && !clientSecret && !webhookId) return undefined;
+    if (!clientId || !clientSecret || !webhookId)
+      throw new Error(
+        `${settings.map((name) => `${name}${suffix}`).join(', ')} are set together or not at all`,
+      );
+    return { clientId, clientSecret, webhookId };
+  };
+  const accounts: PayPalAccountConfig[] = [];
+  const shared = account('');
+  if (shared) accounts.push(shared);
+  for (const tenant of tenants) {
+    const own = account(`__${tenantEnvSuffix(tenant)}`);
+    if (own) accounts.push({ tenants: [tenant], ...own });
+  }
+  const certHosts = e.PAYPAL_CERT_HOSTS.split(',')
+    .map((host) => host.trim())
+    .filter(Boolean);
+  return { apiBase: e.PAYPAL_API_BASE, certHosts, accounts };
 }
 
 function pairs(value: string, setting: string, what: string): [string, string][] {
@@ -401,7 +467,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     throw new Error('NODE_ENV=production needs RETURN_URL_SECRET (at least 32 characters)');
   const apiKeys = new Map(pairs(e.API_KEYS, 'API_KEYS', 'key:tenant'));
   const tenantConnectors = new Map(pairs(e.TENANT_CONNECTORS, 'TENANT_CONNECTORS', 'tenant:connector'));
-  const tenants = new Set([...apiKeys.values(), ...tenantConnectors.keys(), e.COMMANDS_TENANT]);
+  const routing = parseRoutingRules(e.ROUTING_RULES);
+  const tenants = new Set([
+    ...apiKeys.values(),
+    ...tenantConnectors.keys(),
+    ...routing.keys(),
+    e.COMMANDS_TENANT,
+  ]);
   return {
     port: e.PORT,
     host: e.HOST,
@@ -422,6 +494,14 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     defaultConnector: e.DEFAULT_CONNECTOR,
     tenantConnectors,
     stripe: stripeConfig(source, e, tenants, tenantConnectors),
+    paypal: paypalConfig(source, e, tenants),
+    routing,
+    circuit: {
+      windowMs: e.CIRCUIT_WINDOW_SECONDS * 1000,
+      minimumCalls: e.CIRCUIT_MINIMUM_CALLS,
+      failureRate: e.CIRCUIT_FAILURE_RATE,
+      openMs: e.CIRCUIT_OPEN_SECONDS * 1000,
+    },
     publicUrl: e.PUBLIC_URL ?? `http://${e.HOST}:${e.PORT}`,
     returnUrlSecret: e.RETURN_URL_SECRET ?? DEV_RETURN_URL_SECRET,
     returnUrlAllowHttpLoopback: e.RETURN_URL_ALLOW_HTTP_LOOPBACK ?? !production,

@@ -1,9 +1,11 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ErrorType } from '../domain/errors.js';
+import { CircuitBreaker, DEFAULT_CIRCUIT, type CircuitBreakerOptions } from '../gateway/circuit-breaker.js';
 import { GatewayRequestError } from '../gateway/errors.js';
 import { gatewayIdempotencyKeyFor } from '../gateway/idempotency-key.js';
 import type {
   Authorization,
+  AuthorizationLookupRequest,
   AuthorizeRequest,
   CaptureRequest,
   ExpireCheckoutSessionRequest,
@@ -16,12 +18,13 @@ import type {
 import { UnknownConnectorError, type ConnectorRegistry } from '../gateway/registry.js';
 import type { WorkerMetrics } from '../metrics.js';
 
-/** The running activity's type (`authorizeCard`, ...), or `direct` outside an activity (tests). */
-function activityOperation(): string {
+/** The running activity's type (`authorizeCard`, ...) and try, or `direct` outside an activity (tests). */
+function activityInfo(): { operation: string; attempt: number } {
   try {
-    return Context.current().info.activityType;
+    const { activityType, attempt } = Context.current().info;
+    return { operation: activityType, attempt };
   } catch {
-    return 'direct';
+    return { operation: 'direct', attempt: 1 };
   }
 }
 
@@ -52,23 +55,53 @@ const LEGACY_CONNECTOR = 'sandbox';
  * replays the first result instead of charging again. `GatewayUnavailableError` and other
  * transient faults propagate as ordinary errors and are retried; a refusal is final.
  */
-export function createGatewayActivities(connectors: ConnectorRegistry, metrics?: WorkerMetrics) {
+export function createGatewayActivities(
+  connectors: ConnectorRegistry,
+  metrics?: WorkerMetrics,
+  circuit: CircuitBreakerOptions = DEFAULT_CIRCUIT,
+) {
+  // One breaker per connector and tenant: no tenant's failures move another's payments.
+  const breakers = new Map<string, CircuitBreaker>();
+  const breakerOf = (connector: string, tenantId: string | undefined) => {
+    const key = `${connector}\u0000${tenantId ?? ''}`;
+    let breaker = breakers.get(key);
+    if (!breaker) breakers.set(key, (breaker = new CircuitBreaker(circuit)));
+    return breaker;
+  };
   const call = async <T>(
     request: { connector?: string | undefined; tenantId?: string | undefined },
     fn: (connector: PaymentGateway) => Promise<T>,
+    options: { guarded?: boolean } = {},
   ): Promise<T> => {
     const connector = request.connector ?? LEGACY_CONNECTOR;
-    const operation = activityOperation();
+    const { operation, attempt } = activityInfo();
     const started = performance.now();
     const count = (outcome: string) => {
       metrics?.gatewayCalls.inc({ connector, operation, outcome });
       metrics?.gatewayDuration.observe({ connector, operation }, (performance.now() - started) / 1000);
     };
+    const breaker = breakerOf(connector, request.tenantId);
+    let gateway: PaymentGateway | undefined;
     try {
-      const result = await fn(connectors.get(connector, request.tenantId));
+      gateway = connectors.get(connector, request.tenantId);
+      if (options.guarded && !breaker.allow()) {
+        count('circuit_open');
+        // Not sent: on a first try nothing of this request ever reached the gateway.
+        throw ApplicationFailure.create({
+          type: ErrorType.GatewayCircuitOpen,
+          message: `connector ${connector} is failing: its circuit is open, the request was not sent`,
+          nonRetryable: true,
+          details: [{ sentBefore: attempt > 1 }],
+        });
+      }
+      const result = await fn(gateway);
+      breaker.record(false);
       count((result as { status?: string }).status === 'declined' ? 'declined' : 'ok');
       return result;
     } catch (error) {
+      if (error instanceof ApplicationFailure) throw error;
+      // The gateway's own failure (no answer, 5xx, 429) counts against its circuit; a refusal is an answer.
+      if (gateway) breaker.record(!(error instanceof GatewayRequestError));
       count(
         error instanceof GatewayRequestError || error instanceof UnknownConnectorError
           ? 'final_error'
@@ -86,8 +119,26 @@ export function createGatewayActivities(connectors: ConnectorRegistry, metrics?:
     }
   };
   return {
-    authorizeCard: (request: Routed<AuthorizeRequest>): Promise<Authorization> =>
-      call(request, (connector) => connector.authorize(withGatewayKey(request))),
+    /**
+     * With `failover` (the payment has a connector to move to), an open circuit refuses the
+     * authorization at once; without, it is sent whatever the circuit says.
+     */
+    authorizeCard: ({ failover, ...request }: Routed<AuthorizeRequest> & { failover?: boolean }) =>
+      call(request, (connector) => connector.authorize(withGatewayKey(request)), { guarded: failover }),
+    /**
+     * The authorization an `authorizeCard` with this key made, or null: asked before a payment
+     * moves to another connector after an authorization whose answer never came.
+     */
+    findAuthorization: (request: Routed<AuthorizationLookupRequest>): Promise<Authorization | null> =>
+      call(request, async (connector) => {
+        if (!connector.findAuthorization)
+          throw new GatewayRequestError(
+            'not_supported',
+            `connector ${connector.name} cannot look an authorization up by its key`,
+            400,
+          );
+        return (await connector.findAuthorization(withGatewayKey(request))) ?? null;
+      }),
     captureCard: (request: Routed<CaptureRequest>): Promise<Authorization> =>
       call(request, (connector) => connector.capture(withGatewayKey(request))),
     voidCard: (request: Routed<VoidRequest>): Promise<Authorization> =>

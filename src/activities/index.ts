@@ -1,4 +1,5 @@
 import type { Executor } from '../db/client.js';
+import type { CircuitBreakerOptions } from '../gateway/circuit-breaker.js';
 import type { ConnectorRegistry } from '../gateway/registry.js';
 import type { WorkerMetrics } from '../metrics.js';
 import { createAutoTopUpActivities } from './auto-top-up.js';
@@ -16,6 +17,8 @@ export interface ActivityDeps {
   metrics?: WorkerMetrics | undefined;
   /** The API's public base URL (PUBLIC_URL): checkout session events carry their page's URL. */
   publicUrl: string;
+  /** When a connector's circuit opens (defaults: src/gateway/circuit-breaker.ts). */
+  circuit?: CircuitBreakerOptions | undefined;
 }
 
 /** All activities over injected ports; workflows import the type only. */
@@ -23,7 +26,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...refusingPermanentErrors(createLedgerActivities(deps.db, deps.metrics)),
     ...refusingPermanentErrors(createPaymentActivities(deps.db, deps.metrics)),
-    ...createGatewayActivities(deps.connectors, deps.metrics),
+    ...createGatewayActivities(deps.connectors, deps.metrics, deps.circuit),
     ...refusingPermanentErrors(createRefundActivities(deps.db, deps.metrics)),
     ...refusingPermanentErrors(createCheckoutActivities(deps.db, deps.publicUrl)),
     ...refusingPermanentErrors(createAutoTopUpActivities(deps.db)),

@@ -26,6 +26,7 @@ import { refundRoutes } from './routes/refunds.js';
 import { returnPageRoutes } from './routes/return-page.js';
 import { timelineRoutes } from './routes/timeline.js';
 import { reportRoutes } from './routes/reports.js';
+import { routingRoutes } from './routes/routing.js';
 import { walletRoutes } from './routes/wallets.js';
 import { streamRoutes } from './routes/streams.js';
 import { webhookEndpointRoutes } from '../webhooks/routes.js';
@@ -93,6 +94,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await api.register(streamRoutes);
     await api.register(adminRoutes);
     await api.register(reportRoutes);
+    await api.register(routingRoutes);
     await api.register(returnPageRoutes);
     await api.register(checkoutSessionRoutes);
     await api.register(paymentLinkRoutes);

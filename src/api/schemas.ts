@@ -36,7 +36,7 @@ export const cardDetails = z.object({
 });
 
 const methodView = z.object({
-  type: z.enum(['wallet', 'card', 'split']),
+  type: z.enum(['wallet', 'card', 'split', 'paypal']),
   card: cardDetails.optional(),
   paymentMethodId: z.string().optional().describe('The saved card charged, when the payment named one'),
   offSession: z.boolean().optional().describe('The saved card was charged without the customer present'),
@@ -80,6 +80,7 @@ export const payment = z
       .optional(),
     description: z.string().optional(),
     metadata: z.record(z.string(), z.string()).optional(),
+    country: z.string().optional().describe("The customer's country the payment was routed by"),
     returnUrl: z.string().optional(),
     attempts: z
       .array(paymentAttempt)

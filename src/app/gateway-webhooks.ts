@@ -4,6 +4,7 @@ import type { Executor } from '../db/client.js';
 import { gatewayEventSeen, recordGatewayEvent } from '../db/gateway-events.js';
 import { findPaymentForWebhook } from '../db/payments.js';
 import { findRefundByGatewayId } from '../db/refunds.js';
+import { GatewayUnavailableError } from '../gateway/errors.js';
 import type { WebhookEvent } from '../gateway/port.js';
 import type { ConnectorRegistry } from '../gateway/registry.js';
 import { WebhookSignatureError } from '../gateway/webhook-signature.js';
@@ -41,7 +42,7 @@ export class GatewayWebhooks {
   ): Promise<{ duplicate: boolean }> {
     const accounts = this.accountsOf(connector);
     if (!body) throw new AppError('invalid_request', 'invalid_webhook', 'expected a JSON body');
-    const { serves, events } = verify(accounts, body, headers);
+    const { serves, events } = await verify(accounts, body, headers);
     const eventId = events[0]?.eventId;
     if (eventId !== undefined && (await gatewayEventSeen(this.db, connector, eventId)))
       return { duplicate: true };
@@ -57,6 +58,18 @@ export class GatewayWebhooks {
     return accounts;
   }
 
+  /** Tells the payment's workflow to re-read the gateway; one that has finished needs nothing. */
+  private async signalAction(workflowId: string, action: { authorizationId: string }, deadline: number) {
+    try {
+      await this.temporal.run(deadline, (client) =>
+        client.workflow.getHandle(workflowId).signal(completeActionSignal, action),
+      );
+    } catch (error) {
+      // It finished meanwhile (the webhook's news reached it another way).
+      if (!isClosedWorkflow(error)) throw error;
+    }
+  }
+
   private async apply(connector: string, serves: (tenantId: string) => boolean, event: WebhookEvent) {
     const deadline = () => Date.now() + this.config.syncWaitMs;
     // A webhook that says the customer is still in the middle of 3-D Secure moves nothing.
@@ -68,9 +81,7 @@ export class GatewayWebhooks {
       const action = { authorizationId: event.authorization.id };
       if (payment?.status === 'processing') {
         // The workflow has not recorded requires_action yet: a signal is remembered until it does.
-        await this.temporal.run(deadline(), (client) =>
-          client.workflow.getHandle(payment.workflowId).signal(completeActionSignal, action),
-        );
+        await this.signalAction(payment.workflowId, action, deadline());
       } else if (payment?.status === 'requires_action') {
         try {
           await this.temporal.run(deadline(), (client) =>
@@ -81,7 +92,12 @@ export class GatewayWebhooks {
         } catch (error) {
           // A duplicate that lost the race with the first delivery, or a payment the customer's
           // return to the shop moved on and finished meanwhile: already handled.
-          if (!(error instanceof WorkflowUpdateFailedError || isClosedWorkflow(error))) throw error;
+          if (error instanceof WorkflowUpdateFailedError || isClosedWorkflow(error)) return;
+          // Another message reached the workflow while its task ran (PayPal sends the capture's
+          // webhook while the approval's re-read is running): Temporal drops the update with that
+          // task. A signal is kept whatever the task does.
+          if (!droppedWithTask(error)) throw error;
+          await this.signalAction(payment.workflowId, action, deadline());
         }
       }
     }
@@ -110,12 +126,23 @@ export class GatewayWebhooks {
 }
 
 /** The account whose secret verifies the webhook, and the events it carries. */
-function verify(accounts: ReturnType<ConnectorRegistry['accounts']>, body: Buffer, headers: WebhookHeaders) {
+async function verify(
+  accounts: ReturnType<ConnectorRegistry['accounts']>,
+  body: Buffer,
+  headers: WebhookHeaders,
+) {
   let signatureFailure: WebhookSignatureError | undefined;
   for (const account of accounts) {
     try {
-      return { serves: account.serves, events: account.gateway.parseWebhook(body, headers) };
+      return { serves: account.serves, events: await account.gateway.parseWebhook(body, headers) };
     } catch (error) {
+      // A certificate that could not be fetched (PayPal): the gateway delivers again later.
+      if (error instanceof GatewayUnavailableError)
+        throw new AppError(
+          'unavailable',
+          'webhook_unverifiable',
+          'the signature cannot be checked now; retry',
+        );
       if (!(error instanceof WebhookSignatureError))
         throw new AppError('invalid_request', 'invalid_webhook', 'the webhook body is not a gateway event');
       signatureFailure ??= error;
@@ -126,4 +153,11 @@ function verify(accounts: ReturnType<ConnectorRegistry['accounts']>, body: Buffe
     'invalid_signature',
     signatureFailure?.reason ?? 'signature_mismatch',
   );
+}
+
+/** Temporal dropped an update because the workflow task that was to run it failed (the text is in the cause). */
+function droppedWithTask(error: unknown): boolean {
+  for (let cause = error; cause instanceof Error; cause = cause.cause)
+    if (/unexpected workflow task failure/i.test(cause.message)) return true;
+  return false;
 }

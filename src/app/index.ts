@@ -6,6 +6,7 @@ import { connectDatabase, migrateDatabase, type Database } from '../db/client.js
 import { verifyLedger } from '../db/ledger-verify.js';
 import { EventHub } from '../events/hub.js';
 import { createConnectorRegistry } from '../gateway/registry.js';
+import { RoutingService } from './routing.js';
 import { clientInterceptors } from '../tracing.js';
 import { CheckoutSessionService } from './checkout-sessions.js';
 import { CustomerService } from './customers.js';
@@ -48,6 +49,7 @@ export interface Application extends PaymentUseCases {
   wallets: WalletService;
   timeline: TimelineService;
   reports: ReportService;
+  routing: RoutingService;
   gatewayWebhooks: GatewayWebhooks;
   readiness: ReadinessCheck;
   /** The live streams' reads (the LISTEN connection is opened by the first stream). */
@@ -68,7 +70,7 @@ export function createPaymentUseCases(
 ): PaymentUseCases {
   const gateway = new TemporalGateway(temporal);
   const paymentMethods = new PaymentMethodService(db, connectors, config);
-  const payments = new PaymentService(db, gateway, paymentMethods, config);
+  const payments = new PaymentService(db, gateway, paymentMethods, connectors, config);
   return {
     temporal: gateway,
     payments,
@@ -92,6 +94,7 @@ export function createApplication(deps: ApplicationDeps): Application {
     wallets: new WalletService(db, temporal, config, core.paymentMethods),
     timeline: new TimelineService(payments, temporal, config),
     reports: new ReportService(db, config),
+    routing: new RoutingService(connectors),
     gatewayWebhooks: new GatewayWebhooks(
       db,
       temporal,

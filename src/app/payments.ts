@@ -14,6 +14,7 @@ import type { Executor } from '../db/client.js';
 import { findPayment, findPaymentByOrder, findPaymentForWebhook, listPayments } from '../db/payments.js';
 import { findAutoTopUp } from '../db/auto-top-ups.js';
 import { connectorAmountRefusal } from '../gateway/amount-rules.js';
+import type { ConnectorRegistry } from '../gateway/registry.js';
 import { ErrorType } from '../domain/errors.js';
 import { paymentWorkflowId } from '../domain/ids.js';
 import { ORDER_REPLY_METADATA } from '../domain/order-replies.js';
@@ -106,6 +107,7 @@ function requestOf(payment: PaymentView, method: PaymentMethodInput): CallerPaym
     capture: payment.capture,
     description: payment.description,
     metadata: payment.metadata,
+    ...(payment.country ? { country: payment.country } : {}),
   };
 }
 
@@ -117,6 +119,8 @@ export class PaymentService {
     private readonly temporal: TemporalGateway,
     /** Cards customers saved: what a `saved` method (or a split with `paymentMethodId`) charges. */
     private readonly savedMethods: Pick<PaymentMethodService, 'resolve'>,
+    /** Which connectors a payment is tried on (the tenant's routing rules). */
+    private readonly connectors: Pick<ConnectorRegistry, 'routeFor'>,
     private readonly config: Pick<
       Config,
       | 'timeouts'
@@ -203,7 +207,7 @@ export class PaymentService {
       // checkout session's route.
       returnUrl: options.gatewayReturnUrl ?? this.returnLinks.linkFor(paymentId),
       merchantReturnUrl,
-      connector: connectorOf(this.config, tenantId),
+      ...this.routeOf(tenantId, request),
       ...(options.checkoutSessionId ? { checkoutSessionId: options.checkoutSessionId } : {}),
       ...(autoTopUp ? { autoTopUp } : {}),
       // A charge made on the gateway's page is the payment's only one: no other attempt follows.
@@ -298,11 +302,13 @@ export class PaymentService {
     const request = await this.resolved(payment.tenantId, asked);
     await this.assertWalletCurrency(payment.tenantId, request);
     this.assertGatewayCarries(payment.tenantId, request);
+    const { connectors } = this.routeOf(payment.tenantId, request);
     const attempt: AttemptRequest = {
       method: request.method,
       requestHash: requestHashOf(asked),
       baseRequestHash: baseRequestHashOf(asked),
       returnUrl: options.returnUrl,
+      ...(connectors ? { connectors } : {}),
     };
     const deadline = Date.now() + (options.wait ? this.config.syncWaitMs : ASYNC_ACCEPT_MS);
     let update;
@@ -550,13 +556,44 @@ export class PaymentService {
    * only when the wallet has paid its share: the gateway's refusal then fails the payment.
    */
   private assertGatewayCarries(tenantId: string, request: PaymentRequest): void {
-    if (request.method.type !== 'card') return;
+    if (request.method.type !== 'card' && request.method.type !== 'paypal') return;
     const refusal = connectorAmountRefusal(
-      connectorOf(this.config, tenantId),
+      this.routeOf(tenantId, request).connector,
       request.amount,
       request.currency,
     );
     if (refusal) throw new AppError('invalid', 'amount_not_supported', refusal);
+  }
+
+  /**
+   * The connector a payment goes to and, when the tenant's rules give it fallbacks the card can
+   * move to (a token of it there), its route. A wallet payment and a saved card stay on the
+   * tenant's connector (a saved card exists on one gateway only). No connector of the tenant
+   * taking the method is a 422.
+   */
+  private routeOf(tenantId: string, request: PaymentRequest): { connector: string; connectors?: string[] } {
+    const { method } = request;
+    if (method.type === 'wallet' || (method.type !== 'paypal' && method.saved))
+      return { connector: connectorOf(this.config, tenantId) };
+    const route = this.connectors.routeFor(tenantId, {
+      method: method.type,
+      currency: request.currency,
+      amount: request.amount,
+      country: request.country,
+    });
+    const [first] = route.connectors;
+    if (first === undefined)
+      throw new AppError(
+        'invalid',
+        'method_not_supported',
+        `no connector of this account takes ${method.type} payments`,
+      );
+    if (method.type === 'paypal') return { connector: first };
+    // A fallback needs the card's own token there; the first connector takes `token`.
+    const connectors = route.connectors.filter(
+      (name, index) => index === 0 || method.tokens?.[name] !== undefined,
+    );
+    return connectors.length > 1 ? { connector: first, connectors } : { connector: first };
   }
 
   /** A wallet payment from a wallet with an automatic top-up in its currency: the workflow asks. */
@@ -568,7 +605,7 @@ export class PaymentService {
 
   /** A wallet in another currency is refused as invalid, never converted. */
   private async assertWalletCurrency(tenantId: string, request: PaymentRequest): Promise<void> {
-    if (request.method.type === 'card') return;
+    if (request.method.type === 'card' || request.method.type === 'paypal') return;
     await assertWalletHolds(this.db, tenantId, request.customerId, request.currency);
   }
 }

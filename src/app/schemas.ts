@@ -59,9 +59,32 @@ const offSession = z
     'Charged without the customer present (a merchant-initiated charge): a card that needs 3-D Secure is declined `authentication_required` instead of asking the customer',
   );
 
+/** The connector names a card's other tokens are keyed by (src/gateway/registry.ts). */
+const connectorName = z
+  .string()
+  .regex(/^[a-z][a-z0-9_-]{0,39}$/, 'a connector name: sandbox, stripe, ...')
+  .describe('A connector: sandbox, stripe, ...');
+
+/** The same card tokenized at other connectors: what lets the payment move to a fallback connector. */
+const connectorTokens = z
+  .record(connectorName, cardToken)
+  .refine((tokens) => Object.keys(tokens).length <= 5, 'at most 5 connectors')
+  .meta({ maxProperties: 5 })
+  .describe(
+    "The same card's token at other connectors of the tenant's route (connector → token): a payment moves to a fallback connector only if it has the card's token there (GET /v1/routing)",
+  );
+
 export const paymentMethod = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('wallet') }),
-  z.strictObject({ type: z.literal('card'), token: cardToken }),
+  z
+    .strictObject({ type: z.literal('card'), token: cardToken, tokens: connectorTokens.optional() })
+    .describe("A card: `token` from the route's first connector, `tokens` the same card's at the others"),
+  z
+    .strictObject({
+      type: z.literal('paypal'),
+      email: z.email().max(254).optional().describe("The buyer's PayPal login, pre-filled on PayPal's page"),
+    })
+    .describe("The buyer approves the payment on PayPal's page (`nextAction.url`)"),
   z
     .strictObject({
       type: z.literal('split'),
@@ -159,6 +182,11 @@ export const createPaymentBody = z.strictObject({
   capture: z.enum(['automatic', 'manual']).default('automatic'),
   description: text(1000).optional(),
   metadata: metadata.optional(),
+  country: z
+    .string()
+    .regex(/^[A-Z]{2}$/, 'an ISO 3166-1 alpha-2 code, upper case')
+    .optional()
+    .describe("The customer's country (ISO 3166-1 alpha-2): routing rules may send payments by it"),
   returnUrl: returnUrl.optional(),
 });
 export type CreatePaymentBody = z.infer<typeof createPaymentBody>;

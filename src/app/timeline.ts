@@ -62,6 +62,8 @@ const ACTIVITY_STEPS = {
   payFromWallet: { step: 'wallet payment' },
   authorizeCard: { step: 'authorize' },
   getAuthorization: { step: '3-D Secure re-read' },
+  // An authorization whose answer never came, looked up before the payment tries another connector.
+  findAuthorization: { step: 'authorization lookup' },
   captureCard: { step: 'capture' },
   // A sale was captured with its authorization: this records it (ledger and payment).
   settleCardPayment: { step: 'record sale' },

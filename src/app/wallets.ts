@@ -196,7 +196,8 @@ export class WalletService {
     if (!this.savedMethods)
       throw new AppError('invalid', 'payment_methods_not_supported', 'saved cards are not available here');
     const method = await this.savedMethods.resolve(tenantId, customerId, request.method);
-    if (method.type === 'wallet') throw new Error('a saved card resolved to a wallet');
+    if (method.type === 'wallet' || method.type === 'paypal')
+      throw new Error('a saved card resolved to another method');
     return { token: method.token, saved: method.saved };
   }
 }

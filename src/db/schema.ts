@@ -124,6 +124,8 @@ export const payments = pgTable(
     gatewayAuthorizationId: text('gateway_authorization_id'),
     /** The connector that authorized the card part; its capture, void and refunds go back to it. */
     connector: text('connector').notNull().default('sandbox'),
+    /** The customer's country the caller gave, which routing rules match on (migrations/0022). */
+    country: text('country'),
     /** Written by the workflow in order; a stale write (lower version) never overwrites a newer one. */
     version: integer('version').notNull(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull(),

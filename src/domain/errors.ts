@@ -7,6 +7,11 @@ export const ErrorType = {
   CurrencyMismatch: 'CurrencyMismatch',
   LedgerConflict: 'LedgerConflict',
   GatewayRequestError: 'GatewayRequestError',
+  /**
+   * A connector's circuit is open (it has been failing): the authorization was not sent. Its
+   * details say whether an earlier try of the same request was (`sentBefore`).
+   */
+  GatewayCircuitOpen: 'GatewayCircuitOpen',
   /** A gateway call names a connector this worker has not configured. */
   UnknownConnector: 'UnknownConnector',
   OrderAlreadyPaid: 'OrderAlreadyPaid',

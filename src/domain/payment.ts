@@ -68,10 +68,18 @@ export interface SavedCardUse {
   expYear: number;
 }
 
+/**
+ * The same card's token at other connectors than the route's first (connector → token): a card
+ * can only move to a fallback connector that has a token of it.
+ */
+export type ConnectorTokens = Record<string, string>;
+
 export type PaymentMethod =
   | { type: 'wallet' }
-  | { type: 'card'; token: string; saved?: SavedCardUse | undefined }
-  | { type: 'split'; token: string; saved?: SavedCardUse | undefined };
+  | { type: 'card'; token: string; tokens?: ConnectorTokens | undefined; saved?: SavedCardUse | undefined }
+  | { type: 'split'; token: string; tokens?: ConnectorTokens | undefined; saved?: SavedCardUse | undefined }
+  /** The buyer approves on PayPal's page; `email` pre-fills PayPal's login. */
+  | { type: 'paypal'; email?: string | undefined };
 
 /** A payment's method as the API shows it: the type, the card, and the saved method it was. */
 export interface MethodView {
@@ -82,7 +90,7 @@ export interface MethodView {
 }
 
 export function methodView(method: PaymentMethod): MethodView {
-  if (method.type === 'wallet' || !method.saved) return { type: method.type };
+  if (method.type === 'wallet' || method.type === 'paypal' || !method.saved) return { type: method.type };
   return {
     type: method.type,
     paymentMethodId: method.saved.paymentMethodId,
@@ -139,6 +147,8 @@ export interface PaymentRequest {
   capture: CaptureMethod;
   description?: string | undefined;
   metadata?: Record<string, string> | undefined;
+  /** The customer's country (ISO 3166-1 alpha-2), which routing rules may match on. */
+  country?: string | undefined;
 }
 
 /** The payment as the API returns it and as it is stored. */
@@ -161,6 +171,8 @@ export interface PaymentView {
   nextAction?: NextAction | undefined;
   description?: string | undefined;
   metadata?: Record<string, string> | undefined;
+  /** The customer's country the caller gave (routing rules may match on it). */
+  country?: string | undefined;
   /** The merchant's page the customer returns to after 3-D Secure (not part of the request hash). */
   returnUrl?: string | undefined;
   /** Every attempt at paying, oldest first; the last one is the current one. */
@@ -281,6 +293,7 @@ export function initialPaymentView(args: {
     amountFromCard: 0,
     description: request.description,
     metadata: request.metadata,
+    ...(request.country ? { country: request.country } : {}),
     returnUrl: args.merchantReturnUrl,
     attempts: [
       {

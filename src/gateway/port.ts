@@ -188,18 +188,41 @@ export type WebhookEvent =
       reference: string;
     };
 
+export interface AuthorizationLookupRequest {
+  /** The key the authorization was sent with (as the connector sent it). */
+  idempotencyKey: string;
+  /** Paysaga's payment id it was sent with. */
+  reference: string;
+}
+
+/** What a connector charges: cards (tokens, saved cards) or a PayPal account. */
+export type GatewayMethod = 'card' | 'paypal';
+
 export interface PaymentGateway {
   readonly name: string;
+  /** Cards unless it says otherwise. */
+  readonly methods?: readonly GatewayMethod[];
   authorize(request: AuthorizeRequest): Promise<Authorization>;
   capture(request: CaptureRequest): Promise<Authorization>;
   void(request: VoidRequest): Promise<Authorization>;
   refund(request: RefundRequest): Promise<GatewayRefund>;
   status(authorizationId: string): Promise<Authorization>;
   /**
+   * The authorization an earlier `authorize` with this idempotency key made, or undefined when
+   * the gateway has none: a read that never charges, asked before a payment moves to another
+   * connector after an answer that never came (optional: without it such a payment stays on
+   * this connector).
+   */
+  findAuthorization?(lookup: AuthorizationLookupRequest): Promise<Authorization | undefined>;
+  /**
    * Verifies the signature over the raw body and parses the events it carries (none for a
    * verified event that moves nothing); throws `WebhookSignatureError` on a bad signature.
+   * Gateways whose signatures need a certificate fetched (PayPal) answer with a promise.
    */
-  parseWebhook(rawBody: Buffer, headers: Record<string, string | string[] | undefined>): WebhookEvent[];
+  parseWebhook(
+    rawBody: Buffer,
+    headers: Record<string, string | string[] | undefined>,
+  ): WebhookEvent[] | Promise<WebhookEvent[]>;
   /**
    * A checkout session on the gateway's hosted page (optional: a connector without one leaves
    * Paysaga's own page in use). Idempotent by the request's key.

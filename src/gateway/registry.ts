@@ -1,7 +1,9 @@
 import { connectorOf, type Config } from '../config.js';
+import { PayPalConnector } from './connectors/paypal/connector.js';
 import { SandboxConnector } from './connectors/sandbox/connector.js';
 import { StripeConnector } from './connectors/stripe/connector.js';
-import type { PaymentGateway } from './port.js';
+import type { GatewayMethod, PaymentGateway } from './port.js';
+import { matchingRoute, type RoutedPayment, type RoutingRule } from '../domain/routing.js';
 
 /** A payment names a connector that this process has not configured. */
 export class UnknownConnectorError extends Error {
@@ -41,6 +43,7 @@ export class ConnectorRegistry {
     /** The connector new payments and top-ups use, unless the tenant has its own. */
     readonly defaultName: string,
     private readonly tenantConnectors: ReadonlyMap<string, string> = new Map(),
+    private readonly routing: ReadonlyMap<string, readonly RoutingRule[]> = new Map(),
   ) {
     for (const entry of accounts) {
       const account = 'gateway' in entry ? entry : { gateway: entry };
@@ -63,6 +66,54 @@ export class ConnectorRegistry {
           ? new UnknownConnectorError(name, this.names(), tenant)
           : new UnknownConnectorError(name, this.names());
     }
+    for (const [tenant, rules] of routing) this.assertRoutable(tenant, rules);
+  }
+
+  /**
+   * Every connector a rule names has an account for the tenant, and can take the method the rule
+   * is for (a rule for PayPal names PayPal connectors only); checked once, at start.
+   */
+  private assertRoutable(tenant: string, rules: readonly RoutingRule[]): void {
+    rules.forEach((rule, index) => {
+      for (const name of rule.connectors) {
+        const gateway = this.find(name, tenant);
+        if (!gateway)
+          throw new Error(
+            `ROUTING_RULES: rule ${index} of tenant ${tenant} names connector "${name}", ` +
+              `on which the tenant has no account (configured: ${this.names().join(', ')})`,
+          );
+        const method = rule.match.method === 'paypal' ? 'paypal' : rule.match.method ? 'card' : undefined;
+        if (method && !takes(gateway, method))
+          throw new Error(
+            `ROUTING_RULES: rule ${index} of tenant ${tenant} sends ${rule.match.method} payments to "${name}", which does not take them`,
+          );
+      }
+    });
+  }
+
+  /** The tenant's routing rules, in order (none: every payment goes to `connectorFor`). */
+  rulesFor(tenantId: string): readonly RoutingRule[] {
+    return this.routing.get(tenantId) ?? [];
+  }
+
+  /**
+   * The connectors a payment is tried on, in order: the first rule of the tenant's that matches,
+   * kept to the connectors that take the method; without one, the tenant's connector for cards and
+   * its PayPal account for PayPal. Empty: no connector of the tenant takes the method.
+   */
+  routeFor(tenantId: string, payment: RoutedPayment): { connectors: string[]; rule?: number | undefined } {
+    const method: GatewayMethod = payment.method === 'paypal' ? 'paypal' : 'card';
+    const usable = (name: string) => {
+      const gateway = this.find(name, tenantId);
+      return gateway !== undefined && takes(gateway, method);
+    };
+    const matched = matchingRoute(this.rulesFor(tenantId), payment);
+    if (matched) {
+      const connectors = matched.connectors.filter(usable);
+      if (connectors.length > 0) return { connectors, rule: matched.rule };
+    }
+    if (method === 'card') return { connectors: [this.connectorFor(tenantId)].filter(usable) };
+    return { connectors: this.names().filter(usable).slice(0, 1) };
   }
 
   names(): string[] {
@@ -116,14 +167,21 @@ export class ConnectorRegistry {
   }
 }
 
+/** Whether the connector charges this kind of method (cards unless it says otherwise). */
+export function takes(gateway: PaymentGateway, method: GatewayMethod): boolean {
+  return (gateway.methods ?? ['card']).includes(method);
+}
+
 export type ConnectorConfig = Pick<
   Config,
   'gatewayUrl' | 'webhookSecret' | 'defaultConnector' | 'tenantConnectors' | 'stripe'
->;
+> &
+  Partial<Pick<Config, 'paypal' | 'routing'>>;
 
 /**
  * Every connector this version knows, configured from the environment: the sandbox (shared by
- * every tenant on it) and one Stripe connector per set of Stripe credentials.
+ * every tenant on it), one Stripe connector per set of Stripe credentials and one PayPal
+ * connector per set of PayPal credentials; and the tenants' routing rules.
  */
 export function createConnectorRegistry(config: ConnectorConfig): ConnectorRegistry {
   const accounts: ConnectorAccount[] = [
@@ -137,5 +195,15 @@ export function createConnectorRegistry(config: ConnectorConfig): ConnectorRegis
     });
     accounts.push({ gateway, tenants: account.tenants });
   }
-  return new ConnectorRegistry(accounts, config.defaultConnector, config.tenantConnectors);
+  for (const account of config.paypal?.accounts ?? []) {
+    const gateway = new PayPalConnector({
+      clientId: account.clientId,
+      clientSecret: account.clientSecret,
+      webhookId: account.webhookId,
+      apiBase: config.paypal?.apiBase,
+      extraCertHosts: config.paypal?.certHosts,
+    });
+    accounts.push({ gateway, tenants: account.tenants });
+  }
+  return new ConnectorRegistry(accounts, config.defaultConnector, config.tenantConnectors, config.routing);
 }

@@ -82,6 +82,7 @@ const worker = await createPaysagaWorker({
   taskQueue: config.taskQueue,
   db: database.db,
   connectors: createConnectorRegistry(config),
+  circuit: config.circuit,
   publicUrl: config.publicUrl,
   box,
   egress,

@@ -12,6 +12,7 @@ import type { EventSink } from '../events/sink.js';
 import { WebhookSink } from '../webhooks/sink.js';
 import type { WebhookEgress } from '../webhooks/egress.js';
 import type { SecretBox } from '../webhooks/secrets.js';
+import type { CircuitBreakerOptions } from '../gateway/circuit-breaker.js';
 import { TASK_QUEUE } from '../workflows/contract.js';
 import {
   EVENT_RELAY_WORKFLOW_ID,
@@ -31,6 +32,8 @@ export interface PaysagaWorkerOptions {
   /** The way out to merchants' webhook endpoints, held to the address policy. */
   egress: WebhookEgress;
   metrics?: WorkerMetrics | undefined;
+  /** When a connector's circuit opens (defaults: src/gateway/circuit-breaker.ts). */
+  circuit?: CircuitBreakerOptions | undefined;
   /** Where workflow spans go (src/tracing.ts); without it they are dropped. */
   tracing?: Pick<Tracing, 'spanProcessor' | 'resource'> | undefined;
   /** Pre-built workflow bundle (tests bundle once per run); otherwise bundled at start, in a child process. */
@@ -55,6 +58,7 @@ export async function createPaysagaWorker(options: PaysagaWorkerOptions): Promis
         connectors: options.connectors,
         metrics: options.metrics,
         publicUrl: options.publicUrl,
+        circuit: options.circuit,
       }),
       ...createWebhookActivities({ db: options.db, box: options.box, egress: options.egress }),
     },

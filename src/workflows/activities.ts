@@ -49,3 +49,33 @@ const localGateway = proxyLocalActivities<Activities>({
 export function gatewayActivities() {
   return patched('gateway-local-activities') ? localGateway : remoteGateway;
 }
+
+/**
+ * An authorization with a fallback connector after it: a short retry budget, since the payment
+ * can move on instead of waiting out a failing gateway (a circuit that opens meanwhile moves it
+ * at once).
+ */
+export const failoverGateway = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '15s',
+  localRetryThreshold: '1s',
+  retry: {
+    maximumAttempts: 3,
+    initialInterval: '250ms',
+    maximumInterval: '1s',
+    backoffCoefficient: 2,
+    nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
+  },
+});
+
+/** The lookup before a move to another connector: a few tries, then the payment stays where it is. */
+export const lookupGateway = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '15s',
+  localRetryThreshold: '1s',
+  retry: {
+    maximumAttempts: 4,
+    initialInterval: '500ms',
+    maximumInterval: '4s',
+    backoffCoefficient: 2,
+    nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
+  },
+});

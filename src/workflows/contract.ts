@@ -50,6 +50,12 @@ export interface PaymentWorkflowInput {
    * Histories from before it was recorded have none: the workflow reads `LEGACY_CONNECTOR`.
    */
   connector: string;
+  /**
+   * The tenant's route for this payment: `connector` first, then the fallbacks a card moves to
+   * when the one before fails on the gateway's side before money moved (src/gateway/routing.ts).
+   * Absent (one connector, and every history from before routing): no failover.
+   */
+  connectors?: string[] | undefined;
   /** The checkout session this payment was made from: told when the payment ends. */
   checkoutSessionId?: string | undefined;
   /**
@@ -86,6 +92,8 @@ export interface AttemptRequest {
   baseRequestHash: string;
   /** The merchant's page after 3-D Secure from this attempt on; absent: the payment's stays. */
   returnUrl?: string | undefined;
+  /** This attempt's route (as the payment's `connectors`); absent: the payment's connector alone. */
+  connectors?: string[] | undefined;
 }
 
 export interface SettleRequest {

@@ -1,4 +1,5 @@
 import {
+  ActivityFailure,
   allHandlersFinished,
   ApplicationFailure,
   condition,
@@ -10,7 +11,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { gatewayActivities, store } from './activities.js';
+import { failoverGateway, gatewayActivities, lookupGateway, store } from './activities.js';
 import { classifyFailure, Declined, failureType } from './failures.js';
 import { Saga } from './saga.js';
 import { ErrorType } from '../domain/errors.js';
@@ -85,7 +86,9 @@ class Payment {
   /** New attempts are accepted until then (workflow time). */
   private readonly attemptDeadline: number;
   /** Every gateway call goes to the connector that authorized, captures and refunds included. */
-  private readonly connector: string;
+  private connector: string;
+  /** The current attempt's connectors, in order: where its authorization may move on failure. */
+  private routeConnectors: string[];
   /** The connector and the tenant's account on it (each tenant has its own credentials). */
   private get route() {
     return { connector: this.connector, tenantId: this.input.tenantId };
@@ -105,6 +108,7 @@ class Payment {
   constructor(private readonly input: PaymentWorkflowInput) {
     // Typed as always present, but absent from the input of histories started before it was.
     this.connector = input.connector ?? LEGACY_CONNECTOR;
+    this.routeConnectors = input.connectors ?? [this.connector];
     this.method = input.request.method;
     this.requestHash = input.requestHash;
     this.attemptDeadline = Date.now() + (input.attempts?.windowMs ?? 0);
@@ -303,12 +307,15 @@ class Payment {
     }
     this.attempt++;
     this.method = next.method;
+    this.routeConnectors = next.connectors ?? [this.input.connector ?? LEGACY_CONNECTOR];
+    this.connector = this.routeConnectors[0] ?? LEGACY_CONNECTOR;
     this.requestHash = next.requestHash;
     this.authorization = undefined;
     this.sale = false;
     this.action.completed = false;
     const attempt: PaymentAttempt = {
-      number: this.attempt,
+      // Moves to a fallback connector are attempts too: the number counts every one.
+      number: this.view.attempts.length + 1,
       method: methodView(next.method),
       status: 'processing',
       connector: this.connector,
@@ -321,6 +328,7 @@ class Payment {
       failureCode: undefined,
       failureMessage: undefined,
       gatewayAuthorizationId: undefined,
+      connector: this.connector,
       attempts: [...this.view.attempts, attempt],
       ...(next.returnUrl === undefined ? {} : { returnUrl: next.returnUrl }),
     });
@@ -636,7 +644,8 @@ class Payment {
    * this path authorized, then captured.
    */
   private sellsAtOnce(): boolean {
-    return this.method.type === 'card' && this.request.capture !== 'manual' && patched('card-sale');
+    const sold = this.method.type === 'card' || this.method.type === 'paypal';
+    return sold && this.request.capture !== 'manual' && patched('card-sale');
   }
 
   private async authorizeCard(
@@ -645,7 +654,7 @@ class Payment {
   ): Promise<Authorization> {
     this.sale = this.sellsAtOnce();
     const paid = this.input.paidOnGateway;
-    const { saved } = method;
+    const saved = method.type === 'paypal' ? undefined : method.saved;
     // A saved card past its expiry is refused here: no gateway call, nothing to undo.
     if (saved && isCardExpired(saved, new Date()))
       throw new Declined(
@@ -654,17 +663,7 @@ class Payment {
       );
     const auth = paid
       ? await this.paidOnGateway(paid.authorizationId, amount)
-      : await this.gateway.authorizeCard({
-          ...this.route,
-          idempotencyKey: gatewayIdempotencyKey(this.workflowId, this.stepId('authorize')),
-          token: method.token,
-          amount,
-          currency: this.request.currency,
-          reference: this.input.paymentId,
-          capture: this.sale,
-          returnUrl: this.input.returnUrl,
-          ...(saved ? { saved: savedCharge(saved) } : {}),
-        });
+      : await this.authorizeOnRoute(method, amount);
     if (auth.status === 'declined') {
       // The attempt keeps the gateway's reference of its decline (recorded with the failure).
       if (auth.id) this.view = { ...this.view, gatewayAuthorizationId: auth.id };
@@ -682,6 +681,124 @@ class Payment {
     });
     if (auth.status !== 'requires_action') return auth;
     return this.awaitCustomer(auth);
+  }
+
+  /**
+   * The authorization, on the route's first connector, or on the next one when a connector fails
+   * on the gateway's side before money moved: its circuit is open, its retries ran out (no answer,
+   * 5xx), or it answered `processing_error`. Each move is a new attempt with its own idempotency
+   * key. A decline, fraud or authentication failure is final. An authorization whose answer never
+   * came is first looked up on its connector: one found is the payment's, so the customer is
+   * never charged twice; one that cannot be looked up keeps the payment on that connector.
+   */
+  private async authorizeOnRoute(
+    method: Exclude<PaymentMethod, { type: 'wallet' }>,
+    amount: number,
+  ): Promise<Authorization> {
+    for (let leg = 0; ; leg++) {
+      const connector = this.routeConnectors[leg] ?? this.connector;
+      const key = gatewayIdempotencyKey(
+        this.workflowId,
+        leg === 0 ? this.stepId('authorize') : `${this.stepId('authorize')}:${connector}`,
+      );
+      const request = {
+        connector,
+        tenantId: this.input.tenantId,
+        idempotencyKey: key,
+        token: tokenAt(method, connector, leg),
+        amount,
+        currency: this.request.currency,
+        reference: this.input.paymentId,
+        capture: this.sale,
+        returnUrl: this.input.returnUrl,
+        ...(method.type !== 'paypal' && method.saved ? { saved: savedCharge(method.saved) } : {}),
+      };
+      const next = this.routeConnectors[leg + 1];
+      let failure: string;
+      try {
+        const auth =
+          next === undefined
+            ? await this.gateway.authorizeCard(request)
+            : await failoverGateway.authorizeCard({ ...request, failover: true });
+        if (next === undefined || !(auth.status === 'declined' && auth.failureCode === 'processing_error'))
+          return auth;
+        failure = `${connector} answered processing_error: ${auth.failureMessage ?? 'declined'}`;
+      } catch (error) {
+        if (next === undefined) throw error;
+        const move = await this.mayMoveOn(error, request);
+        if (move.found) return move.found;
+        if (!move.ok) throw error;
+        failure = `${connector} failed: ${move.reason}`;
+      }
+      await this.moveTo(next, failure);
+    }
+  }
+
+  /**
+   * Whether an authorization that failed may be tried on the next connector: only for the
+   * gateway's own failures, and only once it is known that no money moved (a lookup on the
+   * connector finds nothing; `found` if it finds the authorization after all).
+   */
+  private async mayMoveOn(
+    error: unknown,
+    request: { connector: string; tenantId: string; idempotencyKey: string; reference: string },
+  ): Promise<{ ok: boolean; reason: string; found?: Authorization }> {
+    const failure = classifyFailure(error);
+    if (failure.kind === 'declined') return { ok: false, reason: failure.message };
+    const circuitOpen = failureType(error) === ErrorType.GatewayCircuitOpen;
+    if (failure.kind === 'refused' && !circuitOpen) return { ok: false, reason: failure.message };
+    // Never sent: the circuit was open on the request's first try.
+    if (circuitOpen && !sentBefore(error)) return { ok: true, reason: 'circuit open' };
+    let found: Authorization | null;
+    try {
+      found = await lookupGateway.findAuthorization({
+        connector: request.connector,
+        tenantId: request.tenantId,
+        idempotencyKey: request.idempotencyKey,
+        reference: request.reference,
+      });
+    } catch {
+      log.warn(
+        'an authorization without an answer could not be looked up: the payment stays on its connector',
+        {
+          connector: request.connector,
+        },
+      );
+      return { ok: false, reason: failure.message };
+    }
+    if (found) return { ok: false, reason: 'found', found };
+    return { ok: true, reason: circuitOpen ? 'circuit open' : 'no answer' };
+  }
+
+  /**
+   * The current attempt failed on its connector's side: it is recorded `failed` (processing_error)
+   * and a new attempt starts on `connector`.
+   */
+  private async moveTo(connector: string, reason: string): Promise<void> {
+    const attempts = this.view.attempts;
+    const current = attempts[attempts.length - 1];
+    const failed: PaymentAttempt[] = current
+      ? [
+          ...attempts.slice(0, -1),
+          { ...current, status: 'failed', failureCode: 'processing_error', failureMessage: reason },
+        ]
+      : attempts;
+    this.connector = connector;
+    await this.record({
+      status: 'processing',
+      connector,
+      gatewayAuthorizationId: undefined,
+      attempts: [
+        ...failed,
+        {
+          number: failed.length + 1,
+          method: this.view.method,
+          status: 'processing',
+          connector,
+          createdAt: new Date().toISOString(),
+        },
+      ],
+    });
   }
 
   /** The attempts, the current one carrying the card network's id of its charge. */
@@ -805,7 +922,7 @@ class Payment {
           description: 'card payment captured',
         });
       }
-      if (this.view.amountFromWallet > 0 || this.method.type !== 'card') {
+      if (this.view.amountFromWallet > 0 || this.method.type === 'wallet' || this.method.type === 'split') {
         await store.postWalletHold({
           transferId: transferId(this.workflowId, this.stepId('wallet-post')),
           tenantId: this.input.tenantId,
@@ -908,6 +1025,20 @@ class Payment {
       authorizationId,
     });
   }
+}
+
+/** The card's token at `connector`: its own from `tokens`, else `token` on the route's first. */
+function tokenAt(method: Exclude<PaymentMethod, { type: 'wallet' }>, connector: string, leg: number): string {
+  if (method.type === 'paypal') return method.email ?? '';
+  return method.tokens?.[connector] ?? (leg === 0 ? method.token : '');
+}
+
+/** Whether an earlier try of a request refused with an open circuit was sent. */
+function sentBefore(error: unknown): boolean {
+  const cause = error instanceof ActivityFailure ? error.cause : error;
+  if (!(cause instanceof ApplicationFailure)) return true;
+  const [details] = cause.details ?? [];
+  return (details as { sentBefore?: boolean } | undefined)?.sentBefore !== false;
 }
 
 function orderAlreadyPaid(orderId: string): ApplicationFailure {

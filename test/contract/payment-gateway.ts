@@ -320,9 +320,9 @@ export function describeGateway(name: string, factory: GatewayFactory): void {
           webhook: await harness.signedWebhook(auth.id, req.reference),
         };
       };
-      const signatureError = (body: Buffer, headers: Record<string, string>) => {
+      const signatureError = async (body: Buffer, headers: Record<string, string>) => {
         try {
-          gateway().parseWebhook(body, headers);
+          await gateway().parseWebhook(body, headers);
         } catch (error) {
           return error;
         }
@@ -331,7 +331,7 @@ export function describeGateway(name: string, factory: GatewayFactory): void {
 
       it('reads a well-signed webhook as the authorization it is about', async () => {
         const { auth, reference, webhook } = await signedAbout();
-        expect(gateway().parseWebhook(webhook.body, webhook.headers)).toEqual([
+        expect(await gateway().parseWebhook(webhook.body, webhook.headers)).toEqual([
           expect.objectContaining({
             type: 'authorization.updated',
             reference,
@@ -344,12 +344,12 @@ export function describeGateway(name: string, factory: GatewayFactory): void {
         const { webhook } = await signedAbout();
         const tampered = Buffer.from(webhook.body.toString('utf8').replace('2000', '2001'));
         expect(tampered.equals(webhook.body)).toBe(false);
-        expect(signatureError(tampered, webhook.headers)).toBeInstanceOf(WebhookSignatureError);
+        expect(await signatureError(tampered, webhook.headers)).toBeInstanceOf(WebhookSignatureError);
       });
 
       it('refuses a body whose signature headers are missing', async () => {
         const { webhook } = await signedAbout();
-        expect(signatureError(webhook.body, {})).toBeInstanceOf(WebhookSignatureError);
+        expect(await signatureError(webhook.body, {})).toBeInstanceOf(WebhookSignatureError);
       });
     });
 

@@ -120,7 +120,7 @@ describe('the PayPal connector against the PayPal emulator', () => {
   beforeAll(async () => {
     emulator = await startPayPalEmulator({ webhookId: 'WH-PAYSAGA-TEST' });
     paypal = connectorFor();
-    receiver = await startReceiver((body, headers) => paypal.verifyWebhook(body, headers));
+    receiver = await startReceiver((body, headers) => paypal.parseWebhook(body, headers));
     emulator.sendWebhooksTo(receiver.url);
   });
 
@@ -176,15 +176,15 @@ describe('the PayPal connector against the PayPal emulator', () => {
     const tampered = Buffer.from(
       delivery.body.toString().replace('"event_version":"1.0"', '"event_version":"1.1"'),
     );
-    await expect(paypal.verifyWebhook(tampered, delivery.headers)).rejects.toBeInstanceOf(
+    await expect(paypal.parseWebhook(tampered, delivery.headers)).rejects.toBeInstanceOf(
       WebhookSignatureError,
     );
     const otherHook = connectorFor({ webhookId: 'WH-SOMEONE-ELSE' });
-    await expect(otherHook.verifyWebhook(delivery.body, delivery.headers)).rejects.toBeInstanceOf(
+    await expect(otherHook.parseWebhook(delivery.body, delivery.headers)).rejects.toBeInstanceOf(
       WebhookSignatureError,
     );
     const noEmulatorTrust = connectorFor({ extraCertHosts: [] });
-    await expect(noEmulatorTrust.verifyWebhook(delivery.body, delivery.headers)).rejects.toBeInstanceOf(
+    await expect(noEmulatorTrust.parseWebhook(delivery.body, delivery.headers)).rejects.toBeInstanceOf(
       WebhookSignatureError,
     );
     expect(receiver.received.filter((r) => r.error !== undefined)).toEqual([]);

@@ -280,6 +280,81 @@ describe('faults', () => {
   });
 });
 
+describe('finding an authorization by its idempotency key', () => {
+  it('finds what an authorize with the key made, as it is now', async () => {
+    const request = sale('tok_test_4242', { capture: false });
+    const auth = await gateway.authorize(request);
+    const lookup = { idempotencyKey: request.idempotencyKey, reference: request.reference };
+    expect(await gateway.findAuthorization(lookup)).toEqual(auth);
+    await gateway.capture({ idempotencyKey: newKey(), authorizationId: auth.id, amount: 2500 });
+    const found = await gateway.findAuthorization(lookup);
+    expect(found).toMatchObject({ id: auth.id, status: 'captured', amountCaptured: 2500 });
+    expect(found).toEqual(await gateway.status(auth.id));
+    // A read: nothing more was charged.
+    expect((await stats()).byReference[request.reference]?.authorizations).toBe(1);
+  });
+
+  it('finds nothing for a key never used, or used by another payment', async () => {
+    expect(
+      await gateway.findAuthorization({ idempotencyKey: newKey(), reference: newRef() }),
+    ).toBeUndefined();
+    const request = sale('tok_test_4242');
+    await gateway.authorize(request);
+    expect(
+      await gateway.findAuthorization({ idempotencyKey: request.idempotencyKey, reference: newRef() }),
+    ).toBeUndefined();
+    // An authorize refused before any charge (an unknown token) made none to find.
+    const refused = sale('tok_does_not_exist');
+    expect(await gateway.authorize(refused)).toMatchObject({ status: 'declined', id: '' });
+    expect(
+      await gateway.findAuthorization({
+        idempotencyKey: refused.idempotencyKey,
+        reference: refused.reference,
+      }),
+    ).toBeUndefined();
+  });
+
+  it('answers while every write fails (failNext hits writes only)', async () => {
+    const request = sale('tok_test_4242');
+    const auth = await gateway.authorize(request);
+    await faults({ failNext: 100 });
+    expect(await rejection(gateway.authorize(sale('tok_test_4242')))).toBeInstanceOf(GatewayUnavailableError);
+    const lookup = { idempotencyKey: request.idempotencyKey, reference: request.reference };
+    expect(await gateway.findAuthorization(lookup)).toMatchObject({ id: auth.id, status: 'captured' });
+    expect(
+      await gateway.findAuthorization({ idempotencyKey: newKey(), reference: request.reference }),
+    ).toBeUndefined();
+  });
+
+  it('finds the charge of an authorize whose answer never came', async () => {
+    await faults({ timeoutAfterChargeNext: 1, hangMs: 0 });
+    const request = sale('tok_test_4242');
+    expect(await rejection(gateway.authorize(request))).toBeInstanceOf(GatewayUnavailableError);
+    const found = await gateway.findAuthorization({
+      idempotencyKey: request.idempotencyKey,
+      reference: request.reference,
+    });
+    expect(found).toMatchObject({ status: 'captured', amount: 2500, amountCaptured: 2500 });
+    expect(found?.id).toMatch(/^auth_/);
+    expect((await stats()).byReference[request.reference]).toMatchObject({ authorizations: 1, captures: 1 });
+  });
+
+  it('is slowed by latencyMs like any other request, and a transient failure is GatewayUnavailableError', async () => {
+    await faults({ latencyMs: 500 });
+    const impatient = new SandboxConnector({ baseUrl: sandbox.url, webhookSecret: secret, timeoutMs: 200 });
+    const error = await rejection(
+      impatient.findAuthorization({ idempotencyKey: newKey(), reference: newRef() }),
+    );
+    expect(error).toBeInstanceOf(GatewayUnavailableError);
+  });
+
+  it('refuses a lookup without a key as a request error', async () => {
+    const response = await fetch(`${sandbox.url}/authorizations`);
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: { code: 'invalid_request' } });
+  });
+});
+
 describe('capture, void and refunds', () => {
   it('captures partially, once, never more than authorized', async () => {
     const auth = await gateway.authorize(sale('tok_test_4242', { capture: false, amount: 1000 }));

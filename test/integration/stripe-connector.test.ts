@@ -107,7 +107,68 @@ describe.skipIf(!stripeEmulatorUrl)('the Stripe connector against stripe-mock', 
       payment_method: 'pm_card_visa',
       'allowed_payment_method_types[0]': 'card',
       'metadata[paysaga_payment_id]': req.reference,
+      'metadata[paysaga_idempotency_key]': req.idempotencyKey,
     });
+  });
+
+  it("finds the PaymentIntent an authorize made by its idempotency key (Stripe's Search), as it is now", async () => {
+    const req = request('pm_card_visa');
+    const auth = await stripe.authorize(req);
+    const lookup = { idempotencyKey: req.idempotencyKey, reference: req.reference };
+    expect(await stripe.findAuthorization(lookup)).toEqual(auth);
+    await stripe.capture({ idempotencyKey: `cap-${auth.id}`, authorizationId: auth.id, amount: 4200 });
+    expect(await stripe.findAuthorization(lookup)).toEqual(await stripe.status(auth.id));
+    expect(await stripe.findAuthorization(lookup)).toMatchObject({ id: auth.id, status: 'captured' });
+    const search = (await stripeRequests()).filter((r) => r.path === '/v1/payment_intents/search').at(-1);
+    expect(search).toMatchObject({
+      method: 'GET',
+      params: { query: `metadata['paysaga_idempotency_key']:'${req.idempotencyKey}'` },
+    });
+    // A declined authorization is found declined, as `status` reads it.
+    const declinedReq = request('pm_card_chargeDeclined');
+    const declined = await stripe.authorize(declinedReq);
+    expect(
+      await stripe.findAuthorization({
+        idempotencyKey: declinedReq.idempotencyKey,
+        reference: declinedReq.reference,
+      }),
+    ).toMatchObject({ id: declined.id, status: 'declined', failureCode: 'card_declined' });
+  });
+
+  it('finds nothing for a key no authorize used, a key of another payment, or a quote trying to widen the query', async () => {
+    const req = request('pm_card_visa');
+    await stripe.authorize(req);
+    expect(
+      await stripe.findAuthorization({ idempotencyKey: `test-${randomUUID()}`, reference: req.reference }),
+    ).toBeUndefined();
+    expect(
+      await stripe.findAuthorization({
+        idempotencyKey: req.idempotencyKey,
+        reference: `pay_${randomUUID()}`,
+      }),
+    ).toBeUndefined();
+    expect(
+      await stripe.findAuthorization({
+        idempotencyKey: `x' OR metadata['paysaga_payment_id']:'${req.reference}`,
+        reference: req.reference,
+      }),
+    ).toBeUndefined();
+  });
+
+  it("finds the charge of an authorize whose answer was lost, and Search's own failures are transient", async () => {
+    const req = request('pm_card_visa');
+    await failNext(1, 500, 'after');
+    await expect(stripe.authorize(req)).rejects.toBeInstanceOf(GatewayUnavailableError);
+    const found = await stripe.findAuthorization({
+      idempotencyKey: req.idempotencyKey,
+      reference: req.reference,
+    });
+    expect(found).toMatchObject({ status: 'authorized', amount: 4200 });
+    expect((await intentAtStripe(found!.id)).status).toBe('requires_capture');
+    await failNext(1, 503);
+    await expect(
+      stripe.findAuthorization({ idempotencyKey: req.idempotencyKey, reference: req.reference }),
+    ).rejects.toBeInstanceOf(GatewayUnavailableError);
   });
 
   it('voids (cancels) an authorization, and a second void is refused as final', async () => {

@@ -62,7 +62,10 @@ describe.skipIf(!stripeEmulatorUrl)('payments of a tenant on Stripe', () => {
     });
     const intent = await intentAtStripe(await intentOf(res.body.id));
     expect(intent).toMatchObject({ status: 'succeeded', amount_received: 4200, currency: 'eur' });
-    expect(intent.metadata).toEqual({ paysaga_payment_id: res.body.id });
+    expect(intent.metadata).toEqual({
+      paysaga_payment_id: res.body.id,
+      paysaga_idempotency_key: expect.any(String) as unknown,
+    });
   });
 
   it('authorizes for manual capture, then captures part: Stripe keeps the rest', async () => {

@@ -23,7 +23,15 @@ import {
   type Stack,
 } from '../../tools/stack/stack.js';
 import { DEV_API_KEY } from '../../src/config.js';
-import { OTHER_COMMAND_SECRET, STRIPECO_STRIPE, TENANT_KEYS } from '../support/tenants.js';
+import {
+  OTHER_COMMAND_SECRET,
+  PAYPALCO_PAYPAL,
+  ROUTED_RULES,
+  ROUTED_STRIPE,
+  STRIPECO_STRIPE,
+  TENANT_KEYS,
+} from '../support/tenants.js';
+import { startPayPalEmulator, type PayPalEmulator } from '../../tools/stack/paypal-emulator.js';
 import { secretsIn } from '../support/log-scan.js';
 import { startStripeEmulator, type StripeEmulator } from '../../tools/stack/stripe-emulator.js';
 import { startStripeMock, stripeMockMissing, type StripeMock } from '../../tools/stack/stripe-mock.js';
@@ -51,6 +59,8 @@ declare module 'vitest' {
     /** stripe-mock, and the emulator in front of it that tenant `stripeco` reaches (absent without Go). */
     stripeMockUrl: string | undefined;
     stripeEmulatorUrl: string | undefined;
+    /** The PayPal emulator tenant `paypalco` reaches. */
+    paypalEmulatorUrl: string;
   }
 }
 
@@ -68,6 +78,7 @@ let stack: Stack | undefined;
 let tempDir: string | undefined;
 let stripeMock: StripeMock | undefined;
 let stripeEmulator: StripeEmulator | undefined;
+let paypalEmulator: PayPalEmulator | undefined;
 
 export async function setup(project: TestProject): Promise<void> {
   const logFile = projectPath('.tmp', 'test-stack.log');
@@ -76,6 +87,11 @@ export async function setup(project: TestProject): Promise<void> {
   const sinks = eventSinksHere();
   const stripe = await stripeHere((line) => appendFileSync(logFile, `[stripe-mock] ${line}\n`));
   const metricsPort = await freePort();
+  paypalEmulator = await startPayPalEmulator({
+    clientId: PAYPALCO_PAYPAL.clientId,
+    clientSecret: PAYPALCO_PAYPAL.clientSecret,
+    webhookId: PAYPALCO_PAYPAL.webhookId,
+  });
   tempDir = mkdtempSync(path.join(tmpdir(), 'paysaga-test-'));
   chmodSync(tempDir, 0o755); // PostgreSQL runs as the postgres user when we are root
   stack = await startStack({
@@ -94,8 +110,8 @@ export async function setup(project: TestProject): Promise<void> {
         `${TENANT_KEYS.ratelimitedA}:ratelimited,${TENANT_KEYS.ratelimitedB}:ratelimited,` +
         `${TENANT_KEYS.reports}:reports,${TENANT_KEYS.reports1m}:reports-1m,` +
         `${TENANT_KEYS.single}:single,${TENANT_KEYS.transit}:transit,${TENANT_KEYS.rides}:rides,` +
-        `${TENANT_KEYS.foodies}:foodies` +
-        (stripe ? `,${TENANT_KEYS.stripeco}:stripeco` : ''),
+        `${TENANT_KEYS.foodies}:foodies,${TENANT_KEYS.paypalco}:paypalco` +
+        (stripe ? `,${TENANT_KEYS.stripeco}:stripeco,${TENANT_KEYS.routed}:routed` : ''),
       // Every other tenant keeps a declined payment open for another attempt (the default).
       SINGLE_ATTEMPT_TENANTS: 'single',
       // The shipped integration profiles, each for a tenant of its own, where both brokers run.
@@ -121,12 +137,22 @@ export async function setup(project: TestProject): Promise<void> {
       // A STRIPE_API_KEY in the shell is for the live Stripe test (test/live), not this stack.
       STRIPE_API_KEY: '',
       STRIPE_WEBHOOK_SECRET: '',
+      // Tenant `paypalco` on the PayPal emulator, whose certificate host is trusted like PayPal's.
+      PAYPAL_API_BASE: paypalEmulator.url,
+      PAYPAL_CERT_HOSTS: paypalEmulator.host,
+      PAYPAL_CLIENT_ID__PAYPALCO: PAYPALCO_PAYPAL.clientId,
+      PAYPAL_CLIENT_SECRET__PAYPALCO: PAYPALCO_PAYPAL.clientSecret,
+      PAYPAL_WEBHOOK_ID__PAYPALCO: PAYPALCO_PAYPAL.webhookId,
       ...(stripe
         ? {
             TENANT_CONNECTORS: 'stripeco:stripe',
             STRIPE_API_BASE: stripe.emulatorUrl,
             STRIPE_API_KEY__STRIPECO: STRIPECO_STRIPE.apiKey,
             STRIPE_WEBHOOK_SECRET__STRIPECO: STRIPECO_STRIPE.webhookSecret,
+            // Tenant `routed` has an account on both: EUR cards fail over from the sandbox to Stripe.
+            STRIPE_API_KEY__ROUTED: ROUTED_STRIPE.apiKey,
+            STRIPE_WEBHOOK_SECRET__ROUTED: ROUTED_STRIPE.webhookSecret,
+            ROUTING_RULES: JSON.stringify({ routed: ROUTED_RULES }),
           }
         : {}),
     },
@@ -148,6 +174,8 @@ export async function setup(project: TestProject): Promise<void> {
   project.provide('temporalLimits', TEMPORAL_LIMITS);
   project.provide('stripeMockUrl', stripe?.mockUrl);
   project.provide('stripeEmulatorUrl', stripe?.emulatorUrl);
+  paypalEmulator.sendWebhooksTo(`${stack.apiUrl}/v1/webhooks/paypal`, PAYPALCO_PAYPAL.webhookId);
+  project.provide('paypalEmulatorUrl', paypalEmulator.url);
 }
 
 /**
@@ -184,6 +212,7 @@ export async function teardown(): Promise<void> {
   await stack?.stop();
   await stripeEmulator?.close();
   await stripeMock?.stop();
+  await paypalEmulator?.close();
   if (tempDir) rmSync(tempDir, { recursive: true, force: true });
   // The whole run's log, every process's lines: no key, secret or card token may be in it.
   const leaks = secretsIn(readFileSync(projectPath('.tmp', 'test-stack.log'), 'utf8'));

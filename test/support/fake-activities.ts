@@ -366,6 +366,10 @@ export function fakeActivities(
       log('voidCard', request.connector, 'voidCard');
       return gatewayActivities.voidCard(request);
     },
+    async findAuthorization(request) {
+      log('findAuthorization', request.connector, 'findAuthorization');
+      return gatewayActivities.findAuthorization(request);
+    },
     async getAuthorization(request) {
       log('getAuthorization', request.connector, 'getAuthorization');
       return gatewayActivities.getAuthorization(request);

@@ -6,7 +6,13 @@ import {
   DEV_WEBHOOK_SECRET,
 } from '../../src/config.js';
 import { DEV_COMMAND_SECRET } from '../../tools/stack/stack.js';
-import { OTHER_COMMAND_SECRET, STRIPECO_STRIPE, TENANT_KEYS } from './tenants.js';
+import {
+  OTHER_COMMAND_SECRET,
+  PAYPALCO_PAYPAL,
+  ROUTED_STRIPE,
+  STRIPECO_STRIPE,
+  TENANT_KEYS,
+} from './tenants.js';
 
 /** What must never be in a log line: the test stack's keys and secrets, card tokens, customer tokens. */
 const LITERALS = [
@@ -20,6 +26,9 @@ const LITERALS = [
   ...Object.values(TENANT_KEYS),
   STRIPECO_STRIPE.apiKey,
   STRIPECO_STRIPE.webhookSecret,
+  ROUTED_STRIPE.apiKey,
+  ROUTED_STRIPE.webhookSecret,
+  PAYPALCO_PAYPAL.clientSecret,
 ];
 const PATTERNS: [string, RegExp][] = [
   ['a sandbox test card token', /\btok_test_\d+/],

@@ -17,7 +17,27 @@ export const TENANT_KEYS = {
   foodies: 'sk_test_foodies',
   /** Tenant `stripeco`, whose payments go through the Stripe connector (stripe-mock). */
   stripeco: 'sk_test_stripeco',
+  /** Tenant `paypalco`: cards on the sandbox, PayPal payments on the PayPal connector (the emulator). */
+  paypalco: 'sk_test_paypalco',
+  /** Tenant `routed`: EUR cards routed sandbox first, Stripe second (ROUTING_RULES). */
+  routed: 'sk_test_routed',
 } as const;
+
+/** Tenant `paypalco`'s PayPal credentials in the test stack (secrets the logs must never show). */
+export const PAYPALCO_PAYPAL = {
+  clientId: 'paypalco-client-id',
+  clientSecret: 'paypalcoClientSecretNeverLogged0123456789',
+  webhookId: 'WH-PAYPALCO-TEST-0001',
+} as const;
+
+/** Tenant `routed`'s Stripe credentials (its fallback connector) in the test stack. */
+export const ROUTED_STRIPE = {
+  apiKey: 'sk_test_51RoutedSecretKeyNeverLogged0123456789',
+  webhookSecret: 'whsec_routedWebhookSecretNeverLogged',
+} as const;
+
+/** Tenant `routed`'s rules: EUR cards to the sandbox, then Stripe; the rest as every tenant. */
+export const ROUTED_RULES = [{ match: { currency: 'EUR' }, connectors: ['sandbox', 'stripe'] }];
 
 /** Tenant `stripeco`'s own Stripe credentials in the test stack (secrets the logs must never show). */
 export const STRIPECO_STRIPE = {

@@ -514,8 +514,10 @@ describe('PayPal webhook signatures', () => {
     expect(() => certificateKey(CERT_PEM, Date.parse('2200-01-01T00:00:00Z'))).toThrow(WebhookSignatureError);
   });
 
-  it("the connector's synchronous parseWebhook points to verifyWebhook", () => {
+  it("the connector's parseWebhook refuses a certificate off PayPal's hosts before any fetch", async () => {
     const connector = new PayPalConnector({ clientId: 'id', clientSecret: 'secret', webhookId });
-    expect(() => connector.parseWebhook(body, headersFor(body))).toThrow(/verifyWebhook/);
+    await expect(
+      connector.parseWebhook(body, headersFor(body, KEY_PEM, 'https://evil.example/cert.pem')),
+    ).rejects.toMatchObject({ name: 'WebhookSignatureError', reason: 'signature_mismatch' });
   });
 });

@@ -7,6 +7,7 @@ import {
   maskSecrets,
   STRIPE_DECLINE_CODES,
   toAuthorization,
+  toAuthorizationSearchParams,
   toAuthorizeOutcome,
   toCaptureParams,
   toCheckoutSessionParams,
@@ -15,6 +16,7 @@ import {
   toPaymentIntentParams,
   toRefund,
   toRefundParams,
+  toSearchQueryString,
   toStripeExpiresAt,
   toWebhookEvents,
 } from '../../src/gateway/connectors/stripe/transformers.js';
@@ -64,7 +66,7 @@ describe('Stripe request mapping', () => {
       allowed_payment_method_types: ['card'],
       payment_method: 'pm_card_visa',
       return_url: 'http://127.0.0.1:3000/v1/payments/pay_fixture',
-      metadata: { paysaga_payment_id: 'pay_fixture' },
+      metadata: { paysaga_payment_id: 'pay_fixture', paysaga_idempotency_key: 'wf-authorize' },
       expand: ['latest_charge'],
     });
     expect(toPaymentIntentParams(authorizeRequest({ capture: true, returnUrl: undefined }))).toMatchObject({
@@ -73,6 +75,17 @@ describe('Stripe request mapping', () => {
     expect(toPaymentIntentParams(authorizeRequest({ returnUrl: undefined }))).not.toHaveProperty(
       'return_url',
     );
+  });
+
+  it('searches PaymentIntents by the idempotency key in their metadata, quoting the key', () => {
+    expect(toAuthorizationSearchParams('wf-authorize')).toEqual({
+      query: "metadata['paysaga_idempotency_key']:'wf-authorize'",
+      expand: ['data.latest_charge'],
+    });
+    // A quote cannot end the value and add a clause; a backslash cannot escape the closing quote.
+    expect(toSearchQueryString("k' OR status:'succeeded")).toBe(String.raw`'k\' OR status:\'succeeded'`);
+    expect(toSearchQueryString('k\\')).toBe("'k\\\\'");
+    expect(toSearchQueryString('pay:"x"')).toBe(`'pay:"x"'`);
   });
 
   it("converts to Stripe's units where they differ from ISO 4217, and refuses what Stripe would", () => {

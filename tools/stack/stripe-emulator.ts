@@ -25,6 +25,8 @@
  * and detached, and PaymentIntents charging them: with their Customer, refused once detached, and
  * off-session (`off_session`) declined `authentication_required` when the card needs 3-D Secure
  * on every payment, however it was saved, as Stripe's `pm_card_authenticationRequired` does.
+ * PaymentIntents are searched by their metadata (`GET /v1/payment_intents/search`), as Paysaga
+ * finds the one an authorize made when its answer was lost; the emulator's index is never behind.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -286,6 +288,8 @@ export async function startStripeEmulator(stripeMockUrl: string): Promise<Stripe
     const expandCharge = expands('latest_charge');
     if (parts[1] === 'payment_intents' && parts.length === 2 && method === 'POST')
       return createIntent(params, mock, expandCharge);
+    if (parts[1] === 'payment_intents' && parts[2] === 'search' && parts.length === 3 && method === 'GET')
+      return searchIntents(params, mock, expands('data.latest_charge'));
     if (parts[1] === 'payment_intents' && parts[2]) {
       const intent = intents.get(parts[2]);
       if (!intent) return missing('payment_intent', parts[2]);
@@ -353,6 +357,34 @@ export async function startStripeEmulator(stripeMockUrl: string): Promise<Stripe
       return ok(refundBody(refund, mock));
     }
     return ok(mock);
+  }
+
+  /**
+   * Search over the PaymentIntents it has seen, newest first, in Stripe's search-result shape.
+   * Only what Paysaga asks is understood: exact `metadata['key']:'value'` clauses joined by AND
+   * (anything else is refused, not guessed at). Unlike Stripe's, this index is never behind.
+   */
+  function searchIntents(params: Record<string, string>, mock: Json, expandCharge: boolean): Answer {
+    const clauses = parseMetadataQuery(params.query ?? '');
+    if (!clauses)
+      return refusal(
+        `The Stripe emulator searches PaymentIntents by metadata['key']:'value' clauses joined by AND only; got: ${params.query ?? ''}`,
+        'query',
+      );
+    const limit = params.limit ? Number(params.limit) : 10;
+    const data = [...intents.values()]
+      .reverse()
+      .filter((intent) => clauses.every(([key, value]) => intent.metadata[key] === value))
+      .slice(0, limit)
+      .map((intent) => intentBody(intent, {}, expandCharge));
+    return ok({
+      ...(mock.object === 'search_result' ? mock : {}),
+      object: 'search_result',
+      data,
+      has_more: false,
+      next_page: null,
+      url: '/v1/payment_intents/search',
+    });
   }
 
   /** Checkout Sessions: create, retrieve, expire (v1, checkout, sessions, id, action). */
@@ -1006,6 +1038,29 @@ function metadataOf(params: Record<string, string>, prefix = 'metadata'): Record
     if (name && !name.includes('[')) metadata[name] = value;
   }
   return metadata;
+}
+
+/** A quoted string of Stripe's search query language: `'...'` or `"..."`, `\` escaping the next character. */
+const QUOTED = String.raw`(?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)")`;
+const METADATA_CLAUSE = new RegExp(String.raw`\s*metadata\[${QUOTED}\]\s*:\s*${QUOTED}\s*`, 'y');
+const AND = /AND(?=\s)/y;
+const unquote = (quoted: string): string => quoted.replace(/\\(.)/g, '$1');
+
+/** `metadata['a']:'x' AND metadata['b']:'y'` as [key, value] pairs; undefined for any other query. */
+function parseMetadataQuery(query: string): [string, string][] | undefined {
+  const clauses: [string, string][] = [];
+  let at = 0;
+  for (;;) {
+    METADATA_CLAUSE.lastIndex = at;
+    const match = METADATA_CLAUSE.exec(query);
+    if (!match) return undefined;
+    clauses.push([unquote(match[1] ?? match[2] ?? ''), unquote(match[3] ?? match[4] ?? '')]);
+    at = METADATA_CLAUSE.lastIndex;
+    if (at === query.length) return clauses;
+    AND.lastIndex = at;
+    if (!AND.test(query)) return undefined;
+    at = AND.lastIndex;
+  }
 }
 
 const ok = (body: Json): Answer => ({ status: 200, body });

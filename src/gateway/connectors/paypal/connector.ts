@@ -85,6 +85,8 @@ const TOKEN_MARGIN_SEC = 300;
  */
 export class PayPalConnector implements PaymentGateway {
   readonly name = 'paypal';
+  /** The buyer pays from a PayPal account: no card token. */
+  readonly methods = ['paypal'] as const;
   private readonly apiBase: string;
   private readonly timeoutMs: number;
   private readonly now: () => number;
@@ -196,19 +198,10 @@ export class PayPalConnector implements PaymentGateway {
   }
 
   /**
-   * PayPal's signature can only be checked with the certificate its request names, fetched over
-   * the network: the port's synchronous `parseWebhook` cannot. Use `verifyWebhook`.
+   * Verifies the signature (see verifyPayPalWebhook: the certificate it names is fetched, so
+   * this answers with a promise) and maps the event.
    */
-  parseWebhook(_rawBody: Buffer, _headers: Record<string, string | string[] | undefined>): WebhookEvent[] {
-    throw new GatewayRequestError(
-      'async_verification_required',
-      'PayPal webhooks are verified against a fetched certificate: call verifyWebhook (async) instead',
-      501,
-    );
-  }
-
-  /** Verifies the signature (see verifyPayPalWebhook) and maps the event. */
-  async verifyWebhook(
+  async parseWebhook(
     rawBody: Buffer,
     headers: Record<string, string | string[] | undefined>,
   ): Promise<WebhookEvent[]> {

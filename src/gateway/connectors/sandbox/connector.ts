@@ -1,5 +1,6 @@
 import type {
   Authorization,
+  AuthorizationLookupRequest,
   AuthorizeRequest,
   CaptureRequest,
   DeleteMethodRequest,
@@ -20,6 +21,7 @@ import {
   SANDBOX_TOKEN_NOT_FOUND,
   toAuthorization,
   toAuthorizeBody,
+  toFindAuthorizationQuery,
   toRefund,
   toRefundBody,
   toSavedMethod,
@@ -28,6 +30,7 @@ import {
   unknownTokenDecline,
   unreachable,
   wireAuthorization,
+  wireAuthorizationList,
   wirePaymentMethod,
   wireRefund,
   type SandboxResponse,
@@ -89,6 +92,16 @@ export class SandboxConnector implements PaymentGateway {
   async status(authorizationId: string): Promise<Authorization> {
     const response = await this.send('GET', `/authorizations/${encodeURIComponent(authorizationId)}`);
     return toAuthorization(expectBody(response, wireAuthorization));
+  }
+
+  /**
+   * The authorization an `authorize` with this key made, as it is now (a read: the sandbox
+   * answers it even while it fails writes), or undefined when that call created none.
+   */
+  async findAuthorization(lookup: AuthorizationLookupRequest): Promise<Authorization | undefined> {
+    const response = await this.send('GET', `/authorizations?${toFindAuthorizationQuery(lookup)}`);
+    const [found] = expectBody(response, wireAuthorizationList).data;
+    return found ? toAuthorization(found) : undefined;
   }
 
   /** The sandbox stores the card itself (no customer object): its id is the token to charge. */

@@ -5,6 +5,7 @@ import type { FailureCode } from '../../../domain/payment.js';
 import { GatewayRequestError, GatewayUnavailableError } from '../../errors.js';
 import type {
   Authorization,
+  AuthorizationLookupRequest,
   AuthorizationStatus,
   AuthorizeRequest,
   GatewayRefund,
@@ -71,6 +72,14 @@ export function toAuthorizeBody(request: AuthorizeRequest) {
       ? { previousNetworkTransactionId: saved.networkTransactionId }
       : {}),
   };
+}
+
+/** The lookup of the authorization an earlier authorize made, by its key (and payment id). */
+export function toFindAuthorizationQuery(lookup: AuthorizationLookupRequest): string {
+  return new URLSearchParams({
+    idempotency_key: lookup.idempotencyKey,
+    reference: lookup.reference,
+  }).toString();
 }
 
 export function toSavePaymentMethodBody(request: SaveMethodRequest) {
@@ -179,6 +188,8 @@ export const wireAuthorization = z.object({
   failureMessage: z.string().optional(),
   networkTransactionId: z.string().optional(),
 });
+/** `GET /authorizations?idempotency_key=`: the authorization that key made, or none. */
+export const wireAuthorizationList = z.object({ data: z.array(wireAuthorization) });
 export const wirePaymentMethod = z.object({
   id: z.string(),
   status: z.enum(SANDBOX_PAYMENT_METHOD_STATUSES),

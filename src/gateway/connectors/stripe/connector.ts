@@ -3,6 +3,7 @@ import { GatewayRequestError } from '../../errors.js';
 import { gatewayIdempotencyKeyFor } from '../../idempotency-key.js';
 import type {
   Authorization,
+  AuthorizationLookupRequest,
   AuthorizeRequest,
   CaptureRequest,
   CheckoutSessionRequest,
@@ -24,6 +25,7 @@ import {
   isAlreadyDetached,
   PAYMENT_ID_METADATA,
   toAuthorization,
+  toAuthorizationSearchParams,
   toAuthorizeOutcome,
   toCaptureParams,
   toCheckoutSessionParams,
@@ -142,6 +144,24 @@ export class StripeConnector implements PaymentGateway {
 
   async status(authorizationId: string): Promise<Authorization> {
     return toAuthorization(await this.retrieve(authorizationId));
+  }
+
+  /**
+   * The PaymentIntent an `authorize` with this key made, found with Stripe's Search API by the
+   * key `authorize` puts in its metadata (and for this payment: its payment id in the metadata
+   * too), mapped as `status` maps it; undefined when Search finds none. A read: nothing is created.
+   *
+   * Stripe's Search is eventually consistent: a PaymentIntent is searchable "in under 1 minute"
+   * under normal conditions, later during an outage (https://docs.stripe.com/search#data-freshness).
+   * So undefined here means "none Stripe can show yet", not "none": one created moments ago may
+   * be missing. Callers should ask only after that delay, or treat undefined with that in mind.
+   */
+  async findAuthorization(lookup: AuthorizationLookupRequest): Promise<Authorization | undefined> {
+    const result = await this.call(() =>
+      this.stripe.paymentIntents.search(toAuthorizationSearchParams(lookup.idempotencyKey)),
+    );
+    const intent = result.data.find((found) => found.metadata[PAYMENT_ID_METADATA] === lookup.reference);
+    return intent ? toAuthorization(intent) : undefined;
   }
 
   /** A Stripe Checkout Session (Stripe's hosted page) for a Paysaga checkout session. */

@@ -26,6 +26,11 @@ import type {
 
 /** The PaymentIntent and Refund metadata key that carries Paysaga's payment id. */
 export const PAYMENT_ID_METADATA = 'paysaga_payment_id';
+/**
+ * The PaymentIntent metadata key that carries the Idempotency-Key its creation was sent with, so
+ * that Search finds the PaymentIntent an authorize made when its answer never came.
+ */
+export const IDEMPOTENCY_KEY_METADATA = 'paysaga_idempotency_key';
 /** Paysaga's free-text refund reason (Stripe's own `reason` is a short enum). */
 export const REFUND_REASON_METADATA = 'paysaga_refund_reason';
 /** The SetupIntent metadata key that carries Paysaga's payment method id. */
@@ -102,12 +107,14 @@ export function fromStripeCurrency(currency: string): Currency {
 /**
  * One PaymentIntent, created and confirmed in one call: `capture_method: manual` to only
  * authorize, card only (so no redirect-based method is offered), and Paysaga's payment id in the
- * metadata so webhooks find the payment. The card token is a PaymentMethod id (`pm_...`), made by
- * Stripe.js or Stripe's mobile SDKs on the customer's device, or a saved one (`saveMethod`): that
- * one is charged with its Customer, as Stripe requires of an attached PaymentMethod. Off-session,
- * Stripe declines a card that needs authentication instead of asking for it, and no customer
- * returns from anywhere. Stripe cites the setup's network transaction id on merchant-initiated
- * charges itself: there is no parameter to pass one.
+ * metadata so webhooks find the payment, beside the request's idempotency key so Search finds
+ * the PaymentIntent when this call's answer is lost (`toAuthorizationSearchParams`). The card
+ * token is a PaymentMethod id (`pm_...`), made by Stripe.js or Stripe's mobile SDKs on the
+ * customer's device, or a saved one (`saveMethod`): that one is charged with its Customer, as
+ * Stripe requires of an attached PaymentMethod. Off-session, Stripe declines a card that needs
+ * authentication instead of asking for it, and no customer returns from anywhere. Stripe cites
+ * the setup's network transaction id on merchant-initiated charges itself: there is no parameter
+ * to pass one.
  */
 export function toPaymentIntentParams(request: AuthorizeRequest): Stripe.PaymentIntentCreateParams {
   const { token, amount, currency, reference, capture, returnUrl, saved } = request;
@@ -122,8 +129,28 @@ export function toPaymentIntentParams(request: AuthorizeRequest): Stripe.Payment
     ...(saved?.gatewayCustomerId ? { customer: saved.gatewayCustomerId } : {}),
     ...(offSession ? { off_session: true } : {}),
     ...(returnUrl && !offSession ? { return_url: returnUrl } : {}),
-    metadata: { [PAYMENT_ID_METADATA]: reference },
+    metadata: { [PAYMENT_ID_METADATA]: reference, [IDEMPOTENCY_KEY_METADATA]: request.idempotencyKey },
     expand: ['latest_charge'],
+  };
+}
+
+/**
+ * A string as a quoted value of Stripe's search query language: in single quotes, with a
+ * backslash before a single quote (Stripe's escape) and before a backslash, so a key can neither
+ * end the value nor add a clause.
+ */
+export function toSearchQueryString(value: string): string {
+  return `'${value.replace(/[\\']/g, (char) => `\\${char}`)}'`;
+}
+
+/**
+ * Search for the PaymentIntent an authorize with this key made (its key is in the metadata,
+ * `toPaymentIntentParams`), with its charge for the card details as `status` reads it.
+ */
+export function toAuthorizationSearchParams(idempotencyKey: string): Stripe.PaymentIntentSearchParams {
+  return {
+    query: `metadata['${IDEMPOTENCY_KEY_METADATA}']:${toSearchQueryString(idempotencyKey)}`,
+    expand: ['data.latest_charge'],
   };
 }
 
