@@ -8,7 +8,8 @@ import { defineConfig } from 'vitest/config';
  * - integration: one real stack per run (embedded PostgreSQL, the Temporal dev server, the
  *   sandbox gateway, worker and API as processes talking real HTTP).
  * `npm test` runs all three; `npm run test:unit` (and :workflows, :integration) one. With
- * STRIPE_API_KEY set (a test-mode key), `stripe-live` runs the Stripe connector against Stripe.
+ * STRIPE_API_KEY set (a test-mode key), `stripe-live` runs the Stripe connector against Stripe;
+ * with PAYPAL_CLIENT_ID and PAYPAL_CLIENT_SECRET (a sandbox app), `paypal-live` runs PayPal's.
  */
 export default defineConfig({
   test: {
@@ -47,7 +48,21 @@ export default defineConfig({
       },
       // The Stripe connector against a real Stripe test account: only with STRIPE_API_KEY set.
       ...(process.env.STRIPE_API_KEY
-        ? [{ extends: true as const, test: { name: 'stripe-live', include: ['test/live/**/*.test.ts'] } }]
+        ? [
+            {
+              extends: true as const,
+              test: { name: 'stripe-live', include: ['test/live/stripe-live.test.ts'] },
+            },
+          ]
+        : []),
+      // The PayPal connector against PayPal's sandbox: only with a sandbox app's credentials set.
+      ...(process.env.PAYPAL_CLIENT_ID && process.env.PAYPAL_CLIENT_SECRET
+        ? [
+            {
+              extends: true as const,
+              test: { name: 'paypal-live', include: ['test/live/paypal-live.test.ts'] },
+            },
+          ]
         : []),
     ],
   },

@@ -42,7 +42,7 @@ export type CreateCheckoutSession = Pick<
 > & { expiresInSeconds: number };
 
 /** What the customer chose on the page: a card token from the gateway, or the wallet. */
-export type CheckoutChoice = { method: 'card'; token: string } | { method: 'wallet' };
+export type CheckoutChoice = { method: 'card'; token: string } | { method: 'wallet' } | { method: 'paypal' };
 
 /** What the hosted page shows. */
 export interface CheckoutPage {
@@ -72,7 +72,8 @@ export class CheckoutSessionService {
     private readonly temporal: TemporalGateway,
     private readonly payments: Pick<PaymentService, 'create' | 'afterCustomerAction'>,
     private readonly config: Pick<Config, 'publicUrl' | 'syncWaitMs' | 'returnUrlAllowHttpLoopback'>,
-    private readonly connectors?: Pick<ConnectorRegistry, 'connectorFor' | 'find'>,
+    private readonly connectors?: Pick<ConnectorRegistry, 'connectorFor' | 'find'> &
+      Partial<Pick<ConnectorRegistry, 'routeFor'>>,
   ) {}
 
   /**
@@ -96,6 +97,16 @@ export class CheckoutSessionService {
       returnUrlRefusal(body.cancelUrl, policy, 'cancelUrl'),
     ].filter((refusal) => refusal !== undefined);
     if (refusals.length > 0) throw new AppError('invalid', 'return_url_not_allowed', refusals.join('; '));
+    // PayPal on the page needs a PayPal account of the tenant's: refused here, not at the customer.
+    if (body.allowedMethods.includes('paypal') && this.connectors?.routeFor) {
+      const route = this.connectors.routeFor(tenantId, {
+        method: 'paypal',
+        currency: body.currency,
+        amount: body.amount,
+      });
+      if (route.connectors.length === 0)
+        throw new AppError('invalid', 'method_not_supported', 'no connector of this account takes paypal payments');
+    }
     const now = new Date();
     const { expiresInSeconds, ...fields } = body;
     const view: CheckoutSessionView = {
@@ -303,7 +314,7 @@ export class CheckoutSessionService {
         customerId: session.customerId,
         amount: session.amount,
         currency: session.currency,
-        method: choice.method === 'card' ? { type: 'card', token: choice.token } : { type: 'wallet' },
+        method: choice.method === 'card' ? { type: 'card', token: choice.token } : { type: choice.method },
         capture: 'automatic',
         description: session.description,
       },

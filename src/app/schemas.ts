@@ -242,7 +242,9 @@ export const createCheckoutSessionBody = z.strictObject({
   ),
   allowedMethods: checkoutMethods
     .default(['card', 'wallet'])
-    .describe('What the page offers: `card`, `wallet` (shown when the wallet holds the amount)'),
+    .describe(
+      'What the page offers: `card`, `wallet` (shown when the wallet holds the amount), `paypal` (the tenant needs a PayPal account: 422 `method_not_supported` otherwise)',
+    ),
 });
 
 /**

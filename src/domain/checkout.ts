@@ -8,7 +8,7 @@ import type { Currency } from './money.js';
 export const CHECKOUT_SESSION_STATUSES = ['open', 'complete', 'expired'] as const;
 export type CheckoutSessionStatus = (typeof CHECKOUT_SESSION_STATUSES)[number];
 
-export const CHECKOUT_METHODS = ['card', 'wallet'] as const;
+export const CHECKOUT_METHODS = ['card', 'wallet', 'paypal'] as const;
 export type CheckoutMethod = (typeof CHECKOUT_METHODS)[number];
 
 /**

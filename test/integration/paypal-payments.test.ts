@@ -1,6 +1,7 @@
 import { generateKeyPairSync, randomUUID, sign } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { checkoutBody, getPage, postCheckoutForm } from '../support/checkout.js';
 import { testDatabase } from '../support/db.js';
 import { apiRaw, expectLedgerClean, uid } from '../support/http.js';
 import { PAYPALCO_PAYPAL, TENANT_KEYS } from '../support/tenants.js';
@@ -213,6 +214,44 @@ describe('PayPal payments', () => {
       ],
       rules: [],
     });
+  });
+
+  it('the hosted checkout page offers PayPal: the buyer approves there and comes back to a complete session', async () => {
+    const created = await paypalco(
+      'POST',
+      '/v1/checkout-sessions',
+      checkoutBody({ currency: 'EUR', allowedMethods: ['card', 'paypal'] }),
+    );
+    expect(created.status).toBe(201);
+    const session = created.body;
+    const page = await getPage(`/checkout/${session.id}`);
+    expect(page.text).toContain('Continue to PayPal');
+    const paid = await postCheckoutForm(session.id, { method: 'paypal' });
+    expect(paid.status).toBe(303);
+    expect(paid.location!.startsWith(`${emulator}/checkoutnow?token=`)).toBe(true);
+    const { location } = await buyerPresses(paid.location!, 'approve');
+    const back = new URL(location);
+    expect(back.pathname).toBe(`/checkout/${session.id}/return`);
+    const returned = await getPage(`${back.pathname}${back.search}`);
+    expect(returned.status).toBe(303);
+    expect(returned.location).toContain('https://merchant.example/rides/done');
+    const read = await until(
+      async () => (await paypalco('GET', `/v1/checkout-sessions/${session.id}`)).body,
+      (s) => s.status === 'complete',
+      'the session to complete',
+    );
+    const payment = await paymentOf(read.paymentId);
+    expect(payment).toMatchObject({ status: 'succeeded', method: { type: 'paypal' } });
+  });
+
+  it('a checkout session offering PayPal without a PayPal account is refused with 422', async () => {
+    const refused = await apiRaw(
+      'POST',
+      '/v1/checkout-sessions',
+      checkoutBody({ allowedMethods: ['paypal'] }),
+    );
+    expect(refused.status).toBe(422);
+    expect(refused.body).toMatchObject({ code: 'method_not_supported' });
   });
 
   it('a tenant without a PayPal account gets 422 for a PayPal payment, and nothing is created', async () => {

@@ -96,11 +96,19 @@ export function checkoutPage(
         <button type="submit" class="secondary">Pay from wallet</button>
       </form>`
     : '';
+  // The buyer approves on PayPal's page, then comes back to this session's return route.
+  const paypal = session.allowedMethods.includes('paypal')
+    ? html`<form method="post" action="${action}" aria-labelledby="paypal-title">
+        <h2 id="paypal-title">Pay with PayPal</h2>
+        <input type="hidden" name="method" value="paypal" />
+        <button type="submit" class="secondary">Continue to PayPal</button>
+      </form>`
+    : '';
   return layout({
     title: `Pay ${amount}`,
     body: html`${summary(session)}
       <p id="checkout-error" class="error" role="alert">${options.error ?? ''}</p>
-      ${wallet} ${card}
+      ${wallet} ${paypal} ${card}
       <a class="cancel" href="${session.cancelUrl}">Cancel and return to the merchant</a>`,
   });
 }

@@ -137,6 +137,7 @@ function isPayable(session: CheckoutSessionView): boolean {
 function choiceOf(body: unknown): CheckoutChoice | undefined {
   const form = (body ?? {}) as Record<string, unknown>;
   if (form.method === 'wallet') return { method: 'wallet' };
+  if (form.method === 'paypal') return { method: 'paypal' };
   if (form.method !== 'card') return undefined;
   const token = cardToken.safeParse(form.token);
   return token.success ? { method: 'card', token: token.data } : undefined;

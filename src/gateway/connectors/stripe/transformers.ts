@@ -4,6 +4,7 @@ import type { FailureCode } from '../../../domain/payment.js';
 import { GatewayRequestError, GatewayUnavailableError } from '../../errors.js';
 import type {
   Authorization,
+  AuthorizationLookupRequest,
   AuthorizationStatus,
   AuthorizeRequest,
   CheckoutSessionRequest,
@@ -28,7 +29,7 @@ import type {
 export const PAYMENT_ID_METADATA = 'paysaga_payment_id';
 /**
  * The PaymentIntent metadata key that carries the Idempotency-Key its creation was sent with, so
- * that Search finds the PaymentIntent an authorize made when its answer never came.
+ * that the lookup finds the PaymentIntent an authorize made when its answer never came.
  */
 export const IDEMPOTENCY_KEY_METADATA = 'paysaga_idempotency_key';
 /** Paysaga's free-text refund reason (Stripe's own `reason` is a short enum). */
@@ -107,8 +108,8 @@ export function fromStripeCurrency(currency: string): Currency {
 /**
  * One PaymentIntent, created and confirmed in one call: `capture_method: manual` to only
  * authorize, card only (so no redirect-based method is offered), and Paysaga's payment id in the
- * metadata so webhooks find the payment, beside the request's idempotency key so Search finds
- * the PaymentIntent when this call's answer is lost (`toAuthorizationSearchParams`). The card
+ * metadata so webhooks find the payment, beside the request's idempotency key so the lookup finds
+ * the PaymentIntent when this call's answer is lost (`isAuthorizationFor`). The card
  * token is a PaymentMethod id (`pm_...`), made by Stripe.js or Stripe's mobile SDKs on the
  * customer's device, or a saved one (`saveMethod`): that one is charged with its Customer, as
  * Stripe requires of an attached PaymentMethod. Off-session, Stripe declines a card that needs
@@ -135,23 +136,44 @@ export function toPaymentIntentParams(request: AuthorizeRequest): Stripe.Payment
 }
 
 /**
- * A string as a quoted value of Stripe's search query language: in single quotes, with a
- * backslash before a single quote (Stripe's escape) and before a backslash, so a key can neither
- * end the value nor add a clause.
+ * How far back the lookup of a lost authorization reads (`toAuthorizationListParams`): 24 hours,
+ * as long as Stripe keeps an idempotency key. The lookup comes minutes after the request whose
+ * answer was lost, but that request may be a retry of one sent much earlier with the same key (a
+ * workflow task run again after a worker outage sends it again), and for 24 hours Stripe's answer
+ * to it is the PaymentIntent made for the first one: so every PaymentIntent this key can have
+ * made is in the window (and the host's clock may be minutes off). A window too wide costs only
+ * pages, which the page bound turns into an error, never into "none"; one too narrow would answer
+ * "none" for a charge that exists, and the payment would be charged again elsewhere.
  */
-export function toSearchQueryString(value: string): string {
-  return `'${value.replace(/[\\']/g, (char) => `\\${char}`)}'`;
-}
+export const AUTHORIZATION_LOOKUP_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 /**
- * Search for the PaymentIntent an authorize with this key made (its key is in the metadata,
- * `toPaymentIntentParams`), with its charge for the card details as `status` reads it.
+ * One page of the PaymentIntents created in the lookup window before `now` (milliseconds), newest
+ * first as Stripe lists them, after `startingAfter` (the last one of the page before). The List
+ * API, unlike Search, is strongly consistent: a PaymentIntent is listed as soon as it is made.
+ * Without `expand`: the one found is read again as `status` reads it.
  */
-export function toAuthorizationSearchParams(idempotencyKey: string): Stripe.PaymentIntentSearchParams {
+export function toAuthorizationListParams(
+  now: number,
+  limit: number,
+  startingAfter?: string,
+): Stripe.PaymentIntentListParams {
   return {
-    query: `metadata['${IDEMPOTENCY_KEY_METADATA}']:${toSearchQueryString(idempotencyKey)}`,
-    expand: ['data.latest_charge'],
+    created: { gte: Math.floor((now - AUTHORIZATION_LOOKUP_WINDOW_MS) / 1000) },
+    limit,
+    ...(startingAfter === undefined ? {} : { starting_after: startingAfter }),
   };
+}
+
+/** The PaymentIntent an authorize with this key made for this payment (`toPaymentIntentParams`). */
+export function isAuthorizationFor(
+  intent: Pick<Stripe.PaymentIntent, 'metadata'>,
+  lookup: AuthorizationLookupRequest,
+): boolean {
+  return (
+    intent.metadata[IDEMPOTENCY_KEY_METADATA] === lookup.idempotencyKey &&
+    intent.metadata[PAYMENT_ID_METADATA] === lookup.reference
+  );
 }
 
 /** The Stripe Customer a saved card is attached to: Paysaga's ids only, no personal data. */
