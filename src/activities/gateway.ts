@@ -96,7 +96,7 @@ export function createGatewayActivities(
       }
       const result = await fn(gateway);
       breaker.record(false);
-      count((result as { status?: string }).status === 'declined' ? 'declined' : 'ok');
+      count((result as { status?: string } | null)?.status === 'declined' ? 'declined' : 'ok');
       return result;
     } catch (error) {
       if (error instanceof ApplicationFailure) throw error;

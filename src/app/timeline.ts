@@ -327,6 +327,8 @@ export interface PaymentTimeline {
   runId: string;
   workflowStatus: string;
   webUiUrl: string;
+  /** The connectors the payment went to, attempt by attempt (a failover is an attempt of its own). */
+  route: { attempt: number; connector: string; status: string; failureCode?: string }[];
   steps: TimelineStep[];
 }
 
@@ -355,6 +357,12 @@ export class TimelineService {
         payment.workflowId,
         description.runId,
       ),
+      route: payment.attempts.map(({ number, connector, status, failureCode }) => ({
+        attempt: number,
+        connector,
+        status,
+        ...(failureCode ? { failureCode } : {}),
+      })),
       steps: timelineOf(history.events ?? []),
     };
   }

@@ -13,6 +13,9 @@ import { ROUTED_RULES, TENANT_KEYS } from '../support/tenants.js';
  */
 const routed = <T = any>(method: string, path: string, body?: unknown, headers?: Record<string, string>) =>
   apiRaw<T>(method, path, body, { key: TENANT_KEYS.routed, ...(headers ? { headers } : {}) });
+/** Tenant `outage`: the same rules, and a circuit of its own (each tenant's is its own). */
+const outage = <T = any>(method: string, path: string, body?: unknown) =>
+  apiRaw<T>(method, path, body, { key: TENANT_KEYS.outage });
 
 const eurCard = (token: string, extra: Record<string, unknown> = {}) => ({
   orderId: uid('ord'),
@@ -98,6 +101,15 @@ describe.skipIf(!stripeEmulatorUrl)('routing across connectors', () => {
     ]);
   });
 
+  it("without the card's token at Stripe a payment has no fallback", async () => {
+    const res = await routed('POST', '/v1/payments', {
+      ...eurCard('tok_test_0119'),
+      method: { type: 'card', token: 'tok_test_0119' },
+    });
+    expect(res.body).toMatchObject({ status: 'failed', failureCode: 'processing_error' });
+    expect(res.body.attempts).toHaveLength(1);
+  });
+
   it('an authorization whose answer never came is looked up on its connector: found, it is the payment, never a second charge', async () => {
     // The sandbox charges, then never answers; every later write to it fails.
     await setFaults({ timeoutAfterChargeNext: 1, hangMs: 30_000 });
@@ -132,7 +144,7 @@ describe.skipIf(!stripeEmulatorUrl)('routing across connectors', () => {
       connector: 'stripe',
       operation: 'authorizeCard',
     });
-    const res = await routed('POST', '/v1/payments', eurCard('tok_test_4242', { capture: 'manual' }));
+    const res = await outage('POST', '/v1/payments', eurCard('tok_test_4242', { capture: 'manual' }));
     expect(res.body).toMatchObject({ status: 'requires_capture' });
     expect(res.body.attempts).toEqual([
       expect.objectContaining({
@@ -144,9 +156,9 @@ describe.skipIf(!stripeEmulatorUrl)('routing across connectors', () => {
       expect.objectContaining({ number: 2, connector: 'stripe', status: 'succeeded' }),
     ]);
     expect((await chargesFor(res.body.id)).authorizations).toBe(0);
-    const captured = await routed('POST', `/v1/payments/${res.body.id}/capture`, { amount: 3000 });
+    const captured = await outage('POST', `/v1/payments/${res.body.id}/capture`, { amount: 3000 });
     expect(captured.body).toMatchObject({ status: 'succeeded', amountCaptured: 3000 });
-    const refund = await routed('POST', `/v1/payments/${res.body.id}/refunds`, { amount: 1000 });
+    const refund = await outage('POST', `/v1/payments/${res.body.id}/refunds`, { amount: 1000 });
     expect(refund.body).toMatchObject({ status: 'succeeded' });
     const intentId: string = res.body.attempts[1].gatewayReference;
     const stripePaths = (await stripeRequests())
@@ -167,17 +179,24 @@ describe.skipIf(!stripeEmulatorUrl)('routing across connectors', () => {
       }),
     ).toBeGreaterThan(before);
 
-    // The timeline names the route: the authorization that failed, then the one on Stripe.
-    const timeline = await routed('GET', `/v1/payments/${res.body.id}/timeline`);
+    // The timeline names the route: the authorization that failed, the lookup that found nothing
+    // there, then the authorization on Stripe.
+    const timeline = await outage('GET', `/v1/payments/${res.body.id}/timeline`);
     const steps: string[] = timeline.body.steps.map((s: { step: string }) => s.step);
     expect(steps.filter((s) => s === 'authorize').length).toBeGreaterThanOrEqual(2);
+    expect(steps).toContain('authorization lookup');
+    expect(res.body.attempts[0].failureMessage).toContain('no answer');
+    expect(timeline.body.route).toEqual([
+      { attempt: 1, connector: 'sandbox', status: 'failed', failureCode: 'processing_error' },
+      { attempt: 2, connector: 'stripe', status: 'succeeded' },
+    ]);
   });
 
   it("once the sandbox's circuit opens, payments move to Stripe without waiting out its retries", async () => {
     await setFaults({ failNext: 100_000 });
     // A few payments open the circuit (half of the calls in the window failed).
     for (let i = 0; i < 3; i++) {
-      const res = await routed('POST', '/v1/payments', eurCard('tok_test_4242'));
+      const res = await outage('POST', '/v1/payments', eurCard('tok_test_4242'));
       expect(res.body).toMatchObject({
         status: 'succeeded',
         attempts: [{ connector: 'sandbox' }, { connector: 'stripe' }],
@@ -187,7 +206,7 @@ describe.skipIf(!stripeEmulatorUrl)('routing across connectors', () => {
       connector: 'sandbox',
       outcome: 'circuit_open',
     });
-    const res = await routed('POST', '/v1/payments', eurCard('tok_test_4242'));
+    const res = await outage('POST', '/v1/payments', eurCard('tok_test_4242'));
     expect(res.body).toMatchObject({ status: 'succeeded' });
     expect(res.body.attempts[0]).toMatchObject({ connector: 'sandbox', status: 'failed' });
     expect(res.body.attempts[0].failureMessage).toContain('circuit open');
@@ -204,14 +223,5 @@ describe.skipIf(!stripeEmulatorUrl)('routing across connectors', () => {
       method: { type: 'card', token: 'tok_test_4242' },
     });
     expect(other.body).toMatchObject({ status: 'succeeded' });
-  });
-
-  it("without the card's token at Stripe a payment has no fallback", async () => {
-    const res = await routed('POST', '/v1/payments', {
-      ...eurCard('tok_test_0119'),
-      method: { type: 'card', token: 'tok_test_0119' },
-    });
-    expect(res.body).toMatchObject({ status: 'failed', failureCode: 'processing_error' });
-    expect(res.body.attempts).toHaveLength(1);
   });
 });

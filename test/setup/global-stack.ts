@@ -111,7 +111,9 @@ export async function setup(project: TestProject): Promise<void> {
         `${TENANT_KEYS.reports}:reports,${TENANT_KEYS.reports1m}:reports-1m,` +
         `${TENANT_KEYS.single}:single,${TENANT_KEYS.transit}:transit,${TENANT_KEYS.rides}:rides,` +
         `${TENANT_KEYS.foodies}:foodies,${TENANT_KEYS.paypalco}:paypalco` +
-        (stripe ? `,${TENANT_KEYS.stripeco}:stripeco,${TENANT_KEYS.routed}:routed` : ''),
+        (stripe
+          ? `,${TENANT_KEYS.stripeco}:stripeco,${TENANT_KEYS.routed}:routed,${TENANT_KEYS.outage}:outage`
+          : ''),
       // Every other tenant keeps a declined payment open for another attempt (the default).
       SINGLE_ATTEMPT_TENANTS: 'single',
       // The shipped integration profiles, each for a tenant of its own, where both brokers run.
@@ -152,7 +154,9 @@ export async function setup(project: TestProject): Promise<void> {
             // Tenant `routed` has an account on both: EUR cards fail over from the sandbox to Stripe.
             STRIPE_API_KEY__ROUTED: ROUTED_STRIPE.apiKey,
             STRIPE_WEBHOOK_SECRET__ROUTED: ROUTED_STRIPE.webhookSecret,
-            ROUTING_RULES: JSON.stringify({ routed: ROUTED_RULES }),
+            STRIPE_API_KEY__OUTAGE: ROUTED_STRIPE.apiKey,
+            STRIPE_WEBHOOK_SECRET__OUTAGE: ROUTED_STRIPE.webhookSecret,
+            ROUTING_RULES: JSON.stringify({ routed: ROUTED_RULES, outage: ROUTED_RULES }),
           }
         : {}),
     },

@@ -21,6 +21,8 @@ export const TENANT_KEYS = {
   paypalco: 'sk_test_paypalco',
   /** Tenant `routed`: EUR cards routed sandbox first, Stripe second (ROUTING_RULES). */
   routed: 'sk_test_routed',
+  /** Tenant `outage`: routed as `routed`, with a circuit of its own for the dead-sandbox cases. */
+  outage: 'sk_test_outage',
 } as const;
 
 /** Tenant `paypalco`'s PayPal credentials in the test stack (secrets the logs must never show). */

@@ -30,6 +30,18 @@ const timeline = z
     runId: z.string(),
     workflowStatus: z.string(),
     webUiUrl: z.string().describe("The run's history in the Temporal Web UI"),
+    route: z
+      .array(
+        z.object({
+          attempt: z.int(),
+          connector: z.string(),
+          status: z.string(),
+          failureCode: z.string().optional(),
+        }),
+      )
+      .describe(
+        'The connectors the payment went to, attempt by attempt: a move to a fallback connector is an attempt of its own',
+      ),
     steps: z.array(step),
   })
   .meta({ id: 'PaymentTimeline' });
