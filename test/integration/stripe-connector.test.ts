@@ -111,19 +111,33 @@ describe.skipIf(!stripeEmulatorUrl)('the Stripe connector against stripe-mock', 
     });
   });
 
-  it("finds the PaymentIntent an authorize made by its idempotency key (Stripe's Search), as it is now", async () => {
+  it("finds the PaymentIntent an authorize made right after it (Stripe's List API), as status reads it", async () => {
     const req = request('pm_card_visa');
     const auth = await stripe.authorize(req);
     const lookup = { idempotencyKey: req.idempotencyKey, reference: req.reference };
+    const before = (await stripeRequests()).length;
+    const startedAt = Math.floor(Date.now() / 1000);
     expect(await stripe.findAuthorization(lookup)).toEqual(auth);
+    expect(await stripe.findAuthorization(lookup)).toEqual(await stripe.status(auth.id));
+    // Newest first, it is on the first page of the last 24 hours; then read as `status` reads it.
+    const reads = (await stripeRequests())
+      .slice(before)
+      .filter((r) => r.path.startsWith('/v1/payment_intents'));
+    const list = reads.find((r) => r.path === '/v1/payment_intents' && r.method === 'GET');
+    expect(list).toMatchObject({ method: 'GET', params: { limit: '100' } });
+    expect(list?.params).not.toHaveProperty('starting_after');
+    expect(Number(list?.params['created[gte]'])).toBeGreaterThanOrEqual(startedAt - 24 * 3600 - 1);
+    expect(Number(list?.params['created[gte]'])).toBeLessThanOrEqual(startedAt - 24 * 3600 + 1);
+    expect(reads).toContainEqual(
+      expect.objectContaining({
+        method: 'GET',
+        path: `/v1/payment_intents/${auth.id}`,
+        params: { 'expand[0]': 'latest_charge' },
+      }),
+    );
     await stripe.capture({ idempotencyKey: `cap-${auth.id}`, authorizationId: auth.id, amount: 4200 });
     expect(await stripe.findAuthorization(lookup)).toEqual(await stripe.status(auth.id));
     expect(await stripe.findAuthorization(lookup)).toMatchObject({ id: auth.id, status: 'captured' });
-    const search = (await stripeRequests()).filter((r) => r.path === '/v1/payment_intents/search').at(-1);
-    expect(search).toMatchObject({
-      method: 'GET',
-      params: { query: `metadata['paysaga_idempotency_key']:'${req.idempotencyKey}'` },
-    });
     // A declined authorization is found declined, as `status` reads it.
     const declinedReq = request('pm_card_chargeDeclined');
     const declined = await stripe.authorize(declinedReq);
@@ -135,7 +149,7 @@ describe.skipIf(!stripeEmulatorUrl)('the Stripe connector against stripe-mock', 
     ).toMatchObject({ id: declined.id, status: 'declined', failureCode: 'card_declined' });
   });
 
-  it('finds nothing for a key no authorize used, a key of another payment, or a quote trying to widen the query', async () => {
+  it('finds nothing for a key no authorize used, or a key with another payment id', async () => {
     const req = request('pm_card_visa');
     await stripe.authorize(req);
     expect(
@@ -147,6 +161,7 @@ describe.skipIf(!stripeEmulatorUrl)('the Stripe connector against stripe-mock', 
         reference: `pay_${randomUUID()}`,
       }),
     ).toBeUndefined();
+    // A key that reads like a query clause is only a key.
     expect(
       await stripe.findAuthorization({
         idempotencyKey: `x' OR metadata['paysaga_payment_id']:'${req.reference}`,
@@ -155,7 +170,7 @@ describe.skipIf(!stripeEmulatorUrl)('the Stripe connector against stripe-mock', 
     ).toBeUndefined();
   });
 
-  it("finds the charge of an authorize whose answer was lost, and Search's own failures are transient", async () => {
+  it("finds the charge of an authorize whose answer was lost, and the List API's own failures are transient", async () => {
     const req = request('pm_card_visa');
     await failNext(1, 500, 'after');
     await expect(stripe.authorize(req)).rejects.toBeInstanceOf(GatewayUnavailableError);
@@ -169,6 +184,75 @@ describe.skipIf(!stripeEmulatorUrl)('the Stripe connector against stripe-mock', 
     await expect(
       stripe.findAuthorization({ idempotencyKey: req.idempotencyKey, reference: req.reference }),
     ).rejects.toBeInstanceOf(GatewayUnavailableError);
+  });
+
+  it('reads page after page until it finds the authorization, and only the last 24 hours', async () => {
+    const paged = new StripeConnector({
+      apiKey: 'sk_test_connector',
+      webhookSecret: 'whsec_x',
+      apiBase: stripeEmulatorUrl,
+      lookupPageSize: 2,
+    });
+    const req = request('pm_card_visa');
+    const auth = await stripe.authorize(req);
+    // Five newer ones: it is on the third page of two at the earliest.
+    for (let i = 0; i < 5; i++) await stripe.authorize(request('pm_card_visa'));
+    const lookup = { idempotencyKey: req.idempotencyKey, reference: req.reference };
+    const before = (await stripeRequests()).length;
+    expect(await paged.findAuthorization(lookup)).toEqual(await stripe.status(auth.id));
+    const pages = (await stripeRequests())
+      .slice(before)
+      .filter((r) => r.path === '/v1/payment_intents' && r.params.limit === '2');
+    expect(pages.length).toBeGreaterThanOrEqual(3);
+    expect(pages[0]?.params).not.toHaveProperty('starting_after');
+    // Each page after the last one of the page before, the window the same on every page.
+    for (const [i, page] of pages.slice(1).entries()) {
+      expect(page.params.starting_after).toMatch(/^pi_/);
+      expect(page.params['created[gte]']).toBe(pages[i]?.params['created[gte]']);
+    }
+    // A day later it is out of the window: not read, not found.
+    const dayLater = new StripeConnector({
+      apiKey: 'sk_test_connector',
+      webhookSecret: 'whsec_x',
+      apiBase: stripeEmulatorUrl,
+      now: () => Date.now() + 24 * 3600_000 + 60_000,
+    });
+    expect(await dayLater.findAuthorization(lookup)).toBeUndefined();
+  });
+
+  it('throws, never answers none, when the page bound is reached before the end of the window', async () => {
+    const bounded = new StripeConnector({
+      apiKey: 'sk_test_connector',
+      webhookSecret: 'whsec_x',
+      apiBase: stripeEmulatorUrl,
+      lookupPageSize: 1,
+      lookupMaxPages: 2,
+    });
+    const older = request('pm_card_visa');
+    await stripe.authorize(older);
+    const newest = request('pm_card_visa');
+    for (let i = 0; i < 2; i++) await stripe.authorize(request('pm_card_visa'));
+    const newestAuth = await stripe.authorize(newest);
+    // Within the bound it is found...
+    expect(
+      await bounded.findAuthorization({ idempotencyKey: newest.idempotencyKey, reference: newest.reference }),
+    ).toEqual(await stripe.status(newestAuth.id));
+    // ...beyond it the answer is unknown, whether Stripe has it or not.
+    for (const lookup of [
+      { idempotencyKey: older.idempotencyKey, reference: older.reference },
+      { idempotencyKey: `test-${randomUUID()}`, reference: `pay_${randomUUID()}` },
+    ]) {
+      const error = await bounded.findAuthorization(lookup).catch((thrown: unknown) => thrown);
+      expect(error).toBeInstanceOf(GatewayUnavailableError);
+      expect((error as Error).message).toMatch(/lookup could not be completed/);
+    }
+    // With the default bound the same lookups are conclusive.
+    expect(
+      await stripe.findAuthorization({ idempotencyKey: older.idempotencyKey, reference: older.reference }),
+    ).toMatchObject({ status: 'authorized' });
+    expect(
+      await stripe.findAuthorization({ idempotencyKey: `test-${randomUUID()}`, reference: older.reference }),
+    ).toBeUndefined();
   });
 
   it('voids (cancels) an authorization, and a second void is refused as final', async () => {
@@ -242,6 +326,10 @@ describe.skipIf(!stripeEmulatorUrl)('the Stripe connector against stripe-mock', 
       direct.refund({ idempotencyKey: 'd-ref', authorizationId: 'pi_1', amount: 100, reason: 'r' }),
     ).resolves.toMatchObject({ status: 'succeeded' });
     await expect(direct.status('pi_1')).resolves.toBeDefined();
+    // stripe-mock lists one fixture PaymentIntent, not this payment's.
+    await expect(
+      direct.findAuthorization({ idempotencyKey: 'd-auth', reference: 'pay_direct' }),
+    ).resolves.toBeUndefined();
     // stripe-mock's SetupIntent never succeeds, and its PaymentMethod has no Customer: both failed.
     await expect(direct.saveMethod(saveRequest('pm_card_visa'))).resolves.toMatchObject({ status: 'failed' });
     await expect(direct.savedMethod({ id: 'pm_1', setupId: 'seti_1' })).resolves.toMatchObject({

@@ -4,10 +4,12 @@ import Stripe from 'stripe';
 import { describe, expect, it } from 'vitest';
 import { StripeConnector } from '../../src/gateway/connectors/stripe/connector.js';
 import {
+  AUTHORIZATION_LOOKUP_WINDOW_MS,
+  isAuthorizationFor,
   maskSecrets,
   STRIPE_DECLINE_CODES,
   toAuthorization,
-  toAuthorizationSearchParams,
+  toAuthorizationListParams,
   toAuthorizeOutcome,
   toCaptureParams,
   toCheckoutSessionParams,
@@ -16,7 +18,6 @@ import {
   toPaymentIntentParams,
   toRefund,
   toRefundParams,
-  toSearchQueryString,
   toStripeExpiresAt,
   toWebhookEvents,
 } from '../../src/gateway/connectors/stripe/transformers.js';
@@ -77,15 +78,39 @@ describe('Stripe request mapping', () => {
     );
   });
 
-  it('searches PaymentIntents by the idempotency key in their metadata, quoting the key', () => {
-    expect(toAuthorizationSearchParams('wf-authorize')).toEqual({
-      query: "metadata['paysaga_idempotency_key']:'wf-authorize'",
-      expand: ['data.latest_charge'],
+  it('looks an authorization up by listing the PaymentIntents of the last 24 hours, page after page', () => {
+    const now = Date.parse('2025-06-02T12:00:00.500Z');
+    expect(AUTHORIZATION_LOOKUP_WINDOW_MS).toBe(24 * 60 * 60 * 1000);
+    // Stripe's `created` is in whole seconds: the window starts at the second 24 h before now.
+    expect(toAuthorizationListParams(now, 100)).toEqual({
+      created: { gte: Date.parse('2025-06-01T12:00:00Z') / 1000 },
+      limit: 100,
     });
-    // A quote cannot end the value and add a clause; a backslash cannot escape the closing quote.
-    expect(toSearchQueryString("k' OR status:'succeeded")).toBe(String.raw`'k\' OR status:\'succeeded'`);
-    expect(toSearchQueryString('k\\')).toBe("'k\\\\'");
-    expect(toSearchQueryString('pay:"x"')).toBe(`'pay:"x"'`);
+    expect(toAuthorizationListParams(now, 2, 'pi_last')).toEqual({
+      created: { gte: Date.parse('2025-06-01T12:00:00Z') / 1000 },
+      limit: 2,
+      starting_after: 'pi_last',
+    });
+  });
+
+  it("recognizes the authorization by its key and its payment id, both in the PaymentIntent's metadata", () => {
+    const lookup = { idempotencyKey: 'wf-authorize', reference: 'pay_fixture' };
+    const { metadata } = toPaymentIntentParams(authorizeRequest());
+    expect(isAuthorizationFor({ metadata: metadata as Stripe.Metadata }, lookup)).toBe(true);
+    expect(isAuthorizationFor({ metadata: { paysaga_payment_id: 'pay_fixture' } }, lookup)).toBe(false);
+    expect(
+      isAuthorizationFor(
+        { metadata: { paysaga_payment_id: 'pay_other', paysaga_idempotency_key: 'wf-authorize' } },
+        lookup,
+      ),
+    ).toBe(false);
+    expect(
+      isAuthorizationFor(
+        { metadata: { paysaga_payment_id: 'pay_fixture', paysaga_idempotency_key: 'wf-authorize:2' } },
+        lookup,
+      ),
+    ).toBe(false);
+    expect(isAuthorizationFor({ metadata: {} }, lookup)).toBe(false);
   });
 
   it("converts to Stripe's units where they differ from ISO 4217, and refuses what Stripe would", () => {

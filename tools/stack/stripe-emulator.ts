@@ -25,8 +25,9 @@
  * and detached, and PaymentIntents charging them: with their Customer, refused once detached, and
  * off-session (`off_session`) declined `authentication_required` when the card needs 3-D Secure
  * on every payment, however it was saved, as Stripe's `pm_card_authenticationRequired` does.
- * PaymentIntents are searched by their metadata (`GET /v1/payment_intents/search`), as Paysaga
- * finds the one an authorize made when its answer was lost; the emulator's index is never behind.
+ * PaymentIntents are listed (`GET /v1/payment_intents`) from the emulator's own state, newest
+ * first, by `created` range and page (`limit`, `starting_after`, `ending_before`), as Paysaga
+ * reads them to find the one an authorize made when its answer was lost.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -124,6 +125,8 @@ const testCard = (paymentMethod: string): CardState => ({
 
 interface Intent {
   id: string;
+  /** When it was made, in Unix seconds as Stripe has it. */
+  created: number;
   amount: number;
   currency: string;
   captureMethod: string;
@@ -288,8 +291,8 @@ export async function startStripeEmulator(stripeMockUrl: string): Promise<Stripe
     const expandCharge = expands('latest_charge');
     if (parts[1] === 'payment_intents' && parts.length === 2 && method === 'POST')
       return createIntent(params, mock, expandCharge);
-    if (parts[1] === 'payment_intents' && parts[2] === 'search' && parts.length === 3 && method === 'GET')
-      return searchIntents(params, mock, expands('data.latest_charge'));
+    if (parts[1] === 'payment_intents' && parts.length === 2 && method === 'GET')
+      return listIntents(params, mock, expands('data.latest_charge'));
     if (parts[1] === 'payment_intents' && parts[2]) {
       const intent = intents.get(parts[2]);
       if (!intent) return missing('payment_intent', parts[2]);
@@ -360,30 +363,49 @@ export async function startStripeEmulator(stripeMockUrl: string): Promise<Stripe
   }
 
   /**
-   * Search over the PaymentIntents it has seen, newest first, in Stripe's search-result shape.
-   * Only what Paysaga asks is understood: exact `metadata['key']:'value'` clauses joined by AND
-   * (anything else is refused, not guessed at). Unlike Stripe's, this index is never behind.
+   * The PaymentIntents it has, newest first, in Stripe's list shape: `created` as a number or a
+   * `gt`/`gte`/`lt`/`lte` range, `customer`, and a page of `limit` (10 unless set, 1 to 100)
+   * after `starting_after` or before `ending_before` (an id it does not have is refused, as
+   * Stripe refuses it). Always current: Stripe's List API is strongly consistent.
    */
-  function searchIntents(params: Record<string, string>, mock: Json, expandCharge: boolean): Answer {
-    const clauses = parseMetadataQuery(params.query ?? '');
-    if (!clauses)
-      return refusal(
-        `The Stripe emulator searches PaymentIntents by metadata['key']:'value' clauses joined by AND only; got: ${params.query ?? ''}`,
-        'query',
-      );
-    const limit = params.limit ? Number(params.limit) : 10;
-    const data = [...intents.values()]
-      .reverse()
-      .filter((intent) => clauses.every(([key, value]) => intent.metadata[key] === value))
-      .slice(0, limit)
-      .map((intent) => intentBody(intent, {}, expandCharge));
+  function listIntents(params: Record<string, string>, mock: Json, expandCharge: boolean): Answer {
+    const limit = params.limit === undefined ? 10 : Number(params.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100)
+      return invalid('parameter_invalid_integer', 'limit', 'This value must be between 1 and 100.');
+    const created = createdFilter(params);
+    const newestFirst = [...intents.values()].reverse();
+    const cursor = (param: 'starting_after' | 'ending_before'): number | Answer => {
+      const at = newestFirst.findIndex((intent) => intent.id === params[param]);
+      return at < 0 ? missing('payment_intent', params[param] ?? '', param) : at;
+    };
+    const matches = (intent: Intent) =>
+      created(intent.created) && (params.customer === undefined || intent.customer === params.customer);
+    let page: Intent[];
+    let hasMore: boolean;
+    if (params.ending_before !== undefined) {
+      // The page just before the cursor (newer ones), still newest first.
+      const at = cursor('ending_before');
+      if (typeof at !== 'number') return at;
+      const newer = newestFirst.slice(0, at).filter(matches);
+      page = newer.slice(-limit);
+      hasMore = newer.length > limit;
+    } else {
+      let from = 0;
+      if (params.starting_after !== undefined) {
+        const at = cursor('starting_after');
+        if (typeof at !== 'number') return at;
+        from = at + 1;
+      }
+      const older = newestFirst.slice(from).filter(matches);
+      page = older.slice(0, limit);
+      hasMore = older.length > limit;
+    }
     return ok({
-      ...(mock.object === 'search_result' ? mock : {}),
-      object: 'search_result',
-      data,
-      has_more: false,
-      next_page: null,
-      url: '/v1/payment_intents/search',
+      ...(mock.object === 'list' ? mock : {}),
+      object: 'list',
+      data: page.map((intent) => intentBody(intent, {}, expandCharge)),
+      has_more: hasMore,
+      url: '/v1/payment_intents',
     });
   }
 
@@ -645,6 +667,7 @@ export async function startStripeEmulator(stripeMockUrl: string): Promise<Stripe
       return { status: 400, body: fixture('error-resource-missing-payment-method') };
     const intent: Intent = {
       id: id('pi'),
+      created: unixNow(),
       amount: Number(params.amount),
       currency: params.currency ?? 'usd',
       captureMethod: params.capture_method ?? 'automatic',
@@ -751,6 +774,7 @@ export async function startStripeEmulator(stripeMockUrl: string): Promise<Stripe
       ...(mock.object === 'payment_intent' ? mock : recorded),
       id: intent.id,
       object: 'payment_intent',
+      created: intent.created,
       amount: intent.amount,
       amount_capturable: intent.amountCapturable,
       amount_received: intent.amountReceived,
@@ -762,7 +786,7 @@ export async function startStripeEmulator(stripeMockUrl: string): Promise<Stripe
       payment_method: intent.status === 'requires_payment_method' ? null : intent.paymentMethod,
       last_payment_error: intent.lastPaymentError,
       latest_charge: charge && expandCharge ? charge : intent.chargeId,
-      canceled_at: intent.status === 'canceled' ? Math.floor(Date.now() / 1000) : null,
+      canceled_at: intent.status === 'canceled' ? unixNow() : null,
       next_action:
         intent.status === 'requires_action'
           ? {
@@ -859,6 +883,7 @@ export async function startStripeEmulator(stripeMockUrl: string): Promise<Stripe
       if (!session || session.status !== 'open') return send(response, 409, { error: 'not an open session' });
       const intent: Intent = {
         id: id('pi'),
+        created: unixNow(),
         amount: session.amount,
         currency: session.currency,
         captureMethod: 'automatic',
@@ -1040,27 +1065,23 @@ function metadataOf(params: Record<string, string>, prefix = 'metadata'): Record
   return metadata;
 }
 
-/** A quoted string of Stripe's search query language: `'...'` or `"..."`, `\` escaping the next character. */
-const QUOTED = String.raw`(?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)")`;
-const METADATA_CLAUSE = new RegExp(String.raw`\s*metadata\[${QUOTED}\]\s*:\s*${QUOTED}\s*`, 'y');
-const AND = /AND(?=\s)/y;
-const unquote = (quoted: string): string => quoted.replace(/\\(.)/g, '$1');
+const unixNow = (): number => Math.floor(Date.now() / 1000);
 
-/** `metadata['a']:'x' AND metadata['b']:'y'` as [key, value] pairs; undefined for any other query. */
-function parseMetadataQuery(query: string): [string, string][] | undefined {
-  const clauses: [string, string][] = [];
-  let at = 0;
-  for (;;) {
-    METADATA_CLAUSE.lastIndex = at;
-    const match = METADATA_CLAUSE.exec(query);
-    if (!match) return undefined;
-    clauses.push([unquote(match[1] ?? match[2] ?? ''), unquote(match[3] ?? match[4] ?? '')]);
-    at = METADATA_CLAUSE.lastIndex;
-    if (at === query.length) return clauses;
-    AND.lastIndex = at;
-    if (!AND.test(query)) return undefined;
-    at = AND.lastIndex;
-  }
+/** A list's `created` filter (Unix seconds): `created=...` or `created[gt|gte|lt|lte]=...`, each optional. */
+function createdFilter(params: Record<string, string>): (created: number) => boolean {
+  const bound = (key: string): number | undefined =>
+    params[key] === undefined ? undefined : Number(params[key]);
+  const exact = bound('created');
+  const gt = bound('created[gt]');
+  const gte = bound('created[gte]');
+  const lt = bound('created[lt]');
+  const lte = bound('created[lte]');
+  return (created) =>
+    (exact === undefined || created === exact) &&
+    (gt === undefined || created > gt) &&
+    (gte === undefined || created >= gte) &&
+    (lt === undefined || created < lt) &&
+    (lte === undefined || created <= lte);
 }
 
 const ok = (body: Json): Answer => ({ status: 200, body });

@@ -1,5 +1,5 @@
 import Stripe from 'stripe';
-import { GatewayRequestError } from '../../errors.js';
+import { GatewayRequestError, GatewayUnavailableError } from '../../errors.js';
 import { gatewayIdempotencyKeyFor } from '../../idempotency-key.js';
 import type {
   Authorization,
@@ -21,11 +21,13 @@ import type {
 } from '../../port.js';
 import { WebhookSignatureError } from '../../webhook-signature.js';
 import {
+  AUTHORIZATION_LOOKUP_WINDOW_MS,
   fromStripeCurrency,
   isAlreadyDetached,
+  isAuthorizationFor,
   PAYMENT_ID_METADATA,
   toAuthorization,
-  toAuthorizationSearchParams,
+  toAuthorizationListParams,
   toAuthorizeOutcome,
   toCaptureParams,
   toCheckoutSessionParams,
@@ -53,8 +55,15 @@ export interface StripeConnectorOptions {
   /** Per request. */
   timeoutMs?: number;
   webhookToleranceSec?: number;
-  /** Clock for webhook timestamp checks, in milliseconds. */
+  /** Clock for webhook timestamp checks, Checkout expiry and the lookup's window, in milliseconds. */
   now?: () => number;
+  /** PaymentIntents per page of `findAuthorization`'s List pass: 100 (Stripe's most) unless set. */
+  lookupPageSize?: number;
+  /**
+   * Pages `findAuthorization` reads before it gives up (unknown, not "none"): 50 unless set, so
+   * at most 5,000 PaymentIntents made in the lookup window.
+   */
+  lookupMaxPages?: number;
 }
 
 /**
@@ -147,21 +156,41 @@ export class StripeConnector implements PaymentGateway {
   }
 
   /**
-   * The PaymentIntent an `authorize` with this key made, found with Stripe's Search API by the
-   * key `authorize` puts in its metadata (and for this payment: its payment id in the metadata
-   * too), mapped as `status` maps it; undefined when Search finds none. A read: nothing is created.
+   * The PaymentIntent an `authorize` with this key made for this payment (both are in its
+   * metadata), read as `status` reads it; undefined only when Stripe has none. A read: nothing is
+   * created. It decides whether a payment whose answer was lost may be charged elsewhere, so
+   * "none" has to be conclusive.
    *
-   * Stripe's Search is eventually consistent: a PaymentIntent is searchable "in under 1 minute"
-   * under normal conditions, later during an outage (https://docs.stripe.com/search#data-freshness).
-   * So undefined here means "none Stripe can show yet", not "none": one created moments ago may
-   * be missing. Callers should ask only after that delay, or treat undefined with that in mind.
+   * Hence the List API, not Search: Search is eventually consistent (a new PaymentIntent is
+   * searchable up to a minute later, https://docs.stripe.com/search#data-freshness), and this
+   * lookup comes seconds after the lost answer. The List API is strongly consistent: every
+   * PaymentIntent made in the lookup window (`AUTHORIZATION_LOOKUP_WINDOW_MS`) is read, newest
+   * first, page after page until the one is found; one made moments ago is on the first page.
+   * "None" only once the whole window is read: an account with more than `lookupMaxPages` pages
+   * in it throws `GatewayUnavailableError` instead (the outcome is unknown, and the payment stays
+   * on Stripe rather than risk a second charge), as does any page Stripe fails to answer.
    */
   async findAuthorization(lookup: AuthorizationLookupRequest): Promise<Authorization | undefined> {
-    const result = await this.call(() =>
-      this.stripe.paymentIntents.search(toAuthorizationSearchParams(lookup.idempotencyKey)),
+    const now = (this.options.now ?? Date.now)();
+    const pageSize = this.options.lookupPageSize ?? 100;
+    const maxPages = this.options.lookupMaxPages ?? 50;
+    let startingAfter: string | undefined;
+    for (let page = 0; page < maxPages; page++) {
+      const list = await this.call(() =>
+        this.stripe.paymentIntents.list(toAuthorizationListParams(now, pageSize, startingAfter)),
+      );
+      const intent = list.data.find((candidate) => isAuthorizationFor(candidate, lookup));
+      // Read again with its charge, as `status` reads it: the answer is `status`'s.
+      if (intent) return this.status(intent.id);
+      if (!list.has_more) return undefined;
+      const last = list.data.at(-1);
+      if (!last) break;
+      startingAfter = last.id;
+    }
+    const since = new Date(now - AUTHORIZATION_LOOKUP_WINDOW_MS).toISOString();
+    throw new GatewayUnavailableError(
+      `The Stripe authorization lookup could not be completed: the ${maxPages * pageSize} newest PaymentIntents created since ${since} hold none of this payment's, and there are more`,
     );
-    const intent = result.data.find((found) => found.metadata[PAYMENT_ID_METADATA] === lookup.reference);
-    return intent ? toAuthorization(intent) : undefined;
   }
 
   /** A Stripe Checkout Session (Stripe's hosted page) for a Paysaga checkout session. */
