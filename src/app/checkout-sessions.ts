@@ -105,7 +105,11 @@ export class CheckoutSessionService {
         amount: body.amount,
       });
       if (route.connectors.length === 0)
-        throw new AppError('invalid', 'method_not_supported', 'no connector of this account takes paypal payments');
+        throw new AppError(
+          'invalid',
+          'method_not_supported',
+          'no connector of this account takes paypal payments',
+        );
     }
     const now = new Date();
     const { expiresInSeconds, ...fields } = body;

@@ -16,7 +16,7 @@ import { findAutoTopUp } from '../db/auto-top-ups.js';
 import { connectorAmountRefusal } from '../gateway/amount-rules.js';
 import type { ConnectorRegistry } from '../gateway/registry.js';
 import { ErrorType } from '../domain/errors.js';
-import { paymentWorkflowId } from '../domain/ids.js';
+import { boundedWorkflowId, paymentWorkflowId } from '../domain/ids.js';
 import { ORDER_REPLY_METADATA } from '../domain/order-replies.js';
 import {
   initialPaymentView,
@@ -195,7 +195,7 @@ export class PaymentService {
       this.assertWalletCurrency(tenantId, request),
       this.topsItselfUp(tenantId, request),
     ]);
-    const workflowId = paymentWorkflowId(tenantId, request.orderId);
+    const workflowId = boundedWorkflowId(paymentWorkflowId(tenantId, request.orderId));
     const paymentId = paymentIdFor(tenantId, request.orderId);
     const input: PaymentWorkflowInput = {
       paymentId,

@@ -4,7 +4,7 @@ import type { Config } from '../config.js';
 import type { Executor } from '../db/client.js';
 import { findPayment } from '../db/payments.js';
 import { findRefund, listRefunds } from '../db/refunds.js';
-import { refundWorkflowId } from '../domain/ids.js';
+import { boundedWorkflowId, refundWorkflowId } from '../domain/ids.js';
 import { isRefundSettled, refundRefusal, type RefundFailureCode, type RefundView } from '../domain/refund.js';
 import { refundStatusQuery, TASK_QUEUE, type RefundOutcome } from '../workflows/contract.js';
 import { refundWorkflow } from '../workflows/refund.js';
@@ -32,8 +32,10 @@ export class RefundService {
   ): Promise<{ refund: RefundView; pending: boolean }> {
     const payment = await findPayment(this.db, tenantId, paymentId);
     if (!payment) throw new AppError('not_found', 'payment_not_found', `no payment ${paymentId}`);
-    const workflowId = refundWorkflowId(tenantId, paymentId, options.key ?? randomUUID());
-    const refundId = `re_${sha256(workflowId).slice(0, 24)}`;
+    const naturalId = refundWorkflowId(tenantId, paymentId, options.key ?? randomUUID());
+    // The refund's id comes from the whole natural id, as it did before long ids were bounded.
+    const refundId = `re_${sha256(naturalId).slice(0, 24)}`;
+    const workflowId = boundedWorkflowId(naturalId);
     // The stored refund decides, not Temporal: its workflow may be long deleted (retention).
     const stored = await findRefund(this.db, tenantId, refundId);
     if (stored && isRefundSettled(stored.status)) return { refund: stored, pending: false };

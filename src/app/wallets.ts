@@ -6,7 +6,7 @@ import {
   type WalletBalance,
   type WalletTransaction,
 } from '../db/wallets.js';
-import { topUpWorkflowId } from '../domain/ids.js';
+import { boundedWorkflowId, topUpWorkflowId } from '../domain/ids.js';
 import { connectorAmountRefusal } from '../gateway/amount-rules.js';
 import type { Currency } from '../domain/money.js';
 import type { SavedCardUse } from '../domain/payment.js';
@@ -135,7 +135,7 @@ export class WalletService {
    * top-up is joined, a finished one answers with its recorded result.
    */
   async topUp(tenantId: string, customerId: string, key: string, request: TopUpRequest): Promise<Wallet> {
-    const workflowId = topUpWorkflowId(tenantId, customerId, key);
+    const workflowId = boundedWorkflowId(topUpWorkflowId(tenantId, customerId, key));
     // What the tenant's gateway cannot charge is refused as invalid before anything starts.
     const refusal = connectorAmountRefusal(
       connectorOf(this.config, tenantId),

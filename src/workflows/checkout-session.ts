@@ -15,6 +15,7 @@ import {
 } from '../domain/checkout.js';
 import { ErrorType } from '../domain/errors.js';
 import { gatewayIdempotencyKey, paymentWorkflowId } from '../domain/ids.js';
+import { workflowIdOf } from './ids.js';
 import {
   cancelSignal,
   checkoutPaymentSignal,
@@ -117,7 +118,9 @@ async function expireGatewayPage(input: CheckoutSessionWorkflowInput): Promise<s
 /** The order's payment, if it is waiting for the customer, is canceled; otherwise nothing changes. */
 async function cancelWaitingPayment(input: CheckoutSessionWorkflowInput): Promise<void> {
   try {
-    await getExternalWorkflowHandle(paymentWorkflowId(input.tenantId, input.orderId)).signal(cancelSignal);
+    await getExternalWorkflowHandle(workflowIdOf(paymentWorkflowId(input.tenantId, input.orderId))).signal(
+      cancelSignal,
+    );
   } catch (error) {
     // No payment was started (or it has ended): nothing to cancel.
     log.info('no running payment to cancel for the expired checkout session', { error: String(error) });

@@ -36,6 +36,7 @@ import {
 import type { PaymentClaim } from '../db/payments.js';
 import type { Authorization } from '../gateway/port.js';
 import { savedCharge } from './saved-card.js';
+import { workflowIdOf } from './ids.js';
 import {
   cancelSignal,
   attemptUpdate,
@@ -205,7 +206,7 @@ class Payment {
     }
     const route = { connector: plan.connector, tenantId };
     const result = await executeChild(topUpWorkflow, {
-      workflowId: topUpWorkflowId(tenantId, customerId, `auto-${paymentId}`),
+      workflowId: workflowIdOf(topUpWorkflowId(tenantId, customerId, `auto-${paymentId}`)),
       args: [
         {
           customerId,

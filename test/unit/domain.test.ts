@@ -10,7 +10,11 @@ import {
   PAYMENT_STATUSES,
   paymentReference,
 } from '../../src/domain/payment.js';
+import { createHash } from 'node:crypto';
+import { sha256Hex } from '../../src/domain/sha256.js';
 import {
+  boundedWorkflowId,
+  MAX_WORKFLOW_ID_LENGTH,
   parsePaymentWorkflowId,
   paymentWorkflowId,
   refundWorkflowId,
@@ -89,6 +93,36 @@ describe('ids', () => {
     expect(id).toBe('payment:acme:ord:1:2');
     expect(parsePaymentWorkflowId(id)).toEqual({ tenantId: 'acme', orderId: 'ord:1:2' });
     expect(parsePaymentWorkflowId('refund:acme:x')).toBeUndefined();
+  });
+
+  it('keeps every workflow id that fits SQL persistence, and bounds a longer one by its hash', () => {
+    const fits = paymentWorkflowId('acme', 'o'.repeat(MAX_WORKFLOW_ID_LENGTH - 'payment:acme:'.length));
+    expect(boundedWorkflowId(fits)).toBe(fits);
+    const long = refundWorkflowId('acme', 'pay_0123456789abcdef01234567', 'k'.repeat(255));
+    const bounded = boundedWorkflowId(long);
+    expect(bounded).toHaveLength(MAX_WORKFLOW_ID_LENGTH);
+    expect(bounded.startsWith('refund:acme:pay_0123456789abcdef01234567:kkk')).toBe(true);
+    expect(bounded.endsWith(`~${createHash('sha256').update(long).digest('hex')}`)).toBe(true);
+    // Another key of the same length and prefix is another workflow.
+    expect(boundedWorkflowId(`${long.slice(0, -1)}j`)).not.toBe(bounded);
+    expect(boundedWorkflowId(long)).toBe(bounded);
+    // A bounded payment id no longer names its order: the logs do not guess it.
+    expect(
+      parsePaymentWorkflowId(boundedWorkflowId(paymentWorkflowId('t'.repeat(80), 'o'.repeat(200)))),
+    ).toBeUndefined();
+  });
+
+  it("the workflows' own SHA-256 is SHA-256", () => {
+    for (const text of [
+      '',
+      'abc',
+      'a'.repeat(55),
+      'a'.repeat(56),
+      'a'.repeat(64),
+      'é€😀'.repeat(40),
+      'x'.repeat(1000),
+    ])
+      expect(sha256Hex(text)).toBe(createHash('sha256').update(text).digest('hex'));
   });
 
   it('derives refund and transfer ids deterministically', () => {
