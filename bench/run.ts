@@ -129,6 +129,8 @@ async function resolveTarget(): Promise<Target> {
     ),
     log: (line) => logFile.write(`${line}\n`),
     onChildExit: (name, code) => say(`!! ${name} exited with code ${code} during the run`),
+    // BENCH_WORKERS and BENCH_APIS say how many (below), whichever the engine.
+    replicas: 1,
   });
   for (let i = 2; i <= config.workers; i++) {
     say(`starting worker-${i} (BENCH_WORKERS=${config.workers})`);

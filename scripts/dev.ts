@@ -93,7 +93,10 @@ try {
   say(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   console.log(`
   API           ${stack.apiUrl}    (Authorization: Bearer ${DEV_API_KEY}, tenant "default")
-  API docs      ${stack.apiUrl}/docs
+${stack.apiUrls
+  .slice(1)
+  .map((url, i) => `  API ${i + 2}         ${url}    (another API process, as in production)\n`)
+  .join('')}  API docs      ${stack.apiUrl}/docs
   Admin key     ${DEV_ADMIN_KEY}           (GET /v1/ledger/verify)
   Web UI        ${stack.temporalUiUrl ?? '(external Temporal: use its own UI)'}
   Metrics       ${stack.apiUrl}/metrics (API), http://127.0.0.1:${process.env.METRICS_PORT ?? 9464}/metrics (worker, with the Temporal SDK's)

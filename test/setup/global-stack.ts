@@ -98,6 +98,9 @@ export async function setup(project: TestProject): Promise<void> {
     postgresDir: path.join(tempDir, 'postgres'),
     persistentPostgres: false,
     temporalDynamicConfig: TEMPORAL_LIMITS,
+    // One API and one worker whatever the engine: tests read a worker's own metrics and circuit
+    // breakers, and follow a payment through one process of each (the chaos run has two of each).
+    replicas: 1,
     env: {
       // Every info line, so the run's whole log can be checked for secrets (teardown) and a
       // payment followed across processes (test/integration/logs.test.ts).

@@ -48,6 +48,11 @@ export interface StackOptions {
    */
   engine?: TemporalEngine | undefined;
   /**
+   * API and worker processes of each (`api-2`, `worker-2`, ... on ports of their own): two on the
+   * real Temporal Server, as production runs them, one on the dev server.
+   */
+  replicas?: number | undefined;
+  /**
    * Where a Kafka or RabbitMQ started here keeps its data (`kafka/`, `rabbitmq/`). They are
    * started when `EVENT_SINKS` (in `env` or the environment) names them and no `KAFKA_BROKERS`
    * or `AMQP_URL` is given.
@@ -109,6 +114,8 @@ export interface Stack {
   env: Record<string, string>;
   /** The current process of each spawned component (replaced when it is restarted). */
   processes: Map<string, ChildProcess>;
+  /** Every API process's URL, `apiUrl` first (see `replicas`). */
+  apiUrls: string[];
   /** Starts one more process of the stack (e.g. a second worker) with the stack's environment. */
   spawnProcess(name: string, script: string, env?: Record<string, string>): Promise<ChildProcess>;
   /** The OS process id of a component as it runs now. */
@@ -313,8 +320,22 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         ...(brokers.wanted.length > 0 ? [spawnProcess('consumer', SCRIPTS.consumer)] : []),
       ]),
     ]);
+    const apiUrls = [apiUrl];
+    const replicas = options.replicas ?? (temporalEngine(options) === 'server' ? 2 : 1);
+    for (let i = 2; i <= replicas; i++) {
+      const [port, metricsPort] = [await freePort(), await freePort()];
+      await Promise.race([
+        abort,
+        Promise.all([
+          spawnProcess(`worker-${i}`, SCRIPTS.worker, { METRICS_PORT: String(metricsPort) }),
+          spawnProcess(`api-${i}`, SCRIPTS.api, { PORT: String(port) }),
+        ]),
+      ]);
+      apiUrls.push(`http://127.0.0.1:${port}`);
+    }
     return {
       apiUrl,
+      apiUrls,
       gatewayUrl,
       databaseUrl,
       temporalAddress,
