@@ -189,7 +189,9 @@ export class PaymentService {
     )
       return this.existing(stored, asked);
     const request = await this.resolved(tenantId, asked);
-    this.assertGatewayCarries(tenantId, request);
+    // The route is decided once: the amount check and the workflow's input both use it.
+    const route = this.routeOf(tenantId, request);
+    this.assertGatewayCarries(route.connector, request);
     // Both reads at once: a wallet payment's start waits for one round trip, not two.
     const [, autoTopUp] = await Promise.all([
       this.assertWalletCurrency(tenantId, request),
@@ -207,7 +209,7 @@ export class PaymentService {
       // checkout session's route.
       returnUrl: options.gatewayReturnUrl ?? this.returnLinks.linkFor(paymentId),
       merchantReturnUrl,
-      ...this.routeOf(tenantId, request),
+      ...route,
       ...(options.checkoutSessionId ? { checkoutSessionId: options.checkoutSessionId } : {}),
       ...(autoTopUp ? { autoTopUp } : {}),
       // A charge made on the gateway's page is the payment's only one: no other attempt follows.
@@ -301,8 +303,8 @@ export class PaymentService {
   ): Promise<CreateOutcome> {
     const request = await this.resolved(payment.tenantId, asked);
     await this.assertWalletCurrency(payment.tenantId, request);
-    this.assertGatewayCarries(payment.tenantId, request);
-    const { connectors } = this.routeOf(payment.tenantId, request);
+    const { connector, connectors } = this.routeOf(payment.tenantId, request);
+    this.assertGatewayCarries(connector, request);
     const attempt: AttemptRequest = {
       method: request.method,
       requestHash: requestHashOf(asked),
@@ -555,13 +557,9 @@ export class PaymentService {
    * Stripe) is refused as invalid before it starts, never rounded. A split's card part is known
    * only when the wallet has paid its share: the gateway's refusal then fails the payment.
    */
-  private assertGatewayCarries(tenantId: string, request: PaymentRequest): void {
+  private assertGatewayCarries(connector: string, request: PaymentRequest): void {
     if (request.method.type !== 'card' && request.method.type !== 'paypal') return;
-    const refusal = connectorAmountRefusal(
-      this.routeOf(tenantId, request).connector,
-      request.amount,
-      request.currency,
-    );
+    const refusal = connectorAmountRefusal(connector, request.amount, request.currency);
     if (refusal) throw new AppError('invalid', 'amount_not_supported', refusal);
   }
 

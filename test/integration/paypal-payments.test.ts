@@ -3,7 +3,7 @@ import { crc32 } from 'node:zlib';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { checkoutBody, getPage, postCheckoutForm } from '../support/checkout.js';
 import { testDatabase } from '../support/db.js';
-import { apiRaw, expectLedgerClean, uid } from '../support/http.js';
+import { apiRaw, expectLedgerClean, uid, until } from '../support/http.js';
 import { PAYPALCO_PAYPAL, TENANT_KEYS } from '../support/tenants.js';
 
 /**
@@ -41,16 +41,6 @@ async function buyerPresses(approvalUrl: string, button: 'approve' | 'cancel') {
   expect(response.status).toBeGreaterThanOrEqual(300);
   expect(response.status).toBeLessThan(400);
   return { orderId: orderId!, location: response.headers.get('location') ?? '' };
-}
-
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 const paymentOf = async (id: string) => (await paypalco('GET', `/v1/payments/${id}`)).body;
@@ -163,36 +153,27 @@ describe('PayPal payments', () => {
     const transmissionId = randomUUID();
     const transmissionTime = new Date().toISOString();
     const message = `${transmissionId}|${transmissionTime}|${PAYPALCO_PAYPAL.webhookId}|${crc32(body) >>> 0}`;
+    const sendSignedWith = (certUrl: string) =>
+      fetch(`${inject('apiUrl')}/v1/webhooks/paypal`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'paypal-transmission-id': transmissionId,
+          'paypal-transmission-time': transmissionTime,
+          'paypal-transmission-sig': sign('sha256', Buffer.from(message), privateKey).toString('base64'),
+          'paypal-cert-url': certUrl,
+          'paypal-auth-algo': 'SHA256withRSA',
+        },
+        body,
+      });
     const sent = await control<{ headers: Record<string, string> }[]>('GET', '/webhooks');
     const certUrl = sent.find((w) => w.headers['paypal-cert-url'])?.headers['paypal-cert-url'];
     expect(certUrl).toBeDefined();
-    const forged = await fetch(`${inject('apiUrl')}/v1/webhooks/paypal`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'paypal-transmission-id': transmissionId,
-        'paypal-transmission-time': transmissionTime,
-        'paypal-transmission-sig': sign('sha256', Buffer.from(message), privateKey).toString('base64'),
-        'paypal-cert-url': certUrl!,
-        'paypal-auth-algo': 'SHA256withRSA',
-      },
-      body,
-    });
+    const forged = await sendSignedWith(certUrl!);
     expect(forged.status).toBe(400);
     expect(await forged.json()).toMatchObject({ code: 'invalid_signature' });
     // A certificate from a host that is not PayPal's is not even fetched.
-    const elsewhere = await fetch(`${inject('apiUrl')}/v1/webhooks/paypal`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'paypal-transmission-id': transmissionId,
-        'paypal-transmission-time': transmissionTime,
-        'paypal-transmission-sig': sign('sha256', Buffer.from(message), privateKey).toString('base64'),
-        'paypal-cert-url': 'https://attacker.example/cert.pem',
-        'paypal-auth-algo': 'SHA256withRSA',
-      },
-      body,
-    });
+    const elsewhere = await sendSignedWith('https://attacker.example/cert.pem');
     expect(elsewhere.status).toBe(400);
     expect((await paymentOf(created.body.id)).status).toBe('requires_action');
     expect((await control('GET', '/stats')).captures[created.body.id] ?? 0).toBe(0);

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
 import { chargesFor, resetFaults, setFaults } from '../support/gateway.js';
-import { apiRaw, expectLedgerClean, uid } from '../support/http.js';
+import { apiRaw, expectLedgerClean, uid, until } from '../support/http.js';
 import { stripeEmulatorUrl, stripeRequests } from '../support/stripe.js';
 import { ROUTED_RULES, TENANT_KEYS } from '../support/tenants.js';
 
@@ -29,16 +29,6 @@ const eurCard = (token: string, extra: Record<string, unknown> = {}) => ({
 /** Stripe requests made for a payment (its id is in the PaymentIntent's metadata). */
 const stripeCallsFor = async (paymentId: string) =>
   (await stripeRequests()).filter((r) => Object.values(r.params).includes(paymentId));
-
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> {
-  const deadline = Date.now() + 45_000;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 async function workerCounter(name: string, labels: Record<string, string>): Promise<number> {
   const text = await (await fetch(inject('workerMetricsUrl'))).text();
@@ -120,12 +110,14 @@ describe.skipIf(!stripeEmulatorUrl)('routing across connectors', () => {
       () => chargesFor(id),
       (charges) => charges.authorizations === 1,
       'the sandbox to record the charge',
+      45_000,
     );
     await setFaults({ failNext: 1000 });
     const paid = await until(
       async () => (await routed('GET', `/v1/payments/${id}`)).body,
       (payment) => payment.status !== 'processing',
       'the payment to settle',
+      45_000,
     );
     expect(paid).toMatchObject({
       status: 'succeeded',

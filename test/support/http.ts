@@ -192,3 +192,19 @@ export async function expectLedgerClean(): Promise<void> {
     throw new Error(`ledger invariants violated: ${JSON.stringify(response.body)}`);
   }
 }
+
+/** Reads until `done` holds, every 100 ms, for at most `timeoutMs`; the last value says what was seen. */
+export async function until<T>(
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

@@ -89,20 +89,17 @@ export function checkoutPage(
         <button type="submit" disabled>Pay ${amount}</button>
       </form>`
     : '';
-  const wallet = walletCovers
-    ? html`<form method="post" action="${action}" aria-labelledby="wallet-title">
-        <h2 id="wallet-title">Pay from wallet</h2>
-        <input type="hidden" name="method" value="wallet" />
-        <button type="submit" class="secondary">Pay from wallet</button>
-      </form>`
-    : '';
+  /** A method the customer picks with one button: no fields to fill in. */
+  const oneButton = (method: string, title: string, button: string) =>
+    html`<form method="post" action="${action}" aria-labelledby="${method}-title">
+      <h2 id="${method}-title">${title}</h2>
+      <input type="hidden" name="method" value="${method}" />
+      <button type="submit" class="secondary">${button}</button>
+    </form>`;
+  const wallet = walletCovers ? oneButton('wallet', 'Pay from wallet', 'Pay from wallet') : '';
   // The buyer approves on PayPal's page, then comes back to this session's return route.
   const paypal = session.allowedMethods.includes('paypal')
-    ? html`<form method="post" action="${action}" aria-labelledby="paypal-title">
-        <h2 id="paypal-title">Pay with PayPal</h2>
-        <input type="hidden" name="method" value="paypal" />
-        <button type="submit" class="secondary">Continue to PayPal</button>
-      </form>`
+    ? oneButton('paypal', 'Pay with PayPal', 'Continue to PayPal')
     : '';
   return layout({
     title: `Pay ${amount}`,
