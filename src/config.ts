@@ -107,6 +107,13 @@ const env = z.object({
   WEBHOOK_ALLOWED_NETWORKS: z.string().default(''),
   /** Signs customer tokens (HS256), at least 32 characters. */
   CUSTOMER_TOKEN_SECRET: z.string().min(32).default(DEV_CUSTOMER_TOKEN_SECRET),
+  /** The operator's own tenant: the audit trail's events go to its sinks; its identity provider's admins manage every tenant. */
+  PLATFORM_TENANT: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/)
+    .default('platform'),
+  /** The least time between two fetches of a tenant identity provider's keys for an unknown `kid`. */
+  JWKS_COOLDOWN_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
   /** The tenant of a signed broker command that names none. */
   COMMANDS_TENANT: z.string().min(1).default('default'),
   /** `tenant:secret[|secret]` pairs: the secrets that sign a tenant's commands (two during a rotation). */
@@ -170,6 +177,11 @@ export interface Config {
   taskQueue: string;
   apiKeys: Map<string, string>;
   adminKeys: Set<string>;
+  /** The tenants the environment names (API_KEYS, TENANT_CONNECTORS, …): the bootstrap beside the stored ones. */
+  envTenants: Set<string>;
+  platformTenant: string;
+  /** Tenants' identity providers: how often their key sets may be fetched for an unknown `kid`. */
+  jwksCooldownMs: number;
   gatewayUrl: string;
   /** The sandbox gateway's URL in customers' browsers (defaults to `gatewayUrl`). */
   gatewayPublicUrl: string;
@@ -475,6 +487,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     e.COMMANDS_TENANT,
   ]);
   return {
+    envTenants: new Set([...tenants, e.PLATFORM_TENANT]),
+    platformTenant: e.PLATFORM_TENANT,
+    jwksCooldownMs: e.JWKS_COOLDOWN_SECONDS * 1000,
     port: e.PORT,
     host: e.HOST,
     databaseUrl: e.DATABASE_URL,

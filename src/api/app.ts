@@ -5,6 +5,7 @@ import type { Config } from '../config.js';
 import { loggerOptions } from '../logger.js';
 import type { ApplicationDeps } from '../app/index.js';
 import { authPlugin } from './plugins/auth.js';
+import { CredentialCheck } from './identify.js';
 import { docsPlugin } from './plugins/docs.js';
 import { clientErrorHandler, errorsPlugin, frameworkErrors } from './plugins/errors.js';
 import { idempotencyPlugin } from './plugins/idempotency.js';
@@ -15,6 +16,7 @@ import { createServices, servicesPlugin, type Services } from './plugins/service
 import { MAX_BODY_BYTES } from '../app/json-body.js';
 import { refuseNulInUrl, strictJsonBodies } from './input.js';
 import { adminRoutes } from './routes/admin.js';
+import { tenantRoutes } from './routes/tenants.js';
 import { checkoutSessionRoutes } from './routes/checkout-sessions.js';
 import { customerRoutes } from './routes/customers.js';
 import { checkoutPageRoutes } from './pages/routes.js';
@@ -63,10 +65,20 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(errorsPlugin);
   await app.register(metricsPlugin);
   await app.register(tracingPlugin);
-  await app.register(protectionPlugin, {
-    apiKeys: config.apiKeys,
+  // Stored tenants and keys first: the first request may carry a key created a moment ago.
+  if (!('services' in deps)) await services.identity.start();
+  app.addHook('onClose', async () => {
+    if (!('services' in deps)) await services.identity.close();
+  });
+  const credentials = new CredentialCheck({
+    identity: services.identity,
     adminKeys: config.adminKeys,
     customerTokens: services.customerTokens,
+    tenantJwt: services.tenantJwt,
+  });
+  await app.register(protectionPlugin, {
+    credentials,
+    identity: services.identity,
     rateLimit: config.rateLimit,
     pressure: config.pressure,
   });
@@ -74,9 +86,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(websocket, { options: { maxPayload: MAX_CLIENT_MESSAGE_BYTES } });
   await app.register(servicesPlugin, { services });
   await app.register(authPlugin, {
-    apiKeys: config.apiKeys,
-    adminKeys: config.adminKeys,
-    customerTokens: services.customerTokens,
+    credentials,
+    platformTenant: config.platformTenant,
+    audit: services.tenantAdmin,
   });
   await app.register(idempotencyPlugin, {
     keys: services.idempotencyKeys,
@@ -93,6 +105,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await api.register(webhookEndpointRoutes);
     await api.register(streamRoutes);
     await api.register(adminRoutes);
+    await api.register(tenantRoutes);
     await api.register(reportRoutes);
     await api.register(routingRoutes);
     await api.register(returnPageRoutes);

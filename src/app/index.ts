@@ -26,6 +26,8 @@ import { TemporalGateway } from './temporal.js';
 import { connectTemporal } from './temporal-connection.js';
 import { TimelineService } from './timeline.js';
 import { WalletService } from './wallets.js';
+import { IdentityDirectory } from './identity.js';
+import { TenantAdmin } from './tenant-admin.js';
 
 export interface ApplicationDeps {
   config: Config;
@@ -35,6 +37,8 @@ export interface ApplicationDeps {
 
 /** What starts payments and refunds: all the broker consumer needs, and what the API shares with it. */
 export interface PaymentUseCases {
+  /** Tenants and API keys as stored, followed as they change (call `start()` before serving). */
+  identity: IdentityDirectory;
   /** The one way to Temporal (breaker, deadlines) of the process. */
   temporal: TemporalGateway;
   payments: PaymentService;
@@ -58,6 +62,8 @@ export interface Application extends PaymentUseCases {
   webhookEndpoints: WebhookEndpointService;
   paymentLinks: PaymentLinkService;
   customers: CustomerService;
+  /** The admin API's tenants, keys and audit trail. */
+  tenantAdmin: TenantAdmin;
   /** Integration profiles' messages on customers' live streams (PROFILES). */
   profileStreams: ProfileStreams;
   ledger: { verify(): ReturnType<typeof verifyLedger> };
@@ -68,10 +74,14 @@ export function createPaymentUseCases(
   // The gateway connectors, built once per process: sessions open their pages with them.
   connectors = createConnectorRegistry(config),
 ): PaymentUseCases {
+  const identity = new IdentityDirectory(db, config, { databaseUrl: config.databaseUrl });
+  // What a tenant chose for itself (stored) wins over what the environment says for it.
+  connectors.useTenantRouting(identity);
   const gateway = new TemporalGateway(temporal);
   const paymentMethods = new PaymentMethodService(db, connectors, config);
   const payments = new PaymentService(db, gateway, paymentMethods, connectors, config);
   return {
+    identity,
     temporal: gateway,
     payments,
     paymentMethods,
@@ -91,7 +101,7 @@ export function createApplication(deps: ApplicationDeps): Application {
   return {
     ...core,
     config,
-    wallets: new WalletService(db, temporal, config, core.paymentMethods),
+    wallets: new WalletService(db, temporal, config, connectors, core.paymentMethods),
     timeline: new TimelineService(payments, temporal, config),
     reports: new ReportService(db, config),
     routing: new RoutingService(connectors),
@@ -120,6 +130,7 @@ export function createApplication(deps: ApplicationDeps): Application {
     checkoutSessions,
     paymentLinks: new PaymentLinkService(db, checkoutSessions, config),
     customers: new CustomerService(db, core.paymentMethods),
+    tenantAdmin: new TenantAdmin(db, core.identity, connectors, config),
     profileStreams: new ProfileStreams(loadProfiles(config.profiles)),
     ledger: { verify: () => verifyLedger(db) },
   };

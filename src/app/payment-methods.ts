@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { connectorOf, type Config } from '../config.js';
+import type { Config } from '../config.js';
 import type { Executor } from '../db/client.js';
 import { findCustomer, updateCustomer } from '../db/customers.js';
 import { requireCustomer } from './customers.js';
@@ -65,10 +65,7 @@ export class PaymentMethodService {
   constructor(
     private readonly db: Executor,
     private readonly connectors: ConnectorRegistry,
-    private readonly config: Pick<
-      Config,
-      'defaultConnector' | 'tenantConnectors' | 'returnUrlAllowHttpLoopback'
-    >,
+    private readonly config: Pick<Config, 'returnUrlAllowHttpLoopback'>,
   ) {}
 
   async save(tenantId: string, customerId: string, body: SavePaymentMethodBody): Promise<PaymentMethodView> {
@@ -79,7 +76,7 @@ export class PaymentMethodService {
       if (refusal) throw new AppError('invalid', 'return_url_not_allowed', refusal);
     }
     await requireCustomer(this.db, tenantId, customerId);
-    const connector = connectorOf(this.config, tenantId);
+    const connector = this.connectors.connectorFor(tenantId);
     const gateway = this.connectors.get(connector, tenantId);
     if (!gateway.saveMethod)
       throw new AppError(
@@ -198,7 +195,7 @@ export class PaymentMethodService {
         'payment_method_not_ready',
         `payment method ${id} waits for the customer to authenticate it`,
       );
-    const connector = connectorOf(this.config, tenantId);
+    const connector = this.connectors.connectorFor(tenantId);
     if (record.status !== 'active' || !record.card || record.connector !== connector)
       throw new AppError(
         'invalid',

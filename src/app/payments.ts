@@ -8,7 +8,7 @@ import {
   type Client,
 } from '@temporalio/client';
 import { ApplicationFailure, TypedSearchAttributes } from '@temporalio/common';
-import { connectorOf, type Config } from '../config.js';
+import type { Config } from '../config.js';
 import { paymentIdFor } from '../payment-id.js';
 import type { Executor } from '../db/client.js';
 import { findPayment, findPaymentByOrder, findPaymentForWebhook, listPayments } from '../db/payments.js';
@@ -120,7 +120,7 @@ export class PaymentService {
     /** Cards customers saved: what a `saved` method (or a split with `paymentMethodId`) charges. */
     private readonly savedMethods: Pick<PaymentMethodService, 'resolve'>,
     /** Which connectors a payment is tried on (the tenant's routing rules). */
-    private readonly connectors: Pick<ConnectorRegistry, 'routeFor'>,
+    private readonly connectors: Pick<ConnectorRegistry, 'routeFor' | 'connectorFor'>,
     private readonly config: Pick<
       Config,
       | 'timeouts'
@@ -572,7 +572,7 @@ export class PaymentService {
   private routeOf(tenantId: string, request: PaymentRequest): { connector: string; connectors?: string[] } {
     const { method } = request;
     if (method.type === 'wallet' || (method.type !== 'paypal' && method.saved))
-      return { connector: connectorOf(this.config, tenantId) };
+      return { connector: this.connectors.connectorFor(tenantId) };
     const route = this.connectors.routeFor(tenantId, {
       method: method.type,
       currency: request.currency,

@@ -13,7 +13,8 @@ import type { SavedCardUse } from '../domain/payment.js';
 import type { PaymentMethodService } from './payment-methods.js';
 import { TASK_QUEUE } from '../workflows/contract.js';
 import { topUpWorkflow } from '../workflows/top-up.js';
-import { connectorOf, type Config } from '../config.js';
+import type { Config } from '../config.js';
+import type { ConnectorRegistry } from '../gateway/registry.js';
 import { AppError } from './errors.js';
 import { AUTO_TOP_UP_DAILY_TOP_UPS, type AutoTopUpBody } from './schemas.js';
 import { deleteAutoTopUp, findAutoTopUp, upsertAutoTopUp, type AutoTopUpRecord } from '../db/auto-top-ups.js';
@@ -55,7 +56,9 @@ export class WalletService {
   constructor(
     private readonly db: Executor,
     private readonly temporal: TemporalGateway,
-    private readonly config: Pick<Config, 'syncWaitMs' | 'defaultConnector' | 'tenantConnectors'>,
+    private readonly config: Pick<Config, 'syncWaitMs'>,
+    /** The connector each tenant's top-ups go through. */
+    private readonly connectors: Pick<ConnectorRegistry, 'connectorFor'>,
     /** Cards customers saved: what a top-up with a `saved` method charges. */
     private readonly savedMethods?: Pick<PaymentMethodService, 'resolve' | 'assertUsable'>,
   ) {}
@@ -74,7 +77,11 @@ export class WalletService {
       throw new AppError('invalid', 'payment_methods_not_supported', 'saved cards are not available here');
     await this.savedMethods.assertUsable(tenantId, customerId, body.paymentMethodId);
     await assertWalletHolds(this.db, tenantId, customerId, body.currency);
-    const refusal = connectorAmountRefusal(connectorOf(this.config, tenantId), body.amount, body.currency);
+    const refusal = connectorAmountRefusal(
+      this.connectors.connectorFor(tenantId),
+      body.amount,
+      body.currency,
+    );
     if (refusal) throw new AppError('invalid', 'amount_not_supported', refusal);
     return upsertAutoTopUp(this.db, tenantId, { customerId, ...body, dailyLimit });
   }
@@ -138,7 +145,7 @@ export class WalletService {
     const workflowId = boundedWorkflowId(topUpWorkflowId(tenantId, customerId, key));
     // What the tenant's gateway cannot charge is refused as invalid before anything starts.
     const refusal = connectorAmountRefusal(
-      connectorOf(this.config, tenantId),
+      this.connectors.connectorFor(tenantId),
       request.amount,
       request.currency,
     );
@@ -157,7 +164,7 @@ export class WalletService {
               amount: request.amount,
               currency: request.currency,
               ...card,
-              connector: connectorOf(this.config, tenantId),
+              connector: this.connectors.connectorFor(tenantId),
             },
           ],
           workflowIdConflictPolicy: 'USE_EXISTING',

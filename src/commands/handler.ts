@@ -34,8 +34,8 @@ const ENDED = new Set(['succeeded', 'failed', 'canceled', 'partially_refunded', 
 export class CommandHandler {
   constructor(
     private readonly services: Pick<PaymentUseCases, 'payments' | 'refunds' | 'checkoutSessions'>,
-    /** The tenants this deployment serves (the API keys' tenants). */
-    private readonly tenants: ReadonlySet<string>,
+    /** The tenants this deployment serves (the API keys' tenants, unless suspended). */
+    private readonly tenants: Pick<ReadonlySet<string>, 'has'>,
   ) {}
 
   /** `tenantId`: the tenant the message was authenticated as (trust.ts), never one it merely names. */

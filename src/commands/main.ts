@@ -33,7 +33,12 @@ setupTracing('paysaga-consumer');
 const connections = await openConnections(config, { max: 10 });
 // Only what commands start: payments and refunds, through the process's Temporal gateway.
 const useCases = createPaymentUseCases({ config, db: connections.db, temporal: connections.temporal });
-const handler = new CommandHandler(useCases, new Set(config.apiKeys.values()));
+await useCases.identity.start();
+// The environment's tenants sign commands (COMMAND_SECRETS); a suspended one's are refused.
+const keyTenants = new Set(config.apiKeys.values());
+const handler = new CommandHandler(useCases, {
+  has: (tenantId) => keyTenants.has(tenantId) && useCases.identity.isActive(tenantId),
+});
 const profiles = loadProfiles(config.profiles);
 for (const { source, inbound } of profiles.sources()) {
   const name = source.broker === 'kafka' ? source.topic : source.queue;
@@ -151,5 +156,6 @@ const results = await Promise.allSettled(running);
 for (const result of results)
   if (result.status === 'rejected') logger.error({ err: result.reason }, 'consumer failed');
 await republisher.close();
+await useCases.identity.close();
 await connections.close();
 process.exitCode = results.some((result) => result.status === 'rejected') && !stopping.signal.aborted ? 1 : 0;

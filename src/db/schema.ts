@@ -529,3 +529,60 @@ export const walletAutoTopUpRuns = pgTable(
     index('wallet_auto_top_up_runs_day').on(t.tenantId, t.customerId, t.day),
   ],
 );
+
+/** Tenants managed by the admin API (the environment's are a bootstrap beside them). */
+export const tenants = pgTable(
+  'tenants',
+  {
+    id: text('id').primaryKey(),
+    name: text('name').notNull(),
+    status: text('status').$type<'active' | 'suspended'>().notNull(),
+    settings: jsonb('settings').notNull(),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [check('tenants_status', sql`${t.status} IN ('active', 'suspended')`)],
+);
+
+/** API keys: the secret's SHA-256 and first characters, never the secret. */
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    scope: text('scope').$type<'full' | 'read_only' | 'publishable'>().notNull(),
+    mode: text('mode').$type<'live' | 'test'>().notNull(),
+    prefix: text('prefix').notNull(),
+    secretHash: text('secret_hash').notNull(),
+    createdAt: createdAt(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }),
+    revokedAt: timestamp('revoked_at', { withTimezone: true }),
+    rolledFrom: text('rolled_from'),
+  },
+  (t) => [
+    uniqueIndex('api_keys_secret_hash').on(t.secretHash),
+    index('api_keys_tenant').on(t.tenantId, t.createdAt),
+    check('api_keys_scope', sql`${t.scope} IN ('full', 'read_only', 'publishable')`),
+    check('api_keys_mode', sql`${t.mode} IN ('live', 'test')`),
+  ],
+);
+
+/** Every admin change and key event: who, when, from where. */
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    seq: bigint('seq', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    id: text('id').notNull(),
+    at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+    action: text('action').notNull(),
+    tenantId: text('tenant_id'),
+    targetType: text('target_type').notNull(),
+    targetId: text('target_id').notNull(),
+    actorType: text('actor_type').notNull(),
+    actorId: text('actor_id').notNull(),
+    ip: text('ip'),
+    userAgent: text('user_agent'),
+    details: jsonb('details').notNull(),
+  },
+  (t) => [uniqueIndex('audit_log_id').on(t.id), index('audit_log_tenant').on(t.tenantId, t.seq)],
+);

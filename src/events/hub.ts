@@ -11,25 +11,31 @@ export interface EventNotice {
 }
 
 /** A notice, or `resync`: the hub (re)connected and may have missed some; read from your cursor. */
-export type HubListener = (notice: EventNotice | 'resync') => void;
+export type ChannelListener<T> = (notice: T | 'resync') => void;
+export type HubListener = ChannelListener<EventNotice>;
 
 export const EVENTS_CHANNEL = 'paysaga_events';
 
 /**
- * One `LISTEN paysaga_events` connection per process (the API's live streams, the worker's event
- * relay), opened when the first listener subscribes and opened again (with backoff) when it
- * drops. Listeners keep their own cursor (the event `seq`) and read the events themselves, so a
- * notice lost while reconnecting costs nothing: `resync` makes each read what it has not yet.
+ * One `LISTEN <channel>` connection per process and channel, opened when the first listener
+ * subscribes and opened again (with backoff) when it drops. Listeners keep their own state and
+ * read what changed themselves, so a notice lost while reconnecting costs nothing: `resync`
+ * makes each read what it has not yet.
  */
-export class EventHub {
-  readonly #listeners = new Set<HubListener>();
+export class PgChannel<T> {
+  readonly #listeners = new Set<ChannelListener<T>>();
   #client: pg.Client | undefined;
   #connecting: Promise<void> | undefined;
   #closed = false;
 
-  constructor(private readonly databaseUrl: string | undefined) {}
+  constructor(
+    private readonly databaseUrl: string | undefined,
+    private readonly channel: string,
+    /** A payload as its writer sends it, or undefined for anything else on the channel. */
+    private readonly parse: (payload: string | undefined) => T | undefined,
+  ) {}
 
-  subscribe(listener: HubListener): () => void {
+  subscribe(listener: ChannelListener<T>): () => void {
     this.#listeners.add(listener);
     this.#ensureConnected();
     return () => this.#listeners.delete(listener);
@@ -54,14 +60,14 @@ export class EventHub {
       client.on('error', () => undefined);
       try {
         await client.connect();
-        await client.query(`LISTEN ${EVENTS_CHANNEL}`);
+        await client.query(`LISTEN ${this.channel}`);
       } catch {
         await client.end().catch(() => undefined);
         await sleep(delay);
         continue;
       }
       client.on('notification', (message) => {
-        const notice = parseNotice(message.payload);
+        const notice = this.parse(message.payload);
         if (notice) this.#notify(notice);
       });
       client.on('end', () => {
@@ -75,7 +81,7 @@ export class EventHub {
   }
 
   /** Each listener on its own: one that throws neither stops the others nor the process. */
-  #notify(notice: EventNotice | 'resync'): void {
+  #notify(notice: T | 'resync'): void {
     for (const listener of this.#listeners) {
       try {
         listener(notice);
@@ -83,6 +89,16 @@ export class EventHub {
         console.error('event listener failed', error);
       }
     }
+  }
+}
+
+/**
+ * The API's live streams' and the worker's event relay's `LISTEN paysaga_events`: listeners keep
+ * their own cursor (the event `seq`) and read the events themselves.
+ */
+export class EventHub extends PgChannel<EventNotice> {
+  constructor(databaseUrl: string | undefined) {
+    super(databaseUrl, EVENTS_CHANNEL, parseNotice);
   }
 }
 

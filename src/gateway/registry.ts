@@ -30,6 +30,12 @@ export interface ConnectorAccount {
   tenants?: readonly string[] | undefined;
 }
 
+/** A tenant's own choices, kept as data (src/app/identity.ts): they win over the environment's. */
+export interface TenantRouting {
+  connectorOf(tenantId: string): string | undefined;
+  rulesOf(tenantId: string): readonly RoutingRule[] | undefined;
+}
+
 /**
  * The configured connectors, built once per process and looked up by name and tenant. A payment
  * records the connector that authorized it, so its capture, void and refunds are routed back
@@ -66,34 +72,53 @@ export class ConnectorRegistry {
           ? new UnknownConnectorError(name, this.names(), tenant)
           : new UnknownConnectorError(name, this.names());
     }
-    for (const [tenant, rules] of routing) this.assertRoutable(tenant, rules);
+    for (const [tenant, rules] of routing) {
+      const problem = this.routingProblem(tenant, rules);
+      if (problem) throw new Error(`ROUTING_RULES: ${problem}`);
+    }
+  }
+
+  /** Tenants' own settings, read on every lookup (they change while the process runs). */
+  #tenantRouting: TenantRouting | undefined;
+
+  useTenantRouting(source: TenantRouting): void {
+    this.#tenantRouting = source;
   }
 
   /**
-   * Every connector a rule names has an account for the tenant, and can take the method the rule
-   * is for (a rule for PayPal names PayPal connectors only); checked once, at start.
+   * Why the tenant cannot use these rules, if it cannot: a connector a rule names has no account
+   * for the tenant, or cannot take the method the rule is for (a rule for PayPal names PayPal
+   * connectors only). Checked at start for the environment's rules, on each change for a tenant's.
    */
-  private assertRoutable(tenant: string, rules: readonly RoutingRule[]): void {
-    rules.forEach((rule, index) => {
+  routingProblem(tenant: string, rules: readonly RoutingRule[]): string | undefined {
+    for (const [index, rule] of rules.entries())
       for (const name of rule.connectors) {
         const gateway = this.find(name, tenant);
         if (!gateway)
-          throw new Error(
-            `ROUTING_RULES: rule ${index} of tenant ${tenant} names connector "${name}", ` +
-              `on which the tenant has no account (configured: ${this.names().join(', ')})`,
+          return (
+            `rule ${index} of tenant ${tenant} names connector "${name}", ` +
+            `on which the tenant has no account (configured: ${this.names().join(', ')})`
           );
         const method = rule.match.method === 'paypal' ? 'paypal' : rule.match.method ? 'card' : undefined;
         if (method && !takes(gateway, method))
-          throw new Error(
-            `ROUTING_RULES: rule ${index} of tenant ${tenant} sends ${rule.match.method} payments to "${name}", which does not take them`,
-          );
+          return `rule ${index} of tenant ${tenant} sends ${rule.match.method} payments to "${name}", which does not take them`;
       }
-    });
+    return undefined;
+  }
+
+  /** Why the tenant cannot have its card payments on this connector, if it cannot. */
+  connectorProblem(tenant: string, name: string): string | undefined {
+    const gateway = this.find(name, tenant);
+    if (!gateway)
+      return this.byName.has(name)
+        ? `tenant ${tenant} has no account on payment connector "${name}"`
+        : `no payment connector named "${name}" is configured (configured: ${this.names().join(', ')})`;
+    return takes(gateway, 'card') ? undefined : `connector "${name}" does not take card payments`;
   }
 
   /** The tenant's routing rules, in order (none: every payment goes to `connectorFor`). */
   rulesFor(tenantId: string): readonly RoutingRule[] {
-    return this.routing.get(tenantId) ?? [];
+    return this.#tenantRouting?.rulesOf(tenantId) ?? this.routing.get(tenantId) ?? [];
   }
 
   /**
@@ -122,6 +147,8 @@ export class ConnectorRegistry {
 
   /** The connector a tenant's new payments and top-ups go through. */
   connectorFor(tenantId: string): string {
+    const own = this.#tenantRouting?.connectorOf(tenantId);
+    if (own !== undefined) return own;
     return connectorOf(
       { tenantConnectors: this.tenantConnectors, defaultConnector: this.defaultName },
       tenantId,

@@ -14,6 +14,9 @@ import {
   loadConfig,
 } from '../../src/config.js';
 import { CustomerTokens } from '../../src/api/customer-tokens.js';
+import { CredentialCheck } from '../../src/api/identify.js';
+import { TenantJwtVerifier } from '../../src/api/tenant-jwt.js';
+import { IdentityDirectory } from '../../src/app/identity.js';
 import { connectDatabase } from '../../src/db/client.js';
 import { SecretBox } from '../../src/webhooks/secrets.js';
 import { freePort } from '../../tools/stack/stack.js';
@@ -171,10 +174,16 @@ describe('Idempotency-Key bookkeeping that fails after the work', () => {
     });
     app = Fastify({ logger: false });
     await app.register(errorsPlugin);
+    const config = loadConfig({ API_KEYS: `${DEV_API_KEY}:default` });
     await app.register(authPlugin, {
-      apiKeys: new Map([[DEV_API_KEY, 'default']]),
-      adminKeys: new Set<string>(),
-      customerTokens: new CustomerTokens(DEV_CUSTOMER_TOKEN_SECRET),
+      credentials: new CredentialCheck({
+        identity: new IdentityDirectory(undefined, config),
+        adminKeys: new Set<string>(),
+        customerTokens: new CustomerTokens(DEV_CUSTOMER_TOKEN_SECRET),
+        tenantJwt: new TenantJwtVerifier(),
+      }),
+      platformTenant: config.platformTenant,
+      audit: { recordRevokedUse: async () => undefined },
     });
     await app.register(idempotencyPlugin, {
       keys: new IdempotencyKeys(db, new SecretBox(DEV_WEBHOOK_ENCRYPTION_KEY), {

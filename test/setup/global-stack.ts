@@ -137,6 +137,8 @@ export async function setup(project: TestProject): Promise<void> {
       // Expired Idempotency-Keys go within a second (test/integration/http-edges.test.ts).
       IDEMPOTENCY_SWEEP_INTERVAL_MS: '1000',
       TENANT_RATE_LIMITS: 'ratelimited:100',
+      // The identity test rotates its issuer's key right after the first fetch of its key set.
+      JWKS_COOLDOWN_SECONDS: '0',
       // A payment link's limit a test reaches in a few visits (test/integration/payment-links.test.ts).
       PAYMENT_LINK_SESSIONS_PER_MINUTE: '3',
       // A STRIPE_API_KEY in the shell is for the live Stripe test (test/live), not this stack.

@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/api/app.js';
 import { CustomerTokens } from '../../src/api/customer-tokens.js';
+import { TenantJwtVerifier } from '../../src/api/tenant-jwt.js';
+import { IdentityDirectory } from '../../src/app/identity.js';
 import type { Services } from '../../src/api/plugins/services.js';
 import { DEV_API_KEY, loadConfig } from '../../src/config.js';
 import { TENANT_KEYS } from './tenants.js';
@@ -41,6 +43,8 @@ export async function appWithUnreachableServices(
   ] as const satisfies readonly (keyof Services)[])
     (services as Record<string, unknown>)[name] = unreachable(name);
   services.customerTokens = new CustomerTokens(config.customerTokenSecret);
+  services.identity = new IdentityDirectory(undefined, config);
+  services.tenantJwt = new TenantJwtVerifier();
   const app = await buildApp({ config, services, logger: false });
   await app.ready();
   return { app, reached };

@@ -35,6 +35,7 @@ const PATTERNS: [string, RegExp][] = [
   ['a Stripe test PaymentMethod', /\bpm_card_\w+/],
   ["a merchant endpoint's webhook secret", /\bwhsec_[A-Za-z0-9]{16,}/],
   ['a customer token (JWT)', /\beyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/],
+  ['an API key the admin API made', /\b[spr]k_(?:live|test)_[A-Za-z0-9]{32}\b/],
 ];
 
 /** Each line of `log` that carries a secret, with what it carries (none is the only right answer). */

@@ -1,34 +1,25 @@
-import { createHash } from 'node:crypto';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import underPressure from '@fastify/under-pressure';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from '../../config.js';
-import { looksLikeJwt, type CustomerTokens } from '../customer-tokens.js';
+import type { IdentityDirectory } from '../../app/identity.js';
+import { fingerprintOf as hashed, type CredentialCheck } from '../identify.js';
 import { PROBLEM_CONTENT_TYPE, ProblemError, problemBody } from '../problem.js';
 import { ANONYMOUS_PREFIX, PAGES_PREFIX, SplitRateLimitStore } from './rate-limit-store.js';
 
-export type ProtectionOptions = Pick<Config, 'apiKeys' | 'adminKeys' | 'rateLimit' | 'pressure'> & {
-  customerTokens: CustomerTokens;
+export type ProtectionOptions = Pick<Config, 'rateLimit' | 'pressure'> & {
+  credentials: CredentialCheck;
+  identity: Pick<IdentityDirectory, 'rateLimitOf'>;
 };
-
-/** The bearer credential of a request, if any (a customer token may come as `?access_token=`). */
-function bearer(request: FastifyRequest): string | undefined {
-  const header = request.headers.authorization;
-  if (header) return /^Bearer\s+(\S+)$/i.exec(header)?.[1];
-  const queryToken = (request.query as Record<string, unknown> | undefined)?.access_token;
-  return typeof queryToken === 'string' && looksLikeJwt(queryToken) ? queryToken : undefined;
-}
-
-const hashed = (value: string) => createHash('sha256').update(value).digest('hex').slice(0, 32);
 
 /**
  * What protects the API from its callers and from itself:
  * - security headers (`@fastify/helmet`); no Content-Security-Policy, since the API answers JSON
  *   and the Swagger UI at /docs runs inline scripts;
  * - a rate limit per API key (`@fastify/rate-limit`): `RATE_LIMIT_MAX` requests per
- *   `RATE_LIMIT_WINDOW_MS`, or the tenant's own limit from `TENANT_RATE_LIMITS`; per customer
+ *   `RATE_LIMIT_WINDOW_MS`, or the tenant's own limit (its settings, else `TENANT_RATE_LIMITS`); per customer
  *   (a valid customer token) the same `RATE_LIMIT_MAX`; 429 problem+json with `Retry-After`.
  *   Keys are counted by a hash, never stored. A request without a valid credential (none, an
  *   unknown key, a bad token) counts by client address, `RATE_LIMIT_ANONYMOUS_MAX` per window,
@@ -48,17 +39,34 @@ export const protectionPlugin = fp(
   async (app: FastifyInstance, options: ProtectionOptions) => {
     await app.register(helmet, { contentSecurityPolicy: false, global: true });
 
-    const { max, anonymousMax, pagesMax, windowMs, perTenant } = options.rateLimit;
+    const { max, anonymousMax, pagesMax, windowMs } = options.rateLimit;
     /** The bucket a request counts in: its valid credential's, or its address's. */
     const anonymous = new WeakSet<FastifyRequest>();
+    /** The tenant whose own limit a bucket has, by request. */
+    const tenantOf = new WeakMap<FastifyRequest, string>();
     const bucketOf = async (request: FastifyRequest): Promise<string> => {
       if (request.routeOptions.config.page) return `${PAGES_PREFIX}${request.ip}`;
-      const credential = bearer(request);
-      if (credential && (options.apiKeys.has(credential) || options.adminKeys.has(credential)))
-        return `key:${hashed(credential)}`;
-      const claims =
-        credential && looksLikeJwt(credential) && (await options.customerTokens.verify(credential));
-      if (claims) return `customer:${hashed(`${claims.tenantId}/${claims.customerId}`)}`;
+      const credential = await options.credentials.of(request);
+      switch (credential.kind) {
+        case 'admin_key':
+          return `key:${credential.fingerprint}`;
+        case 'api_key':
+          if (credential.check.status !== 'ok') break;
+          tenantOf.set(request, credential.check.tenantId);
+          return `key:${credential.fingerprint}`;
+        case 'customer_token':
+          return `customer:${hashed(`${credential.claims.tenantId}/${credential.claims.customerId}`)}`;
+        case 'tenant_jwt': {
+          if (!('ok' in credential.verdict)) break;
+          const identity = credential.verdict.ok;
+          if (identity.role === 'customer')
+            return `customer:${hashed(`${identity.tenantId}/${identity.customerId}`)}`;
+          tenantOf.set(request, identity.tenantId);
+          return `jwt:${hashed(`${identity.tenantId}/${identity.subject}`)}`;
+        }
+        case 'none':
+          break;
+      }
       anonymous.add(request);
       return `${ANONYMOUS_PREFIX}${request.ip}`;
     };
@@ -77,8 +85,8 @@ export const protectionPlugin = fp(
       max: (request, bucket) => {
         if (bucket.startsWith(PAGES_PREFIX)) return pagesMax;
         if (bucket.startsWith(ANONYMOUS_PREFIX)) return anonymousMax;
-        const tenant = options.apiKeys.get(bearer(request) ?? '');
-        return (tenant !== undefined ? perTenant.get(tenant) : undefined) ?? max;
+        const tenant = tenantOf.get(request);
+        return (tenant !== undefined ? options.identity.rateLimitOf(tenant) : undefined) ?? max;
       },
       allowList: (request) => {
         const url = request.routeOptions.url ?? '';

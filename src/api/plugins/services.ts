@@ -2,10 +2,13 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { createApplication, type Application, type ApplicationDeps } from '../../app/index.js';
 import { CustomerTokens } from '../customer-tokens.js';
+import { TenantJwtVerifier } from '../tenant-jwt.js';
 
 /** The application's use cases, and what only the HTTP door has. */
 export interface Services extends Application {
   customerTokens: CustomerTokens;
+  /** Tokens of tenants' own identity providers. */
+  tenantJwt: TenantJwtVerifier;
 }
 
 declare module 'fastify' {
@@ -19,6 +22,7 @@ export function createServices(deps: ApplicationDeps): Services {
   return {
     ...createApplication(deps),
     customerTokens: new CustomerTokens(deps.config.customerTokenSecret),
+    tenantJwt: new TenantJwtVerifier({ cooldownMs: deps.config.jwksCooldownMs }),
   };
 }
 

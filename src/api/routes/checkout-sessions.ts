@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { publicCheckoutSession } from '../../domain/checkout.js';
 import { checkoutSession, createCheckoutSessionBody, errorResponses, paymentIdParams } from '../schemas.js';
+import { ProblemError } from '../problem.js';
 
 /** The merchant's side of checkout sessions (the customer's page is in ../pages). */
 export const checkoutSessionRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -12,7 +13,8 @@ export const checkoutSessionRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/v1/checkout-sessions',
     {
-      config: { idempotent: true },
+      // A browser page may open a checkout page with a publishable key (the customer pays there).
+      config: { idempotent: true, publishable: true },
       schema: {
         summary: 'Create a checkout session: a hosted page where the customer pays for an order',
         description:
@@ -22,8 +24,17 @@ export const checkoutSessionRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 201: checkoutSession, ...errorResponses },
       },
     },
-    async (request, reply) =>
-      reply.status(201).send(show(await checkoutSessions.create(request.tenantId, request.body))),
+    async (request, reply) => {
+      // Whoever holds a publishable key (every visitor of the page that ships it) could name any
+      // customer: its sessions never spend a wallet.
+      if (request.scope === 'publishable' && request.body.allowedMethods.includes('wallet'))
+        throw new ProblemError(
+          403,
+          'forbidden_for_publishable_key',
+          'a publishable key opens card and PayPal checkout pages only: send allowedMethods without wallet, or use a secret key on your server',
+        );
+      return reply.status(201).send(show(await checkoutSessions.create(request.tenantId, request.body)));
+    },
   );
 
   app.get(
