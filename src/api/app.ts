@@ -5,6 +5,7 @@ import type { Config } from '../config.js';
 import { loggerOptions } from '../logger.js';
 import type { ApplicationDeps } from '../app/index.js';
 import { authPlugin } from './plugins/auth.js';
+import { corsPlugin } from './plugins/cors.js';
 import { CredentialCheck } from './identify.js';
 import { docsPlugin } from './plugins/docs.js';
 import { clientErrorHandler, errorsPlugin, frameworkErrors } from './plugins/errors.js';
@@ -90,6 +91,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     platformTenant: config.platformTenant,
     audit: services.tenantAdmin,
   });
+  // After auth (the origin check needs the tenant), before the routes (it adds their preflights).
+  await app.register(corsPlugin, { policy: services.identity, publicUrl: config.publicUrl });
   await app.register(idempotencyPlugin, {
     keys: services.idempotencyKeys,
     sweepIntervalMs: config.idempotency.sweepIntervalMs,

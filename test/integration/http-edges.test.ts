@@ -121,11 +121,11 @@ describe('c. errors answered before a route runs are problems too', () => {
   it('a method a known path does not have: 405 method_not_allowed with Allow', async () => {
     const res = await api('DELETE', '/v1/payments');
     expectProblem(res, 405, 'method_not_allowed');
-    expect(res.headers.get('allow')).toBe('GET, HEAD, POST');
+    expect(res.headers.get('allow')).toBe('GET, HEAD, OPTIONS, POST');
     // QUERY carries a body: without this check it was a 400 about a missing content type.
     const query = await api('QUERY', '/v1/payments/pay_x');
     expectProblem(query, 405, 'method_not_allowed');
-    expect(query.headers.get('allow')).toBe('GET, HEAD');
+    expect(query.headers.get('allow')).toBe('GET, HEAD, OPTIONS');
     // Unknown paths stay 404.
     expectProblem(await api('DELETE', '/v1/nothing-here'), 404, 'route_not_found');
   });
