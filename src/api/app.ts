@@ -88,6 +88,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(servicesPlugin, { services });
   await app.register(authPlugin, {
     credentials,
+    identity: services.identity,
     platformTenant: config.platformTenant,
     audit: services.tenantAdmin,
   });

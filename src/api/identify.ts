@@ -8,7 +8,7 @@ import type { JwtVerdict, TenantJwtVerifier } from './tenant-jwt.js';
 export type Credential =
   | { kind: 'none' }
   | { kind: 'admin_key'; fingerprint: string }
-  | { kind: 'api_key'; check: KeyCheck; fingerprint: string }
+  | { kind: 'api_key'; check: KeyCheck; fingerprint: string; secret: string }
   | { kind: 'customer_token'; claims: CustomerClaims; token: string }
   | { kind: 'tenant_jwt'; verdict: JwtVerdict; token: string };
 
@@ -36,7 +36,7 @@ export class CredentialCheck {
 
   constructor(
     private readonly deps: {
-      identity: Pick<IdentityDirectory, 'checkKeyNow' | 'jwtTenants'>;
+      identity: Pick<IdentityDirectory, 'checkKey' | 'jwtTenants'>;
       adminKeys: ReadonlySet<string>;
       customerTokens: Pick<CustomerTokens, 'verify'>;
       tenantJwt: Pick<TenantJwtVerifier, 'verify'>;
@@ -63,10 +63,13 @@ export class CredentialCheck {
       return { kind: 'tenant_jwt', verdict, token: value };
     }
     if (this.deps.adminKeys.has(value)) return { kind: 'admin_key', fingerprint: fingerprintOf(value) };
+    // From memory only: a key not known here is looked up in PostgreSQL by the auth hook, after
+    // the rate limit has counted the request among those without a valid key.
     return {
       kind: 'api_key',
-      check: await this.deps.identity.checkKeyNow(value),
+      check: this.deps.identity.checkKey(value),
       fingerprint: fingerprintOf(value),
+      secret: value,
     };
   }
 }

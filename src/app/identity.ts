@@ -51,11 +51,30 @@ export function tenantOfRow(row: TenantRow, envSettings: TenantSettings = {}): T
     id: row.id,
     name: row.name,
     status: row.status,
-    settings: { ...envSettings, ...tenantSettings.parse(row.settings) },
+    settings: { ...envSettings, ...readableSettings(row.settings) },
     source: 'database',
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
   };
+}
+
+/**
+ * Stored settings as this version reads them. A field it cannot read (written by a later
+ * version, or by hand) is left out, alone: its environment default applies, and an origin list
+ * or an identity provider that cannot be read lets nothing in. The admin API shows the rest and
+ * can set the field again.
+ */
+export function readableSettings(raw: unknown): TenantSettings {
+  const whole = tenantSettings.safeParse(raw);
+  if (whole.success) return whole.data;
+  const kept: TenantSettings = {};
+  if (typeof raw !== 'object' || raw === null) return kept;
+  for (const [field, value] of Object.entries(raw as Record<string, unknown>)) {
+    const one = tenantSettings.safeParse({ [field]: value });
+    if (one.success) Object.assign(kept, one.data);
+    else console.error(`a stored tenant setting cannot be read and is ignored: ${field}`);
+  }
+  return kept;
 }
 
 /** What the environment sets for a tenant it names. */
@@ -99,6 +118,7 @@ export class IdentityDirectory {
   #loading: Promise<void> | undefined;
   #again = false;
   #channel: PgChannel<string> | undefined;
+  readonly #listeners = new Set<() => void>();
   #timer: NodeJS.Timeout | undefined;
   /** When the last reload finished (ms since epoch), for tests and readiness. */
   loadedAt = 0;
@@ -147,8 +167,10 @@ export class IdentityDirectory {
             this.#index(tenants, keys);
             this.loadedAt = Date.now();
           } catch (error) {
-            // The last good copy stays in use; the next notice or tick tries again.
-            console.error('identity reload failed', (error as Error).message);
+            // The last good copy stays in use until a read succeeds: a notice that came meanwhile
+            // (a revocation) must not wait for the next tick.
+            console.error('identity reload failed; retrying in 1 s', (error as Error).message);
+            setTimeout(() => void this.reload(), 1_000).unref();
             return;
           }
         } while (this.#again);
@@ -162,13 +184,7 @@ export class IdentityDirectory {
   #index(rows: TenantRow[], keys: ApiKeyRow[]): void {
     const tenants = new Map<string, Tenant>();
     for (const id of this.env.envTenants) tenants.set(id, envTenant(this.env, id));
-    for (const row of rows) {
-      try {
-        tenants.set(row.id, tenantOfRow(row, envSettingsOf(this.env, row.id)));
-      } catch (error) {
-        console.error(`tenant ${row.id} has unreadable settings`, (error as Error).message);
-      }
-    }
+    for (const row of rows) tenants.set(row.id, tenantOfRow(row, envSettingsOf(this.env, row.id)));
     const byIssuer = new Map<string, { tenantId: string; jwt: JwtSettings }[]>();
     const origins = new Set<string>();
     for (const tenant of tenants.values()) {
@@ -190,6 +206,13 @@ export class IdentityDirectory {
     this.#keys = keyMap;
     this.#byIssuer = byIssuer;
     this.#origins = origins;
+    for (const listener of this.#listeners) listener();
+  }
+
+  /** Calls `listener` after each reload (live streams check their credential still acts). */
+  onChange(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   /** The tenant and scope of an API key's secret, or why it does not act. */
@@ -201,6 +224,8 @@ export class IdentityDirectory {
         : { status: 'suspended', tenantId: envTenantId };
     const key = this.#keys.get(secretHash(secret));
     if (!key) return { status: 'unknown' };
+    // A key outlives neither its tenant (removed from the environment, never stored) nor its revocation.
+    if (!this.#tenants.has(key.tenantId)) return { status: 'unknown' };
     if (key.revoked) return { status: 'revoked', tenantId: key.tenantId, keyId: key.id };
     if (key.expiresAt !== undefined && key.expiresAt <= now)
       return { status: 'expired', tenantId: key.tenantId, keyId: key.id };
@@ -232,8 +257,9 @@ export class IdentityDirectory {
     return [...this.#tenants.values()];
   }
 
+  /** A tenant this process knows, and not suspended. */
   isActive(tenantId: string): boolean {
-    return this.#tenants.get(tenantId)?.status !== 'suspended';
+    return this.#tenants.get(tenantId)?.status === 'active';
   }
 
   /** The connector a tenant chose for itself (the environment's choice is the registry's). */

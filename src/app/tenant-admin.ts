@@ -22,6 +22,7 @@ import {
   keyPrefix,
   MAX_ROLL_OVERLAP_SECONDS,
   patchedSettings,
+  settingsProblem,
   type ApiKey,
   type KeyMode,
   type KeyScope,
@@ -230,20 +231,27 @@ export class TenantAdmin {
     },
   ): Promise<Tenant> {
     this.assertReaches(reach, id);
-    if (!reach.platform && (patch.status !== undefined || patch.settings?.jwt !== undefined))
+    if (
+      !reach.platform &&
+      (patch.status !== undefined ||
+        patch.settings?.jwt !== undefined ||
+        patch.settings?.rateLimit !== undefined)
+    )
       throw new AppError(
         'forbidden',
         'forbidden',
-        "a tenant's own admins change neither its status nor its identity provider",
+        "a tenant's own admins change neither its status, its rate limit nor its identity provider",
       );
     return this.#change(async (tx) => {
-      let row = await findTenantRow(tx, id);
+      // Held until the change commits: two changes at once apply one after the other, and
+      // neither writes back what it read before the other (a suspension stays).
+      let row = await findTenantRow(tx, id, { forUpdate: true });
       if (!row) {
         if (!this.config.envTenants.has(id))
           throw new AppError('not_found', 'tenant_not_found', `no tenant ${id}`);
         // A tenant of the environment is stored at its first change: what the change sets wins.
         row = await insertTenant(tx, { id, name: id, status: 'active', settings: {} });
-        row ??= await findTenantRow(tx, id);
+        row ??= await findTenantRow(tx, id, { forUpdate: true });
         if (!row) throw new AppError('conflict', 'tenant_changed', 'the tenant changed meanwhile; retry');
       }
       const stored = tenantOfRow(row);
@@ -428,6 +436,7 @@ export class TenantAdmin {
   /** A tenant's connector and rules must be ones it has accounts on; its identity provider its own. */
   assertUsable(tenantId: string, settings: TenantSettings): void {
     const problem =
+      settingsProblem(settings) ??
       (settings.connector !== undefined
         ? this.connectors.connectorProblem(tenantId, settings.connector)
         : undefined) ??

@@ -25,8 +25,14 @@ export async function listTenantRows(db: Executor): Promise<TenantRow[]> {
   return db.select().from(tenants).orderBy(asc(tenants.id));
 }
 
-export async function findTenantRow(db: Executor, id: string): Promise<TenantRow | undefined> {
-  const [row] = await db.select().from(tenants).where(eq(tenants.id, id));
+/** The tenant's row; `forUpdate` (inside a transaction) holds it until the transaction ends. */
+export async function findTenantRow(
+  db: Executor,
+  id: string,
+  options: { forUpdate?: boolean } = {},
+): Promise<TenantRow | undefined> {
+  const query = db.select().from(tenants).where(eq(tenants.id, id));
+  const [row] = options.forUpdate ? await query.for('update') : await query;
   return row;
 }
 

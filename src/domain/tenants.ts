@@ -41,28 +41,57 @@ function isLoopback(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '127.0.0.1' || hostname === '[::1]';
 }
 
-/** An https URL, or http on a loopback address. */
-const secureUrl = z.url().refine((value) => {
-  const url = new URL(value);
-  return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(url.hostname));
-}, 'an https URL (http only on localhost or 127.0.0.1)');
+/** Why a URL is not https, or http on a loopback address; undefined when it is. */
+function insecureUrlProblem(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return `${value} is not a URL`;
+  }
+  return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(url.hostname))
+    ? undefined
+    : `${value} is neither https nor http on localhost or 127.0.0.1`;
+}
 
 /**
  * A browser origin a tenant allows: scheme, host and port only, exactly as a browser sends it in
- * `Origin` (`https://shop.example`, `http://127.0.0.1:5173`). No wildcards: a credentialed API
- * never answers `*`.
+ * `Origin` (`https://shop.example`, `http://127.0.0.1:5173`): lower-case, no path, no wildcard (a
+ * credentialed API never answers `*`). The shape is the schema's; https (http only on loopback)
+ * is checked with the rest of the settings (`settingsProblem`).
  */
-export const corsOrigin = z.string().refine((value) => {
-  try {
-    const url = new URL(value);
-    return (
-      url.origin === value &&
-      (url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(url.hostname)))
-    );
-  } catch {
-    return false;
-  }
-}, 'an origin such as https://shop.example (scheme, host and optional port; http only on localhost or 127.0.0.1)');
+export const corsOrigin = z
+  .string()
+  .max(300)
+  .regex(
+    /^https?:\/\/(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*|\[::1\])(?::[1-9]\d{0,4})?$/,
+    'an origin such as https://shop.example (scheme, lower-case host and optional port)',
+  );
+
+/** A public JSON Web Key as identity providers publish them (RSA, EC or OKP; base64url members). */
+const base64url = z
+  .string()
+  .max(2048)
+  .regex(/^[A-Za-z0-9_-]+$/);
+const publicJwk = z.strictObject({
+  kty: z.enum(['RSA', 'EC', 'OKP']),
+  kid: z
+    .string()
+    .max(200)
+    .regex(/^[\x21-\x7e]+$/)
+    .optional(),
+  use: z.literal('sig').optional(),
+  alg: z
+    .string()
+    .max(20)
+    .regex(/^[A-Za-z0-9]+$/)
+    .optional(),
+  n: base64url.optional(),
+  e: base64url.optional(),
+  crv: z.enum(['P-256', 'P-384', 'P-521', 'Ed25519']).optional(),
+  x: base64url.optional(),
+  y: base64url.optional(),
+});
 
 /** Asymmetric algorithms only: an HMAC secret shared with an identity provider is not accepted. */
 export const JWT_ALGORITHMS = [
@@ -97,23 +126,22 @@ export type JwtRole = (typeof JWT_ROLES)[number];
  * - `admin`: the admin routes of this tenant (the platform tenant's: every tenant's).
  * A token with several roles acts with the highest it has (admin, then merchant, then customer).
  */
-export const jwtSettings = z
-  .strictObject({
-    issuer: z.string().min(1).max(500),
-    audience: z.union([z.string().min(1).max(500), z.array(z.string().min(1).max(500)).min(1).max(10)]),
-    /** Where the provider publishes its signing keys; fetched by jose, cached, refetched on an unknown `kid`. */
-    jwksUrl: secureUrl.optional(),
-    /** Or the keys themselves (public JWKs). */
-    keys: z.array(z.record(z.string(), z.unknown())).min(1).max(20).optional(),
-    algorithms: z.array(z.enum(JWT_ALGORITHMS)).min(1).default(['RS256', 'ES256']),
-    customerIdClaim: claimPath.default('sub'),
-    rolesClaim: claimPath.default('roles'),
-    /** Leeway on `exp` and `nbf`. */
-    clockToleranceSeconds: z.int().min(0).max(300).default(30),
-  })
-  .refine((s) => (s.jwksUrl === undefined) !== (s.keys === undefined), {
-    message: 'exactly one of jwksUrl and keys',
-  });
+export const jwtSettings = z.strictObject({
+  issuer: z.string().min(1).max(500),
+  audience: z.union([z.string().min(1).max(500), z.array(z.string().min(1).max(500)).min(1).max(10)]),
+  /** Where the provider publishes its signing keys; fetched by jose, cached, refetched on an unknown `kid`. Exactly one of `jwksUrl` and `keys`. */
+  jwksUrl: z
+    .url({ protocol: /^https?$/ })
+    .max(2000)
+    .optional(),
+  /** Or the keys themselves (public JWKs). */
+  keys: z.array(publicJwk).min(1).max(20).optional(),
+  algorithms: z.array(z.enum(JWT_ALGORITHMS)).min(1).default(['RS256', 'ES256']),
+  customerIdClaim: claimPath.default('sub'),
+  rolesClaim: claimPath.default('roles'),
+  /** Leeway on `exp` and `nbf`. */
+  clockToleranceSeconds: z.int().min(0).max(300).default(30),
+});
 export type JwtSettings = z.infer<typeof jwtSettings>;
 
 /** What a tenant sets; every field optional: what it leaves out comes from the environment's defaults. */
@@ -159,6 +187,23 @@ export interface ApiKey {
 
 /** The longest a rolled key keeps working beside its successor (Stripe allows up to 7 days). */
 export const MAX_ROLL_OVERLAP_SECONDS = 7 * 24 * 3600;
+
+/**
+ * What in a tenant's settings the schema cannot say: an origin or a key-set URL that is neither
+ * https nor http on loopback; undefined when none.
+ */
+export function settingsProblem(settings: TenantSettings): string | undefined {
+  for (const origin of settings.corsOrigins ?? []) {
+    const problem = insecureUrlProblem(origin);
+    if (problem) return `corsOrigins: ${problem}`;
+  }
+  const jwt = settings.jwt;
+  if (jwt && (jwt.jwksUrl === undefined) === (jwt.keys === undefined))
+    return 'jwt: give exactly one of jwksUrl and keys';
+  const jwksUrl = jwt?.jwksUrl;
+  const problem = jwksUrl !== undefined ? insecureUrlProblem(jwksUrl) : undefined;
+  return problem && `jwt.jwksUrl: ${problem}`;
+}
 
 /** The value of a claim by name or dotted path; own properties only. */
 export function claimAt(claims: Record<string, unknown>, path: string): unknown {

@@ -4,6 +4,7 @@ import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DEV_ADMIN_KEY } from '../../src/config.js';
 import { findChromium } from '../support/browser.js';
+import { count, testDatabase } from '../support/db.js';
 import { apiRaw, uid } from '../support/http.js';
 
 const chromium = findChromium('the CORS browser tests');
@@ -52,11 +53,13 @@ describe.skipIf(!chromium)("a tenant's browser app, across origins (Chromium)", 
   let allowed: { server: Server; origin: string };
   let foreign: { server: Server; origin: string };
   let publishable: string;
+  let tenantId: string;
+  const db = testDatabase();
   let secret: string;
 
   beforeAll(async () => {
     [allowed, foreign] = await Promise.all([site(), site()]);
-    const tenantId = uid('web').toLowerCase();
+    tenantId = uid('web').toLowerCase();
     const admin = { key: DEV_ADMIN_KEY };
     const created = await apiRaw(
       'POST',
@@ -79,8 +82,12 @@ describe.skipIf(!chromium)("a tenant's browser app, across origins (Chromium)", 
   });
   afterAll(async () => {
     await browser?.close();
+    await db.close();
     for (const each of [allowed, foreign]) await new Promise((resolve) => each?.server.close(resolve));
   });
+
+  /** How many checkout sessions the tenant has: a refused request opened none. */
+  const sessions = () => count(db, 'SELECT count(*) FROM checkout_sessions WHERE tenant_id = $1', [tenantId]);
 
   async function pageAt(origin: string): Promise<Page> {
     const page = await browser.newPage();
@@ -164,13 +171,31 @@ describe.skipIf(!chromium)("a tenant's browser app, across origins (Chromium)", 
 
   it('refuses the same calls from an origin the tenant does not allow', async () => {
     const page = await pageAt(foreign.origin);
-    const refused = await fetchFrom(page, `${api}/v1/checkout-sessions`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${publishable}`, 'content-type': 'application/json' },
-      body: sessionBody(foreign.origin),
-    });
-    // The browser's preflight got no CORS headers: the request was never sent.
-    expect(refused).toEqual({ error: expect.stringMatching(/TypeError: Failed to fetch/) });
+    const open = () =>
+      fetchFrom(page, `${api}/v1/checkout-sessions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${publishable}`, 'content-type': 'application/json' },
+        body: sessionBody(foreign.origin),
+      });
+    // No tenant allows it: the browser's preflight got no CORS headers, the request was never sent.
+    expect(await open()).toEqual({ error: expect.stringMatching(/TypeError: Failed to fetch/) });
+
+    // Another tenant allows it: the preflight passes (it carries no key), and the request with
+    // this tenant's key is refused before anything runs, without CORS headers.
+    const other = uid('web').toLowerCase();
+    expect(
+      (
+        await apiRaw(
+          'POST',
+          '/v1/admin/tenants',
+          { id: other, name: 'Another shop', settings: { corsOrigins: [foreign.origin] } },
+          { key: DEV_ADMIN_KEY },
+        )
+      ).status,
+    ).toBe(201);
+    const before = await sessions();
+    expect(await open()).toEqual({ error: expect.stringMatching(/TypeError: Failed to fetch/) });
+    expect(await sessions()).toBe(before);
     await page.close();
   });
 
@@ -192,13 +217,13 @@ describe.skipIf(!chromium)("a tenant's browser app, across origins (Chromium)", 
     );
     expect(ok.headers.get('access-control-allow-credentials')).toBeNull();
     expect(ok.headers.get('vary')).toMatch(/origin/i);
-    const other = await preflight(foreign.origin);
+    const other = await preflight('https://nobody.example');
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
     expect(other.headers.get('access-control-allow-methods')).toBeNull();
 
     // A "simple" request needs no preflight: the API refuses it before anything runs.
     const simple = await fetch(`${api}/v1/payments?limit=1`, {
-      headers: { origin: foreign.origin, authorization: `Bearer ${secret}` },
+      headers: { origin: 'https://nobody.example', authorization: `Bearer ${secret}` },
     });
     expect(simple.status).toBe(403);
     expect(await simple.json()).toMatchObject({ code: 'origin_not_allowed' });

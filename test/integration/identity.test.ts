@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { WebSocket as WsClient } from 'ws';
 import { DEV_ADMIN_KEY } from '../../src/config.js';
 import { projectPath } from '../../tools/stack/stack.js';
 import { count, testDatabase } from '../support/db.js';
@@ -154,6 +155,23 @@ describe('tenants and API keys as data', () => {
     });
   });
 
+  it('closes a live stream the key opened once the key is revoked', async () => {
+    const tenantId = await newTenant();
+    const key = await newKey(tenantId);
+    secrets.push(key.secret);
+    const socket = new WsClient(`${inject('apiUrl').replace('http', 'ws')}/v1/stream`, {
+      headers: { authorization: `Bearer ${key.secret}` },
+    });
+    const closed = new Promise<number>((resolve) => socket.once('close', resolve));
+    await new Promise<void>((resolve, reject) => {
+      socket.once('open', () => resolve());
+      socket.once('error', reject);
+    });
+    await asAdmin('DELETE', `/v1/admin/tenants/${tenantId}/api-keys/${key.id}`);
+    // Policy violation: the credential that opened it no longer acts.
+    expect(await closed).toBe(1008);
+  });
+
   it('keeps a read-only key to reads and a publishable key to opening checkout pages', async () => {
     const tenantId = await newTenant();
     const readOnly = await newKey(tenantId, 'read_only');
@@ -201,10 +219,15 @@ describe('tenants and API keys as data', () => {
     expect(token.body).toMatchObject({ status: 403, code: 'forbidden_for_publishable_key' });
   });
 
-  it('suspends a tenant: every key of it stops; settings are checked before they are stored', async () => {
+  it('suspends a tenant: every key and token of it stops; settings are checked before they are stored', async () => {
     const tenantId = await newTenant();
     const key = await newKey(tenantId);
     secrets.push(key.secret);
+    const paid = await pay(key.secret, 'cus_s');
+    const customerToken = (
+      await apiRaw('POST', '/v1/customer-tokens', { customerId: 'cus_s' }, { key: key.secret })
+    ).body.token as string;
+    expect(await read(customerToken, `/v1/payments/${paid.body.id}`)).toBe(200);
     expect((await asAdmin('PATCH', `/v1/admin/tenants/${tenantId}`, { status: 'suspended' })).status).toBe(
       200,
     );
@@ -367,14 +390,31 @@ describe("tenants' own identity providers", () => {
     const before = issuer.jwksRequests();
     const unknownKid = await issuer.signWithUnpublishedKey(claims, { audience: 'paysaga-api' });
     expect(await read(unknownKid, `/v1/payments/${payments.cus_A}`)).toBe(401);
-    // The key set was fetched again for the unknown kid (or just before, by a rotation of jose's).
-    expect(issuer.jwksRequests()).toBeGreaterThanOrEqual(before);
+    // The key set was fetched again for the unknown kid (the test stack's cooldown is 0), and the
+    // kid was still unknown.
+    expect(issuer.jwksRequests()).toBeGreaterThan(before);
   });
 
-  it('takes a rotated signing key after refreshing the key set', async () => {
+  it('takes a rotated signing key after refreshing the key set; while the key set cannot be fetched, a new key is a 503, never let in', async () => {
     await issuer.rotate();
-    const jwt = await token({ sub: 'cus_A', realm_access: { roles: ['customer'] } });
-    expect(await read(jwt, `/v1/payments/${payments.cus_A}`)).toBe(200);
+    const claims = { sub: 'cus_A', realm_access: { roles: ['customer'] } };
+    expect(await read(await token(claims), `/v1/payments/${payments.cus_A}`)).toBe(200);
+
+    issuer.setDown(true);
+    try {
+      // The cached key still verifies; a key rotated in during the outage cannot be fetched.
+      expect(await read(await token(claims), `/v1/payments/${payments.cus_A}`)).toBe(200);
+      await issuer.rotate();
+      const response = await fetch(`${inject('apiUrl')}/v1/payments/${payments.cus_A}`, {
+        headers: { authorization: `Bearer ${await token(claims)}` },
+      });
+      expect(response.status).toBe(503);
+      expect(response.headers.get('retry-after')).toBe('5');
+      expect(await response.json()).toMatchObject({ code: 'identity_provider_unavailable' });
+    } finally {
+      issuer.setDown(false);
+    }
+    expect(await read(await token(claims), `/v1/payments/${payments.cus_A}`)).toBe(200);
   });
 
   it('a merchant token acts as the tenant; an admin token reaches its own tenant only', async () => {
@@ -394,5 +434,41 @@ describe("tenants' own identity providers", () => {
     expect(created.status).toBe(201);
     const audit = await asAdmin('GET', `/v1/admin/audit?tenantId=${tenantId}&action=api_key.created`);
     expect(audit.body.data[0]).toMatchObject({ actor: { type: 'jwt', id: 'admin@tenant' } });
+
+    // Not the operator's: the ledger across tenants, the tenant's status, limit or identity provider.
+    expect(await read(admin, '/v1/ledger/verify')).toBe(403);
+    expect(await read(admin, '/v1/admin/tenants')).toBe(200);
+    for (const body of [
+      { status: 'suspended' },
+      { settings: { rateLimit: { max: 1_000_000 } } },
+      { settings: { jwt: null } },
+    ])
+      expect((await apiRaw('PATCH', `/v1/admin/tenants/${tenantId}`, body, { key: admin })).status).toBe(403);
+    expect(
+      (await apiRaw('PATCH', `/v1/admin/tenants/${tenantId}`, { name: 'Own name' }, { key: admin })).status,
+    ).toBe(200);
+  });
+
+  it("gives an issuer's tokens for an audience to one tenant only", async () => {
+    const taken = await asAdmin('POST', '/v1/admin/tenants', {
+      id: uid('tnt').toLowerCase(),
+      name: 'Same issuer',
+      settings: { jwt: { issuer: issuer.issuer, audience: 'paysaga-api', jwksUrl: issuer.jwksUrl } },
+    });
+    expect(taken.status).toBe(409);
+    expect(taken.body.code).toBe('jwt_issuer_taken');
+    const both = await asAdmin('POST', '/v1/admin/tenants', {
+      id: uid('tnt').toLowerCase(),
+      name: 'Both',
+      settings: {
+        jwt: {
+          issuer: 'https://idp.example',
+          audience: 'x',
+          jwksUrl: issuer.jwksUrl,
+          keys: [{ kty: 'RSA', n: 'AQAB', e: 'AQAB' }],
+        },
+      },
+    });
+    expect(both.status).toBe(422);
   });
 });

@@ -175,9 +175,11 @@ describe('Idempotency-Key bookkeeping that fails after the work', () => {
     app = Fastify({ logger: false });
     await app.register(errorsPlugin);
     const config = loadConfig({ API_KEYS: `${DEV_API_KEY}:default` });
+    const identity = new IdentityDirectory(undefined, config);
     await app.register(authPlugin, {
+      identity,
       credentials: new CredentialCheck({
-        identity: new IdentityDirectory(undefined, config),
+        identity,
         adminKeys: new Set<string>(),
         customerTokens: new CustomerTokens(DEV_CUSTOMER_TOKEN_SECRET),
         tenantJwt: new TenantJwtVerifier(),

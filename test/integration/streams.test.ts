@@ -290,8 +290,8 @@ describe('a stream whose PostgreSQL read fails', () => {
         async () =>
           (
             await locker.query(
-              `SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND state = 'idle' AND query LIKE 'LISTEN%'`,
-              [appName],
+              `SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND state = 'idle' AND query = $2`,
+              [appName, `LISTEN ${EVENTS_CHANNEL}`],
             )
           ).rowCount === 1,
         15_000,

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { AdminReach, Actor, TenantAdmin } from '../../app/tenant-admin.js';
 import type { KeyScope } from '../../domain/tenants.js';
+import type { IdentityDirectory } from '../../app/identity.js';
 import type { CredentialCheck } from '../identify.js';
 import { bindLog } from '../log-context.js';
 import { ProblemError } from '../problem.js';
@@ -16,6 +17,8 @@ declare module 'fastify' {
     scope: KeyScope | undefined;
     /** Who is calling, as the audit trail names them. */
     actor: Actor | undefined;
+    /** Whether the request's credential still acts now (not revoked, expired or suspended since). */
+    credentialActs: () => boolean;
     /** Set when the request came with a customer token: it may read only this customer's data. */
     customerId: string | undefined;
     /** The customer token itself and when it expires: a stream opened with it ends then. */
@@ -26,7 +29,8 @@ declare module 'fastify' {
     public?: boolean;
     /** A customer's page (checkout, return, payment link): public, rate-limited per address. */
     page?: boolean;
-    admin?: boolean;
+    /** `true`: the operator's routes (admin keys, the platform tenant's admins); `tenant`: also a tenant's own admins, for their tenant. */
+    admin?: boolean | 'tenant';
     /** Routes a customer token may use (each checks that the data is that customer's). */
     customer?: boolean;
     /** Routes a publishable key may use: what a browser page may do with a key it ships. */
@@ -36,6 +40,7 @@ declare module 'fastify' {
 
 export interface AuthOptions {
   credentials: CredentialCheck;
+  identity: Pick<IdentityDirectory, 'checkKey' | 'checkKeyNow' | 'isActive'>;
   platformTenant: string;
   /** Where a revoked key's use is audited. */
   audit: Pick<TenantAdmin, 'recordRevokedUse'>;
@@ -43,6 +48,8 @@ export interface AuthOptions {
 
 const unauthorized = (detail: string) =>
   new ProblemError(401, 'unauthorized', detail, {}, { 'WWW-Authenticate': 'Bearer' });
+
+const suspended = () => new ProblemError(403, 'tenant_suspended', 'this tenant is suspended');
 
 /** Reads leave a read-only key's tenant as they found it. */
 const READS = new Set(['GET', 'HEAD']);
@@ -63,6 +70,7 @@ export const authPlugin = fp(
     app.decorateRequest('adminReach', undefined);
     app.decorateRequest('scope', undefined);
     app.decorateRequest('actor', undefined);
+    app.decorateRequest('credentialActs', () => true);
     app.decorateRequest('customerId', undefined);
     app.decorateRequest('customerToken', undefined);
     const from = (request: FastifyRequest) => ({
@@ -111,6 +119,8 @@ export const authPlugin = fp(
         case 'none':
           throw unauthorized('send Authorization: Bearer <api key>');
         case 'customer_token':
+          if (!options.identity.isActive(credential.claims.tenantId)) throw suspended();
+          request.credentialActs = () => options.identity.isActive(credential.claims.tenantId);
           return actAsCustomer(request, reply, { ...credential.claims, token: credential.token });
         case 'admin_key':
           if (!config.admin) throw unauthorized('unknown API key');
@@ -132,6 +142,7 @@ export const authPlugin = fp(
             throw unauthorized('invalid or expired token');
           }
           const identity = verdict.ok;
+          request.credentialActs = () => options.identity.isActive(identity.tenantId);
           request.actor = {
             type: 'jwt',
             id: identity.subject,
@@ -148,18 +159,26 @@ export const authPlugin = fp(
           if (config.admin) {
             if (identity.role !== 'admin')
               throw new ProblemError(403, 'forbidden', 'this route needs an admin');
+            const platform = identity.tenantId === options.platformTenant;
+            // The operator's own routes (the ledger across tenants) are not a tenant's admin's.
+            if (!platform && config.admin !== 'tenant')
+              throw new ProblemError(403, 'forbidden', "this route is the platform's admins' only");
             request.isAdmin = true;
-            request.adminReach =
-              identity.tenantId === options.platformTenant
-                ? { platform: true }
-                : { platform: false, tenantId: identity.tenantId };
+            request.adminReach = platform
+              ? { platform: true }
+              : { platform: false, tenantId: identity.tenantId };
             bindLog(request, reply, { tenantId: identity.tenantId });
             return;
           }
           return actAsTenant(request, reply, identity.tenantId, 'full');
         }
         case 'api_key': {
-          const { check } = credential;
+          // A key this process does not know may be a moment old: PostgreSQL decides (the rate
+          // limit, which ran before, counted it as a request without a valid key).
+          const check =
+            credential.check.status === 'unknown'
+              ? await options.identity.checkKeyNow(credential.secret)
+              : credential.check;
           if (config.admin && check.status !== 'unknown')
             throw new ProblemError(403, 'forbidden', 'this route needs an admin key');
           switch (check.status) {
@@ -176,7 +195,7 @@ export const authPlugin = fp(
             case 'expired':
               throw unauthorized('this API key expired (it was rolled)');
             case 'suspended':
-              throw new ProblemError(403, 'tenant_suspended', "this key's tenant is suspended");
+              throw suspended();
             case 'ok':
               request.actor = {
                 type: 'api_key',
@@ -184,6 +203,7 @@ export const authPlugin = fp(
                 tenantId: check.tenantId,
                 ...from(request),
               };
+              request.credentialActs = () => options.identity.checkKey(credential.secret).status === 'ok';
               return actAsTenant(request, reply, check.tenantId, check.scope);
           }
         }

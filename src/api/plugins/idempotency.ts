@@ -60,7 +60,9 @@ export const idempotencyPlugin = fp(
       }
       const scope = {
         tenantId: request.tenantId,
-        route: `${request.method} ${request.routeOptions.url}`,
+        // A publishable key is every page visitor's: its keys are a namespace of their own, so it
+        // can neither spend the server's keys nor replay what a secret key made.
+        route: `${request.method} ${request.routeOptions.url}${request.scope === 'publishable' ? ' publishable' : ''}`,
         key: header,
       };
       const { replayAccepted, secretFields = [] } = request.routeOptions.config;

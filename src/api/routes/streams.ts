@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { EVENTS_PAGE, paymentSubject, type EventNotice } from '../../app/streams.js';
 import { publicPayment } from '../../domain/payment.js';
 import { AppError } from '../../app/errors.js';
+import type { IdentityDirectory } from '../../app/identity.js';
 import { onlyCustomer, ownedBy } from '../customer-access.js';
 import { StreamSlots } from '../stream-slots.js';
 import { customerTokenBody, errorResponses, paymentIdParams } from '../schemas.js';
@@ -25,17 +26,28 @@ const CLOSE_TRY_AGAIN = 1013;
 const CLOSE_POLICY = 1008;
 
 /**
- * Calls `expire` when the request's customer token expires (a stream must not outlive the
- * credential that opened it); the function returned cancels that.
+ * Calls `expire` when the credential that opened the stream stops acting: its customer token
+ * expires, or its key is revoked or rolled out or its tenant suspended (checked on each change of
+ * the tenants and keys). A stream must not outlive its credential; the function returned cancels.
  */
-function onTokenExpiry(request: FastifyRequest, expire: () => void): () => void {
-  if (!request.customerToken) return () => undefined;
-  const timer = setTimeout(expire, Math.max(0, request.customerToken.expiresAt.getTime() - Date.now()));
-  return () => clearTimeout(timer);
+function onCredentialEnd(
+  request: FastifyRequest,
+  identity: Pick<IdentityDirectory, 'onChange'>,
+  expire: () => void,
+): () => void {
+  const token = request.customerToken;
+  const timer = token && setTimeout(expire, Math.max(0, token.expiresAt.getTime() - Date.now()));
+  const stopWatching = identity.onChange(() => {
+    if (!request.credentialActs()) expire();
+  });
+  return () => {
+    clearTimeout(timer);
+    stopWatching();
+  };
 }
 
 export const streamRoutes: FastifyPluginAsyncZod = async (app) => {
-  const { payments, customerTokens, streams, profileStreams, config } = app.services;
+  const { payments, customerTokens, streams, profileStreams, config, identity } = app.services;
   const slots = new StreamSlots(config.streams);
   const { maxBufferedBytes } = config.streams;
   // Open SSE streams end when the API closes; their clients resume elsewhere with Last-Event-ID.
@@ -122,7 +134,7 @@ export const streamRoutes: FastifyPluginAsyncZod = async (app) => {
         if (abort) out.destroy();
         else out.end();
       };
-      const cancelExpiry = onTokenExpiry(request, end);
+      const cancelExpiry = onCredentialEnd(request, identity, end);
       // One read at a time, each from the cursor: notices may come in any number and order.
       let reading = Promise.resolve();
       const catchUp = () => {
@@ -216,7 +228,9 @@ export const streamRoutes: FastifyPluginAsyncZod = async (app) => {
           },
         );
       });
-      const cancelExpiry = onTokenExpiry(request, () => socket.close(CLOSE_POLICY, 'token expired'));
+      const cancelExpiry = onCredentialEnd(request, identity, () =>
+        socket.close(CLOSE_POLICY, 'credential ended'),
+      );
       socket.on('close', () => {
         unsubscribe();
         cancelExpiry();

@@ -70,7 +70,8 @@ const keyParams = z.strictObject({
   tenantId,
   keyId: z.string().regex(/^key_[0-9a-f]{24}$/, 'an API key id'),
 });
-const admin = { admin: true } as const;
+/** Tenants' own admins reach these routes too, for their own tenant. */
+const admin = { admin: 'tenant' } as const;
 const tags = ['admin'];
 
 /** Who is calling and what they reach; set by the auth hook on every admin route. */
