@@ -18,6 +18,8 @@ interface StepBrief {
   throughput: number;
   p99: number | undefined;
   verdict: StepResult['verdict'];
+  /** CPU ms per completed request summed over the processes that serve it (see `servingCpuMs`). */
+  cpuMs: number | undefined;
 }
 
 export interface FloorComparison {
@@ -35,14 +37,36 @@ export interface FloorComparison {
         wallet: StepBrief | undefined;
         floor: StepBrief | undefined;
         p99Ratio: number | undefined;
+        /** The wallet's CPU per payment over the floor's CPU per workflow, at that rate. */
+        cpuRatio: number | undefined;
       }
     | undefined;
 }
 
 const allSteps = (r: ComparedResult) => [...r.steps, ...(r.extraSteps ?? [])];
 const peakOf = (r: ComparedResult) => Math.max(0, ...allSteps(r).map((s) => s.throughput));
-const brief = (s: StepResult | undefined): StepBrief | undefined =>
-  s && { rate: s.offeredRate, throughput: s.throughput, p99: s.latencyMs?.p99, verdict: s.verdict };
+/**
+ * What a request costs in CPU across the processes that serve it, per completed request. A
+ * Paysaga scenario: every stack process (API, worker, PostgreSQL, Temporal, gateway), not the
+ * load generator. A floor: its client and worker, which live in the bench process, and Temporal.
+ */
+function servingCpuMs(s: StepResult, kind: ComparedResult['kind']): number | undefined {
+  const res = s.resources;
+  if (!res || res.completed === 0) return undefined;
+  const names = Object.keys(res.processes).filter((name) =>
+    kind === 'floor' ? name === 'bench' || name === 'temporal' : name !== 'bench',
+  );
+  return round(names.reduce((sum, name) => sum + res.processes[name]!.cpuMs, 0) / res.completed);
+}
+
+const brief = (s: StepResult | undefined, kind: ComparedResult['kind']): StepBrief | undefined =>
+  s && {
+    rate: s.offeredRate,
+    throughput: s.throughput,
+    p99: s.latencyMs?.p99,
+    verdict: s.verdict,
+    cpuMs: servingCpuMs(s, kind),
+  };
 
 export function compareWithFloors(results: ComparedResult[], floors: string[]): FloorComparison[] {
   const paysaga = results.filter((r) => r.kind === 'paysaga' && r.steps.length > 0);
@@ -57,11 +81,12 @@ export function compareWithFloors(results: ComparedResult[], floors: string[]): 
     let halfKnee: FloorComparison['halfKnee'];
     if (kneeRate !== undefined) {
       const rate = kneeRate / 2;
-      const w = brief(at(wallet, rate));
-      const f = brief(at(floor, rate));
+      const w = brief(at(wallet, rate), 'paysaga');
+      const f = brief(at(floor, rate), 'floor');
       const p99Ratio =
         w?.p99 !== undefined && f?.p99 !== undefined ? round(w.p99 / Math.max(f.p99, 0.1)) : undefined;
-      halfKnee = { rate, wallet: w, floor: f, p99Ratio };
+      const cpuRatio = w?.cpuMs !== undefined && f?.cpuMs ? round(w.cpuMs / f.cpuMs) : undefined;
+      halfKnee = { rate, wallet: w, floor: f, p99Ratio, cpuRatio };
     }
     return [
       {
@@ -96,6 +121,11 @@ export function renderFloorComparison(comparisons: FloorComparison[]): string[] 
       lines.push(
         `    at half its knee, ${h.rate}/s: wallet ${side(h.wallet)} vs floor ${side(h.floor)}` +
           (h.p99Ratio === undefined ? '' : ` = ${h.p99Ratio}x`),
+      );
+      const cpu = (b: StepBrief | undefined) => (b?.cpuMs === undefined ? '-' : `${b.cpuMs} ms`);
+      lines.push(
+        `    CPU per request there, every serving process: wallet ${cpu(h.wallet)} vs floor ${cpu(h.floor)}` +
+          (h.cpuRatio === undefined ? '' : ` = ${h.cpuRatio}x`),
       );
     }
   }

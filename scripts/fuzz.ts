@@ -14,7 +14,7 @@
  *    non-zero on any failure, error or timeout.
  *
  * Environment: FUZZ_MAX_EXAMPLES (default 150), FUZZ_TIMEOUT_SECONDS (hard limit on Schemathesis,
- * default 210), FUZZ_SEED (reproduce a run), FUZZ_WORKERS (default 2), PYTHON (default python3).
+ * default 300), FUZZ_SEED (reproduce a run), FUZZ_WORKERS (default 2), PYTHON (default python3).
  * Reports (JSON and HAR) land in .tmp/fuzz/; the stack's log in .tmp/fuzz-stack.log.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -248,7 +248,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 async function main(): Promise<number> {
   const maxExamples = positiveInt('FUZZ_MAX_EXAMPLES', 150);
-  const timeoutSeconds = positiveInt('FUZZ_TIMEOUT_SECONDS', 210);
+  const timeoutSeconds = positiveInt('FUZZ_TIMEOUT_SECONDS', 300);
   const workers = positiveInt('FUZZ_WORKERS', 2);
   const seed = process.env.FUZZ_SEED;
 

@@ -4,18 +4,12 @@
  */
 import { z } from 'zod';
 import { CURRENCIES, MAX_AMOUNT_MINOR } from '../domain/money.js';
-import { isStorableText, STORABLE_TEXT_MESSAGE, NO_NUL_PATTERN } from '../domain/text.js';
+import { storableText } from '../domain/text.js';
 import { MAX_RETURN_URL_LENGTH } from '../domain/return-url.js';
 import { CHECKOUT_EXPIRY_SECONDS, CHECKOUT_METHODS } from '../domain/checkout.js';
 
 /** Every free-text field: bounded, and only text PostgreSQL can store (see domain/text.ts). */
-export const text = (max: number) =>
-  z
-    .string()
-    .max(max)
-    // NUL as a pattern, so the OpenAPI document (and its fuzzers) carry it; the refine adds surrogates.
-    .regex(NO_NUL_PATTERN, STORABLE_TEXT_MESSAGE)
-    .refine(isStorableText, STORABLE_TEXT_MESSAGE);
+export const text = storableText;
 
 /** Ids callers choose (orders, customers): printable, no separators Paysaga uses in its own ids. */
 export const externalId = z

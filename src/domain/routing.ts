@@ -4,34 +4,46 @@ import { z } from 'zod';
 export const ROUTED_METHODS = ['card', 'split', 'paypal'] as const;
 export type RoutedMethod = (typeof ROUTED_METHODS)[number];
 
+/** A connector's name, as the registry knows them (`sandbox`, `stripe`, `paypal`). */
+export const connectorName = z.string().regex(/^[a-z][a-z0-9_-]{0,39}$/, 'a connector name such as stripe');
+
+const ruleMatch = z.strictObject({
+  method: z.enum(ROUTED_METHODS).optional(),
+  currency: z
+    .string()
+    .regex(/^[A-Z]{3}$/, 'an ISO 4217 code')
+    .optional(),
+  amountMin: z.int().min(0).optional(),
+  amountMax: z.int().min(0).optional(),
+  country: z
+    .string()
+    .regex(/^[A-Z]{2}$/, 'an ISO 3166-1 alpha-2 code')
+    .optional(),
+});
+
+/**
+ * A rule's shape alone, as an API schema can state it; `routingRule` adds what it cannot (a
+ * range's order, each connector once), which the admin API checks as a 422.
+ */
+export const routingRuleShape = z.strictObject({
+  match: ruleMatch.default({}),
+  connectors: z.array(connectorName).min(1).max(5),
+});
+
 /**
  * One rule of a tenant's routing: the payments it matches (every condition given must hold) and
  * the connectors that take them, the first one primary, the rest fallbacks in order.
  */
 export const routingRule = z.strictObject({
-  match: z
-    .strictObject({
-      method: z.enum(ROUTED_METHODS).optional(),
-      currency: z
-        .string()
-        .regex(/^[A-Z]{3}$/, 'an ISO 4217 code')
-        .optional(),
-      amountMin: z.int().min(0).optional(),
-      amountMax: z.int().min(0).optional(),
-      country: z
-        .string()
-        .regex(/^[A-Z]{2}$/, 'an ISO 3166-1 alpha-2 code')
-        .optional(),
-    })
+  match: ruleMatch
     .refine((m) => m.amountMin === undefined || m.amountMax === undefined || m.amountMin <= m.amountMax, {
       message: 'amountMin is at most amountMax',
     })
     .default({}),
-  connectors: z
-    .array(z.string().min(1))
-    .min(1)
-    .max(5)
-    .refine((list) => new Set(list).size === list.length, 'each connector at most once'),
+  connectors: routingRuleShape.shape.connectors.refine(
+    (list) => new Set(list).size === list.length,
+    'each connector at most once',
+  ),
 });
 export type RoutingRule = z.infer<typeof routingRule>;
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { routingRule } from './routing.js';
+import { connectorName, routingRule, routingRuleShape } from './routing.js';
+import { storableText } from './text.js';
 
 /**
  * Tenants and their API keys as data (PostgreSQL, managed by the admin API), and what a tenant
@@ -41,6 +42,17 @@ function isLoopback(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '127.0.0.1' || hostname === '[::1]';
 }
 
+/** Why a string is not exactly an origin as a browser sends it (`https://shop.example:8443`). */
+function notAnOrigin(value: string): string | undefined {
+  try {
+    return new URL(value).origin === value
+      ? undefined
+      : `${value} is not an origin (scheme, host and port only)`;
+  } catch {
+    return `${value} is not an origin`;
+  }
+}
+
 /** Why a URL is not https, or http on a loopback address; undefined when it is. */
 function insecureUrlProblem(value: string): string | undefined {
   let url: URL;
@@ -64,8 +76,8 @@ export const corsOrigin = z
   .string()
   .max(300)
   .regex(
-    /^https?:\/\/(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*|\[::1\])(?::[1-9]\d{0,4})?$/,
-    'an origin such as https://shop.example (scheme, lower-case host and optional port)',
+    /^https?:\/\/[a-z0-9.:[\]-]+$/,
+    'an origin such as https://shop.example (scheme, lower-case host, optional port)',
   );
 
 /** A public JSON Web Key as identity providers publish them (RSA, EC or OKP; base64url members). */
@@ -127,8 +139,8 @@ export type JwtRole = (typeof JWT_ROLES)[number];
  * A token with several roles acts with the highest it has (admin, then merchant, then customer).
  */
 export const jwtSettings = z.strictObject({
-  issuer: z.string().min(1).max(500),
-  audience: z.union([z.string().min(1).max(500), z.array(z.string().min(1).max(500)).min(1).max(10)]),
+  issuer: storableText(500).min(1),
+  audience: z.union([storableText(500).min(1), z.array(storableText(500).min(1)).min(1).max(10)]),
   /** Where the provider publishes its signing keys; fetched by jose, cached, refetched on an unknown `kid`. Exactly one of `jwksUrl` and `keys`. */
   jwksUrl: z
     .url({ protocol: /^https?$/ })
@@ -147,9 +159,9 @@ export type JwtSettings = z.infer<typeof jwtSettings>;
 /** What a tenant sets; every field optional: what it leaves out comes from the environment's defaults. */
 export const tenantSettings = z.strictObject({
   /** The connector of its card payments and top-ups. */
-  connector: z.string().min(1).max(40).optional(),
+  connector: connectorName.optional(),
   /** Its ordered routing rules (as `ROUTING_RULES` holds them per tenant). */
-  routing: z.array(routingRule).max(50).optional(),
+  routing: z.array(routingRuleShape).max(50).optional(),
   /** Requests per rate-limit window for each of its keys. */
   rateLimit: z.strictObject({ max: z.int().min(1).max(1_000_000) }).optional(),
   /** Browser origins that may call the API with its keys and tokens. */
@@ -193,8 +205,13 @@ export const MAX_ROLL_OVERLAP_SECONDS = 7 * 24 * 3600;
  * https nor http on loopback; undefined when none.
  */
 export function settingsProblem(settings: TenantSettings): string | undefined {
+  for (const [index, rule] of (settings.routing ?? []).entries()) {
+    const checked = routingRule.safeParse(rule);
+    if (!checked.success)
+      return `routing[${index}]: ${checked.error.issues.map((i) => i.message).join('; ')}`;
+  }
   for (const origin of settings.corsOrigins ?? []) {
-    const problem = insecureUrlProblem(origin);
+    const problem = insecureUrlProblem(origin) ?? notAnOrigin(origin);
     if (problem) return `corsOrigins: ${problem}`;
   }
   const jwt = settings.jwt;
@@ -229,8 +246,8 @@ export function highestRole(claim: unknown): JwtRole | undefined {
 
 /** A change to a tenant's settings: each field given replaces the stored one, `null` removes it. */
 export const tenantSettingsPatch = z.strictObject({
-  connector: z.string().min(1).max(40).nullable().optional(),
-  routing: z.array(routingRule).max(50).nullable().optional(),
+  connector: connectorName.nullable().optional(),
+  routing: z.array(routingRuleShape).max(50).nullable().optional(),
   rateLimit: z
     .strictObject({ max: z.int().min(1).max(1_000_000) })
     .nullable()

@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /**
  * Free text callers send (descriptions, metadata, refund reasons) is stored in PostgreSQL, which
  * cannot hold a NUL character nor a lone UTF-16 surrogate (in `text` or in `jsonb`). One rule
@@ -19,3 +21,12 @@ export function isStorableText(value: string): boolean {
 export const NO_NUL_PATTERN = /^[^\u0000]*$/;
 
 export const STORABLE_TEXT_MESSAGE = 'must not contain NUL characters or unpaired UTF-16 surrogates';
+
+/** Every free-text field: bounded, and only text PostgreSQL can store. */
+export const storableText = (max: number) =>
+  z
+    .string()
+    .max(max)
+    // NUL as a pattern, so the OpenAPI document (and its fuzzers) carry it; the refine adds surrogates.
+    .regex(NO_NUL_PATTERN, STORABLE_TEXT_MESSAGE)
+    .refine(isStorableText, STORABLE_TEXT_MESSAGE);

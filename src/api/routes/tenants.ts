@@ -12,6 +12,7 @@ import {
   tenantSettings,
   tenantSettingsPatch,
 } from '../../domain/tenants.js';
+import { storableText } from '../../domain/text.js';
 import { errorResponses } from '../schemas.js';
 
 const tenant = z
@@ -100,7 +101,7 @@ export const tenantRoutes: FastifyPluginAsyncZod = async (app) => {
         tags,
         body: z.strictObject({
           id: tenantId,
-          name: z.string().min(1).max(200),
+          name: storableText(200).min(1),
           status: z.enum(TENANT_STATUSES).optional(),
           settings: tenantSettings.optional(),
         }),
@@ -151,7 +152,7 @@ export const tenantRoutes: FastifyPluginAsyncZod = async (app) => {
         tags,
         params: tenantParams,
         body: z.strictObject({
-          name: z.string().min(1).max(200).optional(),
+          name: storableText(200).min(1).optional(),
           status: z.enum(TENANT_STATUSES).optional(),
           settings: tenantSettingsPatch.optional(),
         }),
