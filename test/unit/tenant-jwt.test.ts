@@ -14,7 +14,7 @@ import {
 } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TenantJwtVerifier, type JwtTenant, type JwtVerdict } from '../../src/api/tenant-jwt.js';
-import { jwtSettings } from '../../src/domain/tenants.js';
+import { claimAt, jwtSettings } from '../../src/domain/tenants.js';
 import { startIssuer, type TestIssuer } from '../support/oidc-issuer.js';
 
 /** A tenant as the identity directory holds it: its settings parsed, so defaults apply. */
@@ -507,5 +507,28 @@ describe('keys stored with the tenant', () => {
     expect(
       jwtSettings.safeParse({ issuer: ISSUER, audience: 'paysaga', keys: [{ ...publicJwk, d }] }).success,
     ).toBe(false);
+  });
+});
+
+describe('claim paths', () => {
+  it("are names or dotted paths, read from the token's own members only", () => {
+    const settings = (claim: string) =>
+      jwtSettings.safeParse({
+        issuer: 'https://idp.example',
+        audience: 'a',
+        jwksUrl: 'https://idp.example/jwks',
+        rolesClaim: claim,
+      });
+    expect(settings('realm_access.roles').success).toBe(true);
+    for (const bad of ['', '.', 'a..b', 'a.', '.a', 'a b', 'x'.repeat(101)])
+      expect(settings(bad).success).toBe(false);
+    const claims = JSON.parse('{"realm_access":{"roles":["admin"]},"__proto__":{"roles":"admin"}}') as Record<
+      string,
+      unknown
+    >;
+    expect(claimAt(claims, 'realm_access.roles')).toEqual(['admin']);
+    expect(claimAt(claims, 'roles')).toBeUndefined();
+    expect(claimAt({}, 'constructor')).toBeUndefined();
+    expect(claimAt({}, '__proto__.roles')).toBeUndefined();
   });
 });
