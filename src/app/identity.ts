@@ -120,6 +120,8 @@ export class IdentityDirectory {
   #channel: PgChannel<string> | undefined;
   readonly #listeners = new Set<() => void>();
   #timer: NodeJS.Timeout | undefined;
+  #retry: NodeJS.Timeout | undefined;
+  #closed = false;
   /** When the last reload finished (ms since epoch), for tests and readiness. */
   loadedAt = 0;
 
@@ -146,9 +148,13 @@ export class IdentityDirectory {
     this.#timer.unref();
   }
 
+  /** Stops following changes: no reload, retry or tick runs after it. */
   async close(): Promise<void> {
-    if (this.#timer) clearInterval(this.#timer);
+    this.#closed = true;
+    clearInterval(this.#timer);
+    clearTimeout(this.#retry);
     await this.#channel?.close();
+    await this.#loading;
   }
 
   /** Reads everything again; calls during a reload make one more after it. */
@@ -161,7 +167,7 @@ export class IdentityDirectory {
       try {
         do {
           this.#again = false;
-          if (!this.db) return;
+          if (!this.db || this.#closed) return;
           try {
             const { tenants, keys } = await loadIdentity(this.db);
             this.#index(tenants, keys);
@@ -169,8 +175,11 @@ export class IdentityDirectory {
           } catch (error) {
             // The last good copy stays in use until a read succeeds: a notice that came meanwhile
             // (a revocation) must not wait for the next tick.
+            if (this.#closed) return;
             console.error('identity reload failed; retrying in 1 s', (error as Error).message);
-            setTimeout(() => void this.reload(), 1_000).unref();
+            clearTimeout(this.#retry);
+            this.#retry = setTimeout(() => void this.reload(), 1_000);
+            this.#retry.unref();
             return;
           }
         } while (this.#again);
