@@ -6,13 +6,22 @@
  * a broker down, the other sinks got the phase's events while it was down.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client, Connection } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  type WorkflowExecutionDescription,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { tsToDate } from '@temporalio/common/lib/time.js';
+import proto from '@temporalio/proto';
 import type pg from 'pg';
 import { parsePaymentWorkflowId } from '../src/domain/ids.js';
 import { isTerminal, PAYMENT_STATUSES, type PaymentStatus } from '../src/domain/payment.js';
 import type { ReferenceStats } from '../sandbox/wire.js';
 import type { RequestRecord } from './client.js';
 import type { Broker } from '../tools/stack/brokers-here.js';
+
+const { EventType, PendingWorkflowTaskState: WorkflowTaskState } = proto.temporal.api.enums.v1;
 
 const terminal = (status: string | undefined): boolean =>
   (PAYMENT_STATUSES as readonly string[]).includes(status ?? '') && isTerminal(status as PaymentStatus);
@@ -31,8 +40,10 @@ export interface World {
   ledger: Map<string, { wallet: number; card: number; postings: number }>;
   /** The sandbox's charges per reference (= payment id). */
   charges: Map<string, ReferenceStats>;
-  /** Order ids whose payment workflow is still running. */
-  running: Set<string>;
+  /** Order ids whose payment workflow is still running, and what holds each. */
+  running: Map<string, string>;
+  /** Order ids visibility still listed as running though their workflow had closed. */
+  staleVisibility: Set<string>;
   /** Per order id: the events the outbox holds for its payment. */
   events: Map<string, OutboxEvent[]>;
 }
@@ -146,6 +157,7 @@ export async function readWorld(
     [tenantId, `${orderPrefix}%`],
   );
   const events: World['events'] = new Map();
+  const staleVisibility = new Set<string>();
   for (const row of outbox.rows) {
     const list = events.get(row.order_id) ?? [];
     list.push({ id: row.id, type: row.type, time: row.time.getTime() });
@@ -160,30 +172,61 @@ export async function readWorld(
     ),
     ledger,
     charges,
-    running: await runningOrders(temporalAddress, tenantId, orderPrefix),
+    running: await runningOrders(temporalAddress, tenantId, orderPrefix, staleVisibility),
+    staleVisibility,
     events,
   };
 }
 
-/** Order ids of payment workflows still running, from Temporal's visibility. */
+/**
+ * Order ids of payment workflows still running, each with what holds it (its pending workflow
+ * task, its history's length and last event). Visibility lists the candidates; each is then
+ * described, since visibility is written asynchronously (a real server's visibility queue can
+ * lag after a crash): a workflow visibility still lists but whose execution has closed is not
+ * running, and is named in `staleVisibility` instead.
+ */
 export async function runningOrders(
   address: string,
   tenantId: string,
   orderPrefix: string,
-): Promise<Set<string>> {
+  staleVisibility?: Set<string>,
+): Promise<Map<string, string>> {
   const connection = await Connection.connect({ address, connectTimeout: 5_000 });
   try {
     const client = new Client({ connection });
-    const running = new Set<string>();
+    const running = new Map<string, string>();
     for await (const execution of client.workflow.list({ query: 'ExecutionStatus="Running"' })) {
       const parsed = parsePaymentWorkflowId(execution.workflowId);
-      if (parsed?.tenantId === tenantId && parsed.orderId.startsWith(orderPrefix))
-        running.add(parsed.orderId);
+      if (parsed?.tenantId !== tenantId || !parsed.orderId.startsWith(orderPrefix)) continue;
+      const handle = client.workflow.getHandle(execution.workflowId, execution.runId);
+      const described = await handle.describe();
+      if (described.status.name !== 'RUNNING') {
+        staleVisibility?.add(parsed.orderId);
+        continue;
+      }
+      running.set(parsed.orderId, await whatHolds(handle, described));
     }
     return running;
   } finally {
     await connection.close();
   }
+}
+
+/** A running workflow's pending task and where its history stands, in a line. */
+async function whatHolds(handle: WorkflowHandle, described: WorkflowExecutionDescription): Promise<string> {
+  const task = described.raw.pendingWorkflowTask;
+  const taskLine = task
+    ? `workflow task ${WorkflowTaskState[task.state ?? 0] ?? task.state}, attempt ${task.attempt ?? 1}` +
+      (task.scheduledTime ? `, scheduled ${tsToDate(task.scheduledTime).toISOString()}` : '')
+    : 'no pending workflow task';
+  const history = await handle.fetchHistory().catch(() => undefined);
+  const events = history?.events ?? [];
+  const last = events.at(-1);
+  const lastLine = last
+    ? `last event #${String(last.eventId)} ${EventType[last.eventType ?? 0] ?? last.eventType}` +
+      (last.eventTime ? ` at ${tsToDate(last.eventTime).toISOString()}` : '')
+    : 'history unreadable';
+  return `${taskLine}; ${events.length} events, ${lastLine}`;
 }
 
 /**
@@ -269,7 +312,9 @@ export function checkPhase(
   for (const order of orders) {
     if (world.running.has(order)) {
       check.stuck++;
-      example(`${order}: workflow still running (${world.payments.get(order)?.status ?? 'no row'})`);
+      example(
+        `${order}: workflow still running (${world.payments.get(order)?.status ?? 'no row'}; ${world.running.get(order)})`,
+      );
     }
     const payment = world.payments.get(order);
     if (payment?.status === ATTENTION) {

@@ -316,6 +316,10 @@ async function main(report: ChaosReport): Promise<void> {
     config.settleSeconds * 1000,
   );
   report.settle = { waitedS: Math.round(waitedMs / 1000), windowS: config.settleSeconds };
+  if (world.staleVisibility.size > 0)
+    say(
+      `visibility still listed ${world.staleVisibility.size} closed payment workflows as running (e.g. ${[...world.staleVisibility][0]})`,
+    );
   const arrivals = watched.arrivals();
   for (const phase of phases) {
     const fault = faults.find((f) => f.name === phase.fault)!;
