@@ -154,7 +154,10 @@ export async function openConnections(
   if (!config.databaseUrl)
     throw new Error('DATABASE_URL is required (npm run dev starts an embedded PostgreSQL for you)');
   await migrateDatabase(config.databaseUrl);
-  const database = connectDatabase(config.databaseUrl, pool);
+  const database = connectDatabase(config.databaseUrl, {
+    ...pool,
+    preparedStatements: config.databasePreparedStatements,
+  });
   const connection = connectTemporal(config.temporalAddress ?? '127.0.0.1:7233');
   const temporal = new Client({
     connection,

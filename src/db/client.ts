@@ -4,6 +4,7 @@ import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { migrate } from './orm.js';
 import pg from 'pg';
 import { PROJECT_ROOT } from '../project-root.js';
+import { keepPlans } from './plan-cache.js';
 import * as schema from './schema.js';
 
 export type Database = NodePgDatabase<typeof schema>;
@@ -25,7 +26,7 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => {
 
 export function connectDatabase(
   url: string,
-  options: { max?: number; connectionTimeoutMillis?: number } = {},
+  options: { max?: number; connectionTimeoutMillis?: number; preparedStatements?: boolean } = {},
 ): DatabaseHandle {
   const pool = new pg.Pool({
     connectionString: url,
@@ -37,9 +38,10 @@ export function connectDatabase(
   // idle clients; one that is checked out would crash the process with an unhandled 'error'.
   // The query it was running fails on its own and is retried by its caller.
   pool.on('error', (error) => console.error('postgres pool error', error.message));
-  pool.on('connect', (client) =>
-    client.on('error', (error) => console.error('postgres connection lost', error.message)),
-  );
+  pool.on('connect', (client) => {
+    client.on('error', (error) => console.error('postgres connection lost', error.message));
+    if (options.preparedStatements ?? true) keepPlans(client);
+  });
   const db = drizzle(pool, { schema });
   return { db, pool, close: () => pool.end() };
 }

@@ -59,7 +59,10 @@ const metricsServer =
 if (metricsServer)
   lifecycle(logger).info(`worker metrics on http://${config.host}:${config.metricsPort}/metrics`);
 await migrateDatabase(config.databaseUrl);
-const database = connectDatabase(config.databaseUrl, { max: 20 });
+const database = connectDatabase(config.databaseUrl, {
+  max: 20,
+  preparedStatements: config.databasePreparedStatements,
+});
 const box = new SecretBox(config.webhookEncryptionKey);
 const egress = new WebhookEgress({
   allowedNetworks: config.webhookAllowedNetworks,
