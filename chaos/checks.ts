@@ -6,12 +6,7 @@
  * a broker down, the other sinks got the phase's events while it was down.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  Client,
-  Connection,
-  type WorkflowExecutionDescription,
-  type WorkflowHandle,
-} from '@temporalio/client';
+import { Client, Connection, type WorkflowExecutionDescription } from '@temporalio/client';
 import { tsToDate } from '@temporalio/common/lib/time.js';
 import proto from '@temporalio/proto';
 import type pg from 'pg';
@@ -21,7 +16,7 @@ import type { ReferenceStats } from '../sandbox/wire.js';
 import type { RequestRecord } from './client.js';
 import type { Broker } from '../tools/stack/brokers-here.js';
 
-const { EventType, PendingWorkflowTaskState: WorkflowTaskState } = proto.temporal.api.enums.v1;
+const { PendingWorkflowTaskState: WorkflowTaskState } = proto.temporal.api.enums.v1;
 
 const terminal = (status: string | undefined): boolean =>
   (PAYMENT_STATUSES as readonly string[]).includes(status ?? '') && isTerminal(status as PaymentStatus);
@@ -157,7 +152,6 @@ export async function readWorld(
     [tenantId, `${orderPrefix}%`],
   );
   const events: World['events'] = new Map();
-  const staleVisibility = new Set<string>();
   for (const row of outbox.rows) {
     const list = events.get(row.order_id) ?? [];
     list.push({ id: row.id, type: row.type, time: row.time.getTime() });
@@ -172,61 +166,49 @@ export async function readWorld(
     ),
     ledger,
     charges,
-    running: await runningOrders(temporalAddress, tenantId, orderPrefix, staleVisibility),
-    staleVisibility,
+    ...(await runningOrders(temporalAddress, tenantId, orderPrefix)),
     events,
   };
 }
 
 /**
  * Order ids of payment workflows still running, each with what holds it (its pending workflow
- * task, its history's length and last event). Visibility lists the candidates; each is then
- * described, since visibility is written asynchronously (a real server's visibility queue can
- * lag after a crash): a workflow visibility still lists but whose execution has closed is not
- * running, and is named in `staleVisibility` instead.
+ * task and its history's length). Visibility lists the candidates; each is then described,
+ * since visibility is written asynchronously (a real server's visibility queue can lag after a
+ * crash): a workflow visibility still lists but whose execution has closed is not running, and
+ * is named in `staleVisibility` instead.
  */
 export async function runningOrders(
   address: string,
   tenantId: string,
   orderPrefix: string,
-  staleVisibility?: Set<string>,
-): Promise<Map<string, string>> {
+): Promise<Pick<World, 'running' | 'staleVisibility'>> {
   const connection = await Connection.connect({ address, connectTimeout: 5_000 });
   try {
     const client = new Client({ connection });
     const running = new Map<string, string>();
+    const staleVisibility = new Set<string>();
     for await (const execution of client.workflow.list({ query: 'ExecutionStatus="Running"' })) {
       const parsed = parsePaymentWorkflowId(execution.workflowId);
       if (parsed?.tenantId !== tenantId || !parsed.orderId.startsWith(orderPrefix)) continue;
-      const handle = client.workflow.getHandle(execution.workflowId, execution.runId);
-      const described = await handle.describe();
-      if (described.status.name !== 'RUNNING') {
-        staleVisibility?.add(parsed.orderId);
-        continue;
-      }
-      running.set(parsed.orderId, await whatHolds(handle, described));
+      const described = await client.workflow.getHandle(execution.workflowId, execution.runId).describe();
+      if (described.status.name === 'RUNNING') running.set(parsed.orderId, whatHolds(described));
+      else staleVisibility.add(parsed.orderId);
     }
-    return running;
+    return { running, staleVisibility };
   } finally {
     await connection.close();
   }
 }
 
-/** A running workflow's pending task and where its history stands, in a line. */
-async function whatHolds(handle: WorkflowHandle, described: WorkflowExecutionDescription): Promise<string> {
+/** A running workflow's pending task and its history's length, in a line. */
+function whatHolds(described: WorkflowExecutionDescription): string {
   const task = described.raw.pendingWorkflowTask;
   const taskLine = task
     ? `workflow task ${WorkflowTaskState[task.state ?? 0] ?? task.state}, attempt ${task.attempt ?? 1}` +
       (task.scheduledTime ? `, scheduled ${tsToDate(task.scheduledTime).toISOString()}` : '')
     : 'no pending workflow task';
-  const history = await handle.fetchHistory().catch(() => undefined);
-  const events = history?.events ?? [];
-  const last = events.at(-1);
-  const lastLine = last
-    ? `last event #${String(last.eventId)} ${EventType[last.eventType ?? 0] ?? last.eventType}` +
-      (last.eventTime ? ` at ${tsToDate(last.eventTime).toISOString()}` : '')
-    : 'history unreadable';
-  return `${taskLine}; ${events.length} events, ${lastLine}`;
+  return `${taskLine}; ${described.historyLength} events`;
 }
 
 /**

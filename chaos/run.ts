@@ -128,8 +128,8 @@ function difference(after: SandboxCounters, before: SandboxCounters): SandboxCou
 async function drained(temporalAddress: string, orderPrefix: string, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
-    const running = await runningOrders(temporalAddress, TENANT, orderPrefix).catch(() => undefined);
-    if (running?.size === 0) return;
+    const found = await runningOrders(temporalAddress, TENANT, orderPrefix).catch(() => undefined);
+    if (found?.running.size === 0) return;
     await sleep(1000);
   }
   say(`payments still running after ${ms / 1000} s; going on`);

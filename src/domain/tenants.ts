@@ -42,28 +42,21 @@ function isLoopback(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '127.0.0.1' || hostname === '[::1]';
 }
 
-/** Why a string is not exactly an origin as a browser sends it (`https://shop.example:8443`). */
-function notAnOrigin(value: string): string | undefined {
-  try {
-    return new URL(value).origin === value
-      ? undefined
-      : `${value} is not an origin (scheme, host and port only)`;
-  } catch {
-    return `${value} is not an origin`;
-  }
-}
-
-/** Why a URL is not https, or http on a loopback address; undefined when it is. */
-function insecureUrlProblem(value: string): string | undefined {
+/**
+ * Why a URL is not https, or http on a loopback address; with `origin`, also why it is not
+ * exactly an origin as a browser sends it (`https://shop.example:8443`); undefined when neither.
+ */
+function urlProblem(value: string, { origin = false } = {}): string | undefined {
   let url: URL;
   try {
     url = new URL(value);
   } catch {
     return `${value} is not a URL`;
   }
-  return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(url.hostname))
-    ? undefined
-    : `${value} is neither https nor http on localhost or 127.0.0.1`;
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url.hostname)))
+    return `${value} is neither https nor http on localhost or 127.0.0.1`;
+  if (origin && url.origin !== value) return `${value} is not an origin (scheme, host and port only)`;
+  return undefined;
 }
 
 /**
@@ -208,14 +201,14 @@ export function settingsProblem(settings: TenantSettings): string | undefined {
       return `routing[${index}]: ${checked.error.issues.map((i) => i.message).join('; ')}`;
   }
   for (const origin of settings.corsOrigins ?? []) {
-    const problem = insecureUrlProblem(origin) ?? notAnOrigin(origin);
+    const problem = urlProblem(origin, { origin: true });
     if (problem) return `corsOrigins: ${problem}`;
   }
   const jwt = settings.jwt;
   if (jwt && (jwt.jwksUrl === undefined) === (jwt.keys === undefined))
     return 'jwt: give exactly one of jwksUrl and keys';
   const jwksUrl = jwt?.jwksUrl;
-  const problem = jwksUrl !== undefined ? insecureUrlProblem(jwksUrl) : undefined;
+  const problem = jwksUrl !== undefined ? urlProblem(jwksUrl) : undefined;
   return problem && `jwt.jwksUrl: ${problem}`;
 }
 
