@@ -6,9 +6,9 @@ import type { Currency } from '../domain/money.js';
 import type { PaymentStatus, PaymentView } from '../domain/payment.js';
 import type { Executor } from '../db/client.js';
 import {
+  cachedHoldAndPost,
   createTransfer,
   ensureAccounts,
-  holdAndPost,
   LedgerError,
   type AccountSpec,
   type TransferInput,
@@ -17,11 +17,16 @@ import {
   claimOf,
   earlierRunPayment,
   paymentWrites,
+  paymentWriteSlots,
+  paymentWriteValues,
   writePayment,
   type PaymentClaim,
 } from '../db/payments.js';
 import { noteRecorded, paymentEvent } from './payments.js';
 import type { WorkerMetrics } from '../metrics.js';
+
+/** A wallet payment's one statement (its hold and posting, its row and both events), built once. */
+const holdAndPostPayment = cachedHoldAndPost((db, slots) => paymentWriteSlots(db, slots, 2));
 
 export interface WalletHoldInput {
   transferId: string;
@@ -184,11 +189,10 @@ export function createLedgerActivities(db: Executor, metrics?: WorkerMetrics) {
       const { tenantId, customerId, currency, amount } = succeeded;
       const from = wallet(tenantId, customerId, currency);
       const to = system(tenantId, 'merchant_revenue', currency);
-      await ensure([from, to]);
       const events = [paymentEvent(created, 'payment.created'), paymentEvent(succeeded, 'payment.succeeded')];
-      try {
-        // One statement: the hold, its posting, the balances, the payment row and its events.
-        const { replayed } = await holdAndPost(
+      // One statement: the hold, its posting, the balances, the payment row and its events.
+      const pay = () =>
+        holdAndPostPayment(
           db,
           {
             holdId,
@@ -200,8 +204,16 @@ export function createLedgerActivities(db: Executor, metrics?: WorkerMetrics) {
             currency,
             description: 'payment hold',
           },
-          paymentWrites(db, succeeded, events),
+          paymentWriteValues(succeeded, events),
         );
+      try {
+        // The accounts are created only when the statement finds one missing (it then changed
+        // nothing): a wallet with money in it exists, so a payment is one round trip, not two.
+        const { replayed } = await pay().catch(async (error: unknown) => {
+          if (!(error instanceof LedgerError && error.code === 'account_not_found')) throw error;
+          await ensure([from, to]);
+          return pay();
+        });
         // A retry after the first attempt committed: the payment was written with the money;
         // writing it again (version-guarded, events by id) changes nothing unless it had not been.
         if (replayed) await writePayment(db, succeeded, events);

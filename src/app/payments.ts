@@ -11,7 +11,14 @@ import { ApplicationFailure, TypedSearchAttributes } from '@temporalio/common';
 import type { Config } from '../config.js';
 import { paymentIdFor } from '../payment-id.js';
 import type { Executor } from '../db/client.js';
-import { findPayment, findPaymentByOrder, findPaymentForWebhook, listPayments } from '../db/payments.js';
+import {
+  findOrderForPayment,
+  findPayment,
+  findPaymentByOrder,
+  findPaymentForWebhook,
+  listPayments,
+  type OrderForPayment,
+} from '../db/payments.js';
 import { findAutoTopUp } from '../db/auto-top-ups.js';
 import { connectorAmountRefusal } from '../gateway/amount-rules.js';
 import type { ConnectorRegistry } from '../gateway/registry.js';
@@ -26,7 +33,7 @@ import {
   type PaymentView,
 } from '../domain/payment.js';
 import { returnUrlRefusal } from '../domain/return-url.js';
-import { assertWalletHolds } from './wallets.js';
+import { assertWalletCurrency, assertWalletHolds } from './wallets.js';
 import type { PaymentMethodService } from './payment-methods.js';
 import type { PaymentMethodInput } from './schemas.js';
 import {
@@ -162,12 +169,14 @@ export class PaymentService {
     this.assertReturnUrlAllowed(merchantReturnUrl);
     // PostgreSQL unreachable: the workflow's first write claims the order and stops on a payment
     // an earlier run made, so the charge stays single and a card payment is still taken.
-    const find = () =>
-      findPaymentByOrder(this.db, tenantId, asked.orderId).catch((error: unknown) => {
+    const find = (walletOf?: string) =>
+      findOrderForPayment(this.db, tenantId, asked.orderId, walletOf).catch((error: unknown) => {
         if (outageOf(error) === 'postgres') return undefined;
         throw error;
       });
-    let stored = await find();
+    // The wallet's currencies and automatic top-up come with the order's payment (one round trip).
+    const read = await find(paysFromWallet(asked.method) ? asked.customerId : undefined);
+    let stored = read?.payment;
     // Declined for a reason the customer can fix: this request is the order's next attempt.
     if (stored?.status === 'requires_payment_method') {
       const outcome = await this.runAttempt(stored, asked, {
@@ -180,7 +189,7 @@ export class PaymentService {
       if (outcome) return outcome;
       // A concurrent request's attempt (or a cancel) came first: answer as any request for the order.
       // Still waiting for that attempt, the workflow tells whether this request is the same one.
-      stored = await find();
+      stored = (await find())?.payment;
     }
     if (
       stored &&
@@ -192,11 +201,7 @@ export class PaymentService {
     // The route is decided once: the amount check and the workflow's input both use it.
     const route = this.routeOf(tenantId, request);
     this.assertGatewayCarries(route.connector, request);
-    // Both reads at once: a wallet payment's start waits for one round trip, not two.
-    const [, autoTopUp] = await Promise.all([
-      this.assertWalletCurrency(tenantId, request),
-      this.topsItselfUp(tenantId, request),
-    ]);
+    const autoTopUp = await this.walletChecks(tenantId, request, read?.wallet);
     const workflowId = boundedWorkflowId(paymentWorkflowId(tenantId, request.orderId));
     const paymentId = paymentIdFor(tenantId, request.orderId);
     const input: PaymentWorkflowInput = {
@@ -595,6 +600,27 @@ export class PaymentService {
   }
 
   /** A wallet payment from a wallet with an automatic top-up in its currency: the workflow asks. */
+  /**
+   * A payment from a wallet: refused when the wallet holds other currencies; whether the wallet
+   * tops itself up for it. `wallet` is what the order's read brought (else it is read here).
+   */
+  private async walletChecks(
+    tenantId: string,
+    request: PaymentRequest,
+    wallet: OrderForPayment['wallet'],
+  ): Promise<boolean> {
+    if (!wallet) {
+      const [, autoTopUp] = await Promise.all([
+        this.assertWalletCurrency(tenantId, request),
+        this.topsItselfUp(tenantId, request),
+      ]);
+      return autoTopUp;
+    }
+    if (request.method.type === 'card' || request.method.type === 'paypal') return false;
+    assertWalletCurrency(wallet.currencies, request.currency);
+    return request.method.type === 'wallet' && wallet.autoTopUpCurrency === request.currency;
+  }
+
   private async topsItselfUp(tenantId: string, request: PaymentRequest): Promise<boolean> {
     if (request.method.type !== 'wallet') return false;
     const settings = await findAutoTopUp(this.db, tenantId, request.customerId);
@@ -606,6 +632,11 @@ export class PaymentService {
     if (request.method.type === 'card' || request.method.type === 'paypal') return;
     await assertWalletHolds(this.db, tenantId, request.customerId, request.currency);
   }
+}
+
+/** The caller's methods that take money from the customer's wallet (a saved method is a card). */
+function paysFromWallet(method: PaymentMethodInput): boolean {
+  return method.type === 'wallet' || method.type === 'split';
 }
 
 function orderAlreadyPaid(orderId: string): AppError {

@@ -44,11 +44,19 @@ export async function assertWalletHolds(
   currency: Currency,
 ): Promise<void> {
   const balances = await getWalletBalances(db, tenantId, customerId);
-  if (balances.length > 0 && !balances.some((b) => b.currency === currency))
+  assertWalletCurrency(
+    balances.map((b) => b.currency),
+    currency,
+  );
+}
+
+/** A wallet that holds other currencies (and not this one) is refused; an empty one takes any. */
+export function assertWalletCurrency(held: readonly string[], currency: Currency): void {
+  if (held.length > 0 && !held.includes(currency))
     throw new AppError(
       'invalid',
       'currency_mismatch',
-      `the customer's wallet holds ${balances.map((b) => b.currency).join(', ')}, not ${currency}`,
+      `the customer's wallet holds ${held.join(', ')}, not ${currency}`,
     );
 }
 

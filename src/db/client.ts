@@ -9,7 +9,10 @@ import * as schema from './schema.js';
 
 export type Database = NodePgDatabase<typeof schema>;
 /** A database handle or an open transaction: query functions accept either. */
-export type Executor = Pick<Database, 'select' | 'insert' | 'update' | 'delete' | 'execute' | 'transaction'>;
+export type Executor = Pick<
+  Database,
+  'select' | 'insert' | 'update' | 'delete' | 'execute' | 'transaction' | '_'
+>;
 
 export interface DatabaseHandle {
   db: Database;

@@ -2,6 +2,7 @@ import { sql } from './orm.js';
 import type { SQL } from 'drizzle-orm';
 import type { Currency } from '../domain/money.js';
 import type { Executor } from './client.js';
+import { CachedStatement, prefixed, unprefixed } from './statement.js';
 
 export type LedgerErrorCode =
   | 'insufficient_funds'
@@ -285,25 +286,60 @@ export async function holdAndPost(
   t: HoldAndPostInput,
   alongside: readonly Writes[] = [],
 ): Promise<{ replayed: boolean }> {
-  const writes = withAlongside(alongside);
+  return heldAndPosted(db, t, db.execute(holdAndPostSql(t, alongside)));
+}
+
+/**
+ * `holdAndPost` as a cached statement (src/db/statement.ts), with the other writes `alongside`
+ * builds from the placeholders of the values a run gives beside the transfer's.
+ */
+export function cachedHoldAndPost(
+  alongside: (db: Executor, slots: Record<string, unknown>) => readonly Writes[],
+): (db: Executor, t: HoldAndPostInput, values: Record<string, unknown>) => Promise<{ replayed: boolean }> {
+  const statement = new CachedStatement<Record<string, unknown>>((db, slots) =>
+    holdAndPostSql(unprefixed<HoldAndPostInput>(slots, 'transfer.'), alongside(db, slots)),
+  );
+  return (db, t, values) => {
+    const transfer: Record<keyof HoldAndPostInput, unknown> = {
+      holdId: t.holdId,
+      postId: t.postId,
+      tenantId: t.tenantId,
+      debitAccountId: t.debitAccountId,
+      creditAccountId: t.creditAccountId,
+      amount: t.amount,
+      currency: t.currency,
+      description: t.description ?? null,
+    };
+    return heldAndPosted(db, t, statement.execute(db, { ...prefixed('transfer.', transfer), ...values }));
+  };
+}
+
+function holdAndPostSql(t: HoldAndPostInput, alongside: readonly Writes[]): SQL {
+  return sql`WITH ${sql.join(
+    [
+      ...withAlongside(alongside),
+      sql`transfers AS (
+        INSERT INTO ledger_transfers (id, tenant_id, kind, debit_account_id, credit_account_id, amount, currency, pending_id, state, description)
+        VALUES (${t.holdId}, ${t.tenantId}, 'pending', ${t.debitAccountId}, ${t.creditAccountId}, ${t.amount}, ${t.currency}, NULL, 'settled', ${t.description ?? null}),
+               (${t.postId}, ${t.tenantId}, 'post', ${t.debitAccountId}, ${t.creditAccountId}, ${t.amount}, ${t.currency}, ${t.holdId}, 'posted', NULL)
+        RETURNING id)`,
+    ],
+    sql`, `,
+  )}
+  SELECT ${applyBalances(t.debitAccountId, t.creditAccountId, t.currency, {
+    debits_posted: t.amount,
+    credits_posted: t.amount,
+  })} FROM (SELECT count(*) FROM transfers) AS written`;
+}
+
+/** The outcome of a hold-and-post statement: written, this very change replayed, or refused. */
+async function heldAndPosted(
+  db: Executor,
+  t: HoldAndPostInput,
+  statement: Promise<unknown>,
+): Promise<{ replayed: boolean }> {
   try {
-    await refusingOverdraft(
-      db.execute(sql`WITH ${sql.join(
-        [
-          ...writes,
-          sql`transfers AS (
-            INSERT INTO ledger_transfers (id, tenant_id, kind, debit_account_id, credit_account_id, amount, currency, pending_id, state, description)
-            VALUES (${t.holdId}, ${t.tenantId}, 'pending', ${t.debitAccountId}, ${t.creditAccountId}, ${t.amount}, ${t.currency}, NULL, 'settled', ${t.description ?? null}),
-                   (${t.postId}, ${t.tenantId}, 'post', ${t.debitAccountId}, ${t.creditAccountId}, ${t.amount}, ${t.currency}, ${t.holdId}, 'posted', NULL)
-            RETURNING id)`,
-        ],
-        sql`, `,
-      )}
-      SELECT ${applyBalances(t.debitAccountId, t.creditAccountId, t.currency, {
-        debits_posted: t.amount,
-        credits_posted: t.amount,
-      })} FROM (SELECT count(*) FROM transfers) AS written`),
-    );
+    await refusingOverdraft(statement);
     return { replayed: false };
   } catch (error) {
     if (!isViolation(error, UNIQUE_VIOLATION, 'ledger_transfers_pkey')) {

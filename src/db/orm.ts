@@ -19,6 +19,7 @@ export const {
   boolean,
   check,
   customType,
+  PgDialect,
   date,
   index,
   integer,

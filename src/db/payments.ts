@@ -12,8 +12,11 @@ import {
 } from '../domain/payment.js';
 import type { Executor } from './client.js';
 import { events, payments } from './schema.js';
+import { prefixed, unprefixed } from './statement.js';
 
 type PaymentRow = typeof payments.$inferSelect;
+type PaymentInsert = typeof payments.$inferInsert;
+type EventInsert = typeof events.$inferInsert;
 
 /**
  * Writes the payment's new state and its event in one statement (the outbox): an event row
@@ -42,7 +45,30 @@ export async function writePayment(db: Executor, view: PaymentView, events: Clou
  * (the ledger's `holdAndPost`), so that they commit with it or not at all.
  */
 export function paymentWrites(db: Executor, view: PaymentView, events: CloudEvent[]) {
-  const row = toRow(view);
+  return rowWrites(db, toRow(view), events.map(eventRow));
+}
+
+/**
+ * `paymentWrites` in a cached statement (src/db/statement.ts): its values (`paymentWriteValues`)
+ * and, given their placeholders, its statements. The payment row's fields are under `payment.`,
+ * each event's under `event{i}.`.
+ */
+export function paymentWriteValues(view: PaymentView, events: CloudEvent[]): Record<string, unknown> {
+  return Object.assign(
+    prefixed('payment.', toRow(view)),
+    ...events.map((event, i) => prefixed(`event${i}.`, eventRow(event))),
+  ) as Record<string, unknown>;
+}
+
+export function paymentWriteSlots(db: Executor, slots: Record<string, unknown>, eventCount: number) {
+  return rowWrites(
+    db,
+    unprefixed<PaymentInsert>(slots, 'payment.'),
+    Array.from({ length: eventCount }, (_, i) => unprefixed<EventInsert>(slots, `event${i}.`)),
+  );
+}
+
+function rowWrites(db: Executor, row: PaymentInsert, eventRows: EventInsert[]) {
   const upsert = db
     .insert(payments)
     .values(row)
@@ -57,7 +83,7 @@ export function paymentWrites(db: Executor, view: PaymentView, events: CloudEven
       setWhere: lt(payments.version, row.version),
     });
   const writes: [typeof upsert, ...ReturnType<typeof eventsInsert>[]] = [upsert];
-  if (events.length > 0) writes.push(eventsInsert(db, events));
+  if (eventRows.length > 0) writes.push(eventsInsert(db, eventRows));
   return writes;
 }
 
@@ -79,7 +105,7 @@ export async function claimOrder(db: Executor, view: PaymentView, event: CloudEv
   const row = toRow(view);
   const insert = db.insert(payments).values(row).onConflictDoNothing().returning({ id: payments.id });
   const written = await db.execute(
-    sql`WITH created_event AS (${eventsInsert(db, [event]).getSQL()}) ${insert.getSQL()}`,
+    sql`WITH created_event AS (${eventsInsert(db, [eventRow(event)]).getSQL()}) ${insert.getSQL()}`,
   );
   if (written.rows.length > 0) return { claimed: true };
   return claimOf(await earlierRunPayment(db, view));
@@ -104,24 +130,23 @@ export async function insertEvent(db: Executor, event: CloudEvent): Promise<void
 }
 
 async function insertEvents(db: Executor, list: CloudEvent[]): Promise<void> {
-  await eventsInsert(db, list);
+  await eventsInsert(db, list.map(eventRow));
 }
 
-function eventsInsert(db: Executor, list: CloudEvent[]) {
-  return db
-    .insert(events)
-    .values(
-      list.map((event) => ({
-        id: event.id,
-        tenantId: event.tenantid,
-        type: event.type,
-        source: event.source,
-        subject: event.subject,
-        time: new Date(event.time),
-        data: event.data,
-      })),
-    )
-    .onConflictDoNothing({ target: events.id });
+function eventRow(event: CloudEvent): EventInsert {
+  return {
+    id: event.id,
+    tenantId: event.tenantid,
+    type: event.type,
+    source: event.source,
+    subject: event.subject,
+    time: new Date(event.time),
+    data: event.data,
+  };
+}
+
+function eventsInsert(db: Executor, rows: EventInsert[]) {
+  return db.insert(events).values(rows).onConflictDoNothing({ target: events.id });
 }
 
 export async function findPayment(
@@ -152,6 +177,48 @@ export async function findPaymentByOrder(
     .from(payments)
     .where(and(eq(payments.tenantId, tenantId), eq(payments.orderId, orderId)));
   return row && toView(row);
+}
+
+/** An order's payment and, for a payer's wallet, what a new payment from it is checked against. */
+export interface OrderForPayment {
+  payment: PaymentView | undefined;
+  /** Read when a customer's wallet was asked for. */
+  wallet?: {
+    /** The currencies the wallet holds (none: it was never topped up). */
+    currencies: string[];
+    /** The currency of the wallet's automatic top-up, when it has one. */
+    autoTopUpCurrency: string | undefined;
+  };
+}
+
+/**
+ * The order's payment, and with `walletOf` that customer's wallet currencies and automatic top-up,
+ * in one round trip: a new wallet payment's checks before its start wait for one read, not two.
+ */
+export async function findOrderForPayment(
+  db: Executor,
+  tenantId: string,
+  orderId: string,
+  walletOf: string | undefined,
+): Promise<OrderForPayment> {
+  if (walletOf === undefined) return { payment: await findPaymentByOrder(db, tenantId, orderId) };
+  const [row] = await db
+    .select({
+      payment: payments,
+      currencies: sql<string[] | null>`(SELECT array_agg(currency ORDER BY currency) FROM ledger_accounts
+        WHERE tenant_id = ${tenantId} AND kind = 'wallet' AND customer_id = ${walletOf})`,
+      autoTopUpCurrency: sql<string | null>`(SELECT currency FROM wallet_auto_top_ups
+        WHERE tenant_id = ${tenantId} AND customer_id = ${walletOf})`,
+    })
+    .from(sql`(SELECT 1) AS one`)
+    .leftJoin(payments, and(eq(payments.tenantId, tenantId), eq(payments.orderId, orderId)));
+  return {
+    payment: row?.payment ? toView(row.payment) : undefined,
+    wallet: {
+      currencies: row?.currencies ?? [],
+      autoTopUpCurrency: row?.autoTopUpCurrency ?? undefined,
+    },
+  };
 }
 
 export interface PaymentListQuery {
@@ -189,7 +256,7 @@ export async function listPayments(
   return rows.map(toView);
 }
 
-function toRow(view: PaymentView): typeof payments.$inferInsert {
+function toRow(view: PaymentView): PaymentInsert {
   return {
     id: view.id,
     tenantId: view.tenantId,

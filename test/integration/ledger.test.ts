@@ -2,14 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { eq } from '../../src/db/orm.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
+  cachedHoldAndPost,
   createTransfer,
   ensureAccounts,
   findTransfer,
   holdAndPost,
   LedgerError,
 } from '../../src/db/ledger.js';
+import { findPayment, paymentWriteSlots, paymentWriteValues } from '../../src/db/payments.js';
+import { initialPaymentView, type PaymentView } from '../../src/domain/payment.js';
+import { paymentEvent } from '../../src/activities/payments.js';
 import { verifyLedger } from '../../src/db/ledger-verify.js';
-import { ledgerAccounts } from '../../src/db/schema.js';
+import { events, ledgerAccounts } from '../../src/db/schema.js';
 import { getWalletBalances } from '../../src/db/wallets.js';
 import { testDatabase } from '../support/db.js';
 
@@ -254,6 +258,85 @@ describe('double-entry ledger on PostgreSQL', () => {
     const again = `system:${tenantId}:USD:alongside-${randomUUID()}`;
     expect(await holdAndPost(db, { ...input, amount: 500 }, [alongside(again)])).toEqual({ replayed: true });
     expect(await accountExists(again)).toBe(false);
+  });
+
+  it('runs a cached hold and posting with each run its own values, encoded as the built statement encodes them', async () => {
+    const pay = cachedHoldAndPost((tx, slots) => paymentWriteSlots(tx, slots, 2));
+    const paid = async (amount: number, metadata: Record<string, string> | undefined) => {
+      const { customerId, wallet, revenue } = await setup(amount);
+      const orderId = `ord_${randomUUID().slice(0, 8)}`;
+      const created = initialPaymentView({
+        paymentId: `pay_${randomUUID().slice(0, 8)}`,
+        tenantId,
+        workflowId: `payment:${tenantId}:${orderId}`,
+        request: {
+          orderId,
+          customerId,
+          amount,
+          currency: 'USD',
+          method: { type: 'wallet' },
+          capture: 'automatic',
+          metadata,
+        },
+        requestHash: 'hash',
+        connector: 'sandbox',
+        now: new Date(Date.UTC(2026, 0, 1, 12, 0, amount % 60)),
+      });
+      const succeeded: PaymentView = {
+        ...created,
+        status: 'succeeded',
+        amountCaptured: amount,
+        amountFromWallet: amount,
+        version: created.version + 1,
+      };
+      const written = [
+        paymentEvent(created, 'payment.created'),
+        paymentEvent(succeeded, 'payment.succeeded'),
+      ];
+      const transfer = {
+        holdId: randomUUID(),
+        postId: randomUUID(),
+        tenantId,
+        debitAccountId: wallet,
+        creditAccountId: revenue,
+        amount,
+        currency: 'USD' as const,
+      };
+      expect(await pay(db, transfer, paymentWriteValues(succeeded, written))).toEqual({ replayed: false });
+      expect(await findPayment(db, tenantId, succeeded.id)).toEqual(succeeded);
+      const stored = await db
+        .select()
+        .from(events)
+        .where(eq(events.subject, `payments/${succeeded.id}`));
+      expect(stored.map((e) => ({ id: e.id, time: e.time.toISOString(), data: e.data }))).toEqual(
+        written.map((e) => ({ id: e.id, time: e.time, data: e.data })),
+      );
+      expect(await getWalletBalances(db, tenantId, customerId)).toEqual([
+        { currency: 'USD', available: 0, pending: 0 },
+      ]);
+      // The same change again is replayed, as with the built statement.
+      expect(await pay(db, transfer, paymentWriteValues(succeeded, written))).toEqual({ replayed: true });
+      return { succeeded, written };
+    };
+    // Two runs of the one statement: other amounts, ids, times, JSON and a null.
+    await paid(700, { seat: '12A' });
+    const second = await paid(1300, undefined);
+    // A run that gives another set of values than the statement was built with is refused.
+    await expect(
+      pay(
+        db,
+        {
+          holdId: randomUUID(),
+          postId: randomUUID(),
+          tenantId,
+          debitAccountId: 'a',
+          creditAccountId: 'b',
+          amount: 1,
+          currency: 'USD',
+        },
+        paymentWriteValues(second.succeeded, second.written.slice(0, 1)),
+      ),
+    ).rejects.toThrow(/cached statement/);
   });
 
   it('refuses a one-step hold and posting beyond the balance and writes neither', async () => {
