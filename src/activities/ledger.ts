@@ -15,6 +15,7 @@ import {
 } from '../db/ledger.js';
 import {
   claimOf,
+  earlierRunGuard,
   earlierRunPayment,
   paymentWrites,
   paymentWriteSlots,
@@ -26,7 +27,7 @@ import { noteRecorded, paymentEvent } from './payments.js';
 import type { WorkerMetrics } from '../metrics.js';
 
 /** A wallet payment's one statement (its hold and posting, its row and both events), built once. */
-const holdAndPostPayment = cachedHoldAndPost((db, slots) => paymentWriteSlots(db, slots, 2));
+const holdAndPostPayment = cachedHoldAndPost((db, slots) => paymentWriteSlots(db, slots, 2), earlierRunGuard);
 
 export interface WalletHoldInput {
   transferId: string;
@@ -181,11 +182,10 @@ export function createLedgerActivities(db: Executor, metrics?: WorkerMetrics) {
     /**
      * Moves nothing, and returns the stored payment, when an earlier run of the order (whose
      * workflow Temporal has since deleted) wrote one: the ledger's transfer ids would not stop
-     * this run from paying an order that earlier run failed.
+     * this run from paying an order that earlier run failed. The statement itself refuses to
+     * write then (`earlierRunGuard`), so the earlier run's payment is read only after a refusal.
      */
     async payFromWallet({ holdId, postId, created, succeeded }: WalletPaymentInput): Promise<PaymentClaim> {
-      const earlier = await earlierRunPayment(db, created);
-      if (earlier) return claimOf(earlier);
       const { tenantId, customerId, currency, amount } = succeeded;
       const from = wallet(tenantId, customerId, currency);
       const to = system(tenantId, 'merchant_revenue', currency);
@@ -206,19 +206,32 @@ export function createLedgerActivities(db: Executor, metrics?: WorkerMetrics) {
           },
           paymentWriteValues(succeeded, events),
         );
+      let replayed: boolean;
       try {
         // The accounts are created only when the statement finds one missing (it then changed
         // nothing): a wallet with money in it exists, so a payment is one round trip, not two.
-        const { replayed } = await pay().catch(async (error: unknown) => {
+        ({ replayed } = await pay().catch(async (error: unknown) => {
           if (!(error instanceof LedgerError && error.code === 'account_not_found')) throw error;
           await ensure([from, to]);
           return pay();
-        });
+        }));
+      } catch (error) {
+        // Nothing was written. An earlier run's payment comes before any other refusal (the
+        // statement may report another one first, an overdraft for instance).
+        const earlier = await earlierRunPayment(db, created);
+        if (earlier) return claimOf(earlier);
+        throw toFailure(error);
+      }
+      if (replayed) {
+        // The transfers' ids were taken by the same transfers: this run's first attempt, or an
+        // earlier run that paid the order with them (its payment stays as it is).
+        const earlier = await earlierRunPayment(db, created);
+        if (earlier) return claimOf(earlier);
         // A retry after the first attempt committed: the payment was written with the money;
         // writing it again (version-guarded, events by id) changes nothing unless it had not been.
-        if (replayed) await writePayment(db, succeeded, events);
-      } catch (error) {
-        throw toFailure(error);
+        await writePayment(db, succeeded, events).catch((error: unknown) => {
+          throw toFailure(error);
+        });
       }
       noteRecorded(metrics, { view: created, eventType: 'payment.created' });
       noteRecorded(metrics, {

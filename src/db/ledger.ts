@@ -295,9 +295,11 @@ export async function holdAndPost(
  */
 export function cachedHoldAndPost(
   alongside: (db: Executor, slots: Record<string, unknown>) => readonly Writes[],
+  /** A check of the statement's own: an expression that raises (and so writes nothing) to refuse it. */
+  guard?: (slots: Record<string, unknown>) => SQL,
 ): (db: Executor, t: HoldAndPostInput, values: Record<string, unknown>) => Promise<{ replayed: boolean }> {
   const statement = new CachedStatement<Record<string, unknown>>((db, slots) =>
-    holdAndPostSql(unprefixed<HoldAndPostInput>(slots, 'transfer.'), alongside(db, slots)),
+    holdAndPostSql(unprefixed<HoldAndPostInput>(slots, 'transfer.'), alongside(db, slots), guard?.(slots)),
   );
   return (db, t, values) => {
     const transfer: Record<keyof HoldAndPostInput, unknown> = {
@@ -314,7 +316,7 @@ export function cachedHoldAndPost(
   };
 }
 
-function holdAndPostSql(t: HoldAndPostInput, alongside: readonly Writes[]): SQL {
+function holdAndPostSql(t: HoldAndPostInput, alongside: readonly Writes[], guard?: SQL): SQL {
   return sql`WITH ${sql.join(
     [
       ...withAlongside(alongside),
@@ -329,7 +331,7 @@ function holdAndPostSql(t: HoldAndPostInput, alongside: readonly Writes[]): SQL 
   SELECT ${applyBalances(t.debitAccountId, t.creditAccountId, t.currency, {
     debits_posted: t.amount,
     credits_posted: t.amount,
-  })} FROM (SELECT count(*) FROM transfers) AS written`;
+  })}${guard ? sql`, ${guard}` : sql``} FROM (SELECT count(*) FROM transfers) AS written`;
 }
 
 /** The outcome of a hold-and-post statement: written, this very change replayed, or refused. */

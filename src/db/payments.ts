@@ -1,3 +1,4 @@
+import type { SQL } from 'drizzle-orm';
 import { and, desc, eq, lt, or, sql } from './orm.js';
 import type { CloudEvent } from '../domain/events.js';
 import type { Currency } from '../domain/money.js';
@@ -66,6 +67,18 @@ export function paymentWriteSlots(db: Executor, slots: Record<string, unknown>, 
     unprefixed<PaymentInsert>(slots, 'payment.'),
     Array.from({ length: eventCount }, (_, i) => unprefixed<EventInsert>(slots, `event${i}.`)),
   );
+}
+
+/**
+ * For the statement of `paymentWriteSlots`: raises (migrations/0024), so that nothing of it is
+ * written, when the order has a payment an earlier run stored (`earlierRunPayment`'s test, with
+ * no round trip of its own). The statement sees the rows as they were before it.
+ */
+export function earlierRunGuard(slots: Record<string, unknown>): SQL {
+  const row = unprefixed<Record<keyof PaymentInsert, unknown>>(slots, 'payment.');
+  return sql`payments_refuse_earlier_run(EXISTS (SELECT 1 FROM ${payments}
+    WHERE ${payments.tenantId} = ${row.tenantId} AND ${payments.orderId} = ${row.orderId}
+      AND (${payments.id} <> ${row.id} OR ${payments.createdAt} <> ${row.createdAt})))`;
 }
 
 function rowWrites(db: Executor, row: PaymentInsert, eventRows: EventInsert[]) {

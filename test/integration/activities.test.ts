@@ -177,6 +177,45 @@ describe('ledger activities', () => {
     expect(Number(wallet?.available)).toBe(5000);
   });
 
+  it('pays once for an order an earlier run of which paid with the same transfer ids, and leaves its payment as it is', async () => {
+    const customerId = `cus_${randomUUID().slice(0, 8)}`;
+    await ledger.creditWallet({
+      transferId: `t_${randomUUID()}`,
+      tenantId: 'activities',
+      customerId,
+      currency: 'USD',
+      amount: 5000,
+      from: 'merchant_revenue',
+    });
+    const run = (createdAt: string) => {
+      const created = { ...first, createdAt, updatedAt: createdAt };
+      return {
+        holdId: `${first.workflowId}#wallet-hold`,
+        postId: `${first.workflowId}#wallet-post`,
+        created,
+        succeeded: {
+          ...created,
+          status: 'succeeded' as const,
+          amountCaptured: 1000,
+          amountFromWallet: 1000,
+          version: 2,
+        },
+      };
+    };
+    const first = view({ customerId });
+    const earlier = run(first.createdAt);
+    expect(await ledger.payFromWallet(earlier)).toEqual({ claimed: true });
+    // Its workflow is gone; a new run of the order starts later, with the same ids.
+    const later = run(new Date(Date.parse(first.createdAt) + 60_000).toISOString());
+    const paid = await ledger.payFromWallet(later);
+    expect(paid).toMatchObject({
+      claimed: false,
+      stored: { status: 'succeeded', createdAt: first.createdAt },
+    });
+    const [wallet] = await getWalletBalances(handle.db, 'activities', customerId);
+    expect(Number(wallet?.available)).toBe(4000);
+  });
+
   it('lets a transient database error through to be retried', async () => {
     const broken = refusingPermanentErrors({
       async ping(): Promise<void> {
