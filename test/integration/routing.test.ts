@@ -126,8 +126,16 @@ describe.skipIf(!stripeEmulatorUrl)('routing across connectors', () => {
     expect(paid.attempts).toHaveLength(1);
     expect((await chargesFor(id)).authorizations).toBe(1);
     expect(await stripeCallsFor(id)).toEqual([]);
-    const timeline = await routed('GET', `/v1/payments/${id}/timeline`);
-    expect(timeline.body.steps.map((s: { step: string }) => s.step)).toContain('authorization lookup');
+    // The stored status is written by a local activity, whose marker (with the lookup's) reaches
+    // the history when its workflow task completes: the timeline may come a moment after it.
+    const steps = await until(
+      async () =>
+        (await routed('GET', `/v1/payments/${id}/timeline`)).body.steps.map((s: { step: string }) => s.step),
+      (names: string[]) => names.includes('authorization lookup'),
+      'the lookup in the timeline',
+      15_000,
+    );
+    expect(steps).toContain('authorization lookup');
   });
 
   it('with the sandbox failing every call, a EUR card payment succeeds on Stripe with two attempts shown; capture and refund go to Stripe', async () => {
