@@ -599,7 +599,6 @@ export class PaymentService {
     return connectors.length > 1 ? { connector: first, connectors } : { connector: first };
   }
 
-  /** A wallet payment from a wallet with an automatic top-up in its currency: the workflow asks. */
   /**
    * A payment from a wallet: refused when the wallet holds other currencies; whether the wallet
    * tops itself up for it. `wallet` is what the order's read brought (else it is read here).
@@ -621,6 +620,7 @@ export class PaymentService {
     return request.method.type === 'wallet' && wallet.autoTopUpCurrency === request.currency;
   }
 
+  /** A wallet payment from a wallet with an automatic top-up in its currency: the workflow asks. */
   private async topsItselfUp(tenantId: string, request: PaymentRequest): Promise<boolean> {
     if (request.method.type !== 'wallet') return false;
     const settings = await findAutoTopUp(this.db, tenantId, request.customerId);

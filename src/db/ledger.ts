@@ -291,7 +291,9 @@ export async function holdAndPost(
 
 /**
  * `holdAndPost` as a cached statement (src/db/statement.ts), with the other writes `alongside`
- * builds from the placeholders of the values a run gives beside the transfer's.
+ * builds from the placeholders of the values a run gives beside the transfer's. For a
+ * connection, not inside a transaction: a refusal is followed by reads that an aborted
+ * transaction would refuse.
  */
 export function cachedHoldAndPost(
   alongside: (db: Executor, slots: Record<string, unknown>) => readonly Writes[],

@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 
 const orm = require('drizzle-orm') as typeof import('drizzle-orm');
-export const { and, asc, desc, eq, gt, inArray, isNull, lt, lte, ne, or, sql } = orm;
+export const { and, asc, desc, eq, gt, inArray, is, isNull, lt, lte, ne, or, Param, Placeholder, sql } = orm;
 
 const pgCore = require('drizzle-orm/pg-core') as typeof import('drizzle-orm/pg-core');
 export const {
