@@ -1,7 +1,7 @@
 import type { Query, SQL } from 'drizzle-orm';
 import type { QueryResult } from 'pg';
 import type { Executor } from './client.js';
-import { is, Param, PgDialect, Placeholder, sql } from './orm.js';
+import { PgDialect, sql } from './orm.js';
 
 /** The project's dialect has no options (no casing): one instance compiles every cached statement. */
 const dialect = new PgDialect();
@@ -10,9 +10,13 @@ const dialect = new PgDialect();
  * A statement on the hot path whose SQL drizzle builds once. The first run gives its builder a
  * placeholder for each of its values instead of the value; drizzle's query builders (inserts,
  * upserts, conditions) take them and encode each value by its column when it is filled in (JSON,
- * timestamps; null as SQL NULL). Later runs fill the placeholders of the text built then, without walking the
+ * timestamps). Later runs fill the placeholders of the text built then, without walking the
  * builders again (about a millisecond of a worker's CPU per wallet payment, docs/benchmarks.md).
  * So the builder must give the same SQL whatever the values, and every run the same value names.
+ * Unlike a statement built with its values, a null is encoded by its column too: a jsonb column
+ * stores the JSON `null` (read back as null all the same), and a timestamp column cannot take one.
+ * Keeping it SQL NULL here (a wrapping encoder) made the quick chaos run fail, seed 2015708723
+ * (webhooks slow while Kafka was down), for a reason not found yet (docs/benchmarks.md).
  */
 export class CachedStatement<Values extends Record<string, unknown>> {
   private compiled: { query: Query; names: number } | undefined;
@@ -23,8 +27,7 @@ export class CachedStatement<Values extends Record<string, unknown>> {
     const names = Object.keys(values);
     if (!this.compiled) {
       const slots = Object.fromEntries(names.map((name) => [name, sql.placeholder(name)])) as Values;
-      const query = dialect.sqlToQuery(this.build(db, slots));
-      this.compiled = { query: { ...query, params: query.params.map(nullAsNull) }, names: names.length };
+      this.compiled = { query: dialect.sqlToQuery(this.build(db, slots)), names: names.length };
     } else if (names.length !== this.compiled.names)
       // A missing one fails in drizzle; an extra one would be dropped without a word.
       throw new Error(
@@ -34,19 +37,6 @@ export class CachedStatement<Values extends Record<string, unknown>> {
       .prepareQuery(this.compiled.query, undefined, undefined, false)
       .execute(values)) as Promise<QueryResult>;
   }
-}
-
-/**
- * A value drizzle encodes by its column when it fills a placeholder in: null stays SQL NULL, as
- * when drizzle builds a statement with the value itself (a jsonb column would otherwise store
- * the JSON `null`, and a timestamp's encoder would throw on it).
- */
-function nullAsNull(param: unknown): unknown {
-  if (!is(param, Param) || !is(param.value, Placeholder)) return param;
-  const { encoder } = param;
-  return new Param(param.value, {
-    mapToDriverValue: (value: unknown) => (value === null ? null : encoder.mapToDriverValue(value)),
-  });
 }
 
 /** `row`'s fields under `prefix`: one row's values among a statement's. */
