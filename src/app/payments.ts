@@ -307,7 +307,7 @@ export class PaymentService {
     options: { wait: boolean; returnUrl?: string | undefined },
   ): Promise<CreateOutcome> {
     const request = await this.resolved(payment.tenantId, asked);
-    await this.assertWalletCurrency(payment.tenantId, request);
+    await this.checkStoredWalletCurrency(payment.tenantId, request);
     const { connector, connectors } = this.routeOf(payment.tenantId, request);
     this.assertGatewayCarries(connector, request);
     const attempt: AttemptRequest = {
@@ -610,7 +610,7 @@ export class PaymentService {
   ): Promise<boolean> {
     if (!wallet) {
       const [, autoTopUp] = await Promise.all([
-        this.assertWalletCurrency(tenantId, request),
+        this.checkStoredWalletCurrency(tenantId, request),
         this.topsItselfUp(tenantId, request),
       ]);
       return autoTopUp;
@@ -628,7 +628,7 @@ export class PaymentService {
   }
 
   /** A wallet in another currency is refused as invalid, never converted. */
-  private async assertWalletCurrency(tenantId: string, request: PaymentRequest): Promise<void> {
+  private async checkStoredWalletCurrency(tenantId: string, request: PaymentRequest): Promise<void> {
     if (request.method.type === 'card' || request.method.type === 'paypal') return;
     await assertWalletHolds(this.db, tenantId, request.customerId, request.currency);
   }

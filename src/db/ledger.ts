@@ -304,16 +304,8 @@ export function cachedHoldAndPost(
     holdAndPostSql(unprefixed<HoldAndPostInput>(slots, 'transfer.'), alongside(db, slots), guard?.(slots)),
   );
   return (db, t, values) => {
-    const transfer: Record<keyof HoldAndPostInput, unknown> = {
-      holdId: t.holdId,
-      postId: t.postId,
-      tenantId: t.tenantId,
-      debitAccountId: t.debitAccountId,
-      creditAccountId: t.creditAccountId,
-      amount: t.amount,
-      currency: t.currency,
-      description: t.description ?? null,
-    };
+    // Every run gives the same names: an absent description is a null.
+    const transfer = { ...t, description: t.description ?? null };
     return heldAndPosted(db, t, statement.execute(db, { ...prefixed('transfer.', transfer), ...values }));
   };
 }

@@ -60,6 +60,20 @@ async function failureOf(call: Promise<unknown>): Promise<ApplicationFailure> {
   return error as ApplicationFailure;
 }
 
+/** A new customer whose wallet holds `amount` USD. */
+async function fundedWallet(amount: number): Promise<string> {
+  const customerId = `cus_${randomUUID().slice(0, 8)}`;
+  await ledger.creditWallet({
+    transferId: `t_${randomUUID()}`,
+    tenantId: 'activities',
+    customerId,
+    currency: 'USD',
+    amount,
+    from: 'merchant_revenue',
+  });
+  return customerId;
+}
+
 describe('payment activities', () => {
   it('records a payment and its event once, however often it is retried', async () => {
     const v = view();
@@ -145,15 +159,7 @@ describe('ledger activities', () => {
   });
 
   it('pays nothing from the wallet for an order an earlier run of which failed', async () => {
-    const customerId = `cus_${randomUUID().slice(0, 8)}`;
-    await ledger.creditWallet({
-      transferId: `t_${randomUUID()}`,
-      tenantId: 'activities',
-      customerId,
-      currency: 'USD',
-      amount: 5000,
-      from: 'merchant_revenue',
-    });
+    const customerId = await fundedWallet(5000);
     const earlier = view({ customerId, status: 'failed', failureCode: 'insufficient_funds', version: 2 });
     await payments.recordPayment({ view: earlier, eventType: 'payment.failed' });
     const created = { ...view({ customerId }), id: earlier.id, orderId: earlier.orderId };
@@ -178,15 +184,7 @@ describe('ledger activities', () => {
   });
 
   it('pays once for an order an earlier run of which paid with the same transfer ids, and leaves its payment as it is', async () => {
-    const customerId = `cus_${randomUUID().slice(0, 8)}`;
-    await ledger.creditWallet({
-      transferId: `t_${randomUUID()}`,
-      tenantId: 'activities',
-      customerId,
-      currency: 'USD',
-      amount: 5000,
-      from: 'merchant_revenue',
-    });
+    const customerId = await fundedWallet(5000);
     const run = (createdAt: string) => {
       const created = { ...first, createdAt, updatedAt: createdAt };
       return {
