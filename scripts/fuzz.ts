@@ -13,8 +13,12 @@
  * 4. Checks the ledger invariants after the run, stops the stack, prints the counts and exits
  *    non-zero on any failure, error or timeout.
  *
+ * While it runs, a line a minute says how many requests the API has answered and how many of them
+ * took over 5 s; when Schemathesis is stopped by the timeout, the database sessions still busy and
+ * the stack log's last lines are printed, so a stall in CI says where it stood.
+ *
  * Environment: FUZZ_MAX_EXAMPLES (default 150), FUZZ_TIMEOUT_SECONDS (hard limit on Schemathesis,
- * default 300), FUZZ_SEED (reproduce a run), FUZZ_WORKERS (default 2), PYTHON (default python3).
+ * default 600; a run here takes about 200 s), FUZZ_SEED (reproduce a run), FUZZ_WORKERS (default 2), PYTHON (default python3).
  * Reports (JSON and HAR) land in .tmp/fuzz/; the stack's log in .tmp/fuzz-stack.log.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -31,6 +35,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { DEV_ADMIN_KEY, DEV_API_KEY } from '../src/config.js';
 import { projectPath, startStack, type Stack } from '../tools/stack/stack.js';
 
@@ -138,10 +143,23 @@ interface Outcome {
   timedOut: boolean;
 }
 
-/** Runs Schemathesis in its own process group so a timeout kills it and anything it started. */
-function runSchemathesis(args: string[], timeoutSeconds: number): Promise<Outcome> {
+/**
+ * Runs Schemathesis in its own process group so a timeout kills it and anything it started;
+ * `beforeStop` looks at the stack first, while whatever stalled is still there.
+ */
+function runSchemathesis(
+  args: string[],
+  timeoutSeconds: number,
+  beforeStop: () => Promise<void>,
+): Promise<Outcome> {
   return new Promise((resolve, reject) => {
-    const child = spawn(SCHEMATHESIS, args, { stdio: 'inherit', detached: true });
+    // Unbuffered: its phase lines reach a piped CI log as they happen, not at exit (a run killed
+    // by the timeout would lose them).
+    const child = spawn(SCHEMATHESIS, args, {
+      stdio: 'inherit',
+      detached: true,
+      env: { ...process.env, PYTHONUNBUFFERED: '1' },
+    });
     activeChild = child.pid;
     let timedOut = false;
     const kill = (signal: NodeJS.Signals) => {
@@ -154,8 +172,10 @@ function runSchemathesis(args: string[], timeoutSeconds: number): Promise<Outcom
     const timer = setTimeout(() => {
       timedOut = true;
       say(`schemathesis still running after ${timeoutSeconds}s: stopping it`);
-      kill('SIGTERM');
-      setTimeout(() => kill('SIGKILL'), 5_000).unref();
+      void beforeStop().finally(() => {
+        kill('SIGTERM');
+        setTimeout(() => kill('SIGKILL'), 5_000).unref();
+      });
     }, timeoutSeconds * 1000);
     child.once('error', (error) => {
       clearTimeout(timer);
@@ -175,6 +195,53 @@ interface Counts {
   testCases: number | undefined;
   failures: number | undefined;
   errors: number | undefined;
+}
+
+/** The API's answers so far, from its Prometheus histogram: all of them, and those over 5 s. */
+async function answered(apiUrl: string): Promise<string> {
+  const text = await (await fetch(`${apiUrl}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+  let all = 0;
+  let within5s = 0;
+  for (const line of text.split('\n')) {
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (line.startsWith('paysaga_http_request_duration_seconds_count{')) all += value;
+    else if (line.startsWith('paysaga_http_request_duration_seconds_bucket{') && line.includes('le="5"'))
+      within5s += value;
+  }
+  return `${all} requests answered, ${all - within5s} of them in over 5 s`;
+}
+
+/** Sessions busy for over 5 s (a lock wait or a stuck transaction would show here). */
+async function busySessions(databaseUrl: string): Promise<string[]> {
+  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 10_000 });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ line: string }>(
+      `SELECT format('%s s %s %s/%s: %s', round(extract(epoch FROM now() - coalesce(xact_start, query_start))),
+                     state, coalesce(wait_event_type, '-'), coalesce(wait_event, '-'), left(query, 160)) AS line
+         FROM pg_stat_activity
+        WHERE pid <> pg_backend_pid() AND state <> 'idle' AND backend_type = 'client backend'
+          AND coalesce(xact_start, query_start) < now() - interval '5 seconds'
+        ORDER BY coalesce(xact_start, query_start)`,
+    );
+    return rows.map((row) => row.line);
+  } finally {
+    await client.end();
+  }
+}
+
+async function diagnose(current: Stack): Promise<void> {
+  say(
+    `at the stop: ${await answered(current.apiUrl).catch((error: Error) => `metrics unread: ${error.message}`)}`,
+  );
+  const sessions = await busySessions(current.databaseUrl).catch((error: Error) => [
+    `sessions unread: ${error.message}`,
+  ]);
+  say(`database sessions busy for over 5 s: ${sessions.length === 0 ? 'none' : ''}`);
+  for (const line of sessions) console.log(`  ${line}`);
+  const log = readFileSync(STACK_LOG, 'utf8').trimEnd().split('\n').slice(-40);
+  say(`the stack log's last ${log.length} lines (${path.relative(projectPath(), STACK_LOG)}):`);
+  for (const line of log) console.log(`  ${line}`);
 }
 
 /** Counts from Schemathesis's JSON report (operations, test cases, failures) and HAR (requests). */
@@ -248,7 +315,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 async function main(): Promise<number> {
   const maxExamples = positiveInt('FUZZ_MAX_EXAMPLES', 150);
-  const timeoutSeconds = positiveInt('FUZZ_TIMEOUT_SECONDS', 300);
+  const timeoutSeconds = positiveInt('FUZZ_TIMEOUT_SECONDS', 600);
   const workers = positiveInt('FUZZ_WORKERS', 2);
   const seed = process.env.FUZZ_SEED;
 
@@ -298,7 +365,14 @@ async function main(): Promise<number> {
     ...(seed ? ['--seed', seed] : []),
   ];
   say(`schemathesis ${args.join(' ').replace(DEV_API_KEY, '<sk_test key>')}`);
-  const outcome = await runSchemathesis(args, timeoutSeconds);
+  const apiUrl = stack.apiUrl;
+  const progress = setInterval(() => {
+    answered(apiUrl).then(say, (error: Error) => say(`metrics unread: ${error.message}`));
+  }, 60_000);
+  const current = stack;
+  const outcome = await runSchemathesis(args, timeoutSeconds, () =>
+    diagnose(current).catch((error: Error) => say(`diagnosis failed: ${error.message}`)),
+  ).finally(() => clearInterval(progress));
 
   const violations = await ledgerViolations(stack.apiUrl).catch((error: Error) => error.message);
   await cleanUp();
