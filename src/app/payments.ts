@@ -241,19 +241,26 @@ export class PaymentService {
     // Without a worker the update is never accepted; the start is durable all the same, so after
     // the wait the answer is 202 and the payment runs once a worker is back.
     const deadline = Date.now() + (options.wait ? this.config.syncWaitMs : ASYNC_ACCEPT_MS);
+    // A caller that waits asks for the update's completion in the same call: Temporal answers the
+    // start with the outcome when the payment settles meanwhile (a wallet payment does, in its
+    // first workflow task), and the result below needs no second call that polls for it. The
+    // SDK's type allows only ACCEPTED here; its own executeUpdateWithStart passes COMPLETED this
+    // way, but keeps the handle (and the run id) to itself.
+    const stage = options.wait ? WorkflowUpdateStage.COMPLETED : WorkflowUpdateStage.ACCEPTED;
     let update;
     try {
       update = await this.temporal.run(deadline, (client) =>
         client.workflow.startUpdateWithStart(settledUpdate, {
           args: [{ requestHash: input.requestHash }],
-          waitForStage: WorkflowUpdateStage.ACCEPTED,
+          waitForStage: stage as typeof WorkflowUpdateStage.ACCEPTED,
           startWorkflowOperation: start,
         }),
       );
     } catch (error) {
       if (error instanceof WorkflowExecutionAlreadyStartedError)
         return this.existing(await findPaymentByOrder(this.db, tenantId, request.orderId), request);
-      // Not accepted within the wait: the SDK reports the deadline either way.
+      // Not accepted (or, for a caller that waits, not completed) within the wait: the SDK
+      // reports the deadline either way.
       if (isGrpcDeadlineError(error) || error instanceof WorkflowUpdateRPCTimeoutOrCancelledError)
         return { payment: await this.startedWithoutAnswer(input, workflowId), pending: true };
       throw translate(error);
