@@ -263,6 +263,14 @@ export function badInputCases({ customerId, manualPaymentId }: CaseContext): Cas
       'validation_error',
     ],
     [
+      'NUL in the returnUrl',
+      'POST',
+      () => pay,
+      { ...valid(), returnUrl: 'https://shop.example/back?x=\u0000' },
+      400,
+      'validation_error',
+    ],
+    [
       'NUL in the description',
       'POST',
       () => pay,
