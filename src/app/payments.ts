@@ -76,7 +76,7 @@ export interface CreateOutcome {
   payment: PaymentView;
   /** The payment had not reached a settled status within the wait. */
   pending: boolean;
-  /** The workflow run the request reached (known when the update was accepted). */
+  /** The workflow run the request reached (from the update, else from the workflow's description). */
   runId?: string | undefined;
 }
 
@@ -238,8 +238,9 @@ export class PaymentService {
         { key: SearchAttributes.Currency, value: request.currency },
       ]),
     });
-    // Without a worker the update is never accepted; the start is durable all the same, so after
-    // the wait the answer is 202 and the payment runs once a worker is back.
+    // Without a worker the update is never accepted (nor, for a caller that waits, completed);
+    // the start is durable all the same, so after the wait the answer is 202 and the payment runs
+    // once a worker is back.
     const deadline = Date.now() + (options.wait ? this.config.syncWaitMs : ASYNC_ACCEPT_MS);
     // A caller that waits asks for the update's completion in the same call: Temporal answers the
     // start with the outcome when the payment settles meanwhile (a wallet payment does, in its
@@ -262,7 +263,7 @@ export class PaymentService {
       // Not accepted (or, for a caller that waits, not completed) within the wait: the SDK
       // reports the deadline either way.
       if (isGrpcDeadlineError(error) || error instanceof WorkflowUpdateRPCTimeoutOrCancelledError)
-        return { payment: await this.startedWithoutAnswer(input, workflowId), pending: true };
+        return this.startedWithoutAnswer(input, workflowId);
       throw translate(error);
     }
     // A rejected update (the order is running with other parameters) comes back as a handle
@@ -539,16 +540,30 @@ export class PaymentService {
   }
 
   /**
-   * The update was not accepted in time (no worker is polling). The workflow was started in the
-   * same call unless Temporal refused it: confirm, then answer with the payment as it starts.
+   * No answer within the wait: the update was not accepted (no worker is polling) or, for a
+   * caller that waits, the payment has not settled yet. The workflow was started in the same call
+   * unless Temporal refused it: its description confirms that and gives the run id for the logs.
+   * A payment already stored is the answer even when that description does not come.
    */
-  private async startedWithoutAnswer(input: PaymentWorkflowInput, workflowId: string): Promise<PaymentView> {
+  private async startedWithoutAnswer(
+    input: PaymentWorkflowInput,
+    workflowId: string,
+  ): Promise<CreateOutcome> {
     const stored = await findPayment(this.db, input.tenantId, input.paymentId);
-    if (stored) return stored;
-    await this.temporal.run(Date.now() + QUICK_CALL_MS, (client) =>
+    const described = this.temporal.run(Date.now() + QUICK_CALL_MS, (client) =>
       client.workflow.getHandle(workflowId).describe(),
     );
-    return this.initialView(workflowId, input);
+    if (stored)
+      return {
+        payment: stored,
+        pending: true,
+        runId: await described.then(
+          (d) => d.runId,
+          () => undefined,
+        ),
+      };
+    const { runId } = await described;
+    return { payment: this.initialView(workflowId, input), pending: true, runId };
   }
 
   private initialView(workflowId: string, input: PaymentWorkflowInput): PaymentView {
