@@ -365,11 +365,10 @@ async function main(): Promise<number> {
     ...(seed ? ['--seed', seed] : []),
   ];
   say(`schemathesis ${args.join(' ').replace(DEV_API_KEY, '<sk_test key>')}`);
-  const apiUrl = stack.apiUrl;
-  const progress = setInterval(() => {
-    answered(apiUrl).then(say, (error: Error) => say(`metrics unread: ${error.message}`));
-  }, 60_000);
   const current = stack;
+  const progress = setInterval(() => {
+    answered(current.apiUrl).then(say, (error: Error) => say(`metrics unread: ${error.message}`));
+  }, 60_000);
   const outcome = await runSchemathesis(args, timeoutSeconds, () =>
     diagnose(current).catch((error: Error) => say(`diagnosis failed: ${error.message}`)),
   ).finally(() => clearInterval(progress));

@@ -282,7 +282,8 @@ export class PaymentService {
       );
       return { payment: await this.current(workflowId, input), pending: true, runId: update.workflowRunId };
     }
-    const settled = await withTimeout(result, Math.max(0, deadline - Date.now()));
+    // The update was asked to complete: its outcome came with the answer, and the result needs no call.
+    const settled = await result;
     if (settled) return { payment: settled, pending: false, runId: update.workflowRunId };
     return { payment: await this.current(workflowId, input), pending: true, runId: update.workflowRunId };
   }
@@ -553,17 +554,12 @@ export class PaymentService {
     const described = this.temporal.run(Date.now() + QUICK_CALL_MS, (client) =>
       client.workflow.getHandle(workflowId).describe(),
     );
-    if (stored)
-      return {
-        payment: stored,
-        pending: true,
-        runId: await described.then(
-          (d) => d.runId,
-          () => undefined,
-        ),
-      };
-    const { runId } = await described;
-    return { payment: this.initialView(workflowId, input), pending: true, runId };
+    if (!stored) {
+      const { runId } = await described;
+      return { payment: this.initialView(workflowId, input), pending: true, runId };
+    }
+    const runId = (await described.catch(() => undefined))?.runId;
+    return { payment: stored, pending: true, runId };
   }
 
   private initialView(workflowId: string, input: PaymentWorkflowInput): PaymentView {

@@ -22,11 +22,14 @@ export const NO_NUL_PATTERN = /^[^\u0000]*$/;
 
 export const STORABLE_TEXT_MESSAGE = 'must not contain NUL characters or unpaired UTF-16 surrogates';
 
-/** Every free-text field: bounded, and only text PostgreSQL can store. */
-export const storableText = (max: number) =>
-  z
-    .string()
-    .max(max)
-    // NUL as a pattern, so the OpenAPI document (and its fuzzers) carry it; the refine adds surrogates.
-    .regex(NO_NUL_PATTERN, STORABLE_TEXT_MESSAGE)
-    .refine(isStorableText, STORABLE_TEXT_MESSAGE);
+/**
+ * Every free-text field: bounded, and only text PostgreSQL can store. The NUL rule is a pattern
+ * too, so the OpenAPI document (and its fuzzers) carry it; the refine adds surrogates. A field
+ * whose `format` excludes NUL already (a URI) leaves the pattern out with `nulPattern: false`.
+ */
+export const storableText = (max: number, options: { nulPattern?: boolean } = {}) => {
+  const bounded = z.string().max(max);
+  return (
+    options.nulPattern === false ? bounded : bounded.regex(NO_NUL_PATTERN, STORABLE_TEXT_MESSAGE)
+  ).refine(isStorableText, STORABLE_TEXT_MESSAGE);
+};
