@@ -8,6 +8,7 @@
  *   workflows       Temporal workflow code: deterministic, so domain only
  *   app             the use cases both doors share
  *   adapters        api (HTTP), commands (brokers), worker (Temporal worker + activities)
+ *   colocated       the API and the worker in one process: a composition root over both
  *
  * Outgoing webhooks are one feature folder (src/webhooks/), one file per layer role.
  */
@@ -28,6 +29,8 @@ const API = ['^src/api/', '^src/webhooks/routes\\.ts$'];
 const COMMANDS = ['^src/commands/'];
 const WORKER = ['^src/worker/', '^src/activities/', '^src/webhooks/activities\\.ts$'];
 const ADAPTERS = [...API, ...COMMANDS, ...WORKER];
+/** src/colocated/main.ts starts the API and the worker in one process; nothing imports it. */
+const COLOCATED = ['^src/colocated/'];
 /** The activities' interface: the worker's, but workflows and the timeline name steps by it. */
 const ACTIVITY_INTERFACE = ['^src/activities/index\\.ts$'];
 const HARNESS = ['^(tools|test|bench|chaos|scripts|sandbox)/'];
@@ -97,6 +100,15 @@ module.exports = {
       'The broker consumer is its own door: not through the HTTP API or the worker.',
       COMMANDS,
       [...API, ...WORKER],
+    ),
+    forbid(
+      'colocated-on-top',
+      'The co-located process composes the doors; no module imports it.',
+      ['^src/'],
+      {
+        to: COLOCATED,
+        not: COLOCATED,
+      },
     ),
     forbid('worker-apart', 'The worker is its own door: not through the HTTP API or the consumer.', WORKER, [
       ...API,

@@ -1,4 +1,5 @@
 /** The run's configuration from the BENCH_* environment (see bench/README.md, Knobs). */
+import { colocated, temporalEngine } from '../tools/stack/stack.js';
 import { ACTIVITY_FLOOR, DATABASE_FLOOR, ENGINE_FLOOR } from './report.js';
 
 export const ALL_SCENARIOS = [
@@ -12,7 +13,7 @@ export const ALL_SCENARIOS = [
 ];
 
 /** Processes of the started stack that BENCH_PROFILE can run under `node --cpu-prof`. */
-export const PROFILABLE = ['worker', 'api', 'gateway'];
+export const PROFILABLE = ['worker', 'api', 'app', 'gateway'];
 
 export type BenchConfig = ReturnType<typeof readConfig>;
 
@@ -66,6 +67,10 @@ export function readConfig() {
     floorRates,
     workers,
     apis,
+    /** The Temporal the bench starts (`PAYSAGA_ENGINE`). */
+    engine: temporalEngine({}),
+    /** API and worker in one process (`PAYSAGA_COLOCATED=1`): `app`, `app-2`, ... */
+    colocated: colocated({}),
     idleSeconds: positive('BENCH_IDLE_SECONDS', 3),
     scenarios,
     graceSeconds: positive('BENCH_GRACE_SECONDS', 15),

@@ -238,7 +238,7 @@ function cmdline(pid: number): string {
   }
 }
 
-const ORDER = ['api', 'worker', 'temporal', 'postgres', 'gateway', 'bench'];
+const ORDER = ['api', 'worker', 'app', 'temporal', 'postgres', 'gateway', 'bench'];
 export function orderedNames(names: string[]): string[] {
   const rank = (n: string) => {
     const i = ORDER.indexOf(n.replace(/-\d+$/, ''));

@@ -110,7 +110,7 @@ async function resolveTarget(): Promise<Target> {
   const logPath = path.join(RESULTS_DIR, 'stack.log');
   const logFile = createWriteStream(logPath);
   say(
-    `starting the stack (PostgreSQL, Temporal on a file database, gateway, worker, API); log in ${logPath}`,
+    `starting the stack (PostgreSQL, Temporal on a file database, gateway, ${config.colocated ? 'API and worker in one process' : 'worker, API'}); log in ${logPath}`,
   );
   const postgresDir = path.join(tempDir, 'postgres');
   if (config.profile.length)
@@ -131,17 +131,31 @@ async function resolveTarget(): Promise<Target> {
     onChildExit: (name, code) => say(`!! ${name} exited with code ${code} during the run`),
     // BENCH_WORKERS and BENCH_APIS say how many (below), whichever the engine.
     replicas: 1,
+    colocated: config.colocated,
   });
-  for (let i = 2; i <= config.workers; i++) {
-    say(`starting worker-${i} (BENCH_WORKERS=${config.workers})`);
-    await stack.spawnProcess(`worker-${i}`, SCRIPTS.worker);
-  }
   const apiUrls = [stack.apiUrl];
-  for (let i = 2; i <= config.apis; i++) {
-    const port = await freePort();
-    say(`starting api-${i} on port ${port} (BENCH_APIS=${config.apis}); requests go to each API in turn`);
-    await stack.spawnProcess(`api-${i}`, SCRIPTS.api, { PORT: String(port) });
-    apiUrls.push(`http://127.0.0.1:${port}`);
+  if (config.colocated) {
+    // Each co-located process is an API and a worker: as many as the larger of the two counts.
+    for (let i = 2; i <= Math.max(config.workers, config.apis); i++) {
+      const port = await freePort();
+      say(`starting app-${i} (API and worker) on port ${port}; requests go to each in turn`);
+      await stack.spawnProcess(`app-${i}`, SCRIPTS.app, {
+        PORT: String(port),
+        METRICS_PORT: String(await freePort()),
+      });
+      apiUrls.push(`http://127.0.0.1:${port}`);
+    }
+  } else {
+    for (let i = 2; i <= config.workers; i++) {
+      say(`starting worker-${i} (BENCH_WORKERS=${config.workers})`);
+      await stack.spawnProcess(`worker-${i}`, SCRIPTS.worker);
+    }
+    for (let i = 2; i <= config.apis; i++) {
+      const port = await freePort();
+      say(`starting api-${i} on port ${port} (BENCH_APIS=${config.apis}); requests go to each API in turn`);
+      await stack.spawnProcess(`api-${i}`, SCRIPTS.api, { PORT: String(port) });
+      apiUrls.push(`http://127.0.0.1:${port}`);
+    }
   }
   const { processes } = stack;
   meter = createMeter(() => stackRoots(processes, postgresDir));

@@ -103,11 +103,14 @@ const tenantEndpointsDown: Fault = {
   },
 };
 
-export const FAULTS: Fault[] = [
+/**
+ * The run's phases. `colocated` (`PAYSAGA_COLOCATED=1`): the API and the worker are one process,
+ * `app`, whose crash is an outage of the API.
+ */
+export const chaosFaults = (colocated: boolean): Fault[] => [
   // What fails with no fault at all is Paysaga's, whatever the phases after it show.
   { name: 'none (baseline)', outage: false, inject: async () => undefined },
-  crash('worker', false),
-  crash('api', true),
+  ...(colocated ? [crash('app', true)] : [crash('worker', false), crash('api', true)]),
   crash('temporal', true),
   crash('postgres', true),
   {

@@ -20,7 +20,7 @@ import { DEV_ADMIN_KEY, DEV_API_KEY } from '../src/config.js';
 import { brokerSinks } from '../src/domain/sinks.js';
 import { BROKER_LABELS, brokersHere } from '../tools/stack/brokers-here.js';
 import { takeOverShutdownSignals } from '../tools/stack/embedded-postgres.js';
-import { startStack, type Stack } from '../tools/stack/stack.js';
+import { colocated, startStack, type Stack } from '../tools/stack/stack.js';
 import {
   checkPhase,
   failed,
@@ -31,7 +31,14 @@ import {
   type SinkOutage,
 } from './checks.js';
 import type { RequestRecord, RetryPolicy } from './client.js';
-import { DEFAULT_MIX, FAULTS, Sandbox, type FaultContext, type Mix, type SandboxCounters } from './faults.js';
+import {
+  chaosFaults,
+  DEFAULT_MIX,
+  Sandbox,
+  type FaultContext,
+  type Mix,
+  type SandboxCounters,
+} from './faults.js';
 import { phaseFire, seededRandom } from './load.js';
 import { renderTable, writeReport, type ChaosReport, type RelayLag } from './report.js';
 import { NOISY_ENDPOINTS, NOISY_TENANT, noisyDeliveries, Sinks } from './sinks.js';
@@ -150,7 +157,9 @@ async function main(report: ChaosReport): Promise<void> {
   for (const { broker, needs } of here.missing)
     say(`skipping the ${BROKER_LABELS[broker]} sink and its phase: it needs ${needs}`);
   const brokers = brokerSinks(here.sinks);
-  const faults = FAULTS.filter((fault) => !fault.broker || brokers.includes(fault.broker));
+  const faults = chaosFaults(colocated({})).filter(
+    (fault) => !fault.broker || brokers.includes(fault.broker),
+  );
   tempDir = mkdtempSync(path.join(os.tmpdir(), 'paysaga-chaos-'));
   chmodSync(tempDir, 0o755); // PostgreSQL runs as the postgres user when we are root
   mkdirSync(RESULTS_DIR, { recursive: true });

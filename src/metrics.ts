@@ -23,6 +23,11 @@ export function apiMetrics() {
       buckets: SECONDS,
       registers: [registry],
     }),
+    eagerStarts: new Counter({
+      name: 'paysaga_payments_started_eagerly_total',
+      help: 'Payments whose workflow Temporal started with its first task in the answer, run by this process (co-located mode)',
+      registers: [registry],
+    }),
     idempotencyReplays: new Counter({
       name: 'paysaga_idempotency_replays_total',
       help: 'Requests answered with the stored response of their Idempotency-Key',

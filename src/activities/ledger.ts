@@ -23,8 +23,7 @@ import {
   writePayment,
   type PaymentClaim,
 } from '../db/payments.js';
-import { noteRecorded, paymentEvent } from './payments.js';
-import type { WorkerMetrics } from '../metrics.js';
+import { noteRecorded, noteYielded, paymentEvent, type RecordNotes } from './payments.js';
 
 /** A wallet payment's one statement (its hold and posting, its row and both events), built once. */
 const holdAndPostPayment = cachedHoldAndPost((db, slots) => paymentWriteSlots(db, slots, 2), earlierRunGuard);
@@ -101,7 +100,7 @@ export interface WalletDebitInput {
   description?: string | undefined;
 }
 
-export function createLedgerActivities(db: Executor, metrics?: WorkerMetrics) {
+export function createLedgerActivities(db: Executor, notes: RecordNotes = {}) {
   // Accounts never disappear, so one successful ensure per process is enough.
   const ensured = new Set<string>();
   async function ensure(accounts: AccountSpec[]) {
@@ -219,22 +218,22 @@ export function createLedgerActivities(db: Executor, metrics?: WorkerMetrics) {
         // Nothing was written. An earlier run's payment comes before any other refusal (the
         // statement may report another one first, an overdraft for instance).
         const earlier = await earlierRunPayment(db, created);
-        if (earlier) return claimOf(earlier);
+        if (earlier) return noteYielded(notes, created.id, claimOf(earlier));
         throw toFailure(error);
       }
       if (replayed) {
         // The transfers' ids were taken by the same transfers: this run's first attempt, or an
         // earlier run that paid the order with them (its payment stays as it is).
         const earlier = await earlierRunPayment(db, created);
-        if (earlier) return claimOf(earlier);
+        if (earlier) return noteYielded(notes, created.id, claimOf(earlier));
         // A retry after the first attempt committed: the payment was written with the money;
         // writing it again (version-guarded, events by id) changes nothing unless it had not been.
         await writePayment(db, succeeded, events).catch((error: unknown) => {
           throw toFailure(error);
         });
       }
-      noteRecorded(metrics, { view: created, eventType: 'payment.created' });
-      noteRecorded(metrics, {
+      noteRecorded(notes, { view: created, eventType: 'payment.created' });
+      noteRecorded(notes, {
         view: succeeded,
         eventType: 'payment.succeeded',
         previousStatus: created.status,
@@ -265,7 +264,7 @@ export function createLedgerActivities(db: Executor, metrics?: WorkerMetrics) {
         },
         paymentWrites(db, succeeded, [paymentEvent(succeeded, 'payment.succeeded')]),
       );
-      noteRecorded(metrics, { view: succeeded, eventType: 'payment.succeeded', previousStatus });
+      noteRecorded(notes, { view: succeeded, eventType: 'payment.succeeded', previousStatus });
     },
 
     async postWalletHold(input: SettleHoldInput): Promise<void> {

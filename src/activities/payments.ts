@@ -1,6 +1,7 @@
 import { cloudEvent, type CloudEvent } from '../domain/events.js';
 import { isSettled, publicPayment, type PaymentStatus, type PaymentView } from '../domain/payment.js';
 import type { WorkerMetrics } from '../metrics.js';
+import type { SettledPayments } from '../events/settled.js';
 import { activityInfo } from './log.js';
 import type { Executor } from '../db/client.js';
 import { claimOrder, insertEvent, savePayment, type PaymentClaim } from '../db/payments.js';
@@ -26,14 +27,24 @@ export function paymentEvent(view: PaymentView, eventType: string): CloudEvent {
   });
 }
 
+/** Who hears of the payment states the activities write. */
+export interface RecordNotes {
+  /** The worker's Prometheus counters (none in tests that do not read them). */
+  metrics?: WorkerMetrics | undefined;
+  /** Requests of this process waiting for a payment to settle (the co-located mode). */
+  settled?: SettledPayments | undefined;
+}
+
 /**
  * What follows a payment state written to PostgreSQL: its log line, and when its status changed,
- * `paysaga_payments_total` and (for the first settled status) the time to settled.
+ * `paysaga_payments_total` and (for the first settled status) the time to settled; a settled
+ * state answers the requests of this process that wait for it.
  */
 export function noteRecorded(
-  metrics: WorkerMetrics | undefined,
+  { metrics, settled }: RecordNotes,
   { view, eventType, previousStatus }: RecordPaymentInput,
 ) {
+  settled?.recorded(view);
   if (eventType) activityInfo('payment recorded', { status: view.status, eventType, version: view.version });
   if (metrics && previousStatus !== undefined && previousStatus !== view.status) {
     const labels = { status: view.status, method: view.method.type };
@@ -45,12 +56,18 @@ export function noteRecorded(
   }
 }
 
-export function createPaymentActivities(db: Executor, metrics?: WorkerMetrics) {
+/** A run ends with the payment an earlier run of its order stored: told as the workflow answers it. */
+export function noteYielded({ settled }: RecordNotes, paymentId: string, claim: PaymentClaim): PaymentClaim {
+  if (!claim.claimed) settled?.yielded(paymentId, claim.stored);
+  return claim;
+}
+
+export function createPaymentActivities(db: Executor, notes: RecordNotes = {}) {
   return {
     async recordPayment(input: RecordPaymentInput): Promise<void> {
       const { view, eventType } = input;
       await savePayment(db, view, eventType ? paymentEvent(view, eventType) : undefined);
-      noteRecorded(metrics, input);
+      noteRecorded(notes, input);
     },
 
     /**
@@ -59,8 +76,8 @@ export function createPaymentActivities(db: Executor, metrics?: WorkerMetrics) {
      */
     async claimPayment({ view }: { view: PaymentView }): Promise<PaymentClaim> {
       const claim = await claimOrder(db, view, paymentEvent(view, 'payment.created'));
-      if (claim.claimed) noteRecorded(metrics, { view, eventType: 'payment.created' });
-      return claim;
+      if (claim.claimed) noteRecorded(notes, { view, eventType: 'payment.created' });
+      return noteYielded(notes, view.id, claim);
     },
 
     /** Writes an event to the outbox; the deterministic id makes a retry a no-op. */

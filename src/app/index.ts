@@ -1,10 +1,11 @@
 import { ProfileStreams } from './profile-streams.js';
 import { loadProfiles } from '../profiles/registry.js';
-import { Client } from '@temporalio/client';
+import { Client, type ConnectionLike } from '@temporalio/client';
 import type { Config } from '../config.js';
 import { connectDatabase, migrateDatabase, type Database } from '../db/client.js';
 import { verifyLedger } from '../db/ledger-verify.js';
 import { EventHub } from '../events/hub.js';
+import type { SettledPayments } from '../events/settled.js';
 import { createConnectorRegistry } from '../gateway/registry.js';
 import { RoutingService } from './routing.js';
 import { clientInterceptors } from '../tracing.js';
@@ -33,6 +34,11 @@ export interface ApplicationDeps {
   config: Config;
   db: Database;
   temporal: Client;
+  /**
+   * The co-located mode (src/colocated/main.ts): the payments this process's worker settles.
+   * `temporal` is then a client over the worker's own connection, so payments start eagerly.
+   */
+  settled?: SettledPayments | undefined;
 }
 
 /** What starts payments and refunds: all the broker consumer needs, and what the API shares with it. */
@@ -70,7 +76,7 @@ export interface Application extends PaymentUseCases {
 }
 
 export function createPaymentUseCases(
-  { config, db, temporal }: ApplicationDeps,
+  { config, db, temporal, settled }: ApplicationDeps,
   // The gateway connectors, built once per process: sessions open their pages with them.
   connectors = createConnectorRegistry(config),
 ): PaymentUseCases {
@@ -79,7 +85,7 @@ export function createPaymentUseCases(
   connectors.useTenantRouting(identity);
   const gateway = new TemporalGateway(temporal);
   const paymentMethods = new PaymentMethodService(db, connectors, config);
-  const payments = new PaymentService(db, gateway, paymentMethods, connectors, config);
+  const payments = new PaymentService(db, gateway, paymentMethods, connectors, config, settled);
   return {
     identity,
     temporal: gateway,
@@ -150,6 +156,8 @@ export interface Connections {
 export async function openConnections(
   config: Config,
   pool: { max: number; connectionTimeoutMillis?: number },
+  /** A connection the process has already (the co-located worker's): used, and left open. */
+  shared?: ConnectionLike,
 ): Promise<Connections> {
   if (!config.databaseUrl)
     throw new Error('DATABASE_URL is required (npm run dev starts an embedded PostgreSQL for you)');
@@ -158,7 +166,7 @@ export async function openConnections(
     ...pool,
     preparedStatements: config.databasePreparedStatements,
   });
-  const connection = connectTemporal(config.temporalAddress ?? '127.0.0.1:7233');
+  const connection = shared ?? connectTemporal(config.temporalAddress ?? '127.0.0.1:7233');
   const temporal = new Client({
     connection,
     namespace: config.temporalNamespace,
@@ -168,7 +176,7 @@ export async function openConnections(
     db: database.db,
     temporal,
     close: async () => {
-      await connection.close();
+      if (!shared) await connection.close();
       await database.close();
     },
   };

@@ -6,6 +6,8 @@ import {
   WorkflowUpdateRPCTimeoutOrCancelledError,
   WorkflowUpdateStage,
   type Client,
+  type WorkflowStartOptions,
+  type WorkflowUpdateHandle,
 } from '@temporalio/client';
 import { ApplicationFailure, TypedSearchAttributes } from '@temporalio/common';
 import type { Config } from '../config.js';
@@ -57,6 +59,7 @@ import { AppError } from './errors.js';
 import { ReturnLinks } from './return-links.js';
 import { isClosedWorkflow, type TemporalGateway } from './temporal.js';
 import { withTimeout } from './with-timeout.js';
+import type { SettledPayments } from '../events/settled.js';
 
 /** With `Prefer: respond-async`, how long to wait for the workflow to accept the request. */
 const ASYNC_ACCEPT_MS = 3_000;
@@ -78,6 +81,8 @@ export interface CreateOutcome {
   pending: boolean;
   /** The workflow run the request reached (from the update, else from the workflow's description). */
   runId?: string | undefined;
+  /** Temporal answered the start with the workflow's first task, run by this process (co-located mode). */
+  eager?: true | undefined;
 }
 
 export { paymentIdFor };
@@ -140,6 +145,11 @@ export class PaymentService {
       | 'attemptWindowMs'
       | 'singleAttemptTenants'
     >,
+    /**
+     * The payments this process's own worker settles (the co-located mode): a waiting payment
+     * is then started eagerly and answered from here.
+     */
+    private readonly settled?: SettledPayments,
   ) {
     this.returnLinks = new ReturnLinks(config.publicUrl, config.returnUrlSecret);
   }
@@ -222,10 +232,10 @@ export class PaymentService {
         ? { paidOnGateway: options.paidOnGateway }
         : { attempts: options.singleAttempt ? undefined : this.attemptPolicy(tenantId, request) }),
     };
-    const start = new WithStartWorkflowOperation(paymentWorkflow, {
+    const startOptions = {
       workflowId,
       taskQueue: TASK_QUEUE,
-      args: [input],
+      args: [input] as [PaymentWorkflowInput],
       workflowIdConflictPolicy: 'USE_EXISTING',
       // A finished payment is never run again for the same order.
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
@@ -237,11 +247,13 @@ export class PaymentService {
         { key: SearchAttributes.AmountMinor, value: request.amount },
         { key: SearchAttributes.Currency, value: request.currency },
       ]),
-    });
+    } satisfies WorkflowStartOptions<typeof paymentWorkflow>;
     // Without a worker the update is never accepted (nor, for a caller that waits, completed);
     // the start is durable all the same, so after the wait the answer is 202 and the payment runs
     // once a worker is back.
     const deadline = Date.now() + (options.wait ? this.config.syncWaitMs : ASYNC_ACCEPT_MS);
+    if (options.wait && this.settled)
+      return this.startEagerly(this.settled, startOptions, input, request, deadline);
     // A caller that waits asks for the update's completion in the same call: Temporal answers the
     // start with the outcome when the payment settles meanwhile (a wallet payment does, in its
     // first workflow task), and the result below needs no second call that polls for it. The
@@ -254,7 +266,7 @@ export class PaymentService {
         client.workflow.startUpdateWithStart(settledUpdate, {
           args: [{ requestHash: input.requestHash }],
           waitForStage: stage as typeof WorkflowUpdateStage.ACCEPTED,
-          startWorkflowOperation: start,
+          startWorkflowOperation: new WithStartWorkflowOperation(paymentWorkflow, startOptions),
         }),
       );
     } catch (error) {
@@ -266,6 +278,78 @@ export class PaymentService {
         return this.startedWithoutAnswer(input, workflowId);
       throw translate(error);
     }
+    return this.answerOf(update, input, deadline, options.wait);
+  }
+
+  /**
+   * The co-located mode (this process runs the worker too, src/colocated/main.ts): a plain start
+   * that asks Temporal for the workflow's first task in its answer, which this process's worker
+   * runs at once, without a round trip through Temporal's matching. The payment's first settled
+   * state comes from the activity that writes it, in this process (`SettledPayments`): a wallet
+   * payment settles in that first task, so the request asks Temporal nothing more. A start that
+   * is not eager (the order's workflow runs already, or Temporal kept the task) waits for the
+   * outcome through the update, as any process does.
+   */
+  private async startEagerly(
+    settled: SettledPayments,
+    startOptions: WorkflowStartOptions<typeof paymentWorkflow>,
+    input: PaymentWorkflowInput,
+    request: PaymentRequest,
+    deadline: number,
+  ): Promise<CreateOutcome> {
+    const { workflowId } = startOptions;
+    // Before the start: the worker may record the payment before the start's answer is read.
+    const watch = settled.watch(input.paymentId);
+    try {
+      let started;
+      try {
+        started = await this.temporal.run(deadline, (client) =>
+          client.workflow.start(paymentWorkflow, { ...startOptions, requestEagerStart: true }),
+        );
+      } catch (error) {
+        if (error instanceof WorkflowExecutionAlreadyStartedError)
+          return this.existing(await findPaymentByOrder(this.db, input.tenantId, request.orderId), request);
+        if (isGrpcDeadlineError(error)) return this.startedWithoutAnswer(input, workflowId);
+        throw translate(error);
+      }
+      if (started.eagerlyStarted) {
+        const view = await withTimeout(watch.settled, Math.max(0, deadline - Date.now()));
+        if (!view) return this.startedWithoutAnswer(input, workflowId);
+        // An earlier run's payment (Temporal had forgotten the order's workflow) is the answer only
+        // to the same request, as the update would have it.
+        if (view.requestHash !== input.requestHash) throw orderAlreadyPaid(request.orderId);
+        return { payment: view, pending: false, runId: started.firstExecutionRunId, eager: true };
+      }
+      let update;
+      try {
+        update = await this.temporal.run(deadline, () =>
+          started.startUpdate(settledUpdate, {
+            args: [{ requestHash: input.requestHash }],
+            waitForStage: WorkflowUpdateStage.COMPLETED as typeof WorkflowUpdateStage.ACCEPTED,
+          }),
+        );
+      } catch (error) {
+        // The order's workflow closed since the start found it running: its payment is stored.
+        if (isClosedWorkflow(error))
+          return this.existing(await findPaymentByOrder(this.db, input.tenantId, request.orderId), request);
+        if (isGrpcDeadlineError(error) || error instanceof WorkflowUpdateRPCTimeoutOrCancelledError)
+          return this.startedWithoutAnswer(input, workflowId);
+        throw translate(error);
+      }
+      return await this.answerOf(update, input, deadline, true);
+    } finally {
+      watch.stop();
+    }
+  }
+
+  /** A payment's answer from its update (`settledUpdate`, asked to complete when `wait`). */
+  private async answerOf(
+    update: WorkflowUpdateHandle<PaymentView>,
+    input: PaymentWorkflowInput,
+    deadline: number,
+    wait: boolean,
+  ): Promise<CreateOutcome> {
+    const { workflowId } = update;
     // A rejected update (the order is running with other parameters) comes back as a handle
     // whose result is the rejection: known at once, so even an async caller gets its conflict.
     // Its outcome is waited for until the deadline at most (undefined after it).
@@ -274,7 +358,7 @@ export class PaymentService {
       .catch((error: unknown) => {
         throw translate(error);
       });
-    if (!options.wait) {
+    if (!wait) {
       // Throws a rejection that is known already; does not wait for the payment to settle.
       await withTimeout(
         result.then(() => undefined),

@@ -8,6 +8,7 @@ import type { ConnectorRegistry } from '../gateway/registry.js';
 import type { WorkerMetrics } from '../metrics.js';
 import { activityInterceptors, workflowSinks, type Tracing } from '../tracing.js';
 import type { EventHub } from '../events/hub.js';
+import type { SettledPayments } from '../events/settled.js';
 import type { EventSink } from '../events/sink.js';
 import { WebhookSink } from '../webhooks/sink.js';
 import type { WebhookEgress } from '../webhooks/egress.js';
@@ -34,6 +35,8 @@ export interface PaysagaWorkerOptions {
   metrics?: WorkerMetrics | undefined;
   /** When a connector's circuit opens (defaults: src/gateway/circuit-breaker.ts). */
   circuit?: CircuitBreakerOptions | undefined;
+  /** Requests of this process waiting for payments to settle (the co-located mode). */
+  settled?: SettledPayments | undefined;
   /** Where workflow spans go (src/tracing.ts); without it they are dropped. */
   tracing?: Pick<Tracing, 'spanProcessor' | 'resource'> | undefined;
   /** Pre-built workflow bundle (tests bundle once per run); otherwise bundled at start, in a child process. */
@@ -59,6 +62,7 @@ export async function createPaysagaWorker(options: PaysagaWorkerOptions): Promis
         metrics: options.metrics,
         publicUrl: options.publicUrl,
         circuit: options.circuit,
+        settled: options.settled,
       }),
       ...createWebhookActivities({ db: options.db, box: options.box, egress: options.egress }),
     },

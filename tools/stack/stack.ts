@@ -53,6 +53,11 @@ export interface StackOptions {
    */
   replicas?: number | undefined;
   /**
+   * The API and the worker in one process (`app`, `app-2`, ...: src/colocated/main.ts) instead of
+   * one of each, so waiting payments start eagerly. Default: `PAYSAGA_COLOCATED=1`.
+   */
+  colocated?: boolean | undefined;
+  /**
    * Where a Kafka or RabbitMQ started here keeps its data (`kafka/`, `rabbitmq/`). They are
    * started when `EVENT_SINKS` (in `env` or the environment) names them and no `KAFKA_BROKERS`
    * or `AMQP_URL` is given.
@@ -87,6 +92,15 @@ export interface StackOptions {
 }
 
 export type TemporalEngine = 'dev' | 'server';
+
+/** Whether a stack runs the API and worker in one process: the option, else `PAYSAGA_COLOCATED`. */
+export function colocated(options: { colocated?: boolean | undefined }): boolean {
+  if (options.colocated !== undefined) return options.colocated;
+  const wanted = process.env.PAYSAGA_COLOCATED;
+  if (wanted === undefined || wanted === '' || wanted === '0') return false;
+  if (wanted === '1') return true;
+  throw new Error(`PAYSAGA_COLOCATED must be "1" or "0", not "${wanted}"`);
+}
 
 /** The engine a stack starts: the option, else `PAYSAGA_ENGINE` (`server`), else the dev server. */
 export function temporalEngine(options: { engine?: TemporalEngine | undefined }): TemporalEngine {
@@ -133,6 +147,8 @@ export const SCRIPTS = {
   gateway: 'sandbox/main.ts',
   worker: 'src/worker/main.ts',
   api: 'src/api/main.ts',
+  /** The API and the worker in one process (`colocated`): instead of both. */
+  app: 'src/colocated/main.ts',
   /** Started only when EVENT_SINKS names a broker: it reads `paysaga.commands` from each. */
   consumer: 'src/commands/main.ts',
 } as const;
@@ -153,6 +169,7 @@ export const SCRIPTS = {
 export const NODE_FLAGS: Record<string, readonly string[]> = {
   worker: ['--max-semi-space-size=4', '--heap-growing-percent=35'],
   api: ['--heap-growing-percent=35'],
+  app: ['--max-semi-space-size=4', '--heap-growing-percent=35'],
 };
 
 /**
@@ -161,6 +178,7 @@ export const NODE_FLAGS: Record<string, readonly string[]> = {
  */
 export const PRELOADS: Record<string, readonly string[]> = {
   worker: ['./src/worker/workflow-threads.ts'],
+  app: ['./src/worker/workflow-threads.ts'],
 };
 
 /**
@@ -173,6 +191,7 @@ export const PRELOADS: Record<string, readonly string[]> = {
  */
 export const PROCESS_ENV: Record<string, Readonly<Record<string, string>>> = {
   worker: { MALLOC_ARENA_MAX: '2' },
+  app: { MALLOC_ARENA_MAX: '2' },
   consumer: {
     COMMAND_SECRETS: `default:${DEV_COMMAND_SECRET}`,
     TENANT_COMMAND_SOURCES: `${DEV_TENANT_COMMAND_SOURCE}:default`,
@@ -183,6 +202,7 @@ const READY_LINES: Record<string, RegExp> = {
   gateway: /listening/i,
   worker: /worker polling/i,
   api: /api listening/i,
+  app: /api listening/i,
   consumer: /consumer listening/i,
 };
 
@@ -311,12 +331,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     });
     abort.catch(() => undefined);
     checkpoint();
+    const together = colocated(options);
     await Promise.race([
       abort,
       Promise.all([
         spawnProcess('gateway', SCRIPTS.gateway),
-        spawnProcess('worker', SCRIPTS.worker),
-        spawnProcess('api', SCRIPTS.api),
+        ...(together
+          ? [spawnProcess('app', SCRIPTS.app)]
+          : [spawnProcess('worker', SCRIPTS.worker), spawnProcess('api', SCRIPTS.api)]),
         ...(brokers.wanted.length > 0 ? [spawnProcess('consumer', SCRIPTS.consumer)] : []),
       ]),
     ]);
@@ -326,10 +348,19 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       const [port, metricsPort] = [await freePort(), await freePort()];
       await Promise.race([
         abort,
-        Promise.all([
-          spawnProcess(`worker-${i}`, SCRIPTS.worker, { METRICS_PORT: String(metricsPort) }),
-          spawnProcess(`api-${i}`, SCRIPTS.api, { PORT: String(port) }),
-        ]),
+        Promise.all(
+          together
+            ? [
+                spawnProcess(`app-${i}`, SCRIPTS.app, {
+                  PORT: String(port),
+                  METRICS_PORT: String(metricsPort),
+                }),
+              ]
+            : [
+                spawnProcess(`worker-${i}`, SCRIPTS.worker, { METRICS_PORT: String(metricsPort) }),
+                spawnProcess(`api-${i}`, SCRIPTS.api, { PORT: String(port) }),
+              ],
+        ),
       ]);
       apiUrls.push(`http://127.0.0.1:${port}`);
     }

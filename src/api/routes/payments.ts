@@ -45,7 +45,8 @@ export const paymentRoutes: FastifyPluginAsyncZod = async (app) => {
       });
       const { id: paymentId, workflowId, status } = outcome.payment;
       bindLog(request, reply, { paymentId, workflowId, runId: outcome.runId });
-      request.log.info({ status }, 'payment answered');
+      if (outcome.eager) app.metrics.eagerStarts.inc();
+      request.log.info({ status, ...(outcome.eager ? { eagerStart: true } : {}) }, 'payment answered');
       return reply.status(outcome.pending ? 202 : 200).send(publicPayment(outcome.payment));
     },
   );
