@@ -37,7 +37,7 @@ try {
   const probe = createMeter(() => stackRoots(stack!.processes, postgresDir)).start();
   await sleep(SAMPLE_SECONDS * 1000);
   const usage = probe.stop(0);
-  for (const name of ['api', 'worker', 'gateway']) {
+  for (const name of ['api', 'worker', 'app', 'gateway']) {
     const process = usage?.processes[name];
     if (process)
       console.log(

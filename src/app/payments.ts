@@ -6,6 +6,7 @@ import {
   WorkflowUpdateRPCTimeoutOrCancelledError,
   WorkflowUpdateStage,
   type Client,
+  type WorkflowHandle,
   type WorkflowStartOptions,
   type WorkflowUpdateHandle,
 } from '@temporalio/client';
@@ -74,6 +75,11 @@ const QUICK_CALL_MS = 2_000;
 const RETURN_WAIT_MS = 5_000;
 /** How often an accepted attempt is looked at until the workflow has begun it. */
 const ATTEMPT_POLL_MS = 20;
+/**
+ * How long an eagerly started payment is waited for in its own process (co-located mode) before
+ * the update asks the workflow too: a wallet payment settles here within milliseconds.
+ */
+const EAGER_LOCAL_WAIT_MS = 2_000;
 
 export interface CreateOutcome {
   payment: PaymentView;
@@ -312,34 +318,50 @@ export class PaymentService {
         if (isGrpcDeadlineError(error)) return this.startedWithoutAnswer(input, workflowId);
         throw translate(error);
       }
-      if (started.eagerlyStarted) {
-        const view = await withTimeout(watch.settled, Math.max(0, deadline - Date.now()));
-        if (!view) return this.startedWithoutAnswer(input, workflowId);
-        // An earlier run's payment (Temporal had forgotten the order's workflow) is the answer only
-        // to the same request, as the update would have it.
+      if (!started.eagerlyStarted) return await this.settledThroughUpdate(started, input, request, deadline);
+      // An earlier run's payment (Temporal had forgotten the order's workflow) is the answer only
+      // to the same request, as the update would have it.
+      const answer = (view: PaymentView): CreateOutcome => {
         if (view.requestHash !== input.requestHash) throw orderAlreadyPaid(request.orderId);
         return { payment: view, pending: false, runId: started.firstExecutionRunId, eager: true };
-      }
-      let update;
-      try {
-        update = await this.temporal.run(deadline, () =>
-          started.startUpdate(settledUpdate, {
-            args: [{ requestHash: input.requestHash }],
-            waitForStage: WorkflowUpdateStage.COMPLETED as typeof WorkflowUpdateStage.ACCEPTED,
-          }),
-        );
-      } catch (error) {
-        // The order's workflow closed since the start found it running: its payment is stored.
-        if (isClosedWorkflow(error))
-          return this.existing(await findPaymentByOrder(this.db, input.tenantId, request.orderId), request);
-        if (isGrpcDeadlineError(error) || error instanceof WorkflowUpdateRPCTimeoutOrCancelledError)
-          return this.startedWithoutAnswer(input, workflowId);
-        throw translate(error);
-      }
-      return await this.answerOf(update, input, deadline, true);
+      };
+      const here = await withTimeout(watch.settled, Math.min(EAGER_LOCAL_WAIT_MS, deadline - Date.now()));
+      if (here) return answer(here);
+      // Not settled here yet: the payment may go on in another process (a workflow task retried
+      // or taken from an evicted cache elsewhere) or just be slow. The update answers wherever it
+      // settles; this process's write still answers first if it comes first.
+      const elsewhere = this.settledThroughUpdate(started, input, request, deadline);
+      elsewhere.catch(() => undefined);
+      return await Promise.race([elsewhere, watch.settled.then(answer)]);
     } finally {
       watch.stop();
     }
+  }
+
+  /** The first settled state of an order's started workflow, from the update (`settledUpdate`). */
+  private async settledThroughUpdate(
+    started: WorkflowHandle<typeof paymentWorkflow>,
+    input: PaymentWorkflowInput,
+    request: PaymentRequest,
+    deadline: number,
+  ): Promise<CreateOutcome> {
+    let update;
+    try {
+      update = await this.temporal.run(deadline, () =>
+        started.startUpdate(settledUpdate, {
+          args: [{ requestHash: input.requestHash }],
+          waitForStage: WorkflowUpdateStage.COMPLETED as typeof WorkflowUpdateStage.ACCEPTED,
+        }),
+      );
+    } catch (error) {
+      // The order's workflow closed since the start found it running: its payment is stored.
+      if (isClosedWorkflow(error))
+        return this.existing(await findPaymentByOrder(this.db, input.tenantId, request.orderId), request);
+      if (isGrpcDeadlineError(error) || error instanceof WorkflowUpdateRPCTimeoutOrCancelledError)
+        return this.startedWithoutAnswer(input, started.workflowId);
+      throw translate(error);
+    }
+    return this.answerOf(update, input, deadline, true);
   }
 
   /** A payment's answer from its update (`settledUpdate`, asked to complete when `wait`). */
@@ -628,7 +650,8 @@ export class PaymentService {
    * No answer within the wait: the update was not accepted (no worker is polling) or, for a
    * caller that waits, the payment has not settled yet. The workflow was started in the same call
    * unless Temporal refused it: its description confirms that and gives the run id for the logs.
-   * A payment already stored is the answer even when that description does not come.
+   * A payment already stored is the answer even when that description does not come, and a
+   * settled one (this request's) is final: 200, not 202.
    */
   private async startedWithoutAnswer(
     input: PaymentWorkflowInput,
@@ -643,7 +666,9 @@ export class PaymentService {
       return { payment: this.initialView(workflowId, input), pending: true, runId };
     }
     const runId = (await described.catch(() => undefined))?.runId;
-    return { payment: stored, pending: true, runId };
+    // Settled meanwhile (the write comes a moment before the workflow answers): the answer is final.
+    const pending = !isSettled(stored.status) || stored.requestHash !== input.requestHash;
+    return { payment: stored, pending, runId };
   }
 
   private initialView(workflowId: string, input: PaymentWorkflowInput): PaymentView {

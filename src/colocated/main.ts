@@ -5,7 +5,7 @@ import { buildApp } from '../api/app.js';
 import { loadConfig } from '../config.js';
 import { SettledPayments } from '../events/settled.js';
 import { createLogger, lifecycle } from '../logger.js';
-import { installProcessPolicy } from '../process-policy.js';
+import { installProcessPolicy, RESTART_EXIT_CODE } from '../process-policy.js';
 import { setupTracing } from '../tracing.js';
 import { startWorkerProcess } from '../worker/process.js';
 
@@ -23,8 +23,20 @@ const logger = createLogger(config.logLevel, 'worker');
 installProcessPolicy(logger);
 const tracing = setupTracing('paysaga');
 const settled = new SettledPayments();
-const worker = await startWorkerProcess(config, logger, tracing, { settled });
-const running = worker.run();
+// Signals are this file's to handle: the API stops taking requests before the worker drains.
+const worker = await startWorkerProcess(config, logger, tracing, { settled, shutdownSignals: [] });
+let closing = false;
+const running = worker.run().then(
+  () => {
+    if (closing) return;
+    lifecycle(logger).fatal('the worker stopped on its own: exiting to be restarted');
+    process.exit(RESTART_EXIT_CODE);
+  },
+  (error: unknown) => {
+    lifecycle(logger).fatal({ err: error }, 'the worker failed: exiting to be restarted');
+    process.exit(RESTART_EXIT_CODE);
+  },
+);
 const connections = await openConnections(
   config,
   { max: 20, connectionTimeoutMillis: 2_000 },
@@ -37,18 +49,26 @@ lifecycle(app.log as Logger).info(
 );
 
 // Under `npm run dev` a Ctrl-C reaches this process twice (terminal SIGINT, then the dev
-// script's SIGTERM): shut down once. The API stops taking requests first, then the worker drains.
-let closing = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+// script's SIGTERM): shut down once. The API finishes its requests first, then the worker
+// drains and closes the connection they share, then the API's pool closes.
+async function close(): Promise<void> {
+  try {
+    await app.close();
+    await app.services.streams.close();
+  } finally {
+    worker.shutdown();
+    await running;
+    await connections.close();
+    await tracing.shutdown();
+  }
+}
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGUSR2'] as const) {
   process.on(signal, () => {
     if (closing) return;
     closing = true;
-    void app
-      .close()
-      .then(() => app.services.streams.close())
-      .then(() => connections.close())
-      .finally(() => worker.shutdown());
+    close().catch((error: unknown) => {
+      lifecycle(logger).error({ err: error }, 'shutting down failed');
+      process.exitCode = 1;
+    });
   });
 }
-await running;
-await tracing.shutdown();

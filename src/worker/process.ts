@@ -38,7 +38,15 @@ export async function startWorkerProcess(
   config: Config,
   logger: Logger,
   tracing: Tracing,
-  options: { settled?: SettledPayments | undefined } = {},
+  options: {
+    /** Requests of this process waiting for payments to settle (the co-located mode). */
+    settled?: SettledPayments | undefined;
+    /**
+     * The signals on which the SDK stops the workers by itself (its default: SIGINT, SIGTERM,
+     * SIGQUIT, SIGUSR2). `[]` leaves it to the caller, which must call `shutdown`.
+     */
+    shutdownSignals?: NodeJS.Signals[] | undefined;
+  } = {},
 ): Promise<WorkerProcess> {
   const databaseUrl = config.databaseUrl;
   if (!databaseUrl)
@@ -47,6 +55,7 @@ export async function startWorkerProcess(
   // on a loopback port; /metrics on METRICS_PORT serves them after Paysaga's.
   const sdkMetricsPort = config.metricsPort > 0 ? await freePort() : undefined;
   Runtime.install({
+    ...(options.shutdownSignals ? { shutdownSignals: options.shutdownSignals } : {}),
     // Every line as JSON through pino: the worker's, the SDK's, workflows' and activities' (with
     // their workflow and run ids), and the core's, forwarded.
     logger: temporalLogger(logger),

@@ -6,12 +6,18 @@ import { secretsIn } from '../support/log-scan.js';
 import { api, uid } from '../support/http.js';
 
 /** The JSON lines one process of the test stack wrote so far. */
+/** The process's JSON lines; in a co-located stack (`app`), the lines it wrote under that name. */
 function linesOf(process: 'api' | 'worker'): Record<string, unknown>[] {
   const prefix = `[${process}] `;
+  const colocated = '[app] ';
   return readFileSync(projectPath('.tmp', 'test-stack.log'), 'utf8')
     .split('\n')
-    .filter((line) => line.startsWith(prefix) && line.slice(prefix.length).startsWith('{'))
-    .map((line) => JSON.parse(line.slice(prefix.length)) as Record<string, unknown>);
+    .flatMap((line) => {
+      const [from] = [prefix, colocated].filter((p) => line.startsWith(p) && line[p.length] === '{');
+      if (!from) return [];
+      const parsed = JSON.parse(line.slice(from.length)) as Record<string, unknown>;
+      return from === prefix || parsed.name === process ? [parsed] : [];
+    });
 }
 
 describe('logs', () => {
