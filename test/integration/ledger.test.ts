@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { eq, sql } from '../../src/db/orm.js';
+import { asc, eq, sql } from '../../src/db/orm.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   cachedHoldAndPost,
@@ -307,7 +307,9 @@ describe('double-entry ledger on PostgreSQL', () => {
       const stored = await db
         .select()
         .from(events)
-        .where(eq(events.subject, `payments/${succeeded.id}`));
+        .where(eq(events.subject, `payments/${succeeded.id}`))
+        // In the order written (a table's rows come back in no set order).
+        .orderBy(asc(events.seq));
       expect(stored.map((e) => ({ id: e.id, time: e.time.toISOString(), data: e.data }))).toEqual(
         written.map((e) => ({ id: e.id, time: e.time, data: e.data })),
       );
