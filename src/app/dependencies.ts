@@ -28,11 +28,27 @@ function isPostgresDown(error: unknown): boolean {
   });
 }
 
+/**
+ * Temporal's answer to an update-with-start whose start did not happen after all: it found the
+ * workflow created meanwhile (by a concurrent request for the order, or by this request's own
+ * earlier attempt). UNAVAILABLE by its code, meaning "retry from the top", but Temporal answered:
+ * not an outage. The SDK's own retries resend the same request id, which, once that workflow has
+ * closed, gets this answer again every time; a new call does not (see `retryingStartRaces`).
+ */
+export function isStartRace(error: unknown): boolean {
+  return (
+    isGrpcServiceError(error) &&
+    Number(error.code) === GRPC_UNAVAILABLE &&
+    error.message.startsWith('Workflow was not started')
+  );
+}
+
 function isTemporalDown(error: unknown): boolean {
   return causes(error).some(
     (e) =>
-      (isGrpcServiceError(e) && Number(e.code) === GRPC_UNAVAILABLE) ||
-      /UNAVAILABLE|ECONNREFUSED/.test(String(e)),
+      !isStartRace(e) &&
+      ((isGrpcServiceError(e) && Number(e.code) === GRPC_UNAVAILABLE) ||
+        /UNAVAILABLE|ECONNREFUSED/.test(String(e))),
   );
 }
 

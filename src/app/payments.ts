@@ -58,7 +58,7 @@ import { outageOf } from './dependencies.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { AppError } from './errors.js';
 import { ReturnLinks } from './return-links.js';
-import { isClosedWorkflow, type TemporalGateway } from './temporal.js';
+import { isClosedWorkflow, retryingStartRaces, type TemporalGateway } from './temporal.js';
 import { withTimeout } from './with-timeout.js';
 import type { SettledPayments } from '../events/settled.js';
 
@@ -269,11 +269,13 @@ export class PaymentService {
     let update;
     try {
       update = await this.temporal.run(deadline, (client) =>
-        client.workflow.startUpdateWithStart(settledUpdate, {
-          args: [{ requestHash: input.requestHash }],
-          waitForStage: stage as typeof WorkflowUpdateStage.ACCEPTED,
-          startWorkflowOperation: new WithStartWorkflowOperation(paymentWorkflow, startOptions),
-        }),
+        retryingStartRaces(() =>
+          client.workflow.startUpdateWithStart(settledUpdate, {
+            args: [{ requestHash: input.requestHash }],
+            waitForStage: stage as typeof WorkflowUpdateStage.ACCEPTED,
+            startWorkflowOperation: new WithStartWorkflowOperation(paymentWorkflow, startOptions),
+          }),
+        ),
       );
     } catch (error) {
       if (error instanceof WorkflowExecutionAlreadyStartedError)

@@ -1,5 +1,5 @@
 import { isGrpcDeadlineError, type Client } from '@temporalio/client';
-import { Circuit, type CircuitState } from './dependencies.js';
+import { Circuit, isStartRace, type CircuitState } from './dependencies.js';
 
 /** A Temporal call bounded by `deadline` (epoch ms), through the process's circuit breaker. */
 export type TemporalCall = <T>(deadline: number, call: () => Promise<T>) => Promise<T>;
@@ -48,6 +48,22 @@ export class TemporalGateway {
 
   get state(): CircuitState {
     return this.circuit.state;
+  }
+}
+
+/**
+ * `call` (an update-with-start, built afresh at each call so that it carries new request and
+ * update ids) again when Temporal answers that its start lost a race (`isStartRace`): the next
+ * call finds the workflow running and updates it, or closed and is refused as a duplicate, which
+ * the caller answers from the stored payment. At most `attempts` calls.
+ */
+export async function retryingStartRaces<T>(call: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      if (attempt >= attempts || !isStartRace(error)) throw error;
+    }
   }
 }
 
