@@ -36,19 +36,16 @@ function isPostgresDown(error: unknown): boolean {
  * closed, gets this answer again every time; a new call does not (see `retryingStartRaces`).
  */
 export function isStartRace(error: unknown): boolean {
-  return (
-    isGrpcServiceError(error) &&
-    Number(error.code) === GRPC_UNAVAILABLE &&
-    error.message.startsWith('Workflow was not started')
-  );
+  return isGrpcUnavailable(error) && error.message.startsWith('Workflow was not started');
+}
+
+function isGrpcUnavailable(error: unknown): error is Error {
+  return isGrpcServiceError(error) && Number(error.code) === GRPC_UNAVAILABLE;
 }
 
 function isTemporalDown(error: unknown): boolean {
   return causes(error).some(
-    (e) =>
-      !isStartRace(e) &&
-      ((isGrpcServiceError(e) && Number(e.code) === GRPC_UNAVAILABLE) ||
-        /UNAVAILABLE|ECONNREFUSED/.test(String(e))),
+    (e) => !isStartRace(e) && (isGrpcUnavailable(e) || /UNAVAILABLE|ECONNREFUSED/.test(String(e))),
   );
 }
 

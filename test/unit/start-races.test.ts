@@ -31,24 +31,17 @@ describe('an update-with-start whose start lost a race', () => {
     expect(calls).toBe(2);
   });
 
-  it('is given up after three calls, with the race as the error', async () => {
+  it.each([
+    ['is given up after three calls, with the race as the error', startRace, 'Workflow was not started', 3],
+    ['is the only error made again', outage, 'No connection established', 1],
+  ])('%s', async (_what, error, message, expectedCalls) => {
     let calls = 0;
     const attempt = retryingStartRaces(async () => {
       calls++;
-      throw startRace();
+      throw error();
     });
-    await expect(attempt).rejects.toThrow('Workflow was not started');
-    expect(calls).toBe(3);
-  });
-
-  it('is the only error made again', async () => {
-    let calls = 0;
-    const attempt = retryingStartRaces(async () => {
-      calls++;
-      throw outage();
-    });
-    await expect(attempt).rejects.toThrow('No connection established');
-    expect(calls).toBe(1);
+    await expect(attempt).rejects.toThrow(message);
+    expect(calls).toBe(expectedCalls);
   });
 
   it('does not open the circuit, which two outage errors do', async () => {
